@@ -1,0 +1,627 @@
+"""The app-server runtime: one supervised ``codex app-server``, many threads and turns.
+
+Supervision: the child runs in its own process group with an allow-listed environment.
+When it dies, every in-flight turn ends failed with ``transport_closed_before_turn_completed``
+and the child restarts with exponential backoff; more than ``max_restarts`` crashes within
+``restart_window_s`` stop the runtime with a clear error instead of looping.
+
+Turns are routed by thread id: the runtime allows one active turn per thread (a second
+``turn/start`` on a busy thread is refused; use steer), so every notification that names a
+thread belongs to that thread's active turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import re
+import time
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from codex_runner import __version__
+from codex_runner.codex import app_server_events as wire
+from codex_runner.codex.app_server_turn import AppServerTurn
+from codex_runner.codex.binary import bundled_path_dir, find_codex_binary
+from codex_runner.codex.errors import (
+    CodexError,
+    NoActiveTurn,
+    RpcError,
+    RuntimeUnavailable,
+    ThreadLost,
+    TransportClosed,
+    TurnBusy,
+)
+from codex_runner.codex.home import child_environment, prepare_codex_home
+from codex_runner.codex.jsonrpc import JsonRpcConnection
+from codex_runner.codex.process import ChildProcess, PidRegistry
+from codex_runner.codex.runtime import (
+    ApprovalHandler,
+    ImageInput,
+    RuntimeStatus,
+    TextInput,
+    ThreadHandle,
+    ThreadOptions,
+    TurnInput,
+    TurnResult,
+    as_inputs,
+)
+from codex_runner.codex.transport import StdioTransport, Transport
+from codex_runner.config import RunnerConfig
+from codex_runner.domain.events import (
+    ApprovalRequest,
+    CodexEvent,
+    ErrorInfo,
+    EventKind,
+    FailureClass,
+    ItemType,
+    TurnStatus,
+)
+
+log = logging.getLogger(__name__)
+
+# Messages Codex uses when a thread's rollout cannot be loaded (see CODEX_NOTES.md).
+_LOST_THREAD = re.compile(r"no rollout found|is empty|rollout .* not found|thread not found", re.I)
+_MAX_WARNINGS = 50
+
+# Starts a Codex process and returns its transport (and the child, when there is one).
+Launcher = Callable[[], Awaitable[tuple[Transport, ChildProcess | None]]]
+
+
+@dataclass
+class _ThreadState:
+    options: ThreadOptions
+    generation: int  # process generation the thread is loaded in
+    notice: CodexEvent | None = None  # delivered as the first event of the next turn
+    context: str | None = None  # earlier context to prepend to the next turn's input
+
+
+async def _decline(request: ApprovalRequest) -> str:
+    return "decline" if "decline" in request.available_decisions else "cancel"
+
+
+class AppServerRuntime:
+    kind = "app-server"
+
+    def __init__(
+        self,
+        config: RunnerConfig,
+        *,
+        approvals: ApprovalHandler | None = None,
+        launcher: Launcher | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = config.codex
+        self._approvals = approvals or _decline
+        self._launcher = launcher or self._launch_child
+        self._registry = PidRegistry(config.pids_dir)
+        self._conn: JsonRpcConnection | None = None
+        self._child: ChildProcess | None = None
+        self._generation = 0
+        self._threads: dict[str, _ThreadState] = {}
+        self._active: dict[str, AppServerTurn] = {}
+        self._ready = asyncio.Event()
+        self._state = "stopped"
+        self._crashes: deque[float] = deque()
+        self._restart_task: asyncio.Task[None] | None = None
+        self._status = RuntimeStatus(kind=self.kind, state="stopped")
+        self._malformed_before = 0
+
+    # lifecycle ---------------------------------------------------------------------------
+    async def __aenter__(self) -> AppServerRuntime:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        if self._state not in ("stopped",):
+            raise RuntimeUnavailable(f"runtime cannot start from state {self._state!r}")
+        self._set_state("starting")
+        reaped = await asyncio.to_thread(self._registry.reap_orphans)
+        if reaped:
+            self._warn(f"reaped {len(reaped)} orphaned codex process(es) left by a crash: {reaped}")
+        try:
+            await self._connect()
+        except BaseException:
+            self._set_state("stopped")
+            raise
+
+    async def close(self) -> None:
+        if self._state == "closed":
+            return
+        self._set_state("closed")
+        self._ready.clear()
+        if self._restart_task is not None:
+            self._restart_task.cancel()
+        for turn in list(self._active.values()):
+            if turn.watchdog is not None:
+                turn.watchdog.cancel()
+            turn.force_pending_approvals()
+            turn.recorder.finish(
+                TurnStatus.INTERRUPTED,
+                ErrorInfo("the runtime was closed while the turn ran", FailureClass.INTERNAL),
+            )
+        self._active.clear()
+        await self._disconnect()
+
+    def status(self) -> RuntimeStatus:
+        self._status.pid = self._child.pid if self._child else None
+        if self._conn is not None:
+            self._status.malformed_lines = self._malformed_before + self._conn.malformed_lines
+        return self._status
+
+    def _set_state(self, state: str) -> None:
+        self._state = state
+        self._status.state = state
+
+    def _warn(self, message: str) -> None:
+        log.warning("%s", message)
+        self._status.warnings.append(message)
+        del self._status.warnings[:-_MAX_WARNINGS]
+
+    async def _launch_child(self) -> tuple[Transport, ChildProcess | None]:
+        binary = find_codex_binary(self.settings.bin)
+        home = await asyncio.to_thread(prepare_codex_home, self.config)
+        env = child_environment(self.config, bundled_path_dir())
+        child = await ChildProcess.spawn(
+            [str(binary), "app-server", "--listen", "stdio://"],
+            env=env,
+            cwd=home,
+            registry=self._registry,
+            stdout_limit=self.settings.max_line_bytes,
+        )
+        return StdioTransport(child), child
+
+    async def _connect(self) -> None:
+        transport, child = await self._launcher()
+        self._generation += 1
+        generation = self._generation
+        conn = JsonRpcConnection(
+            transport,
+            on_notification=self._route,
+            on_server_request=self._server_request,
+            on_close=lambda exc: self._on_transport_closed(generation, exc),
+            request_timeout=self.settings.request_timeout_s,
+            overload_retries=self.settings.overload_retries,
+        )
+        self._conn, self._child = conn, child
+        conn.start()
+        try:
+            result = await conn.request(
+                "initialize",
+                {
+                    "clientInfo": {
+                        "name": "codex_runner",
+                        "title": "codex-runner",
+                        "version": __version__,
+                    },
+                    "capabilities": {"experimentalApi": True},
+                },
+                timeout=self.settings.start_timeout_s,
+            )
+            await conn.notify("initialized")
+        except CodexError as exc:
+            detail = transport.describe()
+            await self._disconnect()
+            raise RuntimeUnavailable(
+                f"codex app-server did not complete its handshake ({exc}); {detail}"
+            ) from None
+        user_agent = str((result or {}).get("userAgent", ""))
+        match = re.search(r"(\d+\.\d+\.\d+)", user_agent)
+        self._status.codex_version = match.group(1) if match else user_agent or None
+        self._status.started_at = time.time()
+        self._set_state("ready")
+        self._ready.set()
+
+    async def _disconnect(self) -> None:
+        conn, child = self._conn, self._child
+        self._conn, self._child = None, None
+        if conn is not None:
+            self._malformed_before += conn.malformed_lines
+            await conn.close()
+        if child is not None:
+            await child.terminate(self.settings.shutdown_grace_s)
+
+    # supervision -------------------------------------------------------------------------
+    def _on_transport_closed(self, generation: int, exc: TransportClosed) -> None:
+        if generation != self._generation or self._state == "closed":
+            return
+        self._ready.clear()
+        message = f"codex app-server exited before the turn completed: {exc}"
+        self._status.last_error = str(exc)
+        for turn in list(self._active.values()):
+            if turn.watchdog is not None:
+                turn.watchdog.cancel()
+            turn.recorder.fail(FailureClass.TRANSPORT_CLOSED_BEFORE_TURN_COMPLETED, message)
+        self._active.clear()
+        now = time.monotonic()
+        self._crashes.append(now)
+        while self._crashes and self._crashes[0] < now - self.settings.restart_window_s:
+            self._crashes.popleft()
+        self._set_state("restarting")
+        self._restart_task = asyncio.create_task(self._restart(), name="codex-app-server-restart")
+
+    async def _restart(self) -> None:
+        await self._disconnect()
+        while self._state == "restarting":
+            if len(self._crashes) > self.settings.max_restarts:
+                self._set_state("failed")
+                self._status.last_error = (
+                    f"codex app-server crashed {len(self._crashes)} times within "
+                    f"{self.settings.restart_window_s:g}s; stopped restarting. "
+                    f"Last failure: {self._status.last_error}"
+                )
+                log.error("%s", self._status.last_error)
+                return
+            delay = min(0.1 * 2 ** (len(self._crashes) - 1), 10.0)
+            await asyncio.sleep(delay)
+            try:
+                await self._connect()
+                self._status.restarts += 1
+                return
+            except CodexError as exc:
+                self._status.last_error = str(exc)
+                self._crashes.append(time.monotonic())
+                self._set_state("restarting")
+
+    async def _ready_connection(self) -> JsonRpcConnection:
+        if self._state in ("failed", "closed", "stopped"):
+            raise RuntimeUnavailable(
+                f"codex runtime is {self._state}"
+                + (f": {self._status.last_error}" if self._status.last_error else "")
+            )
+        try:
+            await asyncio.wait_for(self._ready.wait(), self.settings.start_timeout_s * 2)
+        except TimeoutError:
+            raise RuntimeUnavailable(
+                f"codex runtime not ready ({self._state}): {self._status.last_error}"
+            ) from None
+        if self._conn is None:
+            raise RuntimeUnavailable(f"codex runtime is {self._state}")
+        return self._conn
+
+    async def request(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        """Send any app-server request on the live connection (escape hatch for callers)."""
+        return await (await self._ready_connection()).request(method, params)
+
+    # threads -----------------------------------------------------------------------------
+    def _thread_params(self, options: ThreadOptions) -> dict[str, Any]:
+        params: dict[str, Any] = {"cwd": str(options.cwd)}
+        sandbox = options.sandbox or self.settings.sandbox
+        policy = options.approval_policy or self.settings.approval_policy
+        params["sandbox"] = sandbox
+        params["approvalPolicy"] = policy
+        if model := options.model or self.settings.model:
+            params["model"] = model
+        if options.developer_instructions:
+            params["developerInstructions"] = options.developer_instructions
+        return params
+
+    async def start_thread(self, options: ThreadOptions) -> ThreadHandle:
+        conn = await self._ready_connection()
+        result = await conn.request("thread/start", self._thread_params(options))
+        thread_id = str(result["thread"]["id"])
+        self._threads[thread_id] = _ThreadState(
+            options,
+            self._generation,
+            notice=CodexEvent(EventKind.THREAD_STARTED, thread_id=thread_id),
+        )
+        return ThreadHandle(thread_id)
+
+    async def resume_thread(
+        self, thread_id: str, options: ThreadOptions, *, context: str | None = None
+    ) -> ThreadHandle:
+        """Load a thread by id. A thread Codex cannot load (rollout missing or empty) is
+        replaced by a fresh thread that carries ``context`` into its next turn."""
+        try:
+            await self._resume(thread_id, options)
+            return ThreadHandle(thread_id)
+        except ThreadLost as exc:
+            handle = await self.start_thread(options)
+            state = self._threads[handle.id]
+            state.context = context
+            state.notice = CodexEvent(
+                EventKind.THREAD_REPLACED,
+                thread_id=handle.id,
+                message=f"thread {thread_id} could not be resumed ({exc}); "
+                f"started thread {handle.id}"
+                + (" with the earlier context" if context else " without earlier context"),
+                data={"replaced_thread_id": thread_id, "reason": str(exc)},
+            )
+            return ThreadHandle(handle.id, replaced_thread_id=thread_id)
+
+    async def _resume(self, thread_id: str, options: ThreadOptions) -> None:
+        conn = await self._ready_connection()
+        params = {"threadId": thread_id, **self._thread_params(options), "excludeTurns": True}
+        try:
+            await conn.request("thread/resume", params)
+        except RpcError as exc:
+            if _LOST_THREAD.search(exc.rpc_message):
+                raise ThreadLost(exc.rpc_message) from None
+            raise
+        self._threads[thread_id] = _ThreadState(
+            options,
+            self._generation,
+            notice=CodexEvent(EventKind.THREAD_RESUMED, thread_id=thread_id),
+        )
+
+    # turns -------------------------------------------------------------------------------
+    async def start_turn(self, thread_id: str, prompt: str | Sequence[TurnInput]) -> AppServerTurn:
+        state = self._threads.get(thread_id)
+        if state is None:
+            raise CodexError(
+                f"thread {thread_id} is not open in this runtime; call resume_thread first"
+            )
+        active = self._active.get(thread_id)
+        if active is not None and not active.done:
+            raise TurnBusy(
+                f"a turn is already running on thread {thread_id}; steer it or wait for it"
+            )
+        conn = await self._ready_connection()
+        if state.generation != self._generation:
+            # The app-server restarted since this thread was loaded: load it again.
+            await self._resume(thread_id, state.options)
+            state = self._threads[thread_id]
+        inputs = as_inputs(prompt)
+        if state.context:
+            inputs.insert(0, TextInput(f"Context from the earlier session:\n{state.context}"))
+            state.context = None
+        turn = AppServerTurn(self, thread_id)
+        self._active[thread_id] = turn  # before turn/start: notifications may come first
+        if state.notice is not None:
+            turn.recorder.emit(state.notice)
+            state.notice = None
+        params: dict[str, Any] = {"threadId": thread_id, "input": _wire_inputs(inputs)}
+        if effort := state.options.effort or self.settings.effort:
+            params["effort"] = effort
+        try:
+            result = await conn.request("turn/start", params)
+        except CodexError as exc:
+            self._end_turn(turn)
+            turn.recorder.fail(exc.failure_class, f"turn/start failed: {exc}")
+            return turn
+        turn.learn_id(str(result["turn"]["id"]))
+        if not turn.done:
+            turn.watchdog = asyncio.create_task(
+                self._watch(turn), name=f"codex-watchdog-{thread_id}"
+            )
+        return turn
+
+    def _end_turn(self, turn: AppServerTurn) -> None:
+        if self._active.get(turn.thread_id) is turn:
+            del self._active[turn.thread_id]
+        if turn.watchdog is not None and turn.watchdog is not asyncio.current_task():
+            turn.watchdog.cancel()
+
+    async def steer_turn(self, turn: AppServerTurn, prompt: str | Sequence[TurnInput]) -> None:
+        if turn.done:
+            raise NoActiveTurn(f"the turn on thread {turn.thread_id} has already ended")
+        conn = await self._ready_connection()
+        await asyncio.wait_for(turn.turn_id_known.wait(), self.settings.request_timeout_s)
+        inputs = as_inputs(prompt)
+        try:
+            await conn.request(
+                "turn/steer",
+                {
+                    "threadId": turn.thread_id,
+                    "expectedTurnId": turn.id,
+                    "input": _wire_inputs(inputs),
+                },
+            )
+        except RpcError as exc:
+            if "no active turn" in exc.rpc_message or "expected active turn" in exc.rpc_message:
+                raise NoActiveTurn(f"cannot steer: {exc.rpc_message}") from None
+            raise
+        text = "\n".join(i.text for i in inputs if isinstance(i, TextInput))
+        turn.recorder.emit(
+            CodexEvent(
+                EventKind.TURN_STEERED, thread_id=turn.thread_id, turn_id=turn.id, message=text
+            )
+        )
+
+    async def interrupt_turn(self, turn: AppServerTurn) -> TurnResult:
+        """Decline parked approvals (they would block the interrupt), then interrupt."""
+        if turn.done:
+            return await turn.wait()
+        turn.force_pending_approvals()
+        timeout = self.settings.request_timeout_s
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(turn.turn_id_known.wait(), timeout)
+        if turn.id is not None and not turn.done:
+            with contextlib.suppress(CodexError):
+                conn = await self._ready_connection()
+                await conn.request(
+                    "turn/interrupt", {"threadId": turn.thread_id, "turnId": turn.id}
+                )
+        try:
+            return await turn.wait(timeout)
+        except TimeoutError:
+            self._end_turn(turn)
+            return turn.recorder.finish(
+                TurnStatus.INTERRUPTED,
+                ErrorInfo(
+                    "interrupted; Codex did not confirm the interrupt", FailureClass.INTERNAL
+                ),
+            )
+
+    # watchdog ----------------------------------------------------------------------------
+    async def _watch(self, turn: AppServerTurn) -> None:
+        idle = self.settings.turn_idle_timeout_s
+        while not turn.done:
+            if turn.pending_approvals:  # waiting on a human is not idleness
+                turn.recorder.last_activity = time.monotonic()
+            remaining = turn.recorder.last_activity + idle - time.monotonic()
+            if remaining > 0:
+                with contextlib.suppress(TimeoutError):
+                    await turn.wait(remaining)
+                continue
+            await self._reconcile_stalled(turn, idle)
+            return
+
+    async def _reconcile_stalled(self, turn: AppServerTurn, idle: float) -> None:
+        """No event for ``idle`` seconds: ask Codex what happened to the turn."""
+        status = None
+        with contextlib.suppress(CodexError, KeyError, TypeError):
+            result = await self.request(
+                "thread/read", {"threadId": turn.thread_id, "includeTurns": True}
+            )
+            for wire_turn in result["thread"].get("turns") or []:
+                if wire_turn.get("id") == turn.id:
+                    status = wire_turn.get("status")
+                    for raw in wire_turn.get("items") or []:
+                        item = wire.item_from_wire(raw)
+                        if (
+                            item.type is ItemType.AGENT_MESSAGE
+                            and turn.recorder.final_message is None
+                        ):
+                            turn.recorder.emit(
+                                CodexEvent(EventKind.ITEM_COMPLETED, turn.thread_id, turn.id, item)
+                            )
+        if turn.done:
+            return
+        if status in ("completed", "failed", "interrupted"):
+            turn.recorder.emit(
+                CodexEvent(
+                    EventKind.WARNING,
+                    thread_id=turn.thread_id,
+                    turn_id=turn.id,
+                    message=f"turn/completed never arrived; thread/read says {status}",
+                )
+            )
+            self._end_turn(turn)
+            turn.recorder.finish(TurnStatus(status), turn.last_error)
+            return
+        turn.force_pending_approvals()
+        with contextlib.suppress(CodexError):
+            await self.request("turn/interrupt", {"threadId": turn.thread_id, "turnId": turn.id})
+        self._end_turn(turn)
+        turn.recorder.fail(
+            FailureClass.TURN_IDLE_TIMEOUT,
+            f"no event from Codex for {idle:g}s (turn {status or 'unknown'} in thread/read); "
+            "the turn was interrupted. Raise codex.turn_idle_timeout_s if turns are legitimately "
+            "this quiet.",
+        )
+
+    # incoming ----------------------------------------------------------------------------
+    def _route(self, method: str, params: dict[str, Any]) -> None:
+        thread_id = params.get("threadId")
+        turn = self._active.get(thread_id) if isinstance(thread_id, str) else None
+        if turn is None:
+            if method in ("warning", "configWarning", "deprecationNotice"):
+                self._warn(str(params.get("message") or params.get("summary") or params))
+            return
+        recorder = turn.recorder
+        recorder.last_activity = time.monotonic()
+        turn_id = params.get("turnId")
+        if method == "turn/started":
+            turn.learn_id(str(params["turn"]["id"]))
+            recorder.emit(CodexEvent(EventKind.TURN_STARTED, thread_id, turn.id))
+        elif method in ("item/started", "item/completed"):
+            kind = EventKind.ITEM_STARTED if method == "item/started" else EventKind.ITEM_COMPLETED
+            recorder.emit(CodexEvent(kind, thread_id, turn.id, wire.item_from_wire(params["item"])))
+        elif method == "thread/tokenUsage/updated":
+            last = wire.usage_from_wire((params.get("tokenUsage") or {}).get("last"))
+            recorder.emit(
+                CodexEvent(
+                    EventKind.TOKEN_USAGE, thread_id, turn.id, usage=recorder.usage.plus(last)
+                )
+            )
+        elif method == "error":
+            error = wire.error_from_wire(params.get("error"), bool(params.get("willRetry")))
+            if not error.will_retry:
+                turn.last_error = error
+            recorder.emit(CodexEvent(EventKind.ERROR, thread_id, turn_id or turn.id, error=error))
+        elif method == "turn/completed":
+            self._complete(turn, params.get("turn") or {})
+
+    def _complete(self, turn: AppServerTurn, wire_turn: dict[str, Any]) -> None:
+        turn_id = wire_turn.get("id")
+        if turn.id is not None and turn_id is not None and turn_id != turn.id:
+            log.warning("ignoring turn/completed for unknown turn %s", turn_id)
+            return
+        self._end_turn(turn)
+        status = str(wire_turn.get("status", "completed"))
+        if status == "completed":
+            turn.recorder.finish(TurnStatus.COMPLETED)
+        elif status == "interrupted":
+            turn.recorder.finish(TurnStatus.INTERRUPTED)
+        else:
+            error = (
+                wire.error_from_wire(wire_turn["error"])
+                if wire_turn.get("error")
+                else turn.last_error
+            )
+            turn.recorder.finish(
+                TurnStatus.FAILED,
+                error or ErrorInfo("Codex reported the turn failed", FailureClass.MODEL_ERROR),
+            )
+
+    async def _server_request(self, method: str, params: dict[str, Any]) -> Any:
+        if method not in wire.APPROVAL_METHODS:
+            raise CodexError(f"codex-runner does not handle {method}")
+        request, wire_decisions = wire.approval_from_wire(uuid.uuid4().hex, method, params)
+        turn = self._active.get(request.thread_id)
+        if turn is None:
+            decision = "decline" if "decline" in wire_decisions else next(iter(wire_decisions))
+            return wire.approval_response(request.kind, wire_decisions[decision], params)
+        forced: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        turn.pending_approvals[request.id] = forced
+        turn.recorder.emit(
+            CodexEvent(EventKind.APPROVAL_REQUESTED, request.thread_id, turn.id, approval=request)
+        )
+        try:
+            decision = await _first_of(self._approvals(request), forced)
+        finally:
+            turn.pending_approvals.pop(request.id, None)
+        if decision not in wire_decisions:
+            fallback = "decline" if "decline" in wire_decisions else next(iter(wire_decisions))
+            turn.recorder.emit(
+                CodexEvent(
+                    EventKind.WARNING,
+                    request.thread_id,
+                    turn.id,
+                    message=f"decision {decision!r} was not offered "
+                    f"({', '.join(wire_decisions)}); answered {fallback!r}",
+                )
+            )
+            decision = fallback
+        turn.recorder.emit(
+            CodexEvent(
+                EventKind.APPROVAL_RESOLVED,
+                request.thread_id,
+                turn.id,
+                approval=request,
+                decision=decision,
+            )
+        )
+        turn.recorder.last_activity = time.monotonic()
+        return wire.approval_response(request.kind, wire_decisions[decision], params)
+
+
+async def _first_of(decision: Awaitable[str], forced: asyncio.Future[str]) -> str:
+    """The handler's decision, unless the runtime forces one first (interrupt, shutdown)."""
+    handler = asyncio.ensure_future(decision)
+    try:
+        done, _ = await asyncio.wait({handler, forced}, return_when=asyncio.FIRST_COMPLETED)
+        if forced in done:
+            return forced.result()
+        return handler.result()
+    finally:
+        if not handler.done():
+            handler.cancel()
+
+
+def _wire_inputs(inputs: Sequence[TurnInput]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for item in inputs:
+        if isinstance(item, TextInput):
+            out.append({"type": "text", "text": item.text})
+        elif isinstance(item, ImageInput):
+            out.append({"type": "localImage", "path": str(item.path)})
+    return out

@@ -1,0 +1,66 @@
+"""Typed errors of the Codex engine. Each message says what went wrong and how to fix it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codex_runner.domain.events import FailureClass
+
+
+class CodexError(Exception):
+    """Base of every engine error."""
+
+    failure_class: FailureClass = FailureClass.INTERNAL
+
+
+class CodexBinaryNotFound(CodexError):
+    failure_class = FailureClass.RUNTIME_UNAVAILABLE
+
+
+class RuntimeUnavailable(CodexError):
+    """The runtime is not running (never started, closed, or stopped after a crash loop)."""
+
+    failure_class = FailureClass.RUNTIME_UNAVAILABLE
+
+
+class TransportClosed(CodexError):
+    """The connection to Codex ended while something was waiting on it."""
+
+    failure_class = FailureClass.TRANSPORT_CLOSED_BEFORE_TURN_COMPLETED
+
+
+class RpcTimeout(CodexError):
+    failure_class = FailureClass.PROTOCOL_ERROR
+
+
+class RpcError(CodexError):
+    """Codex answered a request with a JSON-RPC error."""
+
+    failure_class = FailureClass.PROTOCOL_ERROR
+
+    def __init__(self, method: str, code: int, message: str, data: Any = None) -> None:
+        super().__init__(f"{method} failed ({code}): {message}")
+        self.method = method
+        self.code = code
+        self.rpc_message = message
+        self.data = data
+
+
+class ThreadLost(CodexError):
+    """Codex cannot resume the thread: its rollout is missing or empty."""
+
+
+class TurnBusy(CodexError):
+    """A turn is already running on this thread; steer it or wait for it to end."""
+
+
+class NoActiveTurn(CodexError):
+    """Steer or interrupt of a turn that has already ended."""
+
+
+class UnsupportedOperation(CodexError):
+    """The chosen runtime cannot do this (e.g. steer with the exec runtime)."""
+
+
+class InvalidDecision(CodexError):
+    """An approval decision that Codex did not offer."""

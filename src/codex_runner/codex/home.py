@@ -1,0 +1,102 @@
+"""The Codex home the runner owns: its config.toml and the child's environment.
+
+The runner never shares ``~/.codex`` with people: several Codex processes on one home
+contend on its SQLite files and token refresh, and ``thread/start`` may mark projects
+trusted in config.toml. The runner writes ``$CODEX_RUNNER_HOME/codex-home/config.toml``
+from headless defaults merged with the user's ``[codex.config]`` table.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+
+from codex_runner.config import HEADLESS_DISABLED_FEATURES, RunnerConfig
+
+# Environment passed to Codex; everything else (the runner's own secrets, CI tokens) stays out.
+BASE_ENV_ALLOWLIST: tuple[str, ...] = (
+    "PATH",
+    "HOME",
+    "USER",
+    "LOGNAME",
+    "SHELL",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "TZ",
+    "TMPDIR",
+    "TERM",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "no_proxy",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "CODEX_API_KEY",
+)
+
+
+def headless_defaults() -> dict[str, Any]:
+    return {
+        "analytics": {"enabled": False},
+        "features": {name: False for name in HEADLESS_DISABLED_FEATURES},
+        "check_for_update_on_startup": False,
+    }
+
+
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """Tables merge key by key; any other value in ``extra`` wins."""
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def codex_config(config: RunnerConfig) -> dict[str, Any]:
+    base = headless_defaults() if config.codex.headless_defaults else {}
+    return deep_merge(base, config.codex.config)
+
+
+def prepare_codex_home(config: RunnerConfig) -> Path:
+    """Create the Codex home and (re)write its config.toml; returns the home path."""
+    home = config.codex_home
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = home / "config.toml"
+    text = tomli_w.dumps(codex_config(config))
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        tmp = path.with_suffix(".toml.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    return home
+
+
+def provider_env_keys(codex_cfg: dict[str, Any]) -> list[str]:
+    """Env vars named by ``model_providers.*.env_key``: Codex reads the API key from them."""
+    providers = codex_cfg.get("model_providers") or {}
+    keys = []
+    for provider in providers.values():
+        if isinstance(provider, dict) and isinstance(provider.get("env_key"), str):
+            keys.append(provider["env_key"])
+    return keys
+
+
+def child_environment(config: RunnerConfig, extra_path: Path | None = None) -> dict[str, str]:
+    allowed = set(BASE_ENV_ALLOWLIST)
+    allowed.update(config.codex.env_allowlist)
+    allowed.update(provider_env_keys(codex_config(config)))
+    env = {k: v for k, v in os.environ.items() if k in allowed}
+    env["CODEX_HOME"] = str(config.codex_home)
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    if extra_path is not None:
+        env["PATH"] = f"{env['PATH']}{os.pathsep}{extra_path}"
+    return env

@@ -1,0 +1,251 @@
+"""The engine's public contract: a Codex runtime runs turns on threads.
+
+Two implementations share it: :class:`~codex_runner.codex.app_server.AppServerRuntime`
+(one long-lived ``codex app-server``, many threads) and
+:class:`~codex_runner.codex.exec_runtime.ExecRuntime` (``codex exec --json`` per turn).
+
+Usage::
+
+    async with AppServerRuntime(config, approvals=my_handler) as runtime:
+        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+        turn = await runtime.start_turn(thread.id, "fix the bug")
+        async for event in turn.events():
+            print(event.to_dict())
+        result = await turn.wait()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from codex_runner.domain.events import (
+    ApprovalRequest,
+    CodexEvent,
+    ErrorInfo,
+    EventKind,
+    FailureClass,
+    ItemType,
+    TokenUsage,
+    TurnStatus,
+)
+
+# Answers an approval request with one of ``request.available_decisions``. It may take as
+# long as a human needs; the runtime keeps streaming other threads meanwhile.
+ApprovalHandler = Callable[[ApprovalRequest], Awaitable[str]]
+
+# A turn keeps at most this many events in memory; older command output is the first to go.
+MAX_EVENTS_PER_TURN = 50_000
+
+
+@dataclass(frozen=True)
+class ThreadOptions:
+    cwd: Path
+    model: str | None = None
+    effort: str | None = None
+    sandbox: str | None = None
+    approval_policy: str | None = None
+    developer_instructions: str | None = None
+
+
+@dataclass(frozen=True)
+class TextInput:
+    text: str
+
+
+@dataclass(frozen=True)
+class ImageInput:
+    path: Path
+
+
+TurnInput = TextInput | ImageInput
+
+
+def as_inputs(prompt: str | Sequence[TurnInput]) -> list[TurnInput]:
+    """A prompt string is one text input; anything else is taken as a list of inputs."""
+    if isinstance(prompt, str):
+        return [TextInput(prompt)]
+    return list(prompt)
+
+
+@dataclass(frozen=True)
+class ThreadHandle:
+    id: str
+    # Set when the requested thread could not be resumed and this fresh one replaced it.
+    replaced_thread_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    thread_id: str
+    turn_id: str | None
+    status: TurnStatus
+    final_message: str | None
+    usage: TokenUsage
+    error: ErrorInfo | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status is TurnStatus.COMPLETED
+
+
+@dataclass
+class RuntimeStatus:
+    kind: str
+    state: str  # stopped | starting | ready | restarting | failed | closed
+    pid: int | None = None
+    codex_version: str | None = None
+    restarts: int = 0
+    started_at: float | None = None
+    last_error: str | None = None
+    malformed_lines: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+class Turn(Protocol):
+    """A running or finished turn. Events are replayable: each ``events()`` call starts at
+    the first event, so a late subscriber misses nothing."""
+
+    @property
+    def thread_id(self) -> str: ...
+
+    @property
+    def id(self) -> str | None: ...
+
+    @property
+    def done(self) -> bool: ...
+
+    def events(self) -> AsyncIterator[CodexEvent]: ...
+
+    async def wait(self, timeout: float | None = None) -> TurnResult: ...
+
+    async def steer(self, prompt: str | Sequence[TurnInput]) -> None: ...
+
+    async def interrupt(self) -> TurnResult: ...
+
+
+class CodexRuntime(Protocol):
+    kind: str
+
+    async def start(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def status(self) -> RuntimeStatus: ...
+
+    async def start_thread(self, options: ThreadOptions) -> ThreadHandle: ...
+
+    async def resume_thread(
+        self, thread_id: str, options: ThreadOptions, *, context: str | None = None
+    ) -> ThreadHandle: ...
+
+    async def start_turn(self, thread_id: str, prompt: str | Sequence[TurnInput]) -> Turn: ...
+
+
+class TurnRecorder:
+    """The state shared by every runtime's turn: an append-only event list, the result.
+
+    Runtimes call :meth:`emit` for each canonical event and :meth:`finish` exactly once
+    (later calls are ignored, so racing endings such as a crash and a late
+    ``turn/completed`` cannot produce two results).
+    """
+
+    def __init__(self, thread_id: str) -> None:
+        self.thread_id = thread_id
+        self.turn_id: str | None = None
+        self._events: list[CodexEvent] = []
+        self._changed = asyncio.Event()
+        self._result: asyncio.Future[TurnResult] = asyncio.get_running_loop().create_future()
+        self.usage = TokenUsage()
+        self.final_message: str | None = None
+        self.last_activity = time.monotonic()
+
+    @property
+    def done(self) -> bool:
+        return self._result.done()
+
+    def emit(self, event: CodexEvent) -> None:
+        if self.done:
+            return
+        self.last_activity = time.monotonic()
+        if event.kind is EventKind.TOKEN_USAGE and event.usage is not None:
+            self.usage = event.usage
+        if (
+            event.kind is EventKind.ITEM_COMPLETED
+            and event.item is not None
+            and event.item.type is ItemType.AGENT_MESSAGE
+            and event.item.text
+        ):
+            self.final_message = event.item.text
+        if len(self._events) >= MAX_EVENTS_PER_TURN:
+            self._drop_oldest_output()
+        self._events.append(event)
+        self._wake()
+
+    def finish(self, status: TurnStatus, error: ErrorInfo | None = None) -> TurnResult:
+        """Record the end of the turn and its closing event; returns the (first) result."""
+        if self.done:
+            return self._result.result()
+        kind = {
+            TurnStatus.COMPLETED: EventKind.TURN_COMPLETED,
+            TurnStatus.FAILED: EventKind.TURN_FAILED,
+            TurnStatus.INTERRUPTED: EventKind.TURN_INTERRUPTED,
+        }[status]
+        self._events.append(
+            CodexEvent(
+                kind=kind,
+                thread_id=self.thread_id,
+                turn_id=self.turn_id,
+                usage=self.usage,
+                error=error,
+                message=self.final_message,
+            )
+        )
+        result = TurnResult(
+            thread_id=self.thread_id,
+            turn_id=self.turn_id,
+            status=status,
+            final_message=self.final_message,
+            usage=self.usage,
+            error=error,
+        )
+        self._result.set_result(result)
+        self._wake()
+        return result
+
+    def fail(self, failure_class: FailureClass, message: str, detail: str | None = None) -> None:
+        self.finish(TurnStatus.FAILED, ErrorInfo(message, failure_class, detail))
+
+    async def events(self) -> AsyncIterator[CodexEvent]:
+        index = 0
+        while True:
+            while index < len(self._events):
+                yield self._events[index]
+                index += 1
+            if self.done:
+                return
+            self._changed.clear()
+            await self._changed.wait()
+
+    async def wait(self, timeout: float | None = None) -> TurnResult:
+        return await asyncio.wait_for(asyncio.shield(self._result), timeout)
+
+    def _wake(self) -> None:
+        self._changed.set()
+
+    def _drop_oldest_output(self) -> None:
+        # Keep structure (starts, completions, approvals) and shed bulky command output.
+        for i, ev in enumerate(self._events):
+            if ev.item is not None and ev.item.output:
+                self._events[i] = CodexEvent(
+                    kind=ev.kind,
+                    thread_id=ev.thread_id,
+                    turn_id=ev.turn_id,
+                    item=type(ev.item)(**{**ev.item.__dict__, "output": "[dropped]"}),
+                )
+                return
+        self._events.pop(0)
