@@ -26,6 +26,7 @@ from typing import Any
 from codex_runner import __version__
 from codex_runner.codex import app_server_events as wire
 from codex_runner.codex.app_server_turn import AppServerTurn
+from codex_runner.codex.approval_policies import decline_all
 from codex_runner.codex.binary import bundled_path_dir, find_codex_binary
 from codex_runner.codex.errors import (
     CodexError,
@@ -53,7 +54,6 @@ from codex_runner.codex.runtime import (
 from codex_runner.codex.transport import StdioTransport, Transport
 from codex_runner.config import RunnerConfig
 from codex_runner.domain.events import (
-    ApprovalRequest,
     CodexEvent,
     ErrorInfo,
     EventKind,
@@ -80,10 +80,6 @@ class _ThreadState:
     context: str | None = None  # earlier context to prepend to the next turn's input
 
 
-async def _decline(request: ApprovalRequest) -> str:
-    return "decline" if "decline" in request.available_decisions else "cancel"
-
-
 class AppServerRuntime:
     kind = "app-server"
 
@@ -96,7 +92,7 @@ class AppServerRuntime:
     ) -> None:
         self.config = config
         self.settings = config.codex
-        self._approvals = approvals or _decline
+        self._approvals = approvals or decline_all
         self._launcher = launcher or self._launch_child
         self._registry = PidRegistry(config.pids_dir)
         self._conn: JsonRpcConnection | None = None
@@ -106,6 +102,7 @@ class AppServerRuntime:
         self._active: dict[str, AppServerTurn] = {}
         self._ready = asyncio.Event()
         self._state = "stopped"
+        self._state_changed = asyncio.Event()
         self._crashes: deque[float] = deque()
         self._restart_task: asyncio.Task[None] | None = None
         self._status = RuntimeStatus(kind=self.kind, state="stopped")
@@ -159,6 +156,15 @@ class AppServerRuntime:
     def _set_state(self, state: str) -> None:
         self._state = state
         self._status.state = state
+        self._state_changed.set()
+        self._state_changed = asyncio.Event()
+
+    async def wait_for_state(self, *states: str, timeout: float = 30.0) -> str:
+        """Wait until the runtime is in one of ``states`` (e.g. ``ready`` after a restart)."""
+        async with asyncio.timeout(timeout):
+            while self._state not in states:
+                await self._state_changed.wait()
+        return self._state
 
     def _warn(self, message: str) -> None:
         log.warning("%s", message)
@@ -230,7 +236,9 @@ class AppServerRuntime:
 
     # supervision -------------------------------------------------------------------------
     def _on_transport_closed(self, generation: int, exc: TransportClosed) -> None:
-        if generation != self._generation or self._state == "closed":
+        # Only a ready connection is supervised here; a failed handshake is the launcher's
+        # caller's to handle (start() raises, _restart() counts it and retries).
+        if generation != self._generation or self._state != "ready":
             return
         self._ready.clear()
         message = f"codex app-server exited before the turn completed: {exc}"

@@ -1,0 +1,16 @@
+"""Pick a runtime implementation by name."""
+
+from __future__ import annotations
+
+from codex_runner.codex.app_server import AppServerRuntime
+from codex_runner.codex.runtime import ApprovalHandler, CodexRuntime
+from codex_runner.config import RunnerConfig
+
+
+def create_runtime(config: RunnerConfig, approvals: ApprovalHandler | None = None) -> CodexRuntime:
+    """The runtime named by ``config.codex.runtime`` (``app-server`` or ``exec``)."""
+    if config.codex.runtime == "exec":
+        from codex_runner.codex.exec_runtime import ExecRuntime
+
+        return ExecRuntime(config)
+    return AppServerRuntime(config, approvals=approvals)
