@@ -26,7 +26,7 @@ from typing import Any
 from codex_runner import __version__
 from codex_runner.codex import app_server_events as wire
 from codex_runner.codex.app_server_turn import AppServerTurn
-from codex_runner.codex.approval_policies import decline_all
+from codex_runner.codex.approval_policies import decline_all, fallback_decision
 from codex_runner.codex.binary import bundled_path_dir, find_codex_binary
 from codex_runner.codex.errors import (
     CodexError,
@@ -576,7 +576,7 @@ class AppServerRuntime:
         request, wire_decisions = wire.approval_from_wire(uuid.uuid4().hex, method, params)
         turn = self._active.get(request.thread_id)
         if turn is None:
-            decision = "decline" if "decline" in wire_decisions else next(iter(wire_decisions))
+            decision = fallback_decision(request)
             return wire.approval_response(request.kind, wire_decisions[decision], params)
         forced: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         turn.pending_approvals[request.id] = forced
@@ -588,7 +588,8 @@ class AppServerRuntime:
         finally:
             turn.pending_approvals.pop(request.id, None)
         if decision not in wire_decisions:
-            fallback = "decline" if "decline" in wire_decisions else next(iter(wire_decisions))
+            # Never fall back to an accepting answer: decline, else cancel.
+            fallback = fallback_decision(request)
             turn.recorder.emit(
                 CodexEvent(
                     EventKind.WARNING,

@@ -349,3 +349,25 @@ async def test_item_translation_keeps_command_details(tmp_path: Path, harness: H
     assert items[0].type is ItemType.COMMAND_EXECUTION
     assert (items[0].command, items[0].exit_code, items[0].output) == ("ls", 0, "a\n")
     await runtime.close()
+
+
+async def test_a_decision_not_offered_never_falls_back_to_accepting(
+    tmp_path: Path, harness: Harness
+) -> None:
+    async def confused(request: ApprovalRequest) -> str:
+        return "yes please"
+
+    runtime, peer = await _runtime(tmp_path, harness, handler=confused)
+    await _open_thread(runtime, peer)
+    start = asyncio.create_task(runtime.start_turn("th1", "go"))
+    req = await peer.expect_request("turn/start")
+    peer.reply(req, {"turn": {"id": "tu1"}})
+    turn = await start
+    params = {"threadId": "th1", "turnId": "tu1", "itemId": "i1", "command": "rm -rf /"}
+    params["availableDecisions"] = ["accept", {"acceptWithExecpolicyAmendment": {}}, "cancel"]
+    peer.server_request(9, "item/commandExecution/requestApproval", params)
+    answer = await peer.next()
+    assert answer["result"] == {"decision": "cancel"}
+    warnings = [e.message for e in turn.recorder._events if e.kind is EventKind.WARNING]
+    assert warnings and "yes please" in (warnings[0] or "")
+    await runtime.close()

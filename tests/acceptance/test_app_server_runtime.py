@@ -1,0 +1,191 @@
+"""The app-server runtime driving the real codex binary against the scripted model."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from codex_runner.codex.app_server import AppServerRuntime
+from codex_runner.codex.approval_policies import fixed_decision
+from codex_runner.codex.errors import CodexBinaryNotFound
+from codex_runner.codex.runtime import ThreadOptions, Turn
+from codex_runner.domain.events import ApprovalRequest, EventKind, FailureClass, TurnStatus
+from codex_runner.mockmodel import MockModelServer
+
+from .conftest import ConfigFactory
+
+pytestmark = pytest.mark.acceptance
+
+
+async def _wait_for(turn: Turn, kind: EventKind) -> None:
+    async for event in turn.events():
+        if event.kind is kind:
+            return
+    raise AssertionError(f"turn ended without {kind}")
+
+
+async def test_a_message_turn_completes(make_config: ConfigFactory, repo: Path) -> None:
+    async with AppServerRuntime(make_config()) as runtime:
+        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+        turn = await runtime.start_turn(thread.id, "hello")
+        result = await turn.wait(60)
+    assert result.ok, result.error
+    assert result.final_message == "Hi there"
+    assert result.usage.total_tokens > 0
+    kinds = [e.kind async for e in turn.events()]
+    assert kinds[:2] == [EventKind.THREAD_STARTED, EventKind.TURN_STARTED]
+
+
+async def test_a_tool_turn_creates_a_file(make_config: ConfigFactory, repo: Path) -> None:
+    async with AppServerRuntime(make_config()) as runtime:
+        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+        turn = await runtime.start_turn(thread.id, "create a file please")
+        result = await turn.wait(60)
+    assert result.ok, result.error
+    assert (repo / "f.txt").read_text() == "created\n"
+    commands = [
+        e.item async for e in turn.events() if e.kind is EventKind.ITEM_COMPLETED and e.item
+    ]
+    executed = [i for i in commands if i.command and "f.txt" in i.command]
+    assert executed and executed[0].exit_code == 0
+
+
+async def test_a_resumed_thread_sees_the_earlier_turn_across_a_restart(
+    make_config: ConfigFactory, repo: Path, model: MockModelServer
+) -> None:
+    config = make_config()
+    async with AppServerRuntime(config) as runtime:
+        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+        assert (await (await runtime.start_turn(thread.id, "hello first")).wait(60)).ok
+    async with AppServerRuntime(config) as runtime:  # a new app-server process
+        handle = await runtime.resume_thread(thread.id, ThreadOptions(cwd=repo))
+        assert handle.id == thread.id and handle.replaced_thread_id is None
+        result = await (await runtime.start_turn(thread.id, "what did I say")).wait(60)
+    assert result.ok, result.error
+    assert "hello first" in (result.final_message or "")
+    assert model.requests[-1].last_user_text == "what did I say"
+
+
+async def test_a_lost_thread_is_replaced_and_says_so(make_config: ConfigFactory, repo: Path) -> None:
+    async with AppServerRuntime(make_config()) as runtime:
+        missing = "019a0000-0000-7000-8000-000000000000"
+        handle = await runtime.resume_thread(
+            missing, ThreadOptions(cwd=repo), context="earlier: we fixed bug 7"
+        )
+        assert handle.replaced_thread_id == missing and handle.id != missing
+        turn = await runtime.start_turn(handle.id, "what did I say")
+        result = await turn.wait(60)
+    assert result.ok
+    first = await anext(turn.events())
+    assert first.kind is EventKind.THREAD_REPLACED
+    assert "earlier: we fixed bug 7" in (result.final_message or "")
+
+
+async def test_steer_adds_input_to_the_running_turn(
+    make_config: ConfigFactory, repo: Path, model: MockModelServer
+) -> None:
+    async with AppServerRuntime(make_config()) as runtime:
+        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+        turn = await runtime.start_turn(thread.id, "long job")
+        await _wait_for(turn, EventKind.ITEM_STARTED)
+        await turn.steer("steer-extra")
+        result = await turn.wait(60)
+    assert result.ok, result.error
+    assert any(r.last_user_text == "steer-extra" for r in model.requests)
+    assert result.final_message == "steered: extra seen"
+    assert EventKind.TURN_STEERED in [e.kind async for e in turn.events()]
+
+
+async def test_interrupt_ends_a_delayed_turn(make_config: ConfigFactory, repo: Path) -> None:
+    async with AppServerRuntime(make_config()) as runtime:
+        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+        turn = await runtime.start_turn(thread.id, "slow please")
+        await _wait_for(turn, EventKind.TURN_STARTED)
+        result = await turn.interrupt()
+        assert result.status is TurnStatus.INTERRUPTED
+        # The thread stays usable.
+        assert (await (await runtime.start_turn(thread.id, "hello again")).wait(60)).ok
+
+
+async def test_one_approval_accepted_and_one_declined(
+    make_config: ConfigFactory, repo: Path
+) -> None:
+    asked: list[ApprovalRequest] = []
+
+    async def decide(request: ApprovalRequest) -> str:
+        asked.append(request)
+        if "approved" in (request.command or ""):
+            return "accept"
+        # Codex 0.163 offers no "decline" for commands; "cancel" also ends the turn.
+        return "decline" if "decline" in request.available_decisions else "cancel"
+
+    config = make_config(approval_policy="untrusted", sandbox="workspace-write")
+    async with AppServerRuntime(config, approvals=decide) as runtime:
+        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+        ok = await (await runtime.start_turn(thread.id, "touch approved")).wait(60)
+        no = await (await runtime.start_turn(thread.id, "touch declined")).wait(60)
+    assert ok.ok
+    assert no.status in (TurnStatus.COMPLETED, TurnStatus.INTERRUPTED)
+    assert len(asked) == 2 and "accept" in asked[0].available_decisions
+    assert (repo / "approved.txt").exists()
+    assert not (repo / "declined.txt").exists()
+
+
+async def test_a_killed_app_server_fails_the_turn_restarts_and_runs_the_next(
+    make_config: ConfigFactory, repo: Path
+) -> None:
+    async with AppServerRuntime(make_config()) as runtime:
+        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+        turn = await runtime.start_turn(thread.id, "slow please")
+        await _wait_for(turn, EventKind.TURN_STARTED)
+        pid = runtime.status().pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        result = await turn.wait(30)
+        assert result.status is TurnStatus.FAILED and result.error is not None
+        assert result.error.failure_class is FailureClass.TRANSPORT_CLOSED_BEFORE_TURN_COMPLETED
+        await runtime.wait_for_state("ready", timeout=30)
+        assert runtime.status().pid != pid and runtime.status().restarts == 1
+        nxt = await (await runtime.start_turn(thread.id, "hello after crash")).wait(60)
+        assert nxt.ok, nxt.error
+
+
+@pytest.mark.parametrize("prompt", ["server error", "cut stream"])
+async def test_a_model_failure_fails_the_turn_with_a_clear_error(
+    make_config: ConfigFactory, repo: Path, prompt: str
+) -> None:
+    async with AppServerRuntime(make_config()) as runtime:
+        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+        result = await (await runtime.start_turn(thread.id, prompt)).wait(60)
+    assert result.status is TurnStatus.FAILED
+    assert result.error is not None and result.error.message
+
+
+async def test_the_watchdog_ends_a_turn_that_never_completes(
+    make_config: ConfigFactory, repo: Path
+) -> None:
+    async with AppServerRuntime(make_config(turn_idle_timeout_s=2)) as runtime:
+        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+        result = await (await runtime.start_turn(thread.id, "hang forever")).wait(60)
+    assert result.status is TurnStatus.FAILED and result.error is not None
+    assert result.error.failure_class is FailureClass.TURN_IDLE_TIMEOUT
+
+
+async def test_a_missing_codex_binary_is_a_clear_error(make_config: ConfigFactory) -> None:
+    runtime = AppServerRuntime(make_config(bin="/nonexistent/codex"))
+    with pytest.raises(CodexBinaryNotFound, match="/nonexistent/codex.*CODEX_RUNNER_CODEX_BIN"):
+        await runtime.start()
+    await runtime.close()
+
+
+async def test_decisions_can_come_from_a_fixed_policy(
+    make_config: ConfigFactory, repo: Path
+) -> None:
+    config = make_config(approval_policy="untrusted")
+    async with AppServerRuntime(config, approvals=fixed_decision("accept")) as runtime:
+        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+        assert (await (await runtime.start_turn(thread.id, "touch approved")).wait(60)).ok
+    assert (repo / "approved.txt").exists()
