@@ -69,7 +69,9 @@ async def test_a_resumed_thread_sees_the_earlier_turn_across_a_restart(
     assert model.requests[-1].last_user_text == "what did I say"
 
 
-async def test_a_lost_thread_is_replaced_and_says_so(make_config: ConfigFactory, repo: Path) -> None:
+async def test_a_lost_thread_is_replaced_and_says_so(
+    make_config: ConfigFactory, repo: Path
+) -> None:
     async with AppServerRuntime(make_config()) as runtime:
         missing = "019a0000-0000-7000-8000-000000000000"
         handle = await runtime.resume_thread(
@@ -176,7 +178,7 @@ async def test_the_watchdog_ends_a_turn_that_never_completes(
 
 async def test_a_missing_codex_binary_is_a_clear_error(make_config: ConfigFactory) -> None:
     runtime = AppServerRuntime(make_config(bin="/nonexistent/codex"))
-    with pytest.raises(CodexBinaryNotFound, match="/nonexistent/codex.*CODEX_RUNNER_CODEX_BIN"):
+    with pytest.raises(CodexBinaryNotFound, match=r"/nonexistent/codex.*CODEX_RUNNER_CODEX_BIN"):
         await runtime.start()
     await runtime.close()
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from codex_runner.cli.mock_model import mock_model_command
 from rich.console import Console
+from rich.markup import escape
 
 from codex_runner.cli.approvals import approval_handler
 from codex_runner.cli.demo import demo_command
+from codex_runner.cli.mock_model import mock_model_command
 from codex_runner.cli.render import LiveView, print_json_event
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import ConfigError, load_config
@@ -51,7 +54,8 @@ class Decision(StrEnum):
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/] {message}")
+    """Print one line to stderr and return the exit to raise."""
+    err.print(f"[red]error:[/] {escape(' '.join(message.split()))}", soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -112,8 +116,11 @@ app.command("mock-model")(mock_model_command)
 
 
 def main() -> None:
+    # Library warnings reach the user as events; the log is for --verbose runs and daemons.
+    level = os.environ.get("CODEX_RUNNER_LOG_LEVEL", "ERROR").upper()
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     try:
         app()
     except ConfigError as exc:
-        err.print(f"[red]error:[/] {exc}")
+        fail(str(exc))
         sys.exit(2)

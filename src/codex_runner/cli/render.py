@@ -7,6 +7,7 @@ import sys
 
 from rich.console import Console
 from rich.markdown import Markdown
+from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
@@ -34,11 +35,11 @@ class LiveView:
         elif kind is EventKind.THREAD_RESUMED:
             c.print(f"[dim]resumed thread {event.thread_id}[/]")
         elif kind in (EventKind.THREAD_REPLACED, EventKind.WARNING):
-            c.print(f"[yellow]! {event.message}[/]")
+            c.print(f"[yellow]! {escape(event.message or '')}[/]")
         elif kind is EventKind.TURN_STARTED:
             c.print(f"[dim]turn {event.turn_id} started[/]")
         elif kind is EventKind.TURN_STEERED:
-            c.print(f"[cyan]» steered:[/] {event.message}")
+            c.print(f"[cyan]» steered:[/] {escape(event.message or '')}")
         elif kind is EventKind.ITEM_STARTED and event.item is not None:
             if event.item.type is ItemType.COMMAND_EXECUTION:
                 c.print(Text.assemble(("$ ", "bold cyan"), (event.item.command or "", "cyan")))
@@ -47,19 +48,19 @@ class LiveView:
         elif kind is EventKind.APPROVAL_REQUESTED and event.approval is not None:
             a = event.approval
             what = a.command or ", ".join(ch.path for ch in a.changes) or a.reason or a.kind
-            c.print(f"[bold yellow]? approval requested ({a.kind}):[/] {what}")
+            c.print(f"[bold yellow]? approval requested ({a.kind}):[/] {escape(what)}")
         elif kind is EventKind.APPROVAL_RESOLVED:
-            c.print(f"[yellow]  decision: {event.decision}[/]")
+            c.print(f"[yellow]  decision: {escape(event.decision or '')}[/]")
         elif kind is EventKind.ERROR and event.error is not None:
             retry = " (Codex retries)" if event.error.will_retry else ""
-            c.print(f"[red]error{retry}: {event.error.message}[/]")
+            c.print(f"[red]error{retry}: {escape(event.error.message)}[/]")
         elif kind is EventKind.TURN_COMPLETED:
             tokens = event.usage.total_tokens if event.usage else 0
             c.print(f"[bold green]✓ turn completed[/] [dim]({tokens} tokens)[/]")
         elif kind is EventKind.TURN_FAILED:
             reason = event.error.message if event.error else "unknown reason"
-            cls = f" [{event.error.failure_class}]" if event.error else ""
-            c.print(f"[bold red]✗ turn failed{cls}:[/] {reason}")
+            cls = f" ({event.error.failure_class})" if event.error else ""
+            c.print(f"[bold red]✗ turn failed{cls}:[/] {escape(reason)}")
         elif kind is EventKind.TURN_INTERRUPTED:
             c.print("[bold yellow]■ turn interrupted[/]")
 
@@ -86,4 +87,4 @@ class LiveView:
             c.print(f"[{style}]  exit {shown_code}[/] [dim]{item.status or ''}[/]")
         elif item.type is ItemType.FILE_CHANGE:
             for change in item.changes:
-                c.print(f"[magenta]✎ {change.kind} {change.path}[/]")
+                c.print(f"[magenta]✎ {change.kind} {escape(change.path)}[/]")

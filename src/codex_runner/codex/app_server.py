@@ -167,7 +167,8 @@ class AppServerRuntime:
         return self._state
 
     def _warn(self, message: str) -> None:
-        log.warning("%s", message)
+        # Kept in status() for operators (doctor, /v1/status); only logged at INFO.
+        log.info("codex warning: %s", message)
         self._status.warnings.append(message)
         del self._status.warnings[:-_MAX_WARNINGS]
 

@@ -1,0 +1,3 @@
+from codex_runner.cli.main import main
+
+main()

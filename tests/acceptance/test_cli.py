@@ -1,0 +1,118 @@
+"""The codex-runner command line, run as a user would (a subprocess)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ConfigFactory
+
+pytestmark = pytest.mark.acceptance
+
+CLI = [sys.executable, "-m", "codex_runner"]
+
+
+async def _cli(
+    *args: str, home: Path, extra_env: dict[str, str] | None = None
+) -> tuple[int, str, str]:
+    env = {**os.environ, "CODEX_RUNNER_HOME": str(home), "MOCK_API_KEY": "k", **(extra_env or {})}
+    proc = await asyncio.create_subprocess_exec(
+        *CLI,
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 120)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize("runtime", ["app-server", "exec"])
+async def test_run_streams_json_events_and_exits_zero(
+    make_config: ConfigFactory, repo: Path, runtime: str
+) -> None:
+    config = make_config()
+    code, out, err = await _cli(
+        "run", "create a file", "--cwd", str(repo), "--runtime", runtime, "--json", home=config.home
+    )
+    assert code == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert events[-1]["kind"] == "turn.completed"
+    assert any(e.get("item", {}).get("type") == "command_execution" for e in events)
+    assert (repo / "f.txt").exists()
+
+
+async def test_a_failed_turn_exits_non_zero_with_one_line(
+    make_config: ConfigFactory, repo: Path
+) -> None:
+    config = make_config()
+    code, _, err = await _cli("run", "server error", "--cwd", str(repo), home=config.home)
+    assert code == 1
+    assert err.strip().count("\n") == 0 and "turn failed" in err
+
+
+async def test_without_a_terminal_approvals_are_declined(
+    make_config: ConfigFactory, repo: Path
+) -> None:
+    config = make_config()
+    code, out, _ = await _cli(
+        "run",
+        "touch approved",
+        "--cwd",
+        str(repo),
+        "--approval-policy",
+        "untrusted",
+        "--json",
+        home=config.home,
+    )
+    kinds = [json.loads(line)["kind"] for line in out.splitlines()]
+    assert "approval.requested" in kinds
+    assert not (repo / "approved.txt").exists()
+    code, out, _ = await _cli(
+        "run",
+        "touch approved",
+        "--cwd",
+        str(repo),
+        "--approval-policy",
+        "untrusted",
+        "--approve",
+        "accept",
+        "--json",
+        home=config.home,
+    )
+    assert code == 0 and (repo / "approved.txt").exists()
+
+
+async def test_a_missing_binary_is_one_clear_line(make_config: ConfigFactory, repo: Path) -> None:
+    config = make_config()
+    code, _, err = await _cli(
+        "run",
+        "hello",
+        "--cwd",
+        str(repo),
+        home=config.home,
+        extra_env={"CODEX_RUNNER_CODEX_BIN": "/nope/codex"},
+    )
+    assert code != 0
+    assert "codex binary not found at /nope/codex" in err
+
+
+async def test_bad_configuration_names_the_key(tmp_path: Path, repo: Path) -> None:
+    (tmp_path / "config.toml").write_text("[codex]\nturn_idle_timeout = 5\n")
+    code, _, err = await _cli("run", "hello", "--cwd", str(repo), home=tmp_path)
+    assert code == 2
+    assert "codex.turn_idle_timeout" in err and "unknown key" in err
+
+
+async def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
+    code, out, err = await _cli("demo", home=tmp_path)
+    assert code == 0, out + err
+    assert "approval requested" in out and "demo completed" in out
+    assert "hello.txt" in out and "approved.txt" in out
