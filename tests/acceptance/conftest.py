@@ -20,8 +20,14 @@ RULES: list[dict[str, Any]] = [
         "match": "create a file",
         "responses": [[{"shell": "echo created > f.txt"}], [{"message": "Created f.txt"}]],
     },
-    {"match": "touch approved", "responses": [[{"shell": "touch approved.txt"}], [{"message": "ok"}]]},
-    {"match": "touch declined", "responses": [[{"shell": "touch declined.txt"}], [{"message": "ok"}]]},
+    {
+        "match": "touch approved",
+        "responses": [[{"shell": "touch approved.txt"}], [{"message": "ok"}]],
+    },
+    {
+        "match": "touch declined",
+        "responses": [[{"shell": "touch declined.txt"}], [{"message": "ok"}]],
+    },
     {"match": "what did I say", "responses": [[{"echo": True}]]},
     {
         "match": "long job",
