@@ -1,0 +1,170 @@
+"""Pieces of the exec runtime: a thread's state, a turn, the command line, stopping a child.
+
+See :mod:`codex_runner.codex.exec_runtime` for the behaviour they add up to.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import tomli_w
+
+from codex_runner.codex.errors import UnsupportedOperation
+from codex_runner.codex.exec_events import ExecTranslator, lost_thread_reason
+from codex_runner.codex.process import ChildProcess
+from codex_runner.codex.runtime import ThreadOptions, TurnInput, TurnRecorder, TurnResult
+from codex_runner.config import CodexSettings
+from codex_runner.domain.events import CodexEvent, TokenUsage
+
+if TYPE_CHECKING:
+    from codex_runner.codex.exec_runtime import ExecRuntime
+
+
+@dataclass
+class ExecThread:
+    """What the runtime knows about one thread between and during its turns."""
+
+    key: str  # the id handed out by start_thread / resume_thread
+    options: ThreadOptions
+    codex_id: str | None  # None until Codex announced the thread (or it must be replaced)
+    notice: CodexEvent | None = None  # emitted once the next turn's thread.started arrives
+    # Earlier context from resume_thread; prepended to the prompt of a fresh run (codex_id
+    # None), i.e. when the thread turns out to be unresumable. Dropped once a thread runs.
+    context: str | None = None
+    replacing: tuple[str, str] | None = None  # (old thread id, reason) while replacing it
+    approvals_warned: bool = False
+    usage_total: TokenUsage | None = None  # Codex's running total after the last turn
+    active: ExecTurn | None = None
+
+    def prompt_for(self, prompt: str) -> str:
+        """The prompt to send: with the earlier context when this run starts a fresh thread."""
+        if self.codex_id is None and self.context:
+            return f"Context from the earlier session:\n{self.context}\n\n{prompt}"
+        return prompt
+
+
+@dataclass
+class ExecAttempt:
+    """One ``codex exec`` process of a turn and how it went."""
+
+    translator: ExecTranslator
+    child: ChildProcess
+    resumed_id: str | None = None  # the thread id given to ``exec resume``, if any
+    idle: bool = False  # the idle watchdog stopped it
+
+    def lost_thread_reason(self) -> str | None:
+        """Why ``exec resume`` could not load the thread, when that is how it ended (before
+        Codex announced any thread); None otherwise."""
+        if self.resumed_id is None or self.translator.started_thread_id is not None:
+            return None
+        error = self.translator.error or self.translator.last_error
+        return lost_thread_reason(self.child.stderr_text()) or lost_thread_reason(
+            error.message if error else None
+        )
+
+
+class ExecTurn:
+    """A turn on the exec runtime: one process (two when a lost thread is replaced)."""
+
+    def __init__(self, runtime: ExecRuntime, state: ExecThread, thread_id: str) -> None:
+        self._runtime = runtime
+        self.state = state
+        self.recorder = TurnRecorder(thread_id)
+        self.child: ChildProcess | None = None
+        self.task: asyncio.Task[None] | None = None  # owns the process; see ExecRuntime
+        self.stop_reason: str | None = None  # "interrupt" | "close"
+
+    @property
+    def thread_id(self) -> str:
+        """The provisional id until Codex announces the thread, then the Codex thread id."""
+        return self.recorder.thread_id
+
+    @property
+    def id(self) -> str | None:
+        return self.recorder.turn_id  # exec output carries no turn id: always None
+
+    @property
+    def done(self) -> bool:
+        return self.recorder.done
+
+    def events(self) -> AsyncIterator[CodexEvent]:
+        return self.recorder.events()
+
+    async def wait(self, timeout: float | None = None) -> TurnResult:
+        return await self.recorder.wait(timeout)
+
+    async def steer(self, prompt: str | Sequence[TurnInput]) -> None:
+        raise UnsupportedOperation(
+            "the exec runtime cannot steer a running turn (codex exec reads no input once "
+            'started); set codex.runtime = "app-server" to steer turns, or interrupt this '
+            "turn and start a new one"
+        )
+
+    async def interrupt(self) -> TurnResult:
+        return await self._runtime.interrupt_turn(self)
+
+
+def toml_value(value: str) -> str:
+    """``value`` as a TOML string for ``-c key=value`` (tomli_w handles every escape)."""
+    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
+
+
+def exec_argv(
+    binary: Path,
+    settings: CodexSettings,
+    options: ThreadOptions,
+    codex_id: str | None,
+    prompt: str,
+    images: Sequence[Path] = (),
+) -> list[str]:
+    """``codex exec`` for a fresh thread, ``codex exec resume`` when ``codex_id`` is set."""
+    sandbox = options.sandbox or settings.sandbox
+    argv = [str(binary), "exec"]
+    if codex_id is not None:
+        # resume has no -s / -C in 0.163: the sandbox goes in as config, and the process
+        # runs in the thread's cwd, which resume takes as the working root.
+        argv += ["resume", "--json", "--skip-git-repo-check"]
+        argv += ["-c", f"sandbox_mode={toml_value(sandbox)}"]
+    else:
+        argv += ["--json", "--skip-git-repo-check", "-s", sandbox, "-C", str(options.cwd)]
+    argv += ["-c", 'approval_policy="never"']  # exec has no channel to answer approvals
+    if model := options.model or settings.model:
+        argv += ["-m", model]
+    if effort := options.effort or settings.effort:
+        argv += ["-c", f"model_reasoning_effort={toml_value(effort)}"]
+    if options.developer_instructions:
+        argv += ["-c", f"developer_instructions={toml_value(options.developer_instructions)}"]
+    for path in images:
+        argv += ["-i", str(path)]
+    # "--" ends the options: a prompt starting with "-" stays a prompt, and -i (which takes
+    # several values) cannot swallow it.
+    argv.append("--")
+    if codex_id is not None:
+        argv.append(codex_id)
+    argv.append(prompt)
+    return argv
+
+
+async def stop_child(child: ChildProcess, grace: float) -> None:
+    """Stop and reap a codex exec process group.
+
+    SIGINT first: codex exec stops the way Ctrl-C stops it (and the thread stays resumable).
+    A process that ignores it gets ChildProcess.terminate's SIGTERM, then SIGKILL. Runs
+    shielded so that a cancelled caller cannot leave the escalation half done.
+    """
+
+    async def escalate() -> None:
+        if child.returncode is None:
+            child.signal_group(signal.SIGINT)
+            with contextlib.suppress(TimeoutError):
+                await child.wait(grace)
+        # Reaps, forgets the pid file and SIGKILLs leftover grandchildren; quick once exited.
+        await child.terminate(grace)
+
+    await asyncio.shield(escalate())
