@@ -29,6 +29,7 @@ from codex_runner.codex.app_server_turn import AppServerTurn
 from codex_runner.codex.approval_policies import decline_all, fallback_decision
 from codex_runner.codex.binary import bundled_path_dir, find_codex_binary
 from codex_runner.codex.errors import (
+    LOST_THREAD_MESSAGE,
     CodexError,
     NoActiveTurn,
     RpcError,
@@ -64,8 +65,6 @@ from codex_runner.domain.events import (
 
 log = logging.getLogger(__name__)
 
-# Messages Codex uses when a thread's rollout cannot be loaded (see CODEX_NOTES.md).
-_LOST_THREAD = re.compile(r"no rollout found|is empty|rollout .* not found|thread not found", re.I)
 _MAX_WARNINGS = 50
 
 # Starts a Codex process and returns its transport (and the child, when there is one).
@@ -351,7 +350,7 @@ class AppServerRuntime:
         try:
             await conn.request("thread/resume", params)
         except RpcError as exc:
-            if _LOST_THREAD.search(exc.rpc_message):
+            if LOST_THREAD_MESSAGE.search(exc.rpc_message):
                 raise ThreadLost(exc.rpc_message) from None
             raise
         self._threads[thread_id] = _ThreadState(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from codex_runner.domain.events import FailureClass
@@ -44,6 +45,13 @@ class RpcError(CodexError):
         self.code = code
         self.rpc_message = message
         self.data = data
+
+
+# What Codex says when a thread's rollout cannot be loaded (missing, under another home, or
+# empty because the thread never ran a turn), e.g. "no rollout found for thread id X".
+LOST_THREAD_MESSAGE = re.compile(
+    r"no rollout found|rollout .* is empty|is empty|rollout .* not found|thread not found", re.I
+)
 
 
 class ThreadLost(CodexError):

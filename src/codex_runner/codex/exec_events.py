@@ -37,6 +37,7 @@ from dataclasses import asdict
 from typing import Any
 
 from codex_runner.codex.app_server_events import file_changes
+from codex_runner.codex.errors import LOST_THREAD_MESSAGE
 from codex_runner.domain.events import (
     CodexEvent,
     ErrorInfo,
@@ -58,11 +59,7 @@ ITEM_TYPES: dict[str, ItemType] = {
     "todo_list": ItemType.PLAN,
 }
 
-# What Codex prints when a thread's rollout cannot be loaded (CODEX_NOTES.md), e.g.
-# "Error: thread/resume: thread/resume failed: no rollout found for thread id X (code -32600)".
-LOST_THREAD = re.compile(
-    r"no rollout found|rollout .* is empty|rollout .* not found|thread not found", re.I
-)
+LOST_THREAD = LOST_THREAD_MESSAGE
 
 # Message fragments -> failure class. Exec reports errors as plain text only (no structured
 # ``codexErrorInfo`` as in the app-server), so this is the best classification available.
