@@ -177,7 +177,10 @@ class ChildProcess:
         if self.proc.stdin is not None and not self.proc.stdin.is_closing():
             with contextlib.suppress(Exception):
                 self.proc.stdin.close()
-        for sig, wait_s in ((None, grace), (signal.SIGTERM, grace), (signal.SIGKILL, 10.0)):
+        steps: list[tuple[int | None, float]] = [(signal.SIGTERM, grace), (signal.SIGKILL, 10.0)]
+        if self.proc.stdin is not None:  # an app-server exits on EOF: give it the chance first
+            steps.insert(0, (None, grace))
+        for sig, wait_s in steps:
             if sig is not None:
                 self.signal_group(sig)
             try:
