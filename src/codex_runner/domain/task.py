@@ -1,0 +1,143 @@
+"""The task: the unit of work the runner owns.
+
+A task is a frozen value. Its state changes only through
+:func:`codex_runner.domain.transitions.apply`; other fields (thread, usage, final message,
+branch) are set with :func:`dataclasses.replace` by the service as Codex reports them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from codex_runner.domain.events import TokenUsage
+
+DEFAULT_MAX_RUNTIME_S = 5 * 60 * 60.0  # five hours
+
+
+class TaskState(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    AWAITING_APPROVAL = "awaiting_approval"
+    INTERRUPTED = "interrupted"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def is_terminal(self) -> bool:
+        """Completed, failed or cancelled: nothing runs and nothing will unless asked again."""
+        return self in TERMINAL_STATES
+
+    @property
+    def is_active(self) -> bool:
+        """Running or awaiting approval: a live Codex turn belongs to the task.
+
+        These are the states startup reconciliation turns into ``interrupted`` after a crash.
+        """
+        return self in ACTIVE_STATES
+
+
+TERMINAL_STATES: frozenset[TaskState] = frozenset(
+    {TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELLED}
+)
+ACTIVE_STATES: frozenset[TaskState] = frozenset({TaskState.RUNNING, TaskState.AWAITING_APPROVAL})
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Where a task runs: a git repository (a worktree is made from ``base_ref``) or a directory.
+
+    Exactly one of ``repo`` and ``cwd`` is set.
+    """
+
+    repo: str | None = None
+    base_ref: str | None = None
+    cwd: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.repo is None) == (self.cwd is None):
+            raise ValueError("a workspace needs exactly one of repo (a git repository) or cwd")
+        if self.base_ref is not None and self.repo is None:
+            raise ValueError("base_ref only applies to a git repository workspace (set repo)")
+
+    @classmethod
+    def git(cls, repo: str, base_ref: str = "HEAD") -> Workspace:
+        return cls(repo=repo, base_ref=base_ref)
+
+    @classmethod
+    def directory(cls, cwd: str) -> Workspace:
+        return cls(cwd=cwd)
+
+    @property
+    def is_git(self) -> bool:
+        return self.repo is not None
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """Codex settings for one task; ``None`` means the runner's configured default."""
+
+    model: str | None = None
+    effort: str | None = None
+    sandbox: str | None = None
+    approval_policy: str | None = None
+
+
+@dataclass(frozen=True)
+class Task:
+    """One unit of work: a prompt run by Codex in a workspace, on one thread, over turns.
+
+    Graph fields: a graph's parent has ``graph_id`` set and no ``key``; each child has
+    ``graph_id``, ``parent_id``, its ``key`` in the graph, and ``depends_on`` (task ids of
+    sibling children that must complete first).
+    """
+
+    id: str
+    prompt: str
+    workspace: Workspace
+    created_at: datetime
+    updated_at: datetime
+    priority: int = 0  # higher runs first
+    settings: RuntimeSettings = field(default_factory=RuntimeSettings)
+    state: TaskState = TaskState.QUEUED
+    reason: str | None = None  # why the task is in its state (set by the last transition)
+    started_at: datetime | None = None  # start of the latest run
+    finished_at: datetime | None = None  # set while the task is in a terminal state
+    thread_id: str | None = None
+    usage: TokenUsage = field(default_factory=TokenUsage)
+    final_message: str | None = None
+    branch: str | None = None
+    diff_summary: str | None = None
+    parent_id: str | None = None
+    graph_id: str | None = None
+    key: str | None = None
+    depends_on: tuple[str, ...] = ()
+    max_runtime_s: float = DEFAULT_MAX_RUNTIME_S
+    idempotency_key: str | None = None
+    attempts: int = 0  # how many times the task was started
+    # A follow-up message waiting for the next turn (set when ``message`` re-queues the task).
+    pending_message: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.state, TaskState):  # accept "queued" from JSON or a test
+            object.__setattr__(self, "state", TaskState(self.state))
+        if not self.prompt.strip():
+            raise ValueError(f"task {self.id}: the prompt is empty")
+        if self.max_runtime_s <= 0:
+            raise ValueError(f"task {self.id}: max_runtime_s must be positive")
+        if self.created_at.tzinfo is None or self.updated_at.tzinfo is None:
+            raise ValueError(f"task {self.id}: timestamps must be timezone-aware (use UTC)")
+        if self.id in self.depends_on:
+            raise ValueError(f"task {self.id} depends on itself")
+        if len(set(self.depends_on)) != len(self.depends_on):
+            raise ValueError(f"task {self.id}: depends_on lists a task twice")
+
+    @property
+    def is_graph_parent(self) -> bool:
+        return self.graph_id is not None and self.key is None
+
+    @property
+    def is_graph_child(self) -> bool:
+        return self.graph_id is not None and self.key is not None

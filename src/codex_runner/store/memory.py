@@ -1,0 +1,299 @@
+"""InMemoryStore: the Store test double, shipped in the package.
+
+Everything lives in dicts. Each operation first yields to the event loop once (so concurrent
+callers interleave between operations, as they would with a database) and then runs to the
+end without awaiting, which makes it atomic. Event data goes through a JSON round trip, so
+values come back exactly as the SQL store gives them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from codex_runner.domain import approval as approvals
+from codex_runner.domain import durable_event
+from codex_runner.domain.approval import Approval, ApprovalState
+from codex_runner.domain.conversation import ThreadRecord, Turn
+from codex_runner.domain.durable_event import NewEvent, TaskEvent
+from codex_runner.domain.graph import Graph, GraphPlan
+from codex_runner.domain.scheduling import queue_order_key
+from codex_runner.domain.task import Task, TaskState
+from codex_runner.store.errors import (
+    ApprovalAlreadyExists,
+    ApprovalNotFound,
+    DuplicateIdempotencyKey,
+    GraphAlreadyExists,
+    StoreClosed,
+    TaskAlreadyExists,
+    TaskConflict,
+    TaskNotFound,
+    ThreadOwnedElsewhere,
+    UnknownDependency,
+)
+from codex_runner.store.graph_check import check_graph_plan
+from codex_runner.store.protocol import (
+    DEFAULT_EVENT_PAGE,
+    DEFAULT_PAGE,
+    TASK_IDENTITY_FIELDS,
+    Store,
+)
+
+
+class InMemoryStore:
+    """A Store in process memory; see :class:`~codex_runner.store.protocol.Store`."""
+
+    def __init__(self) -> None:
+        self._closed = False
+        self._tasks: dict[str, Task] = {}
+        self._events: dict[str, list[TaskEvent]] = {}
+        self._by_idempotency_key: dict[str, str] = {}
+        self._approvals: dict[str, Approval] = {}
+        self._graphs: dict[str, Graph] = {}
+        self._threads: dict[str, ThreadRecord] = {}
+        self._turns: dict[str, dict[int, Turn]] = {}
+
+    async def close(self) -> None:
+        self._closed = True
+
+    async def _enter(self) -> None:
+        if self._closed:
+            raise StoreClosed()
+        await asyncio.sleep(0)  # let other callers interleave between operations
+        if self._closed:
+            raise StoreClosed()
+
+    # --- tasks -----------------------------------------------------------------------------
+
+    async def create_task(self, task: Task) -> None:
+        await self._enter()
+        self._check_new_tasks([task], known=set())
+        self._insert_task(task)
+
+    async def create_graph(self, plan: GraphPlan) -> None:
+        await self._enter()
+        check_graph_plan(plan)
+        if plan.graph.id in self._graphs:
+            raise GraphAlreadyExists(plan.graph.id)
+        tasks = [plan.parent, *plan.children]
+        self._check_new_tasks(tasks, known={t.id for t in tasks})
+        self._graphs[plan.graph.id] = plan.graph
+        for task in tasks:
+            self._insert_task(task)
+        self._append(plan.parent.id, [durable_event.graph_created(plan)])
+
+    def _check_new_tasks(self, tasks: Sequence[Task], known: set[str]) -> None:
+        keys: dict[str, str] = {}
+        for task in tasks:
+            if task.id in self._tasks:
+                raise TaskAlreadyExists(task.id)
+            key = task.idempotency_key
+            if key is not None:
+                existing = self._by_idempotency_key.get(key) or keys.get(key)
+                if existing is not None:
+                    raise DuplicateIdempotencyKey(key, existing)
+                keys[key] = task.id
+            for dep in task.depends_on:
+                if dep not in self._tasks and dep not in known:
+                    raise UnknownDependency(task.id, dep)
+
+    def _insert_task(self, task: Task) -> None:
+        self._tasks[task.id] = task
+        self._events[task.id] = []
+        if task.idempotency_key is not None:
+            self._by_idempotency_key[task.idempotency_key] = task.id
+        self._append(task.id, [durable_event.task_created(task)])
+
+    async def get_task(self, task_id: str) -> Task | None:
+        await self._enter()
+        return self._tasks.get(task_id)
+
+    async def find_by_idempotency_key(self, key: str) -> Task | None:
+        await self._enter()
+        task_id = self._by_idempotency_key.get(key)
+        return None if task_id is None else self._tasks[task_id]
+
+    async def update_task(
+        self, task: Task, *, expected_state: TaskState, events: Sequence[NewEvent] = ()
+    ) -> list[int]:
+        await self._enter()
+        current = self._require(task.id)
+        if current.state is not expected_state:
+            raise TaskConflict(task.id, expected_state, current.state)
+        fixed = {name: getattr(current, name) for name in TASK_IDENTITY_FIELDS}
+        self._tasks[task.id] = replace(task, **fixed)
+        return self._append(task.id, events)
+
+    async def list_tasks(
+        self,
+        *,
+        states: Collection[TaskState] | None = None,
+        graph_id: str | None = None,
+        limit: int = DEFAULT_PAGE,
+        offset: int = 0,
+    ) -> list[Task]:
+        await self._enter()
+        wanted = None if states is None else set(states)
+        tasks = [
+            t
+            for t in self._tasks.values()
+            if (wanted is None or t.state in wanted)
+            and (graph_id is None or t.graph_id == graph_id)
+        ]
+        tasks.sort(key=lambda t: (t.created_at, t.id), reverse=True)
+        return tasks[offset : offset + limit]
+
+    async def tasks_in_states(self, states: Collection[TaskState]) -> list[Task]:
+        await self._enter()
+        wanted = set(states)
+        tasks = [t for t in self._tasks.values() if t.state in wanted]
+        return sorted(tasks, key=lambda t: (t.created_at, t.id))
+
+    async def count_by_state(self) -> dict[TaskState, int]:
+        await self._enter()
+        counts = dict.fromkeys(TaskState, 0)
+        for task in self._tasks.values():
+            counts[task.state] += 1
+        return counts
+
+    async def states_of(self, task_ids: Collection[str]) -> dict[str, TaskState]:
+        await self._enter()
+        return {i: self._tasks[i].state for i in task_ids if i in self._tasks}
+
+    async def next_queued(self, limit: int) -> list[Task]:
+        await self._enter()
+        queued = sorted(
+            (t for t in self._tasks.values() if t.state is TaskState.QUEUED), key=queue_order_key
+        )
+        ready = [
+            t
+            for t in queued
+            if all(self._tasks[d].state is TaskState.COMPLETED for d in t.depends_on)
+        ]
+        return ready[:limit]
+
+    def _require(self, task_id: str) -> Task:
+        task = self._tasks.get(task_id)
+        if task is None:
+            raise TaskNotFound(task_id)
+        return task
+
+    # --- events ----------------------------------------------------------------------------
+
+    async def append_events(self, task_id: str, events: Sequence[NewEvent]) -> list[int]:
+        await self._enter()
+        self._require(task_id)
+        return self._append(task_id, events)
+
+    def _append(self, task_id: str, events: Sequence[NewEvent]) -> list[int]:
+        log = self._events[task_id]
+        stored = [
+            TaskEvent(task_id, len(log) + i, e.type, e.at, _json_copy(e.data))
+            for i, e in enumerate(events, start=1)
+        ]
+        log.extend(stored)
+        return [e.seq for e in stored]
+
+    async def read_events(
+        self, task_id: str, *, after_seq: int = 0, limit: int = DEFAULT_EVENT_PAGE
+    ) -> list[TaskEvent]:
+        await self._enter()
+        log = self._events.get(task_id, [])
+        start = max(after_seq, 0)
+        return log[start : start + max(limit, 0)]
+
+    async def last_seq(self, task_id: str) -> int:
+        await self._enter()
+        return len(self._events.get(task_id, []))
+
+    # --- approvals -------------------------------------------------------------------------
+
+    async def create_approval(self, approval: Approval) -> int:
+        await self._enter()
+        self._require(approval.task_id)
+        if approval.id in self._approvals:
+            raise ApprovalAlreadyExists(approval.id)
+        self._approvals[approval.id] = approval
+        return self._append(approval.task_id, [durable_event.approval_requested(approval)])[0]
+
+    async def get_approval(self, approval_id: str) -> Approval | None:
+        await self._enter()
+        return self._approvals.get(approval_id)
+
+    async def list_pending_approvals(self, *, task_id: str | None = None) -> list[Approval]:
+        await self._enter()
+        pending = [
+            a
+            for a in self._approvals.values()
+            if a.state is ApprovalState.PENDING and (task_id is None or a.task_id == task_id)
+        ]
+        return sorted(pending, key=lambda a: (a.created_at, a.id))
+
+    async def decide_approval(
+        self, approval_id: str, decision: str, *, by: str, now: datetime
+    ) -> Approval:
+        await self._enter()
+        current = self._approvals.get(approval_id)
+        if current is None:
+            raise ApprovalNotFound(approval_id)
+        decided = approvals.decide(current, decision, by, now=now)
+        self._approvals[approval_id] = decided
+        self._append(decided.task_id, [durable_event.approval_decided(decided)])
+        return decided
+
+    async def expire_approvals(self, task_id: str, *, now: datetime) -> list[Approval]:
+        await self._enter()
+        expired = []
+        for a in sorted(self._approvals.values(), key=lambda a: (a.created_at, a.id)):
+            if a.task_id == task_id and a.state is ApprovalState.PENDING:
+                done = approvals.expire(a, now=now)
+                self._approvals[a.id] = done
+                self._append(task_id, [durable_event.approval_expired(done)])
+                expired.append(done)
+        return expired
+
+    # --- graphs ----------------------------------------------------------------------------
+
+    async def get_graph(self, graph_id: str) -> Graph | None:
+        await self._enter()
+        return self._graphs.get(graph_id)
+
+    # --- threads and turns -----------------------------------------------------------------
+
+    async def record_thread(self, thread: ThreadRecord) -> None:
+        await self._enter()
+        self._require(thread.task_id)
+        existing = self._threads.get(thread.thread_id)
+        if existing is not None:
+            if existing.task_id != thread.task_id:
+                raise ThreadOwnedElsewhere(thread.thread_id, existing.task_id)
+            return
+        self._threads[thread.thread_id] = thread
+
+    async def find_task_by_thread(self, thread_id: str) -> Task | None:
+        await self._enter()
+        record = self._threads.get(thread_id)
+        return None if record is None else self._tasks.get(record.task_id)
+
+    async def save_turn(self, turn: Turn) -> None:
+        await self._enter()
+        self._require(turn.task_id)
+        self._turns.setdefault(turn.task_id, {})[turn.number] = turn
+
+    async def list_turns(self, task_id: str) -> list[Turn]:
+        await self._enter()
+        turns = self._turns.get(task_id, {})
+        return [turns[n] for n in sorted(turns)]
+
+
+def _json_copy(data: dict[str, Any]) -> dict[str, Any]:
+    copied: dict[str, Any] = json.loads(json.dumps(data))
+    return copied
+
+
+def _conforms(store: InMemoryStore) -> Store:
+    return store  # mypy checks here that InMemoryStore implements the Store protocol

@@ -1,0 +1,167 @@
+"""The Store: the only interface the service uses for durable state and the event log.
+
+Implementations: :class:`~codex_runner.store.memory.InMemoryStore` (the test double, shipped
+in the package) and :class:`~codex_runner.store.sql.SqlStore` (SQLite by default). One
+contract test suite (``tests/unit/store/test_store_contract.py``) runs against both.
+
+Rules every implementation keeps:
+
+- Each operation is atomic: it happens completely or not at all.
+- Events are numbered inside the write that stores them: per task, ``seq`` starts at 1 with
+  ``task.created`` and has no gaps, however many writers append at once.
+- Operations that create or settle something record it in the task's history in the same
+  write: ``task.created`` (and ``graph.created`` on a graph's parent), ``approval.requested``,
+  ``approval.decided``, ``approval.expired``. Any other events come from the caller through
+  ``update_task(events=...)`` or ``append_events``.
+- ``update_task`` is compare-and-set on the task's state: it fails with
+  :class:`~codex_runner.store.errors.TaskConflict` rather than lose someone else's update.
+- Values come back equal to what was written (frozen domain dataclasses; event data as
+  JSON would give it back: tuples become lists).
+- After ``close()`` every operation raises :class:`~codex_runner.store.errors.StoreClosed`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import datetime
+from typing import Protocol
+
+from codex_runner.domain.approval import Approval
+from codex_runner.domain.conversation import ThreadRecord, Turn
+from codex_runner.domain.durable_event import NewEvent, TaskEvent
+from codex_runner.domain.graph import Graph, GraphPlan
+from codex_runner.domain.task import Task, TaskState
+
+DEFAULT_PAGE = 100
+DEFAULT_EVENT_PAGE = 1000
+
+# Task fields fixed when the task is created; update_task never writes them.
+TASK_IDENTITY_FIELDS: tuple[str, ...] = (
+    "id",
+    "created_at",
+    "parent_id",
+    "graph_id",
+    "key",
+    "depends_on",
+    "idempotency_key",
+)
+
+
+class Store(Protocol):
+    async def close(self) -> None:
+        """Release connections; idempotent."""
+
+    # --- tasks -----------------------------------------------------------------------------
+
+    async def create_task(self, task: Task) -> None:
+        """Store a new task and its ``task.created`` event (seq 1).
+
+        Raises TaskAlreadyExists, DuplicateIdempotencyKey (``existing_task_id`` names the task
+        to return instead), UnknownDependency.
+        """
+
+    async def create_graph(self, plan: GraphPlan) -> None:
+        """Store a graph, its parent and children in one transaction, with their events.
+
+        Nothing is written if anything is wrong. Raises InvalidGraph (ids or dependencies do
+        not fit together), GraphAlreadyExists, TaskAlreadyExists, DuplicateIdempotencyKey.
+        """
+
+    async def get_task(self, task_id: str) -> Task | None: ...
+
+    async def find_by_idempotency_key(self, key: str) -> Task | None: ...
+
+    async def update_task(
+        self, task: Task, *, expected_state: TaskState, events: Sequence[NewEvent] = ()
+    ) -> list[int]:
+        """Write ``task`` if the stored task is still in ``expected_state``; append ``events``.
+
+        Identity fields fixed at creation (``TASK_IDENTITY_FIELDS``) are not written.
+        Returns the events' seqs. Raises TaskNotFound, TaskConflict (nothing written).
+        """
+
+    async def list_tasks(
+        self,
+        *,
+        states: Collection[TaskState] | None = None,
+        graph_id: str | None = None,
+        limit: int = DEFAULT_PAGE,
+        offset: int = 0,
+    ) -> list[Task]:
+        """Tasks newest first (created_at, then id, descending), optionally filtered."""
+
+    async def tasks_in_states(self, states: Collection[TaskState]) -> list[Task]:
+        """Every task in ``states``, oldest first; for startup reconciliation."""
+
+    async def count_by_state(self) -> dict[TaskState, int]:
+        """How many tasks are in each state; every state is a key."""
+
+    async def states_of(self, task_ids: Collection[str]) -> dict[str, TaskState]:
+        """States of the given tasks (unknown ids are left out)."""
+
+    async def next_queued(self, limit: int) -> list[Task]:
+        """Up to ``limit`` queued tasks that are ready to start, in queue order.
+
+        Ready: every task in ``depends_on`` has completed. Queue order: higher priority
+        first, then older first (created_at, then id) - the order of
+        :func:`codex_runner.domain.scheduling.queue_order_key`.
+        """
+
+    # --- events ----------------------------------------------------------------------------
+
+    async def append_events(self, task_id: str, events: Sequence[NewEvent]) -> list[int]:
+        """Append ``events`` in order; returns their seqs (consecutive). Raises TaskNotFound."""
+
+    async def read_events(
+        self, task_id: str, *, after_seq: int = 0, limit: int = DEFAULT_EVENT_PAGE
+    ) -> list[TaskEvent]:
+        """Events with ``seq > after_seq`` in seq order, at most ``limit``."""
+
+    async def last_seq(self, task_id: str) -> int:
+        """The seq of the task's newest event (0 for an unknown task)."""
+
+    # --- approvals -------------------------------------------------------------------------
+
+    async def create_approval(self, approval: Approval) -> int:
+        """Store a pending approval; returns the seq of its ``approval.requested`` event.
+
+        Raises TaskNotFound, ApprovalAlreadyExists.
+        """
+
+    async def get_approval(self, approval_id: str) -> Approval | None: ...
+
+    async def list_pending_approvals(self, *, task_id: str | None = None) -> list[Approval]:
+        """Pending approvals, oldest first."""
+
+    async def decide_approval(
+        self, approval_id: str, decision: str, *, by: str, now: datetime
+    ) -> Approval:
+        """Decide once, atomically, and record ``approval.decided``; returns the decided one.
+
+        Of several racing deciders exactly one wins. Raises ApprovalNotFound,
+        ApprovalAlreadySettled, DecisionNotOffered (nothing written).
+        """
+
+    async def expire_approvals(self, task_id: str, *, now: datetime) -> list[Approval]:
+        """Expire the task's pending approvals (recording ``approval.expired`` for each)."""
+
+    # --- graphs ----------------------------------------------------------------------------
+
+    async def get_graph(self, graph_id: str) -> Graph | None:
+        """The graph record; its tasks are ``list_tasks(graph_id=...)``."""
+
+    # --- threads and turns -----------------------------------------------------------------
+
+    async def record_thread(self, thread: ThreadRecord) -> None:
+        """Remember that a Codex thread belongs to a task; recording it again is a no-op.
+
+        Raises TaskNotFound, ThreadOwnedElsewhere.
+        """
+
+    async def find_task_by_thread(self, thread_id: str) -> Task | None: ...
+
+    async def save_turn(self, turn: Turn) -> None:
+        """Insert or replace turn ``(task_id, number)``. Raises TaskNotFound."""
+
+    async def list_turns(self, task_id: str) -> list[Turn]:
+        """The task's turns by number."""

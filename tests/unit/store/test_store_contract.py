@@ -1,0 +1,677 @@
+"""The Store contract: one suite, run against InMemoryStore and SqlStore (SQLite in tmp_path)."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import random
+from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codex_runner.domain import durable_event as de
+from codex_runner.domain.approval import (
+    Approval,
+    ApprovalAlreadySettled,
+    ApprovalState,
+    DecisionNotOffered,
+)
+from codex_runner.domain.conversation import ThreadRecord, Turn, TurnState
+from codex_runner.domain.durable_event import NewEvent
+from codex_runner.domain.events import ApprovalKind, FileChange, TokenUsage
+from codex_runner.domain.graph import ChildSpec, GraphPlan, GraphSpec, instantiate
+from codex_runner.domain.task import ACTIVE_STATES, RuntimeSettings, Task, TaskState, Workspace
+from codex_runner.domain.transitions import Action
+from codex_runner.store import (
+    ApprovalAlreadyExists,
+    ApprovalNotFound,
+    DuplicateIdempotencyKey,
+    GraphAlreadyExists,
+    InMemoryStore,
+    InvalidGraph,
+    Store,
+    StoreClosed,
+    TaskAlreadyExists,
+    TaskConflict,
+    TaskNotFound,
+    ThreadOwnedElsewhere,
+    UnknownDependency,
+)
+from codex_runner.store.sql import SqlStore
+
+S = TaskState
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Harness:
+    """Opens the store under test; ``reopen`` simulates a restart where that means something."""
+
+    def __init__(self, kind: str, path: Path) -> None:
+        self.kind = kind
+        self.path = path / "runner.sqlite"
+        self.persistent = kind == "sqlite"
+        self._memory = InMemoryStore()
+        self.opened: list[Store] = []
+
+    async def open(self) -> Store:
+        store: Store = self._memory if self.kind == "memory" else await SqlStore.open(self.path)
+        self.opened.append(store)
+        return store
+
+    async def reopen(self, store: Store) -> Store:
+        await store.close()
+        if self.kind == "memory":
+            self._memory = InMemoryStore()  # memory does not survive a restart
+        return await self.open()
+
+    async def close_all(self) -> None:
+        for store in self.opened:
+            await store.close()
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
+    h = Harness(request.param, tmp_path)
+    yield h
+    await h.close_all()
+
+
+@pytest.fixture
+async def store(harness: Harness) -> Store:
+    return await harness.open()
+
+
+@pytest.fixture
+def clock() -> Callable[[], datetime]:
+    ticks = itertools.count()
+    return lambda: T0 + timedelta(seconds=next(ticks))
+
+
+@pytest.fixture
+def make_task(clock: Callable[[], datetime]) -> Callable[..., Task]:
+    numbers = itertools.count(1)
+
+    def make(**fields: Any) -> Task:
+        now = clock()
+        base: dict[str, Any] = {
+            "id": f"t_{next(numbers):04d}",
+            "prompt": "fix the bug",
+            "workspace": Workspace.directory("/w"),
+            "created_at": now,
+            "updated_at": now,
+        }
+        base.update(fields)
+        return Task(**base)
+
+    return make
+
+
+def event(n: int = 0, **data: Any) -> NewEvent:
+    return NewEvent("codex.item.completed", T0, {"n": n, **data})
+
+
+async def seqs_of(store: Store, task_id: str) -> list[int]:
+    return [e.seq for e in await store.read_events(task_id, limit=100_000)]
+
+
+# --- tasks ------------------------------------------------------------------------------------
+
+
+async def test_a_created_task_reads_back_equal_with_task_created_as_event_one(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    task = make_task(
+        workspace=Workspace.git("/repo", "main"),
+        priority=4,
+        settings=RuntimeSettings("gpt-x", "high", "workspace-write", "on-request"),
+        reason="submitted by ci",
+        thread_id="th_1",
+        usage=TokenUsage(1, 2, 3, 4, 10),
+        final_message="m",
+        branch="codex-runner/t_0001",
+        diff_summary="1 file",
+        max_runtime_s=60.5,
+        idempotency_key="req-1",
+        attempts=2,
+        pending_message="more",
+        started_at=T0,
+        finished_at=T0 + timedelta(microseconds=7),
+    )
+    await store.create_task(task)
+    assert await store.get_task(task.id) == task
+    (created,) = await store.read_events(task.id)
+    assert (created.task_id, created.seq, created.type) == (task.id, 1, "task.created")
+    assert created.data == de.task_created(task).data
+    assert await store.last_seq(task.id) == 1
+
+
+async def test_unknown_task_reads_as_none(store: Store) -> None:
+    assert await store.get_task("t_missing") is None
+    assert await store.read_events("t_missing") == []
+    assert await store.last_seq("t_missing") == 0
+
+
+async def test_a_task_id_is_used_once(store: Store, make_task: Callable[..., Task]) -> None:
+    task = make_task()
+    await store.create_task(task)
+    with pytest.raises(TaskAlreadyExists):
+        await store.create_task(replace(task, prompt="other"))
+    assert (await store.get_task(task.id)) == task
+    assert await seqs_of(store, task.id) == [1]
+
+
+async def test_idempotency_key_names_the_existing_task(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    first = make_task(idempotency_key="k-1")
+    await store.create_task(first)
+    with pytest.raises(DuplicateIdempotencyKey) as caught:
+        await store.create_task(make_task(idempotency_key="k-1"))
+    assert (caught.value.key, caught.value.existing_task_id) == ("k-1", first.id)
+    assert await store.find_by_idempotency_key("k-1") == first
+    assert await store.find_by_idempotency_key("k-2") is None
+    assert sum((await store.count_by_state()).values()) == 1
+
+
+async def test_racing_creates_with_one_idempotency_key_make_one_task(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    candidates = [make_task(idempotency_key="same") for _ in range(20)]
+    results = await asyncio.gather(
+        *(store.create_task(t) for t in candidates), return_exceptions=True
+    )
+    winners = [t for t, r in zip(candidates, results, strict=True) if r is None]
+    assert len(winners) == 1
+    losers = [r for r in results if r is not None]
+    assert all(isinstance(r, DuplicateIdempotencyKey) for r in losers)
+    assert {r.existing_task_id for r in losers if isinstance(r, DuplicateIdempotencyKey)} == {
+        winners[0].id
+    }
+    assert await store.find_by_idempotency_key("same") == winners[0]
+
+
+async def test_a_dependency_must_exist(store: Store, make_task: Callable[..., Task]) -> None:
+    task = make_task(depends_on=("t_nowhere",))
+    with pytest.raises(UnknownDependency, match="t_nowhere"):
+        await store.create_task(task)
+    assert await store.get_task(task.id) is None
+
+
+# --- compare-and-set updates ------------------------------------------------------------------
+
+
+async def test_update_writes_when_the_state_is_as_expected_and_appends_events_atomically(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    task = make_task()
+    await store.create_task(task)
+    started, change = de.transition(task, Action.START, now=clock())
+    started = replace(started, thread_id="th_9", usage=TokenUsage(total_tokens=5))
+    assert await store.update_task(started, expected_state=S.QUEUED, events=[change]) == [2]
+    assert await store.get_task(task.id) == started
+    (_, stored) = await store.read_events(task.id)
+    assert (stored.type, stored.data["to"]) == ("task.state_changed", "running")
+
+
+async def test_a_stale_update_raises_a_conflict_and_writes_nothing(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    task = make_task()
+    await store.create_task(task)
+    cancelled, change = de.transition(task, Action.CANCEL, now=clock())
+    await store.update_task(cancelled, expected_state=S.QUEUED, events=[change])
+    started, start_event = de.transition(task, Action.START, now=clock())  # from a stale read
+    with pytest.raises(TaskConflict) as caught:
+        await store.update_task(started, expected_state=S.QUEUED, events=[start_event])
+    assert (caught.value.expected, caught.value.actual) == (S.QUEUED, S.CANCELLED)
+    assert await store.get_task(task.id) == cancelled
+    assert await seqs_of(store, task.id) == [1, 2]
+
+
+async def test_racing_starts_of_one_task_let_exactly_one_through(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    task = make_task()
+    await store.create_task(task)
+    attempts = [de.transition(task, Action.START, now=clock(), reason=str(i)) for i in range(10)]
+    results = await asyncio.gather(
+        *(store.update_task(t, expected_state=S.QUEUED, events=[e]) for t, e in attempts),
+        return_exceptions=True,
+    )
+    assert sum(not isinstance(r, BaseException) for r in results) == 1
+    assert sum(isinstance(r, TaskConflict) for r in results) == 9
+    assert await seqs_of(store, task.id) == [1, 2]
+
+
+async def test_update_of_an_unknown_task(store: Store, make_task: Callable[..., Task]) -> None:
+    with pytest.raises(TaskNotFound):
+        await store.update_task(make_task(), expected_state=S.QUEUED)
+
+
+async def test_update_never_rewrites_identity_fields(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    task = make_task(idempotency_key="k")
+    await store.create_task(task)
+    changed = replace(task, prompt="new prompt", idempotency_key="other", key="x", graph_id=None)
+    changed = replace(changed, created_at=T0 - timedelta(days=1))
+    await store.update_task(changed, expected_state=S.QUEUED)
+    stored = await store.get_task(task.id)
+    assert stored is not None
+    assert stored.prompt == "new prompt"
+    assert (stored.idempotency_key, stored.key, stored.created_at) == ("k", None, task.created_at)
+
+
+# --- events -----------------------------------------------------------------------------------
+
+
+async def test_seqs_stay_gapless_under_many_concurrent_writers(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    tasks = [make_task() for _ in range(30)]
+    for task in tasks:
+        await store.create_task(task)
+    rng = random.Random(7)
+    jobs = [
+        (task.id, [event(i) for i in range(rng.randint(1, 5))]) for task in tasks for _ in range(10)
+    ]
+    rng.shuffle(jobs)
+    assigned = await asyncio.gather(*(store.append_events(tid, evs) for tid, evs in jobs))
+    for task in tasks:
+        total = 1 + sum(len(evs) for tid, evs in jobs if tid == task.id)
+        assert await seqs_of(store, task.id) == list(range(1, total + 1))
+        mine = sorted(
+            s for (tid, _), seqs in zip(jobs, assigned, strict=True) for s in seqs if tid == task.id
+        )
+        assert mine == list(range(2, total + 1))
+    for (_, evs), seqs in zip(jobs, assigned, strict=True):
+        assert seqs == list(range(seqs[0], seqs[0] + len(evs)))  # one batch, consecutive
+
+
+async def test_a_failing_write_does_not_undo_concurrent_ones(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    task = make_task()
+    await store.create_task(task)
+    calls = [store.append_events(task.id if i % 2 else "t_missing", [event(i)]) for i in range(20)]
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    assert all(isinstance(r, TaskNotFound) for r in results[0::2])
+    assert all(isinstance(r, list) for r in results[1::2])
+    assert await seqs_of(store, task.id) == list(range(1, 12))
+
+
+async def test_events_read_back_in_pages_with_json_data(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    task = make_task()
+    await store.create_task(task)
+    at = T0 + timedelta(microseconds=123)
+    batch = [
+        NewEvent("codex.item.completed", at, {"n": i, "t": (1, "x"), "d": {"k": None}})
+        for i in range(10)
+    ]
+    assert await store.append_events(task.id, batch) == list(range(2, 12))
+    page = await store.read_events(task.id, after_seq=3, limit=4)
+    assert [e.seq for e in page] == [4, 5, 6, 7]
+    assert page[0].data == {"n": 2, "t": [1, "x"], "d": {"k": None}}
+    assert page[0].at == at and page[0].type == "codex.item.completed"
+    assert await store.read_events(task.id, after_seq=11) == []
+    assert await store.last_seq(task.id) == 11
+
+
+async def test_appending_to_an_unknown_task_fails(store: Store) -> None:
+    with pytest.raises(TaskNotFound):
+        await store.append_events("t_missing", [event()])
+    with pytest.raises(TaskNotFound):
+        await store.append_events("t_missing", [])
+
+
+async def test_appending_nothing_returns_nothing(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    task = make_task()
+    await store.create_task(task)
+    assert await store.append_events(task.id, []) == []
+    assert await store.update_task(task, expected_state=S.QUEUED) == []
+    assert await store.last_seq(task.id) == 1
+
+
+# --- listing and the queue --------------------------------------------------------------------
+
+
+async def put(store: Store, task: Task) -> Task:
+    await store.create_task(task)
+    return task
+
+
+async def test_list_filter_order_and_pages(store: Store, make_task: Callable[..., Task]) -> None:
+    made = [await put(store, make_task(state=s)) for s in [S.QUEUED, S.RUNNING, S.FAILED] * 3]
+    newest_first = list(reversed(made))
+    assert await store.list_tasks() == newest_first
+    assert await store.list_tasks(limit=2, offset=1) == newest_first[1:3]
+    running = await store.list_tasks(states=[S.RUNNING, S.FAILED])
+    assert running == [t for t in newest_first if t.state is not S.QUEUED]
+    assert await store.list_tasks(states=[]) == []
+    assert await store.tasks_in_states(ACTIVE_STATES) == [t for t in made if t.state is S.RUNNING]
+    counts = await store.count_by_state()
+    assert counts == {**dict.fromkeys(TaskState, 0), S.QUEUED: 3, S.RUNNING: 3, S.FAILED: 3}
+    wanted = [made[0].id, made[1].id, "t_missing"]
+    assert await store.states_of(wanted) == {made[0].id: S.QUEUED, made[1].id: S.RUNNING}
+
+
+async def test_next_queued_is_priority_then_fifo_and_only_ready_tasks(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    low_old = await put(store, make_task(priority=0))
+    high = await put(store, make_task(priority=5))
+    prereq = await put(store, make_task(priority=1))
+    waiting = await put(store, make_task(priority=9, depends_on=(prereq.id,)))
+    low_new = await put(store, make_task(priority=0))
+    await put(store, make_task(priority=99, state=S.RUNNING))
+    assert await store.next_queued(10) == [high, prereq, low_old, low_new]
+    assert await store.next_queued(2) == [high, prereq]
+
+    running, e1 = de.transition(prereq, Action.START, now=clock())
+    await store.update_task(running, expected_state=S.QUEUED, events=[e1])
+    done, e2 = de.transition(running, Action.COMPLETE, now=clock())
+    await store.update_task(done, expected_state=S.RUNNING, events=[e2])
+    assert await store.next_queued(10) == [waiting, high, low_old, low_new]
+
+
+# --- approvals --------------------------------------------------------------------------------
+
+
+def make_approval(task_id: str, n: int, at: datetime) -> Approval:
+    return Approval(
+        id=f"a_{n:04d}",
+        task_id=task_id,
+        request_id=f"req-{n}",
+        kind=ApprovalKind.COMMAND,
+        created_at=at,
+        thread_id="th",
+        turn_id="tu",
+        item_id="it",
+        command="make deploy",
+        cwd="/w",
+        reason="deploys",
+        changes=(FileChange("a", "update", "diff"),),
+        available_decisions=("accept", "decline", "cancel"),
+    )
+
+
+async def test_an_approval_is_stored_pending_and_recorded(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    task = await put(store, make_task())
+    approval = make_approval(task.id, 1, clock())
+    assert await store.create_approval(approval) == 2
+    assert await store.get_approval(approval.id) == approval
+    assert await store.get_approval("a_missing") is None
+    (_, requested) = await store.read_events(task.id)
+    assert requested.type == "approval.requested"
+    assert requested.data["approval_id"] == approval.id
+    with pytest.raises(ApprovalAlreadyExists):
+        await store.create_approval(approval)
+    with pytest.raises(TaskNotFound):
+        await store.create_approval(replace(approval, id="a_other", task_id="t_missing"))
+
+
+async def test_pending_approvals_oldest_first_and_per_task(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    one, two = await put(store, make_task()), await put(store, make_task())
+    approvals = [make_approval(t.id, n, clock()) for n, t in enumerate([two, one, two])]
+    for a in reversed(approvals):
+        await store.create_approval(a)
+    assert await store.list_pending_approvals() == approvals
+    assert await store.list_pending_approvals(task_id=two.id) == [approvals[0], approvals[2]]
+
+
+async def test_deciding_records_the_decision(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    task = await put(store, make_task())
+    approval = make_approval(task.id, 1, clock())
+    await store.create_approval(approval)
+    now = clock()
+    decided = await store.decide_approval(approval.id, "decline", by="alice", now=now)
+    assert (decided.state, decided.decision, decided.decided_by) == (
+        ApprovalState.DECIDED,
+        "decline",
+        "alice",
+    )
+    assert await store.get_approval(approval.id) == decided
+    assert await store.list_pending_approvals() == []
+    last = (await store.read_events(task.id))[-1]
+    assert (last.type, last.data) == (
+        "approval.decided",
+        {"approval_id": approval.id, "decision": "decline", "by": "alice"},
+    )
+
+
+async def test_a_decision_not_offered_changes_nothing(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    task = await put(store, make_task())
+    approval = make_approval(task.id, 1, clock())
+    await store.create_approval(approval)
+    with pytest.raises(DecisionNotOffered):
+        await store.decide_approval(approval.id, "maybe", by="alice", now=clock())
+    assert await store.get_approval(approval.id) == approval
+    assert await store.last_seq(task.id) == 2
+    with pytest.raises(ApprovalNotFound):
+        await store.decide_approval("a_missing", "accept", by="alice", now=clock())
+
+
+async def test_racing_deciders_one_wins_the_rest_learn_the_decision(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    task = await put(store, make_task())
+    approval = make_approval(task.id, 1, clock())
+    await store.create_approval(approval)
+    now = clock()
+    results = await asyncio.gather(
+        *(
+            store.decide_approval(approval.id, ("accept", "decline")[i % 2], by=f"u{i}", now=now)
+            for i in range(12)
+        ),
+        return_exceptions=True,
+    )
+    winners = [r for r in results if isinstance(r, Approval)]
+    assert len(winners) == 1
+    assert all(isinstance(r, ApprovalAlreadySettled) for r in results if r not in winners)
+    assert await store.get_approval(approval.id) == winners[0]
+    types = [e.type for e in await store.read_events(task.id)]
+    assert types.count("approval.decided") == 1
+
+
+async def test_expiring_settles_only_pending_approvals_of_the_task(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    task, other = await put(store, make_task()), await put(store, make_task())
+    first, second, decided, elsewhere = (
+        make_approval(task.id, 1, clock()),
+        make_approval(task.id, 2, clock()),
+        make_approval(task.id, 3, clock()),
+        make_approval(other.id, 4, clock()),
+    )
+    for a in (first, second, decided, elsewhere):
+        await store.create_approval(a)
+    await store.decide_approval(decided.id, "accept", by="bob", now=clock())
+    now = clock()
+    expired = await store.expire_approvals(task.id, now=now)
+    assert [a.id for a in expired] == [first.id, second.id]
+    assert all(a.state is ApprovalState.EXPIRED and a.decided_at == now for a in expired)
+    assert await store.list_pending_approvals() == [elsewhere]
+    assert [e.type for e in await store.read_events(task.id)][-2:] == ["approval.expired"] * 2
+    with pytest.raises(ApprovalAlreadySettled):
+        await store.decide_approval(first.id, "accept", by="late", now=clock())
+    assert await store.expire_approvals(task.id, now=clock()) == []
+
+
+# --- graphs -----------------------------------------------------------------------------------
+
+
+def plan_for(make_task: Callable[..., Task], graph_id: str = "g_0001", **parent: Any) -> GraphPlan:
+    spec = GraphSpec(
+        (
+            ChildSpec("build", "build"),
+            ChildSpec("test", "test", ("build",)),
+            ChildSpec("docs", "docs"),
+        )
+    )
+    ids = iter(f"t_{graph_id}_{k}" for k in ("build", "test", "docs"))
+    return instantiate(
+        spec,
+        make_task(**parent),
+        graph_id=graph_id,
+        new_task_id=lambda: next(ids),
+        now=T0 + timedelta(hours=1),
+    )
+
+
+async def test_a_graph_is_created_with_parent_children_and_events(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    plan = plan_for(make_task, idempotency_key="graph-1")
+    await store.create_graph(plan)
+    assert await store.get_graph(plan.graph.id) == plan.graph
+    assert await store.get_graph("g_missing") is None
+    members = await store.list_tasks(graph_id=plan.graph.id)
+    assert {t.id for t in members} == {plan.parent.id, *(c.id for c in plan.children)}
+    assert await store.get_task(plan.parent.id) == plan.parent
+    for child in plan.children:
+        assert await store.get_task(child.id) == child
+        assert [e.type for e in await store.read_events(child.id)] == ["task.created"]
+    parent_events = await store.read_events(plan.parent.id)
+    assert [e.type for e in parent_events] == ["task.created", "graph.created"]
+    assert parent_events[1].data["children"] == {c.key: c.id for c in plan.children}
+    assert await store.find_by_idempotency_key("graph-1") == plan.parent
+    build, _test, docs = plan.children
+    ready = {t.id for t in await store.next_queued(10)}
+    assert ready == {plan.parent.id, build.id, docs.id}
+
+
+async def test_a_failing_graph_creation_leaves_nothing_behind(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    taken = await put(store, make_task(idempotency_key="taken"))
+    plan = plan_for(make_task)
+    last = replace(plan.children[-1], idempotency_key="taken")
+    bad = replace(plan, children=(*plan.children[:-1], last))
+    with pytest.raises(DuplicateIdempotencyKey) as caught:
+        await store.create_graph(bad)
+    assert caught.value.existing_task_id == taken.id
+    assert await store.get_graph(plan.graph.id) is None
+    for task in (plan.parent, *plan.children):
+        assert await store.get_task(task.id) is None
+        assert await store.read_events(task.id) == []
+    assert await store.list_tasks() == [taken]
+    clash = replace(
+        plan, children=(*plan.children[:-1], replace(last, id=taken.id, idempotency_key=None))
+    )
+    with pytest.raises(TaskAlreadyExists):
+        await store.create_graph(clash)
+    await store.create_graph(plan)  # the good plan still goes in whole
+    with pytest.raises(GraphAlreadyExists):
+        await store.create_graph(plan_for(make_task, graph_id=plan.graph.id))
+
+
+async def test_a_graph_plan_that_does_not_fit_together_is_refused(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    plan = plan_for(make_task)
+    outsider = replace(plan.children[0], depends_on=("t_elsewhere",))
+    bad_plans = [
+        replace(plan, children=(outsider, *plan.children[1:])),
+        replace(plan, children=()),
+        replace(plan, parent=replace(plan.parent, graph_id="g_other")),
+        replace(plan, children=(*plan.children, plan.children[0])),
+    ]
+    for bad in bad_plans:
+        with pytest.raises(InvalidGraph):
+            await store.create_graph(bad)
+    assert await store.list_tasks() == []
+
+
+# --- threads and turns ------------------------------------------------------------------------
+
+
+async def test_threads_find_their_task(store: Store, make_task: Callable[..., Task]) -> None:
+    task, other = await put(store, make_task()), await put(store, make_task())
+    record = ThreadRecord("th_1", task.id, T0)
+    await store.record_thread(record)
+    await store.record_thread(record)  # again: nothing happens
+    await store.record_thread(ThreadRecord("th_2", task.id, T0, replaces="th_1"))
+    assert await store.find_task_by_thread("th_1") == task
+    assert await store.find_task_by_thread("th_2") == task
+    assert await store.find_task_by_thread("th_x") is None
+    with pytest.raises(ThreadOwnedElsewhere):
+        await store.record_thread(ThreadRecord("th_1", other.id, T0))
+    with pytest.raises(TaskNotFound):
+        await store.record_thread(ThreadRecord("th_3", "t_missing", T0))
+
+
+async def test_turns_are_saved_replaced_and_listed_by_number(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    task = await put(store, make_task())
+    second = Turn(task.id, 2, "and the docs", T0 + timedelta(hours=1))
+    first = Turn(task.id, 1, "fix it", T0, thread_id="th", codex_turn_id="tu1")
+    await store.save_turn(second)
+    await store.save_turn(first)
+    finished = replace(
+        first,
+        state=TurnState.FAILED,
+        finished_at=T0 + timedelta(minutes=5),
+        usage=TokenUsage(1, 0, 2, 0, 3),
+        error="model error",
+    )
+    await store.save_turn(finished)
+    assert await store.list_turns(task.id) == [finished, second]
+    assert await store.list_turns("t_missing") == []
+    with pytest.raises(TaskNotFound):
+        await store.save_turn(replace(first, task_id="t_missing"))
+
+
+# --- lifecycle --------------------------------------------------------------------------------
+
+
+async def test_a_closed_store_refuses_work(store: Store, make_task: Callable[..., Task]) -> None:
+    await store.close()
+    await store.close()  # idempotent
+    with pytest.raises(StoreClosed):
+        await store.create_task(make_task())
+    with pytest.raises(StoreClosed):
+        await store.get_task("t_1")
+
+
+async def test_everything_survives_a_reopen(
+    harness: Harness, store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    if not harness.persistent:
+        pytest.skip("the in-memory store keeps nothing across a restart")
+    task = await put(store, make_task(idempotency_key="k"))
+    running, change = de.transition(task, Action.START, now=clock())
+    await store.update_task(running, expected_state=S.QUEUED, events=[change, event(1)])
+    approval = make_approval(task.id, 1, clock())
+    await store.create_approval(approval)
+    plan = plan_for(make_task)
+    await store.create_graph(plan)
+    await store.record_thread(ThreadRecord("th_1", task.id, T0))
+    await store.save_turn(Turn(task.id, 1, "fix", T0))
+    before = await store.read_events(task.id)
+
+    store = await harness.reopen(store)
+    assert await store.get_task(task.id) == running
+    assert await store.find_by_idempotency_key("k") == running
+    assert await store.read_events(task.id) == before
+    assert await store.list_pending_approvals() == [approval]
+    assert await store.get_graph(plan.graph.id) == plan.graph
+    assert await store.find_task_by_thread("th_1") == running
+    assert await store.tasks_in_states(ACTIVE_STATES) == [running]
+    assert await store.append_events(task.id, [event(2)]) == [len(before) + 1]
