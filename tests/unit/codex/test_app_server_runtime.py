@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from codex_runner.codex.app_server import AppServerRuntime
+from codex_runner.codex.app_server_turn import AppServerTurn
 from codex_runner.codex.errors import RpcTimeout, RuntimeUnavailable, TurnBusy
 from codex_runner.codex.fake import FakeCodexPeer, FakeTransport
 from codex_runner.codex.process import ChildProcess
@@ -73,6 +74,16 @@ async def _open_thread(runtime: AppServerRuntime, peer: FakeCodexPeer, tid: str 
     await asyncio.wait_for(task, 5)
 
 
+async def _start_turn(
+    runtime: AppServerRuntime, peer: FakeCodexPeer, thread: str, turn_id: str, prompt: str
+) -> AppServerTurn:
+    """Start a turn and answer its turn/start with ``turn_id``."""
+    start = asyncio.create_task(runtime.start_turn(thread, prompt))
+    req = await peer.expect_request("turn/start")
+    peer.reply(req, {"turn": {"id": turn_id}})
+    return await start
+
+
 def _agent_message(thread: str, turn: str, text: str) -> dict[str, Any]:
     return {
         "threadId": thread,
@@ -115,10 +126,7 @@ async def test_child_death_fails_the_turn_restarts_and_the_next_turn_runs(
 ) -> None:
     runtime, peer = await _runtime(tmp_path, harness)
     await _open_thread(runtime, peer)
-    start = asyncio.create_task(runtime.start_turn("th1", "work"))
-    req = await peer.expect_request("turn/start")
-    peer.reply(req, {"turn": {"id": "tu1"}})
-    turn = await start
+    turn = await _start_turn(runtime, peer, "th1", "tu1", "work")
     peer.transport.hang_up("codex killed by signal 9")
     result = await turn.wait(5)
     assert result.status is TurnStatus.FAILED
@@ -230,10 +238,7 @@ async def test_interrupt_declines_pending_approvals_first(tmp_path: Path, harnes
 
     runtime, peer = await _runtime(tmp_path, harness, handler=never)
     await _open_thread(runtime, peer)
-    start = asyncio.create_task(runtime.start_turn("th1", "go"))
-    req = await peer.expect_request("turn/start")
-    peer.reply(req, {"turn": {"id": "tu1"}})
-    turn = await start
+    turn = await _start_turn(runtime, peer, "th1", "tu1", "go")
     params = {"threadId": "th1", "turnId": "tu1", "itemId": "i1", "startedAtMs": 0}
     peer.server_request(5, "item/fileChange/requestApproval", params)
     async with asyncio.timeout(5):
@@ -258,10 +263,7 @@ async def test_steer_uses_expected_turn_id_and_a_busy_thread_refuses_a_second_tu
 ) -> None:
     runtime, peer = await _runtime(tmp_path, harness)
     await _open_thread(runtime, peer)
-    start = asyncio.create_task(runtime.start_turn("th1", "go"))
-    req = await peer.expect_request("turn/start")
-    peer.reply(req, {"turn": {"id": "tu1"}})
-    turn = await start
+    turn = await _start_turn(runtime, peer, "th1", "tu1", "go")
     with pytest.raises(TurnBusy):
         await runtime.start_turn("th1", "another")
     steer = asyncio.create_task(turn.steer("also this"))
@@ -281,10 +283,7 @@ async def test_the_watchdog_ends_a_turn_whose_completion_never_arrives(
 ) -> None:
     runtime, peer = await _runtime(tmp_path, harness, turn_idle_timeout_s=0.05)
     await _open_thread(runtime, peer)
-    start = asyncio.create_task(runtime.start_turn("th1", "go"))
-    req = await peer.expect_request("turn/start")
-    peer.reply(req, {"turn": {"id": "tu1"}})
-    turn = await start
+    turn = await _start_turn(runtime, peer, "th1", "tu1", "go")
     read = await peer.expect_request("thread/read")
     items = [{"type": "agentMessage", "id": "m", "text": "finished"}]
     wire_turn = {"id": "tu1", "status": read_status, "items": items}
@@ -328,10 +327,7 @@ async def test_a_lost_thread_is_replaced_by_a_fresh_one_carrying_context(
 async def test_item_translation_keeps_command_details(tmp_path: Path, harness: Harness) -> None:
     runtime, peer = await _runtime(tmp_path, harness)
     await _open_thread(runtime, peer)
-    start = asyncio.create_task(runtime.start_turn("th1", "go"))
-    req = await peer.expect_request("turn/start")
-    peer.reply(req, {"turn": {"id": "tu1"}})
-    turn = await start
+    turn = await _start_turn(runtime, peer, "th1", "tu1", "go")
     item = {"type": "commandExecution", "id": "c1", "command": "ls", "cwd": "/w"}
     item |= {"aggregatedOutput": "a\n", "exitCode": 0, "status": "completed"}
     peer.notify("item/completed", {"threadId": "th1", "turnId": "tu1", "item": item})
@@ -359,10 +355,7 @@ async def test_a_decision_not_offered_never_falls_back_to_accepting(
 
     runtime, peer = await _runtime(tmp_path, harness, handler=confused)
     await _open_thread(runtime, peer)
-    start = asyncio.create_task(runtime.start_turn("th1", "go"))
-    req = await peer.expect_request("turn/start")
-    peer.reply(req, {"turn": {"id": "tu1"}})
-    turn = await start
+    turn = await _start_turn(runtime, peer, "th1", "tu1", "go")
     params = {"threadId": "th1", "turnId": "tu1", "itemId": "i1", "command": "rm -rf /"}
     params["availableDecisions"] = ["accept", {"acceptWithExecpolicyAmendment": {}}, "cancel"]
     peer.server_request(9, "item/commandExecution/requestApproval", params)
