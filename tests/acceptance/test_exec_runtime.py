@@ -18,7 +18,7 @@ from codex_runner.codex.errors import (
     UnsupportedOperation,
 )
 from codex_runner.codex.exec_runtime import ExecRuntime
-from codex_runner.codex.exec_turn import stop_child
+from codex_runner.codex.exec_turn import ExecTurn, stop_child
 from codex_runner.codex.process import ChildProcess, PidRegistry
 from codex_runner.codex.runtime import ThreadOptions, Turn
 from codex_runner.domain.events import CodexEvent, EventKind, FailureClass, TurnStatus
@@ -29,6 +29,16 @@ from .conftest import ConfigFactory
 pytestmark = pytest.mark.acceptance
 
 TURN_TIMEOUT = 60.0
+
+
+async def _started_slow_turn(runtime: ExecRuntime, repo: Path) -> tuple[ExecTurn, int]:
+    """A turn whose model call lasts a minute, once Codex has started it; with codex's pid."""
+    thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+    turn = await runtime.start_turn(thread.id, "slow please")
+    await _wait_for(turn, EventKind.TURN_STARTED)
+    pid = runtime.status().pid
+    assert pid is not None
+    return turn, pid
 
 
 async def _wait_for(turn: Turn, kind: EventKind, timeout: float = 30.0) -> CodexEvent:
@@ -175,16 +185,12 @@ async def test_interrupt_ends_a_delayed_turn_and_reaps_codex(
     make_config: ConfigFactory, repo: Path
 ) -> None:
     async with ExecRuntime(make_config(runtime="exec")) as runtime:
-        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
-        turn = await runtime.start_turn(thread.id, "slow please")
-        await _wait_for(turn, EventKind.TURN_STARTED)
-        pid = runtime.status().pid
-        assert pid is not None
+        turn, pid = await _started_slow_turn(runtime, repo)
         result = await asyncio.wait_for(turn.interrupt(), 30)
         assert result.status is TurnStatus.INTERRUPTED
         assert await _group_gone(pid) and runtime.status().pid is None
         # The thread stays usable.
-        nxt = await (await runtime.start_turn(thread.id, "hello again")).wait(TURN_TIMEOUT)
+        nxt = await (await runtime.start_turn(turn.thread_id, "hello again")).wait(TURN_TIMEOUT)
         assert nxt.ok, nxt.error
         assert nxt.thread_id == result.thread_id
 
@@ -240,18 +246,14 @@ async def test_the_watchdog_stops_a_silent_turn(make_config: ConfigFactory, repo
 async def test_close_stops_running_turns(make_config: ConfigFactory, repo: Path) -> None:
     runtime = ExecRuntime(make_config(runtime="exec"))
     await runtime.start()
-    thread = await runtime.start_thread(ThreadOptions(cwd=repo))
-    turn = await runtime.start_turn(thread.id, "slow please")
-    await _wait_for(turn, EventKind.TURN_STARTED)
-    pid = runtime.status().pid
-    assert pid is not None
+    turn, pid = await _started_slow_turn(runtime, repo)
     await asyncio.wait_for(runtime.close(), 30)
     result = await turn.wait(1)
     assert result.status is TurnStatus.INTERRUPTED
     assert await _group_gone(pid)
     assert runtime.status().state == "closed"
     with pytest.raises(CodexError, match="closed"):
-        await runtime.start_turn(thread.id, "hello")
+        await runtime.start_turn(turn.thread_id, "hello")
 
 
 async def test_an_approval_policy_is_forced_to_never_with_a_warning(
@@ -358,16 +360,12 @@ async def test_a_killed_codex_fails_the_turn_and_the_thread_goes_on(
     make_config: ConfigFactory, repo: Path
 ) -> None:
     async with ExecRuntime(make_config(runtime="exec")) as runtime:
-        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
-        turn = await runtime.start_turn(thread.id, "slow please")
-        await _wait_for(turn, EventKind.TURN_STARTED)
-        pid = runtime.status().pid
-        assert pid is not None
+        turn, pid = await _started_slow_turn(runtime, repo)
         os.kill(pid, signal.SIGKILL)
         result = await turn.wait(30)
         assert result.status is TurnStatus.FAILED and result.error is not None
         assert result.error.failure_class is FailureClass.PROCESS_EXITED
         assert "killed by signal 9" in result.error.message
         assert runtime.status().last_error == result.error.message
-        nxt = await (await runtime.start_turn(thread.id, "hello after")).wait(TURN_TIMEOUT)
+        nxt = await (await runtime.start_turn(turn.thread_id, "hello after")).wait(TURN_TIMEOUT)
         assert nxt.ok, nxt.error

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,7 +21,7 @@ from codex_runner.codex.runtime import CodexRuntime, ThreadOptions, Turn, TurnRe
 from codex_runner.domain import durable_event
 from codex_runner.domain.approval import Approval
 from codex_runner.domain.conversation import ThreadRecord
-from codex_runner.domain.durable_event import NewEvent
+from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.events import ApprovalRequest, CodexEvent, FailureClass, TurnStatus
 from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import (
@@ -33,7 +33,7 @@ from codex_runner.domain.task import (
     Workspace,
 )
 from codex_runner.domain.transitions import Action, InvalidTransition
-from codex_runner.service.event_bus import EventBus
+from codex_runner.service.event_bus import EventBus, follow
 from codex_runner.store.errors import DuplicateIdempotencyKey, TaskConflict, TaskNotFound
 from codex_runner.store.protocol import Store
 
@@ -133,6 +133,10 @@ class TaskService:
         if task is None:
             raise TaskNotFound(task_id)
         return task
+
+    def events(self, task_id: str, after_seq: int = 0) -> AsyncIterator[TaskEvent]:
+        """The task's events after ``after_seq``: stored ones, then live ones, with no gap."""
+        return follow(self._store, self._bus, task_id, after_seq)
 
     async def list(
         self,

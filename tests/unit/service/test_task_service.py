@@ -38,14 +38,6 @@ WS = Workspace.directory("/tmp")
 Script = Callable[["FakeRuntime", TurnRecorder, str], Awaitable[None]]
 
 
-async def until(pred: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while True:
-            if pred():
-                return
-            await asyncio.sleep(0.001)
-
-
 async def complete(rt: FakeRuntime, rec: TurnRecorder, text: str) -> None:
     rec.emit(CodexEvent(EventKind.TURN_STARTED, thread_id=rec.thread_id))
     item = Item(id="m1", type=ItemType.AGENT_MESSAGE, text=f"done: {text}")
@@ -123,6 +115,12 @@ class FakeRuntime:
     live: int = 0
     max_live: int = 0
     threads: int = 0
+    started_changed: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    async def wait_started(self, n: int, timeout: float = 5.0) -> None:
+        """Wait until ``n`` turns have been started."""
+        async with asyncio.timeout(timeout), self.started_changed:
+            await self.started_changed.wait_for(lambda: len(self.started) >= n)
 
     async def start(self) -> None: ...
 
@@ -144,6 +142,8 @@ class FakeRuntime:
     async def start_turn(self, thread_id: str, prompt: str | Sequence[TurnInput]) -> FakeTurn:
         assert isinstance(prompt, str)
         self.started.append((thread_id, prompt))
+        async with self.started_changed:
+            self.started_changed.notify_all()
         rec = TurnRecorder(thread_id)
         self.live += 1
         self.max_live = max(self.max_live, self.live)
@@ -177,12 +177,16 @@ def make(
 
 
 async def wait_state(service: TaskService, task_id: str, state: TaskState) -> Task:
+    """Wait on the task's event feed (no polling) until the task is in ``state``."""
     async with asyncio.timeout(5):
-        while True:
+        task = await service.get(task_id)
+        if task.state is state:
+            return task
+        async for _ in service.events(task_id):
             task = await service.get(task_id)
             if task.state is state:
                 return task
-            await asyncio.sleep(0.001)
+    raise AssertionError("the event feed ended")
 
 
 async def test_priority_order_and_concurrency_cap() -> None:
@@ -192,7 +196,7 @@ async def test_priority_order_and_concurrency_cap() -> None:
     mid = await service.submit("mid", WS, priority=2)
     await service.start()
     try:
-        await until(lambda: len(runtime.started) == 2)
+        await runtime.wait_started(2)
         assert [p for _, p in runtime.started] == ["high", "mid"]
         assert (await service.get(low.id)).state is TaskState.QUEUED
         runtime.gate.set()
@@ -229,7 +233,7 @@ async def test_interrupt_then_resume_continues_on_same_thread() -> None:
     await service.start()
     try:
         task = await service.submit("long job", WS)
-        await until(lambda: len(runtime.started) == 1)
+        await runtime.wait_started(1)
         await wait_state(service, task.id, TaskState.RUNNING)
         interrupted = await service.interrupt(task.id)
         assert interrupted.state is TaskState.INTERRUPTED
@@ -256,13 +260,14 @@ async def test_unknown_task_and_bad_transition() -> None:
     assert cancelled.state is TaskState.CANCELLED
 
 
-async def _pending(store: InMemoryStore, task_id: str) -> str:
+async def _pending(service: TaskService, store: InMemoryStore, task_id: str) -> str:
+    """The id of the task's first pending approval, once its request event arrives."""
     async with asyncio.timeout(5):
-        while True:
-            pending = await store.list_pending_approvals(task_id=task_id)
-            if pending:
+        async for event in service.events(task_id):
+            if event.type == "approval.requested":
+                pending = await store.list_pending_approvals(task_id=task_id)
                 return pending[0].id
-            await asyncio.sleep(0.001)
+    raise AssertionError("the event feed ended")
 
 
 async def test_approval_parks_and_decision_resumes() -> None:
@@ -270,7 +275,7 @@ async def test_approval_parks_and_decision_resumes() -> None:
     await service.start()
     try:
         task = await service.submit("clean", WS)
-        approval_id = await _pending(store, task.id)
+        approval_id = await _pending(service, store, task.id)
         await wait_state(service, task.id, TaskState.AWAITING_APPROVAL)
         with pytest.raises(DecisionNotOffered):
             await service.decide_approval(approval_id, "maybe", by="alice")
@@ -353,7 +358,7 @@ async def test_follow_sees_catch_up_and_live_without_gap() -> None:
     await service.start()
     try:
         task = await service.submit("go", WS)
-        await until(lambda: len(runtime.started) == 1)
+        await runtime.wait_started(1)
         seen: list[TaskEvent] = []
 
         async def consume() -> None:
