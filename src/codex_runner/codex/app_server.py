@@ -505,9 +505,9 @@ class AppServerRuntime:
             self._end_turn(turn)
             turn.recorder.finish(TurnStatus(status), turn.last_error)
             return
+        # Settle the result before interrupting: Codex answers the interrupt with its own
+        # turn/completed (status interrupted), which must not replace the real reason.
         turn.force_pending_approvals()
-        with contextlib.suppress(CodexError):
-            await self.request("turn/interrupt", {"threadId": turn.thread_id, "turnId": turn.id})
         self._end_turn(turn)
         turn.recorder.fail(
             FailureClass.TURN_IDLE_TIMEOUT,
@@ -515,6 +515,8 @@ class AppServerRuntime:
             "the turn was interrupted. Raise codex.turn_idle_timeout_s if turns are legitimately "
             "this quiet.",
         )
+        with contextlib.suppress(CodexError):
+            await self.request("turn/interrupt", {"threadId": turn.thread_id, "turnId": turn.id})
 
     # incoming ----------------------------------------------------------------------------
     def _route(self, method: str, params: dict[str, Any]) -> None:
