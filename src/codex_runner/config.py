@@ -81,9 +81,52 @@ class CodexSettings(_Strict):
     )
 
 
+class ServiceSettings(_Strict):
+    """The task service and its daemon (``[service]`` in config.toml)."""
+
+    host: str = Field(default="127.0.0.1", description="Address `serve` binds to.")
+    port: int = Field(default=8765, ge=0, le=65535)
+    max_concurrent_tasks: int = Field(default=8, ge=1, le=1000)
+    approval_timeout_s: float = Field(
+        default=3600.0, gt=0, description="An undecided approval is answered after this long."
+    )
+    approval_timeout_decision: Literal["decline", "cancel"] = Field(
+        default="decline",
+        description="What an expired approval answers (decline falls back to cancel when "
+        "Codex does not offer decline).",
+    )
+    commit_on_complete: bool = Field(
+        default=True, description="Commit a completed task's worktree changes to its branch."
+    )
+    worktree_retention_s: float = Field(
+        default=7 * 24 * 3600.0, ge=0, description="gc removes finished worktrees older than this."
+    )
+    auto_resume: bool = Field(
+        default=False, description="Re-queue tasks that a restart reconciled to interrupted."
+    )
+    rpc_log: bool = Field(default=False, description="Log raw Codex JSON-RPC (secrets redacted).")
+    rpc_log_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+
+
+class SlackSettings(_Strict):
+    """The Slack bridge (``[slack]``); tokens may also come from SLACK_APP_TOKEN/SLACK_BOT_TOKEN."""
+
+    app_token: str | None = None
+    bot_token: str | None = None
+    api_url: str | None = Field(default=None, description="Web API base URL; default Slack's.")
+    allowed_users: tuple[str, ...] = ()
+    allowed_channels: tuple[str, ...] = ()
+    approvers: tuple[str, ...] = Field(
+        default=(), description="Who may decide approvals; empty: the thread's requester."
+    )
+    backfill_messages: int = Field(default=20, ge=0, le=200)
+
+
 class RunnerConfig(_Strict):
     home: Path
     codex: CodexSettings = CodexSettings()
+    service: ServiceSettings = ServiceSettings()
+    slack: SlackSettings = SlackSettings()
 
     @property
     def codex_home(self) -> Path:
@@ -99,8 +142,15 @@ def default_home() -> Path:
     return Path(raw).expanduser() if raw else Path.home() / ".codex-runner"
 
 
-def load_config(home: Path | None = None, overrides: dict[str, Any] | None = None) -> RunnerConfig:
-    """Read ``config.toml`` under the runner home, apply env and explicit overrides."""
+def load_config(
+    home: Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    service_overrides: dict[str, Any] | None = None,
+) -> RunnerConfig:
+    """Read ``config.toml`` under the runner home, apply env and explicit overrides.
+
+    ``overrides`` are ``[codex]`` keys, ``service_overrides`` ``[service]`` keys (from flags).
+    """
     home = (home or default_home()).expanduser().resolve()
     raw: dict[str, Any] = {}
     path = home / "config.toml"
@@ -116,6 +166,9 @@ def load_config(home: Path | None = None, overrides: dict[str, Any] | None = Non
         if value is not None:
             codex_raw[key] = value
     raw["codex"] = codex_raw
+    service_raw = dict(raw.get("service") or {})
+    service_raw.update({k: v for k, v in (service_overrides or {}).items() if v is not None})
+    raw["service"] = service_raw
     raw["home"] = home
     try:
         return RunnerConfig.model_validate(raw)
