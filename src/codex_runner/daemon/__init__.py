@@ -1,0 +1,1 @@
+"""The daemon: the long-running process that owns the store, the Codex runtime and the API."""
