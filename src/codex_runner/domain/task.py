@@ -119,6 +119,11 @@ class Task:
     attempts: int = 0  # how many times the task was started
     # A follow-up message waiting for the next turn (set when ``message`` re-queues the task).
     pending_message: str | None = None
+    # Local image files sent with the next turn's text (absolute paths).
+    pending_images: tuple[str, ...] = ()
+    # False for a graph parent without a prompt of its own: it completes, without a Codex
+    # turn, with its children's results once they are all done.
+    runs_codex: bool = True
 
     def __post_init__(self) -> None:
         if not isinstance(self.state, TaskState):  # accept "queued" from JSON or a test

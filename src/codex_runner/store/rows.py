@@ -61,6 +61,8 @@ def task_to_row(task: Task) -> dict[str, Any]:
         "idempotency_key": task.idempotency_key,
         "attempts": task.attempts,
         "pending_message": task.pending_message,
+        "pending_images": task.pending_images,
+        "runs_codex": task.runs_codex,
     }
 
 
@@ -104,6 +106,8 @@ TASK_COLUMNS = (
     "idempotency_key",
     "attempts",
     "pending_message",
+    "pending_images",
+    "runs_codex",
 )
 
 
@@ -143,6 +147,8 @@ def task_from_row(row: Sequence[Any]) -> Task:
         idempotency_key,
         attempts,
         pending_message,
+        pending_images,
+        runs_codex,
     ) = row
     return Task(
         id=id_,
@@ -171,6 +177,8 @@ def task_from_row(row: Sequence[Any]) -> Task:
         idempotency_key=idempotency_key,
         attempts=attempts,
         pending_message=pending_message,
+        pending_images=pending_images,
+        runs_codex=bool(runs_codex),
     )
 
 

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Dialect,
     Float,
@@ -131,6 +132,8 @@ tasks = Table(
     Column("idempotency_key", String(200)),
     Column("attempts", Integer(), nullable=False),
     Column("pending_message", Text()),
+    Column("pending_images", IdList(), nullable=False),
+    Column("runs_codex", Boolean(), nullable=False),
 )
 # The scheduler's queue: equality on state, then exactly the ORDER BY of next_queued.
 Index(

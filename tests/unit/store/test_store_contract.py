@@ -138,6 +138,8 @@ async def test_a_created_task_reads_back_equal_with_task_created_as_event_one(
         idempotency_key="req-1",
         attempts=2,
         pending_message="more",
+        pending_images=("/tmp/a.png", "/tmp/b.jpg"),
+        runs_codex=False,
         started_at=T0,
         finished_at=T0 + timedelta(microseconds=7),
     )
