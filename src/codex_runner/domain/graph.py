@@ -260,10 +260,11 @@ def instantiate(
     """The graph record, the parent and one queued child task per spec child.
 
     Children inherit the parent's workspace, settings, priority and max runtime unless the
-    spec overrides them; ``depends_on`` keys become task ids.
+    spec overrides them; ``depends_on`` keys become task ids. The parent depends on every
+    child, so it runs last (and fails with ``dependency_failed`` when a child fails).
     """
-    parent = replace(parent, graph_id=graph_id)
     ids = {child.key: new_task_id() for child in spec.children}
+    parent = replace(parent, graph_id=graph_id, depends_on=tuple(ids.values()))
     children = tuple(
         Task(
             id=ids[child.key],
@@ -283,3 +284,23 @@ def instantiate(
     )
     graph = Graph(id=graph_id, parent_id=parent.id, created_at=now)
     return GraphPlan(graph=graph, parent=parent, children=children)
+
+
+def coordinator_input(parent_prompt: str | None, children: Sequence[Task]) -> str:
+    """What the parent's first turn receives: its prompt, then each child's results.
+
+    Children come in their graph order; each shows its key, state, branch and final message,
+    so the parent can review, merge or summarise its workers' work.
+    """
+    lines = [parent_prompt.strip(), ""] if parent_prompt else []
+    lines.append(f"Results of the {len(children)} child tasks of this graph:")
+    for child in children:
+        lines.append("")
+        lines.append(f"## {child.key} ({child.id}): {child.state}")
+        if child.branch:
+            lines.append(f"branch: {child.branch}")
+        if child.diff_summary:
+            lines.append(f"changes: {child.diff_summary}")
+        lines.append("final message:")
+        lines.append(child.final_message.strip() if child.final_message else "(none)")
+    return "\n".join(lines)

@@ -3,6 +3,8 @@
 Every durable change goes through the :class:`~codex_runner.store.protocol.Store` with
 compare-and-set on the task's state; events are committed before the :class:`EventBus`
 publishes them. Each running task has its own supervised asyncio task (its *runner*).
+Graphs: a child starts when its prerequisites completed (the store's queue knows), a failed
+or cancelled prerequisite fails its queued dependents, and the parent runs last.
 """
 
 from __future__ import annotations
@@ -10,79 +12,91 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from codex_runner.codex.approval_policies import fallback_decision
-from codex_runner.codex.runtime import CodexRuntime, ThreadOptions, Turn, TurnResult
+from codex_runner.codex.runtime import (
+    CodexRuntime,
+    ImageInput,
+    RuntimeStatus,
+    TextInput,
+    ThreadOptions,
+    Turn,
+    TurnInput,
+    TurnResult,
+)
 from codex_runner.domain import durable_event
 from codex_runner.domain.approval import Approval
-from codex_runner.domain.conversation import ThreadRecord
+from codex_runner.domain.conversation import ThreadRecord, TurnState
+from codex_runner.domain.conversation import Turn as TurnRecord
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
-from codex_runner.domain.events import ApprovalRequest, CodexEvent, FailureClass, TurnStatus
+from codex_runner.domain.events import ApprovalRequest, FailureClass, TurnStatus
+from codex_runner.domain.graph import GraphSpecError, blocked_by_failure, coordinator_input
 from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import (
     ACTIVE_STATES,
     DEFAULT_MAX_RUNTIME_S,
+    TERMINAL_STATES,
     RuntimeSettings,
     Task,
     TaskState,
     Workspace,
 )
 from codex_runner.domain.transitions import Action, InvalidTransition
+from codex_runner.service.errors import GraphNotFound, InvalidRequest, TaskNotRunning
 from codex_runner.service.event_bus import EventBus, follow
-from codex_runner.store.errors import DuplicateIdempotencyKey, TaskConflict, TaskNotFound
+from codex_runner.service.graphs import GraphRequest, GraphView, plan_graph, view_graph
+from codex_runner.service.ingest import ingest_turn_events
+from codex_runner.service.task_log import EventSink
+from codex_runner.store.errors import (
+    ApprovalNotFound,
+    DuplicateIdempotencyKey,
+    TaskConflict,
+    TaskNotFound,
+)
 from codex_runner.store.protocol import Store
+from codex_runner.workspace.directories import DirectoryWorkspaces
+from codex_runner.workspace.protocol import (
+    DirectoryMissing,
+    FinishedWorkspace,
+    GcReport,
+    NotAGitRepository,
+    UnknownRef,
+    WorkspaceError,
+    Workspaces,
+    WorkspaceSpec,
+)
 
 __all__ = [
     "DirectoryWorkspaces",
+    "InvalidRequest",
     "InvalidTransition",
+    "ServiceStatus",
     "TaskNotFound",
     "TaskNotRunning",
     "TaskService",
-    "WorkspaceProvider",
 ]
 
 log = logging.getLogger(__name__)
 
 MAX_CRASH_ATTEMPTS = 3
+MAX_GRAPH_SIZE = 1_000
 CONTINUE_PROMPT = "Continue where you left off."
 RESTART_REASON = "the runner restarted while this task was active; resume it to continue"
+_SETTLED_BADLY = frozenset({TaskState.FAILED, TaskState.CANCELLED})
 
 
-class WorkspaceProvider(Protocol):
-    async def prepare(self, task: Task) -> Path:
-        """Make the task's workspace ready; returns the directory Codex runs in."""
-
-    async def finish(self, task: Task) -> tuple[str | None, str | None]:
-        """After a completed turn: the task's (branch, diff summary)."""
-
-
-class DirectoryWorkspaces:
-    """Workspaces for ``Workspace.directory(cwd)`` tasks: run in place, no branch, no diff."""
-
-    async def prepare(self, task: Task) -> Path:
-        if task.workspace.cwd is None:
-            raise ValueError(
-                f"task {task.id}: git workspaces need a git workspace provider; "
-                "this one only runs tasks in a directory"
-            )
-        return Path(task.workspace.cwd)
-
-    async def finish(self, task: Task) -> tuple[str | None, str | None]:
-        return None, None
-
-
-class TaskNotRunning(Exception):
-    """The action needs a live Codex turn and the task has none."""
-
-    def __init__(self, task_id: str, state: TaskState, action: str) -> None:
-        self.task_id = task_id
-        self.state = state
-        super().__init__(f"cannot {action} task {task_id}: it is {state}, not running a turn")
+@dataclass(frozen=True)
+class ServiceStatus:
+    runtime: RuntimeStatus
+    counts: dict[TaskState, int]
+    active: tuple[Task, ...]  # running or awaiting approval
+    max_concurrent: int
 
 
 class _Abandoned(Exception):
@@ -93,16 +107,25 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _commit_message(task: Task, turn_number: int) -> str:
+    title = task.prompt.strip().splitlines()[0][:72] if task.prompt.strip() else task.id
+    return f"{title}\n\ncodex-runner task {task.id}, turn {turn_number}"
+
+
 class TaskService:
     def __init__(
         self,
         store: Store,
         runtime: CodexRuntime,
-        workspaces: WorkspaceProvider,
+        workspaces: Workspaces,
         bus: EventBus,
         *,
         max_concurrent: int,
         approval_timeout_s: float,
+        approval_timeout_decision: str = "decline",
+        commit_on_complete: bool = True,
+        auto_resume: bool = False,
+        event_sink: EventSink | None = None,
         clock: Callable[[], datetime] = _utc_now,
         ids: IdGenerator | None = None,
         stop_timeout_s: float = 10.0,
@@ -115,6 +138,10 @@ class TaskService:
         self._bus = bus
         self._max = max_concurrent
         self._approval_timeout_s = approval_timeout_s
+        self._approval_timeout_decision = approval_timeout_decision
+        self._commit_on_complete = commit_on_complete
+        self._auto_resume = auto_resume
+        self._sink = event_sink
         self._clock = clock
         self._ids = ids or IdGenerator()
         self._stop_timeout_s = stop_timeout_s
@@ -123,8 +150,18 @@ class TaskService:
         self._stopping = False
         self._runners: dict[str, asyncio.Task[None]] = {}
         self._turns: dict[str, Turn] = {}
-        self._cancel_requested: set[str] = set()
+        # Interrupt or cancel asked of a task whose runner is alive; the runner honours it
+        # even when the request lands before its Codex turn exists.
+        self._stop_requested: dict[str, Action] = {}
         self._approval_futures: dict[str, asyncio.Future[str]] = {}
+
+    @property
+    def store(self) -> Store:
+        return self._store
+
+    @property
+    def runtime(self) -> CodexRuntime:
+        return self._runtime
 
     # --- queries ---------------------------------------------------------------------------
 
@@ -138,14 +175,60 @@ class TaskService:
         """The task's events after ``after_seq``: stored ones, then live ones, with no gap."""
         return follow(self._store, self._bus, task_id, after_seq)
 
-    async def list(
+    async def read_events(
+        self, task_id: str, after_seq: int = 0, limit: int = 1000
+    ) -> list[TaskEvent]:
+        """One page of the task's stored events (raises TaskNotFound for an unknown task)."""
+        events = await self._store.read_events(task_id, after_seq=after_seq, limit=limit)
+        if not events:
+            await self.get(task_id)
+        return events
+
+    async def list_tasks(
         self,
         *,
         states: Sequence[TaskState] | None = None,
+        graph_id: str | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[Task]:
-        return await self._store.list_tasks(states=states, limit=limit, offset=offset)
+        return await self._store.list_tasks(
+            states=states, graph_id=graph_id, limit=limit, offset=offset
+        )
+
+    async def graph(self, graph_id: str) -> GraphView:
+        graph = await self._store.get_graph(graph_id)
+        if graph is None:
+            raise GraphNotFound(graph_id)
+        members = await self._store.list_tasks(graph_id=graph_id, limit=MAX_GRAPH_SIZE + 1)
+        return view_graph(graph, members)
+
+    async def diff(self, task_id: str) -> str:
+        """The task branch's unified diff against its base (empty for a directory task)."""
+        task = await self.get(task_id)
+        workspace = await self._workspaces.locate(task.id, WorkspaceSpec.of_task(task.workspace))
+        return "" if workspace is None else await self._workspaces.diff(workspace)
+
+    async def turns(self, task_id: str) -> list[TurnRecord]:
+        await self.get(task_id)
+        return await self._store.list_turns(task_id)
+
+    async def pending_approvals(self, task_id: str | None = None) -> list[Approval]:
+        return await self._store.list_pending_approvals(task_id=task_id)
+
+    async def approval(self, approval_id: str) -> Approval:
+        approval = await self._store.get_approval(approval_id)
+        if approval is None:
+            raise ApprovalNotFound(approval_id)
+        return approval
+
+    async def status(self) -> ServiceStatus:
+        return ServiceStatus(
+            runtime=self._runtime.status(),
+            counts=await self._store.count_by_state(),
+            active=tuple(await self._store.tasks_in_states(ACTIVE_STATES)),
+            max_concurrent=self._max,
+        )
 
     @property
     def running_count(self) -> int:
@@ -161,12 +244,21 @@ class TaskService:
         settings: RuntimeSettings | None = None,
         max_runtime_s: float | None = None,
         idempotency_key: str | None = None,
+        images: Sequence[str] = (),
     ) -> Task:
-        """Queue a new task; with an ``idempotency_key`` already used, the existing task."""
+        """Queue a new task; with an ``idempotency_key`` already used, the existing task.
+
+        Raises InvalidRequest (naming the field) for an empty prompt, a workspace that cannot
+        be made, a missing image or a bad max runtime; nothing is written then.
+        """
         if idempotency_key is not None:
             existing = await self._store.find_by_idempotency_key(idempotency_key)
             if existing is not None:
                 return existing
+        if not prompt.strip():
+            raise InvalidRequest("prompt", "the prompt is empty: say what the task should do")
+        _check_max_runtime(max_runtime_s)
+        await self._check_workspace(workspace)
         now = self._clock()
         task = Task(
             id=self._ids.task_id(),
@@ -178,6 +270,7 @@ class TaskService:
             settings=settings or RuntimeSettings(),
             max_runtime_s=max_runtime_s or DEFAULT_MAX_RUNTIME_S,
             idempotency_key=idempotency_key,
+            pending_images=_check_images(images),
         )
         try:
             await self._store.create_task(task)
@@ -187,41 +280,95 @@ class TaskService:
         self._wake.set()
         return task
 
+    async def submit_graph(self, request: GraphRequest) -> GraphView:
+        """Create a parent and its children in one transaction; the children queue at once,
+        each starting when its prerequisites completed, and the parent runs last."""
+        if request.idempotency_key is not None:
+            existing = await self._store.find_by_idempotency_key(request.idempotency_key)
+            if existing is not None and existing.graph_id is not None:
+                return await self.graph(existing.graph_id)
+            if existing is not None:
+                raise InvalidRequest(
+                    "idempotency_key",
+                    f"idempotency key {request.idempotency_key!r} belongs to task {existing.id}, "
+                    "which is not a graph; use another key",
+                )
+        if len(request.children) > MAX_GRAPH_SIZE:
+            raise InvalidRequest("children", f"a graph has at most {MAX_GRAPH_SIZE} children")
+        _check_max_runtime(request.max_runtime_s)
+        await self._check_workspace(request.workspace)
+        try:
+            plan = plan_graph(
+                request,
+                graph_id=self._ids.graph_id(),
+                new_task_id=self._ids.task_id,
+                now=self._clock(),
+            )
+        except GraphSpecError as exc:
+            raise InvalidRequest("children", str(exc)) from exc
+        try:
+            await self._store.create_graph(plan)
+        except DuplicateIdempotencyKey as exc:
+            existing = await self.get(exc.existing_task_id)
+            if existing.graph_id is None:
+                raise InvalidRequest("idempotency_key", str(exc)) from exc
+            return await self.graph(existing.graph_id)
+        await self._publish(plan.parent.id, [1, 2])
+        for child in plan.children:
+            await self._publish(child.id, [1])
+        self._wake.set()
+        return await self.graph(plan.graph.id)
+
     async def interrupt(self, task_id: str) -> Task:
         """Stop the task's live turn (thread kept); it can be resumed later."""
         task = await self.get(task_id)
-        if await self._stop_live_turn(task):
+        if await self._stop_runner(task, Action.INTERRUPT):
             return await self.get(task_id)
         return await self._transition(task, Action.INTERRUPT, reason="interrupted by request")
 
     async def cancel(self, task_id: str) -> Task:
+        """End the task for good; cancelling a graph's parent cancels its unfinished children."""
         task = await self.get(task_id)
-        if task.state.is_active and task_id in self._turns:
-            self._cancel_requested.add(task_id)
-            if await self._stop_live_turn(task):
-                return await self.get(task_id)
+        if task.is_graph_parent and task.graph_id is not None:
+            for child in (await self.graph(task.graph_id)).children:
+                if not child.state.is_terminal:
+                    with contextlib.suppress(InvalidTransition):
+                        await self.cancel(child.id)
+            task = await self.get(task_id)
+        if await self._stop_runner(task, Action.CANCEL):
+            return await self.get(task_id)
         return await self._transition(task, Action.CANCEL, reason="cancelled by request")
 
     async def resume(self, task_id: str, prompt: str | None = None) -> Task:
         """Re-queue an interrupted task on its thread, optionally with new input."""
         task = await self.get(task_id)
-        fields: dict[str, Any] = {"pending_message": prompt} if prompt else {}
+        fields: dict[str, Any] = {"pending_message": prompt} if prompt and prompt.strip() else {}
         after = await self._transition(task, Action.RESUME, reason="resumed by request", **fields)
         self._wake.set()
         return after
 
-    async def message(self, task_id: str, prompt: str) -> Task:
+    async def message(self, task_id: str, prompt: str, images: Sequence[str] = ()) -> Task:
         """A follow-up for an interrupted or completed task: queued as its next turn."""
+        if not prompt.strip():
+            raise InvalidRequest("prompt", "the message is empty: say what the task should do")
+        checked = _check_images(images)
         task = await self.get(task_id)
         extra = [durable_event.message_received(prompt, at=self._clock())]
         after = await self._transition(
-            task, Action.MESSAGE, reason="follow-up message", extra=extra, pending_message=prompt
+            task,
+            Action.MESSAGE,
+            reason="follow-up message",
+            extra=extra,
+            pending_message=prompt,
+            pending_images=checked,
         )
         self._wake.set()
         return after
 
     async def steer(self, task_id: str, prompt: str) -> None:
         """Add input to the task's live turn."""
+        if not prompt.strip():
+            raise InvalidRequest("prompt", "the steer text is empty")
         task = await self.get(task_id)
         turn = self._turns.get(task_id)
         if turn is None or task.state is not TaskState.RUNNING:
@@ -236,6 +383,21 @@ class TaskService:
         if future is not None and not future.done():
             future.set_result(decision)
         return decided
+
+    async def gc(self, retention_s: float, *, force: bool = False) -> GcReport:
+        """Remove worktrees of tasks finished more than ``retention_s`` ago (see Workspaces.gc).
+
+        Only terminal tasks are considered; a running task's worktree is never touched.
+        """
+        finished: list[FinishedWorkspace] = []
+        for task in await self._store.tasks_in_states(TERMINAL_STATES):
+            if not task.workspace.is_git or task.finished_at is None:
+                continue
+            spec = WorkspaceSpec.of_task(task.workspace)
+            workspace = await self._workspaces.locate(task.id, spec)
+            if workspace is not None:
+                finished.append(FinishedWorkspace(workspace, task.finished_at))
+        return await self._workspaces.gc(finished, retention_s, force=force)
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -267,8 +429,12 @@ class TaskService:
 
     async def _reconcile(self, task: Task) -> None:
         await self._store.expire_approvals(task.id, now=self._clock())
-        with contextlib.suppress(InvalidTransition):
-            await self._transition(task, Action.RECONCILE, reason=RESTART_REASON)
+        try:
+            task = await self._transition(task, Action.RECONCILE, reason=RESTART_REASON)
+        except InvalidTransition:
+            return
+        if self._auto_resume:
+            await self._transition(task, Action.RESUME, reason="resumed after a restart")
 
     # --- approvals -------------------------------------------------------------------------
 
@@ -311,6 +477,8 @@ class TaskService:
             current = await self._store.get_approval(approval.id)
             if current is not None and current.decision is not None:
                 return current.decision  # decided just before it expired
+        if self._approval_timeout_decision in request.available_decisions:
+            return self._approval_timeout_decision
         return fallback_decision(request)
 
     # --- scheduling and running ------------------------------------------------------------
@@ -344,7 +512,7 @@ class TaskService:
                 await self._transition_by_id(task.id, Action.FAIL, reason=f"runner error: {exc}")
         finally:
             self._turns.pop(task.id, None)
-            self._cancel_requested.discard(task.id)
+            self._stop_requested.pop(task.id, None)
             self._runners.pop(task.id, None)
             self._wake.set()
 
@@ -353,15 +521,24 @@ class TaskService:
             task = await self._transition(queued, Action.START, retry=False)
         except (InvalidTransition, TaskConflict) as exc:
             raise _Abandoned() from exc
-        cwd = await self._workspaces.prepare(task)
+        first_run = task.thread_id is None
+        first_text = task.prompt
+        if task.is_graph_parent and first_run:
+            children = (await self.graph(task.graph_id or "")).children
+            first_text = coordinator_input(task.prompt if task.runs_codex else None, children)
+            if not task.runs_codex:
+                await self._transition(
+                    task, Action.COMPLETE, reason="all children completed", final_message=first_text
+                )
+                return
+        workspace = await self._workspaces.create(task.id, WorkspaceSpec.of_task(task.workspace))
         options = ThreadOptions(
-            cwd=cwd,
+            cwd=workspace.path,
             model=task.settings.model,
             effort=task.settings.effort,
             sandbox=task.settings.sandbox,
             approval_policy=task.settings.approval_policy,
         )
-        first_run = task.thread_id is None
         if task.thread_id is not None:
             handle = await self._runtime.resume_thread(task.thread_id, options, context=task.prompt)
         else:
@@ -370,106 +547,127 @@ class TaskService:
             await self._store.record_thread(
                 ThreadRecord(handle.id, task.id, self._clock(), replaces=handle.replaced_thread_id)
             )
-        if task.pending_message:
-            text = task.pending_message
-        elif first_run:
-            text = task.prompt
-        else:
-            text = CONTINUE_PROMPT
-        task = await self._save(task.id, thread_id=handle.id, pending_message=None)
-        turn = await self._runtime.start_turn(handle.id, text)
+        text = task.pending_message or (first_text if first_run else CONTINUE_PROMPT)
+        inputs: list[TurnInput] = [TextInput(text)]
+        inputs += [ImageInput(Path(p)) for p in task.pending_images]
+        task = await self._save(
+            task.id,
+            thread_id=handle.id,
+            pending_message=None,
+            pending_images=(),
+            branch=workspace.branch,
+        )
+        if await self._honour_stop_request(task):
+            return
+        number = len(await self._store.list_turns(task.id)) + 1
+        turn = await self._runtime.start_turn(handle.id, inputs if len(inputs) > 1 else text)
         self._turns[task.id] = turn
-        pump = asyncio.create_task(self._pump(task.id, turn))
+        record = TurnRecord(
+            task.id, number, text, self._clock(), thread_id=handle.id, codex_turn_id=turn.id
+        )
+        await self._store.save_turn(record)
+        if task.id in self._stop_requested:
+            await turn.interrupt()  # asked while the turn was being started
+        result = await self._await_turn(task, turn)
+        await self._store.save_turn(_finished(record, result, self._clock()))
+        await self._end_approvals(task.id)
+        if result is None:
+            await self._transition_by_id(task.id, Action.FAIL, reason="max runtime exceeded")
+            return
+        await self._settle(task.id, result, number)
+
+    async def _await_turn(self, task: Task, turn: Turn) -> TurnResult | None:
+        """The turn's result with its events stored; None when it overran the max runtime."""
+        pump = asyncio.create_task(
+            ingest_turn_events(self._store, task.id, turn, clock=self._clock, publish=self._publish)
+        )
         try:
             try:
                 result = await turn.wait(timeout=task.max_runtime_s)
             except TimeoutError:
                 await turn.interrupt()
                 await pump
-                await self._end_approvals(task.id)
-                await self._transition_by_id(task.id, Action.FAIL, reason="max runtime exceeded")
-                return
+                return None
             await pump
+            return result
         finally:
             if not pump.done():
                 pump.cancel()
-        await self._end_approvals(task.id)
-        await self._settle(task.id, result)
 
-    async def _settle(self, task_id: str, result: TurnResult) -> None:
+    async def _honour_stop_request(self, task: Task) -> bool:
+        """Settle an interrupt or cancel that arrived before the turn started; True if so."""
+        action = self._stop_requested.get(task.id)
+        if action is None:
+            return False
+        reason = "cancelled by request" if action is Action.CANCEL else "interrupted by request"
+        await self._transition(task, action, reason=reason)
+        return True
+
+    async def _settle(self, task_id: str, result: TurnResult, turn_number: int) -> None:
         task = await self.get(task_id)
         if result.status is TurnStatus.COMPLETED:
-            branch, diff = await self._workspaces.finish(task)
+            branch, diff, note = await self._finish_workspace(task, turn_number)
             await self._transition(
                 task,
                 Action.COMPLETE,
-                reason="turn completed",
+                reason="turn completed" + note,
                 final_message=result.final_message,
                 usage=task.usage.plus(result.usage),
                 branch=branch,
                 diff_summary=diff,
             )
         elif result.status is TurnStatus.INTERRUPTED:
-            if task_id in self._cancel_requested:
-                await self._transition(task, Action.CANCEL, reason="cancelled by request")
+            usage = task.usage.plus(result.usage)
+            if self._stop_requested.get(task_id) is Action.CANCEL:
+                await self._transition(
+                    task, Action.CANCEL, reason="cancelled by request", usage=usage
+                )
             else:
                 reason = "runner stopping" if self._stopping else "interrupted by request"
-                await self._transition(task, Action.INTERRUPT, reason=reason)
+                await self._transition(task, Action.INTERRUPT, reason=reason, usage=usage)
         else:
-            error = result.error
-            crashed = (
-                error is not None
-                and error.failure_class is FailureClass.TRANSPORT_CLOSED_BEFORE_TURN_COMPLETED
+            await self._settle_failure(task, result)
+
+    async def _settle_failure(self, task: Task, result: TurnResult) -> None:
+        error = result.error
+        crashed = (
+            error is not None
+            and error.failure_class is FailureClass.TRANSPORT_CLOSED_BEFORE_TURN_COMPLETED
+        )
+        if crashed and task.attempts < MAX_CRASH_ATTEMPTS:
+            reason = (
+                f"codex crashed before the turn completed (attempt {task.attempts} "
+                f"of {MAX_CRASH_ATTEMPTS}); re-queued"
             )
-            if crashed and task.attempts < MAX_CRASH_ATTEMPTS:
-                reason = (
-                    f"codex crashed before the turn completed (attempt {task.attempts} "
-                    f"of {MAX_CRASH_ATTEMPTS}); re-queued"
-                )
-                task = await self._transition(task, Action.INTERRUPT, reason=reason)
-                await self._transition(task, Action.RESUME, reason=reason)
-            elif crashed:
-                await self._transition(
-                    task, Action.FAIL, reason=f"codex crashed on this task {task.attempts} times"
+            task = await self._transition(task, Action.INTERRUPT, reason=reason)
+            await self._transition(task, Action.RESUME, reason=reason)
+        elif crashed:
+            await self._transition(
+                task, Action.FAIL, reason=f"codex crashed on this task {task.attempts} times"
+            )
+        else:
+            message = error.message if error is not None else "turn failed"
+            await self._transition(task, Action.FAIL, reason=message)
+
+    async def _finish_workspace(
+        self, task: Task, turn_number: int
+    ) -> tuple[str | None, str | None, str]:
+        """After a completed turn: commit the worktree (if configured); (branch, summary, note)."""
+        workspace = await self._workspaces.locate(task.id, WorkspaceSpec.of_task(task.workspace))
+        if workspace is None or not workspace.is_worktree:
+            return task.branch, task.diff_summary, ""
+        try:
+            if self._commit_on_complete:
+                summary = await self._workspaces.commit_changes(
+                    workspace, _commit_message(task, turn_number)
                 )
             else:
-                message = error.message if error is not None else "turn failed"
-                await self._transition(task, Action.FAIL, reason=message)
-
-    async def _pump(self, task_id: str, turn: Turn) -> None:
-        """Store each Codex event (batching whatever is ready), then publish it."""
-        queue: asyncio.Queue[CodexEvent | None] = asyncio.Queue()
-
-        async def read() -> None:
-            try:
-                async for event in turn.events():
-                    queue.put_nowait(event)
-            finally:
-                queue.put_nowait(None)
-
-        reader = asyncio.create_task(read())
-        try:
-            ended = False
-            while not ended:
-                batch: list[CodexEvent] = []
-                item = await queue.get()
-                while True:
-                    if item is None:
-                        ended = True
-                        break
-                    batch.append(item)
-                    if queue.empty():
-                        break
-                    item = queue.get_nowait()
-                if batch:
-                    now = self._clock()
-                    new = [durable_event.codex(ev, at=now) for ev in batch]
-                    seqs = await self._store.append_events(task_id, new)
-                    await self._publish(task_id, seqs)
-        finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await reader
+                summary = await self._workspaces.diff_summary(workspace)
+        except WorkspaceError as exc:
+            # The work stays in the worktree; the task completed, so say what went wrong.
+            log.warning("task %s: committing its worktree failed: %s", task.id, exc)
+            return workspace.branch, task.diff_summary, f"; its changes were not committed: {exc}"
+        return workspace.branch, summary.text if summary is not None else None, ""
 
     async def _end_approvals(self, task_id: str) -> None:
         """The turn is over: nobody can answer its pending approvals any more."""
@@ -479,17 +677,50 @@ class TaskService:
             if future is not None and not future.done():
                 future.cancel()
 
-    async def _stop_live_turn(self, task: Task) -> bool:
-        """Interrupt the task's live turn and wait for its runner; False if it has none."""
-        turn = self._turns.get(task.id)
+    async def _stop_runner(self, task: Task, action: Action) -> bool:
+        """Ask the task's live runner to interrupt or cancel and wait for it; False if none."""
         runner = self._runners.get(task.id)
-        if turn is None or runner is None or not task.state.is_active:
+        if runner is None or not task.state.is_active:
             return False
-        await turn.interrupt()
+        self._stop_requested[task.id] = action
+        turn = self._turns.get(task.id)
+        if turn is not None:
+            await turn.interrupt()
         await asyncio.wait([runner], timeout=self._stop_timeout_s)
         return True
 
+    async def _fail_dependents(self, failed: Task) -> None:
+        """Fail the queued tasks of ``failed``'s graph that can now never start."""
+        if failed.graph_id is None:
+            return
+        members = await self._store.list_tasks(graph_id=failed.graph_id, limit=MAX_GRAPH_SIZE + 1)
+        by_id = {t.id: t for t in members}
+        states = {t.id: t.state for t in members}
+        deps = {t.id: t.depends_on for t in members}
+        for task_id in blocked_by_failure(deps, states):
+            task = by_id[task_id]
+            culprits = [
+                by_id[p].key or p for p in task.depends_on if states[p] in _SETTLED_BADLY
+            ] or ["a prerequisite"]
+            reason = f"dependency_failed: {', '.join(culprits)} did not complete"
+            with contextlib.suppress(InvalidTransition):
+                await self._transition(task, Action.DEPENDENCY_FAILED, reason=reason)
+
     # --- writing ---------------------------------------------------------------------------
+
+    async def _check_workspace(self, workspace: Workspace) -> None:
+        field = "repo" if workspace.is_git else "cwd"
+        path = workspace.repo if workspace.is_git else workspace.cwd
+        if path is None or not os.path.isabs(path):
+            raise InvalidRequest(field, f"{field} {path!r} must be an absolute path")
+        try:
+            await self._workspaces.validate(WorkspaceSpec.of_task(workspace))
+        except NotAGitRepository as exc:
+            raise InvalidRequest("repo", str(exc)) from exc
+        except UnknownRef as exc:
+            raise InvalidRequest("base_ref", str(exc)) from exc
+        except DirectoryMissing as exc:
+            raise InvalidRequest("cwd", str(exc)) from exc
 
     async def _transition(
         self,
@@ -516,6 +747,8 @@ class TaskService:
                 current = await self.get(task.id)
                 continue
             await self._publish(task.id, seqs)
+            if after.state in _SETTLED_BADLY:
+                await self._fail_dependents(after)
             return after
 
     async def _transition_by_id(
@@ -550,7 +783,10 @@ class TaskService:
         events = await self._store.read_events(
             task_id, after_seq=min(seqs) - 1, limit=max(seqs) - min(seqs) + 1
         )
-        self._bus.publish([e for e in events if e.seq in seqs])
+        wanted = [e for e in events if e.seq in seqs]
+        if self._sink is not None:
+            self._sink.write(wanted)
+        self._bus.publish(wanted)
 
     async def _publish_approval_event(self, approval: Approval, event_type: str) -> None:
         """Publish the event the store wrote for ``approval`` (it does not return its seq)."""
@@ -558,5 +794,43 @@ class TaskService:
         recent = await self._store.read_events(approval.task_id, after_seq=max(0, last - 50))
         for event in reversed(recent):
             if event.type == event_type and event.data.get("approval_id") == approval.id:
+                if self._sink is not None:
+                    self._sink.write([event])
                 self._bus.publish([event])
                 return
+
+
+def _check_max_runtime(max_runtime_s: float | None) -> None:
+    if max_runtime_s is not None and max_runtime_s <= 0:
+        raise InvalidRequest(
+            "max_runtime_s",
+            f"max_runtime_s must be a positive number of seconds, not {max_runtime_s}",
+        )
+
+
+def _check_images(images: Sequence[str]) -> tuple[str, ...]:
+    for image in images:
+        if not os.path.isabs(image) or not os.path.isfile(image):
+            raise InvalidRequest(
+                "images", f"image {image!r} is not an existing file given by absolute path"
+            )
+    return tuple(images)
+
+
+def _finished(record: TurnRecord, result: TurnResult | None, now: datetime) -> TurnRecord:
+    if result is None:
+        return replace(
+            record, state=TurnState.FAILED, finished_at=now, error="max runtime exceeded"
+        )
+    state = {
+        TurnStatus.COMPLETED: TurnState.COMPLETED,
+        TurnStatus.INTERRUPTED: TurnState.INTERRUPTED,
+    }.get(result.status, TurnState.FAILED)
+    return replace(
+        record,
+        state=state,
+        finished_at=now,
+        usage=result.usage,
+        codex_turn_id=result.turn_id or record.codex_turn_id,
+        error=result.error.message if result.error is not None else None,
+    )

@@ -29,6 +29,8 @@ def check_graph_plan(plan: GraphPlan) -> None:
         ids.add(child.id)
         keys.add(child.key)
     child_ids = ids - {parent.id}
+    if set(parent.depends_on) != child_ids:
+        raise InvalidGraph(f"parent {parent.id} must depend on exactly its children (it runs last)")
     for child in plan.children:
         unknown = [d for d in child.depends_on if d not in child_ids]
         if unknown:

@@ -1,33 +1,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 import pytest
 
-from codex_runner.codex.runtime import (
-    ApprovalHandler,
-    RuntimeStatus,
-    ThreadHandle,
-    ThreadOptions,
-    TurnInput,
-    TurnRecorder,
-    TurnResult,
-)
+from codex_runner.codex.scripted import Script, ScriptedRuntime, ask, complete, crash, gated
 from codex_runner.domain.approval import ApprovalAlreadySettled, DecisionNotOffered
 from codex_runner.domain.durable_event import TaskEvent
-from codex_runner.domain.events import (
-    ApprovalKind,
-    ApprovalRequest,
-    CodexEvent,
-    EventKind,
-    FailureClass,
-    Item,
-    ItemType,
-    TokenUsage,
-    TurnStatus,
-)
 from codex_runner.domain.task import Task, TaskState, Workspace
 from codex_runner.domain.transitions import Action, InvalidTransition
 from codex_runner.service.event_bus import EventBus, follow
@@ -35,134 +15,13 @@ from codex_runner.service.tasks import DirectoryWorkspaces, TaskNotFound, TaskSe
 from codex_runner.store.memory import InMemoryStore
 
 WS = Workspace.directory("/tmp")
-Script = Callable[["FakeRuntime", TurnRecorder, str], Awaitable[None]]
-
-
-async def complete(rt: FakeRuntime, rec: TurnRecorder, text: str) -> None:
-    rec.emit(CodexEvent(EventKind.TURN_STARTED, thread_id=rec.thread_id))
-    item = Item(id="m1", type=ItemType.AGENT_MESSAGE, text=f"done: {text}")
-    rec.emit(CodexEvent(EventKind.ITEM_COMPLETED, thread_id=rec.thread_id, item=item))
-    rec.emit(CodexEvent(EventKind.TOKEN_USAGE, usage=TokenUsage(input_tokens=3, total_tokens=5)))
-    rec.finish(TurnStatus.COMPLETED)
-
-
-async def gated(rt: FakeRuntime, rec: TurnRecorder, text: str) -> None:
-    await rt.gate.wait()
-    await complete(rt, rec, text)
-
-
-async def crash(rt: FakeRuntime, rec: TurnRecorder, text: str) -> None:
-    rec.fail(FailureClass.TRANSPORT_CLOSED_BEFORE_TURN_COMPLETED, "codex exited")
-
-
-async def ask(rt: FakeRuntime, rec: TurnRecorder, text: str) -> None:
-    assert rt.approvals is not None
-    request = ApprovalRequest(
-        id="r1",
-        kind=ApprovalKind.COMMAND,
-        thread_id=rec.thread_id,
-        turn_id=None,
-        command="rm -rf build",
-        available_decisions=("accept", "decline"),
-    )
-    decision = await rt.approvals(request)
-    rt.decisions.append(decision)
-    await complete(rt, rec, f"{text} ({decision})")
-
-
-class FakeTurn:
-    def __init__(self, rec: TurnRecorder, task: asyncio.Task[None]) -> None:
-        self._rec = rec
-        self._task = task
-        self.steered: list[str] = []
-
-    @property
-    def thread_id(self) -> str:
-        return self._rec.thread_id
-
-    @property
-    def id(self) -> str | None:
-        return self._rec.turn_id
-
-    @property
-    def done(self) -> bool:
-        return self._rec.done
-
-    def events(self) -> AsyncIterator[CodexEvent]:
-        return self._rec.events()
-
-    async def wait(self, timeout: float | None = None) -> TurnResult:
-        return await self._rec.wait(timeout)
-
-    async def steer(self, prompt: str | Sequence[TurnInput]) -> None:
-        assert isinstance(prompt, str)
-        self.steered.append(prompt)
-
-    async def interrupt(self) -> TurnResult:
-        self._task.cancel()
-        return self._rec.finish(TurnStatus.INTERRUPTED)
-
-
-@dataclass
-class FakeRuntime:
-    script: Callable[[str], Script]
-    kind: str = "fake"
-    approvals: ApprovalHandler | None = None
-    gate: asyncio.Event = field(default_factory=asyncio.Event)
-    started: list[tuple[str, str]] = field(default_factory=list)  # (thread id, input)
-    resumed: list[str] = field(default_factory=list)
-    decisions: list[str] = field(default_factory=list)
-    live: int = 0
-    max_live: int = 0
-    threads: int = 0
-    started_changed: asyncio.Condition = field(default_factory=asyncio.Condition)
-
-    async def wait_started(self, n: int, timeout: float = 5.0) -> None:
-        """Wait until ``n`` turns have been started."""
-        async with asyncio.timeout(timeout), self.started_changed:
-            await self.started_changed.wait_for(lambda: len(self.started) >= n)
-
-    async def start(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-    def status(self) -> RuntimeStatus:
-        return RuntimeStatus(kind="fake", state="ready")
-
-    async def start_thread(self, options: ThreadOptions) -> ThreadHandle:
-        self.threads += 1
-        return ThreadHandle(f"th{self.threads}")
-
-    async def resume_thread(
-        self, thread_id: str, options: ThreadOptions, *, context: str | None = None
-    ) -> ThreadHandle:
-        self.resumed.append(thread_id)
-        return ThreadHandle(thread_id)
-
-    async def start_turn(self, thread_id: str, prompt: str | Sequence[TurnInput]) -> FakeTurn:
-        assert isinstance(prompt, str)
-        self.started.append((thread_id, prompt))
-        async with self.started_changed:
-            self.started_changed.notify_all()
-        rec = TurnRecorder(thread_id)
-        self.live += 1
-        self.max_live = max(self.max_live, self.live)
-        script = self.script(prompt)
-
-        async def run() -> None:
-            try:
-                await script(self, rec, prompt)
-            finally:
-                self.live -= 1
-
-        return FakeTurn(rec, asyncio.create_task(run()))
 
 
 def make(
     script: Callable[[str], Script], *, max_concurrent: int = 2, approval_timeout_s: float = 5.0
-) -> tuple[TaskService, FakeRuntime, InMemoryStore, EventBus]:
+) -> tuple[TaskService, ScriptedRuntime, InMemoryStore, EventBus]:
     store = InMemoryStore()
-    runtime = FakeRuntime(script)
+    runtime = ScriptedRuntime(script)
     bus = EventBus()
     service = TaskService(
         store,
@@ -350,7 +209,7 @@ async def test_idempotent_submit() -> None:
     first = await service.submit("x", WS, idempotency_key="k1")
     second = await service.submit("y", WS, idempotency_key="k1")
     assert second.id == first.id
-    assert len(await service.list()) == 1
+    assert len(await service.list_tasks()) == 1
 
 
 async def test_follow_sees_catch_up_and_live_without_gap() -> None:

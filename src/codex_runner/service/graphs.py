@@ -1,0 +1,110 @@
+"""Graph requests and views: what callers submit and what ``graph status`` shows.
+
+The rules (validation, readiness, failure propagation, the graph's state) live in
+:mod:`codex_runner.domain.graph`; this module shapes requests into a plan and stored tasks
+into a view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from codex_runner.domain.graph import (
+    ChildSpec,
+    Graph,
+    GraphPlan,
+    GraphSpec,
+    blocked_by_failure,
+    graph_status,
+    instantiate,
+    topological_order,
+)
+from codex_runner.domain.task import (
+    DEFAULT_MAX_RUNTIME_S,
+    RuntimeSettings,
+    Task,
+    TaskState,
+    Workspace,
+)
+
+# The parent of a graph without a prompt of its own still needs one to be a task; it never
+# reaches Codex (``runs_codex`` is False): the parent completes with its children's results.
+NO_PARENT_PROMPT = "Collect the results of this graph's child tasks."
+
+
+@dataclass(frozen=True)
+class ChildRequest:
+    key: str
+    prompt: str
+    depends_on: tuple[str, ...] = ()
+    priority: int | None = None
+    settings: RuntimeSettings | None = None
+
+
+@dataclass(frozen=True)
+class GraphRequest:
+    """A parent (optional prompt) and its children, sharing one workspace spec."""
+
+    workspace: Workspace
+    children: tuple[ChildRequest, ...]
+    prompt: str | None = None
+    priority: int = 0
+    settings: RuntimeSettings = field(default_factory=RuntimeSettings)
+    max_runtime_s: float | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True)
+class GraphView:
+    graph: Graph
+    parent: Task
+    children: tuple[Task, ...]  # in a valid run order
+    state: TaskState
+    blocked: frozenset[str]  # child ids that can never start: a prerequisite failed
+
+
+def plan_graph(
+    request: GraphRequest,
+    *,
+    graph_id: str,
+    new_task_id: Callable[[], str],
+    now: datetime,
+) -> GraphPlan:
+    """The tasks of a graph request; raises GraphSpecError (cycles, unknown keys...)."""
+    spec = GraphSpec(
+        tuple(
+            ChildSpec(c.key, c.prompt, c.depends_on, c.priority, c.settings)
+            for c in request.children
+        )
+    )
+    own_prompt = request.prompt.strip() if request.prompt else ""
+    parent = Task(
+        id=new_task_id(),
+        prompt=own_prompt or NO_PARENT_PROMPT,
+        workspace=request.workspace,
+        created_at=now,
+        updated_at=now,
+        priority=request.priority,
+        settings=request.settings,
+        max_runtime_s=request.max_runtime_s or DEFAULT_MAX_RUNTIME_S,
+        idempotency_key=request.idempotency_key,
+        runs_codex=bool(own_prompt),
+    )
+    return instantiate(spec, parent, graph_id=graph_id, new_task_id=new_task_id, now=now)
+
+
+def view_graph(graph: Graph, members: Sequence[Task]) -> GraphView:
+    parent = next(t for t in members if t.id == graph.parent_id)
+    children = {t.id: t for t in members if t.id != graph.parent_id}
+    deps = {t.id: t.depends_on for t in children.values()}
+    states = {t.id: t.state for t in children.values()}
+    ordered = tuple(children[i] for i in topological_order(deps))
+    return GraphView(
+        graph=graph,
+        parent=parent,
+        children=ordered,
+        state=graph_status(parent.state, states, deps),
+        blocked=blocked_by_failure(deps, states),
+    )
