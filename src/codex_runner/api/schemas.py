@@ -1,0 +1,301 @@
+"""The API's JSON shapes (request bodies and responses), shared by the server and the CLI.
+
+Responses are built from domain values with the ``of`` constructors; request models forbid
+unknown fields, so a typo is a 422 naming the field instead of a silently ignored option.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from codex_runner.codex.runtime import RuntimeStatus
+from codex_runner.domain.approval import Approval
+from codex_runner.domain.durable_event import TaskEvent
+from codex_runner.domain.task import Task, TaskState
+
+Sandbox = Literal["read-only", "workspace-write", "danger-full-access"]
+Policy = Literal["untrusted", "on-request", "never"]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- requests ----------------------------------------------------------------------------
+
+
+class TaskCreate(_Request):
+    prompt: str = Field(min_length=1, max_length=200_000)
+    repo: str | None = Field(default=None, description="Absolute path of a git repository.")
+    base_ref: str | None = Field(default=None, description="Commit-ish; default the repo's HEAD.")
+    cwd: str | None = Field(default=None, description="Absolute path: run in place, no worktree.")
+    priority: int = Field(default=0, ge=-1000, le=1000)
+    model: str | None = Field(default=None, max_length=200)
+    effort: str | None = Field(default=None, max_length=50)
+    sandbox: Sandbox | None = None
+    approval_policy: Policy | None = None
+    max_runtime_s: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class PromptBody(_Request):
+    """Body of steer and message."""
+
+    prompt: str = Field(min_length=1, max_length=200_000)
+
+
+class ResumeBody(_Request):
+    prompt: str | None = Field(default=None, max_length=200_000)
+
+
+class DecisionBody(_Request):
+    decision: str = Field(min_length=1, max_length=100, description="One the approval offers.")
+    by: str | None = Field(default=None, max_length=200, description="Who decides (for the log).")
+
+
+class ChildCreate(_Request):
+    key: str = Field(min_length=1, max_length=64)
+    prompt: str = Field(min_length=1, max_length=200_000)
+    depends_on: list[str] = Field(default_factory=list, max_length=1000)
+    priority: int | None = Field(default=None, ge=-1000, le=1000)
+
+
+class GraphCreate(_Request):
+    prompt: str | None = Field(
+        default=None, max_length=200_000, description="The parent's own prompt; runs last."
+    )
+    repo: str | None = None
+    base_ref: str | None = None
+    cwd: str | None = None
+    priority: int = Field(default=0, ge=-1000, le=1000)
+    model: str | None = Field(default=None, max_length=200)
+    effort: str | None = Field(default=None, max_length=50)
+    sandbox: Sandbox | None = None
+    approval_policy: Policy | None = None
+    max_runtime_s: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+    children: list[ChildCreate] = Field(min_length=1, max_length=1000)
+
+
+class GcBody(_Request):
+    retention_s: float | None = Field(default=None, ge=0, description="Default from config.")
+    force: bool = Field(default=False, description="Also remove branches with unmerged work.")
+
+
+# --- responses ---------------------------------------------------------------------------
+
+
+class UsageOut(BaseModel):
+    input_tokens: int
+    cached_input_tokens: int
+    output_tokens: int
+    reasoning_output_tokens: int
+    total_tokens: int
+
+
+class TaskOut(BaseModel):
+    id: str
+    prompt: str
+    state: TaskState
+    reason: str | None
+    priority: int
+    repo: str | None
+    base_ref: str | None
+    cwd: str | None
+    model: str | None
+    effort: str | None
+    sandbox: str | None
+    approval_policy: str | None
+    created_at: datetime
+    updated_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    thread_id: str | None
+    usage: UsageOut
+    final_message: str | None
+    branch: str | None
+    diff_summary: str | None
+    parent_id: str | None
+    graph_id: str | None
+    key: str | None
+    depends_on: list[str]
+    max_runtime_s: float
+    idempotency_key: str | None
+    attempts: int
+    pending_message: str | None
+
+    @classmethod
+    def of(cls, task: Task) -> TaskOut:
+        u = task.usage
+        return cls(
+            id=task.id,
+            prompt=task.prompt,
+            state=task.state,
+            reason=task.reason,
+            priority=task.priority,
+            repo=task.workspace.repo,
+            base_ref=task.workspace.base_ref,
+            cwd=task.workspace.cwd,
+            model=task.settings.model,
+            effort=task.settings.effort,
+            sandbox=task.settings.sandbox,
+            approval_policy=task.settings.approval_policy,
+            created_at=task.created_at,
+            updated_at=task.updated_at,
+            started_at=task.started_at,
+            finished_at=task.finished_at,
+            thread_id=task.thread_id,
+            usage=UsageOut(
+                input_tokens=u.input_tokens,
+                cached_input_tokens=u.cached_input_tokens,
+                output_tokens=u.output_tokens,
+                reasoning_output_tokens=u.reasoning_output_tokens,
+                total_tokens=u.total_tokens,
+            ),
+            final_message=task.final_message,
+            branch=task.branch,
+            diff_summary=task.diff_summary,
+            parent_id=task.parent_id,
+            graph_id=task.graph_id,
+            key=task.key,
+            depends_on=list(task.depends_on),
+            max_runtime_s=task.max_runtime_s,
+            idempotency_key=task.idempotency_key,
+            attempts=task.attempts,
+            pending_message=task.pending_message,
+        )
+
+
+class TaskList(BaseModel):
+    tasks: list[TaskOut]
+
+
+class EventOut(BaseModel):
+    task_id: str
+    seq: int
+    type: str
+    at: datetime
+    data: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: TaskEvent) -> EventOut:
+        return cls(
+            task_id=event.task_id, seq=event.seq, type=event.type, at=event.at, data=event.data
+        )
+
+
+class EventList(BaseModel):
+    events: list[EventOut]
+    last_seq: int = Field(description="Pass as ?after= to read the next page.")
+
+
+class FileChangeOut(BaseModel):
+    path: str
+    kind: str
+    diff: str | None = None
+
+
+class ApprovalOut(BaseModel):
+    id: str
+    task_id: str
+    kind: str
+    state: str
+    command: str | None
+    cwd: str | None
+    reason: str | None
+    changes: list[FileChangeOut]
+    available_decisions: list[str]
+    decision: str | None
+    decided_by: str | None
+    created_at: datetime
+    decided_at: datetime | None
+
+    @classmethod
+    def of(cls, approval: Approval) -> ApprovalOut:
+        return cls(
+            id=approval.id,
+            task_id=approval.task_id,
+            kind=str(approval.kind),
+            state=str(approval.state),
+            command=approval.command,
+            cwd=approval.cwd,
+            reason=approval.reason,
+            changes=[
+                FileChangeOut(path=c.path, kind=str(c.kind), diff=c.diff) for c in approval.changes
+            ],
+            available_decisions=list(approval.available_decisions),
+            decision=approval.decision,
+            decided_by=approval.decided_by,
+            created_at=approval.created_at,
+            decided_at=approval.decided_at,
+        )
+
+
+class ApprovalList(BaseModel):
+    approvals: list[ApprovalOut]
+
+
+class GraphOut(BaseModel):
+    id: str
+    state: TaskState = Field(description="The graph's state, derived from parent and children.")
+    parent: TaskOut
+    children: list[TaskOut] = Field(description="In a valid run order; see each depends_on.")
+    blocked: list[str] = Field(description="Children that can never start: a prerequisite failed.")
+
+
+class DiffOut(BaseModel):
+    task_id: str
+    branch: str | None
+    summary: str | None
+    diff: str
+
+
+class RuntimeOut(BaseModel):
+    kind: str
+    state: str
+    pid: int | None
+    codex_version: str | None
+    restarts: int
+    uptime_s: float | None
+    last_error: str | None
+    warnings: list[str]
+
+    @classmethod
+    def of(cls, status: RuntimeStatus, now: float) -> RuntimeOut:
+        uptime = None if status.started_at is None else max(0.0, now - status.started_at)
+        return cls(
+            kind=status.kind,
+            state=status.state,
+            pid=status.pid,
+            codex_version=status.codex_version,
+            restarts=status.restarts,
+            uptime_s=uptime,
+            last_error=status.last_error,
+            warnings=list(status.warnings),
+        )
+
+
+class StatusOut(BaseModel):
+    runtime: RuntimeOut
+    counts: dict[str, int]
+    active: list[TaskOut]
+    max_concurrent: int
+    version: str
+
+
+class GcOut(BaseModel):
+    removed: list[str] = Field(description="Task ids whose worktrees were removed.")
+    kept: list[dict[str, str]] = Field(description="task_id, reason, detail of each kept one.")
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="Stable machine name, e.g. invalid_request, not_found.")
+    message: str
+    field: str | None = None
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
