@@ -10,6 +10,7 @@ Bad configuration fails at load time with a :class:`ConfigError` naming the key 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -120,6 +121,26 @@ class SlackSettings(_Strict):
         default=(), description="Who may decide approvals; empty: the thread's requester."
     )
     backfill_messages: int = Field(default=20, ge=0, le=200)
+    delivery_retry_base_s: float = Field(
+        default=1.0, gt=0, description="First retry delay of a post Slack did not take."
+    )
+    delivery_retry_max_s: float = Field(
+        default=60.0, gt=0, description="Longest delay between retries while Slack is down."
+    )
+
+
+class AuthSettings(_Strict):
+    """Auth profiles (``[auth]``): which accounts Codex may use."""
+
+    failover: bool = Field(
+        default=False,
+        description="On a usage-limit or quota error, switch to the next allowed profile and "
+        "retry the turn.",
+    )
+    failover_profiles: tuple[str, ...] = Field(
+        default=(),
+        description="Profiles failover may switch to, in order; empty: every profile by name.",
+    )
 
 
 class RunnerConfig(_Strict):
@@ -127,14 +148,55 @@ class RunnerConfig(_Strict):
     codex: CodexSettings = CodexSettings()
     service: ServiceSettings = ServiceSettings()
     slack: SlackSettings = SlackSettings()
+    auth: AuthSettings = AuthSettings()
 
     @property
     def codex_home(self) -> Path:
-        return Path(self.codex.home) if self.codex.home else self.home / "codex-home"
+        """``codex.home`` when set, else the active auth profile's Codex home.
+
+        Read at each use, so a runtime that (re)starts picks up a profile switch.
+        """
+        if self.codex.home:
+            return Path(self.codex.home)
+        return profile_codex_home(self.home, active_profile(self.home))
 
     @property
     def pids_dir(self) -> Path:
         return self.home / "run"
+
+
+# Auth profiles: each profile is its own Codex home (its own auth.json and token refresh
+# state). With no profile created, the implicit "default" profile is today's codex-home.
+DEFAULT_PROFILE = "default"
+# Profile names become directory names: no separators, no leading dot.
+PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+
+
+def profile_codex_home(home: Path, name: str) -> Path:
+    """The Codex home of auth profile ``name`` under runner home ``home``."""
+    if name == DEFAULT_PROFILE:
+        return home / "codex-home"
+    return home / "profiles" / name / "codex-home"
+
+
+def active_profile_path(home: Path) -> Path:
+    return home / "profiles" / "active"
+
+
+def active_profile(home: Path) -> str:
+    """The active profile's name (``profiles/active``), ``default`` when none was chosen."""
+    try:
+        name = active_profile_path(home).read_text(encoding="utf-8").strip()
+    except OSError:
+        return DEFAULT_PROFILE
+    if not name:
+        return DEFAULT_PROFILE
+    if not PROFILE_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{active_profile_path(home)} names {name!r}, which is not a profile name; "
+            "run: codex-runner auth profiles use NAME"
+        )
+    return name
 
 
 def default_home() -> Path:

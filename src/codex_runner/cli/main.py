@@ -15,7 +15,10 @@ from rich.console import Console
 from rich.markup import escape
 
 from codex_runner.cli.approvals import approval_handler
+from codex_runner.cli.auth_cmd import auth_app
+from codex_runner.cli.config_cmd import config_app
 from codex_runner.cli.demo import demo_command
+from codex_runner.cli.doctor_cmd import doctor_command
 from codex_runner.cli.mock_model import mock_model_command
 from codex_runner.cli.render import LiveView, print_json_event
 from codex_runner.codex.errors import CodexError
@@ -113,6 +116,9 @@ def run(
 
 app.command("demo")(demo_command)
 app.command("mock-model")(mock_model_command)
+app.add_typer(config_app, name="config")
+app.add_typer(auth_app, name="auth")
+app.command("doctor")(doctor_command)
 
 
 def main() -> None:

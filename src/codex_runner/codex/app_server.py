@@ -21,6 +21,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from codex_runner import __version__
@@ -41,6 +42,7 @@ from codex_runner.codex.errors import (
 from codex_runner.codex.home import child_environment, prepare_codex_home
 from codex_runner.codex.jsonrpc import JsonRpcConnection
 from codex_runner.codex.process import ChildProcess, PidRegistry
+from codex_runner.codex.rpc_log import RpcLog, TracingTransport
 from codex_runner.codex.runtime import (
     ApprovalHandler,
     ImageInput,
@@ -88,8 +90,10 @@ class AppServerRuntime:
         *,
         approvals: ApprovalHandler | None = None,
         launcher: Launcher | None = None,
+        rpc_log: RpcLog | None = None,
     ) -> None:
         self.config = config
+        self._rpc_log = rpc_log
         self.settings = config.codex
         self._approvals = approvals or decline_all
         self._launcher = launcher or self._launch_child
@@ -186,6 +190,8 @@ class AppServerRuntime:
 
     async def _connect(self) -> None:
         transport, child = await self._launcher()
+        if self._rpc_log is not None:
+            transport = TracingTransport(transport, self._rpc_log)
         self._generation += 1
         generation = self._generation
         conn = JsonRpcConnection(
@@ -293,6 +299,49 @@ class AppServerRuntime:
         if self._conn is None:
             raise RuntimeUnavailable(f"codex runtime is {self._state}")
         return self._conn
+
+    # auth profile switch ----------------------------------------------------------------
+    def running_turns(self) -> int:
+        return len(self._active)
+
+    async def wait_idle(self) -> None:
+        """Return once no turn is running (turns started meanwhile are waited for too)."""
+        while self._active:
+            await asyncio.gather(*(t.wait() for t in list(self._active.values())))
+
+    async def switch_codex_home(self, codex_home: Path, *, force: bool = False) -> None:
+        """Restart the app-server on ``codex_home`` (another auth profile's Codex home).
+
+        Refuses with TurnBusy while turns run, unless ``force``: then they end interrupted.
+        Open threads are loaded again on their next turn; a thread whose rollout lives only
+        in the old home is replaced with context by ``resume_thread``.
+        """
+        if self._state != "ready":
+            raise RuntimeUnavailable(f"cannot switch the Codex home while {self._state}")
+        if self._active and not force:
+            raise TurnBusy(f"{len(self._active)} turn(s) running; wait for them or force")
+        # No await before the state change: a turn cannot slip in between check and restart.
+        self._ready.clear()
+        self._set_state("restarting")
+        self._end_all_turns("the Codex runtime restarted on another auth profile")
+        codex = self.config.codex.model_copy(update={"home": str(codex_home)})
+        self.config = self.config.model_copy(update={"codex": codex})
+        await self._disconnect()
+        try:
+            await self._connect()
+        except BaseException as exc:
+            self._status.last_error = str(exc)
+            self._set_state("failed")
+            raise
+        self._status.restarts += 1
+
+    def _end_all_turns(self, reason: str) -> None:
+        for turn in list(self._active.values()):
+            if turn.watchdog is not None:
+                turn.watchdog.cancel()
+            turn.force_pending_approvals()
+            turn.recorder.finish(TurnStatus.INTERRUPTED, ErrorInfo(reason, FailureClass.INTERNAL))
+        self._active.clear()
 
     async def request(self, method: str, params: dict[str, Any] | None = None) -> Any:
         """Send any app-server request on the live connection (escape hatch for callers)."""

@@ -2,19 +2,25 @@
 
 The runner never shares ``~/.codex`` with people: several Codex processes on one home
 contend on its SQLite files and token refresh, and ``thread/start`` may mark projects
-trusted in config.toml. The runner writes ``$CODEX_RUNNER_HOME/codex-home/config.toml``
-from headless defaults merged with the user's ``[codex.config]`` table.
+trusted in config.toml. The runner writes the active auth profile's Codex home (by default
+``$CODEX_RUNNER_HOME/codex-home``): its config.toml from headless defaults, the team home's
+additions and the user's ``[codex.config]`` table, and links to the team home's shared
+entries (see :mod:`codex_runner.auth.team_home`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import tomli_w
 
+from codex_runner.auth.team_home import link_team_home, owns_codex_home, team_config
 from codex_runner.config import HEADLESS_DISABLED_FEATURES, RunnerConfig
+
+log = logging.getLogger(__name__)
 
 # Environment passed to Codex; everything else (the runner's own secrets, CI tokens) stays out.
 BASE_ENV_ALLOWLIST: tuple[str, ...] = (
@@ -63,14 +69,18 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def codex_config(config: RunnerConfig) -> dict[str, Any]:
+    """Headless defaults, then the team home's additions, then the runner's [codex.config]."""
     base = headless_defaults() if config.codex.headless_defaults else {}
-    return deep_merge(base, config.codex.config)
+    return deep_merge(deep_merge(base, team_config(config.home)), config.codex.config)
 
 
 def prepare_codex_home(config: RunnerConfig) -> Path:
-    """Create the Codex home and (re)write its config.toml; returns the home path."""
+    """Create the Codex home, link it to the team home and (re)write its config.toml."""
     home = config.codex_home
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if owns_codex_home(config.home, home):
+        for problem in link_team_home(config.home, home):
+            log.warning("team home not linked: %s", problem)
     path = home / "config.toml"
     text = tomli_w.dumps(codex_config(config))
     if not path.exists() or path.read_text(encoding="utf-8") != text:

@@ -1,0 +1,83 @@
+"""``/v1/auth/profile``: which auth profile the daemon's Codex runtime uses, and switching it.
+
+The daemon mounts this router behind its bearer auth; it does no auth itself.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
+
+from codex_runner.api.schemas import ErrorDetail, ErrorOut
+from codex_runner.auth.profiles import ProfileError
+from codex_runner.codex.errors import CodexError
+from codex_runner.service.profiles import ProfileSwitcher, SwitchMode, SwitchRefused
+
+
+class ProfileSwitchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    mode: Literal["now", "when_idle", "force"] = "now"
+
+
+class ProfileOut(BaseModel):
+    name: str
+    auth_mode: str
+    active: bool
+
+
+class ProfileStateOut(BaseModel):
+    active: str
+    pending: str | None
+    last_error: str | None
+    profiles: list[ProfileOut]
+
+
+class ProfileSwitchOut(BaseModel):
+    active: str
+    pending: str | None
+    applied: bool
+    message: str
+
+
+def _error(status: int, code: str, message: str) -> JSONResponse:
+    body = ErrorOut(error=ErrorDetail(code=code, message=message))
+    return JSONResponse(status_code=status, content=body.model_dump())
+
+
+def auth_router(switcher: ProfileSwitcher) -> APIRouter:
+    router = APIRouter(tags=["auth"])
+
+    @router.get("/v1/auth/profile", response_model=ProfileStateOut)
+    async def get_profile() -> ProfileStateOut:
+        return ProfileStateOut(
+            active=switcher.active,
+            pending=switcher.pending,
+            last_error=switcher.last_error,
+            profiles=[
+                ProfileOut(name=p.name, auth_mode=p.auth_mode, active=p.active)
+                for p in switcher.store.profiles()
+            ],
+        )
+
+    @router.post(
+        "/v1/auth/profile",
+        response_model=ProfileSwitchOut,
+        responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+    )
+    async def switch_profile(body: ProfileSwitchBody) -> ProfileSwitchOut | JSONResponse:
+        try:
+            outcome = await switcher.switch(body.name, SwitchMode(body.mode))
+        except ProfileError as exc:
+            return _error(404, "not_found", str(exc))
+        except SwitchRefused as exc:
+            return _error(409, "turns_running", str(exc))
+        except CodexError as exc:
+            return _error(503, "runtime_unavailable", f"the Codex runtime did not restart: {exc}")
+        return ProfileSwitchOut(**outcome.to_dict())
+
+    return router

@@ -1,0 +1,192 @@
+"""A short-lived ``codex app-server`` on one Codex home, for account calls.
+
+Login, logout and ``account/read`` run against the Codex home of a chosen auth profile,
+which need not be the one the runtime uses; so this opens its own connection instead of
+borrowing the runtime's. Codex then stores (and refreshes) the credentials in that home's
+own auth store. The session owns its child from spawn to reap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from codex_runner import __version__
+from codex_runner.auth.account import AccountInfo, account_from_wire
+from codex_runner.codex.binary import bundled_path_dir, find_codex_binary
+from codex_runner.codex.errors import CodexError, RpcError, RuntimeUnavailable
+from codex_runner.codex.home import child_environment, prepare_codex_home
+from codex_runner.codex.jsonrpc import JsonRpcConnection
+from codex_runner.codex.process import ChildProcess, PidRegistry
+from codex_runner.codex.transport import StdioTransport, Transport
+from codex_runner.config import RunnerConfig
+
+Launcher = Callable[[], Awaitable[tuple[Transport, ChildProcess | None]]]
+
+LOGIN_COMPLETED = "account/login/completed"
+
+
+@dataclass(frozen=True)
+class LoginCompletion:
+    login_id: str | None
+    success: bool
+    error: str | None
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    codex_version: str | None
+    codex_home: str | None
+
+
+def pinned_to(config: RunnerConfig, codex_home: Path) -> RunnerConfig:
+    """``config`` with its Codex home fixed to ``codex_home`` (whatever profile is active)."""
+    return config.model_copy(
+        update={"codex": config.codex.model_copy(update={"home": str(codex_home)})}
+    )
+
+
+class AccountSession:
+    """``async with AccountSession(config, codex_home) as session: await session.account()``."""
+
+    def __init__(
+        self,
+        config: RunnerConfig,
+        codex_home: Path | None = None,
+        *,
+        launcher: Launcher | None = None,
+    ) -> None:
+        self.config = pinned_to(config, codex_home) if codex_home is not None else config
+        self._launcher = launcher or self._launch_child
+        self._conn: JsonRpcConnection | None = None
+        self._child: ChildProcess | None = None
+        self._completions: dict[str | None, LoginCompletion] = {}
+        self._completed = asyncio.Event()
+        self.version = VersionInfo(None, None)
+
+    async def __aenter__(self) -> AccountSession:
+        await self.open()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def _launch_child(self) -> tuple[Transport, ChildProcess | None]:
+        binary = find_codex_binary(self.config.codex.bin)
+        home = await asyncio.to_thread(prepare_codex_home, self.config)
+        child = await ChildProcess.spawn(
+            [str(binary), "app-server", "--listen", "stdio://"],
+            env=child_environment(self.config, bundled_path_dir()),
+            cwd=home,
+            registry=PidRegistry(self.config.pids_dir),
+        )
+        return StdioTransport(child), child
+
+    async def open(self) -> None:
+        transport, self._child = await self._launcher()
+        self._conn = JsonRpcConnection(
+            transport,
+            on_notification=self._on_notification,
+            on_server_request=self._refuse_server_request,
+            request_timeout=self.config.codex.request_timeout_s,
+        )
+        self._conn.start()
+        try:
+            result = await self._conn.request(
+                "initialize",
+                {
+                    "clientInfo": {
+                        "name": "codex_runner",
+                        "title": "codex-runner",
+                        "version": __version__,
+                    },
+                    "capabilities": {"experimentalApi": True},
+                },
+                timeout=self.config.codex.start_timeout_s,
+            )
+            await self._conn.notify("initialized")
+        except CodexError as exc:
+            detail = transport.describe()
+            await self.close()
+            raise RuntimeUnavailable(
+                f"codex app-server did not answer initialize ({exc}); {detail}"
+            ) from None
+        result = result if isinstance(result, dict) else {}
+        match = re.search(r"(\d+\.\d+\.\d+)", str(result.get("userAgent", "")))
+        home = result.get("codexHome")
+        self.version = VersionInfo(
+            match.group(1) if match else None, str(home) if isinstance(home, str) else None
+        )
+
+    async def close(self) -> None:
+        conn, child = self._conn, self._child
+        self._conn, self._child = None, None
+        if conn is not None:
+            await conn.close()
+        if child is not None:
+            await child.terminate(self.config.codex.shutdown_grace_s)
+
+    def _on_notification(self, method: str, params: dict[str, Any]) -> None:
+        if method == LOGIN_COMPLETED:
+            login_id = params.get("loginId")
+            error = params.get("error")
+            self._completions[str(login_id) if login_id is not None else None] = LoginCompletion(
+                str(login_id) if login_id is not None else None,
+                bool(params.get("success")),
+                str(error) if error else None,
+            )
+            self._completed.set()
+
+    async def _refuse_server_request(self, method: str, params: dict[str, Any]) -> Any:
+        raise CodexError(f"codex-runner does not handle {method} during an account session")
+
+    async def request(self, method: str, params: dict[str, Any] | None = None) -> Any:
+        if self._conn is None:
+            raise RuntimeUnavailable("the account session is not open")
+        return await self._conn.request(method, params)
+
+    # account calls -----------------------------------------------------------------------
+    async def account(self, *, rate_limits: bool = True) -> AccountInfo:
+        """``account/read``, plus usage windows when Codex can report them (ChatGPT only)."""
+        info = account_from_wire(await self.request("account/read", {"refreshToken": False}))
+        if rate_limits and info.mode == "chatgpt":
+            with contextlib.suppress(RpcError):
+                info = info.with_rate_limits(await self.request("account/rateLimits/read"))
+        return info
+
+    async def login_api_key(self, api_key: str) -> None:
+        """Codex's own API-key login: Codex writes the key to this home's auth store."""
+        try:
+            await self.request("account/login/start", {"type": "apiKey", "apiKey": api_key})
+        except RpcError as exc:
+            # Codex's message could quote what it was given: never pass the key on.
+            raise RpcError(
+                exc.method, exc.code, exc.rpc_message.replace(api_key, "[redacted]")
+            ) from None
+
+    async def start_chatgpt_login(self, *, device_code: bool) -> dict[str, Any]:
+        kind = "chatgptDeviceCode" if device_code else "chatgpt"
+        result = await self.request("account/login/start", {"type": kind})
+        return result if isinstance(result, dict) else {}
+
+    async def cancel_login(self, login_id: str) -> str:
+        """``account/login/cancel``; returns Codex's status (``canceled`` or ``notFound``)."""
+        result = await self.request("account/login/cancel", {"loginId": login_id})
+        return str((result or {}).get("status", "unknown"))
+
+    async def logout(self) -> None:
+        await self.request("account/logout")
+
+    async def wait_login_completed(self, login_id: str | None, timeout: float) -> LoginCompletion:
+        """The ``account/login/completed`` notification for ``login_id``; TimeoutError after
+        ``timeout`` seconds."""
+        async with asyncio.timeout(timeout):
+            while login_id not in self._completions:
+                self._completed.clear()
+                await self._completed.wait()
+        return self._completions[login_id]

@@ -1,0 +1,72 @@
+"""Asking a running daemon to switch auth profiles (``POST /v1/auth/profile``).
+
+A daemon owns the Codex runtime, so only it can restart that runtime on another profile's
+Codex home; the CLI writes ``profiles/active`` itself only when no daemon runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from codex_runner.daemon.info import DaemonInfo
+from codex_runner.daemon.token import read_token
+
+TIMEOUT_S = 30.0  # the daemon restarts Codex before it answers
+
+
+class DaemonSwitchError(Exception):
+    """The daemon refused or could not be asked; the message says why."""
+
+    def __init__(self, message: str, *, refused: bool = False) -> None:
+        super().__init__(message)
+        self.refused = refused  # turns are running: a --when-idle or --force retry may work
+
+
+@dataclass(frozen=True)
+class DaemonSwitch:
+    url: str
+    result: dict[str, Any]
+
+
+def request_switch(
+    home: Path,
+    daemon: DaemonInfo,
+    name: str,
+    mode: str,
+    *,
+    transport: httpx.BaseTransport | None = None,
+) -> DaemonSwitch:
+    """Ask the daemon at ``daemon.url`` to switch to profile ``name`` (mode now/when_idle/force)."""
+    token = read_token(home)
+    try:
+        with httpx.Client(base_url=daemon.url, timeout=TIMEOUT_S, transport=transport) as client:
+            response = client.post(
+                "/v1/auth/profile",
+                json={"name": name, "mode": mode},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+    except httpx.HTTPError as exc:
+        raise DaemonSwitchError(
+            f"the daemon at {daemon.url} did not answer ({type(exc).__name__}); "
+            "check it with `codex-runner doctor`"
+        ) from None
+    body = _json(response)
+    if response.status_code == 200:
+        return DaemonSwitch(daemon.url, body)
+    message = (body.get("error") or {}).get("message") if isinstance(body, dict) else None
+    raise DaemonSwitchError(
+        f"the daemon refused: {message or f'HTTP {response.status_code}'}",
+        refused=response.status_code == 409,
+    )
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
