@@ -1,0 +1,1 @@
+"""Adapters that bring work to the task service from where people talk (Slack, ...)."""

@@ -1,0 +1,227 @@
+"""SlackBridge: the Slack bridge as one object the daemon starts and stops.
+
+``start()`` returns at once: the outbox and the relays run whatever Slack's state, and the
+connection (``auth.test``, then Socket Mode) is made in the background with backoff, so a
+Slack outage never blocks the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from codex_runner.bridges.slack import settings as bridge_settings
+from codex_runner.bridges.slack.agent_helpers import AgentHelpers, HelperKeys
+from codex_runner.bridges.slack.api import SlackRejected, SlackUnavailable, WebSlackApi
+from codex_runner.bridges.slack.app import Inbound, build_app
+from codex_runner.bridges.slack.conversations import Conversations
+from codex_runner.bridges.slack.db import SEEN_RETENTION_S, BridgeDb, Session
+from codex_runner.bridges.slack.event_log import TaskLog
+from codex_runner.bridges.slack.names import DisplayNames
+from codex_runner.bridges.slack.outbox import Outbox
+from codex_runner.bridges.slack.relay import EventContext, Relay
+from codex_runner.bridges.slack.rules import session_key
+from codex_runner.bridges.slack.sessions import SessionFiles, new_helper_key
+from codex_runner.bridges.slack.settings import BridgeSettings
+from codex_runner.config import RunnerConfig
+from codex_runner.domain.durable_event import EventType, TaskEvent
+from codex_runner.service.event_bus import EventBus
+from codex_runner.service.tasks import TaskService
+from codex_runner.store.protocol import Store
+
+log = logging.getLogger(__name__)
+
+
+class SlackBridge:
+    """One Codex session per Slack thread. Off (start/stop do nothing) without tokens."""
+
+    def __init__(
+        self,
+        config: RunnerConfig,
+        service: TaskService,
+        store: Store,
+        bus: EventBus,
+        daemon_url: str,
+        token: str,
+        *,
+        stop_timeout_s: float = 5.0,
+    ) -> None:
+        self.settings: BridgeSettings | None = bridge_settings.resolve(config)
+        self._service = service
+        self._store = store
+        self._bus = bus
+        self._daemon_url = daemon_url
+        self._token = token
+        self._stop_timeout_s = stop_timeout_s
+        self._connected = asyncio.Event()
+        self._db: BridgeDb | None = None
+        self._outbox: Outbox | None = None
+        self._relay: Relay | None = None
+        self._inbound: Inbound | None = None
+        self._handler: AsyncSocketModeHandler | None = None
+        self._connector: asyncio.Task[None] | None = None
+        self._names: DisplayNames | None = None
+        self._keys = HelperKeys()
+        self.conversations: Conversations | None = None
+        self.helpers: AgentHelpers | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.settings is not None
+
+    @property
+    def outbox(self) -> Outbox | None:
+        return self._outbox
+
+    async def start(self) -> None:
+        settings = self.settings
+        if settings is None:
+            log.info("Slack bridge off: SLACK_APP_TOKEN and SLACK_BOT_TOKEN are not both set")
+            return
+        db = self._db = BridgeDb(settings.db_path)
+        db.forget_seen_before(time.time() - SEEN_RETENTION_S)
+        client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url)
+        api = WebSlackApi(client)
+        task_log = TaskLog(self._store, self._bus)
+        names = self._names = DisplayNames(api)
+        outbox = self._outbox = Outbox(
+            db, api, task_log, retry_base_s=settings.retry_base_s, retry_max_s=settings.retry_max_s
+        )
+        conversations = self.conversations = Conversations(
+            settings=settings,
+            db=db,
+            api=api,
+            service=self._service,
+            store=self._store,
+            task_log=task_log,
+            names=names,
+            notify_outbox=outbox.notify,
+            watch=lambda key: relay.watch(key),
+            issue_credentials=self._issue_credentials,
+        )
+        relay = self._relay = Relay(
+            db, self._follow, self._event_context, outbox.notify, conversations.dispatch_next
+        )
+        self.helpers = AgentHelpers(
+            db=db,
+            api=api,
+            names=names,
+            conversations=conversations,
+            keys=self._keys,
+            task_log=task_log,
+            sessions_dir=settings.sessions_dir,
+        )
+        self._inbound = Inbound(conversations)
+        outbox.start()
+        for session in db.sessions():
+            self._issue_credentials(session)
+            relay.watch(session.key)
+        for session in db.sessions():
+            await conversations.dispatch_next(session.key)
+        app = build_app(client, self._inbound, conversations)
+        self._handler = AsyncSocketModeHandler(app, settings.app_token)
+        self._connector = asyncio.create_task(self._connect(api), name="slack-connect")
+
+    def session_for(self, channel: str, thread_ts: str) -> Session | None:
+        """The session of a Slack thread, if there is one."""
+        if self._db is None:
+            return None
+        return self._db.session(session_key(channel, thread_ts))
+
+    async def wait_connected(self, timeout: float) -> None:
+        async with asyncio.timeout(timeout):
+            await self._connected.wait()
+
+    async def stop(self) -> None:
+        """Disconnect and stop every loop, each wait bounded by ``stop_timeout_s``."""
+        if self._db is None:
+            return
+        timeout = self._stop_timeout_s
+        if self._connector is not None:
+            self._connector.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._connector, timeout)
+        if self._handler is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(_untyped(self._handler).close_async(), timeout)
+        if self._inbound is not None:
+            await self._inbound.stop(timeout)
+        if self._relay is not None:
+            await self._relay.stop(timeout)
+        if self._outbox is not None:
+            await self._outbox.stop(timeout)
+        self._db.close()
+        self._db = None
+        self.helpers = None
+        self._connected.clear()
+
+    async def _connect(self, api: WebSlackApi) -> None:
+        assert self.settings is not None and self._handler is not None
+        assert self.conversations is not None and self._inbound is not None
+        delay = self.settings.retry_base_s
+        while True:
+            try:
+                identity = await api.auth_test()
+                break
+            except SlackRejected as exc:
+                log.error("Slack bridge off: the bot token was refused (%s)", exc)
+                return
+            except SlackUnavailable as exc:
+                log.warning("Slack unavailable (%s); connecting again in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(self.settings.retry_max_s, delay * 2)
+        self.conversations.bot_user_id = identity.user_id
+        self._inbound.start()
+        await _untyped(self._handler).connect_async()
+        self._connected.set()
+        log.info("Slack bridge connected as %s", identity.user_id)
+
+    def _issue_credentials(self, session: Session) -> None:
+        assert self.settings is not None
+        helper_key = new_helper_key()
+        SessionFiles.of(self.settings.sessions_dir, session.key).write_credentials(
+            daemon_url=self._daemon_url,
+            api_token=self._token,
+            helper_key=helper_key,
+            channel=session.channel,
+            thread_ts=session.thread_ts,
+        )
+        self._keys.issue(session.key, helper_key)
+
+    def _follow(self, task_id: str, after_seq: int) -> AsyncIterator[TaskEvent]:
+        return self._service.events(task_id, after_seq)
+
+    async def _event_context(self, event: TaskEvent, session: Session) -> EventContext:
+        assert self.conversations is not None and self._names is not None
+        if event.type == EventType.APPROVAL_REQUESTED:
+            return EventContext(deciders=self.conversations.deciders(session))
+        if event.type in (EventType.APPROVAL_DECIDED, EventType.APPROVAL_EXPIRED):
+            approval = await self._store.get_approval(str(event.data.get("approval_id")))
+            data = {}
+            if approval is not None:
+                data = {
+                    "kind": approval.kind.value,
+                    "command": approval.command,
+                    "cwd": approval.cwd,
+                    "changes": [{"path": c.path, "kind": c.kind} for c in approval.changes],
+                }
+            by = str(event.data.get("by") or "")
+            if by.startswith("slack:"):
+                by = await self._names.name(by.removeprefix("slack:"))
+            return EventContext(approval_data=data, decided_by=by or None)
+        if event.type == EventType.TASK_STATE_CHANGED and event.data.get("to") == "completed":
+            task = await self._service.get(session.task_id)
+            return EventContext(total_tokens=task.usage.total_tokens)
+        return EventContext()
+
+
+def _untyped(handler: AsyncSocketModeHandler) -> Any:
+    """slack_bolt leaves connect_async/close_async without annotations."""
+    return handler

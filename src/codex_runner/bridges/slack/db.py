@@ -1,0 +1,335 @@
+"""The bridge's own durable state in ``$CODEX_RUNNER_HOME/slack.sqlite``; all its SQL is here.
+
+- ``sessions``: one per Slack thread (channel + thread ts): its task, requester, and how far
+  the relay has read the task's events (``event_cursor``), so a restart neither loses nor
+  repeats a post.
+- ``seen``: event ids (and message keys) already handled; Slack's retries are dropped.
+- ``queued``: messages that arrived while a turn ran, in arrival order.
+- ``outbox``: posts not yet delivered to Slack, delivered in order per lane (a thread).
+- ``refs``: the ts of posted messages that later get edited (status, approval requests).
+
+Each call is one short transaction on a private file (WAL), fast enough to run on the event
+loop; there is one connection and one owner (:class:`BridgeDb`).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SEEN_RETENTION_S = 7 * 24 * 3600.0
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS sessions (
+    key TEXT PRIMARY KEY,
+    channel TEXT NOT NULL,
+    thread_ts TEXT NOT NULL,
+    task_id TEXT NOT NULL,
+    requester TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    event_cursor INTEGER NOT NULL DEFAULT 0,
+    status_ref TEXT
+);
+CREATE UNIQUE INDEX IF NOT EXISTS sessions_task ON sessions (task_id);
+CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS queued (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    session_key TEXT NOT NULL,
+    user TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    text TEXT NOT NULL,
+    images TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    lane TEXT NOT NULL,
+    task_id TEXT,
+    channel TEXT NOT NULL,
+    thread_ts TEXT,
+    op TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL DEFAULT 0,
+    last_error TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_lane ON outbox (lane, id);
+CREATE TABLE IF NOT EXISTS refs (
+    lane TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    PRIMARY KEY (lane, ref)
+);
+"""
+
+
+@dataclass(frozen=True)
+class Session:
+    key: str
+    channel: str
+    thread_ts: str
+    task_id: str
+    requester: str
+    event_cursor: int = 0
+    status_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    id: int
+    session_key: str
+    user: str
+    ts: str
+    text: str
+    images: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Post:
+    """One Slack call waiting in the outbox (op: post | update | react | file)."""
+
+    lane: str
+    channel: str
+    op: str
+    payload: dict[str, Any]
+    thread_ts: str | None = None
+    task_id: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxEntry:
+    id: int
+    post: Post
+    attempts: int
+    next_at: float
+
+
+class BridgeDb:
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.execute("PRAGMA busy_timeout=5000")
+        self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # --- de-duplication --------------------------------------------------------------------
+
+    def first_sighting(self, *ids: str, now: float | None = None) -> bool:
+        """Record ``ids`` as handled; False if any of them was handled before."""
+        at = time.time() if now is None else now
+        with self._tx() as c:
+            placeholders = ",".join("?" for _ in ids)
+            seen = c.execute(f"SELECT 1 FROM seen WHERE id IN ({placeholders})", ids).fetchone()
+            c.executemany(
+                "INSERT OR IGNORE INTO seen (id, at) VALUES (?, ?)", [(i, at) for i in ids]
+            )
+        return seen is None
+
+    def forget_seen_before(self, cutoff: float) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM seen WHERE at < ?", (cutoff,))
+
+    # --- sessions --------------------------------------------------------------------------
+
+    def add_session(self, session: Session) -> None:
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO sessions (key, channel, thread_ts, task_id, requester, created_at,"
+                " event_cursor, status_ref) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    session.key,
+                    session.channel,
+                    session.thread_ts,
+                    session.task_id,
+                    session.requester,
+                    time.time(),
+                    session.event_cursor,
+                    session.status_ref,
+                ),
+            )
+
+    def session(self, key: str) -> Session | None:
+        row = self._conn.execute(
+            f"SELECT {_SESSION_COLS} FROM sessions WHERE key = ?", (key,)
+        ).fetchone()
+        return Session(*row) if row else None
+
+    def session_by_task(self, task_id: str) -> Session | None:
+        row = self._conn.execute(
+            f"SELECT {_SESSION_COLS} FROM sessions WHERE task_id = ?", (task_id,)
+        ).fetchone()
+        return Session(*row) if row else None
+
+    def sessions(self) -> list[Session]:
+        rows = self._conn.execute(
+            f"SELECT {_SESSION_COLS} FROM sessions ORDER BY created_at"
+        ).fetchall()
+        return [Session(*r) for r in rows]
+
+    def replace_task(self, key: str, task_id: str) -> None:
+        """The session continues on a new task (its old one failed or was cancelled)."""
+        with self._tx() as c:
+            c.execute(
+                "UPDATE sessions SET task_id = ?, event_cursor = 0, status_ref = NULL"
+                " WHERE key = ?",
+                (task_id, key),
+            )
+
+    # --- the queue -------------------------------------------------------------------------
+
+    def enqueue_message(
+        self, key: str, user: str, ts: str, text: str, images: Sequence[str]
+    ) -> int:
+        """Queue a message; returns the queue's depth after it."""
+        with self._tx() as c:
+            c.execute(
+                "INSERT INTO queued (session_key, user, ts, text, images) VALUES (?, ?, ?, ?, ?)",
+                (key, user, ts, text, json.dumps(list(images))),
+            )
+            return int(
+                c.execute("SELECT COUNT(*) FROM queued WHERE session_key = ?", (key,)).fetchone()[0]
+            )
+
+    def queue_depth(self, key: str) -> int:
+        row = self._conn.execute(
+            "SELECT COUNT(*) FROM queued WHERE session_key = ?", (key,)
+        ).fetchone()
+        return int(row[0])
+
+    def next_queued(self, key: str) -> QueuedMessage | None:
+        row = self._conn.execute(
+            "SELECT id, session_key, user, ts, text, images FROM queued WHERE session_key = ?"
+            " ORDER BY id LIMIT 1",
+            (key,),
+        ).fetchone()
+        if row is None:
+            return None
+        return QueuedMessage(row[0], row[1], row[2], row[3], row[4], tuple(json.loads(row[5])))
+
+    def remove_queued(self, message_id: int) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM queued WHERE id = ?", (message_id,))
+
+    def clear_queue(self, key: str) -> int:
+        with self._tx() as c:
+            return c.execute("DELETE FROM queued WHERE session_key = ?", (key,)).rowcount
+
+    # --- the outbox ------------------------------------------------------------------------
+
+    def relay(
+        self, key: str, posts: Sequence[Post], *, cursor: int, status_ref: str | None
+    ) -> None:
+        """Queue ``posts`` and advance the session's event cursor, in one transaction."""
+        with self._tx() as c:
+            self._insert_posts(c, posts)
+            c.execute(
+                "UPDATE sessions SET event_cursor = ?, status_ref = ? WHERE key = ?",
+                (cursor, status_ref, key),
+            )
+
+    def enqueue_posts(self, posts: Sequence[Post]) -> None:
+        with self._tx() as c:
+            self._insert_posts(c, posts)
+
+    def _insert_posts(self, c: sqlite3.Connection, posts: Sequence[Post]) -> None:
+        for post in posts:
+            ref = post.payload.get("ref") if post.op == "update" else None
+            if ref is not None:
+                # A newer edit of the same message supersedes any edit not yet sent.
+                c.execute(
+                    "DELETE FROM outbox WHERE lane = ? AND op = 'update' AND attempts = 0"
+                    " AND json_extract(payload, '$.ref') = ?",
+                    (post.lane, ref),
+                )
+            c.execute(
+                "INSERT INTO outbox (lane, task_id, channel, thread_ts, op, payload)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    post.lane,
+                    post.task_id,
+                    post.channel,
+                    post.thread_ts,
+                    post.op,
+                    json.dumps(post.payload),
+                ),
+            )
+
+    def outbox_heads(self) -> list[OutboxEntry]:
+        """The oldest entry of each lane: the only one that may be sent next."""
+        rows = self._conn.execute(
+            "SELECT id, lane, task_id, channel, thread_ts, op, payload, attempts, next_at"
+            " FROM outbox WHERE id IN (SELECT MIN(id) FROM outbox GROUP BY lane) ORDER BY id"
+        ).fetchall()
+        return [
+            OutboxEntry(
+                id=r[0],
+                post=Post(
+                    lane=r[1],
+                    task_id=r[2],
+                    channel=r[3],
+                    thread_ts=r[4],
+                    op=r[5],
+                    payload=json.loads(r[6]),
+                ),
+                attempts=r[7],
+                next_at=r[8],
+            )
+            for r in rows
+        ]
+
+    def outbox_size(self) -> int:
+        return int(self._conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    def mark_attempt(self, entry_id: int) -> None:
+        """The entry is being sent; it can no longer be superseded."""
+        with self._tx() as c:
+            c.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (entry_id,))
+
+    def delivered(self, entry: OutboxEntry, ts: str | None) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM outbox WHERE id = ?", (entry.id,))
+            ref = entry.post.payload.get("ref")
+            if entry.post.op == "post" and ref and ts:
+                c.execute(
+                    "INSERT OR REPLACE INTO refs (lane, ref, ts) VALUES (?, ?, ?)",
+                    (entry.post.lane, ref, ts),
+                )
+
+    def retry_later(self, entry_id: int, next_at: float, error: str) -> None:
+        with self._tx() as c:
+            c.execute(
+                "UPDATE outbox SET next_at = ?, last_error = ? WHERE id = ?",
+                (next_at, error, entry_id),
+            )
+
+    def drop(self, entry_id: int) -> None:
+        with self._tx() as c:
+            c.execute("DELETE FROM outbox WHERE id = ?", (entry_id,))
+
+    def ref_ts(self, lane: str, ref: str) -> str | None:
+        row = self._conn.execute(
+            "SELECT ts FROM refs WHERE lane = ? AND ref = ?", (lane, ref)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+
+_SESSION_COLS = "key, channel, thread_ts, task_id, requester, event_cursor, status_ref"

@@ -1,0 +1,152 @@
+"""Delivery of the outbox: every post reaches Slack, in order per thread, whatever Slack's mood.
+
+A lane (one thread) sends only its oldest entry; while Slack is down that entry is retried
+with exponential backoff (base, doubling, capped) and everything behind it waits, so messages
+arrive in the order Codex wrote them. Entries live in SQLite, so a restart loses none.
+Slack refusing an entry for good (a deleted channel, a missing scope) drops it, recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from codex_runner.bridges.slack import event_log
+from codex_runner.bridges.slack.api import SlackApi, SlackRejected, SlackUnavailable
+from codex_runner.bridges.slack.db import BridgeDb, OutboxEntry
+from codex_runner.bridges.slack.event_log import TaskLog
+
+log = logging.getLogger(__name__)
+
+
+def backoff_delay(attempts: int, base_s: float, max_s: float) -> float:
+    """Delay before retry number ``attempts`` (1-based): base, 2*base, 4*base, ... capped."""
+    return float(min(max_s, base_s * (2 ** max(0, attempts - 1))))
+
+
+class Outbox:
+    """Owns the delivery loop; ``notify()`` after queueing posts wakes it."""
+
+    def __init__(
+        self,
+        db: BridgeDb,
+        api: SlackApi,
+        task_log: TaskLog,
+        *,
+        retry_base_s: float,
+        retry_max_s: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._db = db
+        self._api = api
+        self._log = task_log
+        self._base = retry_base_s
+        self._max = retry_max_s
+        self._clock = clock
+        self._wake = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
+
+    def notify(self) -> None:
+        self._idle.clear()
+        self._wake.set()
+
+    def start(self) -> None:
+        self._loop = asyncio.create_task(self._run(), name="slack-outbox")
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        if self._loop is None:
+            return
+        self._loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(self._loop, timeout)
+        self._loop = None
+
+    async def wait_idle(self, timeout: float) -> None:
+        """Wait until the outbox is empty (for shutdown and tests)."""
+        async with asyncio.timeout(timeout):
+            while self._db.outbox_size():
+                self._idle.clear()
+                self._wake.set()
+                await self._idle.wait()
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            heads = self._db.outbox_heads()
+            now = self._clock()
+            due = [e for e in heads if e.next_at <= now]
+            if due:
+                await asyncio.gather(*(self._deliver(e) for e in due))
+                continue
+            if not heads:
+                self._idle.set()
+            delay = min((e.next_at for e in heads), default=None)
+            timeout = None if delay is None else max(0.0, delay - now)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _deliver(self, entry: OutboxEntry) -> None:
+        self._db.mark_attempt(entry.id)
+        post = entry.post
+        try:
+            ts = await self._send(entry)
+        except SlackUnavailable as exc:
+            attempts = entry.attempts + 1
+            delay = backoff_delay(attempts, self._base, self._max)
+            self._db.retry_later(entry.id, self._clock() + delay, str(exc))
+            log.warning("Slack unavailable (%s); retrying %s in %.1fs", exc, post.op, delay)
+            await self._log.record(
+                post.task_id,
+                event_log.DELIVERY_RETRY,
+                {"op": post.op, "error": str(exc), "attempt": attempts, "retry_in_s": delay},
+            )
+            return
+        except (SlackRejected, OSError, ValueError) as exc:
+            self._db.drop(entry.id)
+            log.error("dropped a Slack %s: %s", post.op, exc)
+            await self._log.record(
+                post.task_id, event_log.DELIVERY_DROPPED, {"op": post.op, "error": str(exc)}
+            )
+            return
+        self._db.delivered(entry, ts)
+        data = {"op": post.op, "channel": post.channel}
+        if ts:
+            data["file_id" if post.op == "file" else "ts"] = ts
+        if post.thread_ts:
+            data["thread_ts"] = post.thread_ts
+        if text := post.payload.get("text"):
+            data["text"] = str(text)[:500]
+        await self._log.record(post.task_id, event_log.DELIVERED, data)
+
+    async def _send(self, entry: OutboxEntry) -> str | None:
+        post = entry.post
+        payload = post.payload
+        if post.op == "post":
+            return await self._api.post_message(
+                post.channel, post.thread_ts, str(payload["text"]), payload.get("blocks")
+            )
+        if post.op == "update":
+            ts = self._db.ref_ts(post.lane, str(payload["ref"]))
+            if ts is None:
+                raise ValueError(f"no posted message {payload['ref']} to update")
+            await self._api.update_message(
+                post.channel, ts, str(payload["text"]), payload.get("blocks")
+            )
+            return ts
+        if post.op == "react":
+            await self._api.add_reaction(post.channel, str(payload["ts"]), str(payload["name"]))
+            return None
+        if post.op == "file":
+            path = Path(str(payload["path"]))
+            file_id = await self._api.upload_file(
+                post.channel, post.thread_ts, path, str(payload["filename"]), payload.get("comment")
+            )
+            if payload.get("spooled"):
+                await asyncio.to_thread(path.unlink, True)
+            return file_id or None
+        raise ValueError(f"unknown outbox op {post.op!r}")

@@ -1,0 +1,224 @@
+"""From a task's events to posts in its thread.
+
+:func:`plan_posts` is the pure mapping (one event, the session's status message, in ->
+posts out); :class:`Relay` follows each session's task events losslessly
+(``TaskService.events``) and queues the posts together with the new event cursor in one
+transaction, so after a restart nothing is posted twice or skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from codex_runner.bridges.slack import blocks
+from codex_runner.bridges.slack.db import BridgeDb, Post, Session
+from codex_runner.bridges.slack.mrkdwn import split_message, to_mrkdwn
+from codex_runner.domain.durable_event import EventType, TaskEvent
+from codex_runner.domain.events import EventKind, ItemType
+
+log = logging.getLogger(__name__)
+
+_ENDING_STATES = frozenset({"completed", "interrupted", "failed", "cancelled"})
+RESTARTED_TEXT = (
+    ":warning: The runner restarted while this turn was running. Reply to continue where it "
+    "left off."
+)
+
+
+@dataclass(frozen=True)
+class EventContext:
+    """What :func:`plan_posts` needs beyond the event, looked up by the caller."""
+
+    deciders: Sequence[str] = ()
+    approval_data: dict[str, Any] = field(default_factory=dict)
+    decided_by: str | None = None
+    total_tokens: int = 0
+
+
+@dataclass(frozen=True)
+class Plan:
+    posts: list[Post]
+    status_ref: str | None
+    turn_ended: bool = False
+
+
+def plan_posts(
+    event: TaskEvent, session: Session, status_ref: str | None, ctx: EventContext
+) -> Plan:
+    """The posts that show ``event`` in the session's thread."""
+    posts: list[Post] = []
+
+    def post(
+        text: str, *, ref: str | None = None, block: list[dict[str, Any]] | None = None
+    ) -> None:
+        payload: dict[str, Any] = {"text": text}
+        if ref:
+            payload["ref"] = ref
+        if block:
+            payload["blocks"] = block
+        posts.append(_post(session, "post", payload))
+
+    def update(ref: str | None, text: str, block: list[dict[str, Any]] | None = None) -> None:
+        if ref is None:
+            return
+        payload: dict[str, Any] = {"ref": ref, "text": text}
+        if block:
+            payload["blocks"] = block
+        posts.append(_post(session, "update", payload))
+
+    data = event.data
+    if event.type.startswith("codex."):
+        codex = event.codex_event()
+        if codex is None:
+            return Plan(posts, status_ref)
+        if codex.kind is EventKind.TURN_STARTED:
+            status_ref = f"status:{event.seq}"
+            post(blocks.WORKING, ref=status_ref)
+        elif codex.kind is EventKind.ITEM_STARTED and codex.item is not None:
+            if codex.item.type is ItemType.COMMAND_EXECUTION and codex.item.command:
+                update(status_ref, blocks.running_text(codex.item.command))
+        elif (
+            codex.kind is EventKind.ITEM_COMPLETED
+            and codex.item is not None
+            and codex.item.type is ItemType.AGENT_MESSAGE
+            and (codex.item.text or "").strip()
+        ):
+            for piece in split_message(to_mrkdwn(codex.item.text or "")):
+                post(piece)
+        return Plan(posts, status_ref)
+
+    if event.type == EventType.APPROVAL_REQUESTED:
+        approval_id = str(data["approval_id"])
+        post(
+            "Codex asks for an approval",
+            ref=f"approval:{approval_id}",
+            block=blocks.approval_blocks(approval_id, data, ctx.deciders),
+        )
+        update(status_ref, blocks.WAITING)
+    elif event.type == EventType.APPROVAL_DECIDED:
+        outcome = blocks.decided_text(str(data.get("decision")), ctx.decided_by or "someone")
+        update(
+            f"approval:{data['approval_id']}",
+            outcome,
+            blocks.settled_blocks(ctx.approval_data, outcome),
+        )
+    elif event.type == EventType.APPROVAL_EXPIRED:
+        update(
+            f"approval:{data['approval_id']}",
+            blocks.EXPIRED_TEXT,
+            blocks.settled_blocks(ctx.approval_data, blocks.EXPIRED_TEXT),
+        )
+    elif event.type == EventType.TASK_STATE_CHANGED:
+        to, source = data.get("to"), data.get("from")
+        if to == "running" and source == "awaiting_approval":
+            update(status_ref, blocks.WORKING)
+        elif to in _ENDING_STATES:
+            if to == "completed":
+                update(status_ref, blocks.done_text(ctx.total_tokens))
+                if status_ref is None:
+                    post(blocks.done_text(ctx.total_tokens))
+            elif to == "interrupted":
+                update(status_ref, blocks.STOPPED)
+            elif to == "cancelled":
+                update(status_ref, blocks.CANCELLED)
+            else:
+                text = blocks.failed_text(data.get("reason"))
+                update(status_ref, text)
+                post(text)
+            return Plan(posts, None, turn_ended=True)
+    elif event.type == EventType.TASK_RECONCILED:
+        update(status_ref, blocks.STOPPED)
+        post(RESTARTED_TEXT)
+        return Plan(posts, None, turn_ended=True)
+    return Plan(posts, status_ref)
+
+
+def _post(session: Session, op: str, payload: dict[str, Any]) -> Post:
+    return Post(
+        lane=session.key,
+        channel=session.channel,
+        thread_ts=session.thread_ts,
+        op=op,
+        payload=payload,
+        task_id=session.task_id,
+    )
+
+
+ContextLookup = Callable[[TaskEvent, Session], Awaitable[EventContext]]
+FollowEvents = Callable[[str, int], Any]  # (task_id, after_seq) -> AsyncIterator[TaskEvent]
+
+
+class Relay:
+    """One follower per session; each stops when its session moves to another task."""
+
+    def __init__(
+        self,
+        db: BridgeDb,
+        follow: FollowEvents,
+        context: ContextLookup,
+        on_posts: Callable[[], None],
+        on_turn_end: Callable[[str], Awaitable[None]],
+    ) -> None:
+        self._db = db
+        self._follow = follow
+        self._context = context
+        self._on_posts = on_posts
+        self._on_turn_end = on_turn_end
+        self._followers: dict[str, asyncio.Task[None]] = {}
+
+    def watch(self, session_key: str) -> None:
+        """(Re)start following the session's current task."""
+        old = self._followers.pop(session_key, None)
+        if old is not None:
+            old.cancel()
+        self._followers[session_key] = asyncio.create_task(
+            self._run(session_key), name=f"slack-relay-{session_key}"
+        )
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        followers = list(self._followers.values())
+        self._followers.clear()
+        for task in followers:
+            task.cancel()
+        if followers:
+            await asyncio.wait(followers, timeout=timeout)
+
+    async def _run(self, key: str) -> None:
+        session = self._db.session(key)
+        if session is None:
+            return
+        task_id = session.task_id
+        status_ref = session.status_ref
+        while True:
+            try:
+                async for event in self._follow(task_id, session.event_cursor):
+                    current = self._db.session(key)
+                    if current is None or current.task_id != task_id:
+                        return
+                    session = current
+                    if event.type.startswith("slack."):
+                        continue
+                    ctx = await self._context(event, session)
+                    plan = plan_posts(event, session, status_ref, ctx)
+                    status_ref = plan.status_ref
+                    self._db.relay(key, plan.posts, cursor=event.seq, status_ref=status_ref)
+                    if plan.posts:
+                        self._on_posts()
+                    if plan.turn_ended:
+                        await self._on_turn_end(key)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # Keep following: a failure here must not silence the thread. The cursor
+                # was not advanced past the event that failed, so it is retried.
+                log.exception("relay of session %s failed; following again", key)
+                await asyncio.sleep(1.0)  # back off before reading the events again
+                refreshed = self._db.session(key)
+                if refreshed is None or refreshed.task_id != task_id:
+                    return
+                session = refreshed

@@ -1,0 +1,100 @@
+"""The agent's helper endpoints on the daemon (``/slack/...``).
+
+The daemon applies its bearer-token check to every router it mounts; these routes also need
+the session's helper key (header ``X-Codex-Runner-Session``), and a session may only read and
+post in its own thread.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, HTTPException, Query
+from fastapi.responses import PlainTextResponse, Response
+from pydantic import BaseModel, Field
+
+from codex_runner.bridges.slack.helpers import HelperRefused, history_text
+from codex_runner.bridges.slack.sessions import SESSION_HEADER
+
+if TYPE_CHECKING:
+    from codex_runner.bridges.slack.bridge import SlackBridge
+
+SessionKey = Annotated[str | None, Header(alias=SESSION_HEADER)]
+
+
+class PostMessage(BaseModel):
+    text: str = Field(max_length=40_000, description="Markdown; converted to Slack mrkdwn.")
+    channel_id: str | None = None
+    thread_ts: str | None = None
+
+
+class PostFile(BaseModel):
+    file_path: str | None = Field(default=None, description="A file inside the workspace.")
+    content_base64: str | None = None
+    filename: str | None = Field(default=None, max_length=255)
+    comment: str | None = Field(default=None, max_length=4_000)
+    channel_id: str | None = None
+    thread_ts: str | None = None
+
+
+def slack_router(bridge: SlackBridge) -> APIRouter:
+    router = APIRouter(prefix="/slack", tags=["slack"])
+
+    def helpers_or_503() -> Any:
+        if bridge.helpers is None:
+            raise HTTPException(503, "the Slack bridge is not running")
+        return bridge.helpers
+
+    @router.get("/thread-history", response_model=None)
+    async def thread_history(
+        session_key: SessionKey = None,
+        channel_id: str | None = None,
+        thread_ts: str | None = None,
+        before_ts: str | None = None,
+        limit: Annotated[int | None, Query(ge=1)] = None,
+        format: Literal["text", "json"] = "text",
+    ) -> Response | dict[str, Any]:
+        helpers = helpers_or_503()
+        try:
+            session = helpers.session(session_key)
+            helpers.check_thread(session, channel_id, thread_ts)
+            entries = await helpers.history(session, before_ts=before_ts, limit=limit)
+        except HelperRefused as exc:
+            raise HTTPException(exc.status, str(exc)) from None
+        if format == "json":
+            return {
+                "channel_id": session.channel,
+                "thread_ts": session.thread_ts,
+                "messages": entries,
+            }
+        return PlainTextResponse(history_text(entries))
+
+    @router.post("/post-message")
+    async def post_message(body: PostMessage, session_key: SessionKey = None) -> dict[str, Any]:
+        helpers = helpers_or_503()
+        try:
+            session = helpers.session(session_key)
+            helpers.check_thread(session, body.channel_id, body.thread_ts)
+            count = await helpers.post_message(session, body.text)
+        except HelperRefused as exc:
+            raise HTTPException(exc.status, str(exc)) from None
+        return {"ok": True, "queued_messages": count}
+
+    @router.post("/post-file")
+    async def post_file(body: PostFile, session_key: SessionKey = None) -> dict[str, Any]:
+        helpers = helpers_or_503()
+        try:
+            session = helpers.session(session_key)
+            helpers.check_thread(session, body.channel_id, body.thread_ts)
+            name = await helpers.post_file(
+                session,
+                file_path=body.file_path,
+                content_base64=body.content_base64,
+                filename=body.filename,
+                comment=body.comment,
+            )
+        except HelperRefused as exc:
+            raise HTTPException(exc.status, str(exc)) from None
+        return {"ok": True, "filename": name}
+
+    return router
