@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 from codex_runner.codex.app_server import AppServerRuntime
+from codex_runner.codex.rpc_log import RpcLog
 from codex_runner.codex.runtime import ApprovalHandler, CodexRuntime
 from codex_runner.config import RunnerConfig
 
 
-def create_runtime(config: RunnerConfig, approvals: ApprovalHandler | None = None) -> CodexRuntime:
-    """The runtime named by ``config.codex.runtime`` (``app-server`` or ``exec``)."""
+def create_runtime(
+    config: RunnerConfig,
+    approvals: ApprovalHandler | None = None,
+    *,
+    rpc_log: RpcLog | None = None,
+) -> CodexRuntime:
+    """The runtime named by ``config.codex.runtime`` (``app-server`` or ``exec``).
+
+    ``rpc_log`` records the app-server's raw JSON-RPC (exec speaks none).
+    """
     if config.codex.runtime == "exec":
         from codex_runner.codex.exec_runtime import ExecRuntime
 
         return ExecRuntime(config)
-    return AppServerRuntime(config, approvals=approvals)
+    return AppServerRuntime(config, approvals=approvals, rpc_log=rpc_log)

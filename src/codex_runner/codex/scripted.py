@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from codex_runner.codex.runtime import (
     ApprovalHandler,
@@ -113,6 +114,7 @@ class ScriptedRuntime:
     started: list[tuple[str, str]] = field(default_factory=list)  # (thread id, input)
     resumed: list[str] = field(default_factory=list)
     decisions: list[str] = field(default_factory=list)
+    cwds: dict[str, Path] = field(default_factory=dict)  # thread id -> its working directory
     images: list[list[str]] = field(default_factory=list)  # image paths of each turn with images
     live: int = 0
     max_live: int = 0
@@ -133,7 +135,9 @@ class ScriptedRuntime:
 
     async def start_thread(self, options: ThreadOptions) -> ThreadHandle:
         self.threads += 1
-        return ThreadHandle(f"th{self.threads}")
+        thread_id = f"th{self.threads}"
+        self.cwds[thread_id] = options.cwd
+        return ThreadHandle(thread_id)
 
     async def resume_thread(
         self, thread_id: str, options: ThreadOptions, *, context: str | None = None
@@ -160,3 +164,14 @@ class ScriptedRuntime:
                 self.live -= 1
 
         return ScriptedTurn(rec, asyncio.create_task(run()))
+
+
+async def write_file(rt: ScriptedRuntime, rec: TurnRecorder, text: str) -> None:
+    """Write ``out.txt`` (the turn's input) in the thread's working directory, then complete."""
+    (rt.cwds[rec.thread_id] / "out.txt").write_text(text + "\n")
+    await complete(rt, rec, text)
+
+
+async def fail(rt: ScriptedRuntime, rec: TurnRecorder, text: str) -> None:
+    """A turn that fails with a model error (not a crash: no retry)."""
+    rec.fail(FailureClass.MODEL_ERROR, f"model refused: {text}")

@@ -36,7 +36,12 @@ from codex_runner.domain.conversation import ThreadRecord, TurnState
 from codex_runner.domain.conversation import Turn as TurnRecord
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.events import ApprovalRequest, FailureClass, TurnStatus
-from codex_runner.domain.graph import GraphSpecError, blocked_by_failure, coordinator_input
+from codex_runner.domain.graph import (
+    GraphSpecError,
+    blocked_by_failure,
+    coordinator_input,
+    topological_order,
+)
 from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import (
     ACTIVE_STATES,
@@ -329,15 +334,17 @@ class TaskService:
     async def cancel(self, task_id: str) -> Task:
         """End the task for good; cancelling a graph's parent cancels its unfinished children."""
         task = await self.get(task_id)
+        if await self._stop_runner(task, Action.CANCEL):
+            task = await self.get(task_id)
+        else:
+            task = await self._transition(task, Action.CANCEL, reason="cancelled by request")
         if task.is_graph_parent and task.graph_id is not None:
-            for child in (await self.graph(task.graph_id)).children:
+            # Dependents first, so no child is failed as a dependent before it is cancelled.
+            for child in reversed((await self.graph(task.graph_id)).children):
                 if not child.state.is_terminal:
                     with contextlib.suppress(InvalidTransition):
                         await self.cancel(child.id)
-            task = await self.get(task_id)
-        if await self._stop_runner(task, Action.CANCEL):
-            return await self.get(task_id)
-        return await self._transition(task, Action.CANCEL, reason="cancelled by request")
+        return task
 
     async def resume(self, task_id: str, prompt: str | None = None) -> Task:
         """Re-queue an interrupted task on its thread, optionally with new input."""
@@ -667,7 +674,7 @@ class TaskService:
             # The work stays in the worktree; the task completed, so say what went wrong.
             log.warning("task %s: committing its worktree failed: %s", task.id, exc)
             return workspace.branch, task.diff_summary, f"; its changes were not committed: {exc}"
-        return workspace.branch, summary.text if summary is not None else None, ""
+        return workspace.branch, summary.report() if summary is not None else None, ""
 
     async def _end_approvals(self, task_id: str) -> None:
         """The turn is over: nobody can answer its pending approvals any more."""
@@ -697,7 +704,9 @@ class TaskService:
         by_id = {t.id: t for t in members}
         states = {t.id: t.state for t in members}
         deps = {t.id: t.depends_on for t in members}
-        for task_id in blocked_by_failure(deps, states):
+        blocked = blocked_by_failure(deps, states)
+        # In dependency order: the parent, which depends on every child, fails last.
+        for task_id in (t for t in topological_order(deps) if t in blocked):
             task = by_id[task_id]
             culprits = [
                 by_id[p].key or p for p in task.depends_on if states[p] in _SETTLED_BADLY

@@ -138,6 +138,18 @@ class DiffSummary:
             parts.append(f"{self.deletions} deletion{'s' if self.deletions != 1 else ''}(-)")
         return ", ".join(parts)
 
+    def report(self, max_files: int = 50) -> str:
+        """The shortstat line, then one line per file (``+3 -1 path``), at most ``max_files``."""
+        lines = [self.text]
+        for f in self.files[:max_files]:
+            name = f"{f.old_path} => {f.path}" if f.old_path else f.path
+            lines.append(
+                f"  binary {name}" if f.binary else f"  +{f.insertions} -{f.deletions} {name}"
+            )
+        if len(self.files) > max_files:
+            lines.append(f"  ... and {len(self.files) - max_files} more files")
+        return "\n".join(lines)
+
 
 @dataclass(frozen=True)
 class GitIdentity:

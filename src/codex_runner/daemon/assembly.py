@@ -1,0 +1,129 @@
+"""The daemon's parts wired together: store, workspaces, Codex runtime, task service.
+
+Start order: store (migrations run), workspaces, runtime (Codex initialized), service
+(reconciliation, then scheduling). Stop order is the reverse, each step bounded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from codex_runner.codex.factory import create_runtime
+from codex_runner.codex.rpc_log import RpcLog
+from codex_runner.codex.runtime import CodexRuntime
+from codex_runner.config import RunnerConfig
+from codex_runner.domain.events import ApprovalRequest
+from codex_runner.service.event_bus import EventBus
+from codex_runner.service.task_log import TaskLogFiles
+from codex_runner.service.tasks import TaskService
+from codex_runner.store.sql import SqlStore
+from codex_runner.workspace.git_worktrees import GitWorktrees
+
+log = logging.getLogger(__name__)
+
+DATABASE_FILE = "runner.sqlite"
+
+
+@dataclass(frozen=True)
+class Paths:
+    home: Path
+
+    @property
+    def database(self) -> Path:
+        return self.home / DATABASE_FILE
+
+    @property
+    def worktrees(self) -> Path:
+        return self.home / "worktrees"
+
+    @property
+    def logs(self) -> Path:
+        return self.home / "logs"
+
+    @property
+    def task_logs(self) -> Path:
+        return self.logs / "tasks"
+
+    @property
+    def rpc_log(self) -> Path:
+        return self.logs / "codex-rpc.jsonl"
+
+
+class Daemon:
+    """Owns the long-lived parts; ``service`` is what adapters (API, Slack) talk to."""
+
+    def __init__(self, config: RunnerConfig) -> None:
+        self.config = config
+        self.paths = Paths(config.home)
+        self._store: SqlStore | None = None
+        self._runtime: CodexRuntime | None = None
+        self._service: TaskService | None = None
+        self.bus = EventBus()
+
+    @property
+    def service(self) -> TaskService:
+        if self._service is None:
+            raise RuntimeError("the daemon is not started")
+        return self._service
+
+    @property
+    def runtime(self) -> CodexRuntime:
+        if self._runtime is None:
+            raise RuntimeError("the daemon is not started")
+        return self._runtime
+
+    def ready(self) -> bool:
+        """The store is open and the Codex runtime answered ``initialize``."""
+        return (
+            self._store is not None
+            and self._runtime is not None
+            and self._runtime.status().state == "ready"
+        )
+
+    async def start(self) -> None:
+        settings = self.config.service
+        self.paths.home.mkdir(parents=True, exist_ok=True)
+        self._store = await SqlStore.open(self.paths.database)
+        rpc_log = (
+            RpcLog(self.paths.rpc_log, settings.rpc_log_max_bytes) if settings.rpc_log else None
+        )
+
+        async def approvals(request: ApprovalRequest) -> str:
+            return await self.service.approval_handler(request)
+
+        self._runtime = create_runtime(self.config, approvals, rpc_log=rpc_log)
+        self._service = TaskService(
+            self._store,
+            self._runtime,
+            GitWorktrees(self.paths.worktrees),
+            self.bus,
+            max_concurrent=settings.max_concurrent_tasks,
+            approval_timeout_s=settings.approval_timeout_s,
+            approval_timeout_decision=settings.approval_timeout_decision,
+            commit_on_complete=settings.commit_on_complete,
+            auto_resume=settings.auto_resume,
+            event_sink=TaskLogFiles(self.paths.task_logs),
+        )
+        try:
+            await self._runtime.start()
+            await self._service.start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        if self._service is not None:
+            with contextlib.suppress(Exception):
+                await self._service.stop()
+        if self._runtime is not None:
+            with contextlib.suppress(Exception):
+                await self._runtime.close()
+        if self._store is not None:
+            with contextlib.suppress(Exception):
+                await self._store.close()
+        self._service = None
+        self._runtime = None
+        self._store = None
