@@ -299,3 +299,7 @@ class ErrorDetail(BaseModel):
 
 class ErrorOut(BaseModel):
     error: ErrorDetail
+
+
+class HealthOut(BaseModel):
+    ok: bool

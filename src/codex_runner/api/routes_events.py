@@ -1,0 +1,82 @@
+"""A task's event history: pages of stored events, and the live Server-Sent Events feed."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query
+from starlette.responses import StreamingResponse
+
+from codex_runner.api.errors import ERROR_RESPONSES
+from codex_runner.api.schemas import EventList, EventOut
+from codex_runner.api.sse import EventStreams, StopAfter
+from codex_runner.domain.durable_event import STATE_CHANGE_TYPES, TaskEvent
+from codex_runner.domain.task import TaskState
+from codex_runner.service.tasks import TaskService
+
+
+def event_routes(service: TaskService, streams: EventStreams) -> APIRouter:
+    router = APIRouter(prefix="/v1/tasks", tags=["events"], responses=ERROR_RESPONSES)
+
+    @router.get("/{task_id}/events")
+    async def list_events(
+        task_id: str,
+        after: Annotated[int, Query(ge=0, description="Events with a larger seq.")] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+    ) -> EventList:
+        events = await service.read_events(task_id, after_seq=after, limit=limit)
+        last = events[-1].seq if events else after
+        return EventList(events=[EventOut.of(e) for e in events], last_seq=last)
+
+    @router.get(
+        "/{task_id}/events/stream",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "SSE feed."}},
+    )
+    async def stream_events(
+        task_id: str,
+        after: Annotated[int, Query(ge=0, description="Start after this seq.")] = 0,
+        until_terminal: Annotated[
+            bool, Query(description="End after the event that settles the task.")
+        ] = False,
+        last_event_id: Annotated[
+            int | None, Header(alias="Last-Event-ID", ge=0, description="Overrides after.")
+        ] = None,
+    ) -> StreamingResponse:
+        """Stored events after ``after`` (or ``Last-Event-ID``), then live ones, no gap."""
+        task = await service.get(task_id)  # 404 before the stream starts
+        start = last_event_id if last_event_id is not None else after
+        stop_after = _settled_check(service, task_id) if until_terminal else None
+        if (
+            stop_after is not None
+            and task.state.is_terminal
+            and not await service.read_events(task_id, after_seq=start, limit=1)
+        ):
+            return streams.response(_no_events())  # settled, and everything was sent before
+        return streams.response(service.events(task_id, start), stop_after=stop_after)
+
+    return router
+
+
+def _settled_check(service: TaskService, task_id: str) -> StopAfter:
+    """True after the event that leaves the task settled: it is in a terminal state (no
+    follow-up queued) and that event is its latest one."""
+    settled = False
+
+    async def check(event: TaskEvent) -> bool:
+        nonlocal settled
+        if event.type in STATE_CHANGE_TYPES:
+            settled = TaskState(event.data["to"]).is_terminal
+        if not settled:
+            return False
+        task = await service.get(task_id)
+        later = await service.read_events(task_id, after_seq=event.seq, limit=1)
+        return task.state.is_terminal and not later
+
+    return check
+
+
+async def _no_events() -> AsyncIterator[TaskEvent]:
+    return
+    yield

@@ -1,0 +1,68 @@
+"""Graph routes: submit a parent with dependent children, read a graph's state."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from codex_runner.api.errors import ERROR_RESPONSES
+from codex_runner.api.inputs import settings_of, workspace_of
+from codex_runner.api.schemas import ChildCreate, GraphCreate, GraphOut, TaskOut
+from codex_runner.service.graphs import ChildRequest, GraphRequest, GraphView
+from codex_runner.service.tasks import TaskService
+
+
+def graph_routes(service: TaskService) -> APIRouter:
+    router = APIRouter(prefix="/v1/graphs", tags=["graphs"], responses=ERROR_RESPONSES)
+
+    @router.post(
+        "",
+        status_code=201,
+        responses={200: {"model": GraphOut, "description": "The graph with this idempotency key."}},
+    )
+    async def submit_graph(body: GraphCreate, response: Response) -> GraphOut:
+        """Create a parent and its children at once; children start as their prerequisites
+        complete, the parent runs last with their results."""
+        request = GraphRequest(
+            workspace=workspace_of(body.repo, body.base_ref, body.cwd),
+            children=tuple(_child(c) for c in body.children),
+            prompt=body.prompt,
+            priority=body.priority,
+            settings=settings_of(body.model, body.effort, body.sandbox, body.approval_policy),
+            max_runtime_s=body.max_runtime_s,
+            idempotency_key=body.idempotency_key,
+        )
+        # Only to choose 200 over 201: submit_graph itself returns the existing graph.
+        existing = (
+            await service.store.find_by_idempotency_key(body.idempotency_key)
+            if body.idempotency_key is not None
+            else None
+        )
+        view = await service.submit_graph(request)
+        if existing is not None and existing.graph_id == view.graph.id:
+            response.status_code = 200
+        return graph_out(view)
+
+    @router.get("/{graph_id}")
+    async def get_graph(graph_id: str) -> GraphOut:
+        return graph_out(await service.graph(graph_id))
+
+    return router
+
+
+def _child(child: ChildCreate) -> ChildRequest:
+    return ChildRequest(
+        key=child.key,
+        prompt=child.prompt,
+        depends_on=tuple(child.depends_on),
+        priority=child.priority,
+    )
+
+
+def graph_out(view: GraphView) -> GraphOut:
+    return GraphOut(
+        id=view.graph.id,
+        state=view.state,
+        parent=TaskOut.of(view.parent),
+        children=[TaskOut.of(c) for c in view.children],
+        blocked=sorted(view.blocked),
+    )

@@ -1,0 +1,104 @@
+"""Task routes: submit, list, read, and the lifecycle actions (interrupt, resume, steer,
+message, cancel), plus the task branch's diff."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from codex_runner.api.errors import ERROR_RESPONSES
+from codex_runner.api.inputs import settings_of, workspace_of
+from codex_runner.api.schemas import (
+    DiffOut,
+    PromptBody,
+    ResumeBody,
+    TaskCreate,
+    TaskList,
+    TaskOut,
+)
+from codex_runner.domain.task import TaskState
+from codex_runner.service.tasks import TaskService
+
+
+def task_routes(service: TaskService) -> APIRouter:
+    router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
+
+    @router.post(
+        "",
+        status_code=201,
+        responses={200: {"model": TaskOut, "description": "The task with this idempotency key."}},
+    )
+    async def submit_task(body: TaskCreate, response: Response) -> TaskOut:
+        """Queue a task; re-sending an idempotency key answers 200 with the existing task."""
+        workspace = workspace_of(body.repo, body.base_ref, body.cwd)
+        # Only to choose 200 over 201: submit itself returns the existing task.
+        existing = (
+            await service.store.find_by_idempotency_key(body.idempotency_key)
+            if body.idempotency_key is not None
+            else None
+        )
+        task = await service.submit(
+            body.prompt,
+            workspace,
+            priority=body.priority,
+            settings=settings_of(body.model, body.effort, body.sandbox, body.approval_policy),
+            max_runtime_s=body.max_runtime_s,
+            idempotency_key=body.idempotency_key,
+        )
+        if existing is not None and existing.id == task.id:
+            response.status_code = 200
+        return TaskOut.of(task)
+
+    @router.get("")
+    async def list_tasks(
+        state: Annotated[list[TaskState] | None, Query(description="Repeat to match several.")] = (
+            None
+        ),
+        graph_id: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Query(ge=0)] = 0,
+    ) -> TaskList:
+        tasks = await service.list_tasks(
+            states=state or None, graph_id=graph_id, limit=limit, offset=offset
+        )
+        return TaskList(tasks=[TaskOut.of(t) for t in tasks])
+
+    @router.get("/{task_id}")
+    async def get_task(task_id: str) -> TaskOut:
+        return TaskOut.of(await service.get(task_id))
+
+    @router.post("/{task_id}/interrupt")
+    async def interrupt_task(task_id: str) -> TaskOut:
+        """Stop the live turn; the thread is kept and the task can be resumed."""
+        return TaskOut.of(await service.interrupt(task_id))
+
+    @router.post("/{task_id}/resume")
+    async def resume_task(task_id: str, body: ResumeBody | None = None) -> TaskOut:
+        """Re-queue an interrupted task on its thread, optionally with new input."""
+        prompt = body.prompt if body is not None else None
+        return TaskOut.of(await service.resume(task_id, prompt))
+
+    @router.post("/{task_id}/steer")
+    async def steer_task(task_id: str, body: PromptBody) -> TaskOut:
+        """Add input to the task's live turn."""
+        await service.steer(task_id, body.prompt)
+        return TaskOut.of(await service.get(task_id))
+
+    @router.post("/{task_id}/message")
+    async def message_task(task_id: str, body: PromptBody) -> TaskOut:
+        """A follow-up for an interrupted or completed task, queued as its next turn."""
+        return TaskOut.of(await service.message(task_id, body.prompt))
+
+    @router.post("/{task_id}/cancel")
+    async def cancel_task(task_id: str) -> TaskOut:
+        """End the task for good (a graph parent cancels its unfinished children)."""
+        return TaskOut.of(await service.cancel(task_id))
+
+    @router.get("/{task_id}/diff")
+    async def task_diff(task_id: str) -> DiffOut:
+        diff = await service.diff(task_id)
+        task = await service.get(task_id)
+        return DiffOut(task_id=task.id, branch=task.branch, summary=task.diff_summary, diff=diff)
+
+    return router
