@@ -15,12 +15,16 @@ from rich.console import Console
 from rich.markup import escape
 
 from codex_runner.cli.approvals import approval_handler
+from codex_runner.cli.approvals_cmd import approvals_app
 from codex_runner.cli.auth_cmd import auth_app
 from codex_runner.cli.config_cmd import config_app
 from codex_runner.cli.demo import demo_command
 from codex_runner.cli.doctor_cmd import doctor_command
+from codex_runner.cli.gc_cmd import gc_command
+from codex_runner.cli.graph_cmd import graph_app
 from codex_runner.cli.mock_model import mock_model_command
 from codex_runner.cli.render import LiveView, print_json_event
+from codex_runner.cli.tasks_cmd import task_app
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import ConfigError, load_config
 from codex_runner.service.single_turn import run_single_turn
@@ -119,6 +123,10 @@ app.command("mock-model")(mock_model_command)
 app.add_typer(config_app, name="config")
 app.add_typer(auth_app, name="auth")
 app.command("doctor")(doctor_command)
+app.add_typer(task_app, name="task")
+app.add_typer(approvals_app, name="approvals")
+app.add_typer(graph_app, name="graph")
+app.command("gc")(gc_command)
 
 
 def main() -> None:

@@ -1,0 +1,50 @@
+"""``codex-runner gc``: remove finished tasks' worktrees that the daemon no longer needs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from codex_runner.api.schemas import GcBody
+from codex_runner.cli.client import UrlOption, daemon_session, request_body
+from codex_runner.cli.render import print_model_json
+
+out = Console(highlight=False)
+
+
+def gc_command(
+    retention: Annotated[
+        float | None,
+        typer.Option(
+            help="Remove worktrees of tasks finished longer ago than this many seconds "
+            "(default: the service's worktree_retention_s).",
+            show_default=False,
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Also remove branches with unmerged work.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
+    url: UrlOption = None,
+) -> None:
+    """Garbage-collect finished tasks' worktrees (the daemon keeps unmerged work unless --force)."""
+    body = request_body(
+        GcBody, {"retention_s": retention, "force": force or None}, {"retention_s": "--retention"}
+    )
+    with daemon_session(url) as client:
+        result = client.gc(body)
+    if json_output:
+        print_model_json(result)
+        return
+    out.print(f"removed {len(result.removed)} worktree(s)")
+    for task_id in result.removed:
+        out.print(f"  [green]-[/] {task_id}")
+    if result.kept:
+        out.print(f"kept {len(result.kept)}:")
+    for kept in result.kept:
+        detail = f" [dim]({escape(kept['detail'])})[/]" if kept.get("detail") else ""
+        out.print(
+            f"  [yellow]·[/] {escape(kept.get('task_id', '?'))}: "
+            f"{escape(kept.get('reason', ''))}{detail}"
+        )

@@ -1,0 +1,157 @@
+"""``codex-runner graph ...``: start a task graph from a spec file and watch it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from pydantic import ValidationError
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from codex_runner.api.schemas import GraphCreate, GraphOut, TaskOut
+from codex_runner.cli.client import UrlOption, daemon_session
+from codex_runner.cli.render import error_exit, print_model_json, styled_state
+from codex_runner.cli.tasks_cmd import resolve_dir
+
+graph_app = typer.Typer(
+    name="graph",
+    help="Task graphs: a parent task with children that depend on each other.",
+    no_args_is_help=True,
+)
+out = Console(highlight=False)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
+PATH_KEYS = ("repo", "cwd")
+
+
+@graph_app.command("start")
+def start(
+    spec: Annotated[
+        Path,
+        typer.Option(
+            help="YAML or JSON: prompt, repo or cwd, base_ref, priority, "
+            "children: [{key, prompt, depends_on}].",
+            show_default=False,
+        ),
+    ],
+    repo: Annotated[
+        Path | None, typer.Option(help="A git repository (overrides the spec's workspace).")
+    ] = None,
+    cwd: Annotated[
+        Path | None, typer.Option(help="A directory to run in (overrides the spec's workspace).")
+    ] = None,
+    base_ref: Annotated[
+        str | None, typer.Option(help="Commit-ish the worktrees start from.")
+    ] = None,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+) -> None:
+    """Submit a graph: its children run in dependency order, the parent last."""
+    if repo is not None and cwd is not None:
+        raise error_exit("give at most one workspace: --repo DIR or --cwd DIR", 2)
+    raw = load_spec(spec)
+    if repo is not None or cwd is not None:
+        raw.pop("repo", None)
+        raw.pop("cwd", None)
+        raw.update({"repo": resolve_dir(repo), "cwd": resolve_dir(cwd)})
+    if base_ref is not None:
+        raw["base_ref"] = base_ref
+    body = graph_request(spec, {k: v for k, v in raw.items() if v is not None})
+    with daemon_session(url) as client:
+        graph = client.create_graph(body)
+    if json_output:
+        print_model_json(graph)
+        return
+    out.print(f"started graph [bold]{graph.id}[/] with {len(graph.children)} children")
+    render_graph(graph)
+
+
+@graph_app.command("status")
+def status(
+    graph_id: Annotated[str, typer.Argument(help="The graph's id.", show_default=False)],
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+) -> None:
+    """The parent and its children in run order, with states and dependencies."""
+    with daemon_session(url) as client:
+        graph = client.get_graph(graph_id)
+    if json_output:
+        print_model_json(graph)
+        return
+    render_graph(graph)
+
+
+def load_spec(path: Path) -> dict[str, Any]:
+    """The spec file as a mapping, relative workspace paths resolved against its folder."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise error_exit(f"--spec {path}: cannot read it ({reason})", 2) from None
+    try:
+        raw = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except json.JSONDecodeError as exc:
+        raise error_exit(
+            f"{path}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", 2
+        ) from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or type(exc).__name__
+        raise error_exit(f"{path}: not valid YAML: {problem}{where}", 2) from None
+    if not isinstance(raw, dict):
+        raise error_exit(
+            f"{path}: a graph spec is a mapping with prompt, repo or cwd, and children; "
+            f"found {type(raw).__name__}",
+            2,
+        )
+    spec: dict[str, Any] = dict(raw)
+    for key in PATH_KEYS:
+        value = spec.get(key)
+        if isinstance(value, str) and value:
+            spec[key] = str((path.parent / Path(value).expanduser()).resolve())
+    return spec
+
+
+def graph_request(path: Path, spec: dict[str, Any]) -> GraphCreate:
+    try:
+        return GraphCreate.model_validate(spec)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        if first["type"] == "extra_forbidden":
+            message = f"{path}: unknown key '{where}': remove it or fix its name"
+            raise error_exit(message, 2) from None
+        raise error_exit(f"{path}: {where or 'spec'}: {first['msg']}", 2) from None
+
+
+def render_graph(graph: GraphOut) -> None:
+    out.print(f"graph [bold]{graph.id}[/]: {styled_state(graph.state)}")
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("KEY", "TASK", "STATE", "DEPENDS ON", "BRANCH", "NOTE"):
+        table.add_column(column, no_wrap=column != "NOTE", overflow="fold")
+    blocked = set(graph.blocked)
+    table.add_row(*_row("(parent)", graph.parent, blocked=False))
+    for child in graph.children:
+        is_blocked = child.id in blocked or (child.key or "") in blocked
+        table.add_row(*_row(child.key or "?", child, blocked=is_blocked))
+    out.print(table)
+
+
+def _row(key: str, task: TaskOut, *, blocked: bool) -> tuple[str, ...]:
+    state = styled_state(task.state)
+    if blocked:
+        state += " [bold red]blocked[/]"
+    return (
+        escape(key),
+        task.id,
+        state,
+        escape(", ".join(task.depends_on)) or "[dim]-[/]",
+        escape(task.branch or "") or "[dim]-[/]",
+        escape(task.reason or ""),
+    )

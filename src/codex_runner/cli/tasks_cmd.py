@@ -1,0 +1,412 @@
+"""``codex-runner task ...``: submit, watch and steer tasks of the running daemon."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from codex_runner.api.schemas import EventOut, PromptBody, ResumeBody, TaskCreate, TaskOut
+from codex_runner.cli.client import DaemonClient, UrlOption, daemon_session, request_body
+from codex_runner.cli.render import (
+    TaskEventView,
+    error_exit,
+    print_model_json,
+    styled_state,
+)
+from codex_runner.domain.durable_event import STATE_CHANGE_TYPES, TaskEvent
+from codex_runner.domain.task import TaskState
+
+task_app = typer.Typer(
+    name="task",
+    help="Submit, follow and steer tasks run by the daemon (`codex-runner serve`).",
+    no_args_is_help=True,
+)
+out = Console(highlight=False)
+
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
+TaskId = Annotated[str, typer.Argument(help="The task's id.", show_default=False)]
+SUBMIT_FLAGS = {
+    "prompt": "PROMPT",
+    "max_runtime_s": "--max-runtime",
+    "repo": "--repo",
+    "cwd": "--cwd",
+}
+PROMPT_FLAGS = {"prompt": "PROMPT"}
+
+
+def resolve_dir(path: Path | None) -> str | None:
+    """An absolute path for the daemon, which does not share our working directory."""
+    return None if path is None else str(path.expanduser().resolve())
+
+
+@task_app.command("submit")
+def submit(
+    prompt: Annotated[str, typer.Argument(help="What Codex should do.", show_default=False)],
+    repo: Annotated[
+        Path | None, typer.Option(help="A git repository: the task runs in its own worktree.")
+    ] = None,
+    cwd: Annotated[
+        Path | None, typer.Option(help="A directory the task runs in, in place (no worktree).")
+    ] = None,
+    base_ref: Annotated[
+        str | None, typer.Option(help="Commit-ish the worktree starts from (default HEAD).")
+    ] = None,
+    priority: Annotated[int | None, typer.Option(help="Higher runs first (default 0).")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name.")] = None,
+    effort: Annotated[str | None, typer.Option(help="Reasoning effort.")] = None,
+    sandbox: Annotated[
+        str | None, typer.Option(help="read-only | workspace-write | danger-full-access.")
+    ] = None,
+    approval_policy: Annotated[
+        str | None, typer.Option(help="untrusted | on-request | never.")
+    ] = None,
+    max_runtime: Annotated[
+        float | None, typer.Option(help="Seconds the task may run.", show_default=False)
+    ] = None,
+    idempotency_key: Annotated[
+        str | None, typer.Option(help="Submitting the same key again returns the same task.")
+    ] = None,
+    follow: Annotated[bool, typer.Option(help="Stream the task's events until it ends.")] = False,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+) -> None:
+    """Queue a task: a prompt and a workspace (--repo or --cwd)."""
+    if (repo is None) == (cwd is None):
+        raise error_exit(
+            "give exactly one workspace: --repo DIR (a git worktree per task) "
+            "or --cwd DIR (run in place)",
+            2,
+        )
+    body = request_body(
+        TaskCreate,
+        {
+            "prompt": prompt,
+            "repo": resolve_dir(repo),
+            "cwd": resolve_dir(cwd),
+            "base_ref": base_ref,
+            "priority": priority,
+            "model": model,
+            "effort": effort,
+            "sandbox": sandbox,
+            "approval_policy": approval_policy,
+            "max_runtime_s": max_runtime,
+            "idempotency_key": idempotency_key,
+        },
+        SUBMIT_FLAGS,
+    )
+    with daemon_session(url) as client:
+        task, created = client.submit_task(body)
+        if json_output and not follow:
+            print_model_json(task)
+            return
+        if not json_output:
+            if created:
+                out.print(f"submitted task [bold]{task.id}[/] ({styled_state(task.state)})")
+            else:
+                out.print(
+                    f"task [bold]{task.id}[/] was already submitted with this idempotency key "
+                    f"({styled_state(task.state)})"
+                )
+        if follow:
+            follow_task(client, task.id, json_output=json_output)
+
+
+@task_app.command("list")
+def list_tasks(
+    state: Annotated[
+        list[TaskState] | None,
+        typer.Option(help="Only tasks in this state (repeat for several).", show_default=False),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many tasks.")] = None,
+    offset: Annotated[int | None, typer.Option(help="Skip this many tasks.")] = None,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+) -> None:
+    """List tasks, newest first as the daemon orders them."""
+    with daemon_session(url) as client:
+        result = client.list_tasks([s.value for s in state or ()], limit=limit, offset=offset)
+    if json_output:
+        print_model_json(result)
+        return
+    if not result.tasks:
+        out.print("[dim]no tasks[/]")
+        return
+    now = datetime.now(UTC)
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for column in ("ID", "STATE", "PRI", "WORKSPACE", "AGE", "TOKENS", "PROMPT"):
+        table.add_column(column, no_wrap=column != "PROMPT", overflow="fold")
+    for t in result.tasks:
+        table.add_row(
+            t.id,
+            styled_state(t.state),
+            str(t.priority),
+            escape(workspace_label(t)),
+            age(t.created_at, now),
+            str(t.usage.total_tokens),
+            escape(short(t.prompt, 60)),
+        )
+    out.print(table)
+
+
+@task_app.command("show")
+def show(task_id: TaskId, json_output: JsonOption = False, url: UrlOption = None) -> None:
+    """Everything the daemon knows about one task."""
+    with daemon_session(url) as client:
+        task = client.get_task(task_id)
+    if json_output:
+        print_model_json(task)
+        return
+    render_task(task)
+
+
+@task_app.command("logs")
+def logs(
+    task_id: TaskId,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep streaming until the task ends.")
+    ] = False,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="One API event (EventOut) JSON per line.")
+    ] = False,
+    url: UrlOption = None,
+) -> None:
+    """A task's event history, readable (or JSON lines); --follow streams it live."""
+    with daemon_session(url) as client:
+        if follow:
+            follow_task(client, task_id, json_output=json_output)
+            return
+        view = TaskEventView(out)
+        for event in client.all_events(task_id):
+            if json_output:
+                print_model_json(event)
+            else:
+                view(as_task_event(event))
+
+
+@task_app.command("interrupt")
+def interrupt(task_id: TaskId, json_output: JsonOption = False, url: UrlOption = None) -> None:
+    """Stop the task's current turn; it keeps its thread and workspace for `task resume`."""
+    with daemon_session(url) as client:
+        print_task_state(client.interrupt(task_id), json_output)
+
+
+@task_app.command("cancel")
+def cancel(task_id: TaskId, json_output: JsonOption = False, url: UrlOption = None) -> None:
+    """Cancel the task for good."""
+    with daemon_session(url) as client:
+        print_task_state(client.cancel(task_id), json_output)
+
+
+@task_app.command("resume")
+def resume(
+    task_id: TaskId,
+    prompt: Annotated[
+        str | None, typer.Argument(help="What to say when it continues.", show_default=False)
+    ] = None,
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+) -> None:
+    """Queue an interrupted task again, on the same Codex thread."""
+    body = request_body(ResumeBody, {"prompt": prompt}, PROMPT_FLAGS)
+    with daemon_session(url) as client:
+        print_task_state(client.resume(task_id, body), json_output)
+
+
+@task_app.command("steer")
+def steer(
+    task_id: TaskId,
+    prompt: Annotated[str, typer.Argument(help="Guidance for the running turn.")],
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+) -> None:
+    """Add guidance to the task's running turn."""
+    body = request_body(PromptBody, {"prompt": prompt}, PROMPT_FLAGS)
+    with daemon_session(url) as client:
+        print_task_state(client.steer(task_id, body), json_output)
+
+
+@task_app.command("message")
+def message(
+    task_id: TaskId,
+    prompt: Annotated[str, typer.Argument(help="The follow-up message.")],
+    json_output: JsonOption = False,
+    url: UrlOption = None,
+) -> None:
+    """Send a follow-up message: the task runs another turn on the same thread."""
+    body = request_body(PromptBody, {"prompt": prompt}, PROMPT_FLAGS)
+    with daemon_session(url) as client:
+        print_task_state(client.message(task_id, body), json_output)
+
+
+@task_app.command("diff")
+def diff(task_id: TaskId, json_output: JsonOption = False, url: UrlOption = None) -> None:
+    """The task's changes as a unified diff (coloured on a terminal)."""
+    with daemon_session(url) as client:
+        result = client.diff(task_id)
+    if json_output:
+        print_model_json(result)
+        return
+    if not result.diff.strip():
+        Console(stderr=True, highlight=False).print(f"[dim]task {task_id} has no changes[/]")
+        return
+    if out.is_terminal:
+        for line in result.diff.splitlines():
+            out.print(Text(line, style=diff_style(line)), soft_wrap=True)
+    else:
+        sys.stdout.write(result.diff if result.diff.endswith("\n") else result.diff + "\n")
+        sys.stdout.flush()
+
+
+# --- shared with submit --follow and graph commands ----------------------------------------
+
+
+def follow_task(client: DaemonClient, task_id: str, *, json_output: bool) -> None:
+    """Stream the task's events until it reaches a terminal state; exit 1 if it failed or
+    was cancelled, 130 when the user stops following (the task goes on)."""
+    view = TaskEventView(out)
+    count = 0
+    state = "…"
+    status = contextlib.nullcontext() if json_output else out.status(f"following task {task_id}")
+    try:
+        with status as spinner:
+            for event in client.follow_events(task_id, until_terminal=True):
+                count += 1
+                if json_output:
+                    print_model_json(event)
+                    continue
+                view(as_task_event(event))
+                if event.type in STATE_CHANGE_TYPES:
+                    state = str(event.data.get("to", state))
+                if spinner is not None:
+                    spinner.update(f"task {task_id}: {state} · {count} events")
+        task = client.get_task(task_id)
+    except KeyboardInterrupt:
+        raise error_exit(
+            f"stopped following task {task_id}; it goes on "
+            f"(`codex-runner task interrupt {task_id}` stops it)",
+            130,
+        ) from None
+    if not json_output:
+        tokens = task.usage.total_tokens
+        out.print(f"task [bold]{task.id}[/] {styled_state(task.state)} [dim]({tokens} tokens)[/]")
+    if task.state in (TaskState.FAILED, TaskState.CANCELLED):
+        reason = f": {task.reason}" if task.reason else ""
+        raise error_exit(f"task {task.id} {task.state.value}{reason}", 1)
+
+
+def as_task_event(event: EventOut) -> TaskEvent:
+    return TaskEvent(
+        task_id=event.task_id, seq=event.seq, type=event.type, at=event.at, data=event.data
+    )
+
+
+def print_task_state(task: TaskOut, json_output: bool) -> None:
+    if json_output:
+        print_model_json(task)
+        return
+    reason = f" [dim]({escape(task.reason)})[/]" if task.reason else ""
+    pending = (
+        f"\n[dim]pending message:[/] {escape(short(task.pending_message, 100))}"
+        if task.pending_message
+        else ""
+    )
+    out.print(f"task [bold]{task.id}[/]: {styled_state(task.state)}{reason}{pending}")
+
+
+def render_task(task: TaskOut) -> None:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    reason = f" ({escape(task.reason)})" if task.reason else ""
+    rows: list[tuple[str, str | None]] = [
+        ("id", task.id),
+        ("state", styled_state(task.state) + reason),
+        ("priority", str(task.priority)),
+        ("repo", task.repo),
+        ("base ref", task.base_ref),
+        ("branch", task.branch),
+        ("cwd", task.cwd),
+        ("model", " ".join(x for x in (task.model, task.effort) if x) or None),
+        ("sandbox", task.sandbox),
+        ("approvals", task.approval_policy),
+        ("graph", " ".join(x for x in (task.graph_id, task.key) if x) or None),
+        ("parent", task.parent_id),
+        ("depends on", ", ".join(task.depends_on) or None),
+        ("created", task.created_at.isoformat(timespec="seconds")),
+        ("started", task.started_at.isoformat(timespec="seconds") if task.started_at else None),
+        (
+            "finished",
+            task.finished_at.isoformat(timespec="seconds") if task.finished_at else None,
+        ),
+        ("attempts", str(task.attempts)),
+        ("thread", task.thread_id),
+        (
+            "tokens",
+            f"{task.usage.total_tokens} (in {task.usage.input_tokens}, "
+            f"out {task.usage.output_tokens})",
+        ),
+        ("idempotency", task.idempotency_key),
+        ("pending", task.pending_message),
+        ("changes", task.diff_summary),
+    ]
+    for name, value in rows:
+        if value is not None:
+            grid.add_row(name, value if name == "state" else escape(value))
+    out.print(grid)
+    out.print(Panel(escape(task.prompt), title="prompt", title_align="left", border_style="dim"))
+    if task.final_message:
+        out.print(
+            Panel(
+                Markdown(task.final_message),
+                title="final message",
+                title_align="left",
+                border_style="blue",
+            )
+        )
+
+
+def workspace_label(task: TaskOut) -> str:
+    if task.repo:
+        return f"{_tilde(task.repo)} @ {task.branch}" if task.branch else _tilde(task.repo)
+    return _tilde(task.cwd or "")
+
+
+def _tilde(path: str) -> str:
+    home = str(Path.home())
+    return "~" + path[len(home) :] if path == home or path.startswith(home + "/") else path
+
+
+def age(then: datetime, now: datetime) -> str:
+    seconds = max(0, int((now - then).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def short(text: str, width: int) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= width else flat[: width - 1] + "…"
+
+
+def diff_style(line: str) -> str:
+    if line.startswith(("diff --git", "+++", "---", "index ")):
+        return "bold"
+    if line.startswith("@@"):
+        return "cyan"
+    if line.startswith("+"):
+        return "green"
+    if line.startswith("-"):
+        return "red"
+    return ""
