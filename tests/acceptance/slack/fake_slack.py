@@ -56,7 +56,9 @@ class Reaction:
 
 @dataclass
 class FakeSlack:
-    users: dict[str, str] = field(default_factory=lambda: {"U1": "Ann", "U2": "Bob", "U3": "Cid"})
+    users: dict[str, str] = field(
+        default_factory=lambda: {"U1": "Ann", "U2": "Bob", "U3": "Cid", BOT_USER_ID: "codex"}
+    )
     scopes: str = ALL_SCOPES
     calls: list[ApiCall] = field(default_factory=list)
     messages: dict[str, list[dict[str, Any]]] = field(default_factory=dict)

@@ -38,12 +38,12 @@ def file_in_workspace(workspace: Path, file_path: str) -> Path:
     candidate = Path(file_path)
     if not candidate.is_absolute():
         candidate = root / candidate
-    try:
-        resolved = candidate.resolve(strict=True)
-    except (FileNotFoundError, RuntimeError):
-        raise HelperRefused(404, f"{file_path}: no such file in the workspace") from None
+    # Containment first (symlinks followed), so nothing outside is even probed for existence.
+    resolved = candidate.resolve()
     if not resolved.is_relative_to(root):
         raise HelperRefused(403, f"{file_path}: resolves outside the session's workspace")
+    if not resolved.exists():
+        raise HelperRefused(404, f"{file_path}: no such file in the workspace")
     if not resolved.is_file():
         raise HelperRefused(400, f"{file_path}: not a regular file")
     size = resolved.stat().st_size
