@@ -24,6 +24,7 @@ from codex_runner.cli.gc_cmd import gc_command
 from codex_runner.cli.graph_cmd import graph_app
 from codex_runner.cli.mock_model import mock_model_command
 from codex_runner.cli.render import LiveView, print_json_event
+from codex_runner.cli.serve_cmd import serve_command
 from codex_runner.cli.tasks_cmd import task_app
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import ConfigError, load_config
@@ -118,6 +119,7 @@ def run(
         raise fail(f"turn {result.status.value}{cls}: {reason}")
 
 
+app.command("serve")(serve_command)
 app.command("demo")(demo_command)
 app.command("mock-model")(mock_model_command)
 app.add_typer(config_app, name="config")
@@ -133,6 +135,10 @@ def main() -> None:
     # Library warnings reach the user as events; the log is for --verbose runs and daemons.
     level = os.environ.get("CODEX_RUNNER_LOG_LEVEL", "ERROR").upper()
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    # The console shows CODEX_RUNNER_LOG_LEVEL and up even when a daemon's JSON log file
+    # lowers the codex_runner loggers' level to record more.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
     try:
         app()
     except ConfigError as exc:

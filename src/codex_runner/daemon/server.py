@@ -1,0 +1,170 @@
+"""``codex-runner serve``: the daemon, its HTTP API and its bridges in one process.
+
+Order: the API token (refused if others can read it), the daemon's parts (store migrated,
+Codex initialized, crashed tasks reconciled), the HTTP server, then ``daemon.json`` so
+clients find the URL; the Slack bridge starts last because it needs the URL. Shutdown
+(SIGINT/SIGTERM) runs the same steps backwards, each bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import os
+import socket
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import uvicorn
+
+from codex_runner.api.app import create_app
+from codex_runner.bridges.slack import SlackBridge, slack_router
+from codex_runner.config import RunnerConfig
+from codex_runner.daemon import logs
+from codex_runner.daemon.assembly import Daemon
+from codex_runner.daemon.info import DaemonInfo, remove_info, write_info
+from codex_runner.daemon.token import ensure_token, token_path
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 30.0
+SHUTDOWN_TIMEOUT_S = 15.0
+
+
+class ServeError(Exception):
+    """The daemon cannot start; the message says why and what to do."""
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind(host: str, allow_remote: bool) -> str | None:
+    """Refuse a non-loopback address unless allowed; returns the warning to print if allowed."""
+    if is_loopback(host):
+        return None
+    if not allow_remote:
+        raise ServeError(
+            f"refusing to listen on {host}: the API runs commands on this machine; "
+            "pass --allow-remote to bind a non-loopback address (and protect the token)"
+        )
+    return (
+        f"warning: listening on {host}: anyone who can reach this address and holds the "
+        f"token in {{home}}/api-token can run commands on this machine"
+    )
+
+
+async def serve(
+    config: RunnerConfig,
+    *,
+    host: str,
+    port: int,
+    on_listening: Callable[[str], None],
+    allow_remote: bool = False,
+) -> None:
+    """Run until SIGINT/SIGTERM; ``on_listening(url)`` is called once clients can connect."""
+    warning = check_bind(host, allow_remote)
+    if warning:
+        print(warning.replace("{home}", str(config.home)), file=sys.stderr)
+    token = ensure_token(config.home)
+    handler = logs.install(config.home / "logs")
+    daemon = Daemon(config)
+    try:
+        await daemon.start()
+        await _serve_api(daemon, config, token, host=host, port=port, on_listening=on_listening)
+    finally:
+        await daemon.stop()
+        logging.getLogger("codex_runner").removeHandler(handler)
+        handler.close()
+
+
+async def _serve_api(
+    daemon: Daemon,
+    config: RunnerConfig,
+    token: str,
+    *,
+    host: str,
+    port: int,
+    on_listening: Callable[[str], None],
+) -> None:
+    # Bind first: with --port 0 the URL (which the Slack bridge hands to agents) is known
+    # before anything else starts, and a port in use fails here with a clear message.
+    try:
+        sock = socket.create_server((host, port), family=_family(host))
+    except OSError as exc:
+        raise ServeError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+            "pick another --port or stop the process using it"
+        ) from exc
+    url = f"http://{_url_host(host)}:{sock.getsockname()[1]}"
+    bridge = SlackBridge(
+        config, daemon.service, daemon.service.store, daemon.bus, daemon_url=url, token=token
+    )
+    app = create_app(
+        daemon.service,
+        token=token,
+        ready=daemon.ready,
+        routers=[slack_router(bridge)],
+        gc_retention_s=config.service.worktree_retention_s,
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=5,
+        )
+    )
+    serving = asyncio.create_task(server.serve(sockets=[sock]), name="http-server")
+    try:
+        await _wait_started(server, serving)
+        write_info(config.home, DaemonInfo(url=url, pid=os.getpid(), started_at=_now_iso()))
+        await bridge.start()
+        on_listening(url)
+        await serving
+    finally:
+        server.should_exit = True
+        app.state.event_streams.close_all()
+        with contextlib.suppress(Exception):
+            await bridge.stop()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
+            await asyncio.wait_for(serving, SHUTDOWN_TIMEOUT_S)
+        sock.close()
+        remove_info(config.home, os.getpid())
+
+
+async def _wait_started(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + START_TIMEOUT_S
+    while not server.started:  # uvicorn offers a flag, not an event
+        if serving.done():
+            raise ServeError("the HTTP server stopped while starting; see logs/runner.jsonl")
+        if loop.time() > deadline:
+            raise ServeError(f"the HTTP server did not start within {START_TIMEOUT_S:g}s")
+        await asyncio.sleep(0.02)
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _url_host(host: str) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
+
+
+def _now_iso() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+__all__ = ["ServeError", "check_bind", "serve", "token_path"]
