@@ -98,7 +98,8 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = list(exc.errors())
     first: Mapping[str, Any] = errors[0] if errors else {}
-    field = field_name(first.get("loc", ()))
+    loc = first.get("loc", ())
+    field = "body" if first.get("type") == "json_invalid" else field_name(loc)
     return error_response(422, "invalid_request", validation_message(first, field), field)
 
 
