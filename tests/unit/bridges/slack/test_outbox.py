@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from codex_runner.bridges.slack.api import BotIdentity, SlackRejected, SlackUnavailable
+from codex_runner.bridges.slack.db import BridgeDb, Post, Session
+from codex_runner.bridges.slack.event_log import TaskLog
+from codex_runner.bridges.slack.outbox import Outbox, backoff_delay
+from codex_runner.domain.task import Task, Workspace
+from codex_runner.service.event_bus import EventBus
+from codex_runner.store.memory import InMemoryStore
+
+
+class FlakySlack:
+    """A SlackApi whose posts fail while ``down`` and refuse texts starting with 'bad'."""
+
+    def __init__(self) -> None:
+        self.down = 0  # how many more calls fail
+        self.posted: list[str] = []
+        self.updated: list[tuple[str, str]] = []
+
+    async def auth_test(self) -> BotIdentity:
+        return BotIdentity("UBOT", None, None, None)
+
+    async def post_message(
+        self, channel: str, thread_ts: str | None, text: str, blocks: list[dict[str, Any]] | None
+    ) -> str:
+        if self.down:
+            self.down -= 1
+            raise SlackUnavailable("chat.postMessage: internal_error")
+        if text.startswith("bad"):
+            raise SlackRejected("chat.postMessage", "invalid_blocks")
+        self.posted.append(text)
+        return f"{len(self.posted)}.000001"
+
+    async def update_message(
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None
+    ) -> None:
+        self.updated.append((ts, text))
+
+    async def add_reaction(self, channel: str, ts: str, name: str) -> None: ...
+
+    async def upload_file(
+        self, channel: str, thread_ts: str | None, path: Path, filename: str, comment: str | None
+    ) -> str:
+        return "F1"
+
+    async def replies(self, channel: str, thread_ts: str, limit: int) -> list[dict[str, Any]]:
+        return []
+
+    async def user_name(self, user_id: str) -> str | None:
+        return None
+
+    async def download(self, url: str, max_bytes: int = 0) -> bytes:
+        return b""
+
+
+def test_backoff_doubles_up_to_the_cap() -> None:
+    assert [backoff_delay(n, 1.0, 10.0) for n in range(1, 7)] == [1, 2, 4, 8, 10, 10]
+
+
+async def test_posts_survive_an_outage_in_order_and_refused_ones_are_recorded(
+    tmp_path: Path,
+) -> None:
+    store = InMemoryStore()
+    now = datetime.now(UTC)
+    task = Task(
+        id="t1", prompt="p", workspace=Workspace.directory("/tmp"), created_at=now, updated_at=now
+    )
+    await store.create_task(task)
+    db = BridgeDb(tmp_path / "s.sqlite")
+    db.add_session(Session("k", "C1", "1.1", "t1", "U1"))
+    slack = FlakySlack()
+    slack.down = 3
+    outbox = Outbox(db, slack, TaskLog(store, EventBus()), retry_base_s=0.001, retry_max_s=0.01)
+
+    def p(text: str, op: str = "post", **extra: Any) -> Post:
+        return Post("k", "C1", op, {"text": text, **extra}, thread_ts="1.1", task_id="t1")
+
+    db.enqueue_posts(
+        [p("one", ref="status:1"), p("two"), p("bad one"), p("done", "update", ref="status:1")]
+    )
+    outbox.start()
+    try:
+        outbox.notify()
+        await outbox.wait_idle(5)
+    finally:
+        await outbox.stop()
+    assert slack.posted == ["one", "two"]
+    assert slack.updated == [("1.000001", "done")]
+    types = [e.type for e in await store.read_events("t1")]
+    assert types.count("slack.delivery_retry") == 3
+    assert types.count("slack.delivery_dropped") == 1
+    assert types.count("slack.delivered") == 3
