@@ -25,6 +25,7 @@ from codex_runner.cli.graph_cmd import graph_app
 from codex_runner.cli.mock_model import mock_model_command
 from codex_runner.cli.render import LiveView, print_json_event
 from codex_runner.cli.serve_cmd import serve_command
+from codex_runner.cli.slack_cmd import slack_app
 from codex_runner.cli.tasks_cmd import task_app
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import ConfigError, load_config
@@ -129,6 +130,7 @@ app.add_typer(task_app, name="task")
 app.add_typer(approvals_app, name="approvals")
 app.add_typer(graph_app, name="graph")
 app.command("gc")(gc_command)
+app.add_typer(slack_app, name="slack")
 
 
 def main() -> None:
