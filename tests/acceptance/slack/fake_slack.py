@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import struct
 import uuid
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -418,4 +420,29 @@ class FakeSlack:
     async def _file(self, request: web.Request) -> web.Response:
         if request.headers.get("Authorization") != f"Bearer {BOT_TOKEN}":
             return web.Response(status=403)
-        return web.Response(body=b"\x89PNG fake image " + request.match_info["name"].encode())
+        self.calls.append(ApiCall("file." + request.match_info["name"], {}, 200))
+        return web.Response(body=tiny_png(), content_type="image/png")
+
+    def image_file(self, name: str) -> dict[str, Any]:
+        """A file object as Slack puts it on a message with an image attached."""
+        return {
+            "id": f"F{name.upper()}",
+            "name": name,
+            "mimetype": "image/png",
+            "size": len(tiny_png()),
+            "url_private_download": f"{self.base_url}/files/{name}",
+        }
+
+
+def tiny_png() -> bytes:
+    """A valid 1x1 PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )

@@ -8,7 +8,6 @@ through the outbox; everything that happens is recorded in the task's event log.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -37,14 +36,6 @@ REFUSAL = (
     "Sorry, I can't take requests from you here. Ask a workspace admin to add you "
     "(or this channel) to the Codex bot's allowed list."
 )
-
-
-def _takes_images(method: Callable[..., Any]) -> bool:
-    """Whether this TaskService accepts image inputs yet (the ``images`` keyword)."""
-    try:
-        return "images" in inspect.signature(method).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 class Conversations:
@@ -342,18 +333,12 @@ class Conversations:
         self, prompt: str, files: SessionFiles, images: Sequence[str], *, idempotency_key: str
     ) -> Task:
         workspace = Workspace.directory(str(files.workspace))
-        if images and _takes_images(self._service.submit):
-            return await self._service.submit(  # type: ignore[call-arg,unused-ignore]
-                prompt, workspace, idempotency_key=idempotency_key, images=images
-            )
         return await self._service.submit(
-            _with_image_paths(prompt, images), workspace, idempotency_key=idempotency_key
+            prompt, workspace, idempotency_key=idempotency_key, images=images
         )
 
     async def _message(self, task_id: str, text: str, images: Sequence[str]) -> Task:
-        if images and _takes_images(self._service.message):
-            return await self._service.message(task_id, text, images=images)  # type: ignore[call-arg,unused-ignore]
-        return await self._service.message(task_id, _with_image_paths(text, images))
+        return await self._service.message(task_id, text, images=images)
 
     async def _restart(self, session: Session, old: Task, text: str, images: Sequence[str]) -> Task:
         """The session's task is final: continue the thread on a fresh task."""
@@ -380,9 +365,3 @@ class Conversations:
             event_log.MESSAGE_RECEIVED,
             {"ts": message.ts, "user": message.user, "text": message.text, "images": list(images)},
         )
-
-
-def _with_image_paths(text: str, images: Sequence[str]) -> str:
-    if not images:
-        return text
-    return text + "\n\n(Attached images, saved at: " + ", ".join(images) + ")"
