@@ -155,7 +155,7 @@ class AccountSession:
         """``account/read``, plus usage windows when Codex can report them (ChatGPT only)."""
         info = account_from_wire(await self.request("account/read", {"refreshToken": False}))
         if rate_limits and info.mode == "chatgpt":
-            with contextlib.suppress(RpcError):
+            with contextlib.suppress(CodexError):  # optional: the account is known already
                 info = info.with_rate_limits(await self.request("account/rateLimits/read"))
         return info
 
