@@ -7,6 +7,7 @@ asks for an approval, anything else completes at once.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,17 +68,19 @@ class Harness:
             task = await self.service.get(task_id)
             if task.state is state:
                 return task
-            async for _ in self.service.events(task_id):
-                task = await self.service.get(task_id)
-                if task.state is state:
-                    return task
+            async with contextlib.aclosing(self.service.events(task_id)) as events:
+                async for _ in events:
+                    task = await self.service.get(task_id)
+                    if task.state is state:
+                        return task
         raise AssertionError("the event feed ended")
 
     async def pending_approval(self, task_id: str) -> str:
         async with asyncio.timeout(5):
-            async for event in self.service.events(task_id):
-                if event.type == "approval.requested":
-                    return str(event.data["approval_id"])
+            async with contextlib.aclosing(self.service.events(task_id)) as events:
+                async for event in events:
+                    if event.type == "approval.requested":
+                        return str(event.data["approval_id"])
         raise AssertionError("the event feed ended")
 
 
