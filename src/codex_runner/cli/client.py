@@ -276,7 +276,13 @@ class DaemonClient:
     def _stream_once(self, task_id: str, after: int, until_terminal: bool) -> Iterator[EventOut]:
         path = f"/v1/tasks/{_seg(task_id)}/events/stream"
         params = {"after": after, "until_terminal": "true" if until_terminal else "false"}
-        headers = {"Accept": "text/event-stream", "Last-Event-ID": str(after)}
+        # Connection: close, so a stream's connection never goes back to the pool: after the
+        # server ends a stream, the next call must not race the server closing that socket.
+        headers = {
+            "Accept": "text/event-stream",
+            "Last-Event-ID": str(after),
+            "Connection": "close",
+        }
         try:
             with self._http.stream(
                 "GET", path, params=params, headers=headers, timeout=STREAM_TIMEOUT

@@ -1,0 +1,495 @@
+"""A fake daemon for the CLI: the API's routes, built from the same schema models, served
+by uvicorn on 127.0.0.1 in a background thread; and a runner home that points at it.
+
+The fake keeps what it was asked (``requests``, ``streams``) so tests can check what the CLI
+sent. Its SSE route can drop the connection mid-stream to exercise resumption.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI, Header, Query
+from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+from typer.testing import CliRunner, Result
+
+from codex_runner.api.schemas import (
+    ApprovalList,
+    ApprovalOut,
+    DecisionBody,
+    DiffOut,
+    ErrorDetail,
+    ErrorOut,
+    EventList,
+    EventOut,
+    FileChangeOut,
+    GcBody,
+    GcOut,
+    GraphCreate,
+    GraphOut,
+    PromptBody,
+    ResumeBody,
+    TaskCreate,
+    TaskList,
+    TaskOut,
+    UsageOut,
+)
+from codex_runner.cli.main import app as cli_app
+from codex_runner.daemon.info import DaemonInfo, write_info
+from codex_runner.daemon.secret_files import write_private
+from codex_runner.domain.task import TaskState
+
+TOKEN = "cli-test-token"
+T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
+SERVER_STOP_TIMEOUT_S = 10.0
+
+
+def task_out(task_id: str, **fields: Any) -> TaskOut:
+    base: dict[str, Any] = {
+        "id": task_id,
+        "prompt": "fix the bug",
+        "state": TaskState.QUEUED,
+        "reason": None,
+        "priority": 0,
+        "repo": None,
+        "base_ref": None,
+        "cwd": "/tmp/work",
+        "model": None,
+        "effort": None,
+        "sandbox": None,
+        "approval_policy": None,
+        "created_at": T0,
+        "updated_at": T0,
+        "started_at": None,
+        "finished_at": None,
+        "thread_id": None,
+        "usage": UsageOut(
+            input_tokens=0,
+            cached_input_tokens=0,
+            output_tokens=0,
+            reasoning_output_tokens=0,
+            total_tokens=0,
+        ),
+        "final_message": None,
+        "branch": None,
+        "diff_summary": None,
+        "parent_id": None,
+        "graph_id": None,
+        "key": None,
+        "depends_on": [],
+        "max_runtime_s": 3600.0,
+        "idempotency_key": None,
+        "attempts": 0,
+        "pending_message": None,
+    }
+    base.update(fields)
+    return TaskOut.model_validate(base)
+
+
+def event_out(task_id: str, seq: int, type_: str, data: dict[str, Any]) -> EventOut:
+    return EventOut(task_id=task_id, seq=seq, type=type_, at=T0 + timedelta(seconds=seq), data=data)
+
+
+def sse(event: EventOut) -> bytes:
+    return f"id: {event.seq}\nevent: {event.type}\ndata: {event.model_dump_json()}\n\n".encode()
+
+
+class DropConnection(Exception):
+    """Raised inside a streaming body: the server aborts the response mid-stream."""
+
+
+@dataclass
+class StreamPlan:
+    """What the SSE route does on each connection to one task's stream.
+
+    ``drop_after``: on the first connection (on every one with ``always_drop``), send events
+    up to this seq, then drop the connection. ``repeat``: on later connections, start this
+    many events before the one the client asked for (a server that repeats itself must not
+    make the client repeat itself).
+    ``settle``: the state the task reaches once the last event was sent.
+    """
+
+    drop_after: int | None = None
+    always_drop: bool = False
+    repeat: int = 0
+    settle: TaskState = TaskState.COMPLETED
+
+
+@dataclass
+class FakeDaemon:
+    tasks: dict[str, TaskOut] = field(default_factory=dict)
+    events: dict[str, list[EventOut]] = field(default_factory=dict)
+    approvals: dict[str, ApprovalOut] = field(default_factory=dict)
+    graphs: dict[str, GraphOut] = field(default_factory=dict)
+    diffs: dict[str, DiffOut] = field(default_factory=dict)
+    plans: dict[str, StreamPlan] = field(default_factory=dict)
+    requests: list[tuple[str, str, Any]] = field(default_factory=list)
+    streams: list[dict[str, Any]] = field(default_factory=list)
+    url: str = ""
+
+    def add_task(self, task: TaskOut, events: list[EventOut] | None = None) -> TaskOut:
+        self.tasks[task.id] = task
+        self.events[task.id] = events or [
+            event_out(task.id, 1, "task.created", {"prompt": task.prompt})
+        ]
+        return task
+
+    def bodies(self, method: str, path: str) -> list[Any]:
+        return [b for m, p, b in self.requests if m == method and p == path]
+
+
+def _error(status: int, code: str, message: str, field: str | None = None) -> JSONResponse:
+    body = ErrorOut(error=ErrorDetail(code=code, message=message, field=field))
+    return JSONResponse(body.model_dump(), status_code=status)
+
+
+class BearerOnly:
+    """Bearer auth as plain ASGI (a BaseHTTPMiddleware would end a dropped stream cleanly)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] != "/healthz":
+            headers = dict(scope["headers"])
+            if headers.get(b"authorization") != f"Bearer {TOKEN}".encode():
+                response = _error(401, "unauthorized", "missing or wrong bearer token")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def build_app(fake: FakeDaemon) -> FastAPI:
+    api = FastAPI()
+
+    api.add_middleware(BearerOnly)
+
+    def missing(kind: str, ident: str) -> JSONResponse:
+        return _error(404, "not_found", f"no {kind} {ident}")
+
+    def record(method: str, path: str, body: Any = None) -> None:
+        fake.requests.append((method, path, body))
+
+    @api.get("/healthz")
+    async def healthz() -> dict[str, bool]:
+        return {"ok": True}
+
+    @api.post("/v1/tasks", response_model=None)
+    async def submit(body: TaskCreate) -> Any:
+        record("POST", "/v1/tasks", body.model_dump(exclude_unset=True))
+        for task in fake.tasks.values():
+            if body.idempotency_key and task.idempotency_key == body.idempotency_key:
+                return JSONResponse(task.model_dump(mode="json"), status_code=200)
+        task = task_out(
+            f"t_{len(fake.tasks) + 1}",
+            prompt=body.prompt,
+            repo=body.repo,
+            cwd=body.cwd,
+            base_ref=body.base_ref,
+            priority=body.priority,
+            idempotency_key=body.idempotency_key,
+        )
+        fake.add_task(task)
+        return JSONResponse(task.model_dump(mode="json"), status_code=201)
+
+    @api.get("/v1/tasks")
+    async def list_tasks(
+        state: Annotated[list[str] | None, Query()] = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> TaskList:
+        record("GET", "/v1/tasks", {"state": state, "limit": limit, "offset": offset})
+        tasks = [t for t in fake.tasks.values() if not state or t.state.value in state]
+        return TaskList(tasks=tasks[offset : offset + limit])
+
+    @api.get("/v1/tasks/{task_id}", response_model=None)
+    async def get_task(task_id: str) -> Any:
+        task = fake.tasks.get(task_id)
+        return task if task is not None else missing("task", task_id)
+
+    @api.get("/v1/tasks/{task_id}/events", response_model=None)
+    async def list_events(task_id: str, after: int = 0, limit: int = 1000) -> Any:
+        if task_id not in fake.tasks:
+            return missing("task", task_id)
+        page = [e for e in fake.events[task_id] if e.seq > after][:limit]
+        return EventList(events=page, last_seq=page[-1].seq if page else after)
+
+    @api.get("/v1/tasks/{task_id}/events/stream", response_model=None)
+    async def stream(
+        task_id: str,
+        after: int = 0,
+        until_terminal: bool = False,
+        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    ) -> Any:
+        if task_id not in fake.tasks:
+            return missing("task", task_id)
+        number = sum(1 for s in fake.streams if s["task_id"] == task_id)
+        fake.streams.append(
+            {
+                "task_id": task_id,
+                "after": after,
+                "last_event_id": last_event_id,
+                "until_terminal": until_terminal,
+            }
+        )
+        plan = fake.plans.get(task_id, StreamPlan())
+        start = int(last_event_id) if last_event_id is not None else after
+        if number > 0:
+            start = max(0, start - plan.repeat)
+        events = [e for e in fake.events[task_id] if e.seq > start]
+
+        limit = plan.drop_after if number == 0 or plan.always_drop else None
+
+        async def body() -> AsyncIterator[bytes]:
+            yield b": keepalive\n\n"
+            for event in events:
+                if limit is not None and event.seq > limit:
+                    break
+                yield sse(event)
+            if limit is not None:
+                raise DropConnection("dropped on purpose")
+            fake.tasks[task_id] = fake.tasks[task_id].model_copy(update={"state": plan.settle})
+
+        return StreamingResponse(body(), media_type="text/event-stream")
+
+    def transition(task_id: str, action: str, state: TaskState, body: Any = None) -> Any:
+        record("POST", f"/v1/tasks/{task_id}/{action}", body)
+        task = fake.tasks.get(task_id)
+        if task is None:
+            return missing("task", task_id)
+        if task.state.is_terminal:
+            return _error(
+                409, "invalid_transition", f"cannot {action} task {task_id}: it is {task.state}"
+            )
+        fake.tasks[task_id] = task.model_copy(update={"state": state})
+        return fake.tasks[task_id]
+
+    @api.post("/v1/tasks/{task_id}/interrupt", response_model=None)
+    async def interrupt(task_id: str) -> Any:
+        return transition(task_id, "interrupt", TaskState.INTERRUPTED)
+
+    @api.post("/v1/tasks/{task_id}/cancel", response_model=None)
+    async def cancel(task_id: str) -> Any:
+        return transition(task_id, "cancel", TaskState.CANCELLED)
+
+    @api.post("/v1/tasks/{task_id}/resume", response_model=None)
+    async def resume(task_id: str, body: ResumeBody) -> Any:
+        dumped = body.model_dump(exclude_unset=True)
+        return transition(task_id, "resume", TaskState.QUEUED, dumped)
+
+    @api.post("/v1/tasks/{task_id}/steer", response_model=None)
+    async def steer(task_id: str, body: PromptBody) -> Any:
+        return transition(task_id, "steer", TaskState.RUNNING, body.model_dump())
+
+    @api.post("/v1/tasks/{task_id}/message", response_model=None)
+    async def message(task_id: str, body: PromptBody) -> Any:
+        return transition(task_id, "message", TaskState.QUEUED, body.model_dump())
+
+    @api.get("/v1/tasks/{task_id}/diff", response_model=None)
+    async def diff(task_id: str) -> Any:
+        found = fake.diffs.get(task_id)
+        return found if found is not None else missing("task", task_id)
+
+    @api.get("/v1/approvals")
+    async def approvals(state: str | None = None) -> ApprovalList:
+        record("GET", "/v1/approvals", {"state": state})
+        return ApprovalList(
+            approvals=[a for a in fake.approvals.values() if state is None or a.state == state]
+        )
+
+    @api.post("/v1/approvals/{approval_id}", response_model=None)
+    async def decide(approval_id: str, body: DecisionBody) -> Any:
+        record("POST", f"/v1/approvals/{approval_id}", body.model_dump(exclude_unset=True))
+        approval = fake.approvals.get(approval_id)
+        if approval is None:
+            return missing("approval", approval_id)
+        if body.decision not in approval.available_decisions:
+            offered = ", ".join(approval.available_decisions)
+            return _error(
+                422,
+                "decision_not_offered",
+                f"approval {approval_id} does not offer {body.decision!r}; it offers: {offered}",
+                "decision",
+            )
+        decided = approval.model_copy(
+            update={
+                "state": "decided",
+                "decision": body.decision,
+                "decided_by": body.by,
+                "decided_at": T0,
+            }
+        )
+        fake.approvals[approval_id] = decided
+        return decided
+
+    @api.post("/v1/graphs", status_code=201)
+    async def create_graph(body: GraphCreate) -> GraphOut:
+        record("POST", "/v1/graphs", body.model_dump(exclude_unset=True))
+        graph_id = f"g_{len(fake.graphs) + 1}"
+        parent = task_out(
+            f"{graph_id}_parent", prompt=body.prompt or "", repo=body.repo, cwd=body.cwd
+        )
+        children = [
+            task_out(
+                f"{graph_id}_{c.key}",
+                prompt=c.prompt,
+                key=c.key,
+                depends_on=c.depends_on,
+                parent_id=parent.id,
+                graph_id=graph_id,
+            )
+            for c in body.children
+        ]
+        graph = GraphOut(
+            id=graph_id, state=TaskState.QUEUED, parent=parent, children=children, blocked=[]
+        )
+        fake.graphs[graph_id] = graph
+        return graph
+
+    @api.get("/v1/graphs/{graph_id}", response_model=None)
+    async def get_graph(graph_id: str) -> Any:
+        graph = fake.graphs.get(graph_id)
+        return graph if graph is not None else missing("graph", graph_id)
+
+    @api.post("/v1/gc")
+    async def gc(body: GcBody) -> GcOut:
+        record("POST", "/v1/gc", body.model_dump(exclude_unset=True))
+        return GcOut(
+            removed=["t_old"],
+            kept=[{"task_id": "t_wip", "reason": "unmerged", "detail": "2 commits ahead"}],
+        )
+
+    return api
+
+
+@contextmanager
+def serve_in_thread(asgi: Any, **config: Any) -> Iterator[str]:
+    """Serve ``asgi`` with uvicorn on 127.0.0.1 (a free port) in a thread; yields its URL.
+
+    The socket listens before the server starts, so clients can connect at once (the
+    kernel queues them until uvicorn accepts): nothing has to wait for start-up.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)
+    port = sock.getsockname()[1]
+    settings: dict[str, Any] = {
+        "log_level": "critical",
+        "lifespan": "off",
+        "timeout_graceful_shutdown": 2,
+    }
+    settings.update(config)
+    server = uvicorn.Server(uvicorn.Config(asgi, **settings))
+    thread = threading.Thread(
+        target=server.run, kwargs={"sockets": [sock]}, name="uvicorn-test", daemon=True
+    )
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(SERVER_STOP_TIMEOUT_S)
+        sock.close()
+        assert not thread.is_alive(), "the test server did not stop"
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeDaemon]:
+    daemon = FakeDaemon()
+    with serve_in_thread(build_app(daemon)) as url:
+        daemon.url = url
+        yield daemon
+
+
+def make_home(path: Path, url: str | None = None, token: str | None = TOKEN) -> Path:
+    """A runner home with the API token and, when ``url`` is given, a daemon.json naming a
+    live pid (this test process) and that URL."""
+    path.mkdir(parents=True, exist_ok=True)
+    if token is not None:
+        write_private(path / "api-token", token + "\n")
+    if url is not None:
+        write_info(path, DaemonInfo(url=url, pid=os.getpid(), started_at=T0.isoformat()))
+    return path
+
+
+@pytest.fixture
+def home(tmp_path: Path, fake: FakeDaemon) -> Path:
+    return make_home(tmp_path / "home", fake.url)
+
+
+CliRun = Callable[..., Result]
+
+
+@pytest.fixture
+def cli(home: Path) -> CliRun:
+    """Run ``codex-runner ARGS`` against the fake daemon (found through daemon.json)."""
+    return make_cli(home)
+
+
+def make_cli(home: Path) -> CliRun:
+    runner = CliRunner()
+
+    def run(*args: str, env: dict[str, str | None] | None = None) -> Result:
+        full_env: dict[str, str | None] = {
+            "CODEX_RUNNER_HOME": str(home),
+            "CODEX_RUNNER_URL": None,
+            "COLUMNS": "200",
+        }
+        full_env.update(env or {})
+        return runner.invoke(cli_app, list(args), env=full_env)
+
+    return run
+
+
+def one_error_line(result: Result) -> str:
+    """The single ``error:`` line a failed command printed on stderr."""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: "), result.stderr
+    return lines[0]
+
+
+APPROVAL = ApprovalOut(
+    id="a_1",
+    task_id="t_1",
+    kind="command",
+    state="pending",
+    command="rm -rf build",
+    cwd="/tmp/work",
+    reason="clean the build",
+    changes=[],
+    available_decisions=["accept", "decline"],
+    decision=None,
+    decided_by=None,
+    created_at=T0,
+    decided_at=None,
+)
+PATCH_APPROVAL = APPROVAL.model_copy(
+    update={
+        "id": "a_2",
+        "kind": "file_change",
+        "command": None,
+        "changes": [FileChangeOut(path="src/app.py", kind="update")],
+        "available_decisions": ["accept", "acceptForSession", "decline"],
+    }
+)
