@@ -1,0 +1,76 @@
+"""Fixtures for the daemon's acceptance tests: a scripted model, a repo, daemons to start."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codex_runner.mockmodel import MockModelServer, Script
+
+from ..conftest import RULES
+from .harness import Daemon, write_config
+
+# Walks up from the command's shell to the `codex app-server` running it and kills it.
+KILL_MY_APP_SERVER = (
+    'p=$PPID; while [ "$p" -gt 1 ]; do '
+    "if tr '\\0' ' ' < /proc/$p/cmdline | grep -q '^[^ ]*codex app-server'; then "
+    "kill -9 $p; break; fi; "
+    "p=$(awk '{print $4}' /proc/$p/stat); done"
+)
+
+DAEMON_RULES: list[dict[str, Any]] = [
+    # First: a graph parent's input quotes its children's prompts, which other rules match.
+    {"match": "Results of the", "responses": [[{"echo": True}]]},
+    *RULES,
+    {"match": "quick", "responses": [[{"message": "quick done"}]]},
+    {
+        "match": "write notes",
+        "responses": [
+            [{"write_file": {"path": "notes.txt", "content": "notes\n"}}],
+            [{"message": "wrote notes"}],
+        ],
+    },
+    # Kills the app-server running it (its own ancestor), every time: a poison task.
+    # The runner retries a crashed turn with "Continue where you left off.": poison that too.
+    {
+        "regex": "poison|Continue where you left off",
+        "responses": [[{"shell": KILL_MY_APP_SERVER}], [{"message": "survived"}]],
+    },
+]
+
+StartDaemon = Callable[..., Awaitable[Daemon]]
+
+
+@pytest.fixture
+async def daemon_model() -> AsyncIterator[MockModelServer]:
+    async with MockModelServer(Script.from_dict({"rules": DAEMON_RULES}), port=0) as server:
+        yield server
+
+
+@pytest.fixture
+async def start_daemon(tmp_path: Path, daemon_model: MockModelServer) -> AsyncIterator[StartDaemon]:
+    started: list[Daemon] = []
+
+    async def start(
+        *, service: dict[str, Any] | None = None, codex: dict[str, Any] | None = None
+    ) -> Daemon:
+        home = tmp_path / "home"
+        write_config(
+            home,
+            daemon_model,
+            service={"max_concurrent_tasks": 4, **(service or {})},
+            codex={"sandbox": "workspace-write", "approval_policy": "never", **(codex or {})},
+        )
+        daemon = Daemon(home)
+        started.append(daemon)
+        await daemon.start()
+        return daemon
+
+    try:
+        yield start
+    finally:
+        for daemon in started:
+            daemon.stop()
