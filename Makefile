@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck unit acceptance bench clean
+.PHONY: run demo test lint typecheck unit acceptance bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/codex-runner serve
+
+demo: $(STAMP)
 	$(BIN)/codex-runner demo
 
 lint: $(STAMP)
