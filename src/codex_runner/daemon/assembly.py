@@ -6,6 +6,7 @@ Start order: store (migrations run), workspaces, runtime (Codex initialized), se
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from codex_runner.workspace.git_worktrees import GitWorktrees
 log = logging.getLogger(__name__)
 
 DATABASE_FILE = "runner.sqlite"
+GC_INTERVAL_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class Daemon:
         self._runtime: CodexRuntime | None = None
         self._service: TaskService | None = None
         self.bus = EventBus()
+        self._gc: asyncio.Task[None] | None = None
 
     @property
     def service(self) -> TaskService:
@@ -113,8 +116,26 @@ class Daemon:
         except BaseException:
             await self.stop()
             raise
+        self._gc = asyncio.create_task(self._collect_garbage(), name="worktree-gc")
+
+    async def _collect_garbage(self) -> None:
+        """The retention policy: remove finished tasks' worktrees now and then."""
+        retention = self.config.service.worktree_retention_s
+        while True:
+            await asyncio.sleep(GC_INTERVAL_S)
+            try:
+                report = await self.service.gc(retention)
+                if report.removed:
+                    log.info("gc removed %d finished worktrees", len(report.removed))
+            except Exception:
+                log.exception("worktree gc failed")
 
     async def stop(self) -> None:
+        if self._gc is not None:
+            self._gc.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._gc
+            self._gc = None
         if self._service is not None:
             with contextlib.suppress(Exception):
                 await self._service.stop()

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.acceptance
 async def test_requests_without_the_token_get_401_and_healthz_is_open(
     start_daemon: StartDaemon,
 ) -> None:
-    daemon = await start_daemon()
+    daemon = await start_daemon(service={"rpc_log": True})
     async with daemon.client(token="wrong") as client:
         assert (await client.get("/healthz")).status_code == 200
         for path in ("/v1/status", "/v1/tasks", "/readyz", "/openapi.json"):
@@ -30,6 +30,8 @@ async def test_requests_without_the_token_get_401_and_healthz_is_open(
         status = (await client.get("/v1/status")).json()
         assert status["runtime"]["state"] == "ready"
         assert status["runtime"]["codex_version"]
+    rpc_log = (daemon.home / "logs" / "codex-rpc.jsonl").read_text()
+    assert '"method":"initialize"' in rpc_log
 
 
 async def test_a_repo_task_gets_a_worktree_and_its_work_is_committed_on_its_branch(

@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from codex_runner.codex.rpc_log import REDACTED, RpcLog, TracingTransport, redact_line
+from codex_runner.daemon import logs
+from codex_runner.daemon.server import ServeError, check_bind
+
+CANARY = "sk-canary0123456789abcdef"
+
+
+def test_rpc_lines_lose_their_secrets() -> None:
+    line = json.dumps(
+        {
+            "method": "account/login/start",
+            "params": {"type": "apiKey", "apiKey": CANARY, "note": f"key is {CANARY}"},
+            "headers": {"Authorization": "Bearer abcdefghijklmnop"},
+        }
+    ).encode()
+    redacted = redact_line(line)
+    assert CANARY not in redacted and "abcdefghijklmnop" not in redacted
+    assert json.loads(redacted)["params"]["apiKey"] == REDACTED
+    assert json.loads(redacted)["method"] == "account/login/start"
+    assert CANARY not in redact_line(f"not json {CANARY}".encode())
+
+
+def test_the_rpc_log_rotates_at_its_cap(tmp_path: Path) -> None:
+    log = RpcLog(tmp_path / "rpc.jsonl", max_bytes=2_000)
+    for i in range(100):
+        log.record("out", json.dumps({"id": i, "method": "thread/start"}).encode())
+    assert (tmp_path / "rpc.jsonl").stat().st_size <= 2_000
+    assert (tmp_path / "rpc.jsonl.1").stat().st_size <= 2_000
+    last = (tmp_path / "rpc.jsonl").read_text().splitlines()[-1]
+    assert json.loads(last)["msg"]["id"] == 99
+
+
+class _Loopback:
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+
+    async def send(self, line: bytes) -> None:
+        self.sent.append(line)
+
+    async def receive(self) -> bytes:
+        return b'{"id":1,"result":{"token":"tok-secret-value"}}'
+
+    async def close(self) -> None: ...
+
+    def describe(self) -> str:
+        return "loopback"
+
+
+async def test_tracing_transport_logs_both_directions_and_passes_lines_through(
+    tmp_path: Path,
+) -> None:
+    inner = _Loopback()
+    traced = TracingTransport(inner, RpcLog(tmp_path / "rpc.jsonl", 10_000))
+    await traced.send(b'{"id":1,"method":"initialize"}')
+    assert await traced.receive() == b'{"id":1,"result":{"token":"tok-secret-value"}}'
+    assert inner.sent == [b'{"id":1,"method":"initialize"}']
+    entries = [json.loads(x) for x in (tmp_path / "rpc.jsonl").read_text().splitlines()]
+    assert [e["dir"] for e in entries] == ["out", "in"]
+    assert "tok-secret-value" not in (tmp_path / "rpc.jsonl").read_text()
+
+
+def test_the_structured_log_is_json_and_redacted(tmp_path: Path) -> None:
+    handler = logs.install(tmp_path)
+    try:
+        logging.getLogger("codex_runner.test").warning("login with %s failed", CANARY)
+    finally:
+        logging.getLogger("codex_runner").removeHandler(handler)
+        handler.close()
+    (line,) = (tmp_path / logs.LOG_FILE).read_text().splitlines()
+    entry = json.loads(line)
+    assert entry["level"] == "warning" and entry["logger"] == "codex_runner.test"
+    assert CANARY not in line
+
+
+def test_binding_beyond_loopback_needs_an_explicit_flag() -> None:
+    assert check_bind("127.0.0.1", False) is None
+    assert check_bind("::1", False) is None
+    assert check_bind("localhost", False) is None
+    with pytest.raises(ServeError, match="--allow-remote"):
+        check_bind("0.0.0.0", False)
+    warning = check_bind("0.0.0.0", True)
+    assert warning is not None and "warning" in warning
