@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -32,7 +31,7 @@ from codex_runner.codex.runtime import (
 )
 from codex_runner.domain import durable_event
 from codex_runner.domain.approval import Approval
-from codex_runner.domain.conversation import ThreadRecord, TurnState
+from codex_runner.domain.conversation import ThreadRecord
 from codex_runner.domain.conversation import Turn as TurnRecord
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.events import ApprovalRequest, FailureClass, TurnStatus
@@ -58,6 +57,13 @@ from codex_runner.service.event_bus import EventBus, follow
 from codex_runner.service.graphs import GraphRequest, GraphView, plan_graph, view_graph
 from codex_runner.service.ingest import ingest_turn_events
 from codex_runner.service.task_log import EventSink
+from codex_runner.service.turn_records import finished_turn
+from codex_runner.service.validation import (
+    check_images,
+    check_max_runtime,
+    check_workspace,
+    commit_message,
+)
 from codex_runner.store.errors import (
     ApprovalNotFound,
     DuplicateIdempotencyKey,
@@ -67,11 +73,8 @@ from codex_runner.store.errors import (
 from codex_runner.store.protocol import Store
 from codex_runner.workspace.directories import DirectoryWorkspaces
 from codex_runner.workspace.protocol import (
-    DirectoryMissing,
     FinishedWorkspace,
     GcReport,
-    NotAGitRepository,
-    UnknownRef,
     WorkspaceError,
     Workspaces,
     WorkspaceSpec,
@@ -110,11 +113,6 @@ class _Abandoned(Exception):
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _commit_message(task: Task, turn_number: int) -> str:
-    title = task.prompt.strip().splitlines()[0][:72] if task.prompt.strip() else task.id
-    return f"{title}\n\ncodex-runner task {task.id}, turn {turn_number}"
 
 
 class TaskService:
@@ -262,8 +260,8 @@ class TaskService:
                 return existing
         if not prompt.strip():
             raise InvalidRequest("prompt", "the prompt is empty: say what the task should do")
-        _check_max_runtime(max_runtime_s)
-        await self._check_workspace(workspace)
+        check_max_runtime(max_runtime_s)
+        await check_workspace(self._workspaces, workspace)
         now = self._clock()
         task = Task(
             id=self._ids.task_id(),
@@ -275,7 +273,7 @@ class TaskService:
             settings=settings or RuntimeSettings(),
             max_runtime_s=max_runtime_s or DEFAULT_MAX_RUNTIME_S,
             idempotency_key=idempotency_key,
-            pending_images=_check_images(images),
+            pending_images=check_images(images),
         )
         try:
             await self._store.create_task(task)
@@ -300,8 +298,8 @@ class TaskService:
                 )
         if len(request.children) > MAX_GRAPH_SIZE:
             raise InvalidRequest("children", f"a graph has at most {MAX_GRAPH_SIZE} children")
-        _check_max_runtime(request.max_runtime_s)
-        await self._check_workspace(request.workspace)
+        check_max_runtime(request.max_runtime_s)
+        await check_workspace(self._workspaces, request.workspace)
         try:
             plan = plan_graph(
                 request,
@@ -358,7 +356,7 @@ class TaskService:
         """A follow-up for an interrupted or completed task: queued as its next turn."""
         if not prompt.strip():
             raise InvalidRequest("prompt", "the message is empty: say what the task should do")
-        checked = _check_images(images)
+        checked = check_images(images)
         task = await self.get(task_id)
         extra = [durable_event.message_received(prompt, at=self._clock())]
         after = await self._transition(
@@ -576,7 +574,7 @@ class TaskService:
         if task.id in self._stop_requested:
             await turn.interrupt()  # asked while the turn was being started
         result = await self._await_turn(task, turn)
-        await self._store.save_turn(_finished(record, result, self._clock()))
+        await self._store.save_turn(finished_turn(record, result, self._clock()))
         await self._end_approvals(task.id)
         if result is None:
             await self._transition_by_id(task.id, Action.FAIL, reason="max runtime exceeded")
@@ -666,7 +664,7 @@ class TaskService:
         try:
             if self._commit_on_complete:
                 summary = await self._workspaces.commit_changes(
-                    workspace, _commit_message(task, turn_number)
+                    workspace, commit_message(task, turn_number)
                 )
             else:
                 summary = await self._workspaces.diff_summary(workspace)
@@ -716,20 +714,6 @@ class TaskService:
                 await self._transition(task, Action.DEPENDENCY_FAILED, reason=reason)
 
     # --- writing ---------------------------------------------------------------------------
-
-    async def _check_workspace(self, workspace: Workspace) -> None:
-        field = "repo" if workspace.is_git else "cwd"
-        path = workspace.repo if workspace.is_git else workspace.cwd
-        if path is None or not os.path.isabs(path):
-            raise InvalidRequest(field, f"{field} {path!r} must be an absolute path")
-        try:
-            await self._workspaces.validate(WorkspaceSpec.of_task(workspace))
-        except NotAGitRepository as exc:
-            raise InvalidRequest("repo", str(exc)) from exc
-        except UnknownRef as exc:
-            raise InvalidRequest("base_ref", str(exc)) from exc
-        except DirectoryMissing as exc:
-            raise InvalidRequest("cwd", str(exc)) from exc
 
     async def _transition(
         self,
@@ -807,39 +791,3 @@ class TaskService:
                     self._sink.write([event])
                 self._bus.publish([event])
                 return
-
-
-def _check_max_runtime(max_runtime_s: float | None) -> None:
-    if max_runtime_s is not None and max_runtime_s <= 0:
-        raise InvalidRequest(
-            "max_runtime_s",
-            f"max_runtime_s must be a positive number of seconds, not {max_runtime_s}",
-        )
-
-
-def _check_images(images: Sequence[str]) -> tuple[str, ...]:
-    for image in images:
-        if not os.path.isabs(image) or not os.path.isfile(image):
-            raise InvalidRequest(
-                "images", f"image {image!r} is not an existing file given by absolute path"
-            )
-    return tuple(images)
-
-
-def _finished(record: TurnRecord, result: TurnResult | None, now: datetime) -> TurnRecord:
-    if result is None:
-        return replace(
-            record, state=TurnState.FAILED, finished_at=now, error="max runtime exceeded"
-        )
-    state = {
-        TurnStatus.COMPLETED: TurnState.COMPLETED,
-        TurnStatus.INTERRUPTED: TurnState.INTERRUPTED,
-    }.get(result.status, TurnState.FAILED)
-    return replace(
-        record,
-        state=state,
-        finished_at=now,
-        usage=result.usage,
-        codex_turn_id=result.turn_id or record.codex_turn_id,
-        error=result.error.message if result.error is not None else None,
-    )
