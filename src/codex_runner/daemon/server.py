@@ -21,12 +21,16 @@ from datetime import UTC, datetime
 import uvicorn
 
 from codex_runner.api.app import create_app
+from codex_runner.api.auth_routes import auth_router
+from codex_runner.auth.profiles import ProfileStore
 from codex_runner.bridges.slack import SlackBridge, slack_router
+from codex_runner.codex.app_server import AppServerRuntime
 from codex_runner.config import RunnerConfig
 from codex_runner.daemon import logs
 from codex_runner.daemon.assembly import Daemon
 from codex_runner.daemon.info import DaemonInfo, remove_info, write_info
 from codex_runner.daemon.token import ensure_token, token_path
+from codex_runner.service.profiles import ProfileSwitcher
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +112,15 @@ async def _serve_api(
     bridge = SlackBridge(
         config, daemon.service, daemon.service.store, daemon.bus, daemon_url=url, token=token
     )
+    routers = [slack_router(bridge)]
+    if isinstance(daemon.runtime, AppServerRuntime):  # exec starts a process per turn
+        switcher = ProfileSwitcher(ProfileStore(config.home), daemon.runtime)
+        routers.append(auth_router(switcher))
     app = create_app(
         daemon.service,
         token=token,
         ready=daemon.ready,
-        routers=[slack_router(bridge)],
+        routers=routers,
         gc_retention_s=config.service.worktree_retention_s,
     )
     server = uvicorn.Server(

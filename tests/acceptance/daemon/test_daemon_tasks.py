@@ -30,6 +30,8 @@ async def test_requests_without_the_token_get_401_and_healthz_is_open(
         status = (await client.get("/v1/status")).json()
         assert status["runtime"]["state"] == "ready"
         assert status["runtime"]["codex_version"]
+        profile = await client.get("/v1/auth/profile")
+        assert profile.status_code == 200 and profile.json()["active"] == "default"
     rpc_log = (daemon.home / "logs" / "codex-rpc.jsonl").read_text()
     assert '"method":"initialize"' in rpc_log
 
