@@ -1,0 +1,230 @@
+"""The CLI against the real API (``create_app``) over a real TaskService: in-memory store and
+workspaces, scripted Codex, served by uvicorn in a thread with its own event loop.
+
+Prompts pick the script: ``wait...`` blocks until the runtime's gate opens, ``ask...`` asks
+for an approval, anything else completes at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import uvicorn
+
+from codex_runner.api.app import create_app
+from codex_runner.api.schemas import EventOut, GraphOut, TaskList, TaskOut
+from codex_runner.codex.scripted import Script, ScriptedRuntime, ask, complete, gated
+from codex_runner.domain.task import TaskState
+from codex_runner.service.event_bus import EventBus
+from codex_runner.service.tasks import TaskService
+from codex_runner.store.memory import InMemoryStore
+from codex_runner.workspace.memory import InMemoryWorkspaces
+
+from .conftest import TOKEN, CliRun, make_cli, make_home, one_error_line
+
+WAIT_S = 10.0
+T = TypeVar("T")
+
+
+def script_for(text: str) -> Script:
+    if text.startswith("wait"):
+        return gated
+    if text.startswith("ask"):
+        return ask
+    return complete
+
+
+@dataclass
+class LiveDaemon:
+    url: str
+    loop: asyncio.AbstractEventLoop
+    service: TaskService
+    runtime: ScriptedRuntime
+    plain: Path
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run ``coro`` on the daemon's loop and wait (bounded) for its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(WAIT_S)
+
+    def open_gate(self) -> None:
+        self.loop.call_soon_threadsafe(self.runtime.gate.set)
+
+    async def wait_state(self, task_id: str, state: TaskState) -> None:
+        async with asyncio.timeout(WAIT_S):
+            if (await self.service.get(task_id)).state is state:
+                return
+            async with contextlib.aclosing(self.service.events(task_id)) as events:
+                async for _ in events:
+                    if (await self.service.get(task_id)).state is state:
+                        return
+        raise AssertionError("the event feed ended")
+
+    async def pending_approval(self, task_id: str) -> str:
+        async with asyncio.timeout(WAIT_S):
+            async with contextlib.aclosing(self.service.events(task_id)) as events:
+                async for event in events:
+                    if event.type == "approval.requested":
+                        return str(event.data["approval_id"])
+        raise AssertionError("the event feed ended")
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Iterator[LiveDaemon]:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(64)  # listening before uvicorn starts: early connections wait in the backlog
+    url = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    started = threading.Event()
+    parts: dict[str, Any] = {}
+
+    async def serve() -> None:
+        runtime = ScriptedRuntime(script_for)
+        service = TaskService(
+            InMemoryStore(),
+            runtime,
+            InMemoryWorkspaces(tmp_path / "worktrees"),
+            EventBus(),
+            max_concurrent=2,
+            approval_timeout_s=30.0,
+        )
+        runtime.approvals = service.approval_handler
+        app = create_app(service, token=TOKEN, ready=lambda: True)
+        server = uvicorn.Server(
+            uvicorn.Config(app, log_level="critical", lifespan="off", timeout_graceful_shutdown=5)
+        )
+        await service.start()
+        parts.update(
+            loop=asyncio.get_running_loop(),
+            service=service,
+            runtime=runtime,
+            server=server,
+            streams=app.state.event_streams,
+        )
+        started.set()
+        try:
+            await server.serve(sockets=[sock])
+        finally:
+            runtime.gate.set()
+            await service.stop()
+
+    thread = threading.Thread(target=asyncio.run, args=(serve(),), name="live-daemon")
+    thread.daemon = True
+    thread.start()
+    assert started.wait(WAIT_S), "the daemon did not start"
+    loop: asyncio.AbstractEventLoop = parts["loop"]
+
+    def stop() -> None:
+        parts["streams"].close_all()
+        parts["server"].should_exit = True
+
+    try:
+        yield LiveDaemon(url, loop, parts["service"], parts["runtime"], plain)
+    finally:
+        loop.call_soon_threadsafe(stop)
+        thread.join(WAIT_S + 5)
+        sock.close()
+        assert not thread.is_alive(), "the daemon did not stop"
+
+
+@pytest.fixture
+def cli(live: LiveDaemon, tmp_path: Path) -> CliRun:
+    return make_cli(make_home(tmp_path / "home", url=live.url))
+
+
+def test_submit_and_follow_a_task_to_completion(cli: CliRun, live: LiveDaemon) -> None:
+    result = cli("task", "submit", "fix it", "--cwd", str(live.plain), "--follow")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "submitted task" in out
+    assert "done: fix it" in out
+    assert "→ completed" in out
+    task_id = out.split("submitted task ", 1)[1].split()[0]
+    shown = TaskOut.model_validate_json(cli("task", "show", task_id, "--json").stdout)
+    assert shown.state is TaskState.COMPLETED
+    assert shown.cwd == str(live.plain)
+    listed = TaskList.model_validate_json(cli("task", "list", "--json").stdout)
+    assert [t.id for t in listed.tasks] == [task_id]
+    logs = cli("task", "logs", task_id, "--json")
+    seqs = [EventOut.model_validate_json(line).seq for line in logs.stdout.splitlines()]
+    assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_an_approval_is_listed_refused_then_decided_and_the_task_ends(
+    cli: CliRun, live: LiveDaemon
+) -> None:
+    submitted = cli("task", "submit", "ask first", "--cwd", str(live.plain), "--json")
+    task_id = TaskOut.model_validate_json(submitted.stdout).id
+    approval_id = live.run(live.pending_approval(task_id))
+    live.run(live.wait_state(task_id, TaskState.AWAITING_APPROVAL))
+    listed = cli("approvals", "list")
+    assert approval_id in listed.stdout and "rm -rf build" in listed.stdout
+    refused = cli("approvals", "decide", approval_id, "maybe")
+    assert refused.exit_code == 1
+    line = one_error_line(refused)
+    assert "choose one of: accept, decline" in line and "(field: decision)" in line
+    decided = cli("approvals", "decide", approval_id, "accept", "--by", "alice")
+    assert decided.exit_code == 0, decided.output
+    followed = cli("task", "logs", task_id, "--follow")
+    assert followed.exit_code == 0, followed.output
+    assert f"? approval {approval_id}" in followed.stdout
+    assert f"approval {approval_id}: accept by alice" in followed.stdout
+    assert "done: ask first (accept)" in followed.stdout
+
+
+def test_steer_interrupt_resume_then_follow_to_the_end(cli: CliRun, live: LiveDaemon) -> None:
+    submitted = cli("task", "submit", "wait for me", "--cwd", str(live.plain), "--json")
+    task_id = TaskOut.model_validate_json(submitted.stdout).id
+    live.run(live.wait_state(task_id, TaskState.RUNNING))
+    steered = cli("task", "steer", task_id, "also add docs")
+    assert steered.exit_code == 0, steered.output
+    interrupted = cli("task", "interrupt", task_id)
+    assert f"task {task_id}: interrupted" in interrupted.stdout
+    again = cli("task", "interrupt", task_id)
+    assert again.exit_code == 1
+    assert "cannot interrupt" in one_error_line(again)
+    resumed = cli("task", "resume", task_id, "go on")
+    assert resumed.exit_code == 0, resumed.output
+    live.open_gate()
+    followed = cli("task", "logs", task_id, "--follow", "--json")
+    assert followed.exit_code == 0, followed.output
+    events = [EventOut.model_validate_json(line) for line in followed.stdout.splitlines()]
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert events[-1].type == "task.state_changed" and events[-1].data["to"] == "completed"
+
+
+def test_a_graph_from_a_spec_file(cli: CliRun, live: LiveDaemon, tmp_path: Path) -> None:
+    spec = tmp_path / "graph.yaml"
+    spec.write_text(
+        "children:\n"
+        "  - {key: schema, prompt: design it}\n"
+        "  - {key: api, prompt: build it, depends_on: [schema]}\n"
+    )
+    started = cli("graph", "start", "--spec", str(spec), "--cwd", str(live.plain), "--json")
+    assert started.exit_code == 0, started.output
+    graph = GraphOut.model_validate_json(started.stdout)
+    assert [c.key for c in graph.children] == ["schema", "api"]
+    live.run(live.wait_state(graph.parent.id, TaskState.COMPLETED))
+    status = cli("graph", "status", graph.id)
+    assert status.exit_code == 0, status.output
+    assert f"graph {graph.id}: completed" in status.stdout
+    rows = status.stdout.splitlines()[2:]
+    assert [row.split()[0] for row in rows] == ["(parent)", "schema", "api"]
+
+
+def test_gc_and_an_unknown_task(cli: CliRun, live: LiveDaemon) -> None:
+    gc = cli("gc", "--retention", "0")
+    assert gc.exit_code == 0, gc.output
+    assert "removed 0 worktree(s)" in gc.stdout
+    missing = cli("task", "show", "t_missing")
+    assert missing.exit_code == 1
+    assert "t_missing" in one_error_line(missing)
