@@ -27,8 +27,9 @@ class _Request(BaseModel):
 # --- requests ----------------------------------------------------------------------------
 
 
-class TaskCreate(_Request):
-    prompt: str = Field(min_length=1, max_length=200_000)
+class _WorkOptions(_Request):
+    """Where and how work runs: shared by a task and a graph (whose children inherit it)."""
+
     repo: str | None = Field(default=None, description="Absolute path of a git repository.")
     base_ref: str | None = Field(default=None, description="Commit-ish; default the repo's HEAD.")
     cwd: str | None = Field(default=None, description="Absolute path: run in place, no worktree.")
@@ -39,6 +40,10 @@ class TaskCreate(_Request):
     approval_policy: Policy | None = None
     max_runtime_s: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class TaskCreate(_WorkOptions):
+    prompt: str = Field(min_length=1, max_length=200_000)
 
 
 class PromptBody(_Request):
@@ -63,20 +68,10 @@ class ChildCreate(_Request):
     priority: int | None = Field(default=None, ge=-1000, le=1000)
 
 
-class GraphCreate(_Request):
+class GraphCreate(_WorkOptions):
     prompt: str | None = Field(
         default=None, max_length=200_000, description="The parent's own prompt; runs last."
     )
-    repo: str | None = None
-    base_ref: str | None = None
-    cwd: str | None = None
-    priority: int = Field(default=0, ge=-1000, le=1000)
-    model: str | None = Field(default=None, max_length=200)
-    effort: str | None = Field(default=None, max_length=50)
-    sandbox: Sandbox | None = None
-    approval_policy: Policy | None = None
-    max_runtime_s: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
     children: list[ChildCreate] = Field(min_length=1, max_length=1000)
 
 
