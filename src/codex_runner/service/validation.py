@@ -30,6 +30,10 @@ async def check_workspace(workspaces: Workspaces, workspace: Workspace) -> None:
         raise InvalidRequest("base_ref", str(exc)) from exc
     except DirectoryMissing as exc:
         raise InvalidRequest("cwd", str(exc)) from exc
+    except OSError as exc:  # e.g. a name too long for the file system
+        raise InvalidRequest(
+            field, f"{field} {path!r} cannot be used: {exc.strerror or exc}; pass another path"
+        ) from exc
 
 
 def check_max_runtime(max_runtime_s: float | None) -> None:
