@@ -38,9 +38,11 @@ class RunnerStatus:
 
     @property
     def auth_mode(self) -> str:
-        """The mode in a person's words, from Codex's answer when there was one."""
-        mode = self.account.mode if self.account is not None else self.profile_auth_mode
-        return describe_mode(mode)
+        """The mode in a person's words: Codex's answer when it reports an account, else the
+        profile's auth.json (Codex reports no OpenAI account for other model providers)."""
+        if self.account is not None and self.account.authenticated:
+            return describe_mode(self.account.mode)
+        return describe_mode(self.profile_auth_mode)
 
     def to_dict(self) -> dict[str, Any]:
         return {
