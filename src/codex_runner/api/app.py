@@ -3,6 +3,8 @@
 Routes parse the request, call the service and render :mod:`codex_runner.api.schemas`;
 errors are rendered in :mod:`codex_runner.api.errors`; every route except ``/healthz``
 needs the bearer token (:mod:`codex_runner.api.auth`), the OpenAPI document included.
+With ``browser`` access (the admin page) a session cookie authenticates too, under the
+Origin and CSRF checks; with ``allowed_hosts`` any other ``Host`` header is refused.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 
 from codex_runner import __version__
-from codex_runner.api.auth import OPEN_PATHS, BearerAuth
+from codex_runner.api.auth import OPEN_PATHS, BearerAuth, BrowserAccess
 from codex_runner.api.errors import UnexpectedErrors, install_error_handlers
 from codex_runner.api.routes_approvals import approval_routes
 from codex_runner.api.routes_events import event_routes
@@ -52,12 +54,17 @@ def create_app(
     gc_retention_s: float = DEFAULT_GC_RETENTION_S,
     version: str = __version__,
     sse_keepalive_s: float = DEFAULT_KEEPALIVE_S,
+    browser: BrowserAccess | None = None,
+    allowed_hosts: frozenset[str] | None = None,
 ) -> FastAPI:
     """The API over ``service``. ``ready()`` says whether the store is open and the Codex
     runtime initialized (``/readyz``); ``routers`` are mounted under the same bearer auth.
 
     ``app.state.event_streams`` (:class:`EventStreams`) holds the open event streams: call
     its ``close_all()`` when the daemon shuts down, so they do not hold the server open.
+    ``browser`` lets the admin page's session cookie authenticate (its router goes in
+    ``routers``); ``allowed_hosts`` (see :func:`~codex_runner.api.auth.host_allowlist`)
+    refuses requests for any other ``Host``.
     """
     app = _RunnerAPI(
         title="codex-runner",
@@ -79,5 +86,6 @@ def create_app(
         app.include_router(router)
     install_error_handlers(app)
     app.add_middleware(UnexpectedErrors)
-    app.add_middleware(BearerAuth, token=token)  # added last: the outermost layer
+    # Added last: the outermost layer.
+    app.add_middleware(BearerAuth, token=token, browser=browser, allowed_hosts=allowed_hosts)
     return app

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 import uvicorn
 
 from codex_runner.api.app import create_app
+from codex_runner.api.auth import host_allowlist
 from codex_runner.api.auth_routes import auth_router
 from codex_runner.auth.profiles import ProfileStore
 from codex_runner.bridges.slack import SlackBridge, slack_router
@@ -31,6 +32,7 @@ from codex_runner.daemon.assembly import Daemon
 from codex_runner.daemon.info import DaemonInfo, remove_info, write_info
 from codex_runner.daemon.token import ensure_token, token_path
 from codex_runner.service.profiles import ProfileSwitcher
+from codex_runner.web import AdminSessions, admin_access, admin_router
 
 log = logging.getLogger(__name__)
 
@@ -116,12 +118,16 @@ async def _serve_api(
     if isinstance(daemon.runtime, AppServerRuntime):  # exec starts a process per turn
         switcher = ProfileSwitcher(ProfileStore(config.home), daemon.runtime)
         routers.append(auth_router(switcher))
+    sessions = AdminSessions()
+    routers.append(admin_router(daemon.service, daemon.bus, token=token, sessions=sessions))
     app = create_app(
         daemon.service,
         token=token,
         ready=daemon.ready,
         routers=routers,
         gc_retention_s=config.service.worktree_retention_s,
+        browser=admin_access(sessions),
+        allowed_hosts=host_allowlist(host, sock.getsockname()[1], _machine_names(host)),
     )
     server = uvicorn.Server(
         uvicorn.Config(
@@ -138,6 +144,8 @@ async def _serve_api(
         write_info(config.home, DaemonInfo(url=url, pid=os.getpid(), started_at=_now_iso()))
         await bridge.start()
         on_listening(url)
+        # A code, not the token: the link works once, for a few minutes.
+        print(f"Admin page: {url}/admin/login?once={sessions.issue_login_code()}", flush=True)
         await serving
     finally:
         server.should_exit = True
@@ -159,6 +167,13 @@ async def _wait_started(server: uvicorn.Server, serving: asyncio.Task[None]) -> 
         if loop.time() > deadline:
             raise ServeError(f"the HTTP server did not start within {START_TIMEOUT_S:g}s")
         await asyncio.sleep(0.02)
+
+
+def _machine_names(host: str) -> tuple[str, ...]:
+    """Names a remote browser may use for a wildcard bind (the loopback ones are implied)."""
+    if host not in ("0.0.0.0", "::", ""):
+        return ()
+    return (socket.gethostname(), socket.getfqdn())
 
 
 def _family(host: str) -> socket.AddressFamily:

@@ -1,0 +1,186 @@
+"""The admin page's routes: the login, the HTML shells of each view, its assets, and one
+live feed of every task's events.
+
+Pages are thin shells: the browser reads and changes everything through the JSON API and
+its event streams (same origin, authenticated by the session cookie), so no rule of the
+service is repeated here. Unauthenticated requests never reach these routes (see
+:mod:`codex_runner.api.auth`) except the ones in :data:`OPEN_REQUESTS` and the assets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from importlib import resources
+from typing import Annotated, Any
+
+import jinja2
+from fastapi import APIRouter, Form, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+
+from codex_runner import __version__
+from codex_runner.api.auth import CSRF_HEADER, BrowserAccess
+from codex_runner.api.errors import error_response
+from codex_runner.daemon.token import TOKEN_FILE, token_matches
+from codex_runner.domain.durable_event import EVENT_TYPES, TaskEvent
+from codex_runner.domain.task import TaskState
+from codex_runner.service.event_bus import EventBus, Lagged
+from codex_runner.service.tasks import TaskService
+from codex_runner.web.sessions import SESSION_TTL_S, AdminSessions
+
+PREFIX = "/admin"
+LOGIN_PATH = f"{PREFIX}/login"
+STATIC_PREFIX = f"{PREFIX}/static/"
+OPEN_REQUESTS: frozenset[tuple[str, str]] = frozenset({("GET", LOGIN_PATH), ("POST", LOGIN_PATH)})
+ASSETS: dict[str, str] = {"admin.js": "text/javascript", "admin.css": "text/css"}
+TASKS_PAGE_SIZE = 50
+
+# Pages load only their own scripts and styles and talk only to this origin: even if some
+# model output slipped through unescaped, the browser would not run it.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+_templates = jinja2.Environment(
+    loader=jinja2.PackageLoader("codex_runner.web", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+)
+
+
+def admin_access(sessions: AdminSessions) -> BrowserAccess:
+    """What the auth middleware needs to let the admin page's browser in."""
+    return BrowserAccess(
+        sessions=sessions,
+        open_requests=OPEN_REQUESTS,
+        open_asset_prefix=STATIC_PREFIX,
+        login_path=LOGIN_PATH,
+    )
+
+
+def admin_router(
+    service: TaskService, bus: EventBus, *, token: str, sessions: AdminSessions
+) -> APIRouter:
+    """The admin page under ``/admin``; mount it with ``browser=admin_access(sessions)``."""
+    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+
+    def page(request: Request, template: str, **context: Any) -> HTMLResponse:
+        session_id = request.cookies.get(sessions.cookie_name, "")
+        html = _templates.get_template(template).render(
+            csrf_token=sessions.csrf_token(session_id) or "" if session_id else "",
+            csrf_header=CSRF_HEADER,
+            states=[s.value for s in TaskState],
+            event_types=sorted(EVENT_TYPES),
+            version=__version__,
+            page_size=TASKS_PAGE_SIZE,
+            **context,
+        )
+        return HTMLResponse(html, headers=SECURITY_HEADERS)
+
+    def login_form(request: Request, error: str | None, status: int) -> HTMLResponse:
+        response = page(request, "login.html", page="login", error=error, token_file=TOKEN_FILE)
+        response.status_code = status
+        return response
+
+    def logged_in(request: Request) -> RedirectResponse:
+        session = sessions.create()
+        response = RedirectResponse(f"{PREFIX}/", status_code=303, headers=SECURITY_HEADERS)
+        response.set_cookie(
+            sessions.cookie_name,
+            session.id,
+            max_age=int(SESSION_TTL_S),
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    @router.get("/login", response_model=None)
+    async def login_page(request: Request, once: str | None = None) -> Response:
+        """The login form; ``?once=`` with a code printed by ``serve`` logs in directly."""
+        if once is None:
+            return login_form(request, None, 200)
+        if sessions.redeem_login_code(once):
+            return logged_in(request)
+        return login_form(request, "That login link has expired or was already used.", 401)
+
+    @router.post("/login", response_model=None)
+    async def login(request: Request, token_: Annotated[str, Form(alias="token")] = "") -> Response:
+        if token_ and token_matches(token, token_.strip()):
+            return logged_in(request)
+        return login_form(request, "Wrong token.", 401)
+
+    @router.post("/logout")
+    async def logout(request: Request) -> JSONResponse:
+        session_id = request.cookies.get(sessions.cookie_name)
+        if session_id:
+            sessions.end(session_id)
+        response = JSONResponse({"ok": True}, headers=SECURITY_HEADERS)
+        response.delete_cookie(sessions.cookie_name, path="/", httponly=True, samesite="strict")
+        return response
+
+    @router.get("")
+    async def root() -> RedirectResponse:
+        return RedirectResponse(f"{PREFIX}/", status_code=307)
+
+    @router.get("/")
+    async def tasks_page(request: Request) -> HTMLResponse:
+        return page(request, "tasks.html", page="tasks")
+
+    @router.get("/tasks/{task_id}")
+    async def task_page(request: Request, task_id: str) -> HTMLResponse:
+        await service.get(task_id)  # 404 for an unknown task
+        return page(request, "task.html", page="task", task_id=task_id)
+
+    @router.get("/approvals")
+    async def approvals_page(request: Request) -> HTMLResponse:
+        return page(request, "approvals.html", page="approvals")
+
+    @router.get("/graphs")
+    async def graphs_page(request: Request) -> HTMLResponse:
+        return page(request, "graphs.html", page="graphs", graph_id="")
+
+    @router.get("/graphs/{graph_id}")
+    async def graph_page(request: Request, graph_id: str) -> HTMLResponse:
+        await service.graph(graph_id)  # 404 for an unknown graph
+        return page(request, "graphs.html", page="graph", graph_id=graph_id)
+
+    @router.get("/runtime")
+    async def runtime_page(request: Request) -> HTMLResponse:
+        return page(request, "runtime.html", page="runtime")
+
+    @router.get("/feed", response_model=None)
+    async def feed(request: Request) -> Response:
+        """Every task's events from now on (SSE). Views re-read what they show from the API
+        when it (re)connects, so a reconnect loses nothing."""
+        streams = request.app.state.event_streams
+        response: Response = streams.response(_all_events(bus))
+        return response
+
+    @router.get("/static/{name}", response_model=None)
+    async def asset(name: str) -> Response:
+        media_type = ASSETS.get(name)
+        if media_type is None:
+            return error_response(404, "not_found", f"no asset {name!r}")
+        body = resources.files("codex_runner.web").joinpath("static", name).read_bytes()
+        return Response(body, media_type=media_type, headers={"Cache-Control": "no-cache"})
+
+    return router
+
+
+async def _all_events(bus: EventBus) -> AsyncIterator[TaskEvent]:
+    subscription = bus.subscribe(None)
+    try:
+        async for event in subscription:
+            yield event
+    except Lagged:
+        return  # the stream ends; the page reconnects and re-reads its view
+    finally:
+        subscription.close()
