@@ -290,12 +290,9 @@ async def test_diff_of_a_directory_task_is_empty(harness: Harness) -> None:
     }
 
 
-@pytest.mark.xfail(
-    reason="workspaces' validate lets OSError (ENAMETOOLONG) escape; the service should "
-    "report it as InvalidRequest on cwd/repo",
-    strict=False,
-)
 async def test_a_path_too_long_for_the_file_system_is_422(harness: Harness) -> None:
-    response = await harness.post("/v1/tasks", {"prompt": "x", "cwd": "/" + "a" * 300})
-    assert response.status_code == 422
-    assert response.json()["error"]["field"] == "cwd"
+    for field in ("cwd", "repo"):
+        response = await harness.post("/v1/tasks", {"prompt": "x", field: "/" + "a" * 300})
+        assert response.status_code == 422
+        assert response.json()["error"]["field"] == field
+    assert await harness.service.list_tasks() == []
