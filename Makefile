@@ -30,6 +30,9 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/python bench/turn_latency.py
+	$(BIN)/python bench/task_throughput.py
+	$(BIN)/python bench/event_ingest.py
+	$(BIN)/python bench/restart.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
