@@ -21,9 +21,12 @@ TIMEOUT_S = 30.0  # the daemon restarts Codex before it answers
 class DaemonSwitchError(Exception):
     """The daemon refused or could not be asked; the message says why."""
 
-    def __init__(self, message: str, *, refused: bool = False) -> None:
+    def __init__(self, message: str, *, refused: bool = False, unsupported: bool = False) -> None:
         super().__init__(message)
         self.refused = refused  # turns are running: a --when-idle or --force retry may work
+        # The daemon has no profile route (its exec runtime starts Codex per turn, reading
+        # the active profile each time): writing profiles/active is the whole switch.
+        self.unsupported = unsupported
 
 
 @dataclass(frozen=True)
@@ -57,10 +60,12 @@ def request_switch(
     body = _json(response)
     if response.status_code == 200:
         return DaemonSwitch(daemon.url, body)
-    message = (body.get("error") or {}).get("message") if isinstance(body, dict) else None
+    error = body.get("error")
+    message = error.get("message") if isinstance(error, dict) else None
     raise DaemonSwitchError(
         f"the daemon refused: {message or f'HTTP {response.status_code}'}",
         refused=response.status_code == 409,
+        unsupported=response.status_code == 404 and message is None,
     )
 
 

@@ -113,7 +113,11 @@ def use_profile(
     try:
         switch = request_switch(store.home, daemon, name, mode)
     except DaemonSwitchError as exc:
-        raise fail(str(exc), 3 if exc.refused else 1) from None
+        if not exc.unsupported:
+            raise fail(str(exc), 3 if exc.refused else 1) from None
+        store.set_active(name)
+        out.print(f"active auth profile: {escape(name)} (used from the next turn)")
+        return
     except (TokenMissing, UnsafeSecretFile) as exc:
         raise fail(str(exc)) from None
     out.print(f"daemon at {escape(switch.url)}: {escape(str(switch.result.get('message', '')))}")

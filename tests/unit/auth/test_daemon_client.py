@@ -51,3 +51,16 @@ def test_a_daemon_that_does_not_answer_points_to_doctor(tmp_path: Path) -> None:
     with pytest.raises(DaemonSwitchError, match="codex-runner doctor") as caught:
         request_switch(tmp_path, DAEMON, "work", "now", transport=httpx.MockTransport(handle))
     assert not caught.value.refused
+
+
+def test_a_daemon_without_the_profile_route_is_told_apart_from_a_refusal(tmp_path: Path) -> None:
+    ensure_token(tmp_path)
+    transport = httpx.MockTransport(lambda _: httpx.Response(404, json={"detail": "Not Found"}))
+    with pytest.raises(DaemonSwitchError) as caught:
+        request_switch(tmp_path, DAEMON, "work", "now", transport=transport)
+    assert caught.value.unsupported and not caught.value.refused
+    unknown = {"error": {"code": "not_found", "message": "no auth profile named 'work'"}}
+    transport = httpx.MockTransport(lambda _: httpx.Response(404, json=unknown))
+    with pytest.raises(DaemonSwitchError, match="no auth profile") as caught:
+        request_switch(tmp_path, DAEMON, "work", "now", transport=transport)
+    assert not caught.value.unsupported
