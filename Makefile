@@ -3,8 +3,10 @@ PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Root installs packages itself; anyone else goes through sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run demo test lint typecheck unit acceptance bench clean
+.PHONY: run demo test lint typecheck unit acceptance bench clean chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,7 +27,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+# The admin page's browser tests drive Debian's Chromium (Playwright's own browser download
+# needs the internet); installed once when missing.
+chromium:
+	command -v chromium >/dev/null || ($(SUDO) apt-get update && \
+		$(SUDO) apt-get install -y --no-install-recommends chromium)
+
+test: lint typecheck chromium
 	$(BIN)/pytest -q -p no:cacheprovider
 
 bench: $(STAMP)

@@ -311,7 +311,7 @@
       document.querySelector('[data-count=""]').textContent = String(total);
       const of = filter ? status.counts[filter] : total;
       document.getElementById("page-info").textContent = shown.length
-        ? `${offset + 1}–${offset + shown.length} of ${of}`
+        ? `${offset + 1}-${offset + shown.length} of ${of}`
         : "";
       document.getElementById("prev").disabled = offset === 0;
       document.getElementById("next").disabled = list.tasks.length <= pageSize;
@@ -529,7 +529,10 @@
 
     for (const button of ["interrupt", "resume", "cancel"]) {
       document.getElementById(button).addEventListener("click", async () => {
-        const done = await attempt(() => api("POST", `${base}/${button}`));
+        // Resume takes the text box as its new input, when there is one.
+        const text = document.getElementById("input-text").value;
+        const payload = button === "resume" && text.trim() ? { prompt: text } : undefined;
+        const done = await attempt(() => api("POST", `${base}/${button}`, payload));
         if (done) notice(`${button}: task is ${done.state}`, "info");
         await refresh();
       });
@@ -582,15 +585,16 @@
       if (text !== undefined) node.textContent = text;
       return node;
     };
-    const byKey = new Map(graph.children.map((c) => [c.key, c]));
+    // depends_on and blocked hold task ids.
+    const byId = new Map(graph.children.map((c) => [c.id, c]));
     const depth = new Map();
     const depthOf = (child, seen = new Set()) => {
-      if (depth.has(child.key)) return depth.get(child.key);
-      if (seen.has(child.key)) return 0;
-      seen.add(child.key);
-      const deps = child.depends_on.map((k) => byKey.get(k)).filter(Boolean);
+      if (depth.has(child.id)) return depth.get(child.id);
+      if (seen.has(child.id)) return 0;
+      seen.add(child.id);
+      const deps = child.depends_on.map((id) => byId.get(id)).filter(Boolean);
       const d = deps.length ? 1 + Math.max(...deps.map((dep) => depthOf(dep, seen))) : 0;
-      depth.set(child.key, d);
+      depth.set(child.id, d);
       return d;
     };
     graph.children.forEach((c) => depthOf(c));
@@ -600,7 +604,7 @@
       if (!columns.has(d)) columns.set(d, []);
       columns.get(d).push(task);
     };
-    graph.children.forEach((c) => place(c, depth.get(c.key)));
+    graph.children.forEach((c) => place(c, depth.get(c.id)));
     place(graph.parent, parentDepth);
     const W = 180, H = 54, GX = 70, GY = 24;
     const rows = Math.max(...[...columns.values()].map((col) => col.length));
@@ -623,18 +627,20 @@
       const a = pos.get(from.id), b = pos.get(to.id);
       svg.append(svgEl("line", { x1: a.x + W, y1: a.y + H / 2, x2: b.x, y2: b.y + H / 2, class: `edge ${kind}`, "marker-end": "url(#arrow)" }));
     };
+    const prerequisites = new Set(graph.children.flatMap((c) => c.depends_on));
     for (const child of graph.children) {
-      for (const key of child.depends_on) if (byKey.has(key)) edge(byKey.get(key), child, "depends");
-      edge(child, graph.parent, "parent");
+      for (const id of child.depends_on) if (byId.has(id)) edge(byId.get(id), child, "depends");
+      // The parent waits for every child; drawing it from the last ones is enough.
+      if (!prerequisites.has(child.id)) edge(child, graph.parent, "parent");
     }
     const blocked = new Set(graph.blocked);
     for (const task of [...graph.children, graph.parent]) {
       const p = pos.get(task.id);
       const link = svgEl("a", { href: `/admin/tasks/${encodeURIComponent(task.id)}`, class: "node", "data-task-id": task.id, "data-state": task.state });
-      link.append(svgEl("rect", { x: p.x, y: p.y, width: W, height: H, rx: 6, class: `node-box state-${task.state}${blocked.has(task.key) ? " blocked" : ""}` }));
+      link.append(svgEl("rect", { x: p.x, y: p.y, width: W, height: H, rx: 6, class: `node-box state-${task.state}${blocked.has(task.id) ? " blocked" : ""}` }));
       const label = task === graph.parent ? "parent" : task.key;
       link.append(svgEl("text", { x: p.x + 10, y: p.y + 22, class: "node-key" }, label.length > 22 ? `${label.slice(0, 21)}…` : label));
-      link.append(svgEl("text", { x: p.x + 10, y: p.y + 42, class: "node-state" }, `${task.state}${blocked.has(task.key) ? " (blocked)" : ""}`));
+      link.append(svgEl("text", { x: p.x + 10, y: p.y + 42, class: "node-state" }, `${task.state}${blocked.has(task.id) ? " (blocked)" : ""}`));
       svg.append(link);
     }
     return svg;
