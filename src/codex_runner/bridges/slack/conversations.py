@@ -95,14 +95,20 @@ class Conversations:
         if route is Route.REFUSE:
             await self._reply_to(message, key, None, REFUSAL)
             return
-        if route is Route.START or session is None:
-            await self._start(message, key)
-        elif route is Route.STOP:
-            await self._stop(message, session)
-        elif route is Route.STATUS:
-            await self._status(message, session)
-        else:
-            await self._continue(message, session)
+        try:
+            if route is Route.START or session is None:
+                await self._start(message, key)
+            elif route is Route.STOP:
+                await self._stop(message, session)
+            elif route is Route.STATUS:
+                await self._status(message, session)
+            else:
+                await self._continue(message, session)
+        except Exception as exc:
+            # Marked as seen already (nothing runs twice), so say what went wrong instead.
+            log.exception("Slack message %s in %s could not be handled", message.ts, key)
+            task_id = session.task_id if session else None
+            await self._reply_to(message, key, task_id, f"Sorry, that did not work: {exc}")
 
     async def _start(self, message: IncomingMessage, key: str) -> None:
         files = SessionFiles.of(self._settings.sessions_dir, key)
