@@ -12,12 +12,16 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from codex_runner.auth.profiles import ProfileStore
+from codex_runner.codex.app_server import AppServerRuntime
 from codex_runner.codex.factory import create_runtime
 from codex_runner.codex.rpc_log import RpcLog
 from codex_runner.codex.runtime import CodexRuntime
 from codex_runner.config import RunnerConfig
 from codex_runner.domain.events import ApprovalRequest
 from codex_runner.service.event_bus import EventBus
+from codex_runner.service.failover import ProfileFailover
+from codex_runner.service.profiles import ProfileSwitcher
 from codex_runner.service.task_log import TaskLogFiles
 from codex_runner.service.tasks import TaskService
 from codex_runner.store.sql import SqlStore
@@ -65,6 +69,8 @@ class Daemon:
         self._service: TaskService | None = None
         self.bus = EventBus()
         self._gc: asyncio.Task[None] | None = None
+        # Switches auth profiles on the app-server runtime (None with exec).
+        self.switcher: ProfileSwitcher | None = None
 
     @property
     def service(self) -> TaskService:
@@ -98,6 +104,11 @@ class Daemon:
             return await self.service.approval_handler(request)
 
         self._runtime = create_runtime(self.config, approvals, rpc_log=rpc_log)
+        failover = None
+        if isinstance(self._runtime, AppServerRuntime):  # exec starts a process per turn
+            profiles = ProfileStore(self.config.home)
+            self.switcher = ProfileSwitcher(profiles, self._runtime)
+            failover = ProfileFailover(self.config.auth, profiles, self.switcher)
         self._service = TaskService(
             self._store,
             self._runtime,
@@ -109,6 +120,7 @@ class Daemon:
             commit_on_complete=settings.commit_on_complete,
             auto_resume=settings.auto_resume,
             event_sink=TaskLogFiles(self.paths.task_logs),
+            failover=failover,
         )
         try:
             await self._runtime.start()
@@ -136,6 +148,9 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._gc
             self._gc = None
+        if self.switcher is not None:
+            with contextlib.suppress(Exception):
+                await self.switcher.close()  # drop a pending when-idle switch
         if self._service is not None:
             with contextlib.suppress(Exception):
                 await self._service.stop()

@@ -23,15 +23,12 @@ import uvicorn
 from codex_runner.api.app import create_app
 from codex_runner.api.auth import host_allowlist
 from codex_runner.api.auth_routes import auth_router
-from codex_runner.auth.profiles import ProfileStore
 from codex_runner.bridges.slack import SlackBridge, slack_router
-from codex_runner.codex.app_server import AppServerRuntime
 from codex_runner.config import RunnerConfig
 from codex_runner.daemon import logs
 from codex_runner.daemon.assembly import Daemon
 from codex_runner.daemon.info import DaemonInfo, remove_info, write_info
 from codex_runner.daemon.token import ensure_token, token_path
-from codex_runner.service.profiles import ProfileSwitcher
 from codex_runner.web import AdminSessions, admin_access, admin_router
 
 log = logging.getLogger(__name__)
@@ -115,9 +112,8 @@ async def _serve_api(
         config, daemon.service, daemon.service.store, daemon.bus, daemon_url=url, token=token
     )
     routers = [slack_router(bridge)]
-    if isinstance(daemon.runtime, AppServerRuntime):  # exec starts a process per turn
-        switcher = ProfileSwitcher(ProfileStore(config.home), daemon.runtime)
-        routers.append(auth_router(switcher))
+    if daemon.switcher is not None:
+        routers.append(auth_router(daemon.switcher))
     sessions = AdminSessions()
     routers.append(admin_router(daemon.service, daemon.bus, token=token, sessions=sessions))
     app = create_app(

@@ -43,6 +43,7 @@ class EventType(StrEnum):
     APPROVAL_REQUESTED = "approval.requested"
     APPROVAL_DECIDED = "approval.decided"
     APPROVAL_EXPIRED = "approval.expired"
+    AUTH_FAILOVER = "auth.failover"  # switched auth profile after a usage-limit error
 
 
 def codex_event_type(kind: EventKind) -> str:

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from codex_runner.auth.failover import FailoverDecision
 from codex_runner.codex.approval_policies import fallback_decision
 from codex_runner.codex.runtime import (
     CodexRuntime,
@@ -33,8 +34,8 @@ from codex_runner.domain import durable_event
 from codex_runner.domain.approval import Approval
 from codex_runner.domain.conversation import ThreadRecord
 from codex_runner.domain.conversation import Turn as TurnRecord
-from codex_runner.domain.durable_event import NewEvent, TaskEvent
-from codex_runner.domain.events import ApprovalRequest, FailureClass, TurnStatus
+from codex_runner.domain.durable_event import EventType, NewEvent, TaskEvent
+from codex_runner.domain.events import ApprovalRequest, ErrorInfo, FailureClass, TurnStatus
 from codex_runner.domain.graph import (
     GraphSpecError,
     blocked_by_failure,
@@ -54,6 +55,7 @@ from codex_runner.domain.task import (
 from codex_runner.domain.transitions import Action, InvalidTransition
 from codex_runner.service.errors import GraphNotFound, InvalidRequest, TaskNotRunning
 from codex_runner.service.event_bus import EventBus, follow
+from codex_runner.service.failover import FailoverPolicy
 from codex_runner.service.graphs import GraphRequest, GraphView, plan_graph, view_graph
 from codex_runner.service.ingest import ingest_turn_events
 from codex_runner.service.task_log import EventSink
@@ -129,6 +131,7 @@ class TaskService:
         commit_on_complete: bool = True,
         auto_resume: bool = False,
         event_sink: EventSink | None = None,
+        failover: FailoverPolicy | None = None,
         clock: Callable[[], datetime] = _utc_now,
         ids: IdGenerator | None = None,
         stop_timeout_s: float = 10.0,
@@ -145,6 +148,7 @@ class TaskService:
         self._commit_on_complete = commit_on_complete
         self._auto_resume = auto_resume
         self._sink = event_sink
+        self._failover = failover
         self._clock = clock
         self._ids = ids or IdGenerator()
         self._stop_timeout_s = stop_timeout_s
@@ -610,6 +614,8 @@ class TaskService:
 
     async def _settle(self, task_id: str, result: TurnResult, turn_number: int) -> None:
         task = await self.get(task_id)
+        if self._failover is not None and result.status is not TurnStatus.FAILED:
+            self._failover.forget(task_id)
         if result.status is TurnStatus.COMPLETED:
             branch, diff, note = await self._finish_workspace(task, turn_number)
             await self._transition(
@@ -650,9 +656,27 @@ class TaskService:
             await self._transition(
                 task, Action.FAIL, reason=f"codex crashed on this task {task.attempts} times"
             )
+        elif (decision := await self._fail_over(task, error)) is not None:
+            reason = decision.event_message()
+            switched = NewEvent(
+                EventType.AUTH_FAILOVER,
+                self._clock(),
+                {
+                    "from": decision.from_profile,
+                    "to": decision.to_profile,
+                    "error": decision.reason,
+                },
+            )
+            task = await self._transition(task, Action.INTERRUPT, reason=reason, extra=[switched])
+            await self._transition(task, Action.RESUME, reason=reason)
         else:
             message = error.message if error is not None else "turn failed"
             await self._transition(task, Action.FAIL, reason=message)
+
+    async def _fail_over(self, task: Task, error: ErrorInfo | None) -> FailoverDecision | None:
+        if self._failover is None:
+            return None
+        return await self._failover.after_failure(task.id, error)
 
     async def _finish_workspace(
         self, task: Task, turn_number: int
