@@ -115,6 +115,22 @@ _UPDATE_TASK_IF_STATE = update(tasks).where(
     tasks.c.id == bindparam("match_id"), tasks.c.state == bindparam("match_state")
 )
 _TASK_STATE = select(tasks.c.state).where(tasks.c.id == bindparam("match_id"))
+# Every publish reads its batch back, and restart reconciliation expires each active task's
+# approvals: building these per call cost more than running them.
+_READ_EVENTS = (
+    select(events.c.seq, events.c.type, events.c.at, events.c.data)
+    .where(events.c.task_id == bindparam("task_id"), events.c.seq > bindparam("after_seq"))
+    .order_by(events.c.seq)
+    .limit(bindparam("limit", type_=Integer()))
+)
+_PENDING_APPROVALS_OF_TASK = (
+    select(approvals)
+    .where(
+        approvals.c.task_id == bindparam("task_id"),
+        approvals.c.state == ApprovalState.PENDING.value,
+    )
+    .order_by(approvals.c.created_at, approvals.c.id)
+)
 
 
 class _Lifecycle(StrEnum):
@@ -404,17 +420,12 @@ class SqlStore:
     async def read_events(
         self, task_id: str, *, after_seq: int = 0, limit: int = DEFAULT_EVENT_PAGE
     ) -> list[TaskEvent]:
-        query = (
-            select(events.c.seq, events.c.type, events.c.at, events.c.data)
-            .where(events.c.task_id == task_id, events.c.seq > after_seq)
-            .order_by(events.c.seq)
-            .limit(max(limit, 0))
-        )
+        params = {"task_id": task_id, "after_seq": after_seq, "limit": max(limit, 0)}
 
         def work(conn: Connection) -> list[TaskEvent]:
             return [
                 TaskEvent(task_id, seq, type_, at, data)
-                for seq, type_, at, data in conn.execute(query)
+                for seq, type_, at, data in conn.execute(_READ_EVENTS, params)
             ]
 
         return await self._read(work)
@@ -464,14 +475,11 @@ class SqlStore:
         return await self._write(work)
 
     async def expire_approvals(self, task_id: str, *, now: datetime) -> list[Approval]:
-        query = (
-            select(approvals)
-            .where(approvals.c.task_id == task_id, approvals.c.state == ApprovalState.PENDING.value)
-            .order_by(approvals.c.created_at, approvals.c.id)
-        )
+        params = {"task_id": task_id}
 
         def work(conn: Connection) -> list[Approval]:
-            pending = [rows.approval_from_row(r) for r in conn.execute(query).mappings()]
+            found = conn.execute(_PENDING_APPROVALS_OF_TASK, params).mappings()
+            pending = [rows.approval_from_row(r) for r in found]
             expired = [approvals_rules.expire(a, now=now) for a in pending]
             for approval in expired:
                 _settle_approval(conn, approval)
