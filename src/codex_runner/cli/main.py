@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 import os
 import sys
@@ -15,28 +16,11 @@ from rich.console import Console
 from rich.markup import escape
 
 from codex_runner.cli.approvals import approval_handler
-from codex_runner.cli.approvals_cmd import approvals_app
-from codex_runner.cli.auth_cmd import auth_app
-from codex_runner.cli.config_cmd import config_app
-from codex_runner.cli.demo import demo_command
-from codex_runner.cli.doctor_cmd import doctor_command
-from codex_runner.cli.gc_cmd import gc_command
-from codex_runner.cli.graph_cmd import graph_app
-from codex_runner.cli.mock_model import mock_model_command
 from codex_runner.cli.render import LiveView, print_json_event
-from codex_runner.cli.serve_cmd import serve_command
-from codex_runner.cli.slack_cmd import slack_app
-from codex_runner.cli.tasks_cmd import task_app
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import ConfigError, load_config
 from codex_runner.service.single_turn import run_single_turn
 
-app = typer.Typer(
-    name="codex-runner",
-    help="Run OpenAI Codex agents as a managed, durable, observable service.",
-    no_args_is_help=True,
-    add_completion=False,
-)
 err = Console(stderr=True, highlight=False)
 
 
@@ -68,7 +52,6 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-@app.command()
 def run(
     prompt: Annotated[str, typer.Argument(help="What Codex should do.")],
     cwd: Annotated[Path, typer.Option(help="Directory the turn runs in.")] = Path("."),
@@ -120,17 +103,50 @@ def run(
         raise fail(f"turn {result.status.value}{cls}: {reason}")
 
 
-app.command("serve")(serve_command)
-app.command("demo")(demo_command)
-app.command("mock-model")(mock_model_command)
-app.add_typer(config_app, name="config")
-app.add_typer(auth_app, name="auth")
-app.command("doctor")(doctor_command)
-app.add_typer(task_app, name="task")
-app.add_typer(approvals_app, name="approvals")
-app.add_typer(graph_app, name="graph")
-app.command("gc")(gc_command)
-app.add_typer(slack_app, name="slack")
+# Each command's module is imported only when that command runs (or for the full app, e.g.
+# --help and tests): the daemon's and the client's dependencies are slow to import, and a
+# restart of the daemon should not pay for the Slack client and the scripted model.
+# name -> (module, attribute, True for a command group)
+_COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "serve": ("codex_runner.cli.serve_cmd", "serve_command", False),
+    "task": ("codex_runner.cli.tasks_cmd", "task_app", True),
+    "approvals": ("codex_runner.cli.approvals_cmd", "approvals_app", True),
+    "graph": ("codex_runner.cli.graph_cmd", "graph_app", True),
+    "gc": ("codex_runner.cli.gc_cmd", "gc_command", False),
+    "config": ("codex_runner.cli.config_cmd", "config_app", True),
+    "auth": ("codex_runner.cli.auth_cmd", "auth_app", True),
+    "doctor": ("codex_runner.cli.doctor_cmd", "doctor_command", False),
+    "slack": ("codex_runner.cli.slack_cmd", "slack_app", True),
+    "demo": ("codex_runner.cli.demo", "demo_command", False),
+    "mock-model": ("codex_runner.cli.mock_model", "mock_model_command", False),
+}
+
+
+def build_app(only: str | None = None) -> typer.Typer:
+    """The CLI; with ``only`` naming a command, just that one (and ``run``) is loaded."""
+    cli = typer.Typer(
+        name="codex-runner",
+        help="Run OpenAI Codex agents as a managed, durable, observable service.",
+        no_args_is_help=True,
+        add_completion=False,
+    )
+    cli.command("run")(run)
+    names = [only] if only in _COMMANDS else list(_COMMANDS)
+    for name in names:
+        module, attribute, group = _COMMANDS[name]
+        target = getattr(importlib.import_module(module), attribute)
+        if group:
+            cli.add_typer(target, name=name)
+        else:
+            cli.command(name)(target)
+    return cli
+
+
+def __getattr__(name: str) -> typer.Typer:
+    """``codex_runner.cli.main.app``: the whole CLI (tests drive it with CliRunner)."""
+    if name == "app":
+        return build_app()
+    raise AttributeError(name)
 
 
 def main() -> None:
@@ -141,8 +157,9 @@ def main() -> None:
     # lowers the codex_runner loggers' level to record more.
     for handler in logging.getLogger().handlers:
         handler.setLevel(level)
+    command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
     try:
-        app()
+        build_app(command)()
     except ConfigError as exc:
         fail(str(exc))
         sys.exit(2)
