@@ -55,6 +55,7 @@ def test_event_types_are_in_the_domain_language() -> None:
         "approval.requested",
         "approval.decided",
         "approval.expired",
+        "auth.failover",
     }
     assert "codex.turn.completed" in de.EVENT_TYPES
     assert all(de.codex_event_type(k) in de.EVENT_TYPES for k in EventKind)
@@ -186,3 +187,38 @@ def test_event_types_must_be_dotted_lowercase(bad: str) -> None:
 def test_event_time_must_be_aware() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         de.NewEvent("task.created", datetime(2026, 1, 1))
+
+
+def test_codex_event_to_dict_matches_asdict_without_empty_fields() -> None:
+    from dataclasses import asdict
+
+    from codex_runner.domain.events import (
+        ApprovalKind,
+        ApprovalRequest,
+        CodexEvent,
+        ErrorInfo,
+        FailureClass,
+        FileChange,
+        Item,
+        ItemType,
+        TokenUsage,
+    )
+
+    events = [
+        CodexEvent(
+            EventKind.ITEM_COMPLETED,
+            thread_id="th",
+            item=Item(id="i", type=ItemType.FILE_CHANGE, changes=(FileChange("a", "add", "d"),)),
+            usage=TokenUsage(1, 2, 3, 4, 10),
+            data={"x": [1]},
+        ),
+        CodexEvent(
+            EventKind.APPROVAL_REQUESTED,
+            approval=ApprovalRequest("r", ApprovalKind.COMMAND, "th", None, command="ls"),
+            error=ErrorInfo("boom", FailureClass.INTERNAL),
+        ),
+        CodexEvent(EventKind.TURN_STARTED),
+    ]
+    for event in events:
+        expected = {k: v for k, v in asdict(event).items() if v not in (None, {}, ())}
+        assert event.to_dict() == expected
