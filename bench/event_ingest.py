@@ -38,6 +38,7 @@ from pathlib import Path
 
 from codex_runner.codex.runtime import TurnInput, TurnResult
 from codex_runner.domain import durable_event
+from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.events import CodexEvent, EventKind, Item, ItemType, TokenUsage, TurnStatus
 from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import Task, Workspace
@@ -206,13 +207,11 @@ async def run_ingest(path: Path, events: list[CodexEvent], tasks: int, burst: in
     sink = TaskLogFiles(path.parent / f"{path.stem}-logs")
     batches: list[int] = []
 
-    async def publish(task_id: str, seqs: Sequence[int]) -> None:
-        # What TaskService._publish does after each committed batch.
-        batches.append(len(seqs))
-        low, high = min(seqs), max(seqs)
-        stored = await store.read_events(task_id, after_seq=low - 1, limit=high - low + 1)
-        sink.write(stored)
-        bus.publish(stored)
+    async def publish(committed: Sequence[TaskEvent]) -> None:
+        # What TaskService._publish_events does after each committed batch.
+        batches.append(len(committed))
+        sink.write(committed)
+        bus.publish(committed)
 
     try:
         started = time.perf_counter()

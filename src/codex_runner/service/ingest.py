@@ -10,6 +10,7 @@ from datetime import datetime
 
 from codex_runner.codex.runtime import Turn
 from codex_runner.domain import durable_event
+from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.events import CodexEvent
 from codex_runner.store.protocol import Store
 
@@ -27,10 +28,15 @@ async def ingest_turn_events(
     turn: Turn,
     *,
     clock: Callable[[], datetime],
-    publish: Callable[[str, Sequence[int]], Awaitable[None]],
+    publish: Callable[[Sequence[TaskEvent]], Awaitable[None]],
 ) -> None:
     """Store each of ``turn``'s events (all that are ready go in one transaction), then
-    publish them. Returns when the turn's event stream ends."""
+    publish them. Returns when the turn's event stream ends.
+
+    The published events are built from what was just committed rather than read back:
+    the same values, before their JSON round trip (enums and tuples where a reader of the
+    store sees strings and lists; identical once serialised).
+    """
     queue: asyncio.Queue[CodexEvent | None] = asyncio.Queue(MAX_PENDING_EVENTS)
 
     async def read() -> None:
@@ -58,10 +64,14 @@ async def ingest_turn_events(
                 item = queue.get_nowait()
             if batch:
                 now = clock()
-                seqs = await store.append_events(
-                    task_id, [durable_event.codex(ev, at=now) for ev in batch]
+                new = [durable_event.codex(ev, at=now) for ev in batch]
+                seqs = await store.append_events(task_id, new)
+                await publish(
+                    [
+                        TaskEvent(task_id, seq, e.type, e.at, e.data)
+                        for seq, e in zip(seqs, new, strict=True)
+                    ]
                 )
-                await publish(task_id, seqs)
     finally:
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -588,7 +588,9 @@ class TaskService:
     async def _await_turn(self, task: Task, turn: Turn) -> TurnResult | None:
         """The turn's result with its events stored; None when it overran the max runtime."""
         pump = asyncio.create_task(
-            ingest_turn_events(self._store, task.id, turn, clock=self._clock, publish=self._publish)
+            ingest_turn_events(
+                self._store, task.id, turn, clock=self._clock, publish=self._publish_events
+            )
         )
         try:
             try:
@@ -804,6 +806,12 @@ class TaskService:
         if self._sink is not None:
             self._sink.write(wanted)
         self._bus.publish(wanted)
+
+    async def _publish_events(self, events: Sequence[TaskEvent]) -> None:
+        """Publish events already committed (and already in hand)."""
+        if self._sink is not None:
+            self._sink.write(events)
+        self._bus.publish(events)
 
     async def _publish_approval_event(self, approval: Approval, event_type: str) -> None:
         """Publish the event the store wrote for ``approval`` (it does not return its seq)."""
