@@ -19,11 +19,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import uvicorn
+from fastapi import APIRouter
 
 from codex_runner.api.app import create_app
 from codex_runner.api.auth import host_allowlist
 from codex_runner.api.auth_routes import auth_router
-from codex_runner.bridges.slack import SlackBridge, slack_router
+from codex_runner.bridges.slack.settings import resolve as slack_settings
 from codex_runner.config import RunnerConfig
 from codex_runner.daemon import logs
 from codex_runner.daemon.assembly import Daemon
@@ -108,10 +109,15 @@ async def _serve_api(
             "pick another --port or stop the process using it"
         ) from exc
     url = f"http://{_url_host(host)}:{sock.getsockname()[1]}"
-    bridge = SlackBridge(
-        config, daemon.service, daemon.service.store, daemon.bus, daemon_url=url, token=token
-    )
-    routers = [slack_router(bridge)]
+    routers: list[APIRouter] = []
+    bridge = None
+    if slack_settings(config) is not None:  # tokens configured: the bridge runs
+        from codex_runner.bridges.slack import SlackBridge, slack_router
+
+        bridge = SlackBridge(
+            config, daemon.service, daemon.service.store, daemon.bus, daemon_url=url, token=token
+        )
+        routers.append(slack_router(bridge))
     if daemon.switcher is not None:
         routers.append(auth_router(daemon.switcher))
     sessions = AdminSessions()
@@ -138,7 +144,8 @@ async def _serve_api(
     try:
         await _wait_started(server, serving)
         write_info(config.home, DaemonInfo(url=url, pid=os.getpid(), started_at=_now_iso()))
-        await bridge.start()
+        if bridge is not None:
+            await bridge.start()
         on_listening(url)
         # A code, not the token: the link works once, for a few minutes.
         print(f"Admin page: {url}/admin/login?once={sessions.issue_login_code()}", flush=True)
@@ -147,7 +154,8 @@ async def _serve_api(
         server.should_exit = True
         app.state.event_streams.close_all()
         with contextlib.suppress(Exception):
-            await bridge.stop()
+            if bridge is not None:
+                await bridge.stop()
         with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
             await asyncio.wait_for(serving, SHUTDOWN_TIMEOUT_S)
         sock.close()
