@@ -757,15 +757,19 @@ class TaskService:
             base = replace(current, **fields) if fields else current
             after, event = durable_event.transition(base, action, now=self._clock(), reason=reason)
             try:
+                written = [event, *extra]
                 seqs = await self._store.update_task(
-                    after, expected_state=current.state, events=[event, *extra]
+                    after, expected_state=current.state, events=written
                 )
             except TaskConflict:
                 if not retry:
                     raise
                 current = await self.get(task.id)
                 continue
-            await self._publish(task.id, seqs)
+            pairs = zip(seqs, written, strict=True)
+            await self._publish_events(
+                [TaskEvent(task.id, n, e.type, e.at, e.data) for n, e in pairs]
+            )
             if after.state in _SETTLED_BADLY:
                 await self._fail_dependents(after)
             return after
