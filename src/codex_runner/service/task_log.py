@@ -7,12 +7,13 @@ crash between commit and write is not re-created (the API serves events from the
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
+
+import orjson
 
 from codex_runner.domain.durable_event import TaskEvent
 
@@ -35,7 +36,9 @@ class TaskLogFiles:
     def write(self, events: Sequence[TaskEvent]) -> None:
         by_task: dict[str, list[str]] = defaultdict(list)
         for event in events:
-            by_task[event.task_id].append(json.dumps(event.to_dict(), separators=(",", ":")))
+            by_task[event.task_id].append(
+                orjson.dumps(event.to_dict(), option=orjson.OPT_NON_STR_KEYS).decode()
+            )
         for task_id, lines in by_task.items():
             try:
                 with self.path(task_id).open("a", encoding="utf-8") as out:
