@@ -53,6 +53,7 @@ from codex_runner.domain.task import (
     Workspace,
 )
 from codex_runner.domain.transitions import Action, InvalidTransition
+from codex_runner.service.approvals import ApprovalDesk
 from codex_runner.service.errors import GraphNotFound, InvalidRequest, TaskNotRunning
 from codex_runner.service.event_bus import EventBus, follow
 from codex_runner.service.failover import FailoverPolicy
@@ -143,8 +144,6 @@ class TaskService:
         self._workspaces = workspaces
         self._bus = bus
         self._max = max_concurrent
-        self._approval_timeout_s = approval_timeout_s
-        self._approval_timeout_decision = approval_timeout_decision
         self._commit_on_complete = commit_on_complete
         self._auto_resume = auto_resume
         self._sink = event_sink
@@ -160,7 +159,14 @@ class TaskService:
         # Interrupt or cancel asked of a task whose runner is alive; the runner honours it
         # even when the request lands before its Codex turn exists.
         self._stop_requested: dict[str, Action] = {}
-        self._approval_futures: dict[str, asyncio.Future[str]] = {}
+        self._approvals = ApprovalDesk(
+            store,
+            self._publish_events,
+            ids=self._ids,
+            clock=clock,
+            timeout_s=approval_timeout_s,
+            timeout_decision=approval_timeout_decision,
+        )
 
     @property
     def store(self) -> Store:
@@ -386,12 +392,7 @@ class TaskService:
 
     async def decide_approval(self, approval_id: str, decision: str, by: str) -> Approval:
         """Decide a pending approval once; raises the domain errors for a bad decision."""
-        decided = await self._store.decide_approval(approval_id, decision, by=by, now=self._clock())
-        await self._publish_approval_event(decided, durable_event.EventType.APPROVAL_DECIDED)
-        future = self._approval_futures.get(approval_id)
-        if future is not None and not future.done():
-            future.set_result(decision)
-        return decided
+        return await self._approvals.decide(approval_id, decision, by)
 
     async def gc(self, retention_s: float, *, force: bool = False) -> GcReport:
         """Remove worktrees of tasks finished more than ``retention_s`` ago (see Workspaces.gc).
@@ -453,42 +454,20 @@ class TaskService:
         if task is None:
             log.warning("approval request on unknown thread %s declined", request.thread_id)
             return fallback_decision(request)
-        approval = Approval.from_request(
-            request, id=self._ids.approval_id(), task_id=task.id, now=self._clock()
-        )
-        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        self._approval_futures[approval.id] = future
-        try:
-            seq = await self._store.create_approval(approval)
-            await self._publish(task.id, [seq])
+
+        async def parked() -> None:
             with contextlib.suppress(InvalidTransition):
                 await self._transition_by_id(
                     task.id, Action.PARK_FOR_APPROVAL, only_from_running=True
                 )
-            try:
-                decision = await asyncio.wait_for(asyncio.shield(future), self._approval_timeout_s)
-            except TimeoutError:
-                decision = await self._expire(approval, request)
-        finally:
-            self._approval_futures.pop(approval.id, None)
+
+        decision = await self._approvals.park(task.id, request, parked)
         if not await self._store.list_pending_approvals(task_id=task.id):
             with contextlib.suppress(InvalidTransition):
                 await self._transition_by_id(
                     task.id, Action.APPROVAL_RESOLVED, reason=f"approval {decision}"
                 )
         return decision
-
-    async def _expire(self, approval: Approval, request: ApprovalRequest) -> str:
-        expired = await self._store.expire_approvals(approval.task_id, now=self._clock())
-        for done in expired:
-            await self._publish_approval_event(done, durable_event.EventType.APPROVAL_EXPIRED)
-        if not any(a.id == approval.id for a in expired):
-            current = await self._store.get_approval(approval.id)
-            if current is not None and current.decision is not None:
-                return current.decision  # decided just before it expired
-        if self._approval_timeout_decision in request.available_decisions:
-            return self._approval_timeout_decision
-        return fallback_decision(request)
 
     # --- scheduling and running ------------------------------------------------------------
 
@@ -579,7 +558,7 @@ class TaskService:
             await turn.interrupt()  # asked while the turn was being started
         result = await self._await_turn(task, turn)
         await self._store.save_turn(finished_turn(record, result, self._clock()))
-        await self._end_approvals(task.id)
+        await self._approvals.end_turn(task.id)
         if result is None:
             await self._transition_by_id(task.id, Action.FAIL, reason="max runtime exceeded")
             return
@@ -700,14 +679,6 @@ class TaskService:
             return workspace.branch, task.diff_summary, f"; its changes were not committed: {exc}"
         return workspace.branch, summary.report() if summary is not None else None, ""
 
-    async def _end_approvals(self, task_id: str) -> None:
-        """The turn is over: nobody can answer its pending approvals any more."""
-        for expired in await self._store.expire_approvals(task_id, now=self._clock()):
-            await self._publish_approval_event(expired, durable_event.EventType.APPROVAL_EXPIRED)
-            future = self._approval_futures.get(expired.id)
-            if future is not None and not future.done():
-                future.cancel()
-
     async def _stop_runner(self, task: Task, action: Action) -> bool:
         """Ask the task's live runner to interrupt or cancel and wait for it; False if none."""
         runner = self._runners.get(task.id)
@@ -816,14 +787,3 @@ class TaskService:
         if self._sink is not None:
             self._sink.write(events)
         self._bus.publish(events)
-
-    async def _publish_approval_event(self, approval: Approval, event_type: str) -> None:
-        """Publish the event the store wrote for ``approval`` (it does not return its seq)."""
-        last = await self._store.last_seq(approval.task_id)
-        recent = await self._store.read_events(approval.task_id, after_seq=max(0, last - 50))
-        for event in reversed(recent):
-            if event.type == event_type and event.data.get("approval_id") == approval.id:
-                if self._sink is not None:
-                    self._sink.write([event])
-                self._bus.publish([event])
-                return

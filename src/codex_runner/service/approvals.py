@@ -1,0 +1,107 @@
+"""The approval desk: Codex requests parked durably until someone decides, once.
+
+Each pending approval has a future its turn waits on. A decision (from any interface) sets
+it; an approval left undecided past the timeout is answered with the configured decision
+(or the safest one Codex offered); when the turn ends first, its pending approvals expire.
+Every outcome is committed before it is published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+
+from codex_runner.codex.approval_policies import fallback_decision
+from codex_runner.domain import durable_event
+from codex_runner.domain.approval import Approval
+from codex_runner.domain.durable_event import TaskEvent
+from codex_runner.domain.events import ApprovalRequest
+from codex_runner.domain.ids import IdGenerator
+from codex_runner.store.protocol import Store
+
+Publish = Callable[[Sequence[TaskEvent]], Awaitable[None]]
+
+
+class ApprovalDesk:
+    def __init__(
+        self,
+        store: Store,
+        publish: Publish,
+        *,
+        ids: IdGenerator,
+        clock: Callable[[], datetime],
+        timeout_s: float,
+        timeout_decision: str,
+    ) -> None:
+        self._store = store
+        self._publish = publish
+        self._ids = ids
+        self._clock = clock
+        self._timeout_s = timeout_s
+        self._timeout_decision = timeout_decision
+        self._futures: dict[str, asyncio.Future[str]] = {}
+
+    async def park(
+        self,
+        task_id: str,
+        request: ApprovalRequest,
+        on_parked: Callable[[], Awaitable[None]],
+    ) -> str:
+        """Record the request, call ``on_parked``, and wait for its decision (or timeout)."""
+        approval = Approval.from_request(
+            request, id=self._ids.approval_id(), task_id=task_id, now=self._clock()
+        )
+        future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._futures[approval.id] = future
+        try:
+            seq = await self._store.create_approval(approval)
+            await self._publish_seq(task_id, seq)
+            await on_parked()
+            try:
+                return await asyncio.wait_for(asyncio.shield(future), self._timeout_s)
+            except TimeoutError:
+                return await self._expire(approval, request)
+        finally:
+            self._futures.pop(approval.id, None)
+
+    async def decide(self, approval_id: str, decision: str, by: str) -> Approval:
+        """Decide a pending approval once; raises the domain errors for a bad decision."""
+        decided = await self._store.decide_approval(approval_id, decision, by=by, now=self._clock())
+        await self._publish_outcome(decided, durable_event.EventType.APPROVAL_DECIDED)
+        future = self._futures.get(approval_id)
+        if future is not None and not future.done():
+            future.set_result(decision)
+        return decided
+
+    async def end_turn(self, task_id: str) -> None:
+        """The turn is over: nobody can answer its pending approvals any more."""
+        for expired in await self._store.expire_approvals(task_id, now=self._clock()):
+            await self._publish_outcome(expired, durable_event.EventType.APPROVAL_EXPIRED)
+            future = self._futures.get(expired.id)
+            if future is not None and not future.done():
+                future.cancel()
+
+    async def _expire(self, approval: Approval, request: ApprovalRequest) -> str:
+        expired = await self._store.expire_approvals(approval.task_id, now=self._clock())
+        for done in expired:
+            await self._publish_outcome(done, durable_event.EventType.APPROVAL_EXPIRED)
+        if not any(a.id == approval.id for a in expired):
+            current = await self._store.get_approval(approval.id)
+            if current is not None and current.decision is not None:
+                return current.decision  # decided just before it expired
+        if self._timeout_decision in request.available_decisions:
+            return self._timeout_decision
+        return fallback_decision(request)
+
+    async def _publish_seq(self, task_id: str, seq: int) -> None:
+        await self._publish(await self._store.read_events(task_id, after_seq=seq - 1, limit=1))
+
+    async def _publish_outcome(self, approval: Approval, event_type: str) -> None:
+        """Publish the event the store wrote for ``approval`` (it does not return its seq)."""
+        last = await self._store.last_seq(approval.task_id)
+        recent = await self._store.read_events(approval.task_id, after_seq=max(0, last - 50))
+        for event in reversed(recent):
+            if event.type == event_type and event.data.get("approval_id") == approval.id:
+                await self._publish([event])
+                return
