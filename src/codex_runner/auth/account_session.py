@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codex_runner import __version__
 from codex_runner.auth.account import AccountInfo, account_from_wire
 from codex_runner.codex.binary import bundled_path_dir, find_codex_binary
 from codex_runner.codex.errors import CodexError, RpcError, RuntimeUnavailable
+from codex_runner.codex.handshake import initialize
 from codex_runner.codex.home import child_environment, prepare_codex_home
 from codex_runner.codex.jsonrpc import JsonRpcConnection
 from codex_runner.codex.process import ChildProcess, PidRegistry
@@ -97,31 +96,14 @@ class AccountSession:
         )
         self._conn.start()
         try:
-            result = await self._conn.request(
-                "initialize",
-                {
-                    "clientInfo": {
-                        "name": "codex_runner",
-                        "title": "codex-runner",
-                        "version": __version__,
-                    },
-                    "capabilities": {"experimentalApi": True},
-                },
-                timeout=self.config.codex.start_timeout_s,
-            )
-            await self._conn.notify("initialized")
+            info = await initialize(self._conn, timeout=self.config.codex.start_timeout_s)
         except CodexError as exc:
             detail = transport.describe()
             await self.close()
             raise RuntimeUnavailable(
                 f"codex app-server did not answer initialize ({exc}); {detail}"
             ) from None
-        result = result if isinstance(result, dict) else {}
-        match = re.search(r"(\d+\.\d+\.\d+)", str(result.get("userAgent", "")))
-        home = result.get("codexHome")
-        self.version = VersionInfo(
-            match.group(1) if match else None, str(home) if isinstance(home, str) else None
-        )
+        self.version = VersionInfo(info.codex_version, info.codex_home)
 
     async def close(self) -> None:
         conn, child = self._conn, self._child

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 import uuid
 from collections import deque
@@ -24,7 +23,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codex_runner import __version__
 from codex_runner.codex import app_server_events as wire
 from codex_runner.codex.app_server_turn import AppServerTurn
 from codex_runner.codex.approval_policies import decline_all, fallback_decision
@@ -39,6 +37,7 @@ from codex_runner.codex.errors import (
     TransportClosed,
     TurnBusy,
 )
+from codex_runner.codex.handshake import initialize
 from codex_runner.codex.home import child_environment, prepare_codex_home
 from codex_runner.codex.jsonrpc import JsonRpcConnection
 from codex_runner.codex.process import ChildProcess, PidRegistry
@@ -205,28 +204,14 @@ class AppServerRuntime:
         self._conn, self._child = conn, child
         conn.start()
         try:
-            result = await conn.request(
-                "initialize",
-                {
-                    "clientInfo": {
-                        "name": "codex_runner",
-                        "title": "codex-runner",
-                        "version": __version__,
-                    },
-                    "capabilities": {"experimentalApi": True},
-                },
-                timeout=self.settings.start_timeout_s,
-            )
-            await conn.notify("initialized")
+            info = await initialize(conn, timeout=self.settings.start_timeout_s)
         except CodexError as exc:
             detail = transport.describe()
             await self._disconnect()
             raise RuntimeUnavailable(
                 f"codex app-server did not complete its handshake ({exc}); {detail}"
             ) from None
-        user_agent = str((result or {}).get("userAgent", ""))
-        match = re.search(r"(\d+\.\d+\.\d+)", user_agent)
-        self._status.codex_version = match.group(1) if match else user_agent or None
+        self._status.codex_version = info.codex_version or info.user_agent or None
         self._status.started_at = time.time()
         self._set_state("ready")
         self._ready.set()
