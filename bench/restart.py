@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import os
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -56,6 +55,7 @@ from codex_runner.store import rows
 from codex_runner.store.sql import SqlStore
 from codex_runner.store.tables import approvals, event_counters, events, tasks
 from codex_runner.workspace.directories import DirectoryWorkspaces
+from daemon_process import stop_daemon
 
 TARGET_S = 1.0
 START_TIMEOUT_S = 60.0
@@ -211,19 +211,6 @@ def daemon_env(home: Path) -> dict[str, str]:
     return {**os.environ, "CODEX_RUNNER_HOME": str(home), "MOCK_API_KEY": "bench"}
 
 
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-    # Its app-server exits on stdin EOF; leave nothing of the group behind.
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-
-
 async def daemon_restart(home: Path, active_before: int, interrupted_before: int) -> float:
     """Seconds from spawn until ready and reconciled."""
     (home / "run" / "daemon.json").unlink(missing_ok=True)
@@ -257,7 +244,7 @@ async def daemon_restart(home: Path, active_before: int, interrupted_before: int
                                 return time.perf_counter() - started
                 await asyncio.sleep(0.005)
     finally:
-        stop_process(proc)
+        stop_daemon(proc)
 
 
 def python_imports() -> float:

@@ -30,7 +30,6 @@ import contextlib
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -48,6 +47,7 @@ from codex_runner.codex.home import child_environment, prepare_codex_home
 from codex_runner.config import RunnerConfig, load_config
 from codex_runner.daemon.info import read_info
 from codex_runner.mockmodel import MockModelServer, Script
+from daemon_process import stop_daemon
 
 PROMPT = "bench task"
 WARMUP_PROMPT = "bench warmup"
@@ -294,19 +294,8 @@ class DaemonProcess:
         )
 
     def stop(self) -> None:
-        proc = self.proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
-        # The daemon's app-server exits on stdin EOF; make sure nothing of its group lingers.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
+        if self.proc is not None:
+            stop_daemon(self.proc)
 
 
 def cpu_seconds(pid: int) -> float:
