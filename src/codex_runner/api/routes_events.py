@@ -45,14 +45,10 @@ def event_routes(service: TaskService, streams: EventStreams) -> APIRouter:
         ] = None,
     ) -> StreamingResponse:
         """Stored events after ``after`` (or ``Last-Event-ID``), then live ones, no gap."""
-        task = await service.get(task_id)  # 404 before the stream starts
+        await service.get(task_id)  # 404 before the stream starts
         start = last_event_id if last_event_id is not None else after
         stop_after = _settled_check(service, task_id) if until_terminal else None
-        if (
-            stop_after is not None
-            and task.state.is_terminal
-            and not await service.read_events(task_id, after_seq=start, limit=1)
-        ):
+        if stop_after is not None and await service.settled_at(task_id, start):
             return streams.response(_no_events())  # settled, and everything was sent before
         return streams.response(service.events(task_id, start), stop_after=stop_after)
 
@@ -68,11 +64,7 @@ def _settled_check(service: TaskService, task_id: str) -> StopAfter:
         nonlocal settled
         if event.type in STATE_CHANGE_TYPES:
             settled = TaskState(event.data["to"]).is_terminal
-        if not settled:
-            return False
-        task = await service.get(task_id)
-        later = await service.read_events(task_id, after_seq=event.seq, limit=1)
-        return task.state.is_terminal and not later
+        return settled and await service.settled_at(task_id, event.seq)
 
     return check
 

@@ -209,6 +209,14 @@ class TaskService:
             states=states, graph_id=graph_id, limit=limit, offset=offset
         )
 
+    async def settled_at(self, task_id: str, seq: int) -> bool:
+        """Whether event ``seq`` left the task settled: it is in a terminal state now and no
+        later event exists (a follow-up message would have added one). Followers that stop
+        when a task is done (``logs --follow``) stop here."""
+        task = await self.get(task_id)
+        later = await self._store.read_events(task_id, after_seq=seq, limit=1)
+        return task.state.is_terminal and not later
+
     async def graph(self, graph_id: str) -> GraphView:
         graph = await self._store.get_graph(graph_id)
         if graph is None:
