@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from codex_runner.auth.failover import FailoverDecision
@@ -11,12 +10,14 @@ from codex_runner.codex.runtime import TurnRecorder
 from codex_runner.codex.scripted import ScriptedRuntime, complete
 from codex_runner.config import AuthSettings
 from codex_runner.domain.events import ErrorInfo, FailureClass
-from codex_runner.domain.task import Task, TaskState, Workspace
+from codex_runner.domain.task import TaskState, Workspace
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.failover import ProfileFailover
 from codex_runner.service.profiles import ProfileSwitcher
 from codex_runner.service.tasks import DirectoryWorkspaces, TaskService
 from codex_runner.store.memory import InMemoryStore
+
+from .waiting import settled
 
 
 async def quota(rt: ScriptedRuntime, rec: TurnRecorder, text: str) -> None:
@@ -51,15 +52,6 @@ def service_with(failover: ProfileFailover | None, runtime: ScriptedRuntime) -> 
     )
     runtime.approvals = service.approval_handler
     return service
-
-
-async def settled(service: TaskService, task_id: str) -> Task:
-    async with asyncio.timeout(5):
-        async for _ in service.events(task_id):
-            task = await service.get(task_id)
-            if task.state.is_terminal:
-                return task
-    raise AssertionError("the event feed ended")
 
 
 def profiles(home: Path) -> ProfileStore:

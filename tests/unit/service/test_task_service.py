@@ -8,11 +8,13 @@ import pytest
 from codex_runner.codex.scripted import Script, ScriptedRuntime, ask, complete, crash, gated
 from codex_runner.domain.approval import ApprovalAlreadySettled, DecisionNotOffered
 from codex_runner.domain.durable_event import TaskEvent
-from codex_runner.domain.task import Task, TaskState, Workspace
+from codex_runner.domain.task import TaskState, Workspace
 from codex_runner.domain.transitions import Action, InvalidTransition
 from codex_runner.service.event_bus import EventBus, follow
 from codex_runner.service.tasks import DirectoryWorkspaces, TaskNotFound, TaskService
 from codex_runner.store.memory import InMemoryStore
+
+from .waiting import wait_state
 
 WS = Workspace.directory("/tmp")
 
@@ -33,19 +35,6 @@ def make(
     )
     runtime.approvals = service.approval_handler
     return service, runtime, store, bus
-
-
-async def wait_state(service: TaskService, task_id: str, state: TaskState) -> Task:
-    """Wait on the task's event feed (no polling) until the task is in ``state``."""
-    async with asyncio.timeout(5):
-        task = await service.get(task_id)
-        if task.state is state:
-            return task
-        async for _ in service.events(task_id):
-            task = await service.get(task_id)
-            if task.state is state:
-                return task
-    raise AssertionError("the event feed ended")
 
 
 async def test_priority_order_and_concurrency_cap() -> None:

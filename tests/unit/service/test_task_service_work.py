@@ -29,6 +29,8 @@ from codex_runner.store.memory import InMemoryStore
 from codex_runner.workspace.memory import InMemoryWorkspaces
 from codex_runner.workspace.protocol import WorkspaceSpec
 
+from .waiting import wait_state
+
 Picker = Callable[[str], Script]
 
 
@@ -59,18 +61,6 @@ class Setup:
     @staticmethod
     def workspaces_spec(task: Task) -> WorkspaceSpec:
         return WorkspaceSpec.of_task(task.workspace)
-
-
-async def wait_state(service: TaskService, task_id: str, *states: TaskState) -> Task:
-    async with asyncio.timeout(5):
-        task = await service.get(task_id)
-        if task.state in states:
-            return task
-        async for _ in service.events(task_id):
-            task = await service.get(task_id)
-            if task.state in states:
-                return task
-    raise AssertionError("the event feed ended")
 
 
 @pytest.fixture
