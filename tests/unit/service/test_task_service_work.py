@@ -346,7 +346,14 @@ async def test_an_interrupt_before_the_turn_starts_is_honoured(tmp_path: Path) -
         async with asyncio.timeout(5):
             await entered.wait()
         interrupting = asyncio.create_task(s.service.interrupt(task.id))
-        await asyncio.sleep(0)
+        # Let the thread start only once the interrupt is on record with the runner (a
+        # white-box look: the race is between that record and the turn's start).
+        for _ in range(1000):
+            if task.id in s.service._stop_requested:
+                break
+            await asyncio.sleep(0)  # one loop iteration: nothing here waits on time
+        else:
+            raise AssertionError("the interrupt never reached the runner")
         release.set()
         after = await asyncio.wait_for(interrupting, 5)
         assert after.state is TaskState.INTERRUPTED
