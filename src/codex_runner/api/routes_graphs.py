@@ -31,14 +31,8 @@ def graph_routes(service: TaskService) -> APIRouter:
             max_runtime_s=body.max_runtime_s,
             idempotency_key=body.idempotency_key,
         )
-        # Only to choose 200 over 201: submit_graph itself returns the existing graph.
-        existing = (
-            await service.store.find_by_idempotency_key(body.idempotency_key)
-            if body.idempotency_key is not None
-            else None
-        )
-        view = await service.submit_graph(request)
-        if existing is not None and existing.graph_id == view.graph.id:
+        view, created = await service.submit_graph_or_find(request)
+        if not created:
             response.status_code = 200
         return graph_out(view)
 

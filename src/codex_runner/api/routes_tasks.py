@@ -32,13 +32,7 @@ def task_routes(service: TaskService) -> APIRouter:
     async def submit_task(body: TaskCreate, response: Response) -> TaskOut:
         """Queue a task; re-sending an idempotency key answers 200 with the existing task."""
         workspace = workspace_of(body.repo, body.base_ref, body.cwd)
-        # Only to choose 200 over 201: submit itself returns the existing task.
-        existing = (
-            await service.store.find_by_idempotency_key(body.idempotency_key)
-            if body.idempotency_key is not None
-            else None
-        )
-        task = await service.submit(
+        task, created = await service.submit_or_find(
             body.prompt,
             workspace,
             priority=body.priority,
@@ -46,7 +40,7 @@ def task_routes(service: TaskService) -> APIRouter:
             max_runtime_s=body.max_runtime_s,
             idempotency_key=body.idempotency_key,
         )
-        if existing is not None and existing.id == task.id:
+        if not created:
             response.status_code = 200
         return TaskOut.of(task)
 

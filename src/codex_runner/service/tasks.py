@@ -272,10 +272,37 @@ class TaskService:
         Raises InvalidRequest (naming the field) for an empty prompt, a workspace that cannot
         be made, a missing image or a bad max runtime; nothing is written then.
         """
+        task, _ = await self.submit_or_find(
+            prompt=prompt,
+            workspace=workspace,
+            priority=priority,
+            settings=settings,
+            max_runtime_s=max_runtime_s,
+            idempotency_key=idempotency_key,
+            images=images,
+        )
+        return task
+
+    async def submit_or_find(
+        self,
+        prompt: str,
+        workspace: Workspace,
+        priority: int = 0,
+        settings: RuntimeSettings | None = None,
+        max_runtime_s: float | None = None,
+        idempotency_key: str | None = None,
+        images: Sequence[str] = (),
+    ) -> tuple[Task, bool]:
+        """Queue a new task, or find the one an ``idempotency_key`` already made; with
+        whether it was created (an API answers 201 or 200 on that).
+
+        Raises InvalidRequest (naming the field) for an empty prompt, a workspace that cannot
+        be made, a missing image or a bad max runtime; nothing is written then.
+        """
         if idempotency_key is not None:
             existing = await self._store.find_by_idempotency_key(idempotency_key)
             if existing is not None:
-                return existing
+                return existing, False
         if not prompt.strip():
             raise InvalidRequest("prompt", "the prompt is empty: say what the task should do")
         check_max_runtime(max_runtime_s)
@@ -296,18 +323,24 @@ class TaskService:
         try:
             await self._store.create_task(task)
         except DuplicateIdempotencyKey as exc:
-            return await self.get(exc.existing_task_id)
+            return await self.get(exc.existing_task_id), False
         await self._publish(task.id, [1])
         self._wake.set()
-        return task
+        return task, True
 
     async def submit_graph(self, request: GraphRequest) -> GraphView:
-        """Create a parent and its children in one transaction; the children queue at once,
-        each starting when its prerequisites completed, and the parent runs last."""
+        """Create a graph (see :meth:`submit_graph_or_find`)."""
+        view, _ = await self.submit_graph_or_find(request)
+        return view
+
+    async def submit_graph_or_find(self, request: GraphRequest) -> tuple[GraphView, bool]:
+        """Create a parent and its children in one transaction (the children queue at once,
+        each starting when its prerequisites completed, and the parent runs last), or find
+        the graph its ``idempotency_key`` already made; with whether it was created."""
         if request.idempotency_key is not None:
             existing = await self._store.find_by_idempotency_key(request.idempotency_key)
             if existing is not None and existing.graph_id is not None:
-                return await self.graph(existing.graph_id)
+                return await self.graph(existing.graph_id), False
             if existing is not None:
                 raise InvalidRequest(
                     "idempotency_key",
@@ -333,12 +366,12 @@ class TaskService:
             existing = await self.get(exc.existing_task_id)
             if existing.graph_id is None:
                 raise InvalidRequest("idempotency_key", str(exc)) from exc
-            return await self.graph(existing.graph_id)
+            return await self.graph(existing.graph_id), False
         await self._publish(plan.parent.id, [1, 2])
         for child in plan.children:
             await self._publish(child.id, [1])
         self._wake.set()
-        return await self.graph(plan.graph.id)
+        return await self.graph(plan.graph.id), True
 
     async def interrupt(self, task_id: str) -> Task:
         """Stop the task's live turn (thread kept); it can be resumed later."""

@@ -199,6 +199,10 @@ async def test_idempotent_submit() -> None:
     second = await service.submit("y", WS, idempotency_key="k1")
     assert second.id == first.id
     assert len(await service.list_tasks()) == 1
+    again, created = await service.submit_or_find("z", WS, idempotency_key="k1")
+    assert (again.id, created) == (first.id, False)
+    fresh, created = await service.submit_or_find("z", WS, idempotency_key="k2")
+    assert fresh.id != first.id and created
 
 
 async def test_follow_sees_catch_up_and_live_without_gap() -> None:
