@@ -63,6 +63,7 @@ TERMINAL = ("completed", "failed", "cancelled")
 TARGET_TURNS_PER_S = 20.0
 START_TIMEOUT_S = 60.0
 RPC_TIMEOUT_S = 120.0
+POLL_S = 1.0
 
 
 @dataclass
@@ -298,10 +299,10 @@ class DaemonProcess:
             stop_daemon(self.proc)
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time of ``pid`` and its live children, with the children they reaped (/proc)."""
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time of ``pid`` itself, and of its live children with what they reaped (/proc)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
+    own = children = 0.0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -309,15 +310,22 @@ def cpu_seconds(pid: int) -> float:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if int(entry.name) == pid or int(fields[1]) == pid:
-            total += sum(int(f) for f in fields[11:15]) / tick
-    return total
+        if int(entry.name) == pid:
+            own += sum(int(f) for f in fields[11:13]) / tick
+            children += sum(int(f) for f in fields[13:15]) / tick
+        elif int(fields[1]) == pid:
+            children += sum(int(f) for f in fields[11:15]) / tick
+    return own, children
 
 
 async def wait_terminal(
     client: httpx.AsyncClient, ids: list[str], timeout: float
 ) -> list[dict[str, Any]]:
-    """Poll until every task in ``ids`` is terminal or ``timeout`` passes; their last state."""
+    """Poll until every task in ``ids`` is terminal or ``timeout`` passes; their last state.
+
+    The wall time is taken from the tasks' own ``finished_at``, so a slow poll does not
+    lengthen it; polling once a second keeps the client's reads out of the daemon's way.
+    """
     deadline = time.monotonic() + timeout
     wanted = set(ids)
     while True:
@@ -326,7 +334,7 @@ async def wait_terminal(
         tasks = [t for t in response.json()["tasks"] if t["id"] in wanted]
         if all(t["state"] in TERMINAL for t in tasks) or time.monotonic() > deadline:
             return tasks
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(POLL_S)
 
 
 async def run_daemon(
@@ -361,7 +369,9 @@ async def run_daemon(
             ]
             ids = [r.json()["id"] for r in await asyncio.gather(*posts)]
             tasks = await wait_terminal(client, ids, timeout)
-            daemon_cpu = cpu_seconds(daemon.proc.pid) - cpu_before[0]
+            cpu_after = cpu_seconds(daemon.proc.pid)
+            daemon_cpu = cpu_after[0] - cpu_before[0][0]
+            codex_cpu = cpu_after[1] - cpu_before[0][1]
             bench_cpu = time.process_time() - cpu_before[1]
         done = [t for t in tasks if t["state"] in TERMINAL]
         completed = sum(1 for t in done if t["state"] == "completed")
@@ -373,7 +383,8 @@ async def run_daemon(
             seconds = time.perf_counter() - perf_started
             note = f"{n - len(done)} unfinished after {timeout:g}s; "
         note += (
-            f"CPU s while measured: daemon + its codex app-server + tools {daemon_cpu:.1f}, "
+            f"CPU s while measured: daemon {daemon_cpu:.1f}, its codex app-server + tools "
+            f"{codex_cpu:.1f}, "
             f"this process (scripted model, client) {bench_cpu:.1f}"
         )
         return Outcome(

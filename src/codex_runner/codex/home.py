@@ -106,6 +106,11 @@ def child_environment(config: RunnerConfig, extra_path: Path | None = None) -> d
     allowed.update(provider_env_keys(codex_config(config)))
     env = {k: v for k, v in os.environ.items() if k in allowed}
     env["CODEX_HOME"] = str(config.codex_home)
+    # Codex gives each command a socket for stdin, and bash takes a top-level shell
+    # (SHLVL unset) with a socket stdin for a remote shell: it then sources ~/.bashrc before
+    # every command (a pyenv or nvm set-up there costs ~200 ms of CPU per command). A
+    # nested-shell level keeps `bash -c` what Codex asked for: no startup files.
+    env["SHLVL"] = "1"
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     if extra_path is not None:
         env["PATH"] = f"{env['PATH']}{os.pathsep}{extra_path}"

@@ -14,11 +14,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+import orjson
 
 from codex_runner.codex.errors import RpcError, RpcTimeout, TransportClosed
 from codex_runner.codex.transport import OversizedLine, Transport
@@ -107,7 +108,7 @@ class JsonRpcConnection:
         if params is not None:
             message["params"] = params
         try:
-            await self._transport.send(json.dumps(message, separators=(",", ":")).encode())
+            await self._transport.send(orjson.dumps(message))
             return await asyncio.wait_for(future, timeout)
         except TimeoutError:
             raise RpcTimeout(f"{method}: no answer from Codex within {timeout:g}s") from None
@@ -119,7 +120,7 @@ class JsonRpcConnection:
         message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
         if params is not None:
             message["params"] = params
-        await self._transport.send(json.dumps(message, separators=(",", ":")).encode())
+        await self._transport.send(orjson.dumps(message))
 
     # incoming ----------------------------------------------------------------------------
     async def _read_loop(self) -> None:
@@ -144,7 +145,7 @@ class JsonRpcConnection:
         if not line.strip():
             return
         try:
-            message = json.loads(line)
+            message = orjson.loads(line)
             if not isinstance(message, dict):
                 raise ValueError("not a JSON object")
         except ValueError as exc:
@@ -201,7 +202,7 @@ class JsonRpcConnection:
             log.warning("server request %s failed: %s", method, exc)
             reply["error"] = {"code": -32603, "message": str(exc)}
         with contextlib.suppress(TransportClosed):
-            await self._transport.send(json.dumps(reply, separators=(",", ":")).encode())
+            await self._transport.send(orjson.dumps(reply))
 
     def _shutdown(self, exc: TransportClosed) -> None:
         if self._closed is not None:

@@ -67,6 +67,7 @@ class Daemon:
         self._store: SqlStore | None = None
         self._runtime: CodexRuntime | None = None
         self._service: TaskService | None = None
+        self._task_logs: TaskLogFiles | None = None
         self.bus = EventBus()
         self._gc: asyncio.Task[None] | None = None
         # Switches auth profiles on the app-server runtime (None with exec).
@@ -109,6 +110,7 @@ class Daemon:
             profiles = ProfileStore(self.config.home)
             self.switcher = ProfileSwitcher(profiles, self._runtime)
             failover = ProfileFailover(self.config.auth, profiles, self.switcher)
+        self._task_logs = TaskLogFiles(self.paths.task_logs)
         self._service = TaskService(
             self._store,
             self._runtime,
@@ -119,7 +121,7 @@ class Daemon:
             approval_timeout_decision=settings.approval_timeout_decision,
             commit_on_complete=settings.commit_on_complete,
             auto_resume=settings.auto_resume,
-            event_sink=TaskLogFiles(self.paths.task_logs),
+            event_sink=self._task_logs,
             failover=failover,
         )
         try:
@@ -154,6 +156,9 @@ class Daemon:
         if self._service is not None:
             with contextlib.suppress(Exception):
                 await self._service.stop()
+        if self._task_logs is not None:
+            self._task_logs.close()
+            self._task_logs = None
         if self._runtime is not None:
             with contextlib.suppress(Exception):
                 await self._runtime.close()

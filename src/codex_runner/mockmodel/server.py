@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+import orjson
 import tomli_w
 from aiohttp import web
 
@@ -359,8 +360,8 @@ class _EventStream:
     async def _send(self, event_type: str, payload: dict[str, Any]) -> None:
         event = {"type": event_type, "sequence_number": self._sequence, **payload}
         self._sequence += 1
-        data = json.dumps(event, separators=(",", ":"))
-        await self._response.write(f"event: {event_type}\ndata: {data}\n\n".encode())
+        data = orjson.dumps(event)
+        await self._response.write(b"event: " + event_type.encode() + b"\ndata: " + data + b"\n\n")
 
     async def open(self) -> None:
         await self._send("response.created", {"response": self._envelope("in_progress")})
@@ -614,7 +615,9 @@ class MockModelServer:
         # installed; otherwise it answers 400 itself). Codex 0.163 sends plain JSON here.
         raw = await request.read()
         try:
-            body = json.loads(raw)
+            # orjson: Codex sends its instructions and tool schemas with every call (tens of
+            # KB); decoding them was the scripted model's largest cost under load.
+            body = orjson.loads(raw)
         except ValueError as error:
             return _error_response(400, f"mock model cannot read the request body: {error}")
         if not isinstance(body, dict):

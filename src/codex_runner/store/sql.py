@@ -28,7 +28,9 @@ All SQL of the package lives here and in ``tables.py``; nothing beyond the PRAGM
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import threading
 from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -116,12 +118,28 @@ _UPDATE_TASK_IF_STATE = update(tasks).where(
     tasks.c.id == bindparam("match_id"), tasks.c.state == bindparam("match_state")
 )
 _TASK_STATE = select(tasks.c.state).where(tasks.c.id == bindparam("match_id"))
+_TASK_BY_ID = select(tasks).where(tasks.c.id == bindparam("match_id"))
 # Every publish reads its batch back, and restart reconciliation expires each active task's
 # approvals: building these per call cost more than running them.
 _READ_EVENTS = (
     select(events.c.seq, events.c.type, events.c.at, events.c.data)
     .where(events.c.task_id == bindparam("task_id"), events.c.seq > bindparam("after_seq"))
     .order_by(events.c.seq)
+    .limit(bindparam("limit", type_=Integer()))
+)
+# The scheduler asks after every change; the alias alone copied every task column per call.
+_PREREQUISITE = tasks.alias("prerequisite")
+_NEXT_QUEUED = (
+    select(tasks)
+    .where(
+        tasks.c.state == TaskState.QUEUED.value,
+        ~exists().where(
+            task_dependencies.c.task_id == tasks.c.id,
+            _PREREQUISITE.c.id == task_dependencies.c.prerequisite_id,
+            _PREREQUISITE.c.state != TaskState.COMPLETED.value,
+        ),
+    )
+    .order_by(tasks.c.priority.desc(), tasks.c.created_at, tasks.c.id)
     .limit(bindparam("limit", type_=Integer()))
 )
 _PENDING_APPROVALS_OF_TASK = (
@@ -154,8 +172,8 @@ class SqlStore:
 
     def __init__(self, writer: Engine, reader: Engine, *, readers: int) -> None:
         """Use :meth:`open`; this takes engines already configured by it."""
-        self._writer = writer
-        self._reader = reader
+        self._writer = _ConnectionPerThread(writer)
+        self._reader = _ConnectionPerThread(reader)
         self._write_thread = ThreadPoolExecutor(1, thread_name_prefix="codex-runner-store-write")
         self._read_threads = ThreadPoolExecutor(
             readers, thread_name_prefix="codex-runner-store-read"
@@ -235,8 +253,8 @@ class SqlStore:
     def _shut_down(self) -> None:
         self._write_thread.shutdown(wait=True)
         self._read_threads.shutdown(wait=True)
-        self._writer.dispose()
-        self._reader.dispose()
+        self._writer.close()
+        self._reader.close()
 
     async def __aenter__(self) -> SqlStore:
         return self
@@ -298,11 +316,13 @@ class SqlStore:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._read_threads, _run_read, self._reader, work)
 
-    async def _read_tasks(self, query: Select[Any]) -> list[Task]:
+    async def _read_tasks(
+        self, query: Select[Any], parameters: dict[str, Any] | None = None
+    ) -> list[Task]:
         # Every task query selects the whole tasks row (find_task_by_thread joins but
         # selects only tasks' columns), in rows.TASK_COLUMNS order.
         return await self._read(
-            lambda conn: [rows.task_from_row(r) for r in conn.execute(query).all()]
+            lambda conn: [rows.task_from_row(r) for r in conn.execute(query, parameters).all()]
         )
 
     async def _read_rows(self, query: Select[Any]) -> Sequence[RowMapping]:
@@ -333,7 +353,7 @@ class SqlStore:
         await self._write(work)
 
     async def get_task(self, task_id: str) -> Task | None:
-        found = await self._read_tasks(select(tasks).where(tasks.c.id == task_id))
+        found = await self._read_tasks(_TASK_BY_ID, {"match_id": task_id})
         return found[0] if found else None
 
     async def find_by_idempotency_key(self, key: str) -> Task | None:
@@ -402,19 +422,7 @@ class SqlStore:
         return await self._read(work)
 
     async def next_queued(self, limit: int) -> list[Task]:
-        prerequisite = tasks.alias("prerequisite")
-        unfinished_prerequisite = exists().where(
-            task_dependencies.c.task_id == tasks.c.id,
-            prerequisite.c.id == task_dependencies.c.prerequisite_id,
-            prerequisite.c.state != TaskState.COMPLETED.value,
-        )
-        query = (
-            select(tasks)
-            .where(tasks.c.state == TaskState.QUEUED.value, ~unfinished_prerequisite)
-            .order_by(tasks.c.priority.desc(), tasks.c.created_at, tasks.c.id)
-            .limit(limit)
-        )
-        return await self._read_tasks(query)
+        return await self._read_tasks(_NEXT_QUEUED, {"limit": limit})
 
     # --- events ----------------------------------------------------------------------------
 
@@ -551,7 +559,40 @@ class SqlStore:
 # --- run in the store's threads ----------------------------------------------------------------
 
 
-def _commit(writer: Engine, works: Sequence[Work]) -> list[tuple[bool, Any]]:
+class _ConnectionPerThread:
+    """Each store thread keeps one connection of ``engine`` for as long as the store is open.
+
+    Checking a connection out of the pool and resetting it on return cost about as much as
+    a small transaction itself; a thread's own connection skips both. A connection the
+    driver invalidated (a database error that broke it) is replaced on its next use.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[Connection] = []
+
+    def get(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.invalidated:
+            conn = self.engine.connect()
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every thread's connection and the engine (the threads have stopped)."""
+        with self._lock:
+            opened, self._all = self._all, []
+        for conn in opened:
+            with contextlib.suppress(Exception):
+                conn.close()
+        self.engine.dispose()
+
+
+def _commit(writer: _ConnectionPerThread, works: Sequence[Work]) -> list[tuple[bool, Any]]:
     """Run ``works`` in one transaction: (True, result) or (False, exception) for each.
 
     Optimistic group commit: the works run one after the other in one transaction. If one
@@ -563,7 +604,8 @@ def _commit(writer: Engine, works: Sequence[Work]) -> list[tuple[bool, Any]]:
     """
     if len(works) > 1:
         try:
-            with writer.connect() as conn, conn.begin():
+            conn = writer.get()
+            with conn.begin():
                 return [(True, work(conn)) for work in works]
         except OperationalError as e:
             return [(False, e)] * len(works)
@@ -572,16 +614,22 @@ def _commit(writer: Engine, works: Sequence[Work]) -> list[tuple[bool, Any]]:
     outcomes: list[tuple[bool, Any]] = []
     for work in works:
         try:
-            with writer.connect() as conn, conn.begin():
+            conn = writer.get()
+            with conn.begin():
                 outcomes.append((True, work(conn)))
         except Exception as e:  # rolled back: nothing of this work was written
             outcomes.append((False, e))
     return outcomes
 
 
-def _run_read(reader: Engine, work: Callable[[Connection], T]) -> T:
-    with reader.connect() as conn:
+def _run_read(reader: _ConnectionPerThread, work: Callable[[Connection], T]) -> T:
+    conn = reader.get()
+    try:
         return work(conn)
+    finally:
+        # Ends SQLAlchemy's implicit transaction; the driver is in autocommit (no BEGIN was
+        # sent), so nothing is held between reads.
+        conn.rollback()
 
 
 def _mappings(conn: Connection, query: Select[Any]) -> Sequence[RowMapping]:

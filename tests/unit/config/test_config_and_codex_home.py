@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -84,3 +86,28 @@ def test_codex_sees_only_allowed_environment(
     assert env["P_KEY"] == "k" and env["EXTRA"] == "e"
     assert "SLACK_BOT_TOKEN" not in env
     assert env["CODEX_HOME"].endswith("codex-home")
+
+
+def test_commands_with_a_socket_for_stdin_do_not_source_bashrc(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Codex gives commands a socket for stdin; bash then takes itself for a remote shell and
+    # sources ~/.bashrc unless it is nested (SHLVL), costing every command its start-up files.
+    home = tmp_path / "home"
+    home.mkdir()
+    sourced = tmp_path / "sourced"
+    (home / ".bashrc").write_text(f"touch {sourced}\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("SHLVL", raising=False)
+    env = child_environment(load_config(tmp_path / "runner"))
+
+    def run_bash(environment: dict[str, str]) -> bool:
+        sourced.unlink(missing_ok=True)
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            subprocess.run(["bash", "-c", "true"], stdin=theirs, env=environment, timeout=30)
+        return sourced.exists()
+
+    if not run_bash({k: v for k, v in env.items() if k != "SHLVL"}):
+        pytest.skip("this bash does not source ~/.bashrc for a socket stdin")
+    assert not run_bash(env)

@@ -112,7 +112,7 @@ async def test_connections_use_wal_normal_sync_foreign_keys_and_a_busy_timeout(
 ) -> None:
     # Implementation detail on purpose: these PRAGMAs are the durability contract.
     expected = {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1, "busy_timeout": 30_000}
-    for engine in (store._writer, store._reader):
+    for engine in (store._writer.engine, store._reader.engine):
         with engine.connect() as conn:
             found = {n: conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in expected}
         assert found == expected  # synchronous 1 is NORMAL
@@ -121,7 +121,7 @@ async def test_connections_use_wal_normal_sync_foreign_keys_and_a_busy_timeout(
 async def test_every_write_transaction_begins_immediate(store: SqlStore) -> None:
     statements: list[str] = []
 
-    @event.listens_for(store._writer, "before_cursor_execute")
+    @event.listens_for(store._writer.engine, "before_cursor_execute")
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
