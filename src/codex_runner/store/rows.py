@@ -17,7 +17,13 @@ Row = Mapping[Any, Any]  # a RowMapping (column name -> value)
 
 
 def _usage_columns(usage: TokenUsage) -> dict[str, int]:
-    return asdict(usage)
+    return {
+        "input_tokens": usage.input_tokens,
+        "cached_input_tokens": usage.cached_input_tokens,
+        "output_tokens": usage.output_tokens,
+        "reasoning_output_tokens": usage.reasoning_output_tokens,
+        "total_tokens": usage.total_tokens,
+    }
 
 
 def _usage(row: Row) -> TokenUsage:

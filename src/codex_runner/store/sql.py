@@ -119,6 +119,16 @@ _UPDATE_TASK_IF_STATE = update(tasks).where(
 )
 _TASK_STATE = select(tasks.c.state).where(tasks.c.id == bindparam("match_id"))
 _TASK_BY_ID = select(tasks).where(tasks.c.id == bindparam("match_id"))
+# Turn records are saved when a turn starts and when it ends; SET columns from the row.
+_UPDATE_TURN = update(turns).where(
+    turns.c.task_id == bindparam("match_task_id"), turns.c.number == bindparam("match_number")
+)
+_INSERT_TURN = insert(turns)
+_TURNS_OF_TASK = (
+    select(turns).where(turns.c.task_id == bindparam("task_id")).order_by(turns.c.number)
+)
+_THREAD_OWNER = select(threads.c.task_id).where(threads.c.thread_id == bindparam("match_thread_id"))
+_INSERT_THREAD = insert(threads)
 # Every publish reads its batch back, and restart reconciliation expires each active task's
 # approvals: building these per call cost more than running them.
 _READ_EVENTS = (
@@ -516,14 +526,12 @@ class SqlStore:
     async def record_thread(self, thread: ThreadRecord) -> None:
         def work(conn: Connection) -> None:
             _require_task(conn, thread.task_id)
-            owner = conn.scalar(
-                select(threads.c.task_id).where(threads.c.thread_id == thread.thread_id)
-            )
+            owner = conn.scalar(_THREAD_OWNER, {"match_thread_id": thread.thread_id})
             if owner is not None:
                 if owner != thread.task_id:
                     raise ThreadOwnedElsewhere(thread.thread_id, owner)
                 return
-            conn.execute(insert(threads), [rows.thread_to_row(thread)])
+            conn.execute(_INSERT_THREAD, [rows.thread_to_row(thread)])
 
         await self._write(work)
 
@@ -541,19 +549,16 @@ class SqlStore:
 
         def work(conn: Connection) -> None:
             _require_task(conn, turn.task_id)
-            result = conn.execute(
-                update(turns)
-                .where(turns.c.task_id == turn.task_id, turns.c.number == turn.number)
-                .values(row)
-            )
-            if result.rowcount == 0:
-                conn.execute(insert(turns), [row])
+            match = {"match_task_id": turn.task_id, "match_number": turn.number}
+            if conn.execute(_UPDATE_TURN, {**row, **match}).rowcount == 0:
+                conn.execute(_INSERT_TURN, [row])
 
         await self._write(work)
 
     async def list_turns(self, task_id: str) -> list[Turn]:
-        query = select(turns).where(turns.c.task_id == task_id).order_by(turns.c.number)
-        return [rows.turn_from_row(r) for r in await self._read_rows(query)]
+        params = {"task_id": task_id}
+        found = await self._read(lambda conn: conn.execute(_TURNS_OF_TASK, params).mappings().all())
+        return [rows.turn_from_row(r) for r in found]
 
 
 # --- run in the store's threads ----------------------------------------------------------------
@@ -641,7 +646,7 @@ def _chunks(values: Sequence[str]) -> list[Sequence[str]]:
 
 
 def _require_task(conn: Connection, task_id: str) -> None:
-    if conn.scalar(select(tasks.c.id).where(tasks.c.id == task_id)) is None:
+    if conn.scalar(_TASK_STATE, {"match_id": task_id}) is None:
         raise TaskNotFound(task_id)
 
 
