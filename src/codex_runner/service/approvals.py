@@ -41,6 +41,10 @@ class ApprovalDesk:
         self._timeout_s = timeout_s
         self._timeout_decision = timeout_decision
         self._futures: dict[str, asyncio.Future[str]] = {}
+        # Tasks this desk recorded an approval for since their last end_turn: approvals are
+        # only ever created here, so a turn that asked for none has none left to expire
+        # (what an earlier daemon left behind is expired by restart reconciliation).
+        self._asked: set[str] = set()
 
     async def park(
         self,
@@ -54,6 +58,7 @@ class ApprovalDesk:
         )
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._futures[approval.id] = future
+        self._asked.add(task_id)
         try:
             seq = await self._store.create_approval(approval)
             await self._publish_seq(task_id, seq)
@@ -76,6 +81,9 @@ class ApprovalDesk:
 
     async def end_turn(self, task_id: str) -> None:
         """The turn is over: nobody can answer its pending approvals any more."""
+        if task_id not in self._asked:
+            return
+        self._asked.discard(task_id)
         for expired in await self._store.expire_approvals(task_id, now=self._clock()):
             await self._publish_outcome(expired, durable_event.EventType.APPROVAL_EXPIRED)
             future = self._futures.get(expired.id)
