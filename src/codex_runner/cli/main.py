@@ -2,48 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import logging
 import os
 import sys
-from enum import StrEnum
-from pathlib import Path
-from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from codex_runner.cli.approvals import approval_handler
-from codex_runner.cli.render import LiveView, print_json_event
-from codex_runner.codex.errors import CodexError
-from codex_runner.config import ConfigError, load_config
-from codex_runner.service.single_turn import run_single_turn
+from codex_runner.config import ConfigError
 
 err = Console(stderr=True, highlight=False)
-
-
-class Runtime(StrEnum):
-    app_server = "app-server"
-    exec = "exec"
-
-
-class Sandbox(StrEnum):
-    read_only = "read-only"
-    workspace_write = "workspace-write"
-    danger_full_access = "danger-full-access"
-
-
-class Policy(StrEnum):
-    untrusted = "untrusted"
-    on_request = "on-request"
-    never = "never"
-
-
-class Decision(StrEnum):
-    accept = "accept"
-    decline = "decline"
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -52,62 +22,12 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def run(
-    prompt: Annotated[str, typer.Argument(help="What Codex should do.")],
-    cwd: Annotated[Path, typer.Option(help="Directory the turn runs in.")] = Path("."),
-    runtime: Annotated[Runtime | None, typer.Option(help="Codex runtime.")] = None,
-    model: Annotated[str | None, typer.Option(help="Model name.")] = None,
-    sandbox: Annotated[Sandbox | None, typer.Option(help="Sandbox mode.")] = None,
-    approval_policy: Annotated[Policy | None, typer.Option(help="When Codex asks.")] = None,
-    approve: Annotated[
-        Decision | None,
-        typer.Option(
-            help="Answer every approval request this way (default: ask on a "
-            "terminal, decline without one)."
-        ),
-    ] = None,
-    thread: Annotated[str | None, typer.Option(help="Resume this Codex thread id.")] = None,
-    json_output: Annotated[bool, typer.Option("--json", help="One JSON event per line.")] = False,
-) -> None:
-    """Run one Codex turn in a directory and stream what happens."""
-    if not prompt.strip():
-        raise fail("the prompt is empty; say what Codex should do.", 2)
-    if not cwd.is_dir():
-        raise fail(f"--cwd {cwd} is not a directory; create it or pick another.", 2)
-    try:
-        config = load_config(
-            overrides={
-                "runtime": runtime.value if runtime else None,
-                "model": model,
-                "sandbox": sandbox.value if sandbox else None,
-                "approval_policy": approval_policy.value if approval_policy else None,
-            }
-        )
-    except ConfigError as exc:
-        raise fail(str(exc), 2) from None
-    view = print_json_event if json_output else LiveView()
-    handler = approval_handler(approve.value if approve else None, err)
-    try:
-        result = asyncio.run(
-            run_single_turn(
-                config, prompt, cwd.resolve(), on_event=view, approvals=handler, thread_id=thread
-            )
-        )
-    except CodexError as exc:
-        raise fail(str(exc)) from None
-    except KeyboardInterrupt:
-        raise fail("interrupted", 130) from None
-    if not result.ok:
-        reason = result.error.message if result.error else result.status.value
-        cls = f" [{result.error.failure_class}]" if result.error else ""
-        raise fail(f"turn {result.status.value}{cls}: {reason}")
-
-
 # Each command's module is imported only when that command runs (or for the full app, e.g.
 # --help and tests): the daemon's and the client's dependencies are slow to import, and a
 # restart of the daemon should not pay for the Slack client and the scripted model.
 # name -> (module, attribute, True for a command group)
 _COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "run": ("codex_runner.cli.run_cmd", "run", False),
     "serve": ("codex_runner.cli.serve_cmd", "serve_command", False),
     "task": ("codex_runner.cli.tasks_cmd", "task_app", True),
     "approvals": ("codex_runner.cli.approvals_cmd", "approvals_app", True),
@@ -123,14 +43,16 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
 
 
 def build_app(only: str | None = None) -> typer.Typer:
-    """The CLI; with ``only`` naming a command, just that one (and ``run``) is loaded."""
+    """The CLI; with ``only`` naming a command, just that one is loaded."""
     cli = typer.Typer(
         name="codex-runner",
         help="Run OpenAI Codex agents as a managed, durable, observable service.",
         no_args_is_help=True,
         add_completion=False,
     )
-    cli.command("run")(run)
+    # A callback keeps the app a command group even with one command loaded (typer runs a
+    # lone command as the whole program otherwise, and `codex-runner serve` would not parse).
+    cli.callback()(_group)
     names = [only] if only in _COMMANDS else list(_COMMANDS)
     for name in names:
         module, attribute, group = _COMMANDS[name]
@@ -140,6 +62,10 @@ def build_app(only: str | None = None) -> typer.Typer:
         else:
             cli.command(name)(target)
     return cli
+
+
+def _group() -> None:
+    """Run OpenAI Codex agents as a managed, durable, observable service."""
 
 
 def __getattr__(name: str) -> typer.Typer:

@@ -125,8 +125,15 @@ class Daemon:
             failover=failover,
         )
         try:
-            await self._runtime.start()
-            await self._service.start()
+            # Codex starts (a process of its own) while the store reconciles what a crash
+            # left behind; tasks are scheduled once both are done.
+            try:
+                async with asyncio.TaskGroup() as starting:
+                    starting.create_task(self._runtime.start(), name="codex-start")
+                    starting.create_task(self._service.recover(), name="recover-tasks")
+            except BaseExceptionGroup as failed:  # callers handle CodexError, not groups
+                raise failed.exceptions[0] from None
+            await self._service.start(recover=False)
         except BaseException:
             await self.stop()
             raise

@@ -73,7 +73,7 @@ from codex_runner.store.errors import (
     TaskConflict,
     TaskNotFound,
 )
-from codex_runner.store.protocol import Store
+from codex_runner.store.protocol import Store, TaskUpdate
 from codex_runner.workspace.directories import DirectoryWorkspaces
 from codex_runner.workspace.protocol import (
     FinishedWorkspace,
@@ -452,10 +452,10 @@ class TaskService:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Recover from a crash (active tasks become interrupted), then start scheduling."""
-        orphans = await self._store.tasks_in_states(ACTIVE_STATES)
-        await asyncio.gather(*(self._reconcile(t) for t in orphans))
+    async def start(self, *, recover: bool = True) -> None:
+        """Recover from a crash (unless done already with :meth:`recover`), then schedule."""
+        if recover:
+            await self.recover()
         self._stopping = False
         self._scheduler = asyncio.create_task(self._schedule_loop(), name="task-scheduler")
 
@@ -477,6 +477,45 @@ class TaskService:
                 runner.cancel()
             if pending:
                 await asyncio.wait(pending)
+
+    async def recover(self) -> None:
+        """Tasks left running or awaiting approval by a crash become interrupted.
+
+        Needs only the store, so a daemon runs it while Codex starts. All of them in one
+        transaction (a restart with hundreds to reconcile spent most of its time committing
+        them one by one); should anything else change one of them meanwhile, each is
+        reconciled on its own instead.
+        """
+        orphans = await self._store.tasks_in_states(ACTIVE_STATES)
+        if not orphans:
+            return
+        await self._store.expire_approvals_of([t.id for t in orphans], now=self._clock())
+        try:
+            reconciled = await self._transition_all(orphans, Action.RECONCILE, RESTART_REASON)
+            if self._auto_resume:
+                await self._transition_all(reconciled, Action.RESUME, "resumed after a restart")
+        except (TaskConflict, TaskNotFound):
+            await asyncio.gather(*(self._reconcile(t) for t in orphans))
+
+    async def _transition_all(
+        self, tasks: Sequence[Task], action: Action, reason: str
+    ) -> list[Task]:
+        """Apply ``action`` to every task it is valid for, in one store transaction."""
+        now = self._clock()
+        changes: list[TaskUpdate] = []
+        for task in tasks:
+            with contextlib.suppress(InvalidTransition):
+                after, event = durable_event.transition(task, action, now=now, reason=reason)
+                changes.append(TaskUpdate(after, task.state, (event,)))
+        seqs = await self._store.update_tasks(changes)
+        await self._publish_events(
+            [
+                TaskEvent(c.task.id, n, e.type, e.at, e.data)
+                for c, numbers in zip(changes, seqs, strict=True)
+                for n, e in zip(numbers, c.events, strict=True)
+            ]
+        )
+        return [c.task for c in changes]
 
     async def _reconcile(self, task: Task) -> None:
         await self._store.expire_approvals(task.id, now=self._clock())

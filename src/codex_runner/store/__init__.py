@@ -20,7 +20,7 @@ from codex_runner.store.errors import (
     UnknownDependency,
 )
 from codex_runner.store.memory import InMemoryStore
-from codex_runner.store.protocol import Store
+from codex_runner.store.protocol import Store, TaskUpdate
 
 __all__ = [
     "ApprovalAlreadyExists",
@@ -35,6 +35,7 @@ __all__ = [
     "TaskAlreadyExists",
     "TaskConflict",
     "TaskNotFound",
+    "TaskUpdate",
     "ThreadOwnedElsewhere",
     "UnknownDependency",
 ]

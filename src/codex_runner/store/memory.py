@@ -41,6 +41,8 @@ from codex_runner.store.protocol import (
     DEFAULT_PAGE,
     TASK_IDENTITY_FIELDS,
     Store,
+    TaskUpdate,
+    check_distinct,
 )
 
 
@@ -127,6 +129,20 @@ class InMemoryStore:
         fixed = {name: getattr(current, name) for name in TASK_IDENTITY_FIELDS}
         self._tasks[task.id] = replace(task, **fixed)
         return self._append(task.id, events)
+
+    async def update_tasks(self, updates: Sequence[TaskUpdate]) -> list[list[int]]:
+        await self._enter()
+        batch = list(updates)
+        check_distinct(batch)
+        for update in batch:  # check all first: nothing is written if one fails
+            current = self._require(update.task.id)
+            if current.state is not update.expected_state:
+                raise TaskConflict(update.task.id, update.expected_state, current.state)
+        for update in batch:
+            current = self._tasks[update.task.id]
+            fixed = {name: getattr(current, name) for name in TASK_IDENTITY_FIELDS}
+            self._tasks[update.task.id] = replace(update.task, **fixed)
+        return [self._append(u.task.id, u.events) for u in batch]
 
     async def list_tasks(
         self,
@@ -246,13 +262,19 @@ class InMemoryStore:
         return decided
 
     async def expire_approvals(self, task_id: str, *, now: datetime) -> list[Approval]:
+        return await self.expire_approvals_of([task_id], now=now)
+
+    async def expire_approvals_of(
+        self, task_ids: Collection[str], *, now: datetime
+    ) -> list[Approval]:
         await self._enter()
+        wanted = set(task_ids)
         expired = []
         for a in sorted(self._approvals.values(), key=lambda a: (a.created_at, a.id)):
-            if a.task_id == task_id and a.state is ApprovalState.PENDING:
+            if a.task_id in wanted and a.state is ApprovalState.PENDING:
                 done = approvals.expire(a, now=now)
                 self._approvals[a.id] = done
-                self._append(task_id, [durable_event.approval_expired(done)])
+                self._append(a.task_id, [durable_event.approval_expired(done)])
                 expired.append(done)
         return expired
 

@@ -23,6 +23,7 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -45,6 +46,22 @@ TASK_IDENTITY_FIELDS: tuple[str, ...] = (
     "depends_on",
     "idempotency_key",
 )
+
+
+@dataclass(frozen=True)
+class TaskUpdate:
+    """One task of an :meth:`Store.update_tasks` batch: like one ``update_task`` call."""
+
+    task: Task
+    expected_state: TaskState
+    events: Sequence[NewEvent] = ()
+
+
+def check_distinct(batch: Sequence[TaskUpdate]) -> None:
+    """An update_tasks batch names each task once (two updates of one task would race)."""
+    ids = [u.task.id for u in batch]
+    if len(set(ids)) != len(ids):
+        raise ValueError("update_tasks: a task appears more than once in the batch")
 
 
 class Store(Protocol):
@@ -78,6 +95,14 @@ class Store(Protocol):
 
         Identity fields fixed at creation (``TASK_IDENTITY_FIELDS``) are not written.
         Returns the events' seqs. Raises TaskNotFound, TaskConflict (nothing written).
+        """
+
+    async def update_tasks(self, updates: Sequence[TaskUpdate]) -> list[list[int]]:
+        """``update_task`` for many tasks in one transaction: all are written or none.
+
+        Returns each update's event seqs, in order. Raises TaskNotFound or TaskConflict for
+        the first task that is missing or not in its expected state (nothing written), and
+        ValueError when a task appears twice.
         """
 
     async def list_tasks(
@@ -144,6 +169,11 @@ class Store(Protocol):
 
     async def expire_approvals(self, task_id: str, *, now: datetime) -> list[Approval]:
         """Expire the task's pending approvals (recording ``approval.expired`` for each)."""
+
+    async def expire_approvals_of(
+        self, task_ids: Collection[str], *, now: datetime
+    ) -> list[Approval]:
+        """``expire_approvals`` for many tasks in one transaction (oldest approval first)."""
 
     # --- graphs ----------------------------------------------------------------------------
 

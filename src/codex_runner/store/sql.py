@@ -83,7 +83,13 @@ from codex_runner.store.errors import (
     UnknownDependency,
 )
 from codex_runner.store.graph_check import check_graph_plan
-from codex_runner.store.protocol import DEFAULT_EVENT_PAGE, DEFAULT_PAGE, Store
+from codex_runner.store.protocol import (
+    DEFAULT_EVENT_PAGE,
+    DEFAULT_PAGE,
+    Store,
+    TaskUpdate,
+    check_distinct,
+)
 from codex_runner.store.tables import (
     approvals,
     event_counters,
@@ -113,6 +119,11 @@ _BUMP_EVENT_COUNTER = (
     .returning(event_counters.c.last_seq)
 )
 _INSERT_EVENTS = insert(events)
+_SET_EVENT_COUNTER = (
+    update(event_counters)
+    .where(event_counters.c.task_id == bindparam("match_task_id"))
+    .values(last_seq=bindparam("new_last_seq", type_=Integer()))
+)
 # SET columns come from the parameter names (every task column except the fixed ones).
 _UPDATE_TASK_IF_STATE = update(tasks).where(
     tasks.c.id == bindparam("match_id"), tasks.c.state == bindparam("match_state")
@@ -387,6 +398,33 @@ class SqlStore:
 
         return await self._write(work)
 
+    async def update_tasks(self, updates: Sequence[TaskUpdate]) -> list[list[int]]:
+        batch = list(updates)
+        check_distinct(batch)
+        params = [
+            {
+                **rows.task_update_values(u.task),
+                "match_id": u.task.id,
+                "match_state": u.expected_state.value,
+            }
+            for u in batch
+        ]
+
+        def work(conn: Connection) -> list[list[int]]:
+            # Checked first (we hold the write lock): one executemany then writes them all.
+            states = _states(conn, [u.task.id for u in batch])
+            for change in batch:
+                actual = states.get(change.task.id)
+                if actual is None:
+                    raise TaskNotFound(change.task.id)
+                if actual is not change.expected_state:
+                    raise TaskConflict(change.task.id, change.expected_state, actual)
+            if params:
+                conn.execute(_UPDATE_TASK_IF_STATE, params)
+            return _append_many(conn, [(u.task.id, u.events) for u in batch])
+
+        return await self._write(work)
+
     async def list_tasks(
         self,
         *,
@@ -421,15 +459,7 @@ class SqlStore:
     async def states_of(self, task_ids: Collection[str]) -> dict[str, TaskState]:
         ids = list(dict.fromkeys(task_ids))
 
-        def work(conn: Connection) -> dict[str, TaskState]:
-            states: dict[str, TaskState] = {}
-            for chunk in _chunks(ids):
-                query = select(tasks.c.id, tasks.c.state).where(tasks.c.id.in_(chunk))
-                for task_id, state in conn.execute(query):
-                    states[task_id] = TaskState(state)
-            return states
-
-        return await self._read(work)
+        return await self._read(lambda conn: _states(conn, ids))
 
     async def next_queued(self, limit: int) -> list[Task]:
         return await self._read_tasks(_NEXT_QUEUED, {"limit": limit})
@@ -506,12 +536,25 @@ class SqlStore:
 
         def work(conn: Connection) -> list[Approval]:
             found = conn.execute(_PENDING_APPROVALS_OF_TASK, params).mappings()
-            pending = [rows.approval_from_row(r) for r in found]
-            expired = [approvals_rules.expire(a, now=now) for a in pending]
-            for approval in expired:
-                _settle_approval(conn, approval)
-            _append(conn, task_id, [durable_event.approval_expired(a) for a in expired])
-            return expired
+            return _expire(conn, [rows.approval_from_row(r) for r in found], now)
+
+        return await self._write(work)
+
+    async def expire_approvals_of(
+        self, task_ids: Collection[str], *, now: datetime
+    ) -> list[Approval]:
+        ids = list(dict.fromkeys(task_ids))
+
+        def work(conn: Connection) -> list[Approval]:
+            pending: list[Approval] = []
+            for chunk in _chunks(ids):
+                query = select(approvals).where(
+                    approvals.c.task_id.in_(chunk),
+                    approvals.c.state == ApprovalState.PENDING.value,
+                )
+                pending += [rows.approval_from_row(r) for r in conn.execute(query).mappings()]
+            pending.sort(key=lambda a: (a.created_at, a.id))
+            return _expire(conn, pending, now)
 
         return await self._write(work)
 
@@ -709,6 +752,57 @@ def _append(
     first = last - len(new) + 1
     conn.execute(_INSERT_EVENTS, [_event_row(task_id, first + i, e) for i, e in enumerate(new)])
     return list(range(first, last + 1))
+
+
+def _append_many(
+    conn: Connection, batch: Sequence[tuple[str, Sequence[NewEvent]]]
+) -> list[list[int]]:
+    """``_append`` for several tasks (each named once) with three statements in all."""
+    wanted = [task_id for task_id, new in batch if new]
+    last: dict[str, int] = {}
+    for chunk in _chunks(wanted):
+        query = select(event_counters.c.task_id, event_counters.c.last_seq).where(
+            event_counters.c.task_id.in_(chunk)
+        )
+        last.update((task_id, seq) for task_id, seq in conn.execute(query))
+    counters: list[dict[str, Any]] = []
+    event_rows: list[dict[str, Any]] = []
+    seqs: list[list[int]] = []
+    for task_id, new in batch:
+        if not new:
+            seqs.append([])
+            continue
+        if task_id not in last:
+            raise TaskNotFound(task_id)
+        first = last[task_id] + 1
+        last[task_id] += len(new)
+        counters.append({"match_task_id": task_id, "new_last_seq": last[task_id]})
+        event_rows += [_event_row(task_id, first + i, e) for i, e in enumerate(new)]
+        seqs.append(list(range(first, last[task_id] + 1)))
+    if counters:
+        conn.execute(_SET_EVENT_COUNTER, counters)
+        conn.execute(_INSERT_EVENTS, event_rows)
+    return seqs
+
+
+def _expire(conn: Connection, pending: Sequence[Approval], now: datetime) -> list[Approval]:
+    """Settle ``pending`` as expired, each with its ``approval.expired`` event."""
+    expired = [approvals_rules.expire(a, now=now) for a in pending]
+    by_task: dict[str, list[NewEvent]] = {}
+    for approval in expired:
+        _settle_approval(conn, approval)
+        by_task.setdefault(approval.task_id, []).append(durable_event.approval_expired(approval))
+    _append_many(conn, list(by_task.items()))
+    return expired
+
+
+def _states(conn: Connection, task_ids: Sequence[str]) -> dict[str, TaskState]:
+    states: dict[str, TaskState] = {}
+    for chunk in _chunks(task_ids):
+        query = select(tasks.c.id, tasks.c.state).where(tasks.c.id.in_(chunk))
+        for task_id, state in conn.execute(query):
+            states[task_id] = TaskState(state)
+    return states
 
 
 def _dump_json(value: Any) -> str:

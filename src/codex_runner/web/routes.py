@@ -9,11 +9,11 @@ service is repeated here. Unauthenticated requests never reach these routes (see
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterator
 from importlib import resources
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import jinja2
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
@@ -26,6 +26,9 @@ from codex_runner.domain.task import TaskState
 from codex_runner.service.event_bus import EventBus, Lagged
 from codex_runner.service.tasks import TaskService
 from codex_runner.web.sessions import SESSION_TTL_S, AdminSessions
+
+if TYPE_CHECKING:
+    import jinja2
 
 PREFIX = "/admin"
 LOGIN_PATH = f"{PREFIX}/login"
@@ -48,11 +51,18 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 
-_templates = jinja2.Environment(
-    loader=jinja2.PackageLoader("codex_runner.web", "templates"),
-    autoescape=True,
-    undefined=jinja2.StrictUndefined,
-)
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    # Imported and built on the first page, not when the daemon starts: a restart's
+    # critical path has no page to render.
+    import jinja2
+
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("codex_runner.web", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+    )
 
 
 def admin_access(sessions: AdminSessions) -> BrowserAccess:
@@ -73,14 +83,18 @@ def admin_router(
 
     def page(request: Request, template: str, **context: Any) -> HTMLResponse:
         session_id = request.cookies.get(sessions.cookie_name, "")
-        html = _templates.get_template(template).render(
-            csrf_token=sessions.csrf_token(session_id) or "" if session_id else "",
-            csrf_header=CSRF_HEADER,
-            states=[s.value for s in TaskState],
-            event_types=sorted(EVENT_TYPES),
-            version=__version__,
-            page_size=TASKS_PAGE_SIZE,
-            **context,
+        html = (
+            _templates()
+            .get_template(template)
+            .render(
+                csrf_token=sessions.csrf_token(session_id) or "" if session_id else "",
+                csrf_header=CSRF_HEADER,
+                states=[s.value for s in TaskState],
+                event_types=sorted(EVENT_TYPES),
+                version=__version__,
+                page_size=TASKS_PAGE_SIZE,
+                **context,
+            )
         )
         return HTMLResponse(html, headers=SECURITY_HEADERS)
 

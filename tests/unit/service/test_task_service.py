@@ -12,6 +12,7 @@ from codex_runner.domain.task import TaskState, Workspace
 from codex_runner.domain.transitions import Action, InvalidTransition
 from codex_runner.service.event_bus import EventBus, follow
 from codex_runner.service.tasks import DirectoryWorkspaces, TaskNotFound, TaskService
+from codex_runner.store.errors import TaskConflict
 from codex_runner.store.memory import InMemoryStore
 
 from .waiting import wait_state
@@ -152,7 +153,10 @@ async def test_approval_timeout_declines() -> None:
         await service.stop()
 
 
-async def test_recovery_interrupts_active_tasks() -> None:
+@pytest.mark.parametrize("batch_conflicts", [False, True], ids=["one-transaction", "one-by-one"])
+async def test_recovery_interrupts_active_tasks(
+    batch_conflicts: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     service, _, store, _ = make(lambda _: complete)
     a = await service.submit("a", WS)
     b = await service.submit("b", WS)
@@ -165,6 +169,12 @@ async def test_recovery_interrupts_active_tasks() -> None:
     await store.update_task(b_run, expected_state=b.state, events=[ev])
     parked, ev = durable_event.transition(b_run, Action.PARK_FOR_APPROVAL, now=now)
     await store.update_task(parked, expected_state=b_run.state, events=[ev])
+    if batch_conflicts:  # another writer got in between: each task is reconciled alone
+
+        async def conflict(updates: object) -> list[list[int]]:
+            raise TaskConflict(a.id, TaskState.RUNNING, TaskState.CANCELLED)
+
+        monkeypatch.setattr(store, "update_tasks", conflict)
     await service.start()
     try:
         for t in (a, b):
@@ -173,6 +183,7 @@ async def test_recovery_interrupts_active_tasks() -> None:
             assert task.reason is not None and "restarted" in task.reason
             events = await store.read_events(t.id)
             assert events[-1].type == "task.reconciled"
+            assert [e.seq for e in events] == list(range(1, len(events) + 1))
     finally:
         await service.stop()
 

@@ -38,6 +38,7 @@ from codex_runner.store import (
     TaskAlreadyExists,
     TaskConflict,
     TaskNotFound,
+    TaskUpdate,
     ThreadOwnedElsewhere,
     UnknownDependency,
 )
@@ -252,6 +253,46 @@ async def test_racing_starts_of_one_task_let_exactly_one_through(
 async def test_update_of_an_unknown_task(store: Store, make_task: Callable[..., Task]) -> None:
     with pytest.raises(TaskNotFound):
         await store.update_task(make_task(), expected_state=S.QUEUED)
+
+
+async def test_a_batch_update_writes_every_task_and_numbers_each_tasks_events(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    made = [await put(store, make_task()) for _ in range(3)]
+    changes = [de.transition(t, Action.START, now=clock()) for t in made]
+    seqs = await store.update_tasks(
+        [
+            TaskUpdate(after, S.QUEUED, [change, *([event(1)] if i == 1 else [])])
+            for i, (after, change) in enumerate(changes)
+        ]
+    )
+    assert seqs == [[2], [2, 3], [2]]
+    for (after, _), task in zip(changes, made, strict=True):
+        assert await store.get_task(task.id) == after
+    assert await seqs_of(store, made[1].id) == [1, 2, 3]
+    assert await store.update_tasks([]) == []
+
+
+async def test_a_batch_with_one_stale_or_unknown_task_writes_nothing(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    fresh, stale = await put(store, make_task()), await put(store, make_task())
+    cancelled, change = de.transition(stale, Action.CANCEL, now=clock())
+    await store.update_task(cancelled, expected_state=S.QUEUED, events=[change])
+    batch = [
+        TaskUpdate(de.transition(fresh, Action.START, now=clock())[0], S.QUEUED),
+        TaskUpdate(de.transition(stale, Action.START, now=clock())[0], S.QUEUED),
+    ]
+    with pytest.raises(TaskConflict) as caught:
+        await store.update_tasks(batch)
+    assert (caught.value.task_id, caught.value.actual) == (stale.id, S.CANCELLED)
+    assert await store.get_task(fresh.id) == fresh
+    assert await seqs_of(store, fresh.id) == [1]
+    with pytest.raises(TaskNotFound):
+        await store.update_tasks([batch[0], TaskUpdate(make_task(), S.QUEUED)])
+    assert await store.get_task(fresh.id) == fresh
+    with pytest.raises(ValueError, match="more than once"):
+        await store.update_tasks([batch[0], batch[0]])
 
 
 async def test_update_never_rewrites_identity_fields(
@@ -513,6 +554,28 @@ async def test_expiring_settles_only_pending_approvals_of_the_task(
     with pytest.raises(ApprovalAlreadySettled):
         await store.decide_approval(first.id, "accept", by="late", now=clock())
     assert await store.expire_approvals(task.id, now=clock()) == []
+
+
+async def test_expiring_for_several_tasks_at_once(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    one, two, other = [await put(store, make_task()) for _ in range(3)]
+    approvals = [
+        make_approval(two.id, 1, clock()),
+        make_approval(one.id, 2, clock()),
+        make_approval(one.id, 3, clock()),
+        make_approval(other.id, 4, clock()),
+    ]
+    for a in approvals:
+        await store.create_approval(a)
+    now = clock()
+    expired = await store.expire_approvals_of([one.id, two.id, one.id], now=now)
+    assert [a.id for a in expired] == ["a_0001", "a_0002", "a_0003"]  # oldest first
+    assert await store.list_pending_approvals() == [approvals[3]]
+    kinds = [e.type for e in await store.read_events(one.id)]
+    assert kinds.count("approval.expired") == 2
+    assert await seqs_of(store, one.id) == list(range(1, len(kinds) + 1))
+    assert await store.expire_approvals_of([one.id, two.id], now=clock()) == []
 
 
 # --- graphs -----------------------------------------------------------------------------------

@@ -1,0 +1,90 @@
+"""``codex-runner run``: one Codex turn in a directory, streamed to the terminal."""
+
+from __future__ import annotations
+
+import asyncio
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from codex_runner.cli.approvals import approval_handler
+from codex_runner.cli.main import err, fail
+from codex_runner.cli.render import LiveView, print_json_event
+from codex_runner.codex.errors import CodexError
+from codex_runner.config import ConfigError, load_config
+from codex_runner.service.single_turn import run_single_turn
+
+
+class Runtime(StrEnum):
+    app_server = "app-server"
+    exec = "exec"
+
+
+class Sandbox(StrEnum):
+    read_only = "read-only"
+    workspace_write = "workspace-write"
+    danger_full_access = "danger-full-access"
+
+
+class Policy(StrEnum):
+    untrusted = "untrusted"
+    on_request = "on-request"
+    never = "never"
+
+
+class Decision(StrEnum):
+    accept = "accept"
+    decline = "decline"
+
+
+def run(
+    prompt: Annotated[str, typer.Argument(help="What Codex should do.")],
+    cwd: Annotated[Path, typer.Option(help="Directory the turn runs in.")] = Path("."),
+    runtime: Annotated[Runtime | None, typer.Option(help="Codex runtime.")] = None,
+    model: Annotated[str | None, typer.Option(help="Model name.")] = None,
+    sandbox: Annotated[Sandbox | None, typer.Option(help="Sandbox mode.")] = None,
+    approval_policy: Annotated[Policy | None, typer.Option(help="When Codex asks.")] = None,
+    approve: Annotated[
+        Decision | None,
+        typer.Option(
+            help="Answer every approval request this way (default: ask on a "
+            "terminal, decline without one)."
+        ),
+    ] = None,
+    thread: Annotated[str | None, typer.Option(help="Resume this Codex thread id.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="One JSON event per line.")] = False,
+) -> None:
+    """Run one Codex turn in a directory and stream what happens."""
+    if not prompt.strip():
+        raise fail("the prompt is empty; say what Codex should do.", 2)
+    if not cwd.is_dir():
+        raise fail(f"--cwd {cwd} is not a directory; create it or pick another.", 2)
+    try:
+        config = load_config(
+            overrides={
+                "runtime": runtime.value if runtime else None,
+                "model": model,
+                "sandbox": sandbox.value if sandbox else None,
+                "approval_policy": approval_policy.value if approval_policy else None,
+            }
+        )
+    except ConfigError as exc:
+        raise fail(str(exc), 2) from None
+    view = print_json_event if json_output else LiveView()
+    handler = approval_handler(approve.value if approve else None, err)
+    try:
+        result = asyncio.run(
+            run_single_turn(
+                config, prompt, cwd.resolve(), on_event=view, approvals=handler, thread_id=thread
+            )
+        )
+    except CodexError as exc:
+        raise fail(str(exc)) from None
+    except KeyboardInterrupt:
+        raise fail("interrupted", 130) from None
+    if not result.ok:
+        reason = result.error.message if result.error else result.status.value
+        cls = f" [{result.error.failure_class}]" if result.error else ""
+        raise fail(f"turn {result.status.value}{cls}: {reason}")
