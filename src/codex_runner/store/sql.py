@@ -623,11 +623,17 @@ class _ConnectionPerThread:
 
     def get(self) -> Connection:
         conn: Connection | None = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.invalidated:
-            conn = self.engine.connect()
-            self._local.conn = conn
+        if conn is not None and not (conn.closed or conn.invalidated):
+            return conn
+        if conn is not None:  # give its pool slot back before taking a new one
+            with contextlib.suppress(Exception):
+                conn.close()
             with self._lock:
-                self._all.append(conn)
+                self._all.remove(conn)
+        conn = self.engine.connect()
+        self._local.conn = conn
+        with self._lock:
+            self._all.append(conn)
         return conn
 
     def close(self) -> None:

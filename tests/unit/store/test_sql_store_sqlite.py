@@ -181,3 +181,18 @@ async def test_a_cancelled_write_is_all_or_nothing(store: SqlStore) -> None:
 
 def test_task_rows_are_unpacked_in_the_table_column_order() -> None:
     assert tuple(c.name for c in tables.tasks.c) == rows.TASK_COLUMNS
+
+
+async def test_a_broken_connection_is_replaced_without_waiting_for_its_pool_slot(
+    store: SqlStore,
+) -> None:
+    await store.create_task(new_task(1))
+    await store.get_task("t_0001")
+    # A database error that breaks a connection leaves it invalidated; the writer's pool
+    # holds one connection, so the broken one must be given back before a new one is made.
+    for kept in (store._writer, store._reader):
+        for conn in list(kept._all):
+            conn.invalidate()
+    await asyncio.wait_for(store.create_task(new_task(2)), timeout=10)
+    found = await asyncio.wait_for(store.get_task("t_0002"), timeout=10)
+    assert found is not None and found.id == "t_0002"
