@@ -219,6 +219,10 @@ class Rule(BaseModel):
     name: str | None = None
     match: str | None = Field(default=None, min_length=1)
     regex: str | None = Field(default=None, min_length=1)
+    # Also required: a re.search match on the session's first user message (the task's
+    # original prompt), so a generic follow-up ("Continue where you left off.") is told apart
+    # by the session it belongs to.
+    first_regex: str | None = Field(default=None, min_length=1)
     responses: list[list[Step]] = Field(min_length=1)
 
     @field_validator("responses", mode="before")
@@ -254,7 +258,7 @@ class Rule(BaseModel):
             parsed.append(steps)
         return parsed
 
-    @field_validator("regex")
+    @field_validator("regex", "first_regex")
     @classmethod
     def _compile_regex(cls, value: str | None) -> str | None:
         if value is not None:
@@ -272,12 +276,18 @@ class Rule(BaseModel):
             )
         return self
 
-    def matches(self, text: str) -> bool:
+    def matches(self, text: str, first: str | None = None) -> bool:
         """Whether this rule answers a turn whose last user text is ``text``.
 
         ``match`` is a case-insensitive substring test, ``regex`` a ``re.search``
         (case-sensitive unless the pattern says ``(?i)``); a rule with neither matches all.
+        ``first_regex``, when given, must also find the session's first user text ``first``
+        (``text`` itself when not given).
         """
+        if self.first_regex is not None:
+            opening = text if first is None else first
+            if re.search(self.first_regex, opening) is None:
+                return False
         if self.match is not None:
             return self.match.casefold() in text.casefold()
         if self.regex is not None:
@@ -305,10 +315,10 @@ class Script(BaseModel):
         except ValidationError as error:
             raise ScriptError(_explain(error, data, source)) from None
 
-    def select(self, text: str) -> tuple[int, Rule] | None:
-        """The first rule matching ``text`` with its index, or None."""
+    def select(self, text: str, first: str | None = None) -> tuple[int, Rule] | None:
+        """The first rule matching ``text`` (and ``first``, see Rule.matches), or None."""
         for index, rule in enumerate(self.rules):
-            if rule.matches(text):
+            if rule.matches(text, first):
                 return index, rule
         return None
 

@@ -201,7 +201,8 @@ class _Plan:
 
 def _plan(script: Script, conversation: Conversation) -> _Plan:
     text = conversation.last_user_text
-    selected = script.select(text if text is not None else "")
+    first = conversation.user_texts[0] if conversation.user_texts else None
+    selected = script.select(text if text is not None else "", first)
     if selected is None:
         shown = text if text is not None else "(no user message)"
         return _Plan([MessageStep(message=f"mock: {shown}")], None, None)

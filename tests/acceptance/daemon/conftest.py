@@ -37,6 +37,9 @@ DAEMON_RULES: list[dict[str, Any]] = [
     # The runner retries a crashed turn with "Continue where you left off.": poison that too.
     {
         "regex": "poison|Continue where you left off",
+        # Only the poison's own sessions: another task whose turn died with the app-server
+        # is continued with the same words and must not turn into poison.
+        "first_regex": "poison",
         "responses": [[{"shell": KILL_MY_APP_SERVER}], [{"message": "survived"}]],
     },
 ]

@@ -259,3 +259,23 @@ def test_the_first_matching_rule_wins() -> None:
     assert script.select("create a file please") == (0, script.rules[0])
     assert script.select("create a branch") == (1, script.rules[1])
     assert script.select("nothing") is None
+
+
+def test_first_regex_tells_sessions_apart_by_their_first_prompt() -> None:
+    script = Script.from_dict(
+        {
+            "rules": [
+                {
+                    "regex": "poison|Continue",
+                    "first_regex": "poison",
+                    "responses": [[{"message": "bad"}]],
+                },
+                {"responses": [[{"message": "fine"}]]},
+            ]
+        }
+    )
+    assert script.select("poison") == (0, script.rules[0])
+    assert script.select("Continue where you left off.", "poison, please") == (0, script.rules[0])
+    assert script.select("Continue where you left off.", "quick") == (1, script.rules[1])
+    with pytest.raises(ScriptError, match="invalid regular expression"):
+        Script.from_dict({"rules": [{"first_regex": "(", "responses": [[{"message": "x"}]]}]})
