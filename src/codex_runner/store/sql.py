@@ -12,8 +12,8 @@ How it talks to SQLite, and why:
 - One owner for the write connection: a single writer thread runs every write transaction
   from start to end. Writes that arrive while one runs are committed together (group
   commit); if one of them fails, each is retried alone, so it does not undo the others.
-- Reads run on a small pool of reader threads and connections in autocommit mode (one
-  statement, one snapshot), in parallel with writes.
+- Reads run on a small pool of reader threads in autocommit mode (one statement, one
+  snapshot), in parallel with writes. Every store thread keeps its own connection open.
 - Why threads and not the aiosqlite driver: aiosqlite hops to its thread for every cursor
   call, about 1.2 ms per transaction on top of SQLite's own work (measured: 288 vs 1,900
   single-event appends/s, 24k vs 50k events/s in batches of 100). Here the event loop
