@@ -98,6 +98,7 @@ log = logging.getLogger(__name__)
 MAX_CRASH_ATTEMPTS = 3
 MAX_GRAPH_SIZE = 1_000
 CONTINUE_PROMPT = "Continue where you left off."
+AUTO_RESUME_REASON = "resumed after a restart"
 RESTART_REASON = "the runner restarted while this task was active; resume it to continue"
 _SETTLED_BADLY = frozenset({TaskState.FAILED, TaskState.CANCELLED})
 
@@ -492,10 +493,14 @@ class TaskService:
         await self._store.expire_approvals_of([t.id for t in orphans], now=self._clock())
         try:
             reconciled = await self._transition_all(orphans, Action.RECONCILE, RESTART_REASON)
-            if self._auto_resume:
-                await self._transition_all(reconciled, Action.RESUME, "resumed after a restart")
         except (TaskConflict, TaskNotFound):
             await asyncio.gather(*(self._reconcile(t) for t in orphans))
+            return
+        if self._auto_resume:
+            try:
+                await self._transition_all(reconciled, Action.RESUME, AUTO_RESUME_REASON)
+            except (TaskConflict, TaskNotFound):
+                await asyncio.gather(*(self._auto_resume_one(t) for t in reconciled))
 
     async def _transition_all(
         self, tasks: Sequence[Task], action: Action, reason: str
@@ -524,7 +529,11 @@ class TaskService:
         except InvalidTransition:
             return
         if self._auto_resume:
-            await self._transition(task, Action.RESUME, reason="resumed after a restart")
+            await self._auto_resume_one(task)
+
+    async def _auto_resume_one(self, task: Task) -> None:
+        with contextlib.suppress(InvalidTransition):
+            await self._transition(task, Action.RESUME, reason=AUTO_RESUME_REASON)
 
     # --- approvals -------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from codex_runner.service.event_bus import EventBus, follow
 from codex_runner.service.tasks import DirectoryWorkspaces, TaskNotFound, TaskService
 from codex_runner.store.errors import TaskConflict
 from codex_runner.store.memory import InMemoryStore
+from codex_runner.store.protocol import TaskUpdate
 
 from .waiting import wait_state
 
@@ -21,7 +22,11 @@ WS = Workspace.directory("/tmp")
 
 
 def make(
-    script: Callable[[str], Script], *, max_concurrent: int = 2, approval_timeout_s: float = 5.0
+    script: Callable[[str], Script],
+    *,
+    max_concurrent: int = 2,
+    approval_timeout_s: float = 5.0,
+    auto_resume: bool = False,
 ) -> tuple[TaskService, ScriptedRuntime, InMemoryStore, EventBus]:
     store = InMemoryStore()
     runtime = ScriptedRuntime(script)
@@ -33,6 +38,7 @@ def make(
         bus,
         max_concurrent=max_concurrent,
         approval_timeout_s=approval_timeout_s,
+        auto_resume=auto_resume,
     )
     runtime.approvals = service.approval_handler
     return service, runtime, store, bus
@@ -184,6 +190,40 @@ async def test_recovery_interrupts_active_tasks(
             events = await store.read_events(t.id)
             assert events[-1].type == "task.reconciled"
             assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    finally:
+        await service.stop()
+
+
+@pytest.mark.parametrize("batch_conflicts", [False, True], ids=["one-transaction", "one-by-one"])
+async def test_recovery_with_auto_resume_runs_crashed_tasks_to_completion(
+    batch_conflicts: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service, _, store, _ = make(lambda _: complete, auto_resume=True)
+    crashed = [await service.submit(p, WS) for p in ("a", "b")]
+    from codex_runner.domain import durable_event
+
+    for task in crashed:
+        running, ev = durable_event.transition(task, Action.START, now=task.created_at)
+        await store.update_task(running, expected_state=task.state, events=[ev])
+    if batch_conflicts:
+        real = store.update_tasks
+        calls = 0
+
+        async def second_batch_conflicts(updates: list[TaskUpdate]) -> list[list[int]]:
+            nonlocal calls
+            calls += 1
+            if calls == 2:  # the resume batch: resumed one by one instead
+                raise TaskConflict(crashed[0].id, TaskState.INTERRUPTED, TaskState.QUEUED)
+            return await real(updates)
+
+        monkeypatch.setattr(store, "update_tasks", second_batch_conflicts)
+    await service.start()
+    try:
+        for task in crashed:
+            await wait_state(service, task.id, TaskState.COMPLETED)
+            types = [e.type for e in await store.read_events(task.id)]
+            assert types.count("task.reconciled") == 1
+            assert types.index("task.reconciled") < len(types) - 1  # and it went on
     finally:
         await service.stop()
 
