@@ -28,10 +28,14 @@ from codex_runner.domain.task import (
     TaskState,
     Workspace,
 )
+from codex_runner.service.errors import GraphNotFound
+from codex_runner.store.protocol import Store
 
 # The parent of a graph without a prompt of its own still needs one to be a task; it never
 # reaches Codex (``runs_codex`` is False): the parent completes with its children's results.
 NO_PARENT_PROMPT = "Collect the results of this graph's child tasks."
+# The most children one graph may have (a read of a graph's tasks stops above it).
+MAX_GRAPH_SIZE = 1_000
 
 
 @dataclass(frozen=True)
@@ -108,3 +112,12 @@ def view_graph(graph: Graph, members: Sequence[Task]) -> GraphView:
         state=graph_status(parent.state, states, deps),
         blocked=blocked_by_failure(deps, states),
     )
+
+
+async def load_graph(store: Store, graph_id: str) -> GraphView:
+    """The graph with its tasks; raises GraphNotFound."""
+    graph = await store.get_graph(graph_id)
+    if graph is None:
+        raise GraphNotFound(graph_id)
+    members = await store.list_tasks(graph_id=graph_id, limit=MAX_GRAPH_SIZE + 1)
+    return view_graph(graph, members)

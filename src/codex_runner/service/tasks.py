@@ -1,8 +1,9 @@
 """The task service: submit, schedule, run, approve, interrupt, resume and recover tasks.
 
 Every durable change goes through the :class:`~codex_runner.store.protocol.Store` with
-compare-and-set on the task's state; events are committed before the :class:`EventBus`
-publishes them. Each running task has its own supervised asyncio task (its *runner*).
+compare-and-set on the task's state (:mod:`~codex_runner.service.writer`); events are
+committed before the :class:`EventBus` publishes them. The scheduler gives each task it
+starts a supervised asyncio task that runs one turn of it (:mod:`~codex_runner.service.runner`).
 Graphs: a child starts when its prerequisites completed (the store's queue knows), a failed
 or cancelled prerequisite fails its queued dependents, and the parent runs last.
 """
@@ -13,34 +14,22 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from codex_runner.auth.failover import FailoverDecision
 from codex_runner.codex.approval_policies import fallback_decision
 from codex_runner.codex.runtime import (
     CodexRuntime,
-    ImageInput,
     RuntimeStatus,
-    TextInput,
-    ThreadOptions,
-    Turn,
-    TurnInput,
-    TurnResult,
 )
 from codex_runner.domain import durable_event
 from codex_runner.domain.approval import Approval
-from codex_runner.domain.conversation import ThreadRecord
 from codex_runner.domain.conversation import Turn as TurnRecord
-from codex_runner.domain.durable_event import EventType, NewEvent, TaskEvent
-from codex_runner.domain.events import ApprovalRequest, ErrorInfo, FailureClass, TurnStatus
+from codex_runner.domain.durable_event import TaskEvent
+from codex_runner.domain.events import ApprovalRequest
 from codex_runner.domain.graph import (
     GraphSpecError,
-    blocked_by_failure,
-    coordinator_input,
-    topological_order,
 )
 from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import (
@@ -54,31 +43,35 @@ from codex_runner.domain.task import (
 )
 from codex_runner.domain.transitions import Action, InvalidTransition
 from codex_runner.service.approvals import ApprovalDesk
-from codex_runner.service.errors import GraphNotFound, InvalidRequest, TaskNotRunning
+from codex_runner.service.errors import InvalidRequest, TaskNotRunning
 from codex_runner.service.event_bus import EventBus, follow
 from codex_runner.service.failover import FailoverPolicy
-from codex_runner.service.graphs import GraphRequest, GraphView, plan_graph, view_graph
-from codex_runner.service.ingest import ingest_turn_events
+from codex_runner.service.graphs import (
+    MAX_GRAPH_SIZE,
+    GraphRequest,
+    GraphView,
+    load_graph,
+    plan_graph,
+)
+from codex_runner.service.runner import TaskRunner
 from codex_runner.service.task_log import EventSink
-from codex_runner.service.turn_records import finished_turn
 from codex_runner.service.validation import (
     check_images,
     check_max_runtime,
     check_workspace,
-    commit_message,
 )
+from codex_runner.service.writer import Abandoned, TaskWriter
 from codex_runner.store.errors import (
     ApprovalNotFound,
     DuplicateIdempotencyKey,
     TaskConflict,
     TaskNotFound,
 )
-from codex_runner.store.protocol import Store, TaskUpdate
+from codex_runner.store.protocol import Store
 from codex_runner.workspace.directories import DirectoryWorkspaces
 from codex_runner.workspace.protocol import (
     FinishedWorkspace,
     GcReport,
-    WorkspaceError,
     Workspaces,
     WorkspaceSpec,
 )
@@ -95,12 +88,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MAX_CRASH_ATTEMPTS = 3
-MAX_GRAPH_SIZE = 1_000
-CONTINUE_PROMPT = "Continue where you left off."
 AUTO_RESUME_REASON = "resumed after a restart"
 RESTART_REASON = "the runner restarted while this task was active; resume it to continue"
-_SETTLED_BADLY = frozenset({TaskState.FAILED, TaskState.CANCELLED})
 
 
 @dataclass(frozen=True)
@@ -109,10 +98,6 @@ class ServiceStatus:
     counts: dict[TaskState, int]
     active: tuple[Task, ...]  # running or awaiting approval
     max_concurrent: int
-
-
-class _Abandoned(Exception):
-    """The runner's task was changed by someone else (cancelled, interrupted); stop quietly."""
 
 
 def _utc_now() -> datetime:
@@ -145,10 +130,7 @@ class TaskService:
         self._workspaces = workspaces
         self._bus = bus
         self._max = max_concurrent
-        self._commit_on_complete = commit_on_complete
         self._auto_resume = auto_resume
-        self._sink = event_sink
-        self._failover = failover
         self._clock = clock
         self._ids = ids or IdGenerator()
         self._stop_timeout_s = stop_timeout_s
@@ -156,17 +138,24 @@ class TaskService:
         self._scheduler: asyncio.Task[None] | None = None
         self._stopping = False
         self._runners: dict[str, asyncio.Task[None]] = {}
-        self._turns: dict[str, Turn] = {}
-        # Interrupt or cancel asked of a task whose runner is alive; the runner honours it
-        # even when the request lands before its Codex turn exists.
-        self._stop_requested: dict[str, Action] = {}
+        self._writer = TaskWriter(store, bus, sink=event_sink, clock=clock)
         self._approvals = ApprovalDesk(
             store,
-            self._publish_events,
+            self._writer.publish_events,
             ids=self._ids,
             clock=clock,
             timeout_s=approval_timeout_s,
             timeout_decision=approval_timeout_decision,
+        )
+        self._runner = TaskRunner(
+            store,
+            runtime,
+            workspaces,
+            self._writer,
+            self._approvals,
+            failover=failover,
+            commit_on_complete=commit_on_complete,
+            clock=clock,
         )
 
     @property
@@ -180,10 +169,7 @@ class TaskService:
     # --- queries ---------------------------------------------------------------------------
 
     async def get(self, task_id: str) -> Task:
-        task = await self._store.get_task(task_id)
-        if task is None:
-            raise TaskNotFound(task_id)
-        return task
+        return await self._writer.get(task_id)
 
     def events(self, task_id: str, after_seq: int = 0) -> AsyncIterator[TaskEvent]:
         """The task's events after ``after_seq``: stored ones, then live ones, with no gap."""
@@ -219,11 +205,7 @@ class TaskService:
         return task.state.is_terminal and not later
 
     async def graph(self, graph_id: str) -> GraphView:
-        graph = await self._store.get_graph(graph_id)
-        if graph is None:
-            raise GraphNotFound(graph_id)
-        members = await self._store.list_tasks(graph_id=graph_id, limit=MAX_GRAPH_SIZE + 1)
-        return view_graph(graph, members)
+        return await load_graph(self._store, graph_id)
 
     async def diff(self, task_id: str) -> str:
         """The task branch's unified diff against its base (empty for a directory task)."""
@@ -325,7 +307,7 @@ class TaskService:
             await self._store.create_task(task)
         except DuplicateIdempotencyKey as exc:
             return await self.get(exc.existing_task_id), False
-        await self._publish(task.id, [1])
+        await self._writer.publish(task.id, [1])
         self._wake.set()
         return task, True
 
@@ -368,9 +350,9 @@ class TaskService:
             if existing.graph_id is None:
                 raise InvalidRequest("idempotency_key", str(exc)) from exc
             return await self.graph(existing.graph_id), False
-        await self._publish(plan.parent.id, [1, 2])
+        await self._writer.publish(plan.parent.id, [1, 2])
         for child in plan.children:
-            await self._publish(child.id, [1])
+            await self._writer.publish(child.id, [1])
         self._wake.set()
         return await self.graph(plan.graph.id), True
 
@@ -379,7 +361,9 @@ class TaskService:
         task = await self.get(task_id)
         if await self._stop_runner(task, Action.INTERRUPT):
             return await self.get(task_id)
-        return await self._transition(task, Action.INTERRUPT, reason="interrupted by request")
+        return await self._writer.transition(
+            task, Action.INTERRUPT, reason="interrupted by request"
+        )
 
     async def cancel(self, task_id: str) -> Task:
         """End the task for good; cancelling a graph's parent cancels its unfinished children."""
@@ -387,7 +371,7 @@ class TaskService:
         if await self._stop_runner(task, Action.CANCEL):
             task = await self.get(task_id)
         else:
-            task = await self._transition(task, Action.CANCEL, reason="cancelled by request")
+            task = await self._writer.transition(task, Action.CANCEL, reason="cancelled by request")
         if task.is_graph_parent and task.graph_id is not None:
             # Dependents first, so no child is failed as a dependent before it is cancelled.
             for child in reversed((await self.graph(task.graph_id)).children):
@@ -400,7 +384,9 @@ class TaskService:
         """Re-queue an interrupted task on its thread, optionally with new input."""
         task = await self.get(task_id)
         fields: dict[str, Any] = {"pending_message": prompt} if prompt and prompt.strip() else {}
-        after = await self._transition(task, Action.RESUME, reason="resumed by request", **fields)
+        after = await self._writer.transition(
+            task, Action.RESUME, reason="resumed by request", **fields
+        )
         self._wake.set()
         return after
 
@@ -411,7 +397,7 @@ class TaskService:
         checked = check_images(images)
         task = await self.get(task_id)
         extra = [durable_event.message_received(prompt, at=self._clock())]
-        after = await self._transition(
+        after = await self._writer.transition(
             task,
             Action.MESSAGE,
             reason="follow-up message",
@@ -427,7 +413,7 @@ class TaskService:
         if not prompt.strip():
             raise InvalidRequest("prompt", "the steer text is empty")
         task = await self.get(task_id)
-        turn = self._turns.get(task_id)
+        turn = self._runner.turns.get(task_id)
         if turn is None or task.state is not TaskState.RUNNING:
             raise TaskNotRunning(task_id, task.state, "steer")
         await turn.steer(prompt)
@@ -457,18 +443,18 @@ class TaskService:
         """Recover from a crash (unless done already with :meth:`recover`), then schedule."""
         if recover:
             await self.recover()
-        self._stopping = False
+        self._stopping = self._runner.stopping = False
         self._scheduler = asyncio.create_task(self._schedule_loop(), name="task-scheduler")
 
     async def stop(self) -> None:
         """Stop scheduling, interrupt running turns and wait (bounded) for the runners."""
-        self._stopping = True
+        self._stopping = self._runner.stopping = True
         if self._scheduler is not None:
             self._scheduler.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._scheduler
             self._scheduler = None
-        for turn in list(self._turns.values()):
+        for turn in list(self._runner.turns.values()):
             with contextlib.suppress(Exception):
                 await turn.interrupt()
         runners = list(self._runners.values())
@@ -492,40 +478,22 @@ class TaskService:
             return
         await self._store.expire_approvals_of([t.id for t in orphans], now=self._clock())
         try:
-            reconciled = await self._transition_all(orphans, Action.RECONCILE, RESTART_REASON)
+            reconciled = await self._writer.transition_all(
+                orphans, Action.RECONCILE, RESTART_REASON
+            )
         except (TaskConflict, TaskNotFound):
             await asyncio.gather(*(self._reconcile(t) for t in orphans))
             return
         if self._auto_resume:
             try:
-                await self._transition_all(reconciled, Action.RESUME, AUTO_RESUME_REASON)
+                await self._writer.transition_all(reconciled, Action.RESUME, AUTO_RESUME_REASON)
             except (TaskConflict, TaskNotFound):
                 await asyncio.gather(*(self._auto_resume_one(t) for t in reconciled))
-
-    async def _transition_all(
-        self, tasks: Sequence[Task], action: Action, reason: str
-    ) -> list[Task]:
-        """Apply ``action`` to every task it is valid for, in one store transaction."""
-        now = self._clock()
-        changes: list[TaskUpdate] = []
-        for task in tasks:
-            with contextlib.suppress(InvalidTransition):
-                after, event = durable_event.transition(task, action, now=now, reason=reason)
-                changes.append(TaskUpdate(after, task.state, (event,)))
-        seqs = await self._store.update_tasks(changes)
-        await self._publish_events(
-            [
-                TaskEvent(c.task.id, n, e.type, e.at, e.data)
-                for c, numbers in zip(changes, seqs, strict=True)
-                for n, e in zip(numbers, c.events, strict=True)
-            ]
-        )
-        return [c.task for c in changes]
 
     async def _reconcile(self, task: Task) -> None:
         await self._store.expire_approvals(task.id, now=self._clock())
         try:
-            task = await self._transition(task, Action.RECONCILE, reason=RESTART_REASON)
+            task = await self._writer.transition(task, Action.RECONCILE, reason=RESTART_REASON)
         except InvalidTransition:
             return
         if self._auto_resume:
@@ -533,7 +501,7 @@ class TaskService:
 
     async def _auto_resume_one(self, task: Task) -> None:
         with contextlib.suppress(InvalidTransition):
-            await self._transition(task, Action.RESUME, reason=AUTO_RESUME_REASON)
+            await self._writer.transition(task, Action.RESUME, reason=AUTO_RESUME_REASON)
 
     # --- approvals -------------------------------------------------------------------------
 
@@ -546,14 +514,14 @@ class TaskService:
 
         async def parked() -> None:
             with contextlib.suppress(InvalidTransition):
-                await self._transition_by_id(
+                await self._writer.transition_by_id(
                     task.id, Action.PARK_FOR_APPROVAL, only_from_running=True
                 )
 
         decision = await self._approvals.park(task.id, request, parked)
         if not await self._store.list_pending_approvals(task_id=task.id):
             with contextlib.suppress(InvalidTransition):
-                await self._transition_by_id(
+                await self._writer.transition_by_id(
                     task.id, Action.APPROVAL_RESOLVED, reason=f"approval {decision}"
                 )
         return decision
@@ -580,299 +548,28 @@ class TaskService:
 
     async def _supervise(self, task: Task) -> None:
         try:
-            await self._run(task)
-        except _Abandoned:
+            await self._runner.run(task)
+        except Abandoned:
             pass
         except Exception as exc:
             log.exception("runner for task %s failed", task.id)
             with contextlib.suppress(Exception):
-                await self._transition_by_id(task.id, Action.FAIL, reason=f"runner error: {exc}")
+                await self._writer.transition_by_id(
+                    task.id, Action.FAIL, reason=f"runner error: {exc}"
+                )
         finally:
-            self._turns.pop(task.id, None)
-            self._stop_requested.pop(task.id, None)
+            self._runner.forget(task.id)
             self._runners.pop(task.id, None)
             self._wake.set()
-
-    async def _run(self, queued: Task) -> None:
-        try:
-            task = await self._transition(queued, Action.START, retry=False)
-        except (InvalidTransition, TaskConflict) as exc:
-            raise _Abandoned() from exc
-        first_run = task.thread_id is None
-        first_text = task.prompt
-        if task.is_graph_parent and first_run:
-            children = (await self.graph(task.graph_id or "")).children
-            first_text = coordinator_input(task.prompt if task.runs_codex else None, children)
-            if not task.runs_codex:
-                await self._transition(
-                    task, Action.COMPLETE, reason="all children completed", final_message=first_text
-                )
-                return
-        workspace = await self._workspaces.create(task.id, WorkspaceSpec.of_task(task.workspace))
-        options = ThreadOptions(
-            cwd=workspace.path,
-            model=task.settings.model,
-            effort=task.settings.effort,
-            sandbox=task.settings.sandbox,
-            approval_policy=task.settings.approval_policy,
-        )
-        if task.thread_id is not None:
-            handle = await self._runtime.resume_thread(task.thread_id, options, context=task.prompt)
-        else:
-            handle = await self._runtime.start_thread(options)
-        if handle.id != task.thread_id:
-            await self._store.record_thread(
-                ThreadRecord(handle.id, task.id, self._clock(), replaces=handle.replaced_thread_id)
-            )
-        text = task.pending_message or (first_text if first_run else CONTINUE_PROMPT)
-        inputs: list[TurnInput] = [TextInput(text)]
-        inputs += [ImageInput(Path(p)) for p in task.pending_images]
-        task = await self._save(
-            task.id,
-            thread_id=handle.id,
-            pending_message=None,
-            pending_images=(),
-            branch=workspace.branch,
-        )
-        if await self._honour_stop_request(task):
-            return
-        number = len(await self._store.list_turns(task.id)) + 1
-        turn = await self._runtime.start_turn(handle.id, inputs if len(inputs) > 1 else text)
-        self._turns[task.id] = turn
-        record = TurnRecord(
-            task.id, number, text, self._clock(), thread_id=handle.id, codex_turn_id=turn.id
-        )
-        await self._store.save_turn(record)
-        if task.id in self._stop_requested:
-            await turn.interrupt()  # asked while the turn was being started
-        result = await self._await_turn(task, turn)
-        await self._store.save_turn(finished_turn(record, result, self._clock()))
-        await self._approvals.end_turn(task.id)
-        if result is None:
-            await self._transition_by_id(task.id, Action.FAIL, reason="max runtime exceeded")
-            return
-        await self._settle(task.id, result, number)
-
-    async def _await_turn(self, task: Task, turn: Turn) -> TurnResult | None:
-        """The turn's result with its events stored; None when it overran the max runtime."""
-        pump = asyncio.create_task(
-            ingest_turn_events(
-                self._store, task.id, turn, clock=self._clock, publish=self._publish_events
-            )
-        )
-        try:
-            try:
-                result = await turn.wait(timeout=task.max_runtime_s)
-            except TimeoutError:
-                await turn.interrupt()
-                await pump
-                return None
-            await pump
-            return result
-        finally:
-            if not pump.done():
-                pump.cancel()
-
-    async def _honour_stop_request(self, task: Task) -> bool:
-        """Settle an interrupt or cancel that arrived before the turn started; True if so."""
-        action = self._stop_requested.get(task.id)
-        if action is None:
-            return False
-        reason = "cancelled by request" if action is Action.CANCEL else "interrupted by request"
-        await self._transition(task, action, reason=reason)
-        return True
-
-    async def _settle(self, task_id: str, result: TurnResult, turn_number: int) -> None:
-        task = await self.get(task_id)
-        if self._failover is not None and result.status is not TurnStatus.FAILED:
-            self._failover.forget(task_id)
-        if result.status is TurnStatus.COMPLETED:
-            branch, diff, note = await self._finish_workspace(task, turn_number)
-            await self._transition(
-                task,
-                Action.COMPLETE,
-                reason="turn completed" + note,
-                final_message=result.final_message,
-                usage=task.usage.plus(result.usage),
-                branch=branch,
-                diff_summary=diff,
-            )
-        elif result.status is TurnStatus.INTERRUPTED:
-            usage = task.usage.plus(result.usage)
-            if self._stop_requested.get(task_id) is Action.CANCEL:
-                await self._transition(
-                    task, Action.CANCEL, reason="cancelled by request", usage=usage
-                )
-            else:
-                reason = "runner stopping" if self._stopping else "interrupted by request"
-                await self._transition(task, Action.INTERRUPT, reason=reason, usage=usage)
-        else:
-            await self._settle_failure(task, result)
-
-    async def _settle_failure(self, task: Task, result: TurnResult) -> None:
-        error = result.error
-        crashed = (
-            error is not None
-            and error.failure_class is FailureClass.TRANSPORT_CLOSED_BEFORE_TURN_COMPLETED
-        )
-        if crashed and task.attempts < MAX_CRASH_ATTEMPTS:
-            reason = (
-                f"codex crashed before the turn completed (attempt {task.attempts} "
-                f"of {MAX_CRASH_ATTEMPTS}); re-queued"
-            )
-            task = await self._transition(task, Action.INTERRUPT, reason=reason)
-            await self._transition(task, Action.RESUME, reason=reason)
-        elif crashed:
-            await self._transition(
-                task, Action.FAIL, reason=f"codex crashed on this task {task.attempts} times"
-            )
-        elif (decision := await self._fail_over(task, error)) is not None:
-            reason = decision.event_message()
-            switched = NewEvent(
-                EventType.AUTH_FAILOVER,
-                self._clock(),
-                {
-                    "from": decision.from_profile,
-                    "to": decision.to_profile,
-                    "error": decision.reason,
-                },
-            )
-            task = await self._transition(task, Action.INTERRUPT, reason=reason, extra=[switched])
-            await self._transition(task, Action.RESUME, reason=reason)
-        else:
-            message = error.message if error is not None else "turn failed"
-            await self._transition(task, Action.FAIL, reason=message)
-
-    async def _fail_over(self, task: Task, error: ErrorInfo | None) -> FailoverDecision | None:
-        if self._failover is None:
-            return None
-        return await self._failover.after_failure(task.id, error)
-
-    async def _finish_workspace(
-        self, task: Task, turn_number: int
-    ) -> tuple[str | None, str | None, str]:
-        """After a completed turn: commit the worktree (if configured); (branch, summary, note)."""
-        workspace = await self._workspaces.locate(task.id, WorkspaceSpec.of_task(task.workspace))
-        if workspace is None or not workspace.is_worktree:
-            return task.branch, task.diff_summary, ""
-        try:
-            if self._commit_on_complete:
-                summary = await self._workspaces.commit_changes(
-                    workspace, commit_message(task, turn_number)
-                )
-            else:
-                summary = await self._workspaces.diff_summary(workspace)
-        except WorkspaceError as exc:
-            # The work stays in the worktree; the task completed, so say what went wrong.
-            log.warning("task %s: committing its worktree failed: %s", task.id, exc)
-            return workspace.branch, task.diff_summary, f"; its changes were not committed: {exc}"
-        return workspace.branch, summary.report() if summary is not None else None, ""
 
     async def _stop_runner(self, task: Task, action: Action) -> bool:
         """Ask the task's live runner to interrupt or cancel and wait for it; False if none."""
         runner = self._runners.get(task.id)
         if runner is None or not task.state.is_active:
             return False
-        self._stop_requested[task.id] = action
-        turn = self._turns.get(task.id)
+        self._runner.stop_requested[task.id] = action
+        turn = self._runner.turns.get(task.id)
         if turn is not None:
             await turn.interrupt()
         await asyncio.wait([runner], timeout=self._stop_timeout_s)
         return True
-
-    async def _fail_dependents(self, failed: Task) -> None:
-        """Fail the queued tasks of ``failed``'s graph that can now never start."""
-        if failed.graph_id is None:
-            return
-        members = await self._store.list_tasks(graph_id=failed.graph_id, limit=MAX_GRAPH_SIZE + 1)
-        by_id = {t.id: t for t in members}
-        states = {t.id: t.state for t in members}
-        deps = {t.id: t.depends_on for t in members}
-        blocked = blocked_by_failure(deps, states)
-        # In dependency order: the parent, which depends on every child, fails last.
-        for task_id in (t for t in topological_order(deps) if t in blocked):
-            task = by_id[task_id]
-            culprits = [
-                by_id[p].key or p for p in task.depends_on if states[p] in _SETTLED_BADLY
-            ] or ["a prerequisite"]
-            reason = f"dependency_failed: {', '.join(culprits)} did not complete"
-            with contextlib.suppress(InvalidTransition):
-                await self._transition(task, Action.DEPENDENCY_FAILED, reason=reason)
-
-    # --- writing ---------------------------------------------------------------------------
-
-    async def _transition(
-        self,
-        task: Task,
-        action: Action,
-        *,
-        reason: str | None = None,
-        extra: Sequence[NewEvent] = (),
-        retry: bool = True,
-        **fields: Any,
-    ) -> Task:
-        """Apply ``action`` with compare-and-set; on conflict re-read and re-apply if valid."""
-        current = task
-        while True:
-            base = replace(current, **fields) if fields else current
-            after, event = durable_event.transition(base, action, now=self._clock(), reason=reason)
-            try:
-                written = [event, *extra]
-                seqs = await self._store.update_task(
-                    after, expected_state=current.state, events=written
-                )
-            except TaskConflict:
-                if not retry:
-                    raise
-                current = await self.get(task.id)
-                continue
-            pairs = zip(seqs, written, strict=True)
-            await self._publish_events(
-                [TaskEvent(task.id, n, e.type, e.at, e.data) for n, e in pairs]
-            )
-            if after.state in _SETTLED_BADLY:
-                await self._fail_dependents(after)
-            return after
-
-    async def _transition_by_id(
-        self,
-        task_id: str,
-        action: Action,
-        *,
-        reason: str | None = None,
-        only_from_running: bool = False,
-    ) -> Task:
-        task = await self.get(task_id)
-        if only_from_running and task.state is not TaskState.RUNNING:
-            raise InvalidTransition(task.id, task.state, action)
-        return await self._transition(task, action, reason=reason)
-
-    async def _save(self, task_id: str, **fields: Any) -> Task:
-        """Write fields of a running task without changing its state."""
-        while True:
-            current = await self.get(task_id)
-            if current.state is not TaskState.RUNNING:
-                raise _Abandoned()
-            after = replace(current, updated_at=self._clock(), **fields)
-            try:
-                await self._store.update_task(after, expected_state=current.state)
-            except TaskConflict:
-                continue
-            return after
-
-    async def _publish(self, task_id: str, seqs: Sequence[int]) -> None:
-        if not seqs:
-            return
-        events = await self._store.read_events(
-            task_id, after_seq=min(seqs) - 1, limit=max(seqs) - min(seqs) + 1
-        )
-        wanted = [e for e in events if e.seq in seqs]
-        if self._sink is not None:
-            self._sink.write(wanted)
-        self._bus.publish(wanted)
-
-    async def _publish_events(self, events: Sequence[TaskEvent]) -> None:
-        """Publish events already committed (and already in hand)."""
-        if self._sink is not None:
-            self._sink.write(events)
-        self._bus.publish(events)

@@ -1,0 +1,262 @@
+"""One run of a task: start (or resume) its Codex thread in its workspace, run one turn with
+its events stored as they arrive, then settle the task from the turn's result (complete and
+commit, interrupt, retry after a Codex crash, fail over to another auth profile, or fail).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from codex_runner.auth.failover import FailoverDecision
+from codex_runner.codex.runtime import (
+    CodexRuntime,
+    ImageInput,
+    TextInput,
+    ThreadOptions,
+    Turn,
+    TurnInput,
+    TurnResult,
+)
+from codex_runner.domain.conversation import ThreadRecord
+from codex_runner.domain.conversation import Turn as TurnRecord
+from codex_runner.domain.durable_event import EventType, NewEvent
+from codex_runner.domain.events import ErrorInfo, FailureClass, TurnStatus
+from codex_runner.domain.graph import coordinator_input
+from codex_runner.domain.task import Task
+from codex_runner.domain.transitions import Action, InvalidTransition
+from codex_runner.service.approvals import ApprovalDesk
+from codex_runner.service.failover import FailoverPolicy
+from codex_runner.service.graphs import load_graph
+from codex_runner.service.ingest import ingest_turn_events
+from codex_runner.service.turn_records import finished_turn
+from codex_runner.service.validation import commit_message
+from codex_runner.service.writer import Abandoned, TaskWriter
+from codex_runner.store.errors import TaskConflict
+from codex_runner.store.protocol import Store
+from codex_runner.workspace.protocol import WorkspaceError, Workspaces, WorkspaceSpec
+
+log = logging.getLogger(__name__)
+
+MAX_CRASH_ATTEMPTS = 3
+CONTINUE_PROMPT = "Continue where you left off."
+
+
+class TaskRunner:
+    """Runs tasks one turn at a time; the service starts one ``run`` per scheduled task.
+
+    ``turns`` and ``stop_requested`` are shared with the service, which steers and stops the
+    live turns; ``stopping`` is set while the service shuts down.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        runtime: CodexRuntime,
+        workspaces: Workspaces,
+        writer: TaskWriter,
+        approvals: ApprovalDesk,
+        *,
+        failover: FailoverPolicy | None,
+        commit_on_complete: bool,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self._runtime = runtime
+        self._workspaces = workspaces
+        self._writer = writer
+        self._approvals = approvals
+        self._failover = failover
+        self._commit_on_complete = commit_on_complete
+        self._clock = clock
+        self.turns: dict[str, Turn] = {}
+        # Interrupt or cancel asked of a task whose run is alive; the run honours it even
+        # when the request lands before its Codex turn exists.
+        self.stop_requested: dict[str, Action] = {}
+        self.stopping = False
+
+    async def run(self, queued: Task) -> None:
+        """Run the task's next turn; raises Abandoned when someone else took it over."""
+        try:
+            task = await self._writer.transition(queued, Action.START, retry=False)
+        except (InvalidTransition, TaskConflict) as exc:
+            raise Abandoned() from exc
+        first_run = task.thread_id is None
+        first_text = task.prompt
+        if task.is_graph_parent and first_run:
+            children = (await load_graph(self._store, task.graph_id or "")).children
+            first_text = coordinator_input(task.prompt if task.runs_codex else None, children)
+            if not task.runs_codex:
+                await self._writer.transition(
+                    task, Action.COMPLETE, reason="all children completed", final_message=first_text
+                )
+                return
+        workspace = await self._workspaces.create(task.id, WorkspaceSpec.of_task(task.workspace))
+        options = ThreadOptions(
+            cwd=workspace.path,
+            model=task.settings.model,
+            effort=task.settings.effort,
+            sandbox=task.settings.sandbox,
+            approval_policy=task.settings.approval_policy,
+        )
+        if task.thread_id is not None:
+            handle = await self._runtime.resume_thread(task.thread_id, options, context=task.prompt)
+        else:
+            handle = await self._runtime.start_thread(options)
+        if handle.id != task.thread_id:
+            await self._store.record_thread(
+                ThreadRecord(handle.id, task.id, self._clock(), replaces=handle.replaced_thread_id)
+            )
+        text = task.pending_message or (first_text if first_run else CONTINUE_PROMPT)
+        inputs: list[TurnInput] = [TextInput(text)]
+        inputs += [ImageInput(Path(p)) for p in task.pending_images]
+        task = await self._writer.save(
+            task.id,
+            thread_id=handle.id,
+            pending_message=None,
+            pending_images=(),
+            branch=workspace.branch,
+        )
+        if await self._honour_stop_request(task):
+            return
+        number = len(await self._store.list_turns(task.id)) + 1
+        turn = await self._runtime.start_turn(handle.id, inputs if len(inputs) > 1 else text)
+        self.turns[task.id] = turn
+        record = TurnRecord(
+            task.id, number, text, self._clock(), thread_id=handle.id, codex_turn_id=turn.id
+        )
+        await self._store.save_turn(record)
+        if task.id in self.stop_requested:
+            await turn.interrupt()  # asked while the turn was being started
+        result = await self._await_turn(task, turn)
+        await self._store.save_turn(finished_turn(record, result, self._clock()))
+        await self._approvals.end_turn(task.id)
+        if result is None:
+            await self._writer.transition_by_id(task.id, Action.FAIL, reason="max runtime exceeded")
+            return
+        await self._settle(task.id, result, number)
+
+    def forget(self, task_id: str) -> None:
+        """The task's run is over."""
+        self.turns.pop(task_id, None)
+        self.stop_requested.pop(task_id, None)
+
+    async def _await_turn(self, task: Task, turn: Turn) -> TurnResult | None:
+        """The turn's result with its events stored; None when it overran the max runtime."""
+        pump = asyncio.create_task(
+            ingest_turn_events(
+                self._store, task.id, turn, clock=self._clock, publish=self._writer.publish_events
+            )
+        )
+        try:
+            try:
+                result = await turn.wait(timeout=task.max_runtime_s)
+            except TimeoutError:
+                await turn.interrupt()
+                await pump
+                return None
+            await pump
+            return result
+        finally:
+            if not pump.done():
+                pump.cancel()
+
+    async def _honour_stop_request(self, task: Task) -> bool:
+        """Settle an interrupt or cancel that arrived before the turn started; True if so."""
+        action = self.stop_requested.get(task.id)
+        if action is None:
+            return False
+        reason = "cancelled by request" if action is Action.CANCEL else "interrupted by request"
+        await self._writer.transition(task, action, reason=reason)
+        return True
+
+    async def _settle(self, task_id: str, result: TurnResult, turn_number: int) -> None:
+        task = await self._writer.get(task_id)
+        if self._failover is not None and result.status is not TurnStatus.FAILED:
+            self._failover.forget(task_id)
+        if result.status is TurnStatus.COMPLETED:
+            branch, diff, note = await self._finish_workspace(task, turn_number)
+            await self._writer.transition(
+                task,
+                Action.COMPLETE,
+                reason="turn completed" + note,
+                final_message=result.final_message,
+                usage=task.usage.plus(result.usage),
+                branch=branch,
+                diff_summary=diff,
+            )
+        elif result.status is TurnStatus.INTERRUPTED:
+            usage = task.usage.plus(result.usage)
+            if self.stop_requested.get(task_id) is Action.CANCEL:
+                await self._writer.transition(
+                    task, Action.CANCEL, reason="cancelled by request", usage=usage
+                )
+            else:
+                reason = "runner stopping" if self.stopping else "interrupted by request"
+                await self._writer.transition(task, Action.INTERRUPT, reason=reason, usage=usage)
+        else:
+            await self._settle_failure(task, result)
+
+    async def _settle_failure(self, task: Task, result: TurnResult) -> None:
+        error = result.error
+        crashed = (
+            error is not None
+            and error.failure_class is FailureClass.TRANSPORT_CLOSED_BEFORE_TURN_COMPLETED
+        )
+        if crashed and task.attempts < MAX_CRASH_ATTEMPTS:
+            reason = (
+                f"codex crashed before the turn completed (attempt {task.attempts} "
+                f"of {MAX_CRASH_ATTEMPTS}); re-queued"
+            )
+            task = await self._writer.transition(task, Action.INTERRUPT, reason=reason)
+            await self._writer.transition(task, Action.RESUME, reason=reason)
+        elif crashed:
+            await self._writer.transition(
+                task, Action.FAIL, reason=f"codex crashed on this task {task.attempts} times"
+            )
+        elif (decision := await self._fail_over(task, error)) is not None:
+            reason = decision.event_message()
+            switched = NewEvent(
+                EventType.AUTH_FAILOVER,
+                self._clock(),
+                {
+                    "from": decision.from_profile,
+                    "to": decision.to_profile,
+                    "error": decision.reason,
+                },
+            )
+            task = await self._writer.transition(
+                task, Action.INTERRUPT, reason=reason, extra=[switched]
+            )
+            await self._writer.transition(task, Action.RESUME, reason=reason)
+        else:
+            message = error.message if error is not None else "turn failed"
+            await self._writer.transition(task, Action.FAIL, reason=message)
+
+    async def _fail_over(self, task: Task, error: ErrorInfo | None) -> FailoverDecision | None:
+        if self._failover is None:
+            return None
+        return await self._failover.after_failure(task.id, error)
+
+    async def _finish_workspace(
+        self, task: Task, turn_number: int
+    ) -> tuple[str | None, str | None, str]:
+        """After a completed turn: commit the worktree (if configured); (branch, summary, note)."""
+        workspace = await self._workspaces.locate(task.id, WorkspaceSpec.of_task(task.workspace))
+        if workspace is None or not workspace.is_worktree:
+            return task.branch, task.diff_summary, ""
+        try:
+            if self._commit_on_complete:
+                summary = await self._workspaces.commit_changes(
+                    workspace, commit_message(task, turn_number)
+                )
+            else:
+                summary = await self._workspaces.diff_summary(workspace)
+        except WorkspaceError as exc:
+            # The work stays in the worktree; the task completed, so say what went wrong.
+            log.warning("task %s: committing its worktree failed: %s", task.id, exc)
+            return workspace.branch, task.diff_summary, f"; its changes were not committed: {exc}"
+        return workspace.branch, summary.report() if summary is not None else None, ""

@@ -1,0 +1,168 @@
+"""Writing a task's state: compare-and-set transitions and field updates, each with its events
+published once committed, and what a failed or cancelled task does to its graph.
+
+The service's commands, its runners and restart recovery all change tasks through here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from codex_runner.domain import durable_event
+from codex_runner.domain.durable_event import NewEvent, TaskEvent
+from codex_runner.domain.graph import blocked_by_failure, topological_order
+from codex_runner.domain.task import Task, TaskState
+from codex_runner.domain.transitions import Action, InvalidTransition
+from codex_runner.service.event_bus import EventBus
+from codex_runner.service.graphs import MAX_GRAPH_SIZE
+from codex_runner.service.task_log import EventSink
+from codex_runner.store.errors import TaskConflict, TaskNotFound
+from codex_runner.store.protocol import Store, TaskUpdate
+
+SETTLED_BADLY = frozenset({TaskState.FAILED, TaskState.CANCELLED})
+
+
+class Abandoned(Exception):
+    """The runner's task was changed by someone else (cancelled, interrupted); stop quietly."""
+
+
+class TaskWriter:
+    def __init__(
+        self,
+        store: Store,
+        bus: EventBus,
+        *,
+        sink: EventSink | None,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._sink = sink
+        self._clock = clock
+
+    async def get(self, task_id: str) -> Task:
+        task = await self._store.get_task(task_id)
+        if task is None:
+            raise TaskNotFound(task_id)
+        return task
+
+    async def transition(
+        self,
+        task: Task,
+        action: Action,
+        *,
+        reason: str | None = None,
+        extra: Sequence[NewEvent] = (),
+        retry: bool = True,
+        **fields: Any,
+    ) -> Task:
+        """Apply ``action`` with compare-and-set; on conflict re-read and re-apply if valid."""
+        current = task
+        while True:
+            base = replace(current, **fields) if fields else current
+            after, event = durable_event.transition(base, action, now=self._clock(), reason=reason)
+            try:
+                written = [event, *extra]
+                seqs = await self._store.update_task(
+                    after, expected_state=current.state, events=written
+                )
+            except TaskConflict:
+                if not retry:
+                    raise
+                current = await self.get(task.id)
+                continue
+            pairs = zip(seqs, written, strict=True)
+            await self.publish_events(
+                [TaskEvent(task.id, n, e.type, e.at, e.data) for n, e in pairs]
+            )
+            if after.state in SETTLED_BADLY:
+                await self.fail_dependents(after)
+            return after
+
+    async def transition_by_id(
+        self,
+        task_id: str,
+        action: Action,
+        *,
+        reason: str | None = None,
+        only_from_running: bool = False,
+    ) -> Task:
+        task = await self.get(task_id)
+        if only_from_running and task.state is not TaskState.RUNNING:
+            raise InvalidTransition(task.id, task.state, action)
+        return await self.transition(task, action, reason=reason)
+
+    async def transition_all(
+        self, tasks: Sequence[Task], action: Action, reason: str
+    ) -> list[Task]:
+        """Apply ``action`` to every task it is valid for, in one store transaction.
+
+        Raises TaskConflict or TaskNotFound (nothing written) if one changed meanwhile.
+        """
+        now = self._clock()
+        changes: list[TaskUpdate] = []
+        for task in tasks:
+            with contextlib.suppress(InvalidTransition):
+                after, event = durable_event.transition(task, action, now=now, reason=reason)
+                changes.append(TaskUpdate(after, task.state, (event,)))
+        seqs = await self._store.update_tasks(changes)
+        await self.publish_events(
+            [
+                TaskEvent(c.task.id, n, e.type, e.at, e.data)
+                for c, numbers in zip(changes, seqs, strict=True)
+                for n, e in zip(numbers, c.events, strict=True)
+            ]
+        )
+        return [c.task for c in changes]
+
+    async def save(self, task_id: str, **fields: Any) -> Task:
+        """Write fields of a running task without changing its state (Abandoned if it left
+        ``running``)."""
+        while True:
+            current = await self.get(task_id)
+            if current.state is not TaskState.RUNNING:
+                raise Abandoned()
+            after = replace(current, updated_at=self._clock(), **fields)
+            try:
+                await self._store.update_task(after, expected_state=current.state)
+            except TaskConflict:
+                continue
+            return after
+
+    async def publish(self, task_id: str, seqs: Sequence[int]) -> None:
+        """Publish committed events by number (read back from the store)."""
+        if not seqs:
+            return
+        events = await self._store.read_events(
+            task_id, after_seq=min(seqs) - 1, limit=max(seqs) - min(seqs) + 1
+        )
+        await self.publish_events([e for e in events if e.seq in seqs])
+
+    async def publish_events(self, events: Sequence[TaskEvent]) -> None:
+        """Publish events already committed (and already in hand)."""
+        if self._sink is not None:
+            self._sink.write(events)
+        self._bus.publish(events)
+
+    async def fail_dependents(self, failed: Task) -> None:
+        """Fail the queued tasks of ``failed``'s graph that can now never start."""
+        if failed.graph_id is None:
+            return
+        members = await self._store.list_tasks(graph_id=failed.graph_id, limit=MAX_GRAPH_SIZE + 1)
+        by_id = {t.id: t for t in members}
+        states = {t.id: t.state for t in members}
+        deps = {t.id: t.depends_on for t in members}
+        blocked = blocked_by_failure(deps, states)
+        # In dependency order: the parent, which depends on every child, fails last.
+        for task_id in (t for t in topological_order(deps) if t in blocked):
+            task = by_id[task_id]
+            culprits = [
+                by_id[p].key or p for p in task.depends_on if states[p] in SETTLED_BADLY
+            ] or ["a prerequisite"]
+            reason = f"dependency_failed: {', '.join(culprits)} did not complete"
+            with contextlib.suppress(InvalidTransition):
+                await self.transition(task, Action.DEPENDENCY_FAILED, reason=reason)
