@@ -77,9 +77,15 @@ class TaskRunner:
         # when the request lands before its Codex turn exists.
         self.stop_requested: dict[str, Action] = {}
         self.stopping = False
+        # Tasks whose turn died with Codex while other turns ran too: any of them may have
+        # crashed it. The scheduler runs them one at a time, so a crash while one of them
+        # runs is charged to that one; its turn ending any other way clears it.
+        self.suspects: set[str] = set()
+        self._crashes: dict[str, int] = {}
 
     async def run(self, queued: Task) -> None:
         """Run the task's next turn; raises Abandoned when someone else took it over."""
+        suspect = queued.id in self.suspects
         try:
             task = await self._writer.transition(queued, Action.START, retry=False)
         except (InvalidTransition, TaskConflict) as exc:
@@ -137,7 +143,7 @@ class TaskRunner:
         if result is None:
             await self._writer.transition_by_id(task.id, Action.FAIL, reason="max runtime exceeded")
             return
-        await self._settle(task.id, result, number)
+        await self._settle(task.id, result, number, suspect=suspect)
 
     def forget(self, task_id: str) -> None:
         """The task's run is over."""
@@ -173,8 +179,13 @@ class TaskRunner:
         await self._writer.transition(task, action, reason=reason)
         return True
 
-    async def _settle(self, task_id: str, result: TurnResult, turn_number: int) -> None:
+    async def _settle(
+        self, task_id: str, result: TurnResult, turn_number: int, *, suspect: bool
+    ) -> None:
         task = await self._writer.get(task_id)
+        if not _crashed(result):
+            self.suspects.discard(task_id)
+            self._crashes.pop(task_id, None)
         if self._failover is not None and result.status is not TurnStatus.FAILED:
             self._failover.forget(task_id)
         if result.status is TurnStatus.COMPLETED:
@@ -197,27 +208,40 @@ class TaskRunner:
             else:
                 reason = "runner stopping" if self.stopping else "interrupted by request"
                 await self._writer.transition(task, Action.INTERRUPT, reason=reason, usage=usage)
+        elif _crashed(result):
+            await self._settle_crash(task, suspect=suspect)
         else:
             await self._settle_failure(task, result)
 
+    async def _settle_crash(self, task: Task, *, suspect: bool) -> None:
+        """Codex died under the turn: re-queue it, and fail a task that keeps crashing it.
+
+        A crash counts against a task only when it ran as the one suspect (see
+        ``suspects``): a task that merely ran beside the one that crashed Codex becomes a
+        suspect, re-runs apart from the other suspects, and is cleared when it gets through.
+        """
+        if not suspect:
+            self.suspects.add(task.id)
+            reason = "codex crashed while this task ran; re-queued to run apart from the others"
+        else:
+            crashes = self._crashes.get(task.id, 0) + 1
+            if crashes >= MAX_CRASH_ATTEMPTS:
+                self.suspects.discard(task.id)
+                self._crashes.pop(task.id, None)
+                reason = f"codex crashed on this task {crashes} times"
+                await self._writer.transition(task, Action.FAIL, reason=reason)
+                return
+            self._crashes[task.id] = crashes
+            reason = (
+                f"codex crashed before the turn completed (crash {crashes} of "
+                f"{MAX_CRASH_ATTEMPTS}); re-queued"
+            )
+        task = await self._writer.transition(task, Action.INTERRUPT, reason=reason)
+        await self._writer.transition(task, Action.RESUME, reason=reason)
+
     async def _settle_failure(self, task: Task, result: TurnResult) -> None:
         error = result.error
-        crashed = (
-            error is not None
-            and error.failure_class is FailureClass.TRANSPORT_CLOSED_BEFORE_TURN_COMPLETED
-        )
-        if crashed and task.attempts < MAX_CRASH_ATTEMPTS:
-            reason = (
-                f"codex crashed before the turn completed (attempt {task.attempts} "
-                f"of {MAX_CRASH_ATTEMPTS}); re-queued"
-            )
-            task = await self._writer.transition(task, Action.INTERRUPT, reason=reason)
-            await self._writer.transition(task, Action.RESUME, reason=reason)
-        elif crashed:
-            await self._writer.transition(
-                task, Action.FAIL, reason=f"codex crashed on this task {task.attempts} times"
-            )
-        elif (decision := await self._fail_over(task, error)) is not None:
+        if (decision := await self._fail_over(task, error)) is not None:
             reason = decision.event_message()
             switched = NewEvent(
                 EventType.AUTH_FAILOVER,
@@ -260,3 +284,12 @@ class TaskRunner:
             log.warning("task %s: committing its worktree failed: %s", task.id, exc)
             return workspace.branch, task.diff_summary, f"; its changes were not committed: {exc}"
         return workspace.branch, summary.report() if summary is not None else None, ""
+
+
+def _crashed(result: TurnResult) -> bool:
+    """Codex went away before the turn completed (its app-server died or was killed)."""
+    return (
+        result.status not in (TurnStatus.COMPLETED, TurnStatus.INTERRUPTED)
+        and result.error is not None
+        and result.error.failure_class is FailureClass.TRANSPORT_CLOSED_BEFORE_TURN_COMPLETED
+    )

@@ -529,18 +529,25 @@ class TaskService:
     # --- scheduling and running ------------------------------------------------------------
 
     async def _schedule_loop(self) -> None:
+        suspects = self._runner.suspects
         while not self._stopping:
             self._wake.clear()
             free = self._max - len(self._runners)
             if free > 0:
                 try:
-                    ready = await self._store.next_queued(free)
+                    # Suspects beyond the first are passed over: ask for enough to fill up.
+                    ready = await self._store.next_queued(free + len(suspects))
                 except Exception:
                     log.exception("scheduler could not read the queue")
                     ready = []
+                suspect_running = any(task_id in suspects for task_id in self._runners)
                 for task in ready:
                     if task.id in self._runners or len(self._runners) >= self._max:
                         continue
+                    if task.id in suspects:  # one at a time: see TaskRunner.suspects
+                        if suspect_running:
+                            continue
+                        suspect_running = True
                     self._runners[task.id] = asyncio.create_task(
                         self._supervise(task), name=f"task-runner-{task.id}"
                     )

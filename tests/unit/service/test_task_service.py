@@ -5,9 +5,11 @@ from collections.abc import Callable
 
 import pytest
 
+from codex_runner.codex.runtime import TurnRecorder
 from codex_runner.codex.scripted import Script, ScriptedRuntime, ask, complete, crash, gated
 from codex_runner.domain.approval import ApprovalAlreadySettled, DecisionNotOffered
 from codex_runner.domain.durable_event import TaskEvent
+from codex_runner.domain.events import FailureClass
 from codex_runner.domain.task import TaskState, Workspace
 from codex_runner.domain.transitions import Action, InvalidTransition
 from codex_runner.service.event_bus import EventBus, follow
@@ -237,10 +239,46 @@ async def test_poison_task_fails_after_three_attempts_while_other_completes() ->
         poison = await service.submit("poison", WS, priority=1)
         good = await service.submit("good", WS)
         failed = await wait_state(service, poison.id, TaskState.FAILED)
-        assert failed.attempts == 3
+        # The first crash makes it a suspect; the next three, run as the lone suspect, count.
+        assert failed.attempts == 4
         assert failed.reason == "codex crashed on this task 3 times"
         await wait_state(service, good.id, TaskState.COMPLETED)
     finally:
+        await service.stop()
+
+
+async def test_a_crash_is_charged_to_the_task_causing_it_not_to_the_one_beside_it() -> None:
+    roles: dict[str, str] = {}
+    beside: list[TurnRecorder] = []
+    bystander_in_turn = asyncio.Event()
+
+    async def play(rt: ScriptedRuntime, rec: TurnRecorder, text: str) -> None:
+        role = roles.setdefault(rec.thread_id, text.split()[0])
+        if role == "bystander" and not beside:  # first run: in its turn when Codex dies
+            beside.append(rec)
+            bystander_in_turn.set()
+            await rt.gate.wait()
+        elif role == "poison":  # kills "Codex": its own turn and any other running one
+            await asyncio.wait_for(bystander_in_turn.wait(), 5)
+            for other in beside:
+                other.fail(FailureClass.TRANSPORT_CLOSED_BEFORE_TURN_COMPLETED, "codex exited")
+            rec.fail(FailureClass.TRANSPORT_CLOSED_BEFORE_TURN_COMPLETED, "codex exited")
+        else:
+            await complete(rt, rec, text)
+
+    service, runtime, store, _ = make(lambda _: play)
+    await service.start()
+    try:
+        bystander = await service.submit("bystander", WS, priority=1)
+        poison = await service.submit("poison", WS)
+        failed = await wait_state(service, poison.id, TaskState.FAILED)
+        assert failed.reason == "codex crashed on this task 3 times"
+        done = await wait_state(service, bystander.id, TaskState.COMPLETED)
+        assert done.attempts == 2  # crashed once beside the poison, then got through
+        reasons = [e.data.get("reason") for e in await store.read_events(bystander.id)]
+        assert any("run apart from the others" in str(r) for r in reasons)
+    finally:
+        runtime.gate.set()
         await service.stop()
 
 
