@@ -123,16 +123,14 @@ class InMemoryStore:
         self, task: Task, *, expected_state: TaskState, events: Sequence[NewEvent] = ()
     ) -> list[int]:
         await self._enter()
-        current = self._require(task.id)
-        if current.state is not expected_state:
-            raise TaskConflict(task.id, expected_state, current.state)
-        fixed = {name: getattr(current, name) for name in TASK_IDENTITY_FIELDS}
-        self._tasks[task.id] = replace(task, **fixed)
-        return self._append(task.id, events)
+        (seqs,) = self._update([TaskUpdate(task, expected_state, events)])
+        return seqs
 
     async def update_tasks(self, updates: Sequence[TaskUpdate]) -> list[list[int]]:
         await self._enter()
-        batch = list(updates)
+        return self._update(list(updates))
+
+    def _update(self, batch: list[TaskUpdate]) -> list[list[int]]:
         check_distinct(batch)
         for update in batch:  # check all first: nothing is written if one fails
             current = self._require(update.task.id)

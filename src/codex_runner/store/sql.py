@@ -140,8 +140,7 @@ _TURNS_OF_TASK = (
 )
 _THREAD_OWNER = select(threads.c.task_id).where(threads.c.thread_id == bindparam("match_thread_id"))
 _INSERT_THREAD = insert(threads)
-# Every publish reads its batch back, and restart reconciliation expires each active task's
-# approvals: building these per call cost more than running them.
+# Publishing by seq reads its batch back: building this per call cost more than running it.
 _READ_EVENTS = (
     select(events.c.seq, events.c.type, events.c.at, events.c.data)
     .where(events.c.task_id == bindparam("task_id"), events.c.seq > bindparam("after_seq"))
@@ -162,14 +161,6 @@ _NEXT_QUEUED = (
     )
     .order_by(tasks.c.priority.desc(), tasks.c.created_at, tasks.c.id)
     .limit(bindparam("limit", type_=Integer()))
-)
-_PENDING_APPROVALS_OF_TASK = (
-    select(approvals)
-    .where(
-        approvals.c.task_id == bindparam("task_id"),
-        approvals.c.state == ApprovalState.PENDING.value,
-    )
-    .order_by(approvals.c.created_at, approvals.c.id)
 )
 
 
@@ -532,13 +523,7 @@ class SqlStore:
         return await self._write(work)
 
     async def expire_approvals(self, task_id: str, *, now: datetime) -> list[Approval]:
-        params = {"task_id": task_id}
-
-        def work(conn: Connection) -> list[Approval]:
-            found = conn.execute(_PENDING_APPROVALS_OF_TASK, params).mappings()
-            return _expire(conn, [rows.approval_from_row(r) for r in found], now)
-
-        return await self._write(work)
+        return await self.expire_approvals_of([task_id], now=now)
 
     async def expire_approvals_of(
         self, task_ids: Collection[str], *, now: datetime
