@@ -9,40 +9,32 @@ Origin and CSRF checks; with ``allowed_hosts`` any other ``Host`` header is refu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from codex_runner import __version__
+from codex_runner.api import openapi
 from codex_runner.api.auth import OPEN_PATHS, BearerAuth, BrowserAccess
-from codex_runner.api.errors import UnexpectedErrors, install_error_handlers
+from codex_runner.api.errors import UnexpectedErrors, error_handlers
 from codex_runner.api.routes_approvals import approval_routes
 from codex_runner.api.routes_events import event_routes
 from codex_runner.api.routes_graphs import graph_routes
 from codex_runner.api.routes_runtime import runtime_routes
 from codex_runner.api.routes_tasks import task_routes
+from codex_runner.api.routing import Endpoint, Router
 from codex_runner.api.sse import DEFAULT_KEEPALIVE_S, EventStreams
 from codex_runner.service.tasks import TaskService
 
 DEFAULT_GC_RETENTION_S = 7 * 24 * 3600.0
 BEARER_SCHEME = "bearer"
-
-
-class _RunnerAPI(FastAPI):
-    def openapi(self) -> dict[str, Any]:
-        """FastAPI's document plus the bearer scheme, required everywhere but /healthz."""
-        if self.openapi_schema is not None:
-            return self.openapi_schema
-        schema = super().openapi()
-        schemes = schema.setdefault("components", {}).setdefault("securitySchemes", {})
-        schemes[BEARER_SCHEME] = {"type": "http", "scheme": "bearer"}
-        schema["security"] = [{BEARER_SCHEME: []}]
-        for path in OPEN_PATHS:
-            for operation in schema.get("paths", {}).get(path, {}).values():
-                operation["security"] = []
-        self.openapi_schema = schema
-        return schema
+OPENAPI_PATH = "/openapi.json"
+TITLE = "codex-runner"
 
 
 def create_app(
@@ -50,13 +42,13 @@ def create_app(
     *,
     token: str,
     ready: Callable[[], bool],
-    routers: Sequence[APIRouter] = (),
+    routers: Sequence[Router] = (),
     gc_retention_s: float = DEFAULT_GC_RETENTION_S,
     version: str = __version__,
     sse_keepalive_s: float = DEFAULT_KEEPALIVE_S,
     browser: BrowserAccess | None = None,
     allowed_hosts: frozenset[str] | None = None,
-) -> FastAPI:
+) -> Starlette:
     """The API over ``service``. ``ready()`` says whether the store is open and the Codex
     runtime initialized (``/readyz``); ``routers`` are mounted under the same bearer auth.
 
@@ -66,26 +58,58 @@ def create_app(
     ``routers``); ``allowed_hosts`` (see :func:`~codex_runner.api.auth.host_allowlist`)
     refuses requests for any other ``Host``.
     """
-    app = _RunnerAPI(
-        title="codex-runner",
-        version=version,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url="/openapi.json",
-    )
     streams = EventStreams(keepalive_s=sse_keepalive_s)
-    app.state.event_streams = streams
-    app.include_router(
-        runtime_routes(service, ready=ready, gc_retention_s=gc_retention_s, version=version)
+    own = [
+        runtime_routes(service, ready=ready, gc_retention_s=gc_retention_s, version=version),
+        task_routes(service),
+        event_routes(service, streams),
+        approval_routes(service),
+        graph_routes(service),
+    ]
+    app = json_app(
+        [*own, *routers],
+        version=version,
+        middleware=[
+            # The outermost layer first: nothing reaches a route without auth.
+            Middleware(BearerAuth, token=token, browser=browser, allowed_hosts=allowed_hosts),
+            Middleware(UnexpectedErrors),
+        ],
     )
-    app.include_router(task_routes(service))
-    app.include_router(event_routes(service, streams))
-    app.include_router(approval_routes(service))
-    app.include_router(graph_routes(service))
-    for router in routers:
-        app.include_router(router)
-    install_error_handlers(app)
-    app.add_middleware(UnexpectedErrors)
-    # Added last: the outermost layer.
-    app.add_middleware(BearerAuth, token=token, browser=browser, allowed_hosts=allowed_hosts)
+    app.state.event_streams = streams
     return app
+
+
+def json_app(
+    routers: Iterable[Router], *, version: str = __version__, middleware: Sequence[Middleware] = ()
+) -> Starlette:
+    """An app serving ``routers`` with the API's error rendering and its OpenAPI document
+    (no auth of its own: :func:`create_app` adds it)."""
+    routers = list(routers)
+    endpoints = [e for r in routers for e in r.endpoints]
+    routes: list[Route] = [r for router in routers for r in router.routes()]
+    routes.append(Route(OPENAPI_PATH, _openapi_route(endpoints, version), methods=["GET"]))
+    return Starlette(routes=routes, middleware=middleware, exception_handlers=error_handlers())
+
+
+def _openapi_route(endpoints: list[Endpoint], version: str) -> Callable[[Request], Any]:
+    built: dict[str, Any] = {}
+
+    async def openapi_document(request: Request) -> Response:
+        """The document, built on first request; bearer auth required everywhere but the
+        open paths."""
+        if not built:
+            built.update(
+                openapi.document(
+                    endpoints,
+                    title=TITLE,
+                    version=version,
+                    security={
+                        "schemes": {BEARER_SCHEME: {"type": "http", "scheme": "bearer"}},
+                        "default": [{BEARER_SCHEME: []}],
+                        "open_paths": OPEN_PATHS,
+                    },
+                )
+            )
+        return JSONResponse(built)
+
+    return openapi_document

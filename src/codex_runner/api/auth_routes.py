@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from starlette.responses import Response
 
-from codex_runner.api.schemas import ErrorDetail, ErrorOut
+from codex_runner.api.errors import error_response
+from codex_runner.api.routing import Router
+from codex_runner.api.schemas import ErrorOut
 from codex_runner.auth.profiles import ProfileError
 from codex_runner.codex.errors import CodexError
 from codex_runner.service.profiles import ProfileSwitcher, SwitchMode, SwitchRefused
@@ -44,15 +45,10 @@ class ProfileSwitchOut(BaseModel):
     message: str
 
 
-def _error(status: int, code: str, message: str) -> JSONResponse:
-    body = ErrorOut(error=ErrorDetail(code=code, message=message))
-    return JSONResponse(status_code=status, content=body.model_dump())
+def auth_router(switcher: ProfileSwitcher) -> Router:
+    router = Router(tags=["auth"])
 
-
-def auth_router(switcher: ProfileSwitcher) -> APIRouter:
-    router = APIRouter(tags=["auth"])
-
-    @router.get("/v1/auth/profile", response_model=ProfileStateOut)
+    @router.get("/v1/auth/profile")
     async def get_profile() -> ProfileStateOut:
         return ProfileStateOut(
             active=switcher.active,
@@ -66,18 +62,20 @@ def auth_router(switcher: ProfileSwitcher) -> APIRouter:
 
     @router.post(
         "/v1/auth/profile",
-        response_model=ProfileSwitchOut,
+        response=ProfileSwitchOut,
         responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 503: {"model": ErrorOut}},
     )
-    async def switch_profile(body: ProfileSwitchBody) -> ProfileSwitchOut | JSONResponse:
+    async def switch_profile(body: ProfileSwitchBody) -> ProfileSwitchOut | Response:
         try:
             outcome = await switcher.switch(body.name, SwitchMode(body.mode))
         except ProfileError as exc:
-            return _error(404, "not_found", str(exc))
+            return error_response(404, "not_found", str(exc))
         except SwitchRefused as exc:
-            return _error(409, "turns_running", str(exc))
+            return error_response(409, "turns_running", str(exc))
         except CodexError as exc:
-            return _error(503, "runtime_unavailable", f"the Codex runtime did not restart: {exc}")
+            return error_response(
+                503, "runtime_unavailable", f"the Codex runtime did not restart: {exc}"
+            )
         return ProfileSwitchOut(**outcome.to_dict())
 
     return router

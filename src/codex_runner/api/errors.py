@@ -11,12 +11,12 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
 
+from codex_runner.api.routing import InvalidInput, UnsupportedBody, model_response
 from codex_runner.api.schemas import ErrorDetail, ErrorOut
 from codex_runner.domain.approval import ApprovalAlreadySettled, DecisionNotOffered
 from codex_runner.domain.transitions import InvalidTransition
@@ -49,7 +49,7 @@ _HTTP_CODES: Mapping[int, str] = {
     415: "unsupported_media_type",
 }
 
-# Documented on every route; a 422 here also replaces FastAPI's default validation schema.
+# Documented on every route.
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing or wrong bearer token."},
     404: {"model": ErrorOut, "description": "No such task, approval or graph."},
@@ -64,9 +64,12 @@ def error_response(
     message: str,
     field: str | None = None,
     headers: Mapping[str, str] | None = None,
-) -> JSONResponse:
+) -> Response:
     body = ErrorOut(error=ErrorDetail(code=code, message=message, field=field))
-    return JSONResponse(body.model_dump(), status_code=status, headers=headers)
+    response = model_response(body, status)
+    if headers:
+        response.headers.update(headers)
+    return response
 
 
 def field_name(loc: Sequence[int | str]) -> str:
@@ -94,16 +97,25 @@ def validation_message(error: Mapping[str, Any], field: str) -> str:
     return f"field {field!r}: {error.get('msg', 'invalid value')}"
 
 
-async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RequestValidationError)
-    errors = list(exc.errors())
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InvalidInput)
+    errors = exc.errors
     first: Mapping[str, Any] = errors[0] if errors else {}
     loc = first.get("loc", ())
     field = "body" if first.get("type") == "json_invalid" else field_name(loc)
     return error_response(422, "invalid_request", validation_message(first, field), field)
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _unsupported_body(request: Request, exc: Exception) -> Response:
+    return error_response(
+        415,
+        "unsupported_media_type",
+        f"the body is {exc}; send JSON with 'Content-Type: application/json'",
+        "body",
+    )
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
     message = exc.detail if isinstance(exc.detail, str) else "request refused"
@@ -111,18 +123,23 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 def _mapped_handler(status: int, code: str, default_field: str | None) -> Any:
-    async def handle(request: Request, exc: Exception) -> JSONResponse:
+    async def handle(request: Request, exc: Exception) -> Response:
         field = exc.field if isinstance(exc, InvalidRequest) else default_field
         return error_response(status, code, str(exc), field)
 
     return handle
 
 
-def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
+def error_handlers() -> dict[Any, ExceptionHandler]:
+    """Exception type -> handler, for ``Starlette(exception_handlers=...)``."""
+    handlers: dict[Any, ExceptionHandler] = {
+        InvalidInput: _validation_error,
+        UnsupportedBody: _unsupported_body,
+        StarletteHTTPException: _http_error,
+    }
     for exc_type, status, code, field in _MAPPED:
-        app.add_exception_handler(exc_type, _mapped_handler(status, code, field))
+        handlers[exc_type] = _mapped_handler(status, code, field)
+    return handlers
 
 
 class UnexpectedErrors:

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from pydantic import Field
 
 from codex_runner.api.errors import ERROR_RESPONSES
+from codex_runner.api.routing import Router
 from codex_runner.api.schemas import ApprovalList, ApprovalOut, DecisionBody
 from codex_runner.service.tasks import TaskService
 
 DEFAULT_DECIDER = "api"
 
 
-def approval_routes(service: TaskService) -> APIRouter:
-    router = APIRouter(prefix="/v1/approvals", tags=["approvals"], responses=ERROR_RESPONSES)
+def approval_routes(service: TaskService) -> Router:
+    router = Router(prefix="/v1/approvals", tags=["approvals"], responses=ERROR_RESPONSES)
 
     @router.get("")
     async def list_approvals(
         state: Annotated[
-            Literal["pending"], Query(description="Only pending approvals can be listed.")
+            Literal["pending"], Field(description="Only pending approvals can be listed.")
         ] = "pending",
         task_id: str | None = None,
     ) -> ApprovalList:

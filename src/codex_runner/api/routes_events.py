@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from pydantic import Field
 from starlette.responses import StreamingResponse
 
 from codex_runner.api.errors import ERROR_RESPONSES
+from codex_runner.api.routing import Header, Router
 from codex_runner.api.schemas import EventList, EventOut
 from codex_runner.api.sse import EventStreams, StopAfter
 from codex_runner.domain.durable_event import STATE_CHANGE_TYPES, TaskEvent
@@ -16,14 +17,14 @@ from codex_runner.domain.task import TaskState
 from codex_runner.service.tasks import TaskService
 
 
-def event_routes(service: TaskService, streams: EventStreams) -> APIRouter:
-    router = APIRouter(prefix="/v1/tasks", tags=["events"], responses=ERROR_RESPONSES)
+def event_routes(service: TaskService, streams: EventStreams) -> Router:
+    router = Router(prefix="/v1/tasks", tags=["events"], responses=ERROR_RESPONSES)
 
     @router.get("/{task_id}/events")
     async def list_events(
         task_id: str,
-        after: Annotated[int, Query(ge=0, description="Events with a larger seq.")] = 0,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 1000,
+        after: Annotated[int, Field(ge=0, description="Events with a larger seq.")] = 0,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 1000,
     ) -> EventList:
         events = await service.read_events(task_id, after_seq=after, limit=limit)
         last = events[-1].seq if events else after
@@ -31,17 +32,16 @@ def event_routes(service: TaskService, streams: EventStreams) -> APIRouter:
 
     @router.get(
         "/{task_id}/events/stream",
-        response_class=StreamingResponse,
         responses={200: {"content": {"text/event-stream": {}}, "description": "SSE feed."}},
     )
     async def stream_events(
         task_id: str,
-        after: Annotated[int, Query(ge=0, description="Start after this seq.")] = 0,
+        after: Annotated[int, Field(ge=0, description="Start after this seq.")] = 0,
         until_terminal: Annotated[
-            bool, Query(description="End after the event that settles the task.")
+            bool, Field(description="End after the event that settles the task.")
         ] = False,
         last_event_id: Annotated[
-            int | None, Header(alias="Last-Event-ID", ge=0, description="Overrides after.")
+            int | None, Header("Last-Event-ID"), Field(ge=0, description="Overrides after.")
         ] = None,
     ) -> StreamingResponse:
         """Stored events after ``after`` (or ``Last-Event-ID``), then live ones, no gap."""

@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from starlette.responses import Response
 
 from codex_runner.api.errors import ERROR_RESPONSES
 from codex_runner.api.inputs import settings_of, workspace_of
+from codex_runner.api.routing import Router, model_response
 from codex_runner.api.schemas import ChildCreate, GraphCreate, GraphOut, TaskOut
 from codex_runner.service.graphs import ChildRequest, GraphRequest, GraphView
 from codex_runner.service.tasks import TaskService
 
 
-def graph_routes(service: TaskService) -> APIRouter:
-    router = APIRouter(prefix="/v1/graphs", tags=["graphs"], responses=ERROR_RESPONSES)
+def graph_routes(service: TaskService) -> Router:
+    router = Router(prefix="/v1/graphs", tags=["graphs"], responses=ERROR_RESPONSES)
 
     @router.post(
         "",
-        status_code=201,
+        status=201,
+        response=GraphOut,
         responses={200: {"model": GraphOut, "description": "The graph with this idempotency key."}},
     )
-    async def submit_graph(body: GraphCreate, response: Response) -> GraphOut:
+    async def submit_graph(body: GraphCreate) -> Response:
         """Create a parent and its children at once; children start as their prerequisites
         complete, the parent runs last with their results."""
         request = GraphRequest(
@@ -32,9 +34,7 @@ def graph_routes(service: TaskService) -> APIRouter:
             idempotency_key=body.idempotency_key,
         )
         view, created = await service.submit_graph_or_find(request)
-        if not created:
-            response.status_code = 200
-        return graph_out(view)
+        return model_response(graph_out(view), 201 if created else 200)
 
     @router.get("/{graph_id}")
     async def get_graph(graph_id: str) -> GraphOut:

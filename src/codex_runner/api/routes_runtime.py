@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from fastapi import APIRouter
-from fastapi.responses import JSONResponse
+from starlette.responses import Response
 
 from codex_runner.api.errors import ERROR_RESPONSES, error_response
+from codex_runner.api.routing import Router, model_response
 from codex_runner.api.schemas import (
     ErrorOut,
     GcBody,
@@ -26,8 +26,8 @@ NOT_READY_MESSAGE = "not ready: the store is not open or the Codex runtime is no
 
 def runtime_routes(
     service: TaskService, *, ready: Callable[[], bool], gc_retention_s: float, version: str
-) -> APIRouter:
-    router = APIRouter(tags=["daemon"], responses=ERROR_RESPONSES)
+) -> Router:
+    router = Router(tags=["daemon"], responses=ERROR_RESPONSES)
 
     @router.get("/healthz")
     async def healthz() -> HealthOut:
@@ -36,14 +36,14 @@ def runtime_routes(
 
     @router.get(
         "/readyz",
-        response_model=HealthOut,
+        response=HealthOut,
         responses={503: {"model": ErrorOut, "description": "Not ready."}},
     )
-    async def readyz() -> JSONResponse:
+    async def readyz() -> Response:
         """200 once the store is open and the Codex runtime initialized, else 503."""
         if not ready():
             return error_response(503, "not_ready", NOT_READY_MESSAGE)
-        return JSONResponse(HealthOut(ok=True).model_dump())
+        return model_response(HealthOut(ok=True))
 
     @router.get("/v1/status")
     async def status() -> StatusOut:

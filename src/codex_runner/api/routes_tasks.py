@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from pydantic import Field
+from starlette.responses import Response
 
 from codex_runner.api.errors import ERROR_RESPONSES
 from codex_runner.api.inputs import settings_of, workspace_of
+from codex_runner.api.routing import Router, model_response
 from codex_runner.api.schemas import (
     DiffOut,
     PromptBody,
@@ -21,15 +23,16 @@ from codex_runner.domain.task import TaskState
 from codex_runner.service.tasks import TaskService
 
 
-def task_routes(service: TaskService) -> APIRouter:
-    router = APIRouter(prefix="/v1/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
+def task_routes(service: TaskService) -> Router:
+    router = Router(prefix="/v1/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
 
     @router.post(
         "",
-        status_code=201,
+        status=201,
+        response=TaskOut,
         responses={200: {"model": TaskOut, "description": "The task with this idempotency key."}},
     )
-    async def submit_task(body: TaskCreate, response: Response) -> TaskOut:
+    async def submit_task(body: TaskCreate) -> Response:
         """Queue a task; re-sending an idempotency key answers 200 with the existing task."""
         workspace = workspace_of(body.repo, body.base_ref, body.cwd)
         task, created = await service.submit_or_find(
@@ -40,18 +43,16 @@ def task_routes(service: TaskService) -> APIRouter:
             max_runtime_s=body.max_runtime_s,
             idempotency_key=body.idempotency_key,
         )
-        if not created:
-            response.status_code = 200
-        return TaskOut.of(task)
+        return model_response(TaskOut.of(task), 201 if created else 200)
 
     @router.get("")
     async def list_tasks(
-        state: Annotated[list[TaskState] | None, Query(description="Repeat to match several.")] = (
+        state: Annotated[list[TaskState] | None, Field(description="Repeat to match several.")] = (
             None
         ),
         graph_id: str | None = None,
-        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 100,
+        offset: Annotated[int, Field(ge=0)] = 0,
     ) -> TaskList:
         tasks = await service.list_tasks(
             states=state or None, graph_id=graph_id, limit=limit, offset=offset

@@ -19,11 +19,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import uvicorn
-from fastapi import APIRouter
 
 from codex_runner.api.app import create_app
 from codex_runner.api.auth import host_allowlist
 from codex_runner.api.auth_routes import auth_router
+from codex_runner.api.routing import Router
 from codex_runner.bridges.slack.settings import resolve as slack_settings
 from codex_runner.config import RunnerConfig
 from codex_runner.daemon import logs
@@ -109,7 +109,7 @@ async def _serve_api(
             "pick another --port or stop the process using it"
         ) from exc
     url = f"http://{_url_host(host)}:{sock.getsockname()[1]}"
-    routers: list[APIRouter] = []
+    routers: list[Router] = []
     bridge = None
     if slack_settings(config) is not None:  # tokens configured: the bridge runs
         from codex_runner.bridges.slack import SlackBridge, slack_router

@@ -12,14 +12,15 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator
 from importlib import resources
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Form, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from codex_runner import __version__
 from codex_runner.api.auth import CSRF_HEADER, BrowserAccess
 from codex_runner.api.errors import error_response
+from codex_runner.api.routing import Router
 from codex_runner.daemon.token import TOKEN_FILE, token_matches
 from codex_runner.domain.durable_event import EVENT_TYPES, TaskEvent
 from codex_runner.domain.task import TaskState
@@ -77,9 +78,9 @@ def admin_access(sessions: AdminSessions) -> BrowserAccess:
 
 def admin_router(
     service: TaskService, bus: EventBus, *, token: str, sessions: AdminSessions
-) -> APIRouter:
+) -> Router:
     """The admin page under ``/admin``; mount it with ``browser=admin_access(sessions)``."""
-    router = APIRouter(prefix=PREFIX, include_in_schema=False)
+    router = Router(prefix=PREFIX, include_in_schema=False)
 
     def page(request: Request, template: str, **context: Any) -> HTMLResponse:
         session_id = request.cookies.get(sessions.cookie_name, "")
@@ -117,7 +118,7 @@ def admin_router(
         )
         return response
 
-    @router.get("/login", response_model=None)
+    @router.get("/login")
     async def login_page(request: Request, once: str | None = None) -> Response:
         """The login form; ``?once=`` with a code printed by ``serve`` logs in directly."""
         if once is None:
@@ -126,9 +127,11 @@ def admin_router(
             return logged_in(request)
         return login_form(request, "That login link has expired or was already used.", 401)
 
-    @router.post("/login", response_model=None)
-    async def login(request: Request, token_: Annotated[str, Form(alias="token")] = "") -> Response:
-        if token_ and token_matches(token, token_.strip()):
+    @router.post("/login")
+    async def login(request: Request) -> Response:
+        async with request.form(max_files=0, max_fields=10) as form:
+            presented = form.get("token")
+        if isinstance(presented, str) and presented and token_matches(token, presented.strip()):
             return logged_in(request)
         return login_form(request, "Wrong token.", 401)
 
@@ -171,7 +174,7 @@ def admin_router(
     async def runtime_page(request: Request) -> HTMLResponse:
         return page(request, "runtime.html", page="runtime")
 
-    @router.get("/feed", response_model=None)
+    @router.get("/feed")
     async def feed(request: Request) -> Response:
         """Every task's events from now on (SSE). Views re-read what they show from the API
         when it (re)connects, so a reconnect loses nothing."""
@@ -179,7 +182,7 @@ def admin_router(
         response: Response = streams.response(_all_events(bus))
         return response
 
-    @router.get("/static/{name}", response_model=None)
+    @router.get("/static/{name}")
     async def asset(name: str) -> Response:
         media_type = ASSETS.get(name)
         if media_type is None:

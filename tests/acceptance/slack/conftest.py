@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import uvicorn
-from fastapi import FastAPI
 
+from codex_runner.api.app import json_app
 from codex_runner.bridges.slack import SlackBridge, slack_router
 from codex_runner.codex.factory import create_runtime
 from codex_runner.config import RunnerConfig, SlackSettings
@@ -141,8 +141,7 @@ def harness(
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         bridge = SlackBridge(config, service, store, bus, url, API_TOKEN)
-        app = FastAPI()
-        app.include_router(slack_router(bridge))
+        app = json_app([slack_router(bridge)])
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         try:

@@ -53,7 +53,7 @@ async def test_post_file_refuses_paths_and_symlinks_out_of_the_workspace(
             ):
                 resp = await http.post("/slack/post-file", json={"file_path": path})
                 assert resp.status_code == 403, (path, resp.text)
-                assert "outside" in resp.json()["detail"]
+                assert "outside" in resp.json()["error"]["message"]
             missing = await http.post("/slack/post-file", json={"file_path": "nope.txt"})
             assert missing.status_code == 404
             ok = await http.post(

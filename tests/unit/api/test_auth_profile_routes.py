@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
+from codex_runner.api.app import json_app
 from codex_runner.api.auth_routes import auth_router
 from codex_runner.auth.profiles import ProfileStore
 from codex_runner.codex.errors import TurnBusy
@@ -40,8 +40,7 @@ async def api(tmp_path: Path) -> AsyncIterator[tuple[httpx.AsyncClient, Runtime,
     store.create("work")
     runtime = Runtime()
     switcher = ProfileSwitcher(store, runtime)
-    app = FastAPI()
-    app.include_router(auth_router(switcher))
+    app = json_app([auth_router(switcher)])
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         yield client, runtime, store

@@ -10,17 +10,22 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any, TypeVar
 
 import pytest
 import uvicorn
-from fastapi import FastAPI, Header, Query
-from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from typer.testing import CliRunner, Result
 
@@ -53,6 +58,9 @@ from codex_runner.domain.task import TaskState
 TOKEN = "cli-test-token"
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 SERVER_STOP_TIMEOUT_S = 10.0
+
+M = TypeVar("M", bound=BaseModel)
+V = TypeVar("V")
 
 
 def task_out(task_id: str, **fields: Any) -> TaskOut:
@@ -170,27 +178,90 @@ class BearerOnly:
         await self.app(scope, receive, send)
 
 
-def build_app(fake: FakeDaemon) -> FastAPI:
-    api = FastAPI()
+class InvalidRequest(Exception):
+    """A request the fake refuses with 422 ``invalid_request`` (raised while reading it)."""
 
-    api.add_middleware(BearerOnly)
+    def __init__(self, field: str | None, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
 
+
+def _invalid(exc: ValidationError, field: str | None = None) -> InvalidRequest:
+    """The first error of ``exc`` as an InvalidRequest naming its field (or ``field``)."""
+    first = exc.errors()[0]
+    loc = ".".join(str(part) for part in first["loc"])
+    name = field or loc or "body"
+    return InvalidRequest(name, f"{name}: {first['msg']}")
+
+
+async def read_body(request: Request, model: type[M]) -> M:
+    """The JSON body validated as ``model`` (an absent or empty body is invalid)."""
+    raw = await request.body()
+    if not raw:
+        raise InvalidRequest("body", "body: Field required")
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+
+
+_INT: TypeAdapter[int] = TypeAdapter(int)
+_BOOL: TypeAdapter[bool] = TypeAdapter(bool)
+
+
+def query(request: Request, name: str, adapter: TypeAdapter[V], default: V) -> V:
+    """Query parameter ``name`` parsed by pydantic's lax rules (``yes``, ``on``, ``1`` are true)."""
+    raw = request.query_params.get(name)
+    if raw is None:
+        return default
+    try:
+        return adapter.validate_python(raw)
+    except ValidationError as exc:
+        raise _invalid(exc, name) from exc
+
+
+def dump(model: BaseModel, status: int = 200) -> JSONResponse:
+    return JSONResponse(model.model_dump(mode="json"), status_code=status)
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def route(path: str, method: str, endpoint: Endpoint) -> Route:
+    """A route whose InvalidRequest becomes the 422 ``invalid_request`` error."""
+
+    async def guarded(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except InvalidRequest as exc:
+            return _error(422, "invalid_request", exc.message, exc.field)
+
+    return Route(path, guarded, methods=[method])
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and methods answer ``{"detail": ...}`` in JSON."""
+    assert isinstance(exc, HTTPException)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def build_app(fake: FakeDaemon) -> Starlette:
     def missing(kind: str, ident: str) -> JSONResponse:
         return _error(404, "not_found", f"no {kind} {ident}")
 
     def record(method: str, path: str, body: Any = None) -> None:
         fake.requests.append((method, path, body))
 
-    @api.get("/healthz")
-    async def healthz() -> dict[str, bool]:
-        return {"ok": True}
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True})
 
-    @api.post("/v1/tasks", response_model=None)
-    async def submit(body: TaskCreate) -> Any:
+    async def submit(request: Request) -> Response:
+        body = await read_body(request, TaskCreate)
         record("POST", "/v1/tasks", body.model_dump(exclude_unset=True))
         for task in fake.tasks.values():
             if body.idempotency_key and task.idempotency_key == body.idempotency_key:
-                return JSONResponse(task.model_dump(mode="json"), status_code=200)
+                return dump(task, 200)
         task = task_out(
             f"t_{len(fake.tasks) + 1}",
             prompt=body.prompt,
@@ -201,37 +272,35 @@ def build_app(fake: FakeDaemon) -> FastAPI:
             idempotency_key=body.idempotency_key,
         )
         fake.add_task(task)
-        return JSONResponse(task.model_dump(mode="json"), status_code=201)
+        return dump(task, 201)
 
-    @api.get("/v1/tasks")
-    async def list_tasks(
-        state: Annotated[list[str] | None, Query()] = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> TaskList:
+    async def list_tasks(request: Request) -> Response:
+        state = request.query_params.getlist("state") or None
+        limit = query(request, "limit", _INT, 100)
+        offset = query(request, "offset", _INT, 0)
         record("GET", "/v1/tasks", {"state": state, "limit": limit, "offset": offset})
         tasks = [t for t in fake.tasks.values() if not state or t.state.value in state]
-        return TaskList(tasks=tasks[offset : offset + limit])
+        return dump(TaskList(tasks=tasks[offset : offset + limit]))
 
-    @api.get("/v1/tasks/{task_id}", response_model=None)
-    async def get_task(task_id: str) -> Any:
+    async def get_task(request: Request) -> Response:
+        task_id = request.path_params["task_id"]
         task = fake.tasks.get(task_id)
-        return task if task is not None else missing("task", task_id)
+        return dump(task) if task is not None else missing("task", task_id)
 
-    @api.get("/v1/tasks/{task_id}/events", response_model=None)
-    async def list_events(task_id: str, after: int = 0, limit: int = 1000) -> Any:
+    async def list_events(request: Request) -> Response:
+        task_id = request.path_params["task_id"]
+        after = query(request, "after", _INT, 0)
+        limit = query(request, "limit", _INT, 1000)
         if task_id not in fake.tasks:
             return missing("task", task_id)
         page = [e for e in fake.events[task_id] if e.seq > after][:limit]
-        return EventList(events=page, last_seq=page[-1].seq if page else after)
+        return dump(EventList(events=page, last_seq=page[-1].seq if page else after))
 
-    @api.get("/v1/tasks/{task_id}/events/stream", response_model=None)
-    async def stream(
-        task_id: str,
-        after: int = 0,
-        until_terminal: bool = False,
-        last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
-    ) -> Any:
+    async def stream(request: Request) -> Response:
+        task_id = request.path_params["task_id"]
+        after = query(request, "after", _INT, 0)
+        until_terminal = query(request, "until_terminal", _BOOL, False)
+        last_event_id = request.headers.get("Last-Event-ID")
         if task_id not in fake.tasks:
             return missing("task", task_id)
         number = sum(1 for s in fake.streams if s["task_id"] == task_id)
@@ -263,7 +332,7 @@ def build_app(fake: FakeDaemon) -> FastAPI:
 
         return StreamingResponse(body(), media_type="text/event-stream")
 
-    def transition(task_id: str, action: str, state: TaskState, body: Any = None) -> Any:
+    def transition(task_id: str, action: str, state: TaskState, body: Any = None) -> Response:
         record("POST", f"/v1/tasks/{task_id}/{action}", body)
         task = fake.tasks.get(task_id)
         if task is None:
@@ -273,43 +342,46 @@ def build_app(fake: FakeDaemon) -> FastAPI:
                 409, "invalid_transition", f"cannot {action} task {task_id}: it is {task.state}"
             )
         fake.tasks[task_id] = task.model_copy(update={"state": state})
-        return fake.tasks[task_id]
+        return dump(fake.tasks[task_id])
 
-    @api.post("/v1/tasks/{task_id}/interrupt", response_model=None)
-    async def interrupt(task_id: str) -> Any:
-        return transition(task_id, "interrupt", TaskState.INTERRUPTED)
+    async def interrupt(request: Request) -> Response:
+        return transition(request.path_params["task_id"], "interrupt", TaskState.INTERRUPTED)
 
-    @api.post("/v1/tasks/{task_id}/cancel", response_model=None)
-    async def cancel(task_id: str) -> Any:
-        return transition(task_id, "cancel", TaskState.CANCELLED)
+    async def cancel(request: Request) -> Response:
+        return transition(request.path_params["task_id"], "cancel", TaskState.CANCELLED)
 
-    @api.post("/v1/tasks/{task_id}/resume", response_model=None)
-    async def resume(task_id: str, body: ResumeBody) -> Any:
+    async def resume(request: Request) -> Response:
+        body = await read_body(request, ResumeBody)
         dumped = body.model_dump(exclude_unset=True)
-        return transition(task_id, "resume", TaskState.QUEUED, dumped)
+        return transition(request.path_params["task_id"], "resume", TaskState.QUEUED, dumped)
 
-    @api.post("/v1/tasks/{task_id}/steer", response_model=None)
-    async def steer(task_id: str, body: PromptBody) -> Any:
+    async def steer(request: Request) -> Response:
+        body = await read_body(request, PromptBody)
+        task_id = request.path_params["task_id"]
         return transition(task_id, "steer", TaskState.RUNNING, body.model_dump())
 
-    @api.post("/v1/tasks/{task_id}/message", response_model=None)
-    async def message(task_id: str, body: PromptBody) -> Any:
+    async def message(request: Request) -> Response:
+        body = await read_body(request, PromptBody)
+        task_id = request.path_params["task_id"]
         return transition(task_id, "message", TaskState.QUEUED, body.model_dump())
 
-    @api.get("/v1/tasks/{task_id}/diff", response_model=None)
-    async def diff(task_id: str) -> Any:
+    async def diff(request: Request) -> Response:
+        task_id = request.path_params["task_id"]
         found = fake.diffs.get(task_id)
-        return found if found is not None else missing("task", task_id)
+        return dump(found) if found is not None else missing("task", task_id)
 
-    @api.get("/v1/approvals")
-    async def approvals(state: str | None = None) -> ApprovalList:
+    async def approvals(request: Request) -> Response:
+        state = request.query_params.get("state")
         record("GET", "/v1/approvals", {"state": state})
-        return ApprovalList(
-            approvals=[a for a in fake.approvals.values() if state is None or a.state == state]
+        return dump(
+            ApprovalList(
+                approvals=[a for a in fake.approvals.values() if state is None or a.state == state]
+            )
         )
 
-    @api.post("/v1/approvals/{approval_id}", response_model=None)
-    async def decide(approval_id: str, body: DecisionBody) -> Any:
+    async def decide(request: Request) -> Response:
+        body = await read_body(request, DecisionBody)
+        approval_id = request.path_params["approval_id"]
         record("POST", f"/v1/approvals/{approval_id}", body.model_dump(exclude_unset=True))
         approval = fake.approvals.get(approval_id)
         if approval is None:
@@ -331,10 +403,10 @@ def build_app(fake: FakeDaemon) -> FastAPI:
             }
         )
         fake.approvals[approval_id] = decided
-        return decided
+        return dump(decided)
 
-    @api.post("/v1/graphs", status_code=201)
-    async def create_graph(body: GraphCreate) -> GraphOut:
+    async def create_graph(request: Request) -> Response:
+        body = await read_body(request, GraphCreate)
         record("POST", "/v1/graphs", body.model_dump(exclude_unset=True))
         graph_id = f"g_{len(fake.graphs) + 1}"
         parent = task_out(
@@ -355,22 +427,47 @@ def build_app(fake: FakeDaemon) -> FastAPI:
             id=graph_id, state=TaskState.QUEUED, parent=parent, children=children, blocked=[]
         )
         fake.graphs[graph_id] = graph
-        return graph
+        return dump(graph, 201)
 
-    @api.get("/v1/graphs/{graph_id}", response_model=None)
-    async def get_graph(graph_id: str) -> Any:
+    async def get_graph(request: Request) -> Response:
+        graph_id = request.path_params["graph_id"]
         graph = fake.graphs.get(graph_id)
-        return graph if graph is not None else missing("graph", graph_id)
+        return dump(graph) if graph is not None else missing("graph", graph_id)
 
-    @api.post("/v1/gc")
-    async def gc(body: GcBody) -> GcOut:
+    async def gc(request: Request) -> Response:
+        body = await read_body(request, GcBody)
         record("POST", "/v1/gc", body.model_dump(exclude_unset=True))
-        return GcOut(
-            removed=["t_old"],
-            kept=[{"task_id": "t_wip", "reason": "unmerged", "detail": "2 commits ahead"}],
+        return dump(
+            GcOut(
+                removed=["t_old"],
+                kept=[{"task_id": "t_wip", "reason": "unmerged", "detail": "2 commits ahead"}],
+            )
         )
 
-    return api
+    routes = [
+        route("/healthz", "GET", healthz),
+        route("/v1/tasks", "POST", submit),
+        route("/v1/tasks", "GET", list_tasks),
+        route("/v1/tasks/{task_id}", "GET", get_task),
+        route("/v1/tasks/{task_id}/events", "GET", list_events),
+        route("/v1/tasks/{task_id}/events/stream", "GET", stream),
+        route("/v1/tasks/{task_id}/interrupt", "POST", interrupt),
+        route("/v1/tasks/{task_id}/cancel", "POST", cancel),
+        route("/v1/tasks/{task_id}/resume", "POST", resume),
+        route("/v1/tasks/{task_id}/steer", "POST", steer),
+        route("/v1/tasks/{task_id}/message", "POST", message),
+        route("/v1/tasks/{task_id}/diff", "GET", diff),
+        route("/v1/approvals", "GET", approvals),
+        route("/v1/approvals/{approval_id}", "POST", decide),
+        route("/v1/graphs", "POST", create_graph),
+        route("/v1/graphs/{graph_id}", "GET", get_graph),
+        route("/v1/gc", "POST", gc),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(BearerOnly)],
+        exception_handlers={HTTPException: _http_error},
+    )
 
 
 @contextmanager

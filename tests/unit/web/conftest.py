@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
+from starlette.applications import Starlette
 
 from codex_runner.api.app import create_app
 from codex_runner.api.auth import host_allowlist
@@ -28,7 +28,7 @@ ORIGIN = f"http://127.0.0.1:{PORT}"
 
 @dataclass
 class Site:
-    app: FastAPI
+    app: Starlette
     service: TaskService
     store: InMemoryStore
     sessions: AdminSessions

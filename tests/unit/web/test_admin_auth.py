@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from fastapi.routing import iter_route_contexts
+from starlette.routing import Route
 
 from codex_runner.web.sessions import AdminSessions
 
@@ -24,7 +24,8 @@ OPEN_REQUESTS = {
 
 def _requests(site: Site) -> list[tuple[str, str]]:
     out = []
-    for route in iter_route_contexts(site.app.routes):
+    for route in site.app.routes:
+        assert isinstance(route, Route)
         for method in sorted((route.methods or {"GET"}) - {"HEAD", "OPTIONS"}):
             out.append((method, route.path))
     return out

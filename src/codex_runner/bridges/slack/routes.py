@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, HTTPException, Query
-from fastapi.responses import PlainTextResponse, Response
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+from starlette.responses import PlainTextResponse, Response
 
+from codex_runner.api.routing import Header, Router
 from codex_runner.bridges.slack.helpers import HelperRefused, history_text
 from codex_runner.bridges.slack.sessions import SESSION_HEADER
 
 if TYPE_CHECKING:
     from codex_runner.bridges.slack.bridge import SlackBridge
 
-SessionKey = Annotated[str | None, Header(alias=SESSION_HEADER)]
+SessionKey = Annotated[str | None, Header(SESSION_HEADER)]
 
 
 class PostMessage(BaseModel):
@@ -37,21 +38,21 @@ class PostFile(BaseModel):
     thread_ts: str | None = None
 
 
-def slack_router(bridge: SlackBridge) -> APIRouter:
-    router = APIRouter(prefix="/slack", tags=["slack"])
+def slack_router(bridge: SlackBridge) -> Router:
+    router = Router(prefix="/slack", tags=["slack"])
 
     def helpers_or_503() -> Any:
         if bridge.helpers is None:
             raise HTTPException(503, "the Slack bridge is not running")
         return bridge.helpers
 
-    @router.get("/thread-history", response_model=None)
+    @router.get("/thread-history")
     async def thread_history(
         session_key: SessionKey = None,
         channel_id: str | None = None,
         thread_ts: str | None = None,
         before_ts: str | None = None,
-        limit: Annotated[int | None, Query(ge=1)] = None,
+        limit: Annotated[int | None, Field(ge=1)] = None,
         format: Literal["text", "json"] = "text",
     ) -> Response | dict[str, Any]:
         helpers = helpers_or_503()
