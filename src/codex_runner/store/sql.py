@@ -48,7 +48,6 @@ from sqlalchemy import (
     Integer,
     RowMapping,
     Select,
-    and_,
     bindparam,
     create_engine,
     event,
@@ -127,6 +126,19 @@ _SET_EVENT_COUNTER = (
 # SET columns come from the parameter names (every task column except the fixed ones).
 _UPDATE_TASK_IF_STATE = update(tasks).where(
     tasks.c.id == bindparam("match_id"), tasks.c.state == bindparam("match_state")
+)
+_SETTLE_APPROVAL = (
+    update(approvals)
+    .where(
+        approvals.c.id == bindparam("match_id"),
+        approvals.c.state == ApprovalState.PENDING.value,
+    )
+    .values(
+        state=bindparam("new_state"),
+        decision=bindparam("new_decision"),
+        decided_by=bindparam("new_decided_by"),
+        decided_at=bindparam("new_decided_at"),
+    )
 )
 _TASK_STATE = select(tasks.c.state).where(tasks.c.id == bindparam("match_id"))
 _TASK_BY_ID = select(tasks).where(tasks.c.id == bindparam("match_id"))
@@ -516,7 +528,7 @@ class SqlStore:
             if current is None:
                 raise ApprovalNotFound(approval_id)
             decided = approvals_rules.decide(rows.approval_from_row(current), decision, by, now=now)
-            _settle_approval(conn, decided)
+            _settle_approvals(conn, [decided])
             _append(conn, decided.task_id, [durable_event.approval_decided(decided)])
             return decided
 
@@ -779,9 +791,9 @@ def _append_many(
 def _expire(conn: Connection, pending: Sequence[Approval], now: datetime) -> list[Approval]:
     """Settle ``pending`` as expired, each with its ``approval.expired`` event."""
     expired = [approvals_rules.expire(a, now=now) for a in pending]
+    _settle_approvals(conn, expired)
     by_task: dict[str, list[NewEvent]] = {}
     for approval in expired:
-        _settle_approval(conn, approval)
         by_task.setdefault(approval.task_id, []).append(durable_event.approval_expired(approval))
     _append_many(conn, list(by_task.items()))
     return expired
@@ -805,19 +817,29 @@ def _event_row(task_id: str, seq: int, new: NewEvent) -> dict[str, Any]:
     return {"task_id": task_id, "seq": seq, "type": new.type, "at": new.at, "data": new.data}
 
 
-def _settle_approval(conn: Connection, settled: Approval) -> None:
+def _settle_approvals(conn: Connection, settled: Sequence[Approval]) -> None:
+    """Write each approval's decision, only over a pending one: one statement for all."""
+    if not settled:
+        return
     result = conn.execute(
-        update(approvals)
-        .where(and_(approvals.c.id == settled.id, approvals.c.state == ApprovalState.PENDING.value))
-        .values(
-            state=settled.state.value,
-            decision=settled.decision,
-            decided_by=settled.decided_by,
-            decided_at=settled.decided_at,
-        )
+        _SETTLE_APPROVAL,
+        [
+            {
+                "match_id": a.id,
+                "new_state": a.state.value,
+                "new_decision": a.decision,
+                "new_decided_by": a.decided_by,
+                "new_decided_at": a.decided_at,
+            }
+            for a in settled
+        ],
     )
-    if result.rowcount != 1:  # impossible while one writer holds the lock; never ignore it
-        raise RuntimeError(f"approval {settled.id} changed inside a write transaction")
+    # Impossible while one writer holds the lock; never ignore it. (A driver that cannot
+    # count rows over a batch reports -1: then only a single update is checked.)
+    counted = len(settled) == 1 or conn.dialect.supports_sane_multi_rowcount
+    if counted and result.rowcount != len(settled):
+        ids = ", ".join(a.id for a in settled)
+        raise RuntimeError(f"approvals {ids} changed inside a write transaction")
 
 
 # --- SQLite connection setup -------------------------------------------------------------------
