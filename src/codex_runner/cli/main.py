@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from codex_runner.config import ConfigError
 
-err = Console(stderr=True, highlight=False)
+if TYPE_CHECKING:
+    from rich.console import Console
+
+
+@functools.cache
+def error_console() -> Console:
+    """stderr, for rich output; rich is imported on first use (the daemon's start skips it)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False)
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print one line to stderr and return the exit to raise."""
-    err.print(f"[red]error:[/] {escape(' '.join(message.split()))}", soft_wrap=True)
+    from rich.markup import escape
+
+    line = f"[red]error:[/] {escape(' '.join(message.split()))}"
+    error_console().print(line, soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from codex_runner.cli.approvals import approval_handler
-from codex_runner.cli.main import err, fail
+from codex_runner.cli.main import error_console, fail
 from codex_runner.cli.render import LiveView, print_json_event
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import ConfigError, load_config
@@ -73,7 +73,7 @@ def run(
     except ConfigError as exc:
         raise fail(str(exc), 2) from None
     view = print_json_event if json_output else LiveView()
-    handler = approval_handler(approve.value if approve else None, err)
+    handler = approval_handler(approve.value if approve else None, error_console())
     try:
         result = asyncio.run(
             run_single_turn(

@@ -6,17 +6,13 @@ import asyncio
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
+from codex_runner.cli.main import fail
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import ConfigError, load_config
 from codex_runner.daemon.secret_files import UnsafeSecretFile
 from codex_runner.daemon.server import ServeError, serve
 from codex_runner.daemon.token import token_path
-
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
 
 
 def serve_command(
@@ -37,14 +33,15 @@ def serve_command(
     try:
         config = load_config(service_overrides={"max_concurrent_tasks": max_concurrent_tasks})
     except ConfigError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     bind_host = host or config.service.host
     bind_port = config.service.port if port is None else port
 
     def listening(url: str) -> None:
-        out.print(f"codex-runner listening on {url}")
-        out.print(f"API token: {token_path(config.home)} (send it as 'Authorization: Bearer')")
-        out.print("Stop with Ctrl-C.")
+        # Plain prints: rich is not imported on the daemon's start.
+        print(f"codex-runner listening on {url}")
+        print(f"API token: {token_path(config.home)} (send it as 'Authorization: Bearer')")
+        print("Stop with Ctrl-C.", flush=True)
 
     try:
         asyncio.run(
@@ -59,9 +56,4 @@ def serve_command(
     except KeyboardInterrupt:
         pass
     except (ServeError, UnsafeSecretFile, CodexError, OSError) as exc:
-        raise _fail(str(exc)) from None
-
-
-def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/] {escape(' '.join(message.split()))}", soft_wrap=True)
-    return typer.Exit(1)
+        raise fail(str(exc)) from None

@@ -18,6 +18,7 @@ from codex_runner.codex.factory import create_runtime
 from codex_runner.codex.rpc_log import RpcLog
 from codex_runner.codex.runtime import CodexRuntime
 from codex_runner.config import RunnerConfig
+from codex_runner.daemon.startup import StartupTimes, timed
 from codex_runner.domain.events import ApprovalRequest
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.failover import ProfileFailover
@@ -72,6 +73,7 @@ class Daemon:
         self._gc: asyncio.Task[None] | None = None
         # Switches auth profiles on the app-server runtime (None with exec).
         self.switcher: ProfileSwitcher | None = None
+        self.startup = StartupTimes()
 
     @property
     def service(self) -> TaskService:
@@ -96,7 +98,7 @@ class Daemon:
     async def start(self) -> None:
         settings = self.config.service
         self.paths.home.mkdir(parents=True, exist_ok=True)
-        self._store = await SqlStore.open(self.paths.database)
+        self._store = await timed(SqlStore.open(self.paths.database), self.startup, "store_s")
         rpc_log = (
             RpcLog(self.paths.rpc_log, settings.rpc_log_max_bytes) if settings.rpc_log else None
         )
@@ -129,8 +131,13 @@ class Daemon:
             # left behind; tasks are scheduled once both are done.
             try:
                 async with asyncio.TaskGroup() as starting:
-                    starting.create_task(self._runtime.start(), name="codex-start")
-                    starting.create_task(self._service.recover(), name="recover-tasks")
+                    starting.create_task(
+                        timed(self._runtime.start(), self.startup, "codex_s"), name="codex-start"
+                    )
+                    starting.create_task(
+                        timed(self._service.recover(), self.startup, "reconcile_s"),
+                        name="recover-tasks",
+                    )
             except BaseExceptionGroup as failed:  # callers handle CodexError, not groups
                 raise failed.exceptions[0] from None
             await self._service.start(recover=False)

@@ -27,6 +27,9 @@ class JsonLineFormatter(logging.Formatter):
             "logger": record.name,
             "message": redact(record.getMessage()),
         }
+        fields = getattr(record, "fields", None)  # logged with extra={"fields": {...}}
+        if isinstance(fields, dict):
+            entry["fields"] = redact(fields)
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)

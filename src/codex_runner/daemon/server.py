@@ -15,6 +15,7 @@ import logging
 import os
 import socket
 import sys
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -29,6 +30,7 @@ from codex_runner.config import RunnerConfig
 from codex_runner.daemon import logs
 from codex_runner.daemon.assembly import Daemon
 from codex_runner.daemon.info import DaemonInfo, remove_info, write_info
+from codex_runner.daemon.startup import since_import
 from codex_runner.daemon.token import ensure_token, token_path
 from codex_runner.web import AdminSessions, admin_access, admin_router
 
@@ -78,9 +80,10 @@ async def serve(
     warning = check_bind(host, allow_remote)
     if warning:
         print(warning.replace("{home}", str(config.home)), file=sys.stderr)
+    daemon = Daemon(config)
+    daemon.startup.imports_s = since_import()
     token = ensure_token(config.home)
     handler = logs.install(config.home / "logs")
-    daemon = Daemon(config)
     try:
         await daemon.start()
         await _serve_api(daemon, config, token, host=host, port=port, on_listening=on_listening)
@@ -99,6 +102,7 @@ async def _serve_api(
     port: int,
     on_listening: Callable[[str], None],
 ) -> None:
+    began = time.perf_counter()
     # Bind first: with --port 0 the URL (which the Slack bridge hands to agents) is known
     # before anything else starts, and a port in use fails here with a clear message.
     try:
@@ -143,7 +147,14 @@ async def _serve_api(
     serving = asyncio.create_task(server.serve(sockets=[sock]), name="http-server")
     try:
         await _wait_started(server, serving)
+        daemon.startup.http_s = time.perf_counter() - began
         write_info(config.home, DaemonInfo(url=url, pid=os.getpid(), started_at=_now_iso()))
+        daemon.startup.total_s = since_import()
+        log.info(
+            "daemon ready in %.3f s",
+            daemon.startup.total_s,
+            extra={"fields": daemon.startup.fields()},
+        )
         if bridge is not None:
             await bridge.start()
         on_listening(url)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+
+from codex_runner.daemon.logs import LOG_FILE
 
 from .conftest import StartDaemon
 from .harness import TERMINAL, all_events, wait_event, wait_state
@@ -39,6 +42,13 @@ async def test_kill_9_mid_turn_then_restart_reconciles_and_resume_completes_gapl
         events = await all_events(client, task["id"])
     seqs = [e["seq"] for e in events]
     assert seqs == list(range(1, len(seqs) + 1))  # gapless, no duplicates
+    # Each start logs how long its steps took.
+    log = (daemon.home / "logs" / LOG_FILE).read_text().splitlines()
+    starts = [json.loads(line) for line in log if '"daemon ready in' in line]
+    assert len(starts) == 2
+    steps = starts[-1]["fields"]
+    assert set(steps) == {"imports_s", "store_s", "reconcile_s", "codex_s", "http_s", "total_s"}
+    assert 0 < steps["reconcile_s"] < steps["total_s"] and steps["imports_s"] > 0
 
 
 async def test_a_poison_task_fails_after_bounded_attempts_while_others_complete(

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from pathlib import Path
@@ -9,6 +10,7 @@ import pytest
 from codex_runner.codex.rpc_log import REDACTED, RpcLog, TracingTransport, redact_line
 from codex_runner.daemon import logs
 from codex_runner.daemon.server import ServeError, check_bind
+from codex_runner.daemon.startup import StartupTimes, timed
 
 CANARY = "sk-canary0123456789abcdef"
 
@@ -78,6 +80,34 @@ def test_the_structured_log_is_json_and_redacted(tmp_path: Path) -> None:
     entry = json.loads(line)
     assert entry["level"] == "warning" and entry["logger"] == "codex_runner.test"
     assert CANARY not in line
+
+
+def test_structured_fields_are_logged_and_redacted_too(tmp_path: Path) -> None:
+    handler = logs.install(tmp_path)
+    try:
+        fields = {"total_s": 0.5, "note": f"key {CANARY}"}
+        logging.getLogger("codex_runner.test").info("ready", extra={"fields": fields})
+    finally:
+        logging.getLogger("codex_runner").removeHandler(handler)
+        handler.close()
+    (line,) = (tmp_path / logs.LOG_FILE).read_text().splitlines()
+    assert json.loads(line)["fields"]["total_s"] == 0.5
+    assert CANARY not in line
+
+
+async def test_timed_steps_are_recorded_even_when_they_fail() -> None:
+    times = StartupTimes()
+    assert await timed(asyncio.sleep(0.01, result="ok"), times, "store_s") == "ok"
+    assert times.store_s >= 0.01
+
+    async def broken() -> None:
+        await asyncio.sleep(0.01)
+        raise RuntimeError("no")
+
+    with pytest.raises(RuntimeError):
+        await timed(broken(), times, "codex_s")
+    assert times.codex_s >= 0.01
+    assert set(times.fields()) >= {"store_s", "codex_s", "total_s"}
 
 
 def test_binding_beyond_loopback_needs_an_explicit_flag() -> None:
