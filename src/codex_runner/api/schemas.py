@@ -21,7 +21,9 @@ Policy = Literal["untrusted", "on-request", "never"]
 
 
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Validators are built on the first request that needs them, not while the daemon
+    # starts (responses are built at start: /v1/status needs them right away).
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 # --- requests ----------------------------------------------------------------------------

@@ -105,13 +105,7 @@ async def _serve_api(
     began = time.perf_counter()
     # Bind first: with --port 0 the URL (which the Slack bridge hands to agents) is known
     # before anything else starts, and a port in use fails here with a clear message.
-    try:
-        sock = socket.create_server((host, port), family=_family(host))
-    except OSError as exc:
-        raise ServeError(
-            f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
-            "pick another --port or stop the process using it"
-        ) from exc
+    sock = listen(host, port)
     url = f"http://{_url_host(host)}:{sock.getsockname()[1]}"
     routers: list[Router] = []
     bridge = None
@@ -173,6 +167,22 @@ async def _serve_api(
         remove_info(config.home, os.getpid())
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """The API's listening socket; ServeError (saying what to do) if it cannot bind."""
+    try:
+        sock = socket.create_server((host, port), family=_family(host))
+    except OSError as exc:
+        raise ServeError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); "
+            "pick another --port or stop the process using it"
+        ) from exc
+    # Accepted connections inherit this. asyncio turns Nagle off only on sockets whose
+    # protocol number says TCP, and create_server's say 0; with Nagle on, a response's body
+    # (written after its headers) waited for the client's delayed ACK: 40 ms per request.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
+
+
 async def _wait_started(server: uvicorn.Server, serving: asyncio.Task[None]) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + START_TIMEOUT_S
@@ -181,7 +191,7 @@ async def _wait_started(server: uvicorn.Server, serving: asyncio.Task[None]) -> 
             raise ServeError("the HTTP server stopped while starting; see logs/runner.jsonl")
         if loop.time() > deadline:
             raise ServeError(f"the HTTP server did not start within {START_TIMEOUT_S:g}s")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.002)
 
 
 def _machine_names(host: str) -> tuple[str, ...]:

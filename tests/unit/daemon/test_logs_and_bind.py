@@ -3,13 +3,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 from pathlib import Path
 
 import pytest
 
 from codex_runner.codex.rpc_log import REDACTED, RpcLog, TracingTransport, redact_line
 from codex_runner.daemon import logs
-from codex_runner.daemon.server import ServeError, check_bind
+from codex_runner.daemon.server import ServeError, check_bind, listen
 from codex_runner.daemon.startup import StartupTimes, timed
 
 CANARY = "sk-canary0123456789abcdef"
@@ -118,3 +119,24 @@ def test_binding_beyond_loopback_needs_an_explicit_flag() -> None:
         check_bind("0.0.0.0", False)
     warning = check_bind("0.0.0.0", True)
     assert warning is not None and "warning" in warning
+
+
+def test_api_connections_send_small_writes_at_once() -> None:
+    """TCP_NODELAY on every accepted connection (else each response waits ~40 ms)."""
+    server = listen("127.0.0.1", 0)
+    try:
+        with socket.create_connection(server.getsockname(), timeout=5):
+            accepted, _ = server.accept()
+            with accepted:
+                assert accepted.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        server.close()
+
+
+def test_a_port_in_use_is_a_clear_error() -> None:
+    taken = listen("127.0.0.1", 0)
+    try:
+        with pytest.raises(ServeError, match="pick another --port"):
+            listen("127.0.0.1", taken.getsockname()[1])
+    finally:
+        taken.close()
