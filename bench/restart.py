@@ -3,7 +3,9 @@
 The database is built once, in bulk: ``--tasks`` tasks (default 10,000), most completed, some
 queued, failed, cancelled and interrupted, and ``--active`` (default 300) left running or
 awaiting approval (with a pending approval) as a crash leaves them; each task has a few
-events. Every measured start gets a fresh copy of that file. Measured, median of
+events. Every measured start gets a fresh copy of that file, in a home otherwise left as the
+previous start left it (the Codex home included, as a restart finds it; a first start also
+creates Codex's own databases, which takes it about twice as long). Measured, median of
 ``--rounds``:
 
 - daemon: from spawning ``codex-runner serve --port 0`` (scripted model provider, so Codex
@@ -261,9 +263,12 @@ async def measure(
 ) -> dict[str, list[float]]:
     active = counts.get("running", 0) + counts.get("awaiting_approval", 0)
     samples: dict[str, list[float]] = {k: [] for k in ("daemon", *STEPS)}
-    for r in range(rounds + 1):  # round 0 warms the page cache and Codex; dropped
-        home = root / f"round{r}"
-        write_config(home)
+    # One home throughout, as a restarted daemon finds it: its Codex home, logs and token
+    # left by the previous run (round 0 creates them and is dropped). Only the database is
+    # put back each time, so every start has the same crashed tasks to reconcile.
+    home = root / "home"
+    write_config(home)
+    for r in range(rounds + 1):
         copy_database(pristine, home)
         daemon_s = await daemon_restart(home, active, counts.get("interrupted", 0))
         steps = startup_steps(home)
