@@ -78,6 +78,11 @@ class Outcome:
     seconds: float
     turns: int
     note: str = ""
+    codex_cpu_s: float = 0.0  # the app-server and the commands it ran, while measured
+
+    @property
+    def codex_ms_per_task(self) -> float:
+        return 1000 * self.codex_cpu_s / self.completed if self.completed else 0.0
 
     @property
     def tasks_per_s(self) -> float:
@@ -225,6 +230,8 @@ async def run_raw(
         await raw.start()
         await asyncio.wait_for(raw.run_task(cwd, WARMUP_PROMPT), RPC_TIMEOUT_S)
         since = len(server.requests)
+        assert raw.proc is not None
+        cpu_before = sum(cpu_seconds(raw.proc.pid))
         started = time.perf_counter()
         jobs = [asyncio.create_task(raw.run_task(cwd, f"{PROMPT} {i}")) for i in range(n)]
         finished: list[float] = []
@@ -238,11 +245,13 @@ async def run_raw(
         _, late = await asyncio.wait(waiters, timeout=timeout)
         for job in [*jobs, *late]:
             job.cancel()
+        codex_cpu = sum(cpu_seconds(raw.proc.pid)) - cpu_before
         completed = statuses.count("completed")
         seconds = (max(finished) if finished else time.perf_counter()) - started
         note = f"{len(late)} unfinished after {timeout:g}s" if late else ""
+        turns = count_turns(server, since)
         return Outcome(
-            name, n, completed, len(statuses) - completed, seconds, count_turns(server, since), note
+            name, n, completed, len(statuses) - completed, seconds, turns, note, codex_cpu
         )
     finally:
         await raw.close()
@@ -399,6 +408,7 @@ async def run_daemon(
             seconds,
             count_turns(server, since),
             note,
+            codex_cpu,
         )
     finally:
         daemon.stop()
@@ -429,11 +439,11 @@ def print_table(outcomes: list[Outcome]) -> None:
     )
     print(
         "| path                 |   N | done | failed | wall s | tasks/s | turns/s | vs raw "
-        "| every round turns/s |"
+        "| codex CPU ms/task | every round turns/s |"
     )
     print(
         "|----------------------|-----|------|--------|--------|---------|---------|--------"
-        "|---------------------|"
+        "|-------------------|---------------------|"
     )
     baseline = {o.n: o.turns_per_s for o, _ in rows if o.path == "raw default"}
     for o, every in rows:
@@ -442,7 +452,8 @@ def print_table(outcomes: list[Outcome]) -> None:
         spread = " ".join(f"{t:.1f}" for t in every)
         print(
             f"| {o.path:<20} | {o.n:>3} | {o.completed:>4} | {o.failed:>6} | {o.seconds:>6.1f} "
-            f"| {o.tasks_per_s:>7.2f} | {o.turns_per_s:>7.2f} | {ratio} | {spread:<19} |"
+            f"| {o.tasks_per_s:>7.2f} | {o.turns_per_s:>7.2f} | {ratio} "
+            f"| {o.codex_ms_per_task:>17.0f} | {spread:<19} |"
         )
     outcomes = [o for o, _ in rows]
     for o in outcomes:
