@@ -212,18 +212,20 @@ def daemon_env(home: Path) -> dict[str, str]:
 async def daemon_restart(home: Path, active_before: int, interrupted_before: int) -> float:
     """Seconds from spawn until ready and reconciled."""
     (home / "run" / "daemon.json").unlink(missing_ok=True)
-    started = time.perf_counter()
-    with (home / "serve.log").open("ab") as log:
-        proc = subprocess.Popen(  # noqa: ASYNC220 - stopped synchronously below
-            [sys.executable, "-m", "codex_runner", "serve", "--port", "0"],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=daemon_env(home),
-            start_new_session=True,
-        )
-    try:
-        async with httpx.AsyncClient(timeout=5) as client:
+    # The client is set up before the clock starts: its own start-up (an SSL context,
+    # proxy settings) is not the daemon's, and would compete with it for the CPUs.
+    async with httpx.AsyncClient(timeout=5, trust_env=False) as client:
+        started = time.perf_counter()
+        with (home / "serve.log").open("ab") as log:
+            proc = subprocess.Popen(  # noqa: ASYNC220 - stopped synchronously below
+                [sys.executable, "-m", "codex_runner", "serve", "--port", "0"],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=daemon_env(home),
+                start_new_session=True,
+            )
+        try:
             while True:
                 if time.perf_counter() - started > START_TIMEOUT_S:
                     raise RuntimeError(f"the daemon did not start; see {home / 'serve.log'}")
@@ -241,8 +243,8 @@ async def daemon_restart(home: Path, active_before: int, interrupted_before: int
                             if reconciled == active_before:
                                 return time.perf_counter() - started
                 await asyncio.sleep(0.005)
-    finally:
-        stop_daemon(proc)
+        finally:
+            stop_daemon(proc)
 
 
 def startup_steps(home: Path) -> dict[str, float]:
