@@ -152,11 +152,24 @@ class Router:
         self.include_in_schema = include_in_schema
         self.endpoints: list[Endpoint] = []
 
-    def get(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
-        return self.route("GET", path, **options)
+    def get(
+        self,
+        path: str,
+        *,
+        response: type[BaseModel] | None = None,
+        responses: ResponsesDoc | None = None,
+    ) -> Callable[[Handler], Handler]:
+        return self.route("GET", path, response=response, responses=responses)
 
-    def post(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
-        return self.route("POST", path, **options)
+    def post(
+        self,
+        path: str,
+        *,
+        status: int = 200,
+        response: type[BaseModel] | None = None,
+        responses: ResponsesDoc | None = None,
+    ) -> Callable[[Handler], Handler]:
+        return self.route("POST", path, status=status, response=response, responses=responses)
 
     def route(
         self,
