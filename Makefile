@@ -41,9 +41,9 @@ test: lint typecheck chromium
 bench: $(STAMP)
 	$(BIN)/python -m compileall -q src
 	$(BIN)/python bench/turn_latency.py
-	$(BIN)/python bench/task_throughput.py
+	$(BIN)/python bench/task_throughput.py --rounds 3
 	$(BIN)/python bench/event_ingest.py
-	$(BIN)/python bench/restart.py
+	$(BIN)/python bench/restart.py --rounds 5
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
