@@ -38,12 +38,16 @@ test: lint typecheck chromium
 
 # Bytecode first: with PYTHONDONTWRITEBYTECODE set (as in some CI images) an editable
 # install would otherwise compile the package on every daemon start the restart bench times.
+# Each script prints its own table; the run ends with one table of every target.
 bench: $(STAMP)
 	$(BIN)/python -m compileall -q src
-	$(BIN)/python bench/turn_latency.py
-	$(BIN)/python bench/task_throughput.py --rounds 3
-	$(BIN)/python bench/event_ingest.py
-	$(BIN)/python bench/restart.py --rounds 5
+	export BENCH_RESULTS=$$(mktemp /tmp/codex-runner-bench-XXXXXX); \
+	$(BIN)/python bench/turn_latency.py && \
+	$(BIN)/python bench/task_throughput.py --rounds 3 && \
+	$(BIN)/python bench/event_ingest.py && \
+	$(BIN)/python bench/restart.py --rounds 5 && \
+	$(BIN)/python bench/worktree_start.py && \
+	$(BIN)/python bench/summary.py; status=$$?; rm -f "$$BENCH_RESULTS"; exit $$status
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache

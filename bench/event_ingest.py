@@ -47,6 +47,7 @@ from codex_runner.service.ingest import ingest_turn_events
 from codex_runner.service.task_log import TaskLogFiles
 from codex_runner.store.sql import SqlStore
 from codex_runner.store.tables import to_micros
+from verdicts import report
 
 TARGET_EVENTS_PER_S = 20_000.0
 RUN_TIMEOUT_S = 120.0
@@ -288,10 +289,12 @@ async def main(n_events: int, task_counts: list[int], batch: int, burst: int) ->
         f"json.dumps {dumps_us:.1f} us (one core's ceiling: {1e6 / (convert_us + dumps_us):,.0f}/s)"
     )
     worst = min(r.events / r.seconds for r in rows[1:])
-    verdict = "meets" if worst >= TARGET_EVENTS_PER_S else "MISSES"
-    print(
-        f"\nslowest store path: {worst:,.0f} events/s "
-        f"({verdict} the {TARGET_EVENTS_PER_S:,.0f} events/s target)"
+    report(
+        "event ingest",
+        "slowest store path",
+        f"{worst:,.0f} events/s",
+        f">= {TARGET_EVENTS_PER_S:,.0f} events/s",
+        worst >= TARGET_EVENTS_PER_S,
     )
 
 

@@ -51,6 +51,7 @@ from codex_runner.config import RunnerConfig, load_config
 from codex_runner.daemon.info import read_info
 from codex_runner.mockmodel import MockModelServer, Script
 from daemon_process import stop_daemon
+from verdicts import report
 
 PROMPT = "bench task"
 WARMUP_PROMPT = "bench warmup"
@@ -462,14 +463,12 @@ def print_table(outcomes: list[Outcome]) -> None:
     ours = [o for o in outcomes if o.path == "codex-runner daemon"]
     if ours:
         top = max(ours, key=lambda o: o.n)
-        verdict = (
-            "meets"
-            if top.turns_per_s >= TARGET_TURNS_PER_S and "unfinished" not in top.note
-            else "MISSES"
-        )
-        print(
-            f"\ncodex-runner at {top.n} tasks: {top.turns_per_s:.2f} turns/s "
-            f"({verdict} the {TARGET_TURNS_PER_S:g} turns/s target)"
+        report(
+            "task throughput",
+            f"codex-runner at {top.n} tasks",
+            f"{top.turns_per_s:.2f} turns/s",
+            f">= {TARGET_TURNS_PER_S:g} turns/s",
+            top.turns_per_s >= TARGET_TURNS_PER_S and "unfinished" not in top.note,
         )
 
 

@@ -29,6 +29,7 @@ from codex_runner.codex.home import child_environment, prepare_codex_home
 from codex_runner.codex.runtime import ThreadOptions
 from codex_runner.config import RunnerConfig, load_config
 from codex_runner.mockmodel import MockModelServer, Script
+from verdicts import report
 
 PROMPT = "hello"
 SCRIPT = {"rules": [{"match": "hello", "responses": [[{"message": "hi"}]]}]}
@@ -198,8 +199,8 @@ async def main(turns: int, blocks: int) -> None:
         ratio = _ms(samples) / raw_ms
         median = _ms(samples)
         print(f"| {name:<22} | {len(samples):>4} | {median:>9.1f} | {p90:>7.1f} | {ratio:>5.2f}x |")
-    verdict = "meets" if _ms(engine_samples) / raw_ms <= 1.10 else "MISSES"
-    print(f"\nengine / raw = {_ms(engine_samples) / raw_ms:.3f} ({verdict} the 1.10x target)")
+    ratio = _ms(engine_samples) / raw_ms
+    report("turn latency", "engine / raw JSON-RPC", f"{ratio:.3f}x", "<= 1.10x", ratio <= 1.10)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from codex_runner.workspace.git_worktrees import GitWorktrees
 from codex_runner.workspace.protocol import WorkspaceSpec
+from verdicts import report
 
 IDENTITY = ("-c", "user.name=bench", "-c", "user.email=bench@localhost")
 
@@ -83,8 +84,8 @@ async def main(files: int, rounds: int, base: Path | None) -> None:
         print("|-----------------------------|-----------|---------|")
         print(f"| bare git worktree add -b    | {bare_ms:>9.1f} |   1.00x |")
         print(f"| codex-runner GitWorktrees   | {ours_ms:>9.1f} | {ours_ms / bare_ms:>6.2f}x |")
-        verdict = "meets" if ours_ms / bare_ms <= 1.2 else "MISSES"
-        print(f"\ncodex-runner / bare = {ours_ms / bare_ms:.3f} ({verdict} the 1.2x target)")
+        ratio = ours_ms / bare_ms
+        report("worktree start", "codex-runner / bare", f"{ratio:.3f}x", "<= 1.2x", ratio <= 1.2)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
