@@ -84,9 +84,9 @@ def json_app(
 ) -> Starlette:
     """An app serving ``routers`` with the API's error rendering and its OpenAPI document
     (no auth of its own: :func:`create_app` adds it)."""
-    routers = list(routers)
-    endpoints = [e for r in routers for e in r.endpoints]
-    routes: list[Route] = [r for router in routers for r in router.routes()]
+    groups = list(routers)
+    endpoints = [e for r in groups for e in r.endpoints]
+    routes: list[Route] = [r for router in groups for r in router.routes()]
     routes.append(Route(OPENAPI_PATH, _openapi_route(endpoints, version), methods=["GET"]))
     return Starlette(routes=routes, middleware=middleware, exception_handlers=error_handlers())
 
@@ -103,11 +103,8 @@ def _openapi_route(endpoints: list[Endpoint], version: str) -> Callable[[Request
                     endpoints,
                     title=TITLE,
                     version=version,
-                    security={
-                        "schemes": {BEARER_SCHEME: {"type": "http", "scheme": "bearer"}},
-                        "default": [{BEARER_SCHEME: []}],
-                        "open_paths": OPEN_PATHS,
-                    },
+                    bearer_scheme=BEARER_SCHEME,
+                    open_paths=OPEN_PATHS,
                 )
             )
         return JSONResponse(built)

@@ -7,7 +7,7 @@ the first request for ``/openapi.json``, not at start.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -21,24 +21,32 @@ JSON = "application/json"
 
 
 def document(
-    endpoints: Iterable[Endpoint], *, title: str, version: str, security: Mapping[str, Any]
+    endpoints: Iterable[Endpoint],
+    *,
+    title: str,
+    version: str,
+    bearer_scheme: str,
+    open_paths: Collection[str],
 ) -> dict[str, Any]:
-    """The document; ``security`` holds ``schemes`` (components.securitySchemes), ``default``
-    (the top-level requirement) and ``open_paths`` (paths that need none)."""
+    """The document: every operation needs the bearer token (``bearer_scheme``) except
+    those on ``open_paths``."""
     shown = [e for e in endpoints if e.include_in_schema]
     keys, components = _components(shown)
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in shown:
         operation = _operation(endpoint, keys, components)
-        if endpoint.path in security["open_paths"]:
+        if endpoint.path in open_paths:
             operation["security"] = []
         paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
         "paths": paths,
-        "components": {"schemas": components, "securitySchemes": dict(security["schemes"])},
-        "security": list(security["default"]),
+        "components": {
+            "schemas": components,
+            "securitySchemes": {bearer_scheme: {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{bearer_scheme: []}],
     }
 
 
