@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from codex_runner.api.routing import Endpoint
+from codex_runner.api.routing import Endpoint, Param
 from codex_runner.api.schemas import ErrorOut
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -61,8 +61,7 @@ def _components(
         body = endpoint.body
         if body is not None and body.model is not None:
             wanted[(body.model, "validation")] = None
-        if body is not None:
-            wanted[(ErrorOut, "serialization")] = None
+            wanted[(ErrorOut, "serialization")] = None  # its 415
         for model in _response_models(endpoint):
             wanted[(model, "serialization")] = None
     if not wanted:
@@ -94,7 +93,7 @@ def _operation(
         operation["description"] = doc
     if endpoint.tags:
         operation["tags"] = list(endpoint.tags)
-    parameters = [_parameter(p, components) for p in endpoint.params if p.source in _IN]
+    parameters = [_parameter(p, components) for p in endpoint.params if p.source in _LOCATIONS]
     if parameters:
         operation["parameters"] = parameters
     body = endpoint.body
@@ -110,10 +109,10 @@ def _operation(
     return operation
 
 
-_IN = {"path": "path", "query": "query", "header": "header"}
+_LOCATIONS = frozenset({"path", "query", "header"})  # parameter sources OpenAPI lists
 
 
-def _parameter(param: Any, components: dict[str, Any]) -> dict[str, Any]:
+def _parameter(param: Param, components: dict[str, Any]) -> dict[str, Any]:
     if param.adapter is None:  # a path segment
         schema: dict[str, Any] = {"type": "string"}
     else:
@@ -121,7 +120,7 @@ def _parameter(param: Any, components: dict[str, Any]) -> dict[str, Any]:
         components.update(schema.pop("$defs", {}))
     out: dict[str, Any] = {
         "name": param.key,
-        "in": _IN[param.source],
+        "in": param.source,
         "required": param.required,
         "schema": schema,
     }
