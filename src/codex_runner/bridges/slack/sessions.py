@@ -91,7 +91,8 @@ A shared clone cache is at {repos_dir}: to work on a repository, clone it inside
 workspace, borrowing objects from the cache when it has a copy, e.g.
 `git clone --reference-if-able {repos_dir}/NAME.git URL NAME`.
 Helper endpoints of the runner (read `url`, `token` and `session_key` from {creds}; send
-`Authorization: Bearer <token>` and `{SESSION_HEADER}: <session_key>` with each call):
+`Authorization: Bearer <token>` and `{SESSION_HEADER}: <session_key>` with each call, and
+POST bodies as JSON with `Content-Type: application/json`):
 - GET  <url>/slack/thread-history?limit=20&format=text   earlier messages of this thread
 - POST <url>/slack/post-message  {{"text": "markdown"}}   post into this thread
 - POST <url>/slack/post-file     {{"file_path": "path/in/workspace"}} or
