@@ -7,17 +7,15 @@ unknown fields, so a typo is a 422 naming the field instead of a silently ignore
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from codex_runner.codex.runtime import RuntimeStatus
+from codex_runner.config import ApprovalPolicy, SandboxMode
 from codex_runner.domain.approval import Approval
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.task import Task, TaskState
-
-Sandbox = Literal["read-only", "workspace-write", "danger-full-access"]
-Policy = Literal["untrusted", "on-request", "never"]
 
 
 class _Request(BaseModel):
@@ -38,8 +36,8 @@ class _WorkOptions(_Request):
     priority: int = Field(default=0, ge=-1000, le=1000)
     model: str | None = Field(default=None, max_length=200)
     effort: str | None = Field(default=None, max_length=50)
-    sandbox: Sandbox | None = None
-    approval_policy: Policy | None = None
+    sandbox: SandboxMode | None = None
+    approval_policy: ApprovalPolicy | None = None
     max_runtime_s: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
 

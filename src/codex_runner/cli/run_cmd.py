@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -13,39 +12,26 @@ from codex_runner.cli.approvals import approval_handler
 from codex_runner.cli.main import error_console, fail
 from codex_runner.cli.render import LiveView, print_json_event
 from codex_runner.codex.errors import CodexError
-from codex_runner.config import ConfigError, load_config
+from codex_runner.config import (
+    ApprovalPolicy,
+    ConfigError,
+    RuntimeKind,
+    SandboxMode,
+    load_config,
+)
 from codex_runner.service.single_turn import run_single_turn
 
-
-class Runtime(StrEnum):
-    app_server = "app-server"
-    exec = "exec"
-
-
-class Sandbox(StrEnum):
-    read_only = "read-only"
-    workspace_write = "workspace-write"
-    danger_full_access = "danger-full-access"
-
-
-class Policy(StrEnum):
-    untrusted = "untrusted"
-    on_request = "on-request"
-    never = "never"
-
-
-class Decision(StrEnum):
-    accept = "accept"
-    decline = "decline"
+# The choices are config's own types: typer lists them in --help and refuses others.
+Decision = Literal["accept", "decline"]
 
 
 def run(
     prompt: Annotated[str, typer.Argument(help="What Codex should do.")],
     cwd: Annotated[Path, typer.Option(help="Directory the turn runs in.")] = Path("."),
-    runtime: Annotated[Runtime | None, typer.Option(help="Codex runtime.")] = None,
+    runtime: Annotated[RuntimeKind | None, typer.Option(help="Codex runtime.")] = None,
     model: Annotated[str | None, typer.Option(help="Model name.")] = None,
-    sandbox: Annotated[Sandbox | None, typer.Option(help="Sandbox mode.")] = None,
-    approval_policy: Annotated[Policy | None, typer.Option(help="When Codex asks.")] = None,
+    sandbox: Annotated[SandboxMode | None, typer.Option(help="Sandbox mode.")] = None,
+    approval_policy: Annotated[ApprovalPolicy | None, typer.Option(help="When Codex asks.")] = None,
     approve: Annotated[
         Decision | None,
         typer.Option(
@@ -64,16 +50,16 @@ def run(
     try:
         config = load_config(
             overrides={
-                "runtime": runtime.value if runtime else None,
+                "runtime": runtime,
                 "model": model,
-                "sandbox": sandbox.value if sandbox else None,
-                "approval_policy": approval_policy.value if approval_policy else None,
+                "sandbox": sandbox,
+                "approval_policy": approval_policy,
             }
         )
     except ConfigError as exc:
         raise fail(str(exc), 2) from None
     view = print_json_event if json_output else LiveView()
-    handler = approval_handler(approve.value if approve else None, error_console())
+    handler = approval_handler(approve, error_console())
     try:
         result = asyncio.run(
             run_single_turn(
