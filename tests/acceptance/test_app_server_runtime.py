@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 from pathlib import Path
@@ -61,6 +62,29 @@ async def test_a_resumed_thread_sees_the_earlier_turn_across_a_restart(
         thread = await runtime.start_thread(ThreadOptions(cwd=repo))
         assert (await (await runtime.start_turn(thread.id, "hello first")).wait(60)).ok
     async with AppServerRuntime(config) as runtime:  # a new app-server process
+        handle = await runtime.resume_thread(thread.id, ThreadOptions(cwd=repo))
+        assert handle.id == thread.id and handle.replaced_thread_id is None
+        result = await (await runtime.start_turn(thread.id, "what did I say")).wait(60)
+    assert result.ok, result.error
+    assert "hello first" in (result.final_message or "")
+    assert model.requests[-1].last_user_text == "what did I say"
+
+
+async def test_a_released_thread_is_unloaded_and_resumes_with_its_history(
+    make_config: ConfigFactory, repo: Path, model: MockModelServer
+) -> None:
+    async with AppServerRuntime(make_config()) as runtime:
+        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+        assert (await (await runtime.start_turn(thread.id, "hello first")).wait(60)).ok
+        assert thread.id in (await runtime.request("thread/loaded/list", {}))["data"]
+        await runtime.release_thread(thread.id)
+        # Codex unloads it soon after (thread_unload_delay_secs = 0 in the headless defaults).
+        for _ in range(200):  # Codex's state, polled: at most 10 s
+            if thread.id not in (await runtime.request("thread/loaded/list", {}))["data"]:
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("Codex kept the released thread loaded")
         handle = await runtime.resume_thread(thread.id, ThreadOptions(cwd=repo))
         assert handle.id == thread.id and handle.replaced_thread_id is None
         result = await (await runtime.start_turn(thread.id, "what did I say")).wait(60)

@@ -393,6 +393,27 @@ class AppServerRuntime:
             notice=CodexEvent(EventKind.THREAD_RESUMED, thread_id=thread_id),
         )
 
+    async def release_thread(self, thread_id: str) -> None:
+        """Unsubscribe from a thread whose turn ended, so that Codex unloads it.
+
+        Codex keeps every thread it started or resumed in memory (about 1.2 MB each) until its
+        last subscriber leaves; a daemon that never let go would grow by that much per task.
+        ``thread_unload_delay_secs`` (0 in the headless defaults) says how soon Codex unloads.
+        The next turn resumes the thread from its rollout. Failing to unsubscribe costs only
+        memory, so it is logged and never raised.
+        """
+        active = self._active.get(thread_id)
+        if active is not None and not active.done:
+            return  # a turn runs on it (say, a follow-up started already): keep it
+        state = self._threads.pop(thread_id, None)
+        conn = self._conn
+        if state is None or state.generation != self._generation or conn is None:
+            return  # not loaded in this app-server: a restart already unloaded it
+        try:
+            await conn.request("thread/unsubscribe", {"threadId": thread_id})
+        except CodexError as exc:
+            log.info("could not unsubscribe from thread %s: %s", thread_id, exc)
+
     # turns -------------------------------------------------------------------------------
     async def start_turn(self, thread_id: str, prompt: str | Sequence[TurnInput]) -> AppServerTurn:
         state = self._threads.get(thread_id)

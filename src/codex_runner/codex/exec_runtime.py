@@ -245,6 +245,10 @@ class ExecRuntime:
         self._threads[thread_id] = state
         return ThreadHandle(thread_id)
 
+    async def release_thread(self, thread_id: str) -> None:
+        """Nothing to free: no process outlives its turn. The thread's small record stays,
+        because it holds the token total that the next turn's usage is measured from."""
+
     # turns -------------------------------------------------------------------------------
     async def start_turn(self, thread_id: str, prompt: str | Sequence[TurnInput]) -> ExecTurn:
         """Start a turn on a thread (provisional or Codex id); returns once it is under way."""

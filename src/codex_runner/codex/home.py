@@ -54,6 +54,9 @@ def headless_defaults() -> dict[str, Any]:
         "analytics": {"enabled": False},
         "features": {name: False for name in HEADLESS_DISABLED_FEATURES},
         "check_for_update_on_startup": False,
+        # Unload a thread as soon as its last subscriber leaves: the runner unsubscribes
+        # when a turn ends and resumes the thread for the next one (see release_thread).
+        "thread_unload_delay_secs": 0,
     }
 
 

@@ -145,6 +145,11 @@ class CodexRuntime(Protocol):
 
     async def start_turn(self, thread_id: str, prompt: str | Sequence[TurnInput]) -> Turn: ...
 
+    async def release_thread(self, thread_id: str) -> None:
+        """The caller is done with the thread for now (its turn ended): the runtime may free
+        what it holds for it. A later turn needs ``resume_thread`` first. Never raises."""
+        ...
+
 
 class TurnRecorder:
     """The state shared by every runtime's turn: an append-only event list, the result.

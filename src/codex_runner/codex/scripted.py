@@ -113,6 +113,7 @@ class ScriptedRuntime:
     gate: asyncio.Event = field(default_factory=asyncio.Event)
     started: list[tuple[str, str]] = field(default_factory=list)  # (thread id, input)
     resumed: list[str] = field(default_factory=list)
+    released: list[str] = field(default_factory=list)
     decisions: list[str] = field(default_factory=list)
     cwds: dict[str, Path] = field(default_factory=dict)  # thread id -> its working directory
     images: list[list[str]] = field(default_factory=list)  # image paths of each turn with images
@@ -144,6 +145,9 @@ class ScriptedRuntime:
     ) -> ThreadHandle:
         self.resumed.append(thread_id)
         return ThreadHandle(thread_id)
+
+    async def release_thread(self, thread_id: str) -> None:
+        self.released.append(thread_id)
 
     async def start_turn(self, thread_id: str, prompt: str | Sequence[TurnInput]) -> ScriptedTurn:
         if not isinstance(prompt, str):

@@ -126,7 +126,9 @@ class TaskRunner:
             pending_images=(),
             branch=workspace.branch,
         )
-        if await self._honour_stop_request(task):
+        if task.id in self.stop_requested:
+            await self._runtime.release_thread(handle.id)
+            await self._honour_stop_request(task)
             return
         number = len(await self._store.list_turns(task.id)) + 1
         turn = await self._runtime.start_turn(handle.id, inputs if len(inputs) > 1 else text)
@@ -140,6 +142,8 @@ class TaskRunner:
         result = await self._await_turn(task, turn)
         await self._store.save_turn(finished_turn(record, result, self._clock()))
         await self._approvals.end_turn(task.id)
+        # Before the task settles: once it is queued again, its next run resumes the thread.
+        await self._runtime.release_thread(handle.id)
         if result is None:
             await self._writer.transition_by_id(task.id, Action.FAIL, reason="max runtime exceeded")
             return
@@ -170,14 +174,11 @@ class TaskRunner:
             if not pump.done():
                 pump.cancel()
 
-    async def _honour_stop_request(self, task: Task) -> bool:
-        """Settle an interrupt or cancel that arrived before the turn started; True if so."""
-        action = self.stop_requested.get(task.id)
-        if action is None:
-            return False
+    async def _honour_stop_request(self, task: Task) -> None:
+        """Settle an interrupt or cancel that arrived before the turn started."""
+        action = self.stop_requested[task.id]
         reason = "cancelled by request" if action is Action.CANCEL else "interrupted by request"
         await self._writer.transition(task, action, reason=reason)
-        return True
 
     async def _settle(
         self, task_id: str, result: TurnResult, turn_number: int, *, suspect: bool

@@ -11,7 +11,7 @@ import pytest
 
 from codex_runner.codex.app_server import AppServerRuntime
 from codex_runner.codex.app_server_turn import AppServerTurn
-from codex_runner.codex.errors import RpcTimeout, RuntimeUnavailable, TurnBusy
+from codex_runner.codex.errors import CodexError, RpcTimeout, RuntimeUnavailable, TurnBusy
 from codex_runner.codex.fake import FakeCodexPeer, FakeTransport
 from codex_runner.codex.process import ChildProcess
 from codex_runner.codex.runtime import ApprovalHandler, ThreadOptions
@@ -363,4 +363,36 @@ async def test_a_decision_not_offered_never_falls_back_to_accepting(
     assert answer["result"] == {"decision": "cancel"}
     warnings = [e.message for e in turn.recorder._events if e.kind is EventKind.WARNING]
     assert warnings and "yes please" in (warnings[0] or "")
+    await runtime.close()
+
+
+async def test_releasing_a_thread_unsubscribes_and_its_next_turn_needs_a_resume(
+    tmp_path: Path, harness: Harness
+) -> None:
+    runtime, peer = await _runtime(tmp_path, harness)
+    await _open_thread(runtime, peer)
+    turn = await _start_turn(runtime, peer, "th1", "tu1", "go")
+    await runtime.release_thread("th1")  # a turn runs on it: kept, nothing sent
+    assert peer.transport.sent.empty()
+    peer.notify("turn/completed", {"threadId": "th1", "turn": {"id": "tu1", "status": "completed"}})
+    await turn.wait(5)
+    release = asyncio.create_task(runtime.release_thread("th1"))
+    req = await peer.expect_request("thread/unsubscribe")
+    assert req["params"] == {"threadId": "th1"}
+    peer.reply(req, {"status": "unsubscribed"})
+    await asyncio.wait_for(release, 5)
+    with pytest.raises(CodexError, match="call resume_thread first"):
+        await runtime.start_turn("th1", "again")
+    await runtime.release_thread("th1")  # already released: nothing to send
+    assert peer.transport.sent.empty()
+    await runtime.close()
+
+
+async def test_a_failed_unsubscribe_is_not_raised(tmp_path: Path, harness: Harness) -> None:
+    runtime, peer = await _runtime(tmp_path, harness)
+    await _open_thread(runtime, peer)
+    release = asyncio.create_task(runtime.release_thread("th1"))
+    req = await peer.expect_request("thread/unsubscribe")
+    peer.reply_error(req, -32601, "method not found")
+    await asyncio.wait_for(release, 5)
     await runtime.close()

@@ -100,7 +100,31 @@ async def test_interrupt_then_resume_continues_on_same_thread() -> None:
         done = await wait_state(service, task.id, TaskState.COMPLETED)
         assert runtime.resumed == ["th1"]
         assert runtime.started == [("th1", "long job"), ("th1", "Continue where you left off.")]
+        assert runtime.released == ["th1", "th1"]  # after each turn
         assert done.thread_id == "th1"
+    finally:
+        await service.stop()
+
+
+async def test_a_thread_is_released_when_its_turn_ends_before_the_task_settles() -> None:
+    service, runtime, store, _ = make(lambda _: complete)
+    states_at_release: list[TaskState] = []
+    release = runtime.release_thread
+
+    async def observing_release(thread_id: str) -> None:
+        task = await store.find_task_by_thread(thread_id)
+        assert task is not None
+        states_at_release.append(task.state)
+        await release(thread_id)
+
+    runtime.release_thread = observing_release  # type: ignore[method-assign]
+    await service.start()
+    try:
+        task = await service.submit("fix it", WS)
+        await wait_state(service, task.id, TaskState.COMPLETED)
+        # Still running when released: a re-queued task's next run must find it released.
+        assert states_at_release == [TaskState.RUNNING]
+        assert runtime.released == ["th1"]
     finally:
         await service.stop()
 

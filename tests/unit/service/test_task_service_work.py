@@ -358,6 +358,7 @@ async def test_an_interrupt_before_the_turn_starts_is_honoured(tmp_path: Path) -
         after = await asyncio.wait_for(interrupting, 5)
         assert after.state is TaskState.INTERRUPTED
         assert s.runtime.started == []  # no Codex turn was started behind the user's back
+        assert s.runtime.released == ["th1"]  # the thread it opened is let go
     finally:
         await s.service.stop()
 
