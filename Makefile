@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/event_ingest.py && \
 	$(BIN)/python bench/restart.py --rounds 5 && \
 	$(BIN)/python bench/worktree_start.py && \
+	$(BIN)/python bench/daemon_memory.py && \
 	$(BIN)/python bench/summary.py; status=$$?; rm -f "$$BENCH_RESULTS"; exit $$status
 
 clean:
