@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -38,8 +38,12 @@ from codex_runner.domain.events import (
 # long as a human needs; the runtime keeps streaming other threads meanwhile.
 ApprovalHandler = Callable[[ApprovalRequest], Awaitable[str]]
 
-# A turn keeps at most this many events in memory; older command output is the first to go.
+# A turn's events are held in memory for its readers (the ingest pump reads them as they come;
+# a reader may also start late). Past this many, the oldest command output is shed, one per
+# new event, so that starts, completions and approvals stay; past twice as many, the oldest
+# events go, and a reader that far behind skips them.
 MAX_EVENTS_PER_TURN = 50_000
+DROPPED_OUTPUT = "[dropped]"
 
 
 @dataclass(frozen=True)
@@ -159,10 +163,13 @@ class TurnRecorder:
     ``turn/completed`` cannot produce two results).
     """
 
-    def __init__(self, thread_id: str) -> None:
+    def __init__(self, thread_id: str, *, max_events: int = MAX_EVENTS_PER_TURN) -> None:
         self.thread_id = thread_id
         self.turn_id: str | None = None
         self._events: list[CodexEvent] = []
+        self._max_events = max_events
+        self._dropped = 0  # events gone from the front of _events: readers count from 0
+        self._shed_from = 0  # index in _events before which every output is already shed
         self._changed = asyncio.Event()
         self._result: asyncio.Future[TurnResult] = asyncio.get_running_loop().create_future()
         self.usage = TokenUsage()
@@ -186,9 +193,9 @@ class TurnRecorder:
             and event.item.text
         ):
             self.final_message = event.item.text
-        if len(self._events) >= MAX_EVENTS_PER_TURN:
-            self._drop_oldest_output()
         self._events.append(event)
+        if len(self._events) > self._max_events:
+            self._shed()
         self._wake()
 
     def finish(self, status: TurnStatus, error: ErrorInfo | None = None) -> TurnResult:
@@ -226,10 +233,11 @@ class TurnRecorder:
         self.finish(TurnStatus.FAILED, ErrorInfo(message, failure_class, detail))
 
     async def events(self) -> AsyncIterator[CodexEvent]:
-        index = 0
+        index = 0  # counted from the turn's first event, dropped ones included
         while True:
-            while index < len(self._events):
-                yield self._events[index]
+            while index < self._dropped + len(self._events):
+                index = max(index, self._dropped)
+                yield self._events[index - self._dropped]
                 index += 1
             if self.done:
                 return
@@ -242,15 +250,18 @@ class TurnRecorder:
     def _wake(self) -> None:
         self._changed.set()
 
-    def _drop_oldest_output(self) -> None:
-        # Keep structure (starts, completions, approvals) and shed bulky command output.
-        for i, ev in enumerate(self._events):
-            if ev.item is not None and ev.item.output:
-                self._events[i] = CodexEvent(
-                    kind=ev.kind,
-                    thread_id=ev.thread_id,
-                    turn_id=ev.turn_id,
-                    item=type(ev.item)(**{**ev.item.__dict__, "output": "[dropped]"}),
-                )
+    def _shed(self) -> None:
+        """Over the cap: shed the oldest output still held; past twice the cap, the oldest event."""
+        if len(self._events) > 2 * self._max_events:
+            self._events.pop(0)
+            self._dropped += 1
+            self._shed_from = max(0, self._shed_from - 1)
+            return
+        while self._shed_from < len(self._events) - 1:  # never the event just emitted
+            index = self._shed_from
+            self._shed_from += 1
+            event = self._events[index]
+            if event.item is not None and event.item.output not in (None, "", DROPPED_OUTPUT):
+                item = replace(event.item, output=DROPPED_OUTPUT)
+                self._events[index] = replace(event, item=item)
                 return
-        self._events.pop(0)
