@@ -6,6 +6,7 @@ commit, interrupt, retry after a Codex crash, fail over to another auth profile,
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
@@ -112,42 +113,64 @@ class TaskRunner:
             handle = await self._runtime.resume_thread(task.thread_id, options, context=task.prompt)
         else:
             handle = await self._runtime.start_thread(options)
-        if handle.id != task.thread_id:
-            await self._store.record_thread(
-                ThreadRecord(handle.id, task.id, self._clock(), replaces=handle.replaced_thread_id)
+        turn: Turn | None = None
+        released = False
+        try:
+            if handle.id != task.thread_id:
+                await self._store.record_thread(
+                    ThreadRecord(
+                        handle.id, task.id, self._clock(), replaces=handle.replaced_thread_id
+                    )
+                )
+            text = task.pending_message or (first_text if first_run else CONTINUE_PROMPT)
+            inputs: list[TurnInput] = [TextInput(text)]
+            inputs += [ImageInput(Path(p)) for p in task.pending_images]
+            task = await self._writer.save(
+                task.id,
+                thread_id=handle.id,
+                pending_message=None,
+                pending_images=(),
+                branch=workspace.branch,
             )
-        text = task.pending_message or (first_text if first_run else CONTINUE_PROMPT)
-        inputs: list[TurnInput] = [TextInput(text)]
-        inputs += [ImageInput(Path(p)) for p in task.pending_images]
-        task = await self._writer.save(
-            task.id,
-            thread_id=handle.id,
-            pending_message=None,
-            pending_images=(),
-            branch=workspace.branch,
-        )
-        if task.id in self.stop_requested:
+            if task.id in self.stop_requested:
+                released = True
+                await self._runtime.release_thread(handle.id)
+                await self._honour_stop_request(task)
+                return
+            number = len(await self._store.list_turns(task.id)) + 1
+            turn = await self._runtime.start_turn(handle.id, inputs if len(inputs) > 1 else text)
+            self.turns[task.id] = turn
+            record = TurnRecord(
+                task.id, number, text, self._clock(), thread_id=handle.id, codex_turn_id=turn.id
+            )
+            await self._store.save_turn(record)
+            if task.id in self.stop_requested:
+                await turn.interrupt()  # asked while the turn was being started
+            result = await self._await_turn(task, turn)
+            await self._store.save_turn(finished_turn(record, result, self._clock()))
+            await self._approvals.end_turn(task.id)
+            # Before the task settles: once it is queued again, its next run resumes the thread.
+            released = True
             await self._runtime.release_thread(handle.id)
-            await self._honour_stop_request(task)
-            return
-        number = len(await self._store.list_turns(task.id)) + 1
-        turn = await self._runtime.start_turn(handle.id, inputs if len(inputs) > 1 else text)
-        self.turns[task.id] = turn
-        record = TurnRecord(
-            task.id, number, text, self._clock(), thread_id=handle.id, codex_turn_id=turn.id
-        )
-        await self._store.save_turn(record)
-        if task.id in self.stop_requested:
-            await turn.interrupt()  # asked while the turn was being started
-        result = await self._await_turn(task, turn)
-        await self._store.save_turn(finished_turn(record, result, self._clock()))
-        await self._approvals.end_turn(task.id)
-        # Before the task settles: once it is queued again, its next run resumes the thread.
-        await self._runtime.release_thread(handle.id)
+        except BaseException:
+            if not released:
+                await self._let_go(task.id, handle.id, turn)
+            raise
         if result is None:
             await self._writer.transition_by_id(task.id, Action.FAIL, reason="max runtime exceeded")
             return
         await self._settle(task.id, result, number, suspect=suspect)
+
+    async def _let_go(self, task_id: str, thread_id: str, turn: Turn | None) -> None:
+        """A run that failed midway: stop its Codex turn (nobody would read it, and it would
+        hold a slot the scheduler has already freed), expire its approvals, release the thread.
+        Best effort: the caller is already handling the run's own error."""
+        if turn is not None and not turn.done:
+            with contextlib.suppress(Exception):
+                await turn.interrupt()
+        with contextlib.suppress(Exception):
+            await self._approvals.end_turn(task_id)
+        await self._runtime.release_thread(thread_id)
 
     def forget(self, task_id: str) -> None:
         """The task's run is over."""

@@ -129,6 +129,33 @@ async def test_a_thread_is_released_when_its_turn_ends_before_the_task_settles()
         await service.stop()
 
 
+async def test_a_run_that_fails_after_its_turn_started_stops_the_turn_and_releases() -> None:
+    service, runtime, store, _ = make(lambda _: gated)
+    turns: list[object] = []
+    start_turn = runtime.start_turn
+
+    async def remembering_start(thread_id: str, prompt: object) -> object:
+        turn = await start_turn(thread_id, prompt)  # type: ignore[arg-type]
+        turns.append(turn)
+        return turn
+
+    async def broken_save_turn(record: object) -> None:
+        raise OSError("disk full")
+
+    runtime.start_turn = remembering_start  # type: ignore[method-assign, assignment]
+    store.save_turn = broken_save_turn  # type: ignore[method-assign, assignment]
+    await service.start()
+    try:
+        task = await service.submit("fix it", WS)
+        failed = await wait_state(service, task.id, TaskState.FAILED)
+        assert "disk full" in (failed.reason or "")
+        assert runtime.released == ["th1"]
+        (turn,) = turns
+        assert turn.done  # type: ignore[attr-defined]  # interrupted, not left running
+    finally:
+        await service.stop()
+
+
 async def test_unknown_task_and_bad_transition() -> None:
     service, _, _, _ = make(lambda _: complete)
     with pytest.raises(TaskNotFound):
