@@ -50,7 +50,9 @@ def create_app(
     allowed_hosts: frozenset[str] | None = None,
 ) -> Starlette:
     """The API over ``service``. ``ready()`` says whether the store is open and the Codex
-    runtime initialized (``/readyz``); ``routers`` are mounted under the same bearer auth.
+    runtime initialized (``/readyz``); ``routers`` are mounted under the same bearer auth,
+    except those that authenticate their requests themselves
+    (``Router(authenticates_itself=True)``).
 
     ``app.state.event_streams`` (:class:`EventStreams`) holds the open event streams: call
     its ``close_all()`` when the daemon shuts down, so they do not hold the server open.
@@ -66,17 +68,31 @@ def create_app(
         approval_routes(service),
         graph_routes(service),
     ]
+    groups = [*own, *routers]
     app = json_app(
-        [*own, *routers],
+        groups,
         version=version,
         middleware=[
             # The outermost layer first: nothing reaches a route without auth.
-            Middleware(BearerAuth, token=token, browser=browser, allowed_hosts=allowed_hosts),
+            Middleware(
+                BearerAuth,
+                token=token,
+                open_paths=open_paths(groups),
+                browser=browser,
+                allowed_hosts=allowed_hosts,
+            ),
             Middleware(UnexpectedErrors),
         ],
     )
     app.state.event_streams = streams
     return app
+
+
+def open_paths(routers: Iterable[Router]) -> frozenset[str]:
+    """Paths served without the API token: ``/healthz``, and the routes of routers that
+    check a credential of their own."""
+    own_auth = {e.path for r in routers if r.authenticates_itself for e in r.endpoints}
+    return OPEN_PATHS | own_auth
 
 
 def json_app(
@@ -87,16 +103,19 @@ def json_app(
     groups = list(routers)
     endpoints = [e for r in groups for e in r.endpoints]
     routes: list[Route] = [r for router in groups for r in router.routes()]
-    routes.append(Route(OPENAPI_PATH, _openapi_route(endpoints, version), methods=["GET"]))
+    openapi_route = _openapi_route(endpoints, version, open_paths(groups))
+    routes.append(Route(OPENAPI_PATH, openapi_route, methods=["GET"]))
     return Starlette(routes=routes, middleware=middleware, exception_handlers=error_handlers())
 
 
-def _openapi_route(endpoints: list[Endpoint], version: str) -> Callable[[Request], Any]:
+def _openapi_route(
+    endpoints: list[Endpoint], version: str, unauthenticated: frozenset[str]
+) -> Callable[[Request], Any]:
     built: dict[str, Any] = {}
 
     async def openapi_document(request: Request) -> Response:
         """The document, built on first request; bearer auth required everywhere but the
-        open paths."""
+        paths served without the API token."""
         if not built:
             built.update(
                 openapi.document(
@@ -104,7 +123,7 @@ def _openapi_route(endpoints: list[Endpoint], version: str) -> Callable[[Request
                     title=TITLE,
                     version=version,
                     bearer_scheme=BEARER_SCHEME,
-                    open_paths=OPEN_PATHS,
+                    open_paths=unauthenticated,
                 )
             )
         return JSONResponse(built)

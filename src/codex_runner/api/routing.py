@@ -145,11 +145,15 @@ class Router:
         tags: Sequence[str] = (),
         responses: ResponsesDoc | None = None,
         include_in_schema: bool = True,
+        authenticates_itself: bool = False,
     ) -> None:
         self.prefix = prefix
         self.tags = tuple(tags)
         self.responses: ResponsesDoc = dict(responses or {})
         self.include_in_schema = include_in_schema
+        # Its routes check their own credential (say, a per-session key) and need no API
+        # token: the daemon's bearer check lets their paths through.
+        self.authenticates_itself = authenticates_itself
         self.endpoints: list[Endpoint] = []
 
     def get(

@@ -113,7 +113,7 @@ async def _serve_api(
         from codex_runner.bridges.slack import SlackBridge, slack_router
 
         bridge = SlackBridge(
-            config, daemon.service, daemon.service.store, daemon.bus, daemon_url=url, token=token
+            config, daemon.service, daemon.service.store, daemon.bus, daemon_url=url
         )
         routers.append(slack_router(bridge))
     if daemon.switcher is not None:

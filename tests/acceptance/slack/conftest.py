@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 import uvicorn
+from starlette.middleware import Middleware
 
-from codex_runner.api.app import json_app
+from codex_runner.api.app import json_app, open_paths
+from codex_runner.api.auth import BearerAuth
 from codex_runner.bridges.slack import SlackBridge, slack_router
 from codex_runner.codex.factory import create_runtime
 from codex_runner.config import RunnerConfig, SlackSettings
@@ -140,8 +142,12 @@ def harness(
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        bridge = SlackBridge(config, service, store, bus, url, API_TOKEN)
-        app = json_app([slack_router(bridge)])
+        bridge = SlackBridge(config, service, store, bus, url)
+        # Under the daemon's bearer check, as in the daemon: the helper routes authenticate
+        # with the session key alone, every other path needs the API token.
+        routers = [slack_router(bridge)]
+        auth = Middleware(BearerAuth, token=API_TOKEN, open_paths=open_paths(routers))
+        app = json_app(routers, middleware=[auth])
         server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         try:

@@ -12,7 +12,7 @@ import pytest
 
 from codex_runner.domain.task import TaskState
 
-from .conftest import Factory, Harness
+from .conftest import API_TOKEN, Factory, Harness
 from .fake_slack import BOT_USER_ID
 
 pytestmark = pytest.mark.acceptance
@@ -120,3 +120,30 @@ async def test_a_session_may_only_use_its_own_thread(harness: Factory) -> None:
                 "/slack/thread-history", params={"thread_ts": "1.000001"}, headers=good
             )
             assert other.status_code == 403
+
+
+async def test_the_agent_holds_a_session_key_and_never_the_api_token(harness: Factory) -> None:
+    async with harness() as h:
+        _, _, creds = await _session(h)
+        assert set(creds) == {"url", "session_key", "header", "channel_id", "thread_ts"}
+        assert API_TOKEN not in json.dumps(creds)
+        async with httpx.AsyncClient(base_url=creds["url"], timeout=30) as http:
+            # The session key alone opens the helper routes...
+            history = await http.get(
+                "/slack/thread-history", headers={creds["header"]: creds["session_key"]}
+            )
+            assert history.status_code == 200, history.text
+            # ...nothing else: no key, a wrong key, or the API token in its place.
+            for headers in (
+                {},
+                {creds["header"]: "sk_wrong"},
+                {"Authorization": f"Bearer {API_TOKEN}"},
+            ):
+                refused = await http.post(
+                    "/slack/post-message", json={"text": "x"}, headers=headers
+                )
+                assert refused.status_code == 403, (headers, refused.text)
+                assert "session key" in refused.json()["error"]["message"]
+            # The rest of the API still wants the token.
+            other = await http.get("/openapi.json", headers={creds["header"]: creds["session_key"]})
+            assert other.status_code == 401

@@ -49,7 +49,6 @@ class SlackBridge:
         store: Store,
         bus: EventBus,
         daemon_url: str,
-        token: str,
         *,
         stop_timeout_s: float = 5.0,
     ) -> None:
@@ -58,7 +57,6 @@ class SlackBridge:
         self._store = store
         self._bus = bus
         self._daemon_url = daemon_url
-        self._token = token
         self._stop_timeout_s = stop_timeout_s
         self._connected = asyncio.Event()
         self._db: BridgeDb | None = None
@@ -188,7 +186,6 @@ class SlackBridge:
         helper_key = new_helper_key()
         SessionFiles.of(self.settings.sessions_dir, session.key).write_credentials(
             daemon_url=self._daemon_url,
-            api_token=self._token,
             helper_key=helper_key,
             channel=session.channel,
             thread_ts=session.thread_ts,

@@ -1,8 +1,10 @@
 """The agent's helper endpoints on the daemon (``/slack/...``).
 
-The daemon applies its bearer-token check to every router it mounts; these routes also need
-the session's helper key (header ``X-Codex-Runner-Session``), and a session may only read and
-post in its own thread.
+These routes authenticate with the session's helper key (header ``X-Codex-Runner-Session``)
+instead of the daemon's API token, and a session may only read and post in its own thread.
+The agent never holds the API token: it would open the whole API to whatever the agent runs
+(submitting tasks, deciding approvals), and a command that prints it would put it in the
+task's events and the Slack thread.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ class PostFile(BaseModel):
 
 
 def slack_router(bridge: SlackBridge) -> Router:
-    router = Router(prefix="/slack", tags=["slack"])
+    router = Router(prefix="/slack", tags=["slack"], authenticates_itself=True)
 
     def helpers_or_503() -> Any:
         if bridge.helpers is None:

@@ -55,7 +55,7 @@ class SessionFiles:
         self.spool.mkdir(exist_ok=True)
 
     def write_credentials(
-        self, *, daemon_url: str, api_token: str, helper_key: str, channel: str, thread_ts: str
+        self, *, daemon_url: str, helper_key: str, channel: str, thread_ts: str
     ) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         write_private(
@@ -63,7 +63,6 @@ class SessionFiles:
             json.dumps(
                 {
                     "url": daemon_url.rstrip("/"),
-                    "token": api_token,
                     "session_key": helper_key,
                     "header": SESSION_HEADER,
                     "channel_id": channel,
@@ -90,9 +89,9 @@ Your workspace is {files.workspace} (your current directory).
 A shared clone cache is at {repos_dir}: to work on a repository, clone it inside your
 workspace, borrowing objects from the cache when it has a copy, e.g.
 `git clone --reference-if-able {repos_dir}/NAME.git URL NAME`.
-Helper endpoints of the runner (read `url`, `token` and `session_key` from {creds}; send
-`Authorization: Bearer <token>` and `{SESSION_HEADER}: <session_key>` with each call, and
-POST bodies as JSON with `Content-Type: application/json`):
+Helper endpoints of the runner (read `url` and `session_key` from {creds}; send
+`{SESSION_HEADER}: <session_key>` with each call, and POST bodies as JSON with
+`Content-Type: application/json`):
 - GET  <url>/slack/thread-history?limit=20&format=text   earlier messages of this thread
 - POST <url>/slack/post-message  {{"text": "markdown"}}   post into this thread
 - POST <url>/slack/post-file     {{"file_path": "path/in/workspace"}} or
