@@ -46,7 +46,10 @@ def request_switch(
     """Ask the daemon at ``daemon.url`` to switch to profile ``name`` (mode now/when_idle/force)."""
     token = read_token(home)
     try:
-        with httpx.Client(base_url=daemon.url, timeout=TIMEOUT_S, transport=transport) as client:
+        # trust_env=False: a proxy from the environment must never see the bearer token.
+        with httpx.Client(
+            base_url=daemon.url, timeout=TIMEOUT_S, transport=transport, trust_env=False
+        ) as client:
             response = client.post(
                 "/v1/auth/profile",
                 json={"name": name, "mode": mode},

@@ -297,8 +297,9 @@ async def _check_daemon(home: Path, transport: httpx.AsyncBaseTransport | None) 
         token = read_token(home)
     except (TokenMissing, UnsafeSecretFile) as exc:
         return _error("daemon", f"running at {info.url}, but: {exc}")
+    # trust_env=False: a proxy from the environment must never see the bearer token.
     async with httpx.AsyncClient(
-        base_url=info.url, timeout=HTTP_TIMEOUT_S, transport=transport
+        base_url=info.url, timeout=HTTP_TIMEOUT_S, transport=transport, trust_env=False
     ) as client:
         try:
             health = await client.get("/healthz")
