@@ -8,7 +8,7 @@ import sys
 from rich.console import Console
 from rich.prompt import Prompt
 
-from codex_runner.codex.approval_policies import fixed_decision
+from codex_runner.codex.approval_policies import fallback_decision, fixed_decision
 from codex_runner.codex.runtime import ApprovalHandler
 from codex_runner.domain.events import ApprovalRequest
 
@@ -18,7 +18,7 @@ def terminal_prompt(console: Console) -> ApprovalHandler:
         what = request.command or ", ".join(c.path for c in request.changes) or request.kind
         question = f"Codex wants to run/apply: [bold]{what}[/] (cwd {request.cwd or '?'})"
         choices = list(request.available_decisions)
-        default = "decline" if "decline" in choices else choices[0]
+        default = fallback_decision(request)  # never an accepting answer by default
         return await asyncio.to_thread(
             Prompt.ask, question, choices=choices, default=default, console=console
         )
