@@ -10,7 +10,7 @@ from starlette.responses import StreamingResponse
 
 from codex_runner.api.errors import ERROR_RESPONSES
 from codex_runner.api.routing import Header, Router
-from codex_runner.api.schemas import EventList, EventOut
+from codex_runner.api.schemas import INT64_MAX, EventList, EventOut
 from codex_runner.api.sse import EventStreams, StopAfter
 from codex_runner.domain.durable_event import STATE_CHANGE_TYPES, TaskEvent
 from codex_runner.domain.task import TaskState
@@ -23,7 +23,9 @@ def event_routes(service: TaskService, streams: EventStreams) -> Router:
     @router.get("/{task_id}/events")
     async def list_events(
         task_id: str,
-        after: Annotated[int, Field(ge=0, description="Events with a larger seq.")] = 0,
+        after: Annotated[
+            int, Field(ge=0, le=INT64_MAX, description="Events with a larger seq.")
+        ] = 0,
         limit: Annotated[int, Field(ge=1, le=1000)] = 1000,
     ) -> EventList:
         events = await service.read_events(task_id, after_seq=after, limit=limit)
@@ -36,12 +38,14 @@ def event_routes(service: TaskService, streams: EventStreams) -> Router:
     )
     async def stream_events(
         task_id: str,
-        after: Annotated[int, Field(ge=0, description="Start after this seq.")] = 0,
+        after: Annotated[int, Field(ge=0, le=INT64_MAX, description="Start after this seq.")] = 0,
         until_terminal: Annotated[
             bool, Field(description="End after the event that settles the task.")
         ] = False,
         last_event_id: Annotated[
-            int | None, Header("Last-Event-ID"), Field(ge=0, description="Overrides after.")
+            int | None,
+            Header("Last-Event-ID"),
+            Field(ge=0, le=INT64_MAX, description="Overrides after."),
         ] = None,
     ) -> StreamingResponse:
         """Stored events after ``after`` (or ``Last-Event-ID``), then live ones, no gap."""

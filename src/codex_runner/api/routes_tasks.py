@@ -12,6 +12,7 @@ from codex_runner.api.errors import ERROR_RESPONSES
 from codex_runner.api.inputs import settings_of, workspace_of
 from codex_runner.api.routing import Router, model_response
 from codex_runner.api.schemas import (
+    INT64_MAX,
     DiffOut,
     PromptBody,
     ResumeBody,
@@ -52,7 +53,7 @@ def task_routes(service: TaskService) -> Router:
         ),
         graph_id: str | None = None,
         limit: Annotated[int, Field(ge=1, le=1000)] = 100,
-        offset: Annotated[int, Field(ge=0)] = 0,
+        offset: Annotated[int, Field(ge=0, le=INT64_MAX)] = 0,
     ) -> TaskList:
         tasks = await service.list_tasks(
             states=state or None, graph_id=graph_id, limit=limit, offset=offset

@@ -17,6 +17,10 @@ from codex_runner.domain.approval import Approval
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.task import Task, TaskState
 
+# The store's integers are 64-bit: a larger offset or sequence number is refused as bad
+# input (naming its field) instead of failing in the database.
+INT64_MAX = 2**63 - 1
+
 
 class _Request(BaseModel):
     # Validators are built on the first request that needs them, not while the daemon

@@ -31,7 +31,11 @@ async def test_events_of_an_unknown_task_are_404(harness: Harness) -> None:
 
 async def test_bad_event_parameters_are_422(harness: Harness) -> None:
     task = await harness.submit("quick")
-    for params, field in [({"after": -1}, "after"), ({"limit": 0}, "limit")]:
+    for params, field in [
+        ({"after": -1}, "after"),
+        ({"after": 2**63}, "after"),
+        ({"limit": 0}, "limit"),
+    ]:
         response = await harness.get(f"/v1/tasks/{task['id']}/events", **params)
         assert response.status_code == 422
         assert response.json()["error"]["field"] == field
