@@ -22,6 +22,11 @@ async def check_workspace(workspaces: Workspaces, workspace: Workspace) -> None:
     path = workspace.repo if workspace.is_git else workspace.cwd
     if path is None or not os.path.isabs(path):
         raise InvalidRequest(field, f"{field} {path!r} must be an absolute path")
+    for name, value in ((field, path), ("base_ref", workspace.base_ref)):
+        # A NUL cannot reach a path or a git argument; other control characters in a path
+        # or ref are a mistake (a pasted newline), never a name someone meant.
+        if value is not None and any(ord(c) < 32 or c == "\x7f" for c in value):
+            raise InvalidRequest(name, f"{name} {value!r} contains a control character; remove it")
     try:
         await workspaces.validate(WorkspaceSpec.of_task(workspace))
     except NotAGitRepository as exc:

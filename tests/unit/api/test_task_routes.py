@@ -87,6 +87,22 @@ async def test_an_unknown_base_ref_is_refused(harness: Harness) -> None:
     assert response.json()["error"]["field"] == "base_ref"
 
 
+@pytest.mark.parametrize(
+    ("field", "extra"),
+    [("base_ref", {"base_ref": "main\u0000"}), ("base_ref", {"base_ref": "main\n"})],
+)
+async def test_a_control_character_in_a_ref_or_path_is_refused(
+    harness: Harness, field: str, extra: dict[str, str]
+) -> None:
+    response = await harness.post("/v1/tasks", {"prompt": "x", "repo": str(harness.repo), **extra})
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"] == field
+    assert "control character" in response.json()["error"]["message"]
+    cwd = await harness.post("/v1/tasks", {"prompt": "x", "cwd": "/tmp/a\u0000b"})
+    assert cwd.status_code == 422 and cwd.json()["error"]["field"] == "cwd"
+    assert await harness.service.list_tasks() == []
+
+
 async def test_validation_messages_name_the_field(harness: Harness) -> None:
     response = await harness.post("/v1/tasks", {"prompt": "x", "cwd": "/tmp", "priority": 5000})
     assert response.json()["error"]["message"] == (
