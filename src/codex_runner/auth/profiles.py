@@ -141,6 +141,10 @@ class ProfileStore:
             raise ProfileError(
                 f"cannot read {source} ({exc.strerror}); check its permissions"
             ) from None
+        except UnicodeDecodeError:
+            raise ProfileError(
+                f"{source} is not a text file; pass the path of a Codex auth.json (JSON)"
+            ) from None
         _check_auth_json(text, source)
         target = self.codex_home(name) / AUTH_FILE
         if target.exists() and not replace:

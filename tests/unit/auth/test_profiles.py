@@ -62,6 +62,14 @@ def test_import_rejects_files_that_are_not_codex_credentials(
     assert not (tmp_path / "home" / "profiles" / "work").exists()
 
 
+def test_import_refuses_a_binary_file_with_a_clear_error(tmp_path: Path) -> None:
+    source = tmp_path / "auth.json.gz"
+    source.write_bytes(b"\x1f\x8b\x08\x00\xff\xfe")
+    with pytest.raises(ProfileError, match="not a text file"):
+        ProfileStore(tmp_path / "home").import_auth("work", source)
+    assert not (tmp_path / "home" / "profiles" / "work").exists()
+
+
 def test_import_error_names_the_file_but_never_its_secrets(tmp_path: Path) -> None:
     source = tmp_path / "auth.json"
     source.write_text('{"OPENAI_API_KEY": "sk-secret-value"')  # truncated JSON
