@@ -185,7 +185,7 @@ class AppServerRuntime:
             registry=self._registry,
             stdout_limit=self.settings.max_line_bytes,
         )
-        return StdioTransport(child), child
+        return StdioTransport(child, write_timeout_s=self.settings.request_timeout_s), child
 
     async def _connect(self) -> None:
         transport, child = await self._launcher()

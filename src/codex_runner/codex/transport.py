@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 from typing import Protocol
 
 from codex_runner.codex.errors import TransportClosed
@@ -32,9 +33,16 @@ class Transport(Protocol):
         """What happened to the peer, for error messages (exit code, stderr tail)."""
 
 
+# How long a write may wait for Codex to read its stdin. A child that stops reading is
+# wedged: without a bound every request (the watchdog's thread/read, an interrupt) would
+# wait forever behind the full pipe.
+WRITE_TIMEOUT_S = 60.0
+
+
 class StdioTransport:
-    def __init__(self, child: ChildProcess) -> None:
+    def __init__(self, child: ChildProcess, *, write_timeout_s: float = WRITE_TIMEOUT_S) -> None:
         self.child = child
+        self._write_timeout_s = write_timeout_s
         stdout = child.proc.stdout
         stdin = child.proc.stdin
         assert stdout is not None and stdin is not None, "spawn the child with pipes"
@@ -48,9 +56,16 @@ class StdioTransport:
                 raise TransportClosed(f"cannot write to Codex: {self.describe()}")
             try:
                 self._writer.write(line + b"\n")
-                await self._writer.drain()
+                await asyncio.wait_for(self._writer.drain(), self._write_timeout_s)
             except (BrokenPipeError, ConnectionResetError) as exc:  # EPIPE: the child died
                 raise TransportClosed(f"cannot write to Codex ({exc}): {self.describe()}") from None
+            except TimeoutError:
+                # Kill it: its exit ends the reader, and supervision starts a fresh child.
+                self.child.signal_group(signal.SIGKILL)
+                raise TransportClosed(
+                    f"Codex did not read its input for {self._write_timeout_s:g}s and was "
+                    "killed (it will be restarted)"
+                ) from None
 
     async def receive(self) -> bytes:
         try:

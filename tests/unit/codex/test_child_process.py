@@ -9,7 +9,11 @@ import subprocess
 import time
 from pathlib import Path
 
+import pytest
+
+from codex_runner.codex.errors import TransportClosed
 from codex_runner.codex.process import ChildProcess, PidRegistry
+from codex_runner.codex.transport import StdioTransport
 
 
 def _alive(pid: int) -> bool:
@@ -72,3 +76,13 @@ async def test_a_live_runners_children_are_left_alone(tmp_path: Path) -> None:
     assert _alive(child.pid)
     await child.terminate(grace=0.1)
     assert not record.exists()
+
+
+async def test_a_child_that_stops_reading_its_input_is_killed_not_waited_on_forever() -> None:
+    child = await ChildProcess.spawn(["sleep", "300"], env=dict(os.environ))
+    transport = StdioTransport(child, write_timeout_s=0.3)
+    started = time.monotonic()
+    with pytest.raises(TransportClosed, match="did not read its input"):
+        await transport.send(b"x" * (4 * 1024 * 1024))  # far beyond a pipe's buffer
+    assert time.monotonic() - started < 5
+    assert await child.wait(5) == -signal.SIGKILL
