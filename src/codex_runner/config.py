@@ -151,6 +151,11 @@ class RunnerConfig(_Strict):
     auth: AuthSettings = AuthSettings()
 
     @property
+    def uses_profiles(self) -> bool:
+        """Auth profiles (switching, failover) apply unless ``codex.home`` pins one Codex home."""
+        return not self.codex.home
+
+    @property
     def codex_home(self) -> Path:
         """``codex.home`` when set, else the active auth profile's Codex home.
 

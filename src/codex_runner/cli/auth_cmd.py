@@ -30,7 +30,7 @@ auth_app.add_typer(profiles_app, name="profiles")
 
 def _store() -> ProfileStore:
     config = load()
-    if config.codex.home:
+    if not config.uses_profiles:
         raise fail(
             f"codex.home is set in {config.home / 'config.toml'}, so auth profiles do not "
             "apply; remove codex.home to use them",

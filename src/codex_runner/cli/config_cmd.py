@@ -58,6 +58,12 @@ def restart_daemon_runtime(config: RunnerConfig) -> None:
     daemon = running_daemon(config.home)
     if daemon is None:
         return
+    if not config.uses_profiles:
+        err.print(
+            f"[yellow]warning:[/] codex.home is set, so the daemon at {escape(daemon.url)} "
+            "cannot switch its Codex over; restart the daemon to use the login"
+        )
+        return
     try:
         switch = request_switch(config.home, daemon, active_profile(config.home), "when_idle")
     except (DaemonSwitchError, TokenMissing, UnsafeSecretFile) as exc:

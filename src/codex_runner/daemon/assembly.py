@@ -71,7 +71,7 @@ class Daemon:
         self._task_logs: TaskLogFiles | None = None
         self.bus = EventBus()
         self._gc: asyncio.Task[None] | None = None
-        # Switches auth profiles on the app-server runtime (None with exec).
+        # Switches auth profiles on the app-server runtime (None with exec or codex.home).
         self.switcher: ProfileSwitcher | None = None
         self.startup = StartupTimes()
 
@@ -108,7 +108,8 @@ class Daemon:
 
         self._runtime = create_runtime(self.config, approvals, rpc_log=rpc_log)
         failover = None
-        if isinstance(self._runtime, AppServerRuntime):  # exec starts a process per turn
+        # Exec starts a process per turn; a pinned codex.home has no profiles to switch to.
+        if isinstance(self._runtime, AppServerRuntime) and self.config.uses_profiles:
             profiles = ProfileStore(self.config.home)
             self.switcher = ProfileSwitcher(profiles, self._runtime)
             failover = ProfileFailover(self.config.auth, profiles, self.switcher)

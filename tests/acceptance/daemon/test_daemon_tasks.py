@@ -36,6 +36,22 @@ async def test_requests_without_the_token_get_401_and_healthz_is_open(
     assert '"method":"initialize"' in rpc_log
 
 
+async def test_a_pinned_codex_home_runs_tasks_there_and_offers_no_profile_switch(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    pinned = tmp_path / "pinned-codex-home"
+    daemon = await start_daemon(codex={"home": str(pinned)})
+    async with daemon.client() as client:
+        # Switching would move Codex off the pinned home onto a profile's (no credentials).
+        switch = await client.post("/v1/auth/profile", json={"name": "default"})
+        assert switch.status_code == 404
+        response = await client.post("/v1/tasks", json={"prompt": "hello", "cwd": str(tmp_path)})
+        done = await wait_state(client, response.json()["id"], TERMINAL)
+        assert done["state"] == "completed", done
+    assert (pinned / "config.toml").exists()
+    assert not (daemon.home / "codex-home").exists()
+
+
 async def test_a_repo_task_gets_a_worktree_and_its_work_is_committed_on_its_branch(
     start_daemon: StartDaemon, repo: Path
 ) -> None:
