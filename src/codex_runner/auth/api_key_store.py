@@ -86,18 +86,30 @@ class FileKeyBackend:
         if not self.path.exists():
             return None
         check_private(self.path)  # UnsafeSecretFile names the chmod fix
-        return self.path.read_text(encoding="utf-8").strip() or None
+        try:
+            return self.path.read_text(encoding="utf-8").strip() or None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ApiKeyStoreError(f"cannot read the API key from {self._fix(exc)}") from None
 
     def save(self, key: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        write_private(self.path, key + "\n")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            write_private(self.path, key + "\n")
+        except OSError as exc:
+            raise ApiKeyStoreError(f"cannot store the API key in {self._fix(exc)}") from None
 
     def delete(self) -> bool:
         try:
             self.path.unlink()
         except FileNotFoundError:
             return False
+        except OSError as exc:
+            raise ApiKeyStoreError(f"cannot delete the API key file {self._fix(exc)}") from None
         return True
+
+    def _fix(self, exc: Exception) -> str:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        return f"{self.path} ({reason}); check that the directory is writable by this user"
 
 
 def usable_keyring() -> KeyringBackend | None:

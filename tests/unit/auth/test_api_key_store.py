@@ -62,6 +62,14 @@ def test_without_a_keyring_the_key_goes_to_a_private_file(tmp_path: Path) -> Non
     assert store.load() is None and store.clear() is False
 
 
+def test_an_unwritable_key_file_is_a_clear_error_naming_the_path(tmp_path: Path) -> None:
+    (tmp_path / "secrets").write_text("a file where the directory should be")
+    store = ApiKeyStore(tmp_path)
+    with pytest.raises(ApiKeyStoreError, match="secrets/openai-api-key") as caught:
+        store.save(KEY)
+    assert KEY not in str(caught.value)
+
+
 def test_a_world_readable_key_file_is_refused_with_the_fix(tmp_path: Path) -> None:
     store = ApiKeyStore(tmp_path)
     store.save(KEY)
