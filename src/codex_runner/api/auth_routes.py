@@ -13,8 +13,9 @@ from starlette.responses import Response
 from codex_runner.api.errors import error_response
 from codex_runner.api.routing import Router
 from codex_runner.api.schemas import ErrorOut
-from codex_runner.auth.profiles import ProfileError
+from codex_runner.auth.profiles import ProfileError, check_name
 from codex_runner.codex.errors import CodexError
+from codex_runner.config import ConfigError
 from codex_runner.service.profiles import ProfileSwitcher, SwitchMode, SwitchRefused
 
 
@@ -48,10 +49,14 @@ class ProfileSwitchOut(BaseModel):
 def auth_router(switcher: ProfileSwitcher) -> Router:
     router = Router(tags=["auth"])
 
-    @router.get("/v1/auth/profile")
-    async def get_profile() -> ProfileStateOut:
+    @router.get("/v1/auth/profile", responses={500: {"model": ErrorOut}})
+    async def get_profile() -> ProfileStateOut | Response:
+        try:
+            active = switcher.active
+        except ConfigError as exc:  # profiles/active is damaged; the message says the fix
+            return error_response(500, "misconfigured", str(exc))
         return ProfileStateOut(
-            active=switcher.active,
+            active=active,
             pending=switcher.pending,
             last_error=switcher.last_error,
             profiles=[
@@ -63,13 +68,25 @@ def auth_router(switcher: ProfileSwitcher) -> Router:
     @router.post(
         "/v1/auth/profile",
         response=ProfileSwitchOut,
-        responses={404: {"model": ErrorOut}, 409: {"model": ErrorOut}, 503: {"model": ErrorOut}},
+        responses={
+            404: {"model": ErrorOut},
+            409: {"model": ErrorOut},
+            422: {"model": ErrorOut},
+            500: {"model": ErrorOut},
+            503: {"model": ErrorOut},
+        },
     )
     async def switch_profile(body: ProfileSwitchBody) -> ProfileSwitchOut | Response:
+        try:
+            check_name(body.name)
+        except ProfileError as exc:
+            return error_response(422, "invalid_request", str(exc), field="name")
         try:
             outcome = await switcher.switch(body.name, SwitchMode(body.mode))
         except ProfileError as exc:
             return error_response(404, "not_found", str(exc))
+        except ConfigError as exc:  # profiles/active is damaged; the message says the fix
+            return error_response(500, "misconfigured", str(exc))
         except SwitchRefused as exc:
             return error_response(409, "turns_running", str(exc))
         except CodexError as exc:

@@ -89,3 +89,21 @@ async def test_unknown_profiles_and_modes_are_client_errors(
     assert missing.status_code == 404 and "ghost" in missing.json()["error"]["message"]
     bad = await client.post("/v1/auth/profile", json={"name": "work", "mode": "later"})
     assert bad.status_code == 422
+    malformed = await client.post("/v1/auth/profile", json={"name": "../etc"})
+    assert malformed.status_code == 422
+    assert malformed.json()["error"]["field"] == "name"
+    assert "not a valid profile name" in malformed.json()["error"]["message"]
+
+
+async def test_a_damaged_active_profile_file_names_the_fix_and_a_switch_repairs_it(
+    api: tuple[httpx.AsyncClient, Runtime, ProfileStore],
+) -> None:
+    client, _, store = api
+    (store.home / "profiles" / "active").write_text("../../nope\n")
+    response = await client.get("/v1/auth/profile")
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "misconfigured"
+    assert "codex-runner auth profiles use" in response.json()["error"]["message"]
+    switched = await client.post("/v1/auth/profile", json={"name": "work"})
+    assert switched.status_code == 200, switched.text
+    assert (await client.get("/v1/auth/profile")).json()["active"] == "work"
