@@ -10,6 +10,7 @@ import shutil
 import stat
 import subprocess
 import sys
+import tomllib
 import uuid
 from dataclasses import asdict, dataclass
 from enum import StrEnum
@@ -248,7 +249,18 @@ def _secret_files(home: Path) -> list[Path]:
     files = [token_path(home), home / KEY_FILE]
     store = ProfileStore(home)
     files.extend(store.codex_home(name) / AUTH_FILE for name in store.names())
+    if _holds_slack_tokens(home / "config.toml"):
+        files.append(home / "config.toml")
     return [path for path in files if path.exists()]
+
+
+def _holds_slack_tokens(config_file: Path) -> bool:
+    """config.toml carries ``[slack] app_token``/``bot_token``: a secret file then."""
+    try:
+        slack = tomllib.loads(config_file.read_text(encoding="utf-8")).get("slack")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return False  # missing, or reported by the config check
+    return isinstance(slack, dict) and any(slack.get(k) for k in ("app_token", "bot_token"))
 
 
 def _check_secret_files(home: Path) -> list[Check]:
@@ -259,7 +271,9 @@ def _check_secret_files(home: Path) -> list[Check]:
         except UnsafeSecretFile as exc:
             problems.append(_error("secret files", str(exc)))
     if not problems:
-        problems.append(_ok("secret files", "API token, API key and auth.json files are 0600"))
+        problems.append(
+            _ok("secret files", "API token, API key, auth.json and Slack token files are 0600")
+        )
     return problems
 
 

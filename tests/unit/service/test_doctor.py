@@ -89,6 +89,23 @@ async def test_a_world_readable_secrets_file_is_an_error_with_chmod(tmp_path: Pa
     assert "sk-doctor-canary" not in str(report.to_dict())
 
 
+async def test_a_readable_config_holding_slack_tokens_is_an_error_with_chmod(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[slack]\nbot_token = "xoxb-doctor-canary"\n')
+    config.chmod(0o644)
+    report = await run_doctor(tmp_path, launcher=fake_codex(NO_ACCOUNT))
+    level, message, _ = _check(report, "secret files")
+    assert level is Level.ERROR and f"chmod 600 {config}" in message
+    assert "xoxb-doctor-canary" not in str(report.to_dict())
+    config.chmod(0o600)
+    level, _, _ = _check(
+        await run_doctor(tmp_path, launcher=fake_codex(NO_ACCOUNT)), "secret files"
+    )
+    assert level is Level.OK
+
+
 async def test_a_world_writable_state_directory_is_an_error(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir()
