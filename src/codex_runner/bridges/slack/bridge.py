@@ -75,6 +75,11 @@ class SlackBridge:
         return self.settings is not None
 
     @property
+    def following(self) -> int:
+        """Sessions whose task events are being relayed now (settled ones are not)."""
+        return self._relay.following if self._relay is not None else 0
+
+    @property
     def outbox(self) -> Outbox | None:
         return self._outbox
 
@@ -102,10 +107,16 @@ class SlackBridge:
             names=names,
             notify_outbox=outbox.notify,
             watch=lambda key: relay.watch(key),
+            follow_again=lambda key: relay.ensure(key),
             issue_credentials=self._issue_credentials,
         )
         relay = self._relay = Relay(
-            db, self._follow, self._event_context, outbox.notify, conversations.dispatch_next
+            db,
+            self._follow,
+            self._event_context,
+            outbox.notify,
+            conversations.dispatch_next,
+            self._service.settled_at,
         )
         self.helpers = AgentHelpers(
             db=db,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,7 @@ class Conversations:
         names: DisplayNames,
         notify_outbox: Callable[[], None],
         watch: Callable[[str], None],
+        follow_again: Callable[[str], Awaitable[None]],
         issue_credentials: Callable[[Session], None],
     ) -> None:
         self._settings = settings
@@ -62,6 +63,7 @@ class Conversations:
         self._names = names
         self._notify = notify_outbox
         self._watch = watch
+        self._follow_again = follow_again
         self._issue_credentials = issue_credentials
         self._access = rules.AccessPolicy(settings.allowed_users, settings.allowed_channels)
         self._locks: dict[str, asyncio.Lock] = {}
@@ -148,6 +150,7 @@ class Conversations:
                 except InvalidTransition:
                     plan = Delivery.QUEUE  # a turn started meanwhile
                 else:
+                    await self._follow_again(session.key)
                     await self._record_message(task.id, message, images)
             elif plan is Delivery.NEW_TASK:
                 fresh = await self._restart(session, task, text, images)
@@ -180,6 +183,7 @@ class Conversations:
                     await self._restart(session, task, queued.text, list(queued.images))
                 else:
                     await self._message(task.id, queued.text, list(queued.images))
+                    await self._follow_again(key)
             except InvalidTransition:
                 return  # someone else started a turn; the next turn end tries again
             self._db.remove_queued(queued.id)

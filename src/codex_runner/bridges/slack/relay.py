@@ -17,8 +17,9 @@ from typing import Any
 from codex_runner.bridges.slack import blocks
 from codex_runner.bridges.slack.db import BridgeDb, Post, Session
 from codex_runner.bridges.slack.mrkdwn import split_message, to_mrkdwn
-from codex_runner.domain.durable_event import EventType, TaskEvent
+from codex_runner.domain.durable_event import STATE_CHANGE_TYPES, EventType, TaskEvent
 from codex_runner.domain.events import EventKind, ItemType
+from codex_runner.domain.task import TaskState
 
 log = logging.getLogger(__name__)
 
@@ -150,10 +151,18 @@ def _post(session: Session, op: str, payload: dict[str, Any]) -> Post:
 
 ContextLookup = Callable[[TaskEvent, Session], Awaitable[EventContext]]
 FollowEvents = Callable[[str, int], Any]  # (task_id, after_seq) -> AsyncIterator[TaskEvent]
+SettledAt = Callable[[str, int], Awaitable[bool]]  # (task_id, seq) -> settled at that event
 
 
 class Relay:
-    """One follower per session; each stops when its session moves to another task."""
+    """One follower per session with something to relay.
+
+    A follower stops when its session moves to another task, and when its task settles (a
+    terminal state with nothing after it): sessions are never deleted, and a follower for
+    each one ever seen would hold a task and a bus subscription for the daemon's lifetime.
+    A follow-up message that re-queues a settled task calls :meth:`ensure` to follow again,
+    from the session's cursor, so nothing is skipped.
+    """
 
     def __init__(
         self,
@@ -162,22 +171,50 @@ class Relay:
         context: ContextLookup,
         on_posts: Callable[[], None],
         on_turn_end: Callable[[str], Awaitable[None]],
+        settled_at: SettledAt,
     ) -> None:
         self._db = db
         self._follow = follow
         self._context = context
         self._on_posts = on_posts
         self._on_turn_end = on_turn_end
+        self._settled_at = settled_at
         self._followers: dict[str, asyncio.Task[None]] = {}
+        # Held while a follower decides to stop and while ensure() looks for one, so that a
+        # follow-up landing meanwhile is either seen by the follower or gets a new one.
+        self._deciding = asyncio.Lock()
 
     def watch(self, session_key: str) -> None:
         """(Re)start following the session's current task."""
         old = self._followers.pop(session_key, None)
         if old is not None:
             old.cancel()
+        self._start(session_key)
+
+    async def ensure(self, session_key: str) -> None:
+        """Follow the session unless a follower is at it (after a follow-up message)."""
+        async with self._deciding:
+            current = self._followers.get(session_key)
+            if current is None or current.done():
+                self._start(session_key)
+
+    @property
+    def following(self) -> int:
+        return sum(1 for task in self._followers.values() if not task.done())
+
+    def _start(self, session_key: str) -> None:
         self._followers[session_key] = asyncio.create_task(
             self._run(session_key), name=f"slack-relay-{session_key}"
         )
+
+    async def _done_at(self, key: str, task_id: str, seq: int) -> bool:
+        """The task settled at ``seq``: this follower stops (and leaves the table)."""
+        async with self._deciding:
+            if not await self._settled_at(task_id, seq):
+                return False
+            if self._followers.get(key) is asyncio.current_task():
+                del self._followers[key]
+            return True
 
     async def stop(self, timeout: float = 5.0) -> None:
         followers = list(self._followers.values())
@@ -193,6 +230,8 @@ class Relay:
             return
         task_id = session.task_id
         status_ref = session.status_ref
+        if await self._done_at(key, task_id, session.event_cursor):
+            return  # settled, and everything up to the cursor was relayed
         while True:
             try:
                 async for event in self._follow(task_id, session.event_cursor):
@@ -210,6 +249,8 @@ class Relay:
                         self._on_posts()
                     if plan.turn_ended:
                         await self._on_turn_end(key)
+                    if _terminal(event) and await self._done_at(key, task_id, event.seq):
+                        return
                 return
             except asyncio.CancelledError:
                 raise
@@ -222,3 +263,8 @@ class Relay:
                 if refreshed is None or refreshed.task_id != task_id:
                     return
                 session = refreshed
+
+
+def _terminal(event: TaskEvent) -> bool:
+    """A state change into a terminal state."""
+    return event.type in STATE_CHANGE_TYPES and TaskState(event.data["to"]).is_terminal
