@@ -147,6 +147,13 @@ class TaskRunner:
             if task.id in self.stop_requested:
                 await turn.interrupt()  # asked while the turn was being started
             result = await self._await_turn(task, turn)
+            if turn.thread_id != handle.id:
+                # The exec runtime hands out a provisional id until Codex names the thread;
+                # keep Codex's own, or the thread could not be resumed after a restart.
+                await self._store.record_thread(
+                    ThreadRecord(turn.thread_id, task.id, self._clock(), replaces=handle.id)
+                )
+                await self._writer.save(task.id, thread_id=turn.thread_id)
             await self._store.save_turn(finished_turn(record, result, self._clock()))
             await self._approvals.end_turn(task.id)
             # Before the task settles: once it is queued again, its next run resumes the thread.

@@ -71,3 +71,27 @@ async def test_a_poison_task_fails_after_bounded_attempts_while_others_complete(
         assert (await wait_state(client, after["id"], TERMINAL))["state"] == "completed"
         status = (await client.get("/v1/status")).json()
         assert status["runtime"]["restarts"] >= 3
+
+
+async def test_an_exec_runtime_task_keeps_its_codex_thread_across_a_restart(
+    start_daemon: StartDaemon, tmp_path: Path
+) -> None:
+    daemon = await start_daemon(codex={"runtime": "exec"})
+    async with daemon.client() as client:
+        body = {"prompt": "hello from before", "cwd": str(tmp_path)}
+        task = (await client.post("/v1/tasks", json=body)).json()
+        first = await wait_state(client, task["id"], TERMINAL)
+        assert first["state"] == "completed", first
+        # Codex's own thread id, not the runtime's provisional one: it resumes after a restart.
+        assert not first["thread_id"].startswith("exec-")
+    daemon.stop()
+    await daemon.start()
+    async with daemon.client() as client:
+        response = await client.post(
+            f"/v1/tasks/{task['id']}/message", json={"prompt": "what did I say"}
+        )
+        assert response.status_code == 200, response.text
+        done = await wait_state(client, task["id"], TERMINAL)
+    assert done["state"] == "completed", done
+    assert done["thread_id"] == first["thread_id"]
+    assert "hello from before" in (done["final_message"] or "")
