@@ -140,6 +140,28 @@ async def test_the_next_turn_resumes_the_same_thread(
     assert EventKind.THREAD_STARTED not in [e.kind for e in await _events(second_turn)]
 
 
+async def test_a_released_thread_resumes_with_its_usage_baseline(
+    make_config: ConfigFactory, repo: Path
+) -> None:
+    config = make_config(runtime="exec")
+    async with ExecRuntime(config) as runtime:
+        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+        first = await (await runtime.start_turn(thread.id, "hello first")).wait(TURN_TIMEOUT)
+        assert first.ok, first.error
+        await runtime.release_thread(thread.id)  # by the provisional id: forgets both ids
+        with pytest.raises(CodexError, match="call resume_thread first"):
+            await runtime.start_turn(first.thread_id, "too early")
+        await runtime.resume_thread(first.thread_id, ThreadOptions(cwd=repo))
+        turn = await runtime.start_turn(first.thread_id, "what did I say")
+        second = await turn.wait(TURN_TIMEOUT)
+    assert second.ok, second.error
+    assert second.thread_id == first.thread_id
+    # Measured from the remembered total: this turn's share, not the thread's running total.
+    assert 0 < second.usage.input_tokens < first.usage.input_tokens * 2
+    usage = [e for e in await _events(turn) if e.kind is EventKind.TOKEN_USAGE]
+    assert usage and (usage[-1].data or {}).get("baseline_known") is True
+
+
 async def test_a_thread_resumes_in_a_new_runtime(
     make_config: ConfigFactory, repo: Path, model: MockModelServer
 ) -> None:

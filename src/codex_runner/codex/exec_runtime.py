@@ -33,8 +33,9 @@ the thread's first turn carries a ``warning`` event saying so; use the app-serve
 for approvals. Steering is likewise impossible (:class:`UnsupportedOperation`).
 
 Usage. Exec reports the thread's running token total; a turn's usage is the difference
-from the total after the thread's previous turn in this runtime (for the first turn after
-``resume_thread`` it is the running total, flagged ``baseline_known: False``).
+from the total after the thread's previous turn in this runtime, remembered across
+``release_thread`` (for a thread this runtime never ran, the first turn after
+``resume_thread`` reports the running total, flagged ``baseline_known: False``).
 
 Processes. Each process has its own group and is always reaped: at the end of its turn
 (the turn's result is published only after the process exited), on interrupt (SIGINT to
@@ -51,6 +52,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -76,6 +78,7 @@ from codex_runner.domain.events import (
     ErrorInfo,
     EventKind,
     FailureClass,
+    TokenUsage,
     TurnStatus,
 )
 
@@ -85,6 +88,9 @@ PROVISIONAL_PREFIX = "exec-"
 _MAX_WARNINGS = 50
 # Extra time for a turn's task to wrap up after its process got the full signal escalation.
 _SETTLE_S = 15.0
+# Token totals kept for released threads (a few hundred bytes each); the oldest go first,
+# and a thread resumed without one reports its usage as a running total (baseline unknown).
+_REMEMBERED_USAGE_TOTALS = 10_000
 
 
 def _is_codex_thread_id(thread_id: str) -> bool:
@@ -109,6 +115,8 @@ class ExecRuntime:
         self._env: dict[str, str] = {}
         self._threads: dict[str, ExecThread] = {}
         self._aliases: dict[str, str] = {}  # Codex thread id -> key in _threads
+        # Codex thread id -> its running token total, for threads released between turns.
+        self._usage_totals: OrderedDict[str, TokenUsage] = OrderedDict()
         self._state = "stopped"
         self._status = RuntimeStatus(kind=self.kind, state="stopped")
 
@@ -236,6 +244,7 @@ class ExecRuntime:
             codex_id=thread_id,
             notice=CodexEvent(EventKind.THREAD_RESUMED, thread_id=thread_id),
             context=context,
+            usage_total=self._usage_totals.pop(thread_id, None),
         )
         if not _is_codex_thread_id(thread_id):
             # Never hand exec resume a non-UUID: Codex would treat it as a thread name and
@@ -246,8 +255,20 @@ class ExecRuntime:
         return ThreadHandle(thread_id)
 
     async def release_thread(self, thread_id: str) -> None:
-        """Nothing to free: no process outlives its turn. The thread's small record stays,
-        because it holds the token total that the next turn's usage is measured from."""
+        """Forget the thread's record between turns (no process outlives its turn). Its
+        token total is remembered, boundedly, so that the next turn's usage is still
+        measured from it after ``resume_thread``."""
+        state = self._lookup(thread_id)
+        if state is None or (state.active is not None and not state.active.done):
+            return
+        del self._threads[state.key]
+        for alias in [a for a, key in self._aliases.items() if key == state.key]:
+            del self._aliases[alias]
+        if state.codex_id is not None and state.usage_total is not None:
+            self._usage_totals[state.codex_id] = state.usage_total
+            self._usage_totals.move_to_end(state.codex_id)
+            while len(self._usage_totals) > _REMEMBERED_USAGE_TOTALS:
+                self._usage_totals.popitem(last=False)
 
     # turns -------------------------------------------------------------------------------
     async def start_turn(self, thread_id: str, prompt: str | Sequence[TurnInput]) -> ExecTurn:
