@@ -12,23 +12,22 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from codex_runner.auth.api_key_store import ApiKeyStore, ApiKeyStoreError, validate_api_key
-from codex_runner.auth.daemon_client import DaemonSwitchError, request_switch
 from codex_runner.auth.login import (
     DEFAULT_LOGIN_TIMEOUT_S,
     LoginFailed,
     LoginPrompt,
-    login_with_api_key,
     login_with_chatgpt,
-    logout,
 )
-from codex_runner.auth.profiles import AUTH_FILE, auth_mode_of
 from codex_runner.auth.status import RunnerStatus, gather_status
 from codex_runner.codex.errors import CodexError
-from codex_runner.config import ConfigError, RunnerConfig, active_profile, load_config
-from codex_runner.daemon.info import running_daemon
-from codex_runner.daemon.secret_files import UnsafeSecretFile
-from codex_runner.daemon.token import TokenMissing
+from codex_runner.config import ConfigError, RunnerConfig, load_config
+from codex_runner.service.api_key_login import (
+    KeyLoginError,
+    forget_key,
+    log_in_with_stored_key,
+    reload_daemon,
+    store_key,
+)
 
 config_app = typer.Typer(
     name="config",
@@ -53,23 +52,14 @@ def load() -> RunnerConfig:
 
 
 def restart_daemon_runtime(config: RunnerConfig) -> None:
-    """A running daemon's Codex read the old credentials at start: have it restart (when
-    idle) on the active profile so it picks up the new ones."""
-    daemon = running_daemon(config.home)
-    if daemon is None:
+    """Tell the user what a running daemon made of the new credentials."""
+    reload = reload_daemon(config)
+    if reload is None:
         return
-    if not config.uses_profiles:
-        err.print(
-            f"[yellow]warning:[/] codex.home is set, so the daemon at {escape(daemon.url)} "
-            "cannot switch its Codex over; restart the daemon to use the login"
-        )
-        return
-    try:
-        switch = request_switch(config.home, daemon, active_profile(config.home), "when_idle")
-    except (DaemonSwitchError, TokenMissing, UnsafeSecretFile) as exc:
-        err.print(f"[yellow]warning:[/] {escape(str(exc))}; restart the daemon to use the login")
-        return
-    out.print(f"daemon at {escape(switch.url)}: {escape(str(switch.result.get('message', '')))}")
+    if reload.warning is not None:
+        err.print(f"[yellow]warning:[/] {escape(reload.warning)}")
+    elif reload.message is not None:
+        out.print(escape(reload.message))
 
 
 # status ----------------------------------------------------------------------------------
@@ -146,21 +136,15 @@ def set_openai_key(
     else:
         key = sys.stdin.read()
     config = load()
-    store = ApiKeyStore(config.home)
     try:
-        key = validate_api_key(key)
-        store.save(key)
-    except (ApiKeyStoreError, UnsafeSecretFile) as exc:
+        stored_in = store_key(config, key)
+        out.print(f"API key stored in the {escape(stored_in)}")
+        login = asyncio.run(log_in_with_stored_key(config))
+    except KeyLoginError as exc:
         raise fail(str(exc)) from None
-    out.print(f"API key stored in the {escape(store.describe())}")
-    try:
-        codex_home = config.codex_home
-        asyncio.run(login_with_api_key(config, codex_home, key))
-    except (LoginFailed, CodexError, ConfigError) as exc:
-        raise fail(f"{exc}; the key stays stored, retry with the same command") from None
     out.print(
-        f"Codex logged in with the API key (profile {escape(active_profile(config.home))}, "
-        f"Codex home {escape(str(codex_home))})"
+        f"Codex logged in with the API key (profile {escape(login.profile)}, "
+        f"Codex home {escape(str(login.codex_home))})"
     )
     restart_daemon_runtime(config)
 
@@ -169,19 +153,14 @@ def set_openai_key(
 def clear_openai_key() -> None:
     """Forget the stored API key and log the active profile's Codex out if it used a key."""
     config = load()
-    store = ApiKeyStore(config.home)
     try:
-        removed = store.clear()
-    except ApiKeyStoreError as exc:
+        forgotten = asyncio.run(forget_key(config))
+    except KeyLoginError as exc:
         raise fail(str(exc)) from None
-    out.print(f"API key {'removed from' if removed else 'was not in'} the {store.describe()}")
-    codex_home = config.codex_home
-    if auth_mode_of(codex_home / AUTH_FILE) == "apikey":
-        try:
-            asyncio.run(logout(config, codex_home))
-        except CodexError as exc:
-            raise fail(f"Codex did not log out of {codex_home}: {exc}") from None
-        out.print(f"Codex logged out (Codex home {escape(str(codex_home))})")
+    where = "removed from" if forgotten.removed else "was not in"
+    out.print(f"API key {where} the {escape(forgotten.stored_in)}")
+    if forgotten.logged_out is not None:
+        out.print(f"Codex logged out (Codex home {escape(str(forgotten.logged_out))})")
         restart_daemon_runtime(config)
 
 
