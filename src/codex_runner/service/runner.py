@@ -83,6 +83,9 @@ class TaskRunner:
         # runs is charged to that one; its turn ending any other way clears it.
         self.suspects: set[str] = set()
         self._crashes: dict[str, int] = {}
+        # Tasks this run re-queued itself (after a crash or a failover): their history above
+        # is still needed by the next run; any other task's is dropped when its run ends.
+        self._requeued: set[str] = set()
 
     async def run(self, queued: Task) -> None:
         """Run the task's next turn; raises Abandoned when someone else took it over."""
@@ -183,6 +186,17 @@ class TaskRunner:
         """The task's run is over."""
         self.turns.pop(task_id, None)
         self.stop_requested.pop(task_id, None)
+        if task_id in self._requeued:
+            self._requeued.discard(task_id)
+        else:
+            self.drop_history(task_id)
+
+    def drop_history(self, task_id: str) -> None:
+        """Forget the task's crash and failover history (it ended, or was cancelled queued)."""
+        self.suspects.discard(task_id)
+        self._crashes.pop(task_id, None)
+        if self._failover is not None:
+            self._failover.forget(task_id)
 
     async def _await_turn(self, task: Task, turn: Turn) -> TurnResult | None:
         """The turn's result with its events stored; None when it overran the max runtime."""
@@ -268,6 +282,7 @@ class TaskRunner:
                 f"{MAX_CRASH_ATTEMPTS}); re-queued"
             )
         task = await self._writer.transition(task, Action.INTERRUPT, reason=reason)
+        self._requeued.add(task.id)
         await self._writer.transition(task, Action.RESUME, reason=reason)
 
     async def _settle_failure(self, task: Task, result: TurnResult) -> None:
@@ -286,6 +301,7 @@ class TaskRunner:
             task = await self._writer.transition(
                 task, Action.INTERRUPT, reason=reason, extra=[switched]
             )
+            self._requeued.add(task.id)
             await self._writer.transition(task, Action.RESUME, reason=reason)
         else:
             message = error.message if error is not None else "turn failed"

@@ -372,6 +372,7 @@ class TaskService:
             task = await self.get(task_id)
         else:
             task = await self._writer.transition(task, Action.CANCEL, reason="cancelled by request")
+            self._runner.drop_history(task.id)  # say, a crash suspect cancelled while queued
         if task.is_graph_parent and task.graph_id is not None:
             # Dependents first, so no child is failed as a dependent before it is cancelled.
             for child in reversed((await self.graph(task.graph_id)).children):

@@ -294,8 +294,17 @@ async def test_poison_task_fails_after_three_attempts_while_other_completes() ->
         assert failed.attempts == 4
         assert failed.reason == "codex crashed on this task 3 times"
         await wait_state(service, good.id, TaskState.COMPLETED)
+        assert poison.id not in service._runner.suspects  # its history ended with it
     finally:
         await service.stop()
+
+
+async def test_a_crash_suspect_cancelled_while_queued_leaves_no_history() -> None:
+    service, _, _, _ = make(lambda _: complete)  # not started: the task stays queued
+    task = await service.submit("crashy", WS)
+    service._runner.suspects.add(task.id)  # as a crash re-queueing it leaves it
+    await service.cancel(task.id)
+    assert task.id not in service._runner.suspects
 
 
 async def test_a_crash_is_charged_to_the_task_causing_it_not_to_the_one_beside_it() -> None:
