@@ -207,6 +207,19 @@ class Relay:
             self._run(session_key), name=f"slack-relay-{session_key}"
         )
 
+    async def _relay_event(
+        self, key: str, event: TaskEvent, session: Session, status_ref: str | None
+    ) -> str | None:
+        """Post what ``event`` means in the thread; the status message's new reference."""
+        ctx = await self._context(event, session)
+        plan = plan_posts(event, session, status_ref, ctx)
+        self._db.relay(key, plan.posts, cursor=event.seq, status_ref=plan.status_ref)
+        if plan.posts:
+            self._on_posts()
+        if plan.turn_ended:
+            await self._on_turn_end(key)
+        return plan.status_ref
+
     async def _done_at(self, key: str, task_id: str, seq: int) -> bool:
         """The task settled at ``seq``: this follower stops (and leaves the table)."""
         async with self._deciding:
@@ -233,23 +246,21 @@ class Relay:
         if await self._done_at(key, task_id, session.event_cursor):
             return  # settled, and everything up to the cursor was relayed
         while True:
+            # Whether the task may have settled, so that the store is asked after each event;
+            # state changes set it. It starts True: the events after the cursor may be only
+            # the bridge's own (slack.*), recorded after the task settled.
+            may_have_settled = True
             try:
                 async for event in self._follow(task_id, session.event_cursor):
                     current = self._db.session(key)
                     if current is None or current.task_id != task_id:
                         return
                     session = current
-                    if event.type.startswith("slack."):
-                        continue
-                    ctx = await self._context(event, session)
-                    plan = plan_posts(event, session, status_ref, ctx)
-                    status_ref = plan.status_ref
-                    self._db.relay(key, plan.posts, cursor=event.seq, status_ref=status_ref)
-                    if plan.posts:
-                        self._on_posts()
-                    if plan.turn_ended:
-                        await self._on_turn_end(key)
-                    if _terminal(event) and await self._done_at(key, task_id, event.seq):
+                    if event.type in STATE_CHANGE_TYPES:
+                        may_have_settled = TaskState(event.data["to"]).is_terminal
+                    if not event.type.startswith("slack."):
+                        status_ref = await self._relay_event(key, event, session, status_ref)
+                    if may_have_settled and await self._done_at(key, task_id, event.seq):
                         return
                 return
             except asyncio.CancelledError:
@@ -263,8 +274,3 @@ class Relay:
                 if refreshed is None or refreshed.task_id != task_id:
                     return
                 session = refreshed
-
-
-def _terminal(event: TaskEvent) -> bool:
-    """A state change into a terminal state."""
-    return event.type in STATE_CHANGE_TYPES and TaskState(event.data["to"]).is_terminal
