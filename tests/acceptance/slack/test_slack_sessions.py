@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
 import pytest
 
 from codex_runner.domain.task import TaskState
 
-from .conftest import Factory, Harness
+from .conftest import Factory
 from .fake_slack import BOT_USER_ID
 
 pytestmark = pytest.mark.acceptance
@@ -46,14 +45,6 @@ async def test_a_mention_starts_a_session_and_the_reply_lands_in_the_thread(
         assert "slack.delivered" in types
 
 
-async def _no_follower(h: Harness) -> None:
-    for _ in range(200):  # the relay's own state, polled: at most 10 s
-        if h.bridge.following == 0:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{h.bridge.following} session(s) still followed")
-
-
 async def test_a_follow_up_continues_the_same_codex_thread(harness: Factory) -> None:
     async with harness() as h:
         root = await h.slack.say(C, "U1", f"{MENTION} hello")
@@ -61,7 +52,7 @@ async def test_a_follow_up_continues_the_same_codex_thread(harness: Factory) -> 
         task = await h.task_of(C, ts)
         first = await h.wait_state(task.id, TaskState.COMPLETED)
         # A settled session holds no follower (sessions are kept for good)...
-        await _no_follower(h)
+        await h.bridge.wait_relay_idle(10)
         await h.slack.say(C, "U1", "what did I say", thread_ts=ts)  # no mention needed
         echo = await h.slack.wait_for(
             lambda: [t for t in h.slack.bot_texts(C, ts) if t.startswith("echo:")]
@@ -72,7 +63,7 @@ async def test_a_follow_up_continues_the_same_codex_thread(harness: Factory) -> 
         threads = {r.headers.get("thread-id") for r in h.model.requests}
         assert len(threads) == 1
         # ...the follow-up was followed again from the cursor, and let go once it settled.
-        await _no_follower(h)
+        await h.bridge.wait_relay_idle(10)
 
 
 async def test_a_first_mention_in_a_human_thread_backfills_earlier_messages(

@@ -74,10 +74,10 @@ class SlackBridge:
     def enabled(self) -> bool:
         return self.settings is not None
 
-    @property
-    def following(self) -> int:
-        """Sessions whose task events are being relayed now (settled ones are not)."""
-        return self._relay.following if self._relay is not None else 0
+    async def wait_relay_idle(self, timeout: float) -> None:
+        """Until no session's task events are being relayed (settled ones are not)."""
+        if self._relay is not None:
+            await self._relay.wait_idle(timeout)
 
     @property
     def outbox(self) -> Outbox | None:

@@ -198,9 +198,12 @@ class Relay:
             if current is None or current.done():
                 self._start(session_key)
 
-    @property
-    def following(self) -> int:
-        return sum(1 for task in self._followers.values() if not task.done())
+    async def wait_idle(self, timeout: float) -> None:
+        """Until no session is followed (each one's task settled); TimeoutError after
+        ``timeout`` seconds."""
+        async with asyncio.timeout(timeout):
+            while live := [task for task in self._followers.values() if not task.done()]:
+                await asyncio.wait(live)
 
     def _start(self, session_key: str) -> None:
         self._followers[session_key] = asyncio.create_task(
