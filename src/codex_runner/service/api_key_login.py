@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from codex_runner.auth.api_key_store import ApiKeyStore, ApiKeyStoreError, validate_api_key
+from codex_runner.auth.api_key_store import ApiKeyStore, ApiKeyStoreError
 from codex_runner.auth.daemon_client import DaemonSwitchError, request_switch
 from codex_runner.auth.login import LoginFailed, login_with_api_key, logout
 from codex_runner.auth.profiles import AUTH_FILE, auth_mode_of
@@ -56,7 +56,7 @@ def store_key(config: RunnerConfig, raw_key: str, store: ApiKeyStore | None = No
     """Validate and store the key; where it went. Raises KeyLoginError."""
     store = store or ApiKeyStore(config.home)
     try:
-        store.save(validate_api_key(raw_key))
+        store.save(raw_key)  # validates it (stripped; the error never echoes it)
     except (ApiKeyStoreError, UnsafeSecretFile) as exc:
         raise KeyLoginError(str(exc)) from None
     return store.describe()
