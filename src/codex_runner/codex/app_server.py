@@ -29,6 +29,7 @@ from codex_runner.codex.approval_policies import decline_all, fallback_decision
 from codex_runner.codex.binary import bundled_path_dir, find_codex_binary
 from codex_runner.codex.errors import (
     LOST_THREAD_MESSAGE,
+    THREAD_CLOSING_MESSAGE,
     CodexError,
     NoActiveTurn,
     RpcError,
@@ -67,6 +68,10 @@ from codex_runner.domain.events import (
 log = logging.getLogger(__name__)
 
 _MAX_WARNINGS = 50
+# A thread released a moment ago may still be closing when its next turn resumes it; Codex
+# says so and asks for a retry. Closing takes milliseconds; past this, the error stands.
+_RESUME_WHILE_CLOSING_S = 10.0
+_RESUME_RETRY_S = 0.02
 
 # Starts a Codex process and returns its transport (and the child, when there is one).
 Launcher = Callable[[], Awaitable[tuple[Transport, ChildProcess | None]]]
@@ -381,12 +386,19 @@ class AppServerRuntime:
     async def _resume(self, thread_id: str, options: ThreadOptions) -> None:
         conn = await self._ready_connection()
         params = {"threadId": thread_id, **self._thread_params(options), "excludeTurns": True}
-        try:
-            await conn.request("thread/resume", params)
-        except RpcError as exc:
-            if LOST_THREAD_MESSAGE.search(exc.rpc_message):
-                raise ThreadLost(exc.rpc_message) from None
-            raise
+        deadline = time.monotonic() + _RESUME_WHILE_CLOSING_S
+        while True:
+            try:
+                await conn.request("thread/resume", params)
+                break
+            except RpcError as exc:
+                if LOST_THREAD_MESSAGE.search(exc.rpc_message):
+                    raise ThreadLost(exc.rpc_message) from None
+                if not THREAD_CLOSING_MESSAGE.search(exc.rpc_message):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+            await asyncio.sleep(_RESUME_RETRY_S)
         self._threads[thread_id] = _ThreadState(
             options,
             self._generation,

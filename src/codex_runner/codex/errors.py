@@ -54,6 +54,11 @@ LOST_THREAD_MESSAGE = re.compile(
 )
 
 
+# What Codex says when asked to resume a thread it is still unloading (after the last
+# subscriber left): "thread X is closing; retry thread/resume after the thread is closed".
+THREAD_CLOSING_MESSAGE = re.compile(r"is closing", re.I)
+
+
 class ThreadLost(CodexError):
     """Codex cannot resume the thread: its rollout is missing or empty."""
 

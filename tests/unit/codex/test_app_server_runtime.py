@@ -324,6 +324,22 @@ async def test_a_lost_thread_is_replaced_by_a_fresh_one_carrying_context(
     await runtime.close()
 
 
+async def test_a_resume_while_codex_still_closes_the_thread_is_retried(
+    tmp_path: Path, harness: Harness
+) -> None:
+    runtime, peer = await _runtime(tmp_path, harness)
+    resume = asyncio.create_task(runtime.resume_thread("th1", OPTIONS))
+    closing = "thread th1 is closing; retry thread/resume after the thread is closed"
+    for _ in range(2):
+        peer.reply_error(await peer.expect_request("thread/resume"), -32600, closing)
+    peer.reply(await peer.expect_request("thread/resume"), {"thread": {"id": "th1"}})
+
+    handle = await asyncio.wait_for(resume, 5)
+
+    assert handle.id == "th1" and handle.replaced_thread_id is None
+    await runtime.close()
+
+
 async def test_item_translation_keeps_command_details(tmp_path: Path, harness: Harness) -> None:
     runtime, peer = await _runtime(tmp_path, harness)
     await _open_thread(runtime, peer)
