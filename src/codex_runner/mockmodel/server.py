@@ -1,7 +1,9 @@
 """The scripted model server: an OpenAI Responses API look-alike on 127.0.0.1.
 
-Codex POSTs ``/v1/responses`` with ``stream: true`` and reads Server-Sent Events. This
-server answers each such call from a :class:`~codex_runner.mockmodel.script.Script`:
+Codex POSTs ``/v1/responses`` with ``stream: true`` and reads Server-Sent Events, or, when
+the provider says ``supports_websockets = true``, sends the same calls as frames on one
+WebSocket per thread (:mod:`codex_runner.mockmodel.websocket`). This server answers each
+call from a :class:`~codex_runner.mockmodel.script.Script`:
 
 1. read the conversation in the request (:func:`read_conversation`): the last *real* user
    message (Codex's own user-role context messages are skipped) and the tool outputs after it;
@@ -16,21 +18,20 @@ The script format and these rules are documented in ``docs/mock-model.md``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import json
 import logging
 import posixpath
 import re
 import shlex
-import time
-import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
 import tomli_w
-from aiohttp import web
+from aiohttp import WSMsgType, web
 
 from codex_runner.mockmodel.script import (
     ApplyPatchStep,
@@ -46,6 +47,14 @@ from codex_runner.mockmodel.script import (
     Step,
     WriteFileStep,
     rule_label,
+)
+from codex_runner.mockmodel.stream import EventStream, SocketSink, SseSink, new_id
+from codex_runner.mockmodel.websocket import (
+    SocketConversation,
+    SocketRequestError,
+    error_event,
+    is_prewarm,
+    read_frame,
 )
 
 log = logging.getLogger(__name__)
@@ -241,14 +250,10 @@ def _echo_text(conversation: Conversation) -> str:
     return f"echo: {last}\nearlier: {json.dumps(conversation.user_texts[:-1])}"
 
 
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{uuid.uuid4().hex}"
-
-
 def _message_item(text: str) -> dict[str, Any]:
     return {
         "type": "message",
-        "id": _new_id("msg"),
+        "id": new_id("msg"),
         "role": "assistant",
         "status": "completed",
         "content": [{"type": "output_text", "text": text, "annotations": []}],
@@ -258,8 +263,8 @@ def _message_item(text: str) -> dict[str, Any]:
 def _exec_command_item(arguments: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "function_call",
-        "id": _new_id("fc"),
-        "call_id": _new_id("call"),
+        "id": new_id("fc"),
+        "call_id": new_id("call"),
         "name": "exec_command",
         "arguments": json.dumps(arguments),
         "status": "completed",
@@ -284,8 +289,8 @@ def _apply_patch_item(patch: str, form: str | None) -> dict[str, Any]:
     if form == "function":
         return {
             "type": "function_call",
-            "id": _new_id("fc"),
-            "call_id": _new_id("call"),
+            "id": new_id("fc"),
+            "call_id": new_id("call"),
             "name": "apply_patch",
             "arguments": json.dumps({"input": patch}),
             "status": "completed",
@@ -293,8 +298,8 @@ def _apply_patch_item(patch: str, form: str | None) -> dict[str, Any]:
     if form == "custom":
         return {
             "type": "custom_tool_call",
-            "id": _new_id("ctc"),
-            "call_id": _new_id("call"),
+            "id": new_id("ctc"),
+            "call_id": new_id("call"),
             "name": "apply_patch",
             "input": patch,
             "status": "completed",
@@ -314,7 +319,7 @@ def _item_for(step: Step, conversation: Conversation) -> dict[str, Any]:
     if isinstance(step, ReasoningStep):
         return {
             "type": "reasoning",
-            "id": _new_id("rs"),
+            "id": new_id("rs"),
             "summary": [{"type": "summary_text", "text": step.reasoning}],
         }
     if isinstance(step, ShellStep):
@@ -325,85 +330,6 @@ def _item_for(step: Step, conversation: Conversation) -> dict[str, Any]:
     if isinstance(step, ApplyPatchStep):
         return _apply_patch_item(step.apply_patch, conversation.apply_patch_form)
     raise TypeError(f"step {step!r} produces no output item")
-
-
-# ----------------------------------------------------------------------------------------
-# Writing Server-Sent Events
-
-
-def _estimate_tokens(size_in_bytes: int) -> int:
-    # About four bytes per token, like English text through a BPE tokenizer.
-    return max(1, size_in_bytes // 4)
-
-
-class _EventStream:
-    """One streamed Responses API answer: created, items (added/delta/done), completed."""
-
-    def __init__(self, response: web.StreamResponse, model: str, input_bytes: int) -> None:
-        self._response = response
-        self._id = _new_id("resp")
-        self._model = model
-        self._created_at = int(time.time())
-        self._input_bytes = input_bytes
-        self._sequence = 0
-        self._output: list[dict[str, Any]] = []
-
-    def _envelope(self, status: str) -> dict[str, Any]:
-        return {
-            "id": self._id,
-            "object": "response",
-            "created_at": self._created_at,
-            "status": status,
-            "model": self._model,
-            "output": list(self._output),
-        }
-
-    async def _send(self, event_type: str, payload: dict[str, Any]) -> None:
-        event = {"type": event_type, "sequence_number": self._sequence, **payload}
-        self._sequence += 1
-        data = orjson.dumps(event)
-        await self._response.write(b"event: " + event_type.encode() + b"\ndata: " + data + b"\n\n")
-
-    async def open(self) -> None:
-        await self._send("response.created", {"response": self._envelope("in_progress")})
-        await self._send("response.in_progress", {"response": self._envelope("in_progress")})
-
-    async def add_item(self, item: dict[str, Any]) -> None:
-        index = len(self._output)
-        started = {**item, "status": "in_progress"}
-        if item["type"] == "message":
-            started["content"] = []
-        elif item["type"] == "reasoning":
-            started["summary"] = []
-        await self._send("response.output_item.added", {"output_index": index, "item": started})
-        # One delta per text: Codex streams deltas to its clients (agentMessage/delta).
-        if item["type"] == "message":
-            text = item["content"][0]["text"]
-            await self._send(
-                "response.output_text.delta",
-                {"item_id": item["id"], "output_index": index, "content_index": 0, "delta": text},
-            )
-        elif item["type"] == "reasoning":
-            text = item["summary"][0]["text"]
-            await self._send(
-                "response.reasoning_summary_text.delta",
-                {"item_id": item["id"], "output_index": index, "summary_index": 0, "delta": text},
-            )
-        self._output.append(item)
-        await self._send("response.output_item.done", {"output_index": index, "item": item})
-
-    async def complete(self) -> None:
-        output_tokens = _estimate_tokens(len(json.dumps(self._output)))
-        input_tokens = _estimate_tokens(self._input_bytes)
-        envelope = self._envelope("completed")
-        envelope["usage"] = {
-            "input_tokens": input_tokens,
-            "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens": output_tokens,
-            "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": input_tokens + output_tokens,
-        }
-        await self._send("response.completed", {"response": envelope})
 
 
 def _drop_connection(request: web.Request) -> None:
@@ -433,7 +359,8 @@ class MockModelServer:
     """Serve a script on ``127.0.0.1`` until stopped; use as ``async with`` or start/stop.
 
     ``port=0`` picks a free port. ``on_request`` is called with each recorded model call
-    (the CLI prints them); it must not block.
+    (the CLI prints them); it must not block. The server always answers both transports;
+    ``websockets`` decides which one :meth:`codex_config` tells Codex to use.
     """
 
     def __init__(
@@ -442,8 +369,10 @@ class MockModelServer:
         port: int = 0,
         *,
         on_request: Callable[[RecordedRequest], None] | None = None,
+        websockets: bool = False,
     ) -> None:
         self.script = script
+        self.websockets = websockets
         self.requests: list[RecordedRequest] = []
         self.other_requests: list[OtherRequest] = []
         self._requested_port = port
@@ -465,6 +394,7 @@ class MockModelServer:
             raise RuntimeError(f"MockModelServer cannot start: it is {self._state.value}")
         app = web.Application(client_max_size=MAX_BODY_BYTES)
         app.router.add_post("/v1/responses", self._handle_responses)
+        app.router.add_get("/v1/responses", self._handle_socket)
         app.router.add_get("/v1/models", self._handle_models)
         app.router.add_route("*", "/{tail:.*}", self._handle_other)
         # handler_cancellation: a client that goes away cancels its (possibly hanging) handler.
@@ -520,20 +450,22 @@ class MockModelServer:
 
     def codex_config(self) -> dict[str, Any]:
         """Codex ``config.toml`` settings that point Codex at this server."""
+        provider: dict[str, Any] = {
+            "name": PROVIDER_ID,
+            "base_url": self.base_url,
+            "wire_api": "responses",
+            "env_key": API_KEY_ENV,
+            # Retries would replay scripted errors and hide them from tests.
+            "request_max_retries": 0,
+            "stream_max_retries": 0,
+        }
+        if self.websockets:
+            # Codex then keeps one connection per thread, as with its own OpenAI provider.
+            provider["supports_websockets"] = True
         return {
             "model": MODEL_NAME,
             "model_provider": PROVIDER_ID,
-            "model_providers": {
-                PROVIDER_ID: {
-                    "name": PROVIDER_ID,
-                    "base_url": self.base_url,
-                    "wire_api": "responses",
-                    "env_key": API_KEY_ENV,
-                    # Retries would replay scripted errors and hide them from tests.
-                    "request_max_retries": 0,
-                    "stream_max_retries": 0,
-                }
-            },
+            "model_providers": {PROVIDER_ID: provider},
         }
 
     def config_snippet(self) -> str:
@@ -600,29 +532,20 @@ class MockModelServer:
         log.warning("mock model: no endpoint %s %s", request.method, request.path)
         return _error_response(404, f"mock model has no endpoint {request.method} {request.path}")
 
-    async def _handle_responses(self, request: web.Request) -> web.StreamResponse:
+    @contextlib.contextmanager
+    def _answering(self) -> Iterator[None]:
         self._open_streams += 1
         self._idle.clear()
         try:
-            return await self._answer(request)
+            yield
         finally:
             # Runs on normal ends, on client departure (handler cancelled) and on stop().
             self._open_streams -= 1
             if not self._open_streams:
                 self._idle.set()
 
-    async def _answer(self, request: web.Request) -> web.StreamResponse:
-        # aiohttp has already undone gzip/deflate (and zstd/br when their libraries are
-        # installed; otherwise it answers 400 itself). Codex 0.163 sends plain JSON here.
-        raw = await request.read()
-        try:
-            # orjson: Codex sends its instructions and tool schemas with every call (tens of
-            # KB); decoding them was the scripted model's largest cost under load.
-            body = orjson.loads(raw)
-        except ValueError as error:
-            return _error_response(400, f"mock model cannot read the request body: {error}")
-        if not isinstance(body, dict):
-            return _error_response(400, "mock model expects a JSON object body")
+    async def _take(self, request: web.Request, body: dict[str, Any]) -> tuple[Conversation, _Plan]:
+        """Read and record one model call; return what to answer."""
         conversation = read_conversation(body)
         plan = _plan(self.script, conversation)
         await self._record(
@@ -637,10 +560,85 @@ class MockModelServer:
                 headers=dict(request.headers),
             )
         )
+        return conversation, plan
+
+    async def _handle_responses(self, request: web.Request) -> web.StreamResponse:
+        with self._answering():
+            return await self._answer(request)
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
+        # aiohttp has already undone gzip/deflate (and zstd/br when their libraries are
+        # installed; otherwise it answers 400 itself). Codex 0.163 sends plain JSON here.
+        raw = await request.read()
+        try:
+            # orjson: Codex sends its instructions and tool schemas with every call (tens of
+            # KB); decoding them was the scripted model's largest cost under load.
+            body = orjson.loads(raw)
+        except ValueError as error:
+            return _error_response(400, f"mock model cannot read the request body: {error}")
+        if not isinstance(body, dict):
+            return _error_response(400, "mock model expects a JSON object body")
+        conversation, plan = await self._take(request, body)
         if any(isinstance(step, HttpErrorStep) for step in plan.steps):
             return await self._play_error(plan.steps)
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
         model = str(body.get("model", MODEL_NAME))
-        return await self._play_stream(request, plan.steps, conversation, model, len(raw))
+        stream = EventStream(SseSink(response), model, len(raw))
+        if await self._play(plan.steps, conversation, stream, request):
+            await response.write_eof()
+        return response
+
+    async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
+        socket = web.WebSocketResponse(max_msg_size=MAX_BODY_BYTES)
+        if not socket.can_prepare(request).ok:
+            return _error_response(
+                405, "GET /v1/responses is the WebSocket endpoint; POST model calls instead"
+            )
+        await socket.prepare(request)
+        conversation = SocketConversation()
+        async for message in socket:
+            if message.type is not WSMsgType.TEXT:
+                await socket.close(message=b"mock model expects text frames")
+                break
+            with self._answering():
+                keep_open = await self._answer_frame(request, socket, conversation, message.data)
+            if not keep_open:
+                break
+        return socket
+
+    async def _answer_frame(
+        self,
+        request: web.Request,
+        socket: web.WebSocketResponse,
+        remembered: SocketConversation,
+        data: str,
+    ) -> bool:
+        """Answer one frame; return whether the connection stays open for the next one."""
+        try:
+            frame = read_frame(data)
+            body = remembered.request_body(frame)
+        except SocketRequestError as error:
+            await socket.send_str(error_event(400, str(error)).decode())
+            return True
+        model = str(body.get("model", MODEL_NAME))
+        # Usage counts the whole input, also when the frame carried only the new items.
+        size = len(data) if not frame.get("previous_response_id") else len(orjson.dumps(body))
+        stream = EventStream(SocketSink(socket), model, size)
+        if is_prewarm(frame):
+            await stream.open()
+            await stream.complete()
+            remembered.remember(stream.id, body, [])
+            return True
+        conversation, plan = await self._take(request, body)
+        if any(isinstance(step, HttpErrorStep) for step in plan.steps):
+            return await self._send_error(socket, request, plan.steps)
+        if not await self._play(plan.steps, conversation, stream, request):
+            return False
+        remembered.remember(stream.id, body, stream.output)
+        return True
 
     async def _stopped_within(self, seconds: float) -> bool:
         """Sleep ``seconds`` unless the server stops first; return whether it stopped."""
@@ -660,36 +658,43 @@ class MockModelServer:
                 )
         raise AssertionError("validated responses with http_error end with it")
 
-    async def _play_stream(
+    async def _send_error(
+        self, socket: web.WebSocketResponse, request: web.Request, steps: Sequence[Step]
+    ) -> bool:
+        for step in steps:
+            if isinstance(step, DelayStep) and await self._stopped_within(step.delay):
+                _drop_connection(request)
+                return False
+            if isinstance(step, HttpErrorStep):
+                message = step.body if step.body is not None else f"scripted HTTP {step.http_error}"
+                await socket.send_str(error_event(step.http_error, message).decode())
+                return True
+        raise AssertionError("validated responses with http_error end with it")
+
+    async def _play(
         self,
-        request: web.Request,
         steps: Sequence[Step],
         conversation: Conversation,
-        model: str,
-        input_bytes: int,
-    ) -> web.StreamResponse:
-        response = web.StreamResponse(
-            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
-        )
-        await response.prepare(request)
-        stream = _EventStream(response, model, input_bytes)
+        stream: EventStream,
+        request: web.Request,
+    ) -> bool:
+        """Stream the steps; return False when a step dropped the connection instead."""
         await stream.open()
         for step in steps:
             if isinstance(step, DelayStep):
                 if await self._stopped_within(step.delay):
                     _drop_connection(request)
-                    return response
+                    return False
             elif isinstance(step, CutStep):
                 _drop_connection(request)
-                return response
+                return False
             elif isinstance(step, HangStep):
                 # No timeout on purpose: a hang lasts until stop() or until the client leaves
                 # (which cancels this handler, see handler_cancellation).
                 await self._stopping.wait()
                 _drop_connection(request)
-                return response
+                return False
             else:
                 await stream.add_item(_item_for(step, conversation))
         await stream.complete()
-        await response.write_eof()
-        return response
+        return True
