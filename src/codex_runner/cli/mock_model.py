@@ -32,8 +32,8 @@ def _print_model_call(recorded: RecordedRequest) -> None:
     )
 
 
-async def _serve(script: Script, port: int, source: Path) -> None:
-    server = MockModelServer(script, port=port, on_request=_print_model_call)
+async def _serve(script: Script, port: int, source: Path, websockets: bool) -> None:
+    server = MockModelServer(script, port=port, on_request=_print_model_call, websockets=websockets)
     try:
         await server.start()
     except OSError as error:
@@ -67,6 +67,14 @@ def mock_model_command(
         Path,
         typer.Option("--script", "-s", help="Script file (YAML or JSON), see docs/mock-model.md."),
     ],
+    websockets: Annotated[
+        bool,
+        typer.Option(
+            "--websockets",
+            help="Have Codex call the model over one WebSocket per thread "
+            "(as with its own OpenAI provider) instead of one HTTP request per call.",
+        ),
+    ] = False,
 ) -> None:
     """Serve a scripted model (an OpenAI Responses API look-alike) until Ctrl-C.
 
@@ -74,7 +82,7 @@ def mock_model_command(
     """
     try:
         loaded = load_script(script)
-        asyncio.run(_serve(loaded, port, script))
+        asyncio.run(_serve(loaded, port, script, websockets))
     except ScriptError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None

@@ -48,9 +48,13 @@ def read_frame(data: str | bytes) -> Mapping[str, Any]:
         raise SocketRequestError(
             f"mock model answers only {CREATE!r} frames, got type {frame.get('type')!r}"
         )
-    if not isinstance(frame.get("input", []), list):
-        raise SocketRequestError("mock model expects 'input' to be a list of items")
+    if not isinstance(frame.get("input", []), list | str):
+        raise SocketRequestError("mock model expects 'input' to be a list of items or a text")
     return frame
+
+
+def _user_message(text: str) -> dict[str, Any]:
+    return {"type": "message", "role": "user", "content": [{"type": "input_text", "text": text}]}
 
 
 def is_prewarm(frame: Mapping[str, Any]) -> bool:
@@ -67,7 +71,9 @@ class SocketConversation:
     def request_body(self, frame: Mapping[str, Any]) -> dict[str, Any]:
         """The full request body a frame stands for (input rebuilt when it continues)."""
         body = {key: value for key, value in frame.items() if key not in _FRAME_ONLY}
-        items = list(body.get("input", []))
+        given = body.get("input", [])
+        # A text input is one user message, as in the Responses API.
+        items = [_user_message(given)] if isinstance(given, str) else list(given)
         previous = frame.get("previous_response_id")
         if previous:
             if previous != self._response_id:

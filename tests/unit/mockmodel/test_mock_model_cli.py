@@ -34,10 +34,10 @@ def cli_app() -> typer.Typer:
     return app
 
 
-async def read_snippet(stdout: asyncio.StreamReader) -> str:
-    """Read the printed TOML up to its last line (the provider's stream_max_retries)."""
+async def read_snippet(stdout: asyncio.StreamReader, last: str = "stream_max_retries") -> str:
+    """Read the printed TOML up to its last line (by default the provider's stream_max_retries)."""
     text = ""
-    while "stream_max_retries" not in text:
+    while last not in text:
         line = await stdout.readline()
         if not line:
             raise AssertionError(f"mock-model exited before printing its config: {text!r}")
@@ -82,6 +82,41 @@ async def test_serves_the_script_prints_the_config_and_stops_on_sigterm(tmp_path
     assert '"text":"Hi there"' in body
     assert "model call: rule=hello response=0 prompt='hello'" in stderr
     assert returncode == 0
+
+
+async def test_websockets_has_codex_call_the_model_over_a_websocket(tmp_path: Path) -> None:
+    script = tmp_path / "script.yaml"
+    script.write_text(SCRIPT)
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        PROGRAM,
+        "--script",
+        str(script),
+        "--websockets",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        assert process.stdout is not None
+        async with asyncio.timeout(30):
+            snippet = await read_snippet(process.stdout, last="supports_websockets")
+        provider = tomllib.loads(snippet)["codex"]["config"]["model_providers"]["mock"]
+        url = provider["base_url"].replace("http://", "ws://") + "/responses"
+        frame = {"type": "response.create", "input": "hello"}
+        async with aiohttp.ClientSession() as http, http.ws_connect(url) as socket:
+            await socket.send_json(frame)
+            events = []
+            async with asyncio.timeout(10):
+                while not events or events[-1]["type"] != "response.completed":
+                    events.append(await socket.receive_json())
+    finally:
+        process.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(10):
+            await process.wait()
+
+    assert provider["supports_websockets"] is True
+    assert events[-1]["response"]["output"][0]["content"][0]["text"] == "Hi there"
 
 
 def test_an_invalid_script_exits_2_naming_the_problem(tmp_path: Path) -> None:
