@@ -14,6 +14,12 @@ Each task is one Codex turn of a few tool calls against the scripted model: ``tr
   N tasks submitted over HTTP at once; the wall time runs from the first submit to the last
   task's ``finished_at``.
 
+Codex calls the scripted model over WebSockets (``--transport websocket``, the default), as
+it calls OpenAI through its own provider: one connection per thread. ``--transport sse``
+measures one HTTP request per model call instead; each such request makes Codex build an
+HTTP client, which loads the system's root certificates (about a third of Codex's CPU per
+task here). Every path of a run uses the same transport.
+
 Turns are the model calls the scripted model served for the measured tasks. One warm-up
 task/thread per path is not timed. Everything runs on 127.0.0.1 and is bounded: a run that
 does not finish within ``--timeout`` seconds reports what completed.
@@ -21,7 +27,8 @@ does not finish within ``--timeout`` seconds reports what completed.
 Each size runs ``--rounds`` times with the paths interleaved; the table shows each row's
 median round and every round's turns/s (this machine's speed drifts by 10-20% between runs).
 
-Run: ``.venv/bin/python bench/task_throughput.py [--sizes 1,20,100] [--rounds 3] [--timeout 300]``.
+Run: ``.venv/bin/python bench/task_throughput.py [--sizes 1,20,100] [--rounds 3] [--timeout 300]
+[--transport websocket|sse]``.
 Target: codex-runner at 100 tasks >= 20 turns/s (CODEX_NOTES: raw default 4.4 turns/s).
 """
 
@@ -436,11 +443,11 @@ def medians(outcomes: list[Outcome]) -> list[tuple[Outcome, list[float]]]:
     return picked
 
 
-def print_table(outcomes: list[Outcome]) -> None:
+def print_table(outcomes: list[Outcome], transport: str) -> None:
     rows = medians(outcomes)
     rounds = max((len(every) for _, every in rows), default=1)
     print(
-        f"\ntask throughput, 3 model calls (2 shell tool calls) per task, "
+        f"\ntask throughput, 3 model calls (2 shell tool calls) per task over {transport}, "
         f"this machine ({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}); "
         f"median of {rounds} interleaved round(s)\n"
     )
@@ -471,7 +478,7 @@ def print_table(outcomes: list[Outcome]) -> None:
         top = max(ours, key=lambda o: o.n)
         report(
             "task throughput",
-            f"codex-runner at {top.n} tasks",
+            f"codex-runner at {top.n} tasks ({transport})",
             f"{top.turns_per_s:.2f} turns/s",
             f">= {TARGET_TURNS_PER_S:g} turns/s",
             top.turns_per_s >= TARGET_TURNS_PER_S and "unfinished" not in top.note,
@@ -479,7 +486,7 @@ def print_table(outcomes: list[Outcome]) -> None:
 
 
 async def main(
-    sizes: list[int], timeout: float, skip_headless: bool, keep: bool, rounds: int
+    sizes: list[int], timeout: float, skip_headless: bool, keep: bool, rounds: int, transport: str
 ) -> None:
     os.environ.setdefault("MOCK_API_KEY", "bench")
     root = Path(tempfile.mkdtemp(prefix="codex-runner-throughput-"))
@@ -487,7 +494,9 @@ async def main(
     try:
         cwd = root / "work"
         cwd.mkdir()
-        async with MockModelServer(Script.from_dict(SCRIPT), port=0) as server:
+        script = Script.from_dict(SCRIPT)
+        websockets = transport == "websocket"
+        async with MockModelServer(script, port=0, websockets=websockets) as server:
             # Rounds interleave the paths, so a machine that slows down for a while (shared
             # CPUs) weighs on every path alike; each row reports its median round.
             for n in sizes:
@@ -507,7 +516,7 @@ async def main(
                         file=sys.stderr,
                     )
     finally:
-        print_table(outcomes)
+        print_table(outcomes, transport)
         if keep:
             print(f"\nfiles kept in {root}")
         else:
@@ -521,6 +530,13 @@ if __name__ == "__main__":
     parser.add_argument("--skip-headless", action="store_true", help="no raw headless row")
     parser.add_argument("--keep", action="store_true", help="keep the homes and logs")
     parser.add_argument("--rounds", type=int, default=1, help="rounds per size (median)")
+    parser.add_argument(
+        "--transport",
+        choices=("websocket", "sse"),
+        default="websocket",
+        help="how Codex calls the scripted model (default: websocket, as with OpenAI)",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-    asyncio.run(main(sizes, args.timeout, args.skip_headless, args.keep, max(1, args.rounds)))
+    rounds = max(1, args.rounds)
+    asyncio.run(main(sizes, args.timeout, args.skip_headless, args.keep, rounds, args.transport))
