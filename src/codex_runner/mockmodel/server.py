@@ -383,6 +383,9 @@ class MockModelServer:
         self._recorded = asyncio.Condition()
         self._stopping = asyncio.Event()
         self._open_streams = 0
+        # Connections of the open WebSockets: idle ones wait for Codex's next call, so stop()
+        # must drop them itself (aiohttp would wait out its shutdown timeout for each).
+        self._sockets: set[asyncio.Transport] = set()
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -421,6 +424,8 @@ class MockModelServer:
             return
         self._state = ServerState.STOPPED
         self._stopping.set()
+        for transport in list(self._sockets):
+            transport.abort()
         assert self._runner is not None
         await self._runner.cleanup()
 
@@ -598,8 +603,20 @@ class MockModelServer:
                 405, "GET /v1/responses is the WebSocket endpoint; POST model calls instead"
             )
         await socket.prepare(request)
+        transport = request.transport
+        if transport is not None:
+            self._sockets.add(transport)
+        try:
+            await self._serve_socket(request, socket)
+        finally:
+            self._sockets.discard(transport)
+        return socket
+
+    async def _serve_socket(self, request: web.Request, socket: web.WebSocketResponse) -> None:
         conversation = SocketConversation()
         async for message in socket:
+            if message.type is WSMsgType.ERROR:
+                break  # the connection failed; aiohttp has closed it
             if message.type is not WSMsgType.TEXT:
                 await socket.close(message=b"mock model expects text frames")
                 break
@@ -607,7 +624,6 @@ class MockModelServer:
                 keep_open = await self._answer_frame(request, socket, conversation, message.data)
             if not keep_open:
                 break
-        return socket
 
     async def _answer_frame(
         self,

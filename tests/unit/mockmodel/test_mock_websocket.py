@@ -205,3 +205,15 @@ async def test_a_plain_get_of_the_socket_path_says_how_to_call_the_model(
 
     assert response.status == 405
     assert "WebSocket endpoint" in body["error"]["message"]
+
+
+async def test_stop_drops_an_idle_connection_at_once(
+    server: MockModelServer, socket: aiohttp.ClientWebSocketResponse
+) -> None:
+    await answer(socket, create([user("run it")]))
+
+    async with asyncio.timeout(1):  # not the 2 s shutdown grace per connection
+        await server.stop()
+        message = await socket.receive()
+
+    assert message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
