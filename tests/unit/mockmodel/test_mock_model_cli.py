@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 import sys
 import tomllib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
@@ -45,7 +47,11 @@ async def read_snippet(stdout: asyncio.StreamReader, last: str = "stream_max_ret
     return text
 
 
-async def test_serves_the_script_prints_the_config_and_stops_on_sigterm(tmp_path: Path) -> None:
+@contextlib.asynccontextmanager
+async def mock_model_process(
+    tmp_path: Path, *options: str
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """``mock-model --script SCRIPT OPTIONS`` as its own program; killed if still running."""
     script = tmp_path / "script.yaml"
     script.write_text(SCRIPT)
     process = await asyncio.create_subprocess_exec(
@@ -54,11 +60,30 @@ async def test_serves_the_script_prints_the_config_and_stops_on_sigterm(tmp_path
         PROGRAM,
         "--script",
         str(script),
+        *options,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        assert process.stdout is not None and process.stderr is not None
+        yield process
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+async def stop(process: asyncio.subprocess.Process) -> tuple[int, str]:
+    """SIGTERM; the exit code and what the program wrote on stderr."""
+    assert process.stderr is not None
+    process.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(10):
+        stderr = (await process.stderr.read()).decode()
+        return await process.wait(), stderr
+
+
+async def test_serves_the_script_prints_the_config_and_stops_on_sigterm(tmp_path: Path) -> None:
+    async with mock_model_process(tmp_path) as process:
+        assert process.stdout is not None
         async with asyncio.timeout(30):
             snippet = await read_snippet(process.stdout)
         config = tomllib.loads(snippet)["codex"]["config"]
@@ -68,15 +93,7 @@ async def test_serves_the_script_prints_the_config_and_stops_on_sigterm(tmp_path
             http.post(f"{base_url}/responses", json={"input": "hello"}) as response,
         ):
             body = await response.text()
-
-        process.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(10):
-            stderr = (await process.stderr.read()).decode()
-            returncode = await process.wait()
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+        returncode, stderr = await stop(process)
 
     assert config["model"] == "mock-model"
     assert '"text":"Hi there"' in body
@@ -85,19 +102,7 @@ async def test_serves_the_script_prints_the_config_and_stops_on_sigterm(tmp_path
 
 
 async def test_websockets_has_codex_call_the_model_over_a_websocket(tmp_path: Path) -> None:
-    script = tmp_path / "script.yaml"
-    script.write_text(SCRIPT)
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        PROGRAM,
-        "--script",
-        str(script),
-        "--websockets",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
-    try:
+    async with mock_model_process(tmp_path, "--websockets") as process:
         assert process.stdout is not None
         async with asyncio.timeout(30):
             snippet = await read_snippet(process.stdout, last="supports_websockets")
@@ -106,17 +111,15 @@ async def test_websockets_has_codex_call_the_model_over_a_websocket(tmp_path: Pa
         frame = {"type": "response.create", "input": "hello"}
         async with aiohttp.ClientSession() as http, http.ws_connect(url) as socket:
             await socket.send_json(frame)
-            events = []
-            async with asyncio.timeout(10):
-                while not events or events[-1]["type"] != "response.completed":
-                    events.append(await socket.receive_json())
-    finally:
-        process.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(10):
-            await process.wait()
+            events = [await socket.receive_json(timeout=10)]
+            while events[-1]["type"] not in ("response.completed", "error"):
+                events.append(await socket.receive_json(timeout=10))
+        returncode, stderr = await stop(process)
 
     assert provider["supports_websockets"] is True
     assert events[-1]["response"]["output"][0]["content"][0]["text"] == "Hi there"
+    assert "model call: rule=hello response=0 prompt='hello'" in stderr
+    assert returncode == 0
 
 
 def test_an_invalid_script_exits_2_naming_the_problem(tmp_path: Path) -> None:
