@@ -20,6 +20,7 @@ from codex_runner.bridges.slack.event_log import TaskLog
 from codex_runner.bridges.slack.mrkdwn import split_message, to_mrkdwn
 from codex_runner.bridges.slack.names import DisplayNames
 from codex_runner.bridges.slack.rules import Delivery, IncomingMessage, Route
+from codex_runner.bridges.slack.session_locks import SessionLocks
 from codex_runner.bridges.slack.sessions import SessionFiles, session_notes
 from codex_runner.bridges.slack.settings import BridgeSettings
 from codex_runner.domain.approval import ApprovalError
@@ -66,11 +67,8 @@ class Conversations:
         self._follow_again = follow_again
         self._issue_credentials = issue_credentials
         self._access = rules.AccessPolicy(settings.allowed_users, settings.allowed_channels)
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks = SessionLocks()
         self.bot_user_id = ""
-
-    def _lock(self, key: str) -> asyncio.Lock:
-        return self._locks.setdefault(key, asyncio.Lock())
 
     # --- messages --------------------------------------------------------------------------
 
@@ -140,7 +138,7 @@ class Conversations:
         files = SessionFiles.of(self._settings.sessions_dir, session.key)
         text = await self._speaker_text(message)
         images = await self._save_images(message, files)
-        async with self._lock(session.key):
+        async with self._locks.hold(session.key):
             task = await self._service.get(session.task_id)
             depth = self._db.queue_depth(session.key)
             plan = rules.plan_delivery(task.state, depth)
@@ -170,7 +168,7 @@ class Conversations:
 
     async def dispatch_next(self, key: str) -> None:
         """After a turn: run the oldest queued message of the session, if any."""
-        async with self._lock(key):
+        async with self._locks.hold(key):
             session = self._db.session(key)
             queued = self._db.next_queued(key)
             if session is None or queued is None:
@@ -195,7 +193,7 @@ class Conversations:
             )
 
     async def _stop(self, message: IncomingMessage, session: Session) -> None:
-        async with self._lock(session.key):
+        async with self._locks.hold(session.key):
             dropped = self._db.clear_queue(session.key)
         try:
             await self._service.interrupt(session.task_id)
