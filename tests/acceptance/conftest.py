@@ -43,9 +43,15 @@ RULES: list[dict[str, Any]] = [
 ConfigFactory = Callable[..., RunnerConfig]
 
 
+def wants_websockets(request: pytest.FixtureRequest) -> bool:
+    """Whether the test is marked ``model_websockets`` (Codex calls the model over them)."""
+    return request.node.get_closest_marker("model_websockets") is not None
+
+
 @pytest.fixture
-async def model() -> AsyncIterator[MockModelServer]:
-    async with MockModelServer(Script.from_dict({"rules": RULES}), port=0) as server:
+async def model(request: pytest.FixtureRequest) -> AsyncIterator[MockModelServer]:
+    script = Script.from_dict({"rules": RULES})
+    async with MockModelServer(script, port=0, websockets=wants_websockets(request)) as server:
         yield server
 
 

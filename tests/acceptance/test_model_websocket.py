@@ -8,7 +8,6 @@ released and resumed (a new connection that must not rely on the old one's conte
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -16,19 +15,11 @@ import pytest
 from codex_runner.codex.app_server import AppServerRuntime
 from codex_runner.codex.exec_runtime import ExecRuntime
 from codex_runner.codex.runtime import ThreadOptions
-from codex_runner.mockmodel import MockModelServer, Script
+from codex_runner.mockmodel import MockModelServer
 
-from .conftest import RULES, ConfigFactory
+from .conftest import ConfigFactory
 
-pytestmark = pytest.mark.acceptance
-
-
-@pytest.fixture
-async def model() -> AsyncIterator[MockModelServer]:
-    """Replaces conftest's model: the same rules, served to Codex over WebSockets."""
-    script = Script.from_dict({"rules": RULES})
-    async with MockModelServer(script, port=0, websockets=True) as server:
-        yield server
+pytestmark = [pytest.mark.acceptance, pytest.mark.model_websockets]
 
 
 def _all_over_websockets(model: MockModelServer) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from codex_runner.mockmodel import MockModelServer, Script
 
-from ..conftest import RULES
+from ..conftest import RULES, wants_websockets
 from .harness import Daemon, write_config
 
 # Walks up from the command's shell to the `codex app-server` running it and kills it.
@@ -48,8 +48,9 @@ StartDaemon = Callable[..., Awaitable[Daemon]]
 
 
 @pytest.fixture
-async def daemon_model() -> AsyncIterator[MockModelServer]:
-    async with MockModelServer(Script.from_dict({"rules": DAEMON_RULES}), port=0) as server:
+async def daemon_model(request: pytest.FixtureRequest) -> AsyncIterator[MockModelServer]:
+    script = Script.from_dict({"rules": DAEMON_RULES})
+    async with MockModelServer(script, port=0, websockets=wants_websockets(request)) as server:
         yield server
 
 

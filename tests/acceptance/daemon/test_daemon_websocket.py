@@ -7,25 +7,16 @@ must still run on the same thread, with the earlier turn in its context.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from codex_runner.mockmodel import MockModelServer, Script
+from codex_runner.mockmodel import MockModelServer
 
-from .conftest import DAEMON_RULES, StartDaemon
+from .conftest import StartDaemon
 from .harness import TERMINAL, wait_state
 
-pytestmark = pytest.mark.acceptance
-
-
-@pytest.fixture
-async def daemon_model() -> AsyncIterator[MockModelServer]:
-    """Replaces conftest's daemon_model: the same rules, over WebSockets."""
-    script = Script.from_dict({"rules": DAEMON_RULES})
-    async with MockModelServer(script, port=0, websockets=True) as server:
-        yield server
+pytestmark = [pytest.mark.acceptance, pytest.mark.model_websockets]
 
 
 async def test_a_task_and_its_immediate_follow_up_run_over_websockets(
