@@ -21,6 +21,8 @@ from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
+from codex_runner.file_modes import user_umask
+
 log = logging.getLogger(__name__)
 
 STDERR_TAIL_LINES = 40
@@ -123,6 +125,7 @@ class ChildProcess:
             cwd=str(cwd) if cwd else None,
             start_new_session=True,  # own process group: signals reach Codex's children too
             preexec_fn=_die_with_parent,
+            umask=user_umask(),  # the daemon's own umask is private; Codex works in the user's
             limit=stdout_limit,
         )
         # No await between spawn and registering ownership.

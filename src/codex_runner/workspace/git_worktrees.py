@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from codex_runner.file_modes import user_umask
 from codex_runner.workspace.protocol import (
     CODEX_RUNNER_IDENTITY,
     DiffSummary,
@@ -479,6 +480,7 @@ class GitWorktrees:
                 stderr=asyncio.subprocess.PIPE,
                 env={**self._env, **env} if env else self._env,
                 start_new_session=True,  # a kill reaches hooks and filters too
+                umask=user_umask(),  # a checkout has the user's modes, not the daemon's
             )
         except FileNotFoundError as exc:
             raise GitFailed(args, 127, f"{self._git} not found: install git") from exc
