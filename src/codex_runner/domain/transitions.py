@@ -24,6 +24,9 @@ belongs to a state change (timestamps, attempts, reason) in one place.
     completed          --message-->            queued        (same thread, new input)
 
 Failed and cancelled are final; completed is final unless someone sends a follow-up message.
+
+Only some actions are a user's to take (:data:`USER_ACTIONS`); the others are the runner's own
+bookkeeping (start, reconcile, dependency_failed...), so an error tells a user only the former.
 """
 
 from __future__ import annotations
@@ -78,15 +81,25 @@ TRANSITIONS: Mapping[tuple[TaskState, Action], TaskState] = MappingProxyType(
 )
 
 
+# What a person (CLI, API, page, Slack) can ask for; the rest only the runner does.
+USER_ACTIONS: frozenset[Action] = frozenset({_A.INTERRUPT, _A.RESUME, _A.MESSAGE, _A.CANCEL})
+
+
 class InvalidTransition(Exception):
-    """An action that the task's current state does not allow."""
+    """An action that the task's current state does not allow.
+
+    ``allowed`` and the message name only the user actions the state allows: the runner's
+    own actions mean nothing to whoever reads the error.
+    """
 
     def __init__(self, task_id: str, state: TaskState, action: Action) -> None:
         self.task_id = task_id
         self.state = state
         self.action = action
-        self.allowed = allowed_actions(state)
-        allowed = ", ".join(self.allowed) if self.allowed else "none (the state is final)"
+        self.allowed = user_actions(state)
+        allowed = ", ".join(self.allowed) or "none (the state is final)"
+        if state is TaskState.AWAITING_APPROVAL:
+            allowed += " (or decide its pending approval)"
         super().__init__(
             f"cannot {action} task {task_id}: it is {state}; "
             f"actions allowed from {state}: {allowed}"
@@ -96,6 +109,11 @@ class InvalidTransition(Exception):
 def allowed_actions(state: TaskState) -> tuple[Action, ...]:
     """The actions allowed from ``state``, in declaration order of :class:`Action`."""
     return tuple(a for a in Action if (state, a) in TRANSITIONS)
+
+
+def user_actions(state: TaskState) -> tuple[Action, ...]:
+    """The :data:`USER_ACTIONS` allowed from ``state``, in declaration order."""
+    return tuple(a for a in allowed_actions(state) if a in USER_ACTIONS)
 
 
 def can_apply(state: TaskState, action: Action) -> bool:

@@ -11,11 +11,12 @@ from hypothesis import strategies as st
 from codex_runner.domain.task import ACTIVE_STATES, TERMINAL_STATES, Task, TaskState, Workspace
 from codex_runner.domain.transitions import (
     TRANSITIONS,
+    USER_ACTIONS,
     Action,
     InvalidTransition,
-    allowed_actions,
     apply,
     can_apply,
+    user_actions,
 )
 
 S, A = TaskState, Action
@@ -72,18 +73,37 @@ def test_every_state_and_action_pair(state: TaskState, action: Action) -> None:
             apply(task, action, now=now)
         error = caught.value
         assert (error.task_id, error.state, error.action) == ("t_test", state, action)
-        assert error.allowed == allowed_actions(state)
+        assert error.allowed == user_actions(state)
         message = str(error)
         assert f"cannot {action} task t_test" in message
         assert f"it is {state}" in message
         for allowed in error.allowed:
             assert allowed.value in message
+        listed = message.split(f"actions allowed from {state}: ", 1)[1]
+        for internal in set(Action) - USER_ACTIONS:
+            assert internal.value not in listed
     else:
         assert can_apply(state, action)
         after = apply(task, action, now=now, reason="because")
         assert after.state is expected
         assert after.updated_at == now
         assert after.reason == "because"
+
+
+def test_an_error_lists_only_the_actions_a_user_can_take() -> None:
+    with pytest.raises(InvalidTransition) as caught:
+        apply(make_task(S.QUEUED), A.RESUME, now=T0)
+    assert str(caught.value) == (
+        "cannot resume task t_test: it is queued; actions allowed from queued: cancel"
+    )
+
+
+def test_every_state_a_user_can_act_on_offers_an_action() -> None:
+    for state in TaskState:
+        if not state.is_terminal:
+            assert user_actions(state), state
+    assert set(user_actions(S.INTERRUPTED)) == {A.RESUME, A.MESSAGE, A.CANCEL}
+    assert {a for (_, a) in TRANSITIONS} >= USER_ACTIONS
 
 
 def test_invalid_transition_message_names_state_action_and_alternatives() -> None:
