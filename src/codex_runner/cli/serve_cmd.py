@@ -10,6 +10,7 @@ import typer
 from codex_runner.cli.main import fail
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import ConfigError, load_config
+from codex_runner.daemon.home_lock import HomeInUse
 from codex_runner.daemon.secret_files import UnsafeSecretFile
 from codex_runner.daemon.server import ServeError, serve
 from codex_runner.daemon.token import token_path
@@ -20,7 +21,10 @@ def serve_command(
         str | None, typer.Option(help="Address to bind; default [service] host (127.0.0.1).")
     ] = None,
     port: Annotated[
-        int | None, typer.Option(help="Port; default [service] port (8765); 0 picks a free one.")
+        int | None,
+        typer.Option(
+            min=0, max=65535, help="Port; default [service] port (8765); 0 picks a free one."
+        ),
     ] = None,
     max_concurrent_tasks: Annotated[
         int | None, typer.Option(help="Tasks running at once; default [service] config.")
@@ -55,5 +59,5 @@ def serve_command(
         )
     except KeyboardInterrupt:
         pass
-    except (ServeError, UnsafeSecretFile, CodexError, OSError) as exc:
+    except (ServeError, HomeInUse, UnsafeSecretFile, CodexError, OSError) as exc:
         raise fail(str(exc)) from None

@@ -159,7 +159,8 @@ class Daemon:
             except Exception:
                 log.exception("worktree gc failed")
 
-    async def stop(self) -> None:
+    async def stop(self, reason: str | None = None) -> None:
+        """Stop every part, bounded; running tasks are interrupted saying ``reason``."""
         if self._gc is not None:
             self._gc.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -170,7 +171,7 @@ class Daemon:
                 await self.switcher.close()  # drop a pending when-idle switch
         if self._service is not None:
             with contextlib.suppress(Exception):
-                await self._service.stop()
+                await self._service.stop(reason)
         if self._task_logs is not None:
             self._task_logs.close()
             self._task_logs = None

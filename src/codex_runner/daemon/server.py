@@ -1,9 +1,10 @@
 """``codex-runner serve``: the daemon, its HTTP API and its bridges in one process.
 
-Order: the API token (refused if others can read it), the daemon's parts (store migrated,
-Codex initialized, crashed tasks reconciled), the HTTP server, then ``daemon.json`` so
-clients find the URL; the Slack bridge starts last because it needs the URL. Shutdown
-(SIGINT/SIGTERM) runs the same steps backwards, each bounded.
+Order: the home's lock (one daemon per home), the API token (refused if others can read
+it), the daemon's parts (store migrated, Codex initialized, crashed tasks reconciled), the
+HTTP server, then ``daemon.json`` so clients find the URL; the Slack bridge starts last
+because it needs the URL. Shutdown (SIGINT or SIGTERM, alike) runs the same steps
+backwards, each bounded.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import uvicorn
@@ -29,15 +30,19 @@ from codex_runner.bridges.slack.settings import resolve as slack_settings
 from codex_runner.config import RunnerConfig
 from codex_runner.daemon import logs
 from codex_runner.daemon.assembly import Daemon
+from codex_runner.daemon.home_lock import acquire as acquire_home_lock
 from codex_runner.daemon.info import DaemonInfo, remove_info, write_info
 from codex_runner.daemon.startup import since_import
+from codex_runner.daemon.stop_signals import StopRequested, StopSignals
 from codex_runner.daemon.token import ensure_token, token_path
+from codex_runner.file_modes import make_private_by_default
 from codex_runner.web import AdminSessions, admin_access, admin_router
 
 log = logging.getLogger(__name__)
 
 START_TIMEOUT_S = 30.0
 SHUTDOWN_TIMEOUT_S = 15.0
+MAX_PORT = 65535
 
 
 class ServeError(Exception):
@@ -75,22 +80,42 @@ async def serve(
     port: int,
     on_listening: Callable[[str], None],
     allow_remote: bool = False,
+    stop: StopSignals | None = None,
 ) -> None:
-    """Run until SIGINT/SIGTERM; ``on_listening(url)`` is called once clients can connect."""
+    """Run until SIGINT/SIGTERM; ``on_listening(url)`` is called once clients can connect.
+
+    The home's lock comes first (:mod:`~codex_runner.daemon.home_lock`): a second daemon on
+    the same home is refused before it reconciles, opens the store or touches ``run/``.
+    ``stop`` lets a caller (tests) ask for the stop a signal would.
+    """
     warning = check_bind(host, allow_remote)
-    if warning:
-        print(warning.replace("{home}", str(config.home)), file=sys.stderr)
-    daemon = Daemon(config)
-    daemon.startup.imports_s = since_import()
-    token = ensure_token(config.home)
-    handler = logs.install(config.home / "logs")
-    try:
-        await daemon.start()
-        await _serve_api(daemon, config, token, host=host, port=port, on_listening=on_listening)
-    finally:
-        await daemon.stop()
-        logging.getLogger("codex_runner").removeHandler(handler)
-        handler.close()
+    # Everything the daemon writes from here on is private (see file_modes).
+    make_private_by_default()
+    config.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with acquire_home_lock(config.home), stop or StopSignals() as signals:
+        if warning:
+            print(warning.replace("{home}", str(config.home)), file=sys.stderr)
+        daemon = Daemon(config)
+        daemon.startup.imports_s = since_import()
+        token = ensure_token(config.home)
+        handler = logs.install(config.home / "logs")
+        try:
+            await signals.unless_stopped(daemon.start())
+            await _serve_api(
+                daemon,
+                config,
+                token,
+                host=host,
+                port=port,
+                on_listening=on_listening,
+                signals=signals,
+            )
+        except StopRequested:
+            log.info("stopped while starting")
+        finally:
+            await daemon.stop(reason=signals.reason)
+            logging.getLogger("codex_runner").removeHandler(handler)
+            handler.close()
 
 
 async def _serve_api(
@@ -101,6 +126,7 @@ async def _serve_api(
     host: str,
     port: int,
     on_listening: Callable[[str], None],
+    signals: StopSignals,
 ) -> None:
     began = time.perf_counter()
     # Bind first: with --port 0 the URL (which the Slack bridge hands to agents) is known
@@ -129,7 +155,7 @@ async def _serve_api(
         browser=admin_access(sessions),
         allowed_hosts=host_allowlist(host, sock.getsockname()[1], _machine_names(host)),
     )
-    server = uvicorn.Server(
+    server = _Server(
         uvicorn.Config(
             app,
             log_level="warning",
@@ -154,7 +180,11 @@ async def _serve_api(
         on_listening(url)
         # A code, not the token: the link works once, for a few minutes.
         print(f"Admin page: {url}/admin/login?once={sessions.issue_login_code()}", flush=True)
-        await serving
+        stopped = asyncio.create_task(signals.wait(), name="stop-signal")
+        try:
+            await asyncio.wait({serving, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopped.cancel()
     finally:
         server.should_exit = True
         app.state.event_streams.close_all()
@@ -167,8 +197,21 @@ async def _serve_api(
         remove_info(config.home, os.getpid())
 
 
+class _Server(uvicorn.Server):
+    """uvicorn without its signal handling: StopSignals owns SIGINT and SIGTERM (uvicorn
+    re-raises a caught SIGTERM when it stops, which killed the daemon mid-cleanup)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
 def listen(host: str, port: int) -> socket.socket:
     """The API's listening socket; ServeError (saying what to do) if it cannot bind."""
+    if not 0 <= port <= MAX_PORT:
+        raise ServeError(
+            f"--port {port} is not a port: pick one from 0 to {MAX_PORT} (0: any free)"
+        )
     try:
         sock = socket.create_server((host, port), family=_family(host))
     except OSError as exc:

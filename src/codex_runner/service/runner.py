@@ -46,6 +46,8 @@ MAX_CRASH_ATTEMPTS = 3
 CONTINUE_PROMPT = "Continue where you left off."
 
 
+DEFAULT_STOP_REASON = "the runner stopped; resume the task to continue"
+
 class TaskRunner:
     """Runs tasks one turn at a time; the service starts one ``run`` per scheduled task.
 
@@ -78,6 +80,7 @@ class TaskRunner:
         # when the request lands before its Codex turn exists.
         self.stop_requested: dict[str, Action] = {}
         self.stopping = False
+        self.stop_reason = DEFAULT_STOP_REASON  # said by tasks interrupted by the stop
         # Tasks whose turn died with Codex while other turns ran too: any of them may have
         # crashed it. The scheduler runs them one at a time, so a crash while one of them
         # runs is charged to that one; its turn ending any other way clears it.
@@ -251,7 +254,7 @@ class TaskRunner:
                     task, Action.CANCEL, reason="cancelled by request", usage=usage
                 )
             else:
-                reason = "runner stopping" if self.stopping else "interrupted by request"
+                reason = self.stop_reason if self.stopping else "interrupted by request"
                 await self._writer.transition(task, Action.INTERRUPT, reason=reason, usage=usage)
         elif _crashed(result):
             await self._settle_crash(task, suspect=suspect)

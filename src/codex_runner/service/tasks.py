@@ -447,8 +447,13 @@ class TaskService:
         self._stopping = self._runner.stopping = False
         self._scheduler = asyncio.create_task(self._schedule_loop(), name="task-scheduler")
 
-    async def stop(self) -> None:
-        """Stop scheduling, interrupt running turns and wait (bounded) for the runners."""
+    async def stop(self, reason: str | None = None) -> None:
+        """Stop scheduling, interrupt running turns and wait (bounded) for the runners.
+
+        ``reason`` (why the daemon stops) is what the interrupted tasks say.
+        """
+        if reason:
+            self._runner.stop_reason = reason
         self._stopping = self._runner.stopping = True
         if self._scheduler is not None:
             self._scheduler.cancel()
