@@ -31,9 +31,8 @@ def hold_in_child(home: Path) -> subprocess.Popen[str]:
 
 
 def test_a_second_lock_on_the_same_home_is_refused_naming_the_holder(tmp_path: Path) -> None:
-    with acquire(tmp_path):
-        with pytest.raises(HomeInUse) as refused:
-            acquire(tmp_path)
+    with acquire(tmp_path), pytest.raises(HomeInUse) as refused:
+        acquire(tmp_path)
     assert refused.value.pid == os.getpid()
     assert f"pid {os.getpid()}" in str(refused.value)
     assert "already uses this home" in str(refused.value)
@@ -57,7 +56,7 @@ def test_the_lock_of_a_killed_daemon_is_taken_over(tmp_path: Path) -> None:
     child = hold_in_child(tmp_path)
     child.send_signal(signal.SIGKILL)
     child.wait(timeout=10)
-    with acquire(tmp_path) as lock:
+    with acquire(tmp_path):
         assert lock_path(tmp_path).read_text().strip() == str(os.getpid())
 
 
