@@ -44,6 +44,7 @@ class TaskLogFiles:
         self.directory = directory
         self.max_open = max_open
         self._open: OrderedDict[str, BinaryIO] = OrderedDict()
+        self.failing: str | None = None  # the error while appends fail, said once
         directory.mkdir(parents=True, exist_ok=True)
 
     def path(self, task_id: str) -> Path:
@@ -60,10 +61,25 @@ class TaskLogFiles:
                 out = self._file(task_id)
                 out.write(b"\n".join(lines) + b"\n")
                 out.flush()
-            except OSError:
+            except OSError as exc:
                 # A full disk must not stop the task: the store already has the events.
-                log.exception("could not append to the log of task %s", task_id)
                 self._forget(task_id)
+                self._failed(task_id, exc)
+            else:
+                self._recovered()
+
+    def _failed(self, task_id: str, exc: OSError) -> None:
+        """One line when appends start failing (a deleted or read-only home fails every
+        event of every task: a traceback each would bury the log), not one per event."""
+        error = f"{exc.strerror or type(exc).__name__} ({self.directory})"
+        if self.failing != error:
+            log.error("task logs cannot be written: %s; first lost: task %s", error, task_id)
+            self.failing = error
+
+    def _recovered(self) -> None:
+        if self.failing is not None:
+            log.warning("task logs are written again in %s", self.directory)
+            self.failing = None
 
     def close(self) -> None:
         """Close every open file (the daemon is stopping); a later write reopens."""

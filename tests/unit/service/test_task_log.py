@@ -60,7 +60,26 @@ def test_an_unwritable_log_is_reported_and_the_others_still_written(
     logs.path("bad").mkdir()  # a directory where the file should be: open() fails
     logs.write([event("bad", 1), event("good", 1)])
     assert seqs(logs, "good") == [1]
-    assert "could not append to the log of task bad" in caplog.text
+    assert "task logs cannot be written" in caplog.text
+    assert "first lost: task bad" in caplog.text
+    logs.close()
+
+
+def test_a_failing_directory_is_reported_once_not_per_event(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    directory = tmp_path / "tasks"
+    logs = TaskLogFiles(directory)
+    directory.rmdir()  # the home was deleted under the daemon
+    for seq in range(1, 20):
+        logs.write([event("t1", seq), event("t2", seq)])
+    failures = [r for r in caplog.records if "cannot be written" in r.getMessage()]
+    assert len(failures) == 1
+    assert failures[0].exc_info is None  # one line, no traceback
+    directory.mkdir()
+    logs.write([event("t1", 20)])
+    assert seqs(logs, "t1") == [20]
+    assert "written again" in caplog.text
     logs.close()
 
 
