@@ -7,6 +7,7 @@ branch) are set with :func:`dataclasses.replace` by the service as Codex reports
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -14,6 +15,8 @@ from enum import StrEnum
 from codex_runner.domain.events import TokenUsage
 
 DEFAULT_MAX_RUNTIME_S = 5 * 60 * 60.0  # five hours
+# The reasoning efforts the pinned Codex knows (its ReasoningEffort values).
+REASONING_EFFORTS: tuple[str, ...] = ("none", "minimal", "low", "medium", "high", "xhigh")
 
 
 class TaskState(StrEnum):
@@ -124,14 +127,19 @@ class Task:
     # False for a graph parent without a prompt of its own: it completes, without a Codex
     # turn, with its children's results once they are all done.
     runs_codex: bool = True
+    # A digest of the request that used ``idempotency_key``: the same key with a different
+    # request is refused rather than answered with this task.
+    idempotency_fingerprint: str | None = None
+    # When gc removed the task's worktree (its diff is gone with it).
+    workspace_collected_at: datetime | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.state, TaskState):  # accept "queued" from JSON or a test
             object.__setattr__(self, "state", TaskState(self.state))
         if not self.prompt.strip():
             raise ValueError(f"task {self.id}: the prompt is empty")
-        if self.max_runtime_s <= 0:
-            raise ValueError(f"task {self.id}: max_runtime_s must be positive")
+        if not 0 < self.max_runtime_s < math.inf:  # also false for NaN
+            raise ValueError(f"task {self.id}: max_runtime_s must be positive and finite")
         if self.created_at.tzinfo is None or self.updated_at.tzinfo is None:
             raise ValueError(f"task {self.id}: timestamps must be timezone-aware (use UTC)")
         if self.id in self.depends_on:

@@ -19,6 +19,19 @@ class StoreClosed(StoreError):
         super().__init__("the store is closed; open a new one")
 
 
+class StoreBusy(StoreError):
+    """Another process held the database's write lock for longer than the busy timeout.
+
+    Nothing was written; the same request can be sent again in ``retry_after_s`` seconds.
+    """
+
+    def __init__(self, retry_after_s: int = 5) -> None:
+        self.retry_after_s = retry_after_s
+        super().__init__(
+            "the store is busy (another process holds the database lock); retry shortly"
+        )
+
+
 class TaskNotFound(StoreError):
     def __init__(self, task_id: str) -> None:
         self.task_id = task_id

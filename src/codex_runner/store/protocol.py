@@ -45,6 +45,7 @@ TASK_IDENTITY_FIELDS: tuple[str, ...] = (
     "key",
     "depends_on",
     "idempotency_key",
+    "idempotency_fingerprint",
 )
 
 

@@ -69,6 +69,8 @@ def task_to_row(task: Task) -> dict[str, Any]:
         "pending_message": task.pending_message,
         "pending_images": task.pending_images,
         "runs_codex": task.runs_codex,
+        "idempotency_fingerprint": task.idempotency_fingerprint,
+        "workspace_collected_at": task.workspace_collected_at,
     }
 
 
@@ -114,6 +116,8 @@ TASK_COLUMNS = (
     "pending_message",
     "pending_images",
     "runs_codex",
+    "idempotency_fingerprint",
+    "workspace_collected_at",
 )
 
 
@@ -155,6 +159,8 @@ def task_from_row(row: Sequence[Any]) -> Task:
         pending_message,
         pending_images,
         runs_codex,
+        idempotency_fingerprint,
+        workspace_collected_at,
     ) = row
     return Task(
         id=id_,
@@ -185,6 +191,8 @@ def task_from_row(row: Sequence[Any]) -> Task:
         pending_message=pending_message,
         pending_images=pending_images,
         runs_codex=bool(runs_codex),
+        idempotency_fingerprint=idempotency_fingerprint,
+        workspace_collected_at=workspace_collected_at,
     )
 
 

@@ -74,6 +74,7 @@ from codex_runner.store.errors import (
     ApprovalNotFound,
     DuplicateIdempotencyKey,
     GraphAlreadyExists,
+    StoreBusy,
     StoreClosed,
     TaskAlreadyExists,
     TaskConflict,
@@ -651,7 +652,7 @@ def _commit(writer: _ConnectionPerThread, works: Sequence[Work]) -> list[tuple[b
     its own, so a failing write never takes the others with it. Works are plain functions
     of the database, so running one again after a rollback gives the same outcome. When the
     database itself fails (locked past busy_timeout, disk I/O), every work gets that error
-    at once instead of waiting for it again one by one.
+    at once instead of waiting for it again one by one; a lock held elsewhere is StoreBusy.
     """
     if len(works) > 1:
         try:
@@ -659,7 +660,7 @@ def _commit(writer: _ConnectionPerThread, works: Sequence[Work]) -> list[tuple[b
             with conn.begin():
                 return [(True, work(conn)) for work in works]
         except OperationalError as e:
-            return [(False, e)] * len(works)
+            return [(False, _busy_or_same(e))] * len(works)
         except Exception:
             pass  # one of the works refused: run each on its own
     outcomes: list[tuple[bool, Any]] = []
@@ -669,14 +670,40 @@ def _commit(writer: _ConnectionPerThread, works: Sequence[Work]) -> list[tuple[b
             with conn.begin():
                 outcomes.append((True, work(conn)))
         except Exception as e:  # rolled back: nothing of this work was written
-            outcomes.append((False, e))
+            outcomes.append((False, _busy_or_same(e)))
     return outcomes
+
+
+# SQLITE_BUSY and SQLITE_LOCKED (primary result codes; extended ones add high bits).
+_LOCK_ERROR_CODES = frozenset({5, 6})
+
+
+def _busy_or_same(error: Exception) -> Exception:
+    """StoreBusy for "database is locked" past the busy timeout, else ``error`` itself."""
+    if not isinstance(error, OperationalError):
+        return error
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    locked = (
+        code & 0xFF in _LOCK_ERROR_CODES
+        if isinstance(code, int)
+        else "database is locked" in str(error.orig)
+    )
+    if not locked:
+        return error
+    busy = StoreBusy()
+    busy.__cause__ = error
+    return busy
 
 
 def _run_read(reader: _ConnectionPerThread, work: Callable[[Connection], T]) -> T:
     conn = reader.get()
     try:
         return work(conn)
+    except OperationalError as e:
+        busy = _busy_or_same(e)
+        if busy is e:
+            raise
+        raise busy from e
     finally:
         # Ends SQLAlchemy's implicit transaction; the driver is in autocommit (no BEGIN was
         # sent), so nothing is held between reads.

@@ -134,6 +134,8 @@ tasks = Table(
     Column("pending_message", Text()),
     Column("pending_images", IdList(), nullable=False),
     Column("runs_codex", Boolean(), nullable=False),
+    Column("idempotency_fingerprint", String(64)),
+    Column("workspace_collected_at", Timestamp()),
 )
 # The scheduler's queue: equality on state, then exactly the ORDER BY of next_queued.
 Index(

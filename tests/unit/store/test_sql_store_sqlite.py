@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
@@ -19,7 +20,7 @@ from sqlalchemy import create_engine, event
 from codex_runner.domain.durable_event import NewEvent
 from codex_runner.domain.task import Task, Workspace
 from codex_runner.store import migrations, rows, tables
-from codex_runner.store.errors import SchemaError
+from codex_runner.store.errors import SchemaError, StoreBusy
 from codex_runner.store.sql import SqlStore
 from codex_runner.store.tables import metadata
 
@@ -196,3 +197,42 @@ async def test_a_broken_connection_is_replaced_without_waiting_for_its_pool_slot
     await asyncio.wait_for(store.create_task(new_task(2)), timeout=10)
     found = await asyncio.wait_for(store.get_task("t_0002"), timeout=10)
     assert found is not None and found.id == "t_0002"
+
+
+async def test_a_lock_held_elsewhere_past_the_busy_timeout_is_store_busy(db_path: Path) -> None:
+    async with await SqlStore.open(db_path, busy_timeout_s=0.1) as store:
+        await store.create_task(new_task())
+        other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+        other.execute("BEGIN EXCLUSIVE")  # another process holding the database
+        try:
+            with pytest.raises(StoreBusy, match="the store is busy") as caught:
+                await asyncio.wait_for(store.append_events("t_0001", [marker("a")]), 10)
+            assert caught.value.retry_after_s > 0
+            # Several writes committed together get the same answer, each on its own.
+            batch = [store.append_events("t_0001", [marker(str(i))]) for i in range(3)]
+            outcomes = await asyncio.wait_for(asyncio.gather(*batch, return_exceptions=True), 10)
+            assert all(isinstance(o, StoreBusy) for o in outcomes)
+        finally:
+            other.execute("ROLLBACK")
+            other.close()
+        # Nothing was written, and the store works again once the lock is gone.
+        assert await asyncio.wait_for(store.append_events("t_0001", [marker("b")]), 10) == [2]
+
+
+async def test_tasks_from_schema_0002_keep_working_after_the_upgrade(db_path: Path) -> None:
+    db_path.parent.mkdir(parents=True)
+    engine = create_engine(f"sqlite:///{db_path}")
+    config = Config()
+    config.set_main_option("script_location", str(migrations.MIGRATIONS_DIR))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0002")
+        row = rows.task_to_row(new_task())
+        for added in ("idempotency_fingerprint", "workspace_collected_at"):
+            row.pop(added)
+        conn.execute(tables.tasks.insert().values(**row))
+    engine.dispose()
+    async with await SqlStore.open(db_path) as store:
+        found = await store.get_task("t_0001")
+    assert found is not None
+    assert found.idempotency_fingerprint is None and found.workspace_collected_at is None
