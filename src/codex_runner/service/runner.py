@@ -48,6 +48,7 @@ CONTINUE_PROMPT = "Continue where you left off."
 
 DEFAULT_STOP_REASON = "the runner stopped; resume the task to continue"
 
+
 class TaskRunner:
     """Runs tasks one turn at a time; the service starts one ``run`` per scheduled task.
 
@@ -79,6 +80,8 @@ class TaskRunner:
         # Interrupt or cancel asked of a task whose run is alive; the run honours it even
         # when the request lands before its Codex turn exists.
         self.stop_requested: dict[str, Action] = {}
+        # Why a stop was requested, when not by a person (the home became unavailable).
+        self.stop_reasons: dict[str, str] = {}
         self.stopping = False
         self.stop_reason = DEFAULT_STOP_REASON  # said by tasks interrupted by the stop
         # Tasks whose turn died with Codex while other turns ran too: any of them may have
@@ -189,6 +192,7 @@ class TaskRunner:
         """The task's run is over."""
         self.turns.pop(task_id, None)
         self.stop_requested.pop(task_id, None)
+        self.stop_reasons.pop(task_id, None)
         if task_id in self._requeued:
             self._requeued.discard(task_id)
         else:
@@ -225,7 +229,7 @@ class TaskRunner:
         """Settle an interrupt or cancel that arrived before the turn started."""
         action = self.stop_requested[task.id]
         reason = "cancelled by request" if action is Action.CANCEL else "interrupted by request"
-        await self._writer.transition(task, action, reason=reason)
+        await self._writer.transition(task, action, reason=self.stop_reasons.get(task.id, reason))
 
     async def _settle(
         self, task_id: str, result: TurnResult, turn_number: int, *, suspect: bool
@@ -254,7 +258,9 @@ class TaskRunner:
                     task, Action.CANCEL, reason="cancelled by request", usage=usage
                 )
             else:
-                reason = self.stop_reason if self.stopping else "interrupted by request"
+                reason = self.stop_reasons.get(task_id) or (
+                    self.stop_reason if self.stopping else "interrupted by request"
+                )
                 await self._writer.transition(task, Action.INTERRUPT, reason=reason, usage=usage)
         elif _crashed(result):
             await self._settle_crash(task, suspect=suspect)

@@ -122,7 +122,10 @@ class TaskService:
         clock: Callable[[], datetime] = _utc_now,
         ids: IdGenerator | None = None,
         stop_timeout_s: float = 10.0,
+        admission: Callable[[], None] | None = None,
     ) -> None:
+        """``admission()`` raises (e.g. HomeUnavailable) while new work must be refused;
+        queued tasks wait meanwhile."""
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         self._store = store
@@ -134,6 +137,7 @@ class TaskService:
         self._clock = clock
         self._ids = ids or IdGenerator()
         self._stop_timeout_s = stop_timeout_s
+        self._admission = admission
         self._wake = asyncio.Event()
         self._scheduler: asyncio.Task[None] | None = None
         self._stopping = False
@@ -282,6 +286,7 @@ class TaskService:
         Raises InvalidRequest (naming the field) for an empty prompt, a workspace that cannot
         be made, a missing image or a bad max runtime; nothing is written then.
         """
+        self._admit()
         if idempotency_key is not None:
             existing = await self._store.find_by_idempotency_key(idempotency_key)
             if existing is not None:
@@ -320,6 +325,7 @@ class TaskService:
         """Create a parent and its children in one transaction (the children queue at once,
         each starting when its prerequisites completed, and the parent runs last), or find
         the graph its ``idempotency_key`` already made; with whether it was created."""
+        self._admit()
         if request.idempotency_key is not None:
             existing = await self._store.find_by_idempotency_key(request.idempotency_key)
             if existing is not None and existing.graph_id is not None:
@@ -383,6 +389,7 @@ class TaskService:
 
     async def resume(self, task_id: str, prompt: str | None = None) -> Task:
         """Re-queue an interrupted task on its thread, optionally with new input."""
+        self._admit()
         task = await self.get(task_id)
         fields: dict[str, Any] = {"pending_message": prompt} if prompt and prompt.strip() else {}
         after = await self._writer.transition(
@@ -393,6 +400,7 @@ class TaskService:
 
     async def message(self, task_id: str, prompt: str, images: Sequence[str] = ()) -> Task:
         """A follow-up for an interrupted or completed task: queued as its next turn."""
+        self._admit()
         if not prompt.strip():
             raise InvalidRequest("prompt", "the message is empty: say what the task should do")
         checked = check_images(images)
@@ -408,6 +416,34 @@ class TaskService:
         )
         self._wake.set()
         return after
+
+    def _admit(self) -> None:
+        if self._admission is not None:
+            self._admission()
+
+    def admits(self) -> bool:
+        """Whether new work is taken now (queued tasks start only then)."""
+        try:
+            self._admit()
+        except Exception:
+            return False
+        return True
+
+    def admission_reopened(self) -> None:
+        """New work is taken again: queued tasks may start."""
+        self._wake.set()
+
+    async def halt_running(self, reason: str) -> None:
+        """Interrupt every running turn saying ``reason`` (not a person's request: the
+        home became unavailable); the threads are kept, so each can be resumed later."""
+
+        async def halt(task_id: str) -> None:
+            with contextlib.suppress(TaskNotFound):
+                task = await self.get(task_id)
+                self._runner.stop_reasons[task_id] = reason
+                await self._stop_runner(task, Action.INTERRUPT)
+
+        await asyncio.gather(*(halt(task_id) for task_id in list(self._runners)))
 
     async def steer(self, task_id: str, prompt: str) -> None:
         """Add input to the task's live turn."""
@@ -545,7 +581,7 @@ class TaskService:
         while not self._stopping:
             self._wake.clear()
             free = self._max - len(self._runners)
-            if free > 0:
+            if free > 0 and self.admits():
                 try:
                     # Suspects beyond the first are passed over: ask for enough to fill up.
                     ready = await self._store.next_queued(free + len(suspects))
