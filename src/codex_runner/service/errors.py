@@ -26,3 +26,20 @@ class GraphNotFound(LookupError):
     def __init__(self, graph_id: str) -> None:
         self.graph_id = graph_id
         super().__init__(f"no graph {graph_id}: check the id (graph ids start with g_)")
+
+
+class IdempotencyKeyReused(Exception):
+    """An idempotency key sent again with a different request than the one that used it.
+
+    The same request again is answered with what it made; a different one is refused, so a
+    client that reuses a key by mistake learns it instead of getting someone else's task.
+    """
+
+    def __init__(self, key: str, task_id: str) -> None:
+        self.key = key
+        self.task_id = task_id
+        self.field = "idempotency_key"
+        super().__init__(
+            f"idempotency key {key!r} was already used for task {task_id} with a different "
+            "request; send that same request again to get it, or use a new key"
+        )

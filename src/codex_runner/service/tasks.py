@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -43,7 +43,7 @@ from codex_runner.domain.task import (
 )
 from codex_runner.domain.transitions import Action, InvalidTransition
 from codex_runner.service.approvals import ApprovalDesk
-from codex_runner.service.errors import InvalidRequest, TaskNotRunning
+from codex_runner.service.errors import IdempotencyKeyReused, InvalidRequest, TaskNotRunning
 from codex_runner.service.event_bus import EventBus, follow
 from codex_runner.service.failover import FailoverPolicy
 from codex_runner.service.graphs import (
@@ -53,12 +53,16 @@ from codex_runner.service.graphs import (
     load_graph,
     plan_graph,
 )
+from codex_runner.service.idempotency import check_same_request, graph_fingerprint, task_fingerprint
 from codex_runner.service.runner import TaskRunner
 from codex_runner.service.task_log import EventSink
 from codex_runner.service.validation import (
     check_images,
     check_max_runtime,
+    check_priority,
+    check_settings,
     check_workspace,
+    resolved_workspace,
 )
 from codex_runner.service.writer import Abandoned, TaskWriter
 from codex_runner.store.errors import (
@@ -102,6 +106,25 @@ class ServiceStatus:
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _checked_graph_request(request: GraphRequest) -> GraphRequest:
+    """The request with its values checked (each error names its field) and its workspace
+    resolved; the workspace is not yet known to exist."""
+    if len(request.children) > MAX_GRAPH_SIZE:
+        raise InvalidRequest("children", f"a graph has at most {MAX_GRAPH_SIZE} children")
+    check_priority(request.priority)
+    check_settings(request.settings)
+    for i, child in enumerate(request.children):
+        if child.priority is not None:
+            check_priority(child.priority, f"children[{i}].priority")
+        if child.settings is not None:
+            check_settings(child.settings)
+    return replace(
+        request,
+        max_runtime_s=check_max_runtime(request.max_runtime_s),
+        workspace=resolved_workspace(request.workspace),
+    )
 
 
 class TaskService:
@@ -287,14 +310,27 @@ class TaskService:
         be made, a missing image or a bad max runtime; nothing is written then.
         """
         self._admit()
-        if idempotency_key is not None:
-            existing = await self._store.find_by_idempotency_key(idempotency_key)
-            if existing is not None:
-                return existing, False
         if not prompt.strip():
             raise InvalidRequest("prompt", "the prompt is empty: say what the task should do")
-        check_max_runtime(max_runtime_s)
-        await check_workspace(self._workspaces, workspace)
+        check_priority(priority)
+        settings = check_settings(settings or RuntimeSettings())
+        max_runtime_s = check_max_runtime(max_runtime_s)
+        workspace = resolved_workspace(workspace)
+        fingerprint: str | None = None
+        if idempotency_key is not None:
+            fingerprint = task_fingerprint(
+                prompt,
+                workspace,
+                priority=priority,
+                settings=settings,
+                max_runtime_s=max_runtime_s,
+                images=images,
+            )
+            existing = await self._store.find_by_idempotency_key(idempotency_key)
+            if existing is not None:
+                check_same_request(idempotency_key, existing, fingerprint)
+                return existing, False
+        workspace = await check_workspace(self._workspaces, workspace)
         now = self._clock()
         task = Task(
             id=self._ids.task_id(),
@@ -303,15 +339,19 @@ class TaskService:
             created_at=now,
             updated_at=now,
             priority=priority,
-            settings=settings or RuntimeSettings(),
+            settings=settings,
             max_runtime_s=max_runtime_s or DEFAULT_MAX_RUNTIME_S,
             idempotency_key=idempotency_key,
+            idempotency_fingerprint=fingerprint,
             pending_images=check_images(images),
         )
         try:
             await self._store.create_task(task)
-        except DuplicateIdempotencyKey as exc:
-            return await self.get(exc.existing_task_id), False
+        except DuplicateIdempotencyKey as exc:  # a racing submit with the key won
+            existing = await self.get(exc.existing_task_id)
+            if fingerprint is not None:
+                check_same_request(exc.key, existing, fingerprint)
+            return existing, False
         await self._writer.publish(task.id, [1])
         self._wake.set()
         return task, True
@@ -326,20 +366,17 @@ class TaskService:
         each starting when its prerequisites completed, and the parent runs last), or find
         the graph its ``idempotency_key`` already made; with whether it was created."""
         self._admit()
+        request = _checked_graph_request(request)
+        fingerprint: str | None = None
         if request.idempotency_key is not None:
+            fingerprint = graph_fingerprint(request)
             existing = await self._store.find_by_idempotency_key(request.idempotency_key)
-            if existing is not None and existing.graph_id is not None:
-                return await self.graph(existing.graph_id), False
             if existing is not None:
-                raise InvalidRequest(
-                    "idempotency_key",
-                    f"idempotency key {request.idempotency_key!r} belongs to task {existing.id}, "
-                    "which is not a graph; use another key",
-                )
-        if len(request.children) > MAX_GRAPH_SIZE:
-            raise InvalidRequest("children", f"a graph has at most {MAX_GRAPH_SIZE} children")
-        check_max_runtime(request.max_runtime_s)
-        await check_workspace(self._workspaces, request.workspace)
+                graph = await self._graph_of(request.idempotency_key, existing, fingerprint)
+                return graph, False
+        request = replace(
+            request, workspace=await check_workspace(self._workspaces, request.workspace)
+        )
         try:
             plan = plan_graph(
                 request,
@@ -349,18 +386,25 @@ class TaskService:
             )
         except GraphSpecError as exc:
             raise InvalidRequest("children", str(exc)) from exc
+        plan = replace(plan, parent=replace(plan.parent, idempotency_fingerprint=fingerprint))
         try:
             await self._store.create_graph(plan)
-        except DuplicateIdempotencyKey as exc:
+        except DuplicateIdempotencyKey as exc:  # a racing submit with the key won
             existing = await self.get(exc.existing_task_id)
-            if existing.graph_id is None:
-                raise InvalidRequest("idempotency_key", str(exc)) from exc
-            return await self.graph(existing.graph_id), False
+            assert fingerprint is not None  # only a request with a key meets its duplicate
+            return await self._graph_of(exc.key, existing, fingerprint), False
         await self._writer.publish(plan.parent.id, [1, 2])
         for child in plan.children:
             await self._writer.publish(child.id, [1])
         self._wake.set()
         return await self.graph(plan.graph.id), True
+
+    async def _graph_of(self, key: str, existing: Task, fingerprint: str) -> GraphView:
+        """The graph an idempotency key made, if this same request made it."""
+        if existing.graph_id is None or not existing.is_graph_parent:
+            raise IdempotencyKeyReused(key, existing.id)
+        check_same_request(key, existing, fingerprint)
+        return await self.graph(existing.graph_id)
 
     async def interrupt(self, task_id: str) -> Task:
         """Stop the task's live turn (thread kept); it can be resumed later."""

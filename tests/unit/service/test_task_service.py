@@ -345,10 +345,10 @@ async def test_a_crash_is_charged_to_the_task_causing_it_not_to_the_one_beside_i
 async def test_idempotent_submit() -> None:
     service, _, _, _ = make(lambda _: complete)
     first = await service.submit("x", WS, idempotency_key="k1")
-    second = await service.submit("y", WS, idempotency_key="k1")
+    second = await service.submit("x", WS, idempotency_key="k1")
     assert second.id == first.id
     assert len(await service.list_tasks()) == 1
-    again, created = await service.submit_or_find("z", WS, idempotency_key="k1")
+    again, created = await service.submit_or_find("x", WS, idempotency_key="k1")
     assert (again.id, created) == (first.id, False)
     fresh, created = await service.submit_or_find("z", WS, idempotency_key="k2")
     assert fresh.id != first.id and created
