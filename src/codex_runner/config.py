@@ -107,6 +107,12 @@ class ServiceSettings(_Strict):
     )
     rpc_log: bool = Field(default=False, description="Log raw Codex JSON-RPC (secrets redacted).")
     rpc_log_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    home_check_interval_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=3600,
+        description="How often the daemon checks that its home is still there and writable.",
+    )
 
 
 class SlackSettings(_Strict):

@@ -48,6 +48,7 @@ def create_app(
     sse_keepalive_s: float = DEFAULT_KEEPALIVE_S,
     browser: BrowserAccess | None = None,
     allowed_hosts: frozenset[str] | None = None,
+    home_problem: Callable[[], str | None] = lambda: None,
 ) -> Starlette:
     """The API over ``service``. ``ready()`` says whether the store is open and the Codex
     runtime initialized (``/readyz``); ``routers`` are mounted under the same bearer auth,
@@ -58,11 +59,18 @@ def create_app(
     its ``close_all()`` when the daemon shuts down, so they do not hold the server open.
     ``browser`` lets the admin page's session cookie authenticate (its router goes in
     ``routers``); ``allowed_hosts`` (see :func:`~codex_runner.api.auth.host_allowlist`)
-    refuses requests for any other ``Host``.
+    refuses requests for any other ``Host``. ``home_problem()`` says what is wrong with
+    the runner's home, if anything (``/readyz`` answers 503 with it).
     """
     streams = EventStreams(keepalive_s=sse_keepalive_s)
     own = [
-        runtime_routes(service, ready=ready, gc_retention_s=gc_retention_s, version=version),
+        runtime_routes(
+            service,
+            ready=ready,
+            gc_retention_s=gc_retention_s,
+            version=version,
+            home_problem=home_problem,
+        ),
         task_routes(service),
         event_routes(service, streams),
         approval_routes(service),

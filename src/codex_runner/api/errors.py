@@ -21,6 +21,7 @@ from codex_runner.api.schemas import ErrorDetail, ErrorOut
 from codex_runner.domain.approval import ApprovalAlreadySettled, DecisionNotOffered
 from codex_runner.domain.transitions import InvalidTransition
 from codex_runner.service.errors import GraphNotFound, InvalidRequest, TaskNotRunning
+from codex_runner.service.home_watch import HomeUnavailable
 from codex_runner.store.errors import ApprovalNotFound, StoreClosed, TaskNotFound
 from codex_runner.workspace.protocol import WorkspaceError
 
@@ -40,6 +41,7 @@ _MAPPED: tuple[tuple[type[Exception], int, str, str | None], ...] = (
     (ApprovalAlreadySettled, 409, "approval_settled", None),
     (WorkspaceError, 409, "workspace_error", None),
     (StoreClosed, 503, "unavailable", None),
+    (HomeUnavailable, 503, "home_unavailable", None),
 )
 
 _HTTP_CODES: Mapping[int, str] = {

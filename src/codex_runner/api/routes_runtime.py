@@ -25,7 +25,12 @@ NOT_READY_MESSAGE = "not ready: the store is not open or the Codex runtime is no
 
 
 def runtime_routes(
-    service: TaskService, *, ready: Callable[[], bool], gc_retention_s: float, version: str
+    service: TaskService,
+    *,
+    ready: Callable[[], bool],
+    gc_retention_s: float,
+    version: str,
+    home_problem: Callable[[], str | None] = lambda: None,
 ) -> Router:
     router = Router(tags=["daemon"], responses=ERROR_RESPONSES)
 
@@ -40,7 +45,11 @@ def runtime_routes(
         responses={503: {"model": ErrorOut, "description": "Not ready."}},
     )
     async def readyz() -> Response:
-        """200 once the store is open and the Codex runtime initialized, else 503."""
+        """200 once the store is open and the Codex runtime initialized and while the
+        runner's home is sound; else 503 saying why."""
+        problem = home_problem()
+        if problem is not None:
+            return error_response(503, "home_unavailable", problem)
         if not ready():
             return error_response(503, "not_ready", NOT_READY_MESSAGE)
         return model_response(HealthOut(ok=True))

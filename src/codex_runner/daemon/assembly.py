@@ -22,6 +22,7 @@ from codex_runner.daemon.startup import StartupTimes, timed
 from codex_runner.domain.events import ApprovalRequest
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.failover import ProfileFailover
+from codex_runner.service.home_watch import HomeBaseline, HomeWatch
 from codex_runner.service.profiles import ProfileSwitcher
 from codex_runner.service.task_log import TaskLogFiles
 from codex_runner.service.tasks import TaskService
@@ -74,6 +75,7 @@ class Daemon:
         # Switches auth profiles on the app-server runtime (None with exec or codex.home).
         self.switcher: ProfileSwitcher | None = None
         self.startup = StartupTimes()
+        self.home_watch: HomeWatch | None = None
 
     @property
     def service(self) -> TaskService:
@@ -88,12 +90,17 @@ class Daemon:
         return self._runtime
 
     def ready(self) -> bool:
-        """The store is open and the Codex runtime answered ``initialize``."""
+        """The store is open, the Codex runtime answered ``initialize``, the home is sound."""
         return (
             self._store is not None
             and self._runtime is not None
             and self._runtime.status().state == "ready"
+            and self.home_problem() is None
         )
+
+    def home_problem(self) -> str | None:
+        """What is wrong with the home (deleted, replaced, read-only), None when sound."""
+        return self.home_watch.problem if self.home_watch is not None else None
 
     async def start(self) -> None:
         settings = self.config.service
@@ -114,6 +121,18 @@ class Daemon:
             self.switcher = ProfileSwitcher(profiles, self._runtime)
             failover = ProfileFailover(self.config.auth, profiles, self.switcher)
         self._task_logs = TaskLogFiles(self.paths.task_logs)
+        self.home_watch = HomeWatch(
+            HomeBaseline.take(
+                self.paths.home,
+                store_file=self.paths.database,
+                config_files=(
+                    self.config.home / "config.toml",
+                    self.config.codex_home / "config.toml",
+                ),
+            ),
+            interval_s=settings.home_check_interval_s,
+            on_change=self._home_changed,
+        )
         self._service = TaskService(
             self._store,
             self._runtime,
@@ -126,6 +145,7 @@ class Daemon:
             auto_resume=settings.auto_resume,
             event_sink=self._task_logs,
             failover=failover,
+            admission=self.home_watch.check_admission,
         )
         try:
             # Codex starts (a process of its own) while the store reconciles what a crash
@@ -146,6 +166,15 @@ class Daemon:
             await self.stop()
             raise
         self._gc = asyncio.create_task(self._collect_garbage(), name="worktree-gc")
+        self.home_watch.start()
+
+    async def _home_changed(self, problem: str | None) -> None:
+        """A home gone wrong stops running turns (their events would be lost); once it is
+        sound again, queued tasks start."""
+        if problem is not None:
+            await self.service.halt_running(problem)
+        else:
+            self.service.admission_reopened()
 
     async def _collect_garbage(self) -> None:
         """The retention policy: remove finished tasks' worktrees now and then."""
@@ -161,6 +190,8 @@ class Daemon:
 
     async def stop(self, reason: str | None = None) -> None:
         """Stop every part, bounded; running tasks are interrupted saying ``reason``."""
+        if self.home_watch is not None:
+            await self.home_watch.stop()
         if self._gc is not None:
             self._gc.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -4,7 +4,7 @@ A home deleted under a running daemon (``rm -rf``) leaves SQLite writing into an
 file that the next start no longer finds, and Codex without its config.toml calls the
 default provider; a home turned read-only (a remount, a full disk) fails every write. None
 of that shows unless someone looks, so the daemon looks every few seconds: the home and the
-store file keep the identity (device, inode) they had at start, the config files that
+store file are still the ones opened at start, the config files that
 existed still exist, and a small probe file can be written. While a problem lasts, the
 daemon is not ready, refuses new work naming it, stops running turns, and logs it once.
 """
@@ -29,41 +29,68 @@ class HomeUnavailable(Exception):
     """New work is refused because the runner's home is gone or not writable."""
 
 
-@dataclass(frozen=True)
-class Identity:
-    device: int
-    inode: int
+class Anchor:
+    """An open descriptor on a file or directory, to tell whether the path still names it.
 
-    @classmethod
-    def of(cls, path: Path) -> Identity | None:
-        try:
-            st = path.stat()
-        except OSError:
+    Comparing inode numbers alone is not enough: a file system reuses a freed inode at
+    once, so a home deleted and made again can have the number the old one had. An open
+    descriptor keeps the old one alive, and its link count says whether it was removed.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        flags = os.O_RDONLY | os.O_CLOEXEC | (os.O_DIRECTORY if path.is_dir() else 0)
+        self._fd: int | None = os.open(path, flags)
+
+    def change(self) -> str | None:
+        """``"deleted"``, ``"replaced"`` or None (still the same)."""
+        if self._fd is None:
             return None
-        return cls(st.st_dev, st.st_ino)
+        held = os.fstat(self._fd)
+        try:
+            now = self.path.stat()
+        except FileNotFoundError:
+            return "deleted"
+        if held.st_nlink == 0 or (now.st_dev, now.st_ino) != (held.st_dev, held.st_ino):
+            return "replaced"
+        return None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 @dataclass(frozen=True)
 class HomeBaseline:
-    """What the home looked like when the daemon started."""
+    """What the home looked like when the daemon started; :meth:`close` when done."""
 
-    home: Path
-    home_identity: Identity | None
-    store_file: Path | None
-    store_identity: Identity | None
+    home: Anchor
+    store: Anchor | None
     config_files: tuple[Path, ...]  # those that existed at start
 
     @classmethod
     def take(
         cls, home: Path, *, store_file: Path | None = None, config_files: Sequence[Path] = ()
     ) -> HomeBaseline:
+        anchor = Anchor(home)
+        try:
+            store = Anchor(store_file) if store_file is not None and store_file.exists() else None
+        except BaseException:
+            anchor.close()
+            raise
         return cls(
-            home=home,
-            home_identity=Identity.of(home),
-            store_file=store_file,
-            store_identity=Identity.of(store_file) if store_file is not None else None,
-            config_files=tuple(p for p in config_files if p.exists()),
+            home=anchor, store=store, config_files=tuple(p for p in config_files if p.exists())
         )
+
+    @property
+    def path(self) -> Path:
+        return self.home.path
+
+    def close(self) -> None:
+        self.home.close()
+        if self.store is not None:
+            self.store.close()
 
 
 def inspect_home(baseline: HomeBaseline) -> str | None:
@@ -71,18 +98,16 @@ def inspect_home(baseline: HomeBaseline) -> str | None:
 
     Blocking (file-system calls): run it in a thread.
     """
-    home = baseline.home
+    home = baseline.path
     restart = "restart the daemon once it is back; work submitted meanwhile is refused"
-    current = Identity.of(home)
-    if current is None:
-        return f"the runner's home {home} was deleted while the daemon ran; {restart}"
-    if baseline.home_identity is not None and current != baseline.home_identity:
-        return f"the runner's home {home} was replaced while the daemon ran; {restart}"
-    if baseline.store_file is not None and baseline.store_identity is not None:
-        store = Identity.of(baseline.store_file)
-        if store != baseline.store_identity:
-            what = "deleted" if store is None else "replaced"
-            return f"the store {baseline.store_file} was {what} while the daemon ran; {restart}"
+    change = baseline.home.change()
+    if change is not None:
+        return f"the runner's home {home} was {change} while the daemon ran; {restart}"
+    if baseline.store is not None:
+        change = baseline.store.change()
+        if change is not None:
+            store = baseline.store.path
+            return f"the store {store} was {change} while the daemon ran; {restart}"
     for config in baseline.config_files:
         if not config.exists():
             return (
@@ -151,13 +176,13 @@ class HomeWatch:
                 asyncio.to_thread(self._inspect, self.baseline), self.interval_s * 5
             )
         except TimeoutError:
-            problem = f"the runner's home {self.baseline.home} does not answer (file system hung)"
+            problem = f"the runner's home {self.baseline.path} does not answer (file system hung)"
         if problem != self.problem:
             previous, self.problem = self.problem, problem
             if problem is not None:
                 log.error("home unavailable: %s", problem)
             elif previous is not None:
-                log.warning("home available again: %s", self.baseline.home)
+                log.warning("home available again: %s", self.baseline.path)
             if self._on_change is not None:
                 try:
                     await self._on_change(problem)
@@ -175,6 +200,7 @@ class HomeWatch:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self.baseline.close()
 
     async def _loop(self) -> None:
         while True:

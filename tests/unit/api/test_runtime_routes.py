@@ -9,6 +9,7 @@ import pytest
 from codex_runner.api.app import create_app
 from codex_runner.codex.runtime import RuntimeStatus
 from codex_runner.domain.task import TaskState
+from codex_runner.service.home_watch import HomeUnavailable
 
 from .conftest import AUTH, BASE_URL, TOKEN, Harness, make_service
 
@@ -101,3 +102,29 @@ async def test_an_unexpected_error_is_a_generic_500_and_is_logged(
         assert any(isinstance(e, _BrokenStatus) for e in logged)
         # The app keeps serving.
         assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_a_home_problem_fails_readyz_and_refuses_new_work_naming_it(
+    tmp_path: Path,
+) -> None:
+    problem = "the runner's home /h was deleted while the daemon ran"
+
+    def refuse() -> None:
+        raise HomeUnavailable(problem)
+
+    service, *_ = make_service(tmp_path)
+    service._admission = refuse  # as the daemon's home watch does once the home is gone
+    app = create_app(service, token=TOKEN, ready=lambda: True, home_problem=lambda: problem)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
+        ready = await client.get("/readyz", headers=AUTH)
+        submitted = await client.post(
+            "/v1/tasks", json={"prompt": "quick", "cwd": str(tmp_path)}, headers=AUTH
+        )
+    for response in (ready, submitted):
+        assert response.status_code == 503
+        assert response.json()["error"] == {
+            "code": "home_unavailable",
+            "message": problem,
+            "field": None,
+        }
