@@ -140,3 +140,19 @@ def test_a_port_in_use_is_a_clear_error() -> None:
             listen("127.0.0.1", taken.getsockname()[1])
     finally:
         taken.close()
+
+
+def test_a_port_out_of_range_is_refused_naming_the_range() -> None:
+    with pytest.raises(ServeError, match="from 0 to 65535"):
+        listen("127.0.0.1", 99999)
+
+
+def test_serve_with_a_port_out_of_range_is_a_usage_error_not_a_traceback() -> None:
+    from typer.testing import CliRunner
+
+    from codex_runner.cli.main import build_app
+
+    result = CliRunner().invoke(build_app("serve"), ["serve", "--port", "99999"])
+    assert result.exit_code == 2
+    assert "--port" in result.output and "65535" in result.output
+    assert "Traceback" not in result.output
