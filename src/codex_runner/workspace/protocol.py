@@ -264,10 +264,14 @@ class GitFailed(WorkspaceError):
         self.command = tuple(args)
         self.returncode = returncode
         self.stderr = stderr
-        how = "timed out" if returncode is None else f"failed (exit code {returncode})"
+        # Only a timeout is helped by a longer timeout; a failure (a read-only home, a
+        # broken repository) is fixed by what git said.
+        if returncode is None:
+            how, fix = "timed out", "raise the git timeout or find what makes git hang"
+        else:
+            how, fix = f"failed (exit code {returncode})", "fix what git reports"
         super().__init__(
-            f"`git {' '.join(args)}` {how}: {stderr.strip() or 'no error output'};"
-            " fix the repository (or raise the git timeout) and retry"
+            f"`git {' '.join(args)}` {how}: {stderr.strip() or 'no error output'}; {fix} and retry"
         )
 
 
