@@ -20,9 +20,14 @@ from codex_runner.api.routing import InvalidInput, UnsupportedBody, model_respon
 from codex_runner.api.schemas import ErrorDetail, ErrorOut
 from codex_runner.domain.approval import ApprovalAlreadySettled, DecisionNotOffered
 from codex_runner.domain.transitions import InvalidTransition
-from codex_runner.service.errors import GraphNotFound, InvalidRequest, TaskNotRunning
+from codex_runner.service.errors import (
+    GraphNotFound,
+    IdempotencyKeyReused,
+    InvalidRequest,
+    TaskNotRunning,
+)
 from codex_runner.service.home_watch import HomeUnavailable
-from codex_runner.store.errors import ApprovalNotFound, StoreClosed, TaskNotFound
+from codex_runner.store.errors import ApprovalNotFound, StoreBusy, StoreClosed, TaskNotFound
 from codex_runner.workspace.protocol import WorkspaceError
 
 log = logging.getLogger(__name__)
@@ -38,6 +43,7 @@ _MAPPED: tuple[tuple[type[Exception], int, str, str | None], ...] = (
     (GraphNotFound, 404, "not_found", None),
     (InvalidTransition, 409, "invalid_transition", None),
     (TaskNotRunning, 409, "task_not_running", None),
+    (IdempotencyKeyReused, 409, "idempotency_conflict", "idempotency_key"),
     (ApprovalAlreadySettled, 409, "approval_settled", None),
     (WorkspaceError, 409, "workspace_error", None),
     (StoreClosed, 503, "unavailable", None),
@@ -57,6 +63,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorOut, "description": "No such task, approval or graph."},
     409: {"model": ErrorOut, "description": "Not allowed in the current state."},
     422: {"model": ErrorOut, "description": "Invalid request; `field` names the input."},
+    503: {"model": ErrorOut, "description": "Unavailable for now; retry (see Retry-After)."},
 }
 
 
@@ -124,6 +131,12 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, code, message, headers=exc.headers)
 
 
+async def _store_busy(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StoreBusy)
+    headers = {"Retry-After": str(exc.retry_after_s)}
+    return error_response(503, "store_busy", str(exc), headers=headers)
+
+
 def _mapped_handler(status: int, code: str, default_field: str | None) -> Any:
     async def handle(request: Request, exc: Exception) -> Response:
         field = exc.field if isinstance(exc, InvalidRequest) else default_field
@@ -138,6 +151,7 @@ def error_handlers() -> dict[Any, ExceptionHandler]:
         InvalidInput: _validation_error,
         UnsupportedBody: _unsupported_body,
         StarletteHTTPException: _http_error,
+        StoreBusy: _store_busy,
     }
     for exc_type, status, code, field in _MAPPED:
         handlers[exc_type] = _mapped_handler(status, code, field)

@@ -93,8 +93,16 @@ def task_routes(service: TaskService) -> Router:
 
     @router.get("/{task_id}/diff")
     async def task_diff(task_id: str) -> DiffOut:
+        """The branch's diff; for a worktree gc removed, ``collected`` and when instead."""
         diff = await service.diff(task_id)
         task = await service.get(task_id)
-        return DiffOut(task_id=task.id, branch=task.branch, summary=task.diff_summary, diff=diff)
+        return DiffOut(
+            task_id=task.id,
+            branch=task.branch,
+            summary=task.diff_summary,
+            diff=diff.diff,
+            collected=diff.collected,
+            collected_at=diff.collected_at,
+        )
 
     return router

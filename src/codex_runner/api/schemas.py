@@ -6,16 +6,20 @@ unknown fields, so a typo is a 422 naming the field instead of a silently ignore
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from codex_runner.codex.runtime import RuntimeStatus
 from codex_runner.config import ApprovalPolicy, SandboxMode
 from codex_runner.domain.approval import Approval
 from codex_runner.domain.durable_event import TaskEvent
-from codex_runner.domain.task import Task, TaskState
+from codex_runner.domain.task import REASONING_EFFORTS, Task, TaskState
+from codex_runner.service import validation
+from codex_runner.service.errors import InvalidRequest
 
 # The store's integers are 64-bit: a larger offset or sequence number is refused as bad
 # input (naming its field) instead of failing in the database.
@@ -31,18 +35,58 @@ class _Request(BaseModel):
 # --- requests ----------------------------------------------------------------------------
 
 
+def _checked_by(check: Callable[[Any], Any]) -> BeforeValidator:
+    """Judge the raw JSON value with the service's own check (no coercion: ``true`` and
+    ``"5"`` are not integers); its message, which names the rule, becomes pydantic's."""
+
+    def validate(value: Any) -> Any:
+        try:
+            return check(value)
+        except InvalidRequest as exc:
+            raise PydanticCustomError("invalid_request", "{rule}", {"rule": str(exc)}) from exc
+
+    return BeforeValidator(validate)
+
+
+def _optional_priority(value: Any) -> int | None:
+    return None if value is None else validation.check_priority(value)
+
+
+Priority = Annotated[
+    int,
+    _checked_by(validation.check_priority),
+    Field(ge=validation.PRIORITY_MIN, le=validation.PRIORITY_MAX, description="Higher runs first."),
+]
+# Constraints on the member, not the union: pydantic cannot apply them to None.
+MaxRuntime = Annotated[
+    Annotated[float, Field(gt=0, le=validation.MAX_RUNTIME_LIMIT_S)] | None,
+    _checked_by(validation.check_max_runtime),
+    Field(description="Seconds; finite."),
+]
+ModelName = Annotated[
+    Annotated[str, Field(max_length=validation.MODEL_NAME_MAX)] | None,
+    _checked_by(validation.check_model),
+    Field(description="One line; default from config."),
+]
+Effort = Annotated[
+    str | None,
+    _checked_by(validation.check_effort),
+    Field(description=f"Reasoning effort: one of {', '.join(REASONING_EFFORTS)}."),
+]
+
+
 class _WorkOptions(_Request):
     """Where and how work runs: shared by a task and a graph (whose children inherit it)."""
 
     repo: str | None = Field(default=None, description="Absolute path of a git repository.")
     base_ref: str | None = Field(default=None, description="Commit-ish; default the repo's HEAD.")
     cwd: str | None = Field(default=None, description="Absolute path: run in place, no worktree.")
-    priority: int = Field(default=0, ge=-1000, le=1000)
-    model: str | None = Field(default=None, max_length=200)
-    effort: str | None = Field(default=None, max_length=50)
+    priority: Priority = 0
+    model: ModelName = None
+    effort: Effort = None
     sandbox: SandboxMode | None = None
     approval_policy: ApprovalPolicy | None = None
-    max_runtime_s: float | None = Field(default=None, gt=0, le=7 * 24 * 3600)
+    max_runtime_s: MaxRuntime = None
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
 
 
@@ -69,7 +113,11 @@ class ChildCreate(_Request):
     key: str = Field(min_length=1, max_length=64)
     prompt: str = Field(min_length=1, max_length=200_000)
     depends_on: list[str] = Field(default_factory=list, max_length=1000)
-    priority: int | None = Field(default=None, ge=-1000, le=1000)
+    priority: Annotated[
+        Annotated[int, Field(ge=validation.PRIORITY_MIN, le=validation.PRIORITY_MAX)] | None,
+        _checked_by(_optional_priority),
+        Field(description="Default: the graph's priority."),
+    ] = None
 
 
 class GraphCreate(_WorkOptions):
@@ -250,6 +298,10 @@ class DiffOut(BaseModel):
     branch: str | None
     summary: str | None
     diff: str
+    collected: bool = Field(
+        default=False, description="gc removed the worktree and its branch: no diff is left."
+    )
+    collected_at: datetime | None = Field(default=None, description="When gc removed it.")
 
 
 class RuntimeOut(BaseModel):

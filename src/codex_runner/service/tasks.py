@@ -85,6 +85,7 @@ __all__ = [
     "InvalidRequest",
     "InvalidTransition",
     "ServiceStatus",
+    "TaskDiff",
     "TaskNotFound",
     "TaskNotRunning",
     "TaskService",
@@ -102,6 +103,18 @@ class ServiceStatus:
     counts: dict[TaskState, int]
     active: tuple[Task, ...]  # running or awaiting approval
     max_concurrent: int
+
+
+@dataclass(frozen=True)
+class TaskDiff:
+    """A task branch's diff, or why there is none: gc collected its worktree (and branch)."""
+
+    diff: str
+    collected_at: datetime | None = None  # set when gc removed the worktree, diff empty
+
+    @property
+    def collected(self) -> bool:
+        return self.collected_at is not None
 
 
 def _utc_now() -> datetime:
@@ -234,11 +247,14 @@ class TaskService:
     async def graph(self, graph_id: str) -> GraphView:
         return await load_graph(self._store, graph_id)
 
-    async def diff(self, task_id: str) -> str:
-        """The task branch's unified diff against its base (empty for a directory task)."""
+    async def diff(self, task_id: str) -> TaskDiff:
+        """The task branch's unified diff against its base (empty for a directory task);
+        for a worktree gc collected, empty with when it was collected."""
         task = await self.get(task_id)
         workspace = await self._workspaces.locate(task.id, WorkspaceSpec.of_task(task.workspace))
-        return "" if workspace is None else await self._workspaces.diff(workspace)
+        if workspace is None:
+            return TaskDiff("", collected_at=task.workspace_collected_at)
+        return TaskDiff(await self._workspaces.diff(workspace))
 
     async def turns(self, task_id: str) -> list[TurnRecord]:
         await self.get(task_id)
@@ -516,7 +532,23 @@ class TaskService:
             workspace = await self._workspaces.locate(task.id, spec)
             if workspace is not None:
                 finished.append(FinishedWorkspace(workspace, task.finished_at))
-        return await self._workspaces.gc(finished, retention_s, force=force)
+        report = await self._workspaces.gc(finished, retention_s, force=force)
+        collected_at = self._clock()
+        for removed in report.removed:
+            await self._mark_collected(removed.task_id, collected_at)
+        return report
+
+    async def _mark_collected(self, task_id: str, at: datetime) -> None:
+        """Remember when gc removed the task's worktree, so its diff can say so."""
+        for _ in range(3):  # the task may change meanwhile (a follow-up message)
+            task = await self.get(task_id)
+            try:
+                await self._store.update_task(
+                    replace(task, workspace_collected_at=at), expected_state=task.state
+                )
+            except TaskConflict:
+                continue
+            return
 
     # --- lifecycle -------------------------------------------------------------------------
 

@@ -106,7 +106,8 @@ async def test_a_control_character_in_a_ref_or_path_is_refused(
 async def test_validation_messages_name_the_field(harness: Harness) -> None:
     response = await harness.post("/v1/tasks", {"prompt": "x", "cwd": "/tmp", "priority": 5000})
     assert response.json()["error"]["message"] == (
-        "field 'priority': Input should be less than or equal to 1000"
+        "field 'priority': priority must be an integer from -1000 to 1000 (higher runs first),"
+        " not 5000"
     )
     response = await harness.client.post(
         "/v1/tasks",
@@ -308,6 +309,8 @@ async def test_diff_of_a_directory_task_is_empty(harness: Harness) -> None:
         "branch": None,
         "summary": None,
         "diff": "",
+        "collected": False,
+        "collected_at": None,
     }
 
 
