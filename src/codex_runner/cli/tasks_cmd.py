@@ -257,6 +257,14 @@ def diff(task_id: TaskId, json_output: JsonOption = False, url: UrlOption = None
     if json_output:
         print_model_json(result)
         return
+    if result.collected and result.collected_at is not None:
+        at = result.collected_at.astimezone().isoformat(" ", "seconds")
+        branch = result.branch or f"codex-runner/{result.task_id}"
+        Console(stderr=True, highlight=False).print(
+            f"workspace collected by gc at {at}; the branch {branch} was deleted with it"
+            " (gc keeps unmerged work unless forced), so no diff is left"
+        )
+        return
     if not result.diff.strip():
         Console(stderr=True, highlight=False).print(f"[dim]task {task_id} has no changes[/]")
         return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -387,3 +388,22 @@ def test_an_empty_diff_says_so_on_stderr(cli: CliRun, fake: FakeDaemon) -> None:
     assert result.exit_code == 0
     assert result.stdout == ""
     assert "no changes" in result.stderr
+
+
+def test_a_collected_workspace_says_gc_removed_it_not_no_changes(
+    cli: CliRun, fake: FakeDaemon
+) -> None:
+    fake.diffs["t_a"] = DiffOut(
+        task_id="t_a",
+        branch="codex-runner/t_a",
+        summary="1 file changed",
+        diff="",
+        collected=True,
+        collected_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+    )
+    result = cli("task", "diff", "t_a")
+    assert result.exit_code == 0
+    assert result.stdout == ""
+    assert "workspace collected by gc at 2026-01-0" in result.stderr
+    assert "codex-runner/t_a" in result.stderr
+    assert "no changes" not in result.stderr
