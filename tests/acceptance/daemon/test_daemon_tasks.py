@@ -196,9 +196,15 @@ async def test_idempotent_submit_and_bad_input_name_the_field(
         second = await client.post("/v1/tasks", json=body)
         assert first.status_code == 201 and second.status_code == 200
         assert first.json()["id"] == second.json()["id"]
+        reused = await client.post("/v1/tasks", json={**body, "prompt": "another"})
+        assert reused.status_code == 409, reused.text
+        assert reused.json()["error"]["field"] == "idempotency_key"
         plain = tmp_path / "plain"
         plain.mkdir()
         cases = [
+            ({"prompt": "x", "cwd": str(repo), "priority": True}, "priority"),
+            ({"prompt": "x", "cwd": str(repo), "effort": "ultra"}, "effort"),
+            ({"prompt": "x", "cwd": str(repo), "model": "gpt\nx"}, "model"),
             ({"prompt": "x", "repo": str(tmp_path / "missing")}, "repo"),
             ({"prompt": "x", "repo": str(plain)}, "repo"),
             ({"prompt": "", "cwd": str(repo)}, "prompt"),
