@@ -137,6 +137,8 @@ async def test_a_created_task_reads_back_equal_with_task_created_as_event_one(
         diff_summary="1 file",
         max_runtime_s=60.5,
         idempotency_key="req-1",
+        idempotency_fingerprint="f" * 64,
+        workspace_collected_at=T0 + timedelta(seconds=3),
         attempts=2,
         pending_message="more",
         pending_images=("/tmp/a.png", "/tmp/b.jpg"),
@@ -298,15 +300,17 @@ async def test_a_batch_with_one_stale_or_unknown_task_writes_nothing(
 async def test_update_never_rewrites_identity_fields(
     store: Store, make_task: Callable[..., Task]
 ) -> None:
-    task = make_task(idempotency_key="k")
+    task = make_task(idempotency_key="k", idempotency_fingerprint="a" * 64)
     await store.create_task(task)
     changed = replace(task, prompt="new prompt", idempotency_key="other", key="x", graph_id=None)
-    changed = replace(changed, created_at=T0 - timedelta(days=1))
+    changed = replace(changed, created_at=T0 - timedelta(days=1), idempotency_fingerprint="b")
+    changed = replace(changed, workspace_collected_at=T0)
     await store.update_task(changed, expected_state=S.QUEUED)
     stored = await store.get_task(task.id)
     assert stored is not None
-    assert stored.prompt == "new prompt"
+    assert (stored.prompt, stored.workspace_collected_at) == ("new prompt", T0)
     assert (stored.idempotency_key, stored.key, stored.created_at) == ("k", None, task.created_at)
+    assert stored.idempotency_fingerprint == "a" * 64
 
 
 # --- events -----------------------------------------------------------------------------------
