@@ -1,0 +1,92 @@
+"""Fixtures of the fault suite: the real daemon and real Codex against the scripted model,
+with short timeouts so that every fault ends within seconds, not the defaults' minutes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from codex_runner.mockmodel import MockModelServer, Script
+
+from ..acceptance.conftest import repo
+from ..acceptance.daemon.conftest import DAEMON_RULES
+from ..acceptance.daemon.harness import Daemon, write_config
+from .invariants import assert_no_orphans
+
+__all__ = ["repo"]
+
+FAULT_RULES: list[dict[str, Any]] = [
+    # A command that asks to run outside the sandbox: Codex requests an approval.
+    {
+        "match": "needs approval",
+        "responses": [
+            [{"shell": "touch approved.txt", "justification": "write a file"}],
+            [{"message": "approved and done"}],
+        ],
+    },
+    {"match": "busy work", "responses": [[{"shell": "sleep 30"}], [{"message": "worked"}]]},
+    {
+        "match": "server error with body",
+        "responses": [[{"http_error": 500, "body": '{"error": {"message": "boom from model"}}'}]],
+    },
+    *DAEMON_RULES,
+]
+
+# Short bounds: the idle watchdog ends a hung turn, the grace bounds every stop.
+FAST_SERVICE: dict[str, Any] = {"max_concurrent_tasks": 4}
+FAST_CODEX: dict[str, Any] = {
+    "sandbox": "danger-full-access",
+    "approval_policy": "never",
+    "turn_idle_timeout_s": 8,
+    "shutdown_grace_s": 1,
+}
+
+StartDaemon = Callable[..., Awaitable[Daemon]]
+
+
+
+@pytest.fixture
+async def fault_model() -> AsyncIterator[MockModelServer]:
+    async with MockModelServer(Script.from_dict({"rules": FAULT_RULES}), port=0) as server:
+        yield server
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "home"
+
+
+@pytest.fixture
+async def start_daemon(
+    tmp_path: Path, home: Path, fault_model: MockModelServer
+) -> AsyncIterator[StartDaemon]:
+    """Start (or restart) the daemon on the test's home; every daemon is stopped at the end
+    and no process of the test may outlive it."""
+    started: list[Daemon] = []
+
+    async def start(
+        *,
+        service: dict[str, Any] | None = None,
+        codex: dict[str, Any] | None = None,
+        model: MockModelServer | None = None,
+    ) -> Daemon:
+        write_config(
+            home,
+            model or fault_model,
+            service={**FAST_SERVICE, **(service or {})},
+            codex={**FAST_CODEX, **(codex or {})},
+        )
+        daemon = Daemon(home)
+        started.append(daemon)
+        await daemon.start()
+        return daemon
+
+    try:
+        yield start
+    finally:
+        for daemon in started:
+            daemon.stop()
+    await assert_no_orphans(tmp_path)
