@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 
 import pytest
 
@@ -53,3 +54,24 @@ async def test_an_attached_image_reaches_codex_as_an_image(harness: Factory) -> 
         assert [p.suffix for p in images] == [".png"]
         body = json.dumps(h.model.requests[0].body)
         assert "input_image" in body
+
+
+async def test_a_thread_whose_session_row_was_lost_adopts_its_task_for_the_next_message(
+    harness: Factory,
+) -> None:
+    async with harness() as h:
+        root = await h.slack.say(C, "U1", f"<@{BOT_USER_ID}> hello")
+        ts = root["ts"]
+        first = await h.task_of(C, ts)
+        await h.wait_state(first.id, TaskState.COMPLETED)
+        # The bridge stopped between submitting the task and recording its session.
+        assert h.bridge.settings is not None
+        with sqlite3.connect(h.bridge.settings.db_path) as db:
+            db.execute("DELETE FROM sessions")
+        await h.slack.say(C, "U1", f"<@{BOT_USER_ID}> what did I say", thread_ts=ts)
+        await h.slack.wait_for(
+            lambda: [t for t in h.slack.bot_texts(C, ts) if "what did I say" in t]
+        )
+        session = h.bridge.session_for(C, ts)
+        assert session is not None and session.task_id == first.id
+        assert not [t for t in h.slack.bot_texts(C, ts) if "did not work" in t]

@@ -26,6 +26,7 @@ from codex_runner.bridges.slack.settings import BridgeSettings
 from codex_runner.domain.approval import ApprovalError
 from codex_runner.domain.task import Task, TaskState, Workspace
 from codex_runner.domain.transitions import InvalidTransition
+from codex_runner.service.errors import IdempotencyKeyReused
 from codex_runner.service.tasks import TaskService
 from codex_runner.store.protocol import Store
 
@@ -124,7 +125,16 @@ class Conversations:
                 )
         images = await self._save_images(message, files)
         prompt = text + session_notes(files, self._settings.repos_dir)
-        task = await self._submit(prompt, files, images, idempotency_key=f"slack:{key}")
+        try:
+            task = await self._submit(prompt, files, images, idempotency_key=f"slack:{key}")
+        except IdempotencyKeyReused as reused:
+            # The thread already has its task but lost its session row (the bridge stopped
+            # between the two writes): adopt that task and take this message as its next.
+            adopted = Session(key, message.channel, message.root_ts, reused.task_id, message.user)
+            self._db.add_session(adopted)
+            self._watch(key)
+            await self._continue(message, adopted)
+            return
         self._db.add_session(Session(key, message.channel, message.root_ts, task.id, message.user))
         await self._log.record(
             task.id,
