@@ -10,7 +10,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
@@ -45,6 +45,8 @@ from codex_runner.config import ConfigError, default_home, load_config
 from codex_runner.daemon.info import running_daemon
 from codex_runner.daemon.secret_files import UnsafeSecretFile
 from codex_runner.daemon.token import TokenMissing, read_token
+from codex_runner.domain.durable_event import STATE_CHANGE_TYPES
+from codex_runner.domain.task import TaskState
 
 URL_ENV = "CODEX_RUNNER_URL"
 CALL_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -69,6 +71,10 @@ class ClientError(Exception):
         super().__init__(" ".join(message.split()))
         self.status = status
         self.code = code
+
+
+class DaemonLost(ClientError):
+    """Following a task, the daemon went away: the stream closed and reconnecting failed."""
 
 
 class _StreamDropped(Exception):
@@ -209,8 +215,12 @@ class DaemonClient:
 
     # --- approvals and graphs --------------------------------------------------------------
 
-    def approvals(self, state: str | None = "pending") -> ApprovalList:
+    def approvals(
+        self, state: str | None = "pending", *, task_id: str | None = None
+    ) -> ApprovalList:
         params: list[tuple[str, str | int]] = [("state", state)] if state else []
+        if task_id is not None:
+            params.append(("task_id", task_id))
         return self._call(ApprovalList, "GET", "/v1/approvals", params=params)
 
     def decide(self, approval_id: str, body: DecisionBody) -> ApprovalOut:
@@ -225,55 +235,76 @@ class DaemonClient:
     # --- the live event stream -------------------------------------------------------------
 
     def follow_events(
-        self, task_id: str, *, after: int = 0, until_terminal: bool = True
+        self,
+        task_id: str,
+        *,
+        after: int = 0,
+        until_terminal: bool = True,
+        until_states: Collection[TaskState] = (),
     ) -> Iterator[EventOut]:
         """The task's events after ``after``, live, over Server-Sent Events.
 
         A dropped connection is resumed with ``Last-Event-ID`` (at most ``max_reconnects``
         times in a row, with backoff; each received event resets the count). Events are
         yielded in order and never twice. With ``until_terminal`` the iterator ends once the
-        task is in a terminal state and every event up to then was yielded.
+        task is in a terminal state, or in one of ``until_states`` (states that wait for a
+        person, which the server does not end a stream on), and every event up to then was
+        yielded. Raises :class:`DaemonLost` when the daemon stays unreachable.
         """
         last = after
         failures = 0
         while True:
             problem = "the daemon closed the event stream"
             clean = False
+            stopped = False
             try:
-                for event in self._stream_once(task_id, last, until_terminal):
-                    if event.seq <= last:
-                        continue  # a resumed stream may repeat what we already have
-                    last = event.seq
-                    failures = 0
-                    yield event
+                with contextlib.closing(self._stream_once(task_id, last, until_terminal)) as stream:
+                    for event in stream:
+                        if event.seq <= last:
+                            continue  # a resumed stream may repeat what we already have
+                        last = event.seq
+                        failures = 0
+                        yield event
+                        if until_terminal and _enters(event, until_states):
+                            stopped = self._settled_in(task_id, until_states)
+                            if stopped:
+                                break
                 clean = True
             except _StreamDropped as exc:
                 problem = str(exc)
             if not until_terminal and clean:
                 return
             if until_terminal:
-                # The stream ended: the task finished (the server closes it then) or the
-                # connection was lost. The task's state tells which.
+                # The stream ended: the task finished (the server closes it then), it waits
+                # for a person, or the connection was lost. The task's state tells which.
                 try:
-                    task = self.get_task(task_id)
+                    settled = stopped or self._settled_in(task_id, until_states)
                 except ClientError as exc:
                     if exc.status is not None and exc.status < 500:
                         raise
                     problem = str(exc)
                 else:
-                    if task.state.is_terminal:
+                    if settled:
                         for event in self.all_events(task_id, after=last):
                             last = event.seq
                             yield event
                         return
             failures += 1
             if failures > self.max_reconnects:
-                raise ClientError(
-                    f"lost the event stream of task {task_id} {failures} times in a row: {problem}"
+                raise DaemonLost(
+                    f"lost the daemon at {self.base_url} while following task {task_id} "
+                    f"({failures} failed attempts in a row: {problem})"
                 )
             time.sleep(min(RECONNECT_MAX_DELAY_S, RECONNECT_BASE_DELAY_S * 2 ** (failures - 1)))
 
-    def _stream_once(self, task_id: str, after: int, until_terminal: bool) -> Iterator[EventOut]:
+    def _settled_in(self, task_id: str, states: Collection[TaskState]) -> bool:
+        """Whether the task is now terminal or in one of ``states``."""
+        state = self.get_task(task_id).state
+        return state.is_terminal or state in states
+
+    def _stream_once(
+        self, task_id: str, after: int, until_terminal: bool
+    ) -> Generator[EventOut, None, None]:
         path = f"/v1/tasks/{_seg(task_id)}/events/stream"
         params = {"after": after, "until_terminal": "true" if until_terminal else "false"}
         # Connection: close, so a stream's connection never goes back to the pool: after the
@@ -374,6 +405,11 @@ class DaemonClient:
 
     def _unreachable(self) -> str:
         return f"cannot reach the daemon at {self.base_url}: start it with `codex-runner serve`"
+
+
+def _enters(event: EventOut, states: Collection[TaskState]) -> bool:
+    """Whether ``event`` moves the task into one of ``states``."""
+    return event.type in STATE_CHANGE_TYPES and event.data.get("to") in states
 
 
 def _seg(value: str) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,15 +15,15 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from codex_runner.api.schemas import EventOut, PromptBody, ResumeBody, TaskCreate, TaskOut
-from codex_runner.cli.client import DaemonClient, UrlOption, daemon_session, request_body
+from codex_runner.api.schemas import PromptBody, ResumeBody, TaskCreate, TaskOut
+from codex_runner.cli.client import UrlOption, daemon_session, request_body
+from codex_runner.cli.follow import WAIT_APPROVAL_HELP, as_task_event, follow_task
 from codex_runner.cli.render import (
     TaskEventView,
     error_exit,
     print_model_json,
     styled_state,
 )
-from codex_runner.domain.durable_event import STATE_CHANGE_TYPES, TaskEvent
 from codex_runner.domain.task import TaskState
 
 task_app = typer.Typer(
@@ -43,6 +42,9 @@ SUBMIT_FLAGS = {
     "cwd": "--cwd",
 }
 PROMPT_FLAGS = {"prompt": "PROMPT"}
+NoWaitApproval = Annotated[
+    bool, typer.Option("--no-wait-approval", help=WAIT_APPROVAL_HELP, show_default=False)
+]
 
 
 def resolve_dir(path: Path | None) -> str | None:
@@ -77,7 +79,10 @@ def submit(
     idempotency_key: Annotated[
         str | None, typer.Option(help="Submitting the same key again returns the same task.")
     ] = None,
-    follow: Annotated[bool, typer.Option(help="Stream the task's events until it ends.")] = False,
+    follow: Annotated[
+        bool, typer.Option(help="Stream the task's events until it ends or needs a person.")
+    ] = False,
+    no_wait_approval: NoWaitApproval = False,
     json_output: JsonOption = False,
     url: UrlOption = None,
 ) -> None:
@@ -119,7 +124,9 @@ def submit(
                     f"({styled_state(task.state)})"
                 )
         if follow:
-            follow_task(client, task.id, json_output=json_output)
+            follow_task(
+                client, task.id, json_output=json_output, wait_for_approval=not no_wait_approval
+            )
 
 
 @task_app.command("list")
@@ -174,8 +181,12 @@ def show(task_id: TaskId, json_output: JsonOption = False, url: UrlOption = None
 def logs(
     task_id: TaskId,
     follow: Annotated[
-        bool, typer.Option("--follow", "-f", help="Keep streaming until the task ends.")
+        bool,
+        typer.Option(
+            "--follow", "-f", help="Keep streaming until the task ends or needs a person."
+        ),
     ] = False,
+    no_wait_approval: NoWaitApproval = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="One API event (EventOut) JSON per line.")
     ] = False,
@@ -184,7 +195,9 @@ def logs(
     """A task's event history, readable (or JSON lines); --follow streams it live."""
     with daemon_session(url) as client:
         if follow:
-            follow_task(client, task_id, json_output=json_output)
+            follow_task(
+                client, task_id, json_output=json_output, wait_for_approval=not no_wait_approval
+            )
             return
         view = TaskEventView(out)
         for event in client.all_events(task_id):
@@ -276,47 +289,7 @@ def diff(task_id: TaskId, json_output: JsonOption = False, url: UrlOption = None
         sys.stdout.flush()
 
 
-# --- shared with submit --follow and graph commands ----------------------------------------
-
-
-def follow_task(client: DaemonClient, task_id: str, *, json_output: bool) -> None:
-    """Stream the task's events until it reaches a terminal state; exit 1 if it failed or
-    was cancelled, 130 when the user stops following (the task goes on)."""
-    view = TaskEventView(out)
-    count = 0
-    state = "…"
-    status = contextlib.nullcontext() if json_output else out.status(f"following task {task_id}")
-    try:
-        with status as spinner:
-            for event in client.follow_events(task_id, until_terminal=True):
-                count += 1
-                if json_output:
-                    print_model_json(event)
-                    continue
-                view(as_task_event(event))
-                if event.type in STATE_CHANGE_TYPES:
-                    state = str(event.data.get("to", state))
-                if spinner is not None:
-                    spinner.update(f"task {task_id}: {state} · {count} events")
-        task = client.get_task(task_id)
-    except KeyboardInterrupt:
-        raise error_exit(
-            f"stopped following task {task_id}; it goes on "
-            f"(`codex-runner task interrupt {task_id}` stops it)",
-            130,
-        ) from None
-    if not json_output:
-        tokens = task.usage.total_tokens
-        out.print(f"task [bold]{task.id}[/] {styled_state(task.state)} [dim]({tokens} tokens)[/]")
-    if task.state in (TaskState.FAILED, TaskState.CANCELLED):
-        reason = f": {task.reason}" if task.reason else ""
-        raise error_exit(f"task {task.id} {task.state.value}{reason}", 1)
-
-
-def as_task_event(event: EventOut) -> TaskEvent:
-    return TaskEvent(
-        task_id=event.task_id, seq=event.seq, type=event.type, at=event.at, data=event.data
-    )
+# --- shared with graph commands ----------------------------------------------------------
 
 
 def print_task_state(task: TaskOut, json_output: bool) -> None:

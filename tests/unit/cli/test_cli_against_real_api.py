@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import socket
 import threading
+from collections import Counter
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +22,10 @@ import uvicorn
 
 from codex_runner.api.app import create_app
 from codex_runner.api.schemas import EventOut, GraphOut, TaskList, TaskOut
+from codex_runner.cli import exit_codes
 from codex_runner.codex.scripted import Script, ScriptedRuntime, ask, complete, gated
 from codex_runner.domain.task import TaskState
-from codex_runner.service.event_bus import EventBus
+from codex_runner.service.event_bus import EventBus, Subscription
 from codex_runner.service.tasks import TaskService
 from codex_runner.store.memory import InMemoryStore
 from codex_runner.workspace.memory import InMemoryWorkspaces
@@ -42,6 +44,22 @@ def script_for(text: str) -> Script:
     return complete
 
 
+class WatchedBus(EventBus):
+    """An EventBus that counts subscriptions per task, so a test can act once a client
+    follows a task's live events."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.subscriptions: Counter[str | None] = Counter()
+        self.subscribed = asyncio.Event()
+
+    def subscribe(self, task_id: str | None = None) -> Subscription:
+        sub = super().subscribe(task_id)
+        self.subscriptions[task_id] += 1
+        self.subscribed.set()
+        return sub
+
+
 @dataclass
 class LiveDaemon:
     url: str
@@ -49,6 +67,7 @@ class LiveDaemon:
     service: TaskService
     runtime: ScriptedRuntime
     plain: Path
+    bus: WatchedBus
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the daemon's loop and wait (bounded) for its result."""
@@ -66,6 +85,14 @@ class LiveDaemon:
                     if (await self.service.get(task_id)).state is state:
                         return
         raise AssertionError("the event feed ended")
+
+    async def interrupt_once_followed(self, task_id: str, seen: int) -> None:
+        """Interrupt the task once a client subscribed to it after ``seen`` subscriptions."""
+        async with asyncio.timeout(WAIT_S):
+            while self.bus.subscriptions[task_id] <= seen:
+                self.bus.subscribed.clear()
+                await self.bus.subscribed.wait()
+        await self.service.interrupt(task_id)
 
     async def pending_approval(self, task_id: str) -> str:
         async with asyncio.timeout(WAIT_S):
@@ -89,11 +116,12 @@ def live(tmp_path: Path) -> Iterator[LiveDaemon]:
 
     async def serve() -> None:
         runtime = ScriptedRuntime(script_for)
+        bus = WatchedBus()
         service = TaskService(
             InMemoryStore(),
             runtime,
             InMemoryWorkspaces(tmp_path / "worktrees"),
-            EventBus(),
+            bus,
             max_concurrent=2,
             approval_timeout_s=30.0,
         )
@@ -108,6 +136,7 @@ def live(tmp_path: Path) -> Iterator[LiveDaemon]:
             service=service,
             runtime=runtime,
             server=server,
+            bus=bus,
             streams=app.state.event_streams,
         )
         started.set()
@@ -128,7 +157,7 @@ def live(tmp_path: Path) -> Iterator[LiveDaemon]:
         parts["server"].should_exit = True
 
     try:
-        yield LiveDaemon(url, loop, parts["service"], parts["runtime"], plain)
+        yield LiveDaemon(url, loop, parts["service"], parts["runtime"], plain, parts["bus"])
     finally:
         loop.call_soon_threadsafe(stop)
         thread.join(WAIT_S + 5)
@@ -228,3 +257,59 @@ def test_gc_and_an_unknown_task(cli: CliRun, live: LiveDaemon) -> None:
     missing = cli("task", "show", "t_missing")
     assert missing.exit_code == 1
     assert "t_missing" in one_error_line(missing)
+
+
+# --- following ends on a state that needs a person ------------------------------------------
+
+
+def test_following_a_task_interrupted_from_elsewhere_exits_3_saying_how_to_resume(
+    cli: CliRun, live: LiveDaemon
+) -> None:
+    submitted = cli("task", "submit", "wait for me", "--cwd", str(live.plain), "--json")
+    task_id = TaskOut.model_validate_json(submitted.stdout).id
+    live.run(live.wait_state(task_id, TaskState.RUNNING))
+    seen = live.bus.subscriptions[task_id]
+    interrupter = asyncio.run_coroutine_threadsafe(
+        live.interrupt_once_followed(task_id, seen), live.loop
+    )
+    followed = cli("task", "logs", task_id, "--follow")
+    interrupter.result(WAIT_S)
+    assert followed.exit_code == exit_codes.INTERRUPTED, followed.output
+    assert "→ interrupted" in followed.stdout
+    line = followed.stderr.strip()
+    assert "\n" not in line
+    assert line.startswith(f"task {task_id} was interrupted (reason: ")
+    assert line.endswith(f"; resume it with: codex-runner task resume {task_id}")
+
+
+def test_following_a_task_that_was_interrupted_before_returns_at_once(
+    cli: CliRun, live: LiveDaemon
+) -> None:
+    submitted = cli("task", "submit", "wait for me", "--cwd", str(live.plain), "--json")
+    task_id = TaskOut.model_validate_json(submitted.stdout).id
+    live.run(live.wait_state(task_id, TaskState.RUNNING))
+    assert cli("task", "interrupt", task_id).exit_code == 0
+    followed = cli("task", "logs", task_id, "--follow", "--json")
+    assert followed.exit_code == exit_codes.INTERRUPTED, followed.output
+    events = [EventOut.model_validate_json(line) for line in followed.stdout.splitlines()]
+    assert [e.seq for e in events] == list(range(1, len(events) + 1))
+    assert events[-1].data["to"] == "interrupted"
+
+
+def test_no_wait_approval_ends_the_follow_naming_the_approval_and_its_decisions(
+    cli: CliRun, live: LiveDaemon
+) -> None:
+    submitted = cli(
+        "task", "submit", "ask first", "--cwd", str(live.plain), "--follow", "--no-wait-approval"
+    )
+    assert submitted.exit_code == exit_codes.AWAITING_APPROVAL, submitted.output
+    task_id = submitted.stdout.split("submitted task ", 1)[1].split()[0]
+    (approval,) = live.run(live.service.pending_approvals(task_id))
+    assert submitted.stderr.strip() == (
+        f"task {task_id} is awaiting approval {approval.id} (command); decide it with: "
+        f"codex-runner approvals decide {approval.id} accept|decline"
+    )
+    decided = cli("approvals", "decide", approval.id, "accept")
+    assert decided.exit_code == 0, decided.output
+    followed = cli("task", "logs", task_id, "--follow", "--no-wait-approval")
+    assert followed.exit_code == exit_codes.OK, followed.output

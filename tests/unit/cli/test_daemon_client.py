@@ -9,7 +9,7 @@ import pytest
 
 from codex_runner.api.schemas import EventOut
 from codex_runner.cli import client as client_module
-from codex_runner.cli.client import ClientError, DaemonClient, _sse_data
+from codex_runner.cli.client import ClientError, DaemonClient, DaemonLost, _sse_data
 from codex_runner.domain.task import TaskState
 
 from .conftest import (
@@ -89,10 +89,10 @@ def test_following_gives_up_after_bounded_reconnects(
     fake.add_task(task_out("t_a", state=TaskState.RUNNING), events)
     fake.plans["t_a"] = StreamPlan(drop_after=1, always_drop=True)
     seen: list[int] = []
-    lost = "lost the event stream of task t_a 4 times"
+    lost = r"while following task t_a \(4 failed attempts in a row"
     with (
         DaemonClient(fake.url, TOKEN, max_reconnects=3) as client,
-        pytest.raises(ClientError, match=lost),
+        pytest.raises(DaemonLost, match=lost),
     ):
         for event in client.follow_events("t_a"):
             seen.append(event.seq)

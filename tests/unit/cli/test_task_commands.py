@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from codex_runner.api.schemas import DiffOut, EventOut, TaskList, TaskOut
+from codex_runner.cli import client as client_module
+from codex_runner.cli import exit_codes
 from codex_runner.domain.events import (
     CodexEvent,
     ErrorInfo,
@@ -19,7 +21,17 @@ from codex_runner.domain.events import (
 )
 from codex_runner.domain.task import TaskState
 
-from .conftest import CliRun, FakeDaemon, StreamPlan, event_out, one_error_line, task_out
+from .conftest import (
+    CliRun,
+    FakeDaemon,
+    StreamPlan,
+    event_out,
+    free_port,
+    make_cli,
+    make_home,
+    one_error_line,
+    task_out,
+)
 
 
 def codex(task_id: str, seq: int, event: CodexEvent) -> EventOut:
@@ -407,3 +419,45 @@ def test_a_collected_workspace_says_gc_removed_it_not_no_changes(
     assert "workspace collected by gc at 2026-01-0" in result.stderr
     assert "codex-runner/t_a" in result.stderr
     assert "no changes" not in result.stderr
+
+
+def test_following_when_the_daemon_keeps_dropping_the_stream_exits_5_with_one_line(
+    cli: CliRun, fake: FakeDaemon, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_module, "RECONNECT_BASE_DELAY_S", 0.001)
+    fake.add_task(task_out("t_a", state=TaskState.RUNNING), history("t_a"))
+    fake.plans["t_a"] = StreamPlan(drop_after=2, always_drop=True, settle=TaskState.RUNNING)
+    result = cli("task", "logs", "t_a", "--follow", "--json")
+    assert result.exit_code == exit_codes.DAEMON_LOST
+    line = one_error_line(result)
+    assert f"lost the daemon at {fake.url} while following task t_a" in line
+    assert line.endswith("see the task with: codex-runner task show t_a")
+    assert len(fake.streams) == client_module.MAX_RECONNECTS + 1
+
+
+def test_following_a_daemon_that_is_gone_exits_5_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(client_module, "RECONNECT_BASE_DELAY_S", 0.001)
+    url = f"http://127.0.0.1:{free_port()}"
+    result = make_cli(make_home(tmp_path / "home"))("task", "logs", "t_a", "-f", "--url", url)
+    assert result.exit_code == exit_codes.DAEMON_LOST
+    assert f"cannot reach the daemon at {url}" in one_error_line(result)
+
+
+def test_an_interrupted_task_with_a_reconcile_event_ends_the_follow_with_3(
+    cli: CliRun, fake: FakeDaemon
+) -> None:
+    events = [
+        event_out("t_a", 1, "task.created", {"prompt": "x"}),
+        event_out("t_a", 2, "task.state_changed", {"to": "running"}),
+        event_out("t_a", 3, "task.reconciled", {"to": "interrupted", "reason": "daemon restart"}),
+    ]
+    fake.add_task(task_out("t_a", state=TaskState.INTERRUPTED), events)
+    fake.plans["t_a"] = StreamPlan(settle=TaskState.INTERRUPTED)
+    result = cli("task", "logs", "t_a", "--follow")
+    assert result.exit_code == exit_codes.INTERRUPTED, result.output
+    assert result.stderr.strip() == (
+        "task t_a was interrupted (reason: daemon restart); "
+        "resume it with: codex-runner task resume t_a"
+    )
