@@ -15,7 +15,9 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from codex_runner.domain.task import REASONING_EFFORTS
 
 RuntimeKind = Literal["app-server", "exec"]
 SandboxMode = Literal["read-only", "workspace-write", "danger-full-access"]
@@ -80,6 +82,15 @@ class CodexSettings(_Strict):
     config: dict[str, Any] = Field(
         default_factory=dict, description="Keys of Codex's own config.toml, merged into it."
     )
+
+    @field_validator("effort")
+    @classmethod
+    def _known_effort(cls, value: str | None) -> str | None:
+        # The same list a task's effort is checked against: a typo here would otherwise
+        # reach Codex on every turn.
+        if value is not None and value not in REASONING_EFFORTS:
+            raise ValueError(f"effort must be one of {', '.join(REASONING_EFFORTS)}")
+        return value
 
 
 class ServiceSettings(_Strict):

@@ -55,6 +55,8 @@ def test_the_codex_home_config_is_written_as_toml(tmp_path: Path) -> None:
         ("[codex]\nruntim = 'exec'\n", "codex.runtim"),
         ("[codex]\nruntime = 'docker'\n", "codex.runtime"),
         ("[codex]\nturn_idle_timeout_s = -1\n", "codex.turn_idle_timeout_s"),
+        ("[codex]\neffort = 'ultra'\n", "codex.effort"),
+        ("[service]\nhome_check_interval_s = 0\n", "service.home_check_interval_s"),
         ("[codex\n", "not valid TOML"),
     ],
 )
