@@ -21,11 +21,13 @@ from collections import deque
 from collections.abc import Sequence
 from pathlib import Path
 
+from codex_runner.codex.safe_text import safe_text
 from codex_runner.file_modes import user_umask
 
 log = logging.getLogger(__name__)
 
 STDERR_TAIL_LINES = 40
+STDERR_LINE_CHARS = 2000  # longest stderr line kept (a 50 MB line must not sit in the tail)
 _PR_SET_PDEATHSIG = 1
 
 
@@ -157,7 +159,9 @@ class ChildProcess:
                 continue
             if not line:
                 return
-            text = line.decode("utf-8", "replace").rstrip()
+            # Cleaned here, once: everything taken from stderr (failure reasons, the
+            # runtime's status) then shows no colours, links or keys.
+            text = safe_text(line.decode("utf-8", "replace"), STDERR_LINE_CHARS)
             if text:
                 self.stderr_tail.append(text)
 

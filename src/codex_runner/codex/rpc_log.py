@@ -15,15 +15,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from codex_runner.codex.safe_text import REDACTED, SECRET_TEXT
 from codex_runner.codex.transport import Transport
 
-REDACTED = "[redacted]"
+__all__ = ["REDACTED", "RpcLog", "TracingTransport", "redact", "redact_line"]
+
 _SECRET_KEY = re.compile(
     r"(api[_-]?key|token|secret|password|passwd|authorization|cookie|credential|private[_-]?key)",
     re.IGNORECASE,
-)
-_SECRET_TEXT = re.compile(
-    r"(sk-[A-Za-z0-9_\-]{8,}|(?i:bearer)\s+[A-Za-z0-9._\-~+/=]{8,}|eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-.]+)"
 )
 
 
@@ -37,7 +36,7 @@ def redact(value: Any) -> Any:
     if isinstance(value, list):
         return [redact(v) for v in value]
     if isinstance(value, str):
-        return _SECRET_TEXT.sub(REDACTED, value)
+        return SECRET_TEXT.sub(REDACTED, value)
     return value
 
 
@@ -46,7 +45,7 @@ def redact_line(line: bytes) -> str:
     try:
         return json.dumps(redact(json.loads(text)), separators=(",", ":"))
     except ValueError:
-        return _SECRET_TEXT.sub(REDACTED, text)
+        return SECRET_TEXT.sub(REDACTED, text)
 
 
 class RpcLog:
