@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from codex_runner.codex.model_errors import MAX_ERROR_CHARS, http_status_of, model_error_message
+from codex_runner.codex.safe_text import safe_text
 from codex_runner.domain.events import (
     ApprovalKind,
     ApprovalRequest,
@@ -123,12 +125,19 @@ def failure_class_of(info: Any) -> FailureClass:
 
 
 def error_from_wire(raw: dict[str, Any] | None, will_retry: bool = False) -> ErrorInfo:
+    """A ``TurnError`` as an :class:`ErrorInfo` that names the model provider's HTTP status
+    (see :mod:`codex_runner.codex.model_errors`), with its text safe to show."""
     raw = raw or {}
+    info = raw.get("codexErrorInfo")
+    message = str(raw.get("message") or "Codex reported an error")
+    status = http_status_of(info)
+    detail = raw.get("additionalDetails")
     return ErrorInfo(
-        message=str(raw.get("message") or "Codex reported an error"),
-        failure_class=failure_class_of(raw.get("codexErrorInfo")),
-        detail=raw.get("additionalDetails"),
+        message=model_error_message(message, status),
+        failure_class=failure_class_of(info),
+        detail=safe_text(detail, MAX_ERROR_CHARS) if isinstance(detail, str) else None,
         will_retry=will_retry,
+        http_status=status,
     )
 
 

@@ -38,6 +38,8 @@ from typing import Any
 
 from codex_runner.codex.app_server_events import file_changes
 from codex_runner.codex.errors import LOST_THREAD_MESSAGE
+from codex_runner.codex.model_errors import http_status_in, model_error_message
+from codex_runner.codex.safe_text import safe_text
 from codex_runner.domain.events import (
     CodexEvent,
     ErrorInfo,
@@ -102,11 +104,17 @@ def failure_class_of(message: str) -> FailureClass:
 
 
 def error_from_exec(raw: Any) -> ErrorInfo:
-    """``{"message": ...}`` (or a bare string) as an :class:`ErrorInfo`."""
+    """``{"message": ...}`` (or a bare string) as an :class:`ErrorInfo` that names the model
+    provider's HTTP status when Codex's text gives it away, with its text safe to show."""
     message = raw.get("message") if isinstance(raw, dict) else raw
     text = str(message).strip() if message else ""
     text = text or "Codex reported an error without a message"
-    return ErrorInfo(message=text, failure_class=failure_class_of(text))
+    status = http_status_in(text)
+    return ErrorInfo(
+        message=model_error_message(text, status),
+        failure_class=failure_class_of(text),
+        http_status=status,
+    )
 
 
 def usage_from_exec(raw: Any) -> TokenUsage:
@@ -261,7 +269,7 @@ class ExecTranslator:
             # goes on, so it is a warning rather than an error.
             if kind != "item.completed":
                 return []
-            message = _text(raw.get("message")) or "Codex reported a non-fatal error"
+            message = safe_text(_text(raw.get("message")) or "Codex reported a non-fatal error")
             return [
                 self._event(EventKind.WARNING, message=message, data={"item_id": raw.get("id")})
             ]

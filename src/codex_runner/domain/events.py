@@ -122,6 +122,7 @@ class ErrorInfo:
     failure_class: FailureClass
     detail: str | None = None
     will_retry: bool = False
+    http_status: int | None = None  # the model provider's HTTP status, when Codex said it
 
 
 @dataclass(frozen=True)
@@ -201,6 +202,7 @@ def event_from_dict(raw: dict[str, Any]) -> CodexEvent:
                 failure_class=FailureClass(error["failure_class"]),
                 detail=error.get("detail"),
                 will_retry=bool(error.get("will_retry", False)),
+                http_status=error.get("http_status"),
             )
             if error
             else None

@@ -118,13 +118,15 @@ def test_usage_uses_a_given_total_and_ignores_junk() -> None:
     assert usage_from_exec(None) == TokenUsage()
 
 
-def test_a_failed_turn_keeps_codexs_message() -> None:
+def test_a_failed_turn_keeps_codexs_message_and_names_the_http_500_behind_it() -> None:
     translator = ExecTranslator(THREAD)
     events = _feed(translator, FAILED_TURN)
     assert [e.kind for e in events] == [EventKind.TURN_STARTED, EventKind.ERROR]
     assert translator.terminal is TurnStatus.FAILED
     assert translator.error is not None
-    assert translator.error.message.startswith("We\u2019re currently experiencing high demand")
+    assert "We\u2019re currently experiencing high demand" in translator.error.message
+    assert "HTTP 500 Internal Server Error" in translator.error.message
+    assert translator.error.http_status == 500
     assert translator.error.failure_class is FailureClass.MODEL_ERROR
 
 
