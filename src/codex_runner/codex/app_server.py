@@ -42,6 +42,7 @@ from codex_runner.codex.handshake import initialize
 from codex_runner.codex.home import child_environment, prepare_codex_home
 from codex_runner.codex.jsonrpc import JsonRpcConnection
 from codex_runner.codex.process import ChildProcess, PidRegistry
+from codex_runner.codex.reported_warnings import PROCESS_WARNINGS, ReportedWarnings
 from codex_runner.codex.rpc_log import RpcLog, TracingTransport
 from codex_runner.codex.runtime import (
     ApprovalHandler,
@@ -95,9 +96,11 @@ class AppServerRuntime:
         approvals: ApprovalHandler | None = None,
         launcher: Launcher | None = None,
         rpc_log: RpcLog | None = None,
+        reported_warnings: ReportedWarnings = PROCESS_WARNINGS,
     ) -> None:
         self.config = config
         self._rpc_log = rpc_log
+        self._reported = reported_warnings
         self.settings = config.codex
         self._approvals = approvals or decline_all
         self._launcher = launcher or self._launch_child
@@ -174,10 +177,12 @@ class AppServerRuntime:
         return self._state
 
     def _warn(self, message: str) -> None:
-        # Kept in status() for operators (doctor, /v1/status); only logged at INFO.
-        log.info("codex warning: %s", message)
-        self._status.warnings.append(message)
-        del self._status.warnings[:-_MAX_WARNINGS]
+        # Kept in status() for operators (doctor, /v1/status), once: Codex repeats its
+        # warnings at every restart, and the log has each once per daemon process.
+        text = self._reported.report(message)
+        if text not in self._status.warnings:
+            self._status.warnings.append(text)
+            del self._status.warnings[:-_MAX_WARNINGS]
 
     async def _launch_child(self) -> tuple[Transport, ChildProcess | None]:
         binary = find_codex_binary(self.settings.bin)
@@ -570,17 +575,16 @@ class AppServerRuntime:
                 )
             )
             self._end_turn(turn)
-            turn.recorder.finish(TurnStatus(status), turn.last_error)
+            turn.recorder.finish(TurnStatus(status), turn.last_error or turn.recorder.last_error)
             return
         # Settle the result before interrupting: Codex answers the interrupt with its own
         # turn/completed (status interrupted), which must not replace the real reason.
         turn.force_pending_approvals()
         self._end_turn(turn)
-        turn.recorder.fail(
-            FailureClass.TURN_IDLE_TIMEOUT,
-            f"no event from Codex for {idle:g}s (turn {status or 'unknown'} in thread/read); "
-            "the turn was interrupted. Raise codex.turn_idle_timeout_s if turns are legitimately "
-            "this quiet.",
+        turn.recorder.fail_idle(
+            f"no event from Codex for {idle:g}s (turn {status or 'unknown'} in thread/read), "
+            "so the turn was interrupted",
+            idle,
         )
         with contextlib.suppress(CodexError):
             await self.request("turn/interrupt", {"threadId": turn.thread_id, "turnId": turn.id})

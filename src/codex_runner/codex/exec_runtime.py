@@ -54,6 +54,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from codex_runner.codex.binary import bundled_path_dir, codex_version, find_codex_binary
@@ -62,6 +63,7 @@ from codex_runner.codex.exec_events import ExecTranslator, parse_line
 from codex_runner.codex.exec_turn import ExecAttempt, ExecThread, ExecTurn, exec_argv, stop_child
 from codex_runner.codex.home import child_environment, prepare_codex_home
 from codex_runner.codex.process import ChildProcess, PidRegistry
+from codex_runner.codex.reported_warnings import PROCESS_WARNINGS, ReportedWarnings
 from codex_runner.codex.runtime import (
     ImageInput,
     RuntimeStatus,
@@ -107,8 +109,11 @@ class ExecRuntime:
 
     kind = "exec"
 
-    def __init__(self, config: RunnerConfig) -> None:
+    def __init__(
+        self, config: RunnerConfig, *, reported_warnings: ReportedWarnings = PROCESS_WARNINGS
+    ) -> None:
         self.config = config
+        self._reported = reported_warnings
         self.settings = config.codex
         self._registry = PidRegistry(config.pids_dir)
         self._binary: Path | None = None
@@ -182,9 +187,12 @@ class ExecRuntime:
         self._status.state = state
 
     def _warn(self, message: str) -> None:
-        log.warning("%s", message)
-        self._status.warnings.append(message)
-        del self._status.warnings[:-_MAX_WARNINGS]
+        # Once in status() and once per daemon process in the log: a warning per thread or
+        # per process would repeat the same words for every task.
+        text = self._reported.report(message)
+        if text not in self._status.warnings:
+            self._status.warnings.append(text)
+            del self._status.warnings[:-_MAX_WARNINGS]
 
     def _require_ready(self) -> Path:
         if self._state != "ready" or self._binary is None:
@@ -510,10 +518,9 @@ class ExecRuntime:
             recorder.finish(TurnStatus.FAILED, _with_detail(translator.error, stderr))
         elif attempt.idle:
             idle = self.settings.turn_idle_timeout_s
-            recorder.fail(
-                FailureClass.TURN_IDLE_TIMEOUT,
-                f"no output from codex exec for {idle:g}s; the process was stopped. Raise "
-                "codex.turn_idle_timeout_s if turns are legitimately this quiet.",
+            recorder.fail_idle(
+                f"no output from codex exec for {idle:g}s, so the process was stopped",
+                idle,
                 stderr,
             )
         elif translator.last_error is not None:
@@ -527,4 +534,4 @@ class ExecRuntime:
 def _with_detail(error: ErrorInfo, stderr: str | None) -> ErrorInfo:
     if error.detail or not stderr:
         return error
-    return ErrorInfo(error.message, error.failure_class, stderr[-2000:], error.will_retry)
+    return replace(error, detail=stderr[-2000:])

@@ -155,6 +155,13 @@ class CodexRuntime(Protocol):
         ...
 
 
+def error_note(error: ErrorInfo) -> str:
+    """An error in one line: its message, with Codex's details when they add something."""
+    if error.detail and error.detail not in error.message:
+        return f"{error.message} ({error.detail})"
+    return error.message
+
+
 class TurnRecorder:
     """The state shared by every runtime's turn: an append-only event list, the result.
 
@@ -175,6 +182,9 @@ class TurnRecorder:
         self.usage = TokenUsage()
         self.final_message: str | None = None
         self.last_activity = time.monotonic()
+        # The latest error Codex reported in this turn, retried ones included: a turn that
+        # then goes quiet (an unreachable provider) fails naming it, not just the silence.
+        self.last_error: ErrorInfo | None = None
 
     @property
     def done(self) -> bool:
@@ -186,6 +196,8 @@ class TurnRecorder:
         self.last_activity = time.monotonic()
         if event.kind is EventKind.TOKEN_USAGE and event.usage is not None:
             self.usage = event.usage
+        elif event.kind is EventKind.ERROR and event.error is not None:
+            self.last_error = event.error
         if (
             event.kind is EventKind.ITEM_COMPLETED
             and event.item is not None
@@ -231,6 +243,18 @@ class TurnRecorder:
 
     def fail(self, failure_class: FailureClass, message: str, detail: str | None = None) -> None:
         self.finish(TurnStatus.FAILED, ErrorInfo(message, failure_class, detail))
+
+    def fail_idle(self, silence: str, idle_s: float, detail: str | None = None) -> None:
+        """Fail the turn for ``silence`` (what went quiet, for how long), naming the last
+        error Codex reported before it, if any: that is usually the cause."""
+        if self.last_error is not None:
+            message = f"{silence}; last error: {error_note(self.last_error)}"
+        else:
+            message = (
+                f"{silence}. Raise codex.turn_idle_timeout_s (now {idle_s:g}s) if turns are "
+                "legitimately this quiet."
+            )
+        self.fail(FailureClass.TURN_IDLE_TIMEOUT, message, detail)
 
     async def events(self) -> AsyncIterator[CodexEvent]:
         index = 0  # counted from the turn's first event, dropped ones included
