@@ -45,6 +45,10 @@ class ApprovalDesk:
         # only ever created here, so a turn that asked for none has none left to expire
         # (what an earlier daemon left behind is expired by restart reconciliation).
         self._asked: set[str] = set()
+        # Why a task's approval expired, until its run settles: when the answer ends the
+        # turn (Codex 0.163 offers no decline for commands, and cancel interrupts), the
+        # task must say it was the timeout, not that someone interrupted it.
+        self._expiries: dict[str, str] = {}
 
     async def park(
         self,
@@ -94,13 +98,25 @@ class ApprovalDesk:
         expired = await self._store.expire_approvals(approval.task_id, now=self._clock())
         for done in expired:
             await self._publish_outcome(done, durable_event.EventType.APPROVAL_EXPIRED)
-        if not any(a.id == approval.id for a in expired):
+        mine = any(a.id == approval.id for a in expired)
+        if not mine:
             current = await self._store.get_approval(approval.id)
             if current is not None and current.decision is not None:
                 return current.decision  # decided just before it expired
         if self._timeout_decision in request.available_decisions:
-            return self._timeout_decision
-        return fallback_decision(request)
+            decision = self._timeout_decision
+        else:
+            decision = fallback_decision(request)
+        if mine:
+            self._expiries[approval.task_id] = (
+                f"approval {approval.id} expired after {self._timeout_s:g}s with no decision "
+                f"(answered {decision}); raise [service] approval_timeout_s to wait longer"
+            )
+        return decision
+
+    def take_expiry(self, task_id: str) -> str | None:
+        """Why an approval of the task's turn expired (said once), or None if none did."""
+        return self._expiries.pop(task_id, None)
 
     async def _publish_seq(self, task_id: str, seq: int) -> None:
         await self._publish(await self._store.read_events(task_id, after_seq=seq - 1, limit=1))

@@ -164,6 +164,7 @@ class TaskRunner:
                 )
                 await self._writer.save(task.id, thread_id=turn.thread_id)
             await self._store.save_turn(finished_turn(record, result, self._clock()))
+            expiry = self._approvals.take_expiry(task.id)
             await self._approvals.end_turn(task.id)
             # Before the task settles: once it is queued again, its next run resumes the thread.
             released = True
@@ -175,7 +176,7 @@ class TaskRunner:
         if result is None:
             await self._writer.transition_by_id(task.id, Action.FAIL, reason="max runtime exceeded")
             return
-        await self._settle(task.id, result, number, suspect=suspect)
+        await self._settle(task.id, result, number, suspect=suspect, expiry=expiry)
 
     async def _let_go(self, task_id: str, thread_id: str, turn: Turn | None) -> None:
         """A run that failed midway: stop its Codex turn (nobody would read it, and it would
@@ -184,6 +185,7 @@ class TaskRunner:
         if turn is not None and not turn.done:
             with contextlib.suppress(Exception):
                 await turn.interrupt()
+        self._approvals.take_expiry(task_id)
         with contextlib.suppress(Exception):
             await self._approvals.end_turn(task_id)
         await self._runtime.release_thread(thread_id)
@@ -232,8 +234,15 @@ class TaskRunner:
         await self._writer.transition(task, action, reason=self.stop_reasons.get(task.id, reason))
 
     async def _settle(
-        self, task_id: str, result: TurnResult, turn_number: int, *, suspect: bool
+        self,
+        task_id: str,
+        result: TurnResult,
+        turn_number: int,
+        *,
+        suspect: bool,
+        expiry: str | None = None,
     ) -> None:
+        """``expiry`` says why an approval of the turn expired, if one did."""
         task = await self._writer.get(task_id)
         if not _crashed(result):
             self.suspects.discard(task_id)
@@ -258,14 +267,21 @@ class TaskRunner:
                     task, Action.CANCEL, reason="cancelled by request", usage=usage
                 )
             else:
-                reason = self.stop_reasons.get(task_id) or (
-                    self.stop_reason if self.stopping else "interrupted by request"
-                )
+                reason = self.stop_reasons.get(task_id) or self._interrupt_reason(task_id, expiry)
                 await self._writer.transition(task, Action.INTERRUPT, reason=reason, usage=usage)
         elif _crashed(result):
             await self._settle_crash(task, suspect=suspect)
         else:
             await self._settle_failure(task, result)
+
+    def _interrupt_reason(self, task_id: str, expiry: str | None) -> str:
+        """Why a turn ended interrupted: a person's request, else an approval that expired
+        (its answer ended the turn), else the runner stopping."""
+        if task_id in self.stop_requested:
+            return "interrupted by request"
+        if expiry is not None:
+            return expiry
+        return self.stop_reason if self.stopping else "interrupted by request"
 
     async def _settle_crash(self, task: Task, *, suspect: bool) -> None:
         """Codex died under the turn: re-queue it, and fail a task that keeps crashing it.
