@@ -17,6 +17,7 @@ from codex_runner.domain.events import ApprovalRequest, EventKind, FailureClass,
 from codex_runner.mockmodel import MockModelServer
 
 from .conftest import ConfigFactory
+from .model_failures import ECHOED_KEY, UPSTREAM_MESSAGE, failing_model, unreachable_provider
 
 pytestmark = pytest.mark.acceptance
 
@@ -215,3 +216,49 @@ async def test_decisions_can_come_from_a_fixed_policy(
         thread = await runtime.start_thread(ThreadOptions(cwd=repo))
         assert (await (await runtime.start_turn(thread.id, "touch approved")).wait(60)).ok
     assert (repo / "approved.txt").exists()
+
+
+async def test_a_model_http_500_fails_the_turn_naming_the_status(
+    make_config: ConfigFactory, repo: Path
+) -> None:
+    async with failing_model() as failing:
+        config = make_config(config=failing.codex_config())
+        async with AppServerRuntime(config) as runtime:
+            thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+            result = await (await runtime.start_turn(thread.id, "server error")).wait(60)
+    assert result.status is TurnStatus.FAILED and result.error is not None
+    assert result.error.http_status == 500
+    assert "HTTP 500 Internal Server Error" in result.error.message
+    # Codex 0.163 passes no body on for a 500, so none can leak either.
+    assert ECHOED_KEY not in result.error.message
+
+
+async def test_a_model_http_error_keeps_its_body_without_the_key_it_echoes(
+    make_config: ConfigFactory, repo: Path
+) -> None:
+    async with failing_model() as failing:
+        config = make_config(config=failing.codex_config())
+        async with AppServerRuntime(config) as runtime:
+            thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+            turn = await runtime.start_turn(thread.id, "bad gateway")
+            result = await turn.wait(60)
+            events = [e async for e in turn.events()]
+    assert result.status is TurnStatus.FAILED and result.error is not None
+    assert result.error.http_status == 502
+    assert "502 Bad Gateway" in result.error.message
+    assert UPSTREAM_MESSAGE in result.error.message
+    assert ECHOED_KEY not in str([e.to_dict() for e in events])
+
+
+async def test_an_unreachable_provider_fails_the_quiet_turn_naming_the_connection_error(
+    make_config: ConfigFactory, repo: Path, model: MockModelServer
+) -> None:
+    config = make_config(config=unreachable_provider(model), turn_idle_timeout_s=3)
+    async with AppServerRuntime(config) as runtime:
+        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+        result = await (await runtime.start_turn(thread.id, "hello")).wait(60)
+    assert result.status is TurnStatus.FAILED and result.error is not None
+    assert result.error.failure_class is FailureClass.TURN_IDLE_TIMEOUT
+    assert "no event from Codex for 3s" in result.error.message
+    assert "; last error: " in result.error.message
+    assert "error sending request" in result.error.message

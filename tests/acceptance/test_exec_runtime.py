@@ -25,6 +25,7 @@ from codex_runner.domain.events import CodexEvent, EventKind, FailureClass, Turn
 from codex_runner.mockmodel import MockModelServer
 
 from .conftest import ConfigFactory
+from .model_failures import ECHOED_KEY, UPSTREAM_MESSAGE, failing_model, unreachable_provider
 
 pytestmark = pytest.mark.acceptance
 
@@ -391,3 +392,46 @@ async def test_a_killed_codex_fails_the_turn_and_the_thread_goes_on(
         assert runtime.status().last_error == result.error.message
         nxt = await (await runtime.start_turn(turn.thread_id, "hello after")).wait(TURN_TIMEOUT)
         assert nxt.ok, nxt.error
+
+
+async def test_a_model_http_500_fails_the_turn_naming_the_status(
+    make_config: ConfigFactory, repo: Path
+) -> None:
+    async with failing_model() as failing:
+        config = make_config(runtime="exec", config=failing.codex_config())
+        async with ExecRuntime(config) as runtime:
+            thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+            result = await (await runtime.start_turn(thread.id, "server error")).wait(TURN_TIMEOUT)
+    assert result.status is TurnStatus.FAILED and result.error is not None
+    assert result.error.http_status == 500
+    assert "HTTP 500 Internal Server Error" in result.error.message
+
+
+async def test_a_model_http_error_keeps_its_body_without_the_key_it_echoes(
+    make_config: ConfigFactory, repo: Path
+) -> None:
+    async with failing_model() as failing:
+        config = make_config(runtime="exec", config=failing.codex_config())
+        async with ExecRuntime(config) as runtime:
+            thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+            turn = await runtime.start_turn(thread.id, "bad gateway")
+            result = await turn.wait(TURN_TIMEOUT)
+    assert result.status is TurnStatus.FAILED and result.error is not None
+    assert result.error.http_status == 502
+    assert "502 Bad Gateway" in result.error.message
+    assert UPSTREAM_MESSAGE in result.error.message
+    assert ECHOED_KEY not in str([e.to_dict() for e in await _events(turn)])
+
+
+async def test_an_unreachable_provider_fails_the_quiet_turn_naming_the_connection_error(
+    make_config: ConfigFactory, repo: Path, model: MockModelServer
+) -> None:
+    config = make_config(runtime="exec", config=unreachable_provider(model), turn_idle_timeout_s=3)
+    async with ExecRuntime(config) as runtime:
+        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+        result = await (await runtime.start_turn(thread.id, "hello")).wait(TURN_TIMEOUT)
+    assert result.status is TurnStatus.FAILED and result.error is not None
+    assert result.error.failure_class is FailureClass.TURN_IDLE_TIMEOUT
+    assert "no output from codex exec for 3s" in result.error.message
+    assert "; last error: " in result.error.message
+    assert "error sending request" in result.error.message
