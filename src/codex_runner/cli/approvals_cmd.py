@@ -8,11 +8,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from codex_runner.api.schemas import ApprovalOut, DecisionBody
+from codex_runner.cli.approvals import PERMANENT_RULE_DECISION, PERMANENT_RULE_NOTE
 from codex_runner.cli.client import UrlOption, daemon_session, request_body
+from codex_runner.cli.id_prefix import resolve_approval_id
 from codex_runner.cli.render import print_model_json
+from codex_runner.cli.tables import Column, Fit, print_table
 
 approvals_app = typer.Typer(
     name="approvals",
@@ -22,6 +24,14 @@ approvals_app = typer.Typer(
 out = Console(highlight=False)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
+APPROVAL_COLUMNS = (
+    Column("ID"),
+    Column("TASK"),
+    Column("KIND"),
+    Column("COMMAND / FILES", Fit.WRAP, min_width=24),
+    Column("CWD", Fit.SHORTEN, min_width=12, drop_rank=1),
+    Column("DECISIONS", Fit.WRAP, min_width=16),
+)
 
 
 @approvals_app.command("list")
@@ -32,27 +42,30 @@ def list_approvals(json_output: JsonOption = False, url: UrlOption = None) -> No
     if json_output:
         print_model_json(result)
         return
-    if not result.approvals:
-        out.print("[dim]no pending approvals[/]")
-        return
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("ID", "TASK", "KIND", "COMMAND / FILES", "CWD", "DECISIONS"):
-        table.add_column(column, no_wrap=column in ("ID", "TASK", "KIND"), overflow="fold")
-    for a in result.approvals:
-        table.add_row(
+    rows = [
+        (
             a.id,
             a.task_id,
             a.kind,
-            escape(what_is_asked(a)),
-            escape(a.cwd or ""),
-            escape(", ".join(a.available_decisions)),
+            what_is_asked(a),
+            a.cwd or "",
+            ", ".join(a.available_decisions),
         )
-    out.print(table)
+        for a in result.approvals
+    ]
+    print_table(out, APPROVAL_COLUMNS, rows, empty="no pending approvals")
+    if any(PERMANENT_RULE_DECISION in a.available_decisions for a in result.approvals):
+        # Below the table on a terminal; on stderr in a pipe, so the lines stay the table's.
+        note = out if out.is_terminal else Console(stderr=True, highlight=False)
+        note.print(f"[yellow]note:[/] {PERMANENT_RULE_NOTE}")
 
 
 @approvals_app.command("decide")
 def decide(
-    approval_id: Annotated[str, typer.Argument(help="The approval's id.", show_default=False)],
+    approval_id: Annotated[
+        str,
+        typer.Argument(help="The approval's id, or any unique prefix of it.", show_default=False),
+    ],
     decision: Annotated[
         str, typer.Argument(help="One of the decisions it offers (see `approvals list`).")
     ],
@@ -69,7 +82,7 @@ def decide(
         {"decision": "DECISION", "by": "--by"},
     )
     with daemon_session(url) as client:
-        approval = client.decide(approval_id, body)
+        approval = client.decide(resolve_approval_id(client, approval_id), body)
     if json_output:
         print_model_json(approval)
         return

@@ -10,12 +10,12 @@ import typer
 import yaml
 from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
 from codex_runner.api.schemas import GraphCreate, GraphOut, TaskOut
 from codex_runner.cli.client import UrlOption, daemon_session
-from codex_runner.cli.render import error_exit, print_model_json, styled_state
+from codex_runner.cli.id_prefix import resolve_graph_id
+from codex_runner.cli.render import STATE_STYLES, error_exit, print_model_json, styled_state
+from codex_runner.cli.tables import Cell, Column, Fit, print_table
 from codex_runner.cli.tasks_cmd import resolve_dir
 
 graph_app = typer.Typer(
@@ -73,13 +73,15 @@ def start(
 
 @graph_app.command("status")
 def status(
-    graph_id: Annotated[str, typer.Argument(help="The graph's id.", show_default=False)],
+    graph_id: Annotated[
+        str, typer.Argument(help="The graph's id, or any unique prefix of it.", show_default=False)
+    ],
     json_output: JsonOption = False,
     url: UrlOption = None,
 ) -> None:
     """The parent and its children in run order, with states and dependencies."""
     with daemon_session(url) as client:
-        graph = client.get_graph(graph_id)
+        graph = client.get_graph(resolve_graph_id(client, graph_id))
     if json_output:
         print_model_json(graph)
         return
@@ -130,28 +132,36 @@ def graph_request(path: Path, spec: dict[str, Any]) -> GraphCreate:
         raise error_exit(f"{path}: {where or 'spec'}: {first['msg']}", 2) from None
 
 
+GRAPH_COLUMNS = (
+    Column("KEY"),
+    Column("TASK"),
+    Column("STATE"),
+    Column("DEPENDS ON", Fit.WRAP, min_width=8),
+    Column("BRANCH", Fit.SHORTEN, min_width=12, drop_rank=1),
+    Column("NOTE", Fit.SHORTEN, min_width=7),
+)
+
+
 def render_graph(graph: GraphOut) -> None:
-    out.print(f"graph [bold]{graph.id}[/]: {styled_state(graph.state)}")
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("KEY", "TASK", "STATE", "DEPENDS ON", "BRANCH", "NOTE"):
-        table.add_column(column, no_wrap=column != "NOTE", overflow="fold")
+    """The parent, then the children in run order; dependencies by their keys."""
+    if out.is_terminal:  # a pipe gets the table's lines alone (--json has the graph's state)
+        out.print(f"graph [bold]{graph.id}[/]: {styled_state(graph.state)}")
+    keys = {child.id: child.key or child.id for child in graph.children}
     blocked = set(graph.blocked)
-    table.add_row(*_row("(parent)", graph.parent, blocked=False))
+    rows = [_row("(parent)", graph.parent, keys, blocked=False)]
     for child in graph.children:
         is_blocked = child.id in blocked or (child.key or "") in blocked
-        table.add_row(*_row(child.key or "?", child, blocked=is_blocked))
-    out.print(table)
+        rows.append(_row(child.key or "?", child, keys, blocked=is_blocked))
+    print_table(out, GRAPH_COLUMNS, rows)
 
 
-def _row(key: str, task: TaskOut, *, blocked: bool) -> tuple[str, ...]:
-    state = styled_state(task.state)
-    if blocked:
-        state += " [bold red]blocked[/]"
+def _row(key: str, task: TaskOut, keys: dict[str, str], *, blocked: bool) -> tuple[str | Cell, ...]:
+    note = "; ".join(x for x in ("blocked" if blocked else "", task.reason or "") if x)
     return (
-        escape(key),
+        key,
         task.id,
-        state,
-        escape(", ".join(task.depends_on)) or "[dim]-[/]",
-        escape(task.branch or "") or "[dim]-[/]",
-        escape(task.reason or ""),
+        Cell(task.state.value, STATE_STYLES.get(task.state.value, "")),
+        ", ".join(keys.get(dep, dep) for dep in task.depends_on) or "-",
+        task.branch or "-",
+        Cell(note, "bold red" if blocked else ""),
     )

@@ -18,12 +18,15 @@ from rich.text import Text
 from codex_runner.api.schemas import PromptBody, ResumeBody, TaskCreate, TaskOut
 from codex_runner.cli.client import UrlOption, daemon_session, request_body
 from codex_runner.cli.follow import WAIT_APPROVAL_HELP, as_task_event, follow_task
+from codex_runner.cli.id_prefix import resolve_task_id
 from codex_runner.cli.render import (
+    STATE_STYLES,
     TaskEventView,
     error_exit,
     print_model_json,
     styled_state,
 )
+from codex_runner.cli.tables import Cell, Column, Fit, print_table
 from codex_runner.domain.task import TaskState
 
 task_app = typer.Typer(
@@ -34,7 +37,9 @@ task_app = typer.Typer(
 out = Console(highlight=False)
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
-TaskId = Annotated[str, typer.Argument(help="The task's id.", show_default=False)]
+TaskId = Annotated[
+    str, typer.Argument(help="The task's id, or any unique prefix of it.", show_default=False)
+]
 SUBMIT_FLAGS = {
     "prompt": "PROMPT",
     "max_runtime_s": "--max-runtime",
@@ -42,6 +47,15 @@ SUBMIT_FLAGS = {
     "cwd": "--cwd",
 }
 PROMPT_FLAGS = {"prompt": "PROMPT"}
+TASK_COLUMNS = (
+    Column("ID"),
+    Column("STATE"),
+    Column("PRI"),
+    Column("WORKSPACE", Fit.SHORTEN, min_width=12, drop_rank=1),
+    Column("AGE"),
+    Column("TOKENS"),
+    Column("PROMPT", Fit.SHORTEN, min_width=12, drop_rank=2),
+)
 NoWaitApproval = Annotated[
     bool, typer.Option("--no-wait-approval", help=WAIT_APPROVAL_HELP, show_default=False)
 ]
@@ -146,31 +160,27 @@ def list_tasks(
     if json_output:
         print_model_json(result)
         return
-    if not result.tasks:
-        out.print("[dim]no tasks[/]")
-        return
     now = datetime.now(UTC)
-    table = Table(box=None, header_style="bold", pad_edge=False)
-    for column in ("ID", "STATE", "PRI", "WORKSPACE", "AGE", "TOKENS", "PROMPT"):
-        table.add_column(column, no_wrap=column != "PROMPT", overflow="fold")
-    for t in result.tasks:
-        table.add_row(
+    rows = [
+        (
             t.id,
-            styled_state(t.state),
+            Cell(t.state.value, STATE_STYLES.get(t.state.value, "")),
             str(t.priority),
-            escape(workspace_label(t)),
+            workspace_label(t),
             age(t.created_at, now),
             str(t.usage.total_tokens),
-            escape(short(t.prompt, 60)),
+            " ".join(t.prompt.split()),
         )
-    out.print(table)
+        for t in result.tasks
+    ]
+    print_table(out, TASK_COLUMNS, rows, empty="no tasks")
 
 
 @task_app.command("show")
 def show(task_id: TaskId, json_output: JsonOption = False, url: UrlOption = None) -> None:
     """Everything the daemon knows about one task."""
     with daemon_session(url) as client:
-        task = client.get_task(task_id)
+        task = client.get_task(resolve_task_id(client, task_id))
     if json_output:
         print_model_json(task)
         return
@@ -194,6 +204,7 @@ def logs(
 ) -> None:
     """A task's event history, readable (or JSON lines); --follow streams it live."""
     with daemon_session(url) as client:
+        task_id = resolve_task_id(client, task_id)
         if follow:
             follow_task(
                 client, task_id, json_output=json_output, wait_for_approval=not no_wait_approval
@@ -211,14 +222,14 @@ def logs(
 def interrupt(task_id: TaskId, json_output: JsonOption = False, url: UrlOption = None) -> None:
     """Stop the task's current turn; it keeps its thread and workspace for `task resume`."""
     with daemon_session(url) as client:
-        print_task_state(client.interrupt(task_id), json_output)
+        print_task_state(client.interrupt(resolve_task_id(client, task_id)), json_output)
 
 
 @task_app.command("cancel")
 def cancel(task_id: TaskId, json_output: JsonOption = False, url: UrlOption = None) -> None:
     """Cancel the task for good."""
     with daemon_session(url) as client:
-        print_task_state(client.cancel(task_id), json_output)
+        print_task_state(client.cancel(resolve_task_id(client, task_id)), json_output)
 
 
 @task_app.command("resume")
@@ -233,7 +244,7 @@ def resume(
     """Queue an interrupted task again, on the same Codex thread."""
     body = request_body(ResumeBody, {"prompt": prompt}, PROMPT_FLAGS)
     with daemon_session(url) as client:
-        print_task_state(client.resume(task_id, body), json_output)
+        print_task_state(client.resume(resolve_task_id(client, task_id), body), json_output)
 
 
 @task_app.command("steer")
@@ -246,7 +257,7 @@ def steer(
     """Add guidance to the task's running turn."""
     body = request_body(PromptBody, {"prompt": prompt}, PROMPT_FLAGS)
     with daemon_session(url) as client:
-        print_task_state(client.steer(task_id, body), json_output)
+        print_task_state(client.steer(resolve_task_id(client, task_id), body), json_output)
 
 
 @task_app.command("message")
@@ -259,13 +270,14 @@ def message(
     """Send a follow-up message: the task runs another turn on the same thread."""
     body = request_body(PromptBody, {"prompt": prompt}, PROMPT_FLAGS)
     with daemon_session(url) as client:
-        print_task_state(client.message(task_id, body), json_output)
+        print_task_state(client.message(resolve_task_id(client, task_id), body), json_output)
 
 
 @task_app.command("diff")
 def diff(task_id: TaskId, json_output: JsonOption = False, url: UrlOption = None) -> None:
     """The task's changes as a unified diff (coloured on a terminal)."""
     with daemon_session(url) as client:
+        task_id = resolve_task_id(client, task_id)
         result = client.diff(task_id)
     if json_output:
         print_model_json(result)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from codex_runner.api.schemas import ApprovalList, ApprovalOut, GcOut, GraphOut
+from codex_runner.domain.ids import new_graph_id
 from codex_runner.domain.task import TaskState
 
 from .conftest import APPROVAL, PATCH_APPROVAL, CliRun, FakeDaemon, one_error_line, task_out
@@ -30,10 +31,10 @@ def test_approvals_list_shows_what_is_asked_and_the_offered_decisions(
     assert ApprovalList.model_validate_json(as_json.stdout).approvals == [APPROVAL, PATCH_APPROVAL]
 
 
-def test_no_pending_approvals(cli: CliRun, fake: FakeDaemon) -> None:
+def test_no_pending_approvals_is_the_header_alone_in_a_pipe(cli: CliRun, fake: FakeDaemon) -> None:
     result = cli("approvals", "list")
     assert result.exit_code == 0
-    assert "no pending approvals" in result.stdout
+    assert result.stdout == "ID\tTASK\tKIND\tCOMMAND / FILES\tCWD\tDECISIONS\n"
 
 
 def test_approvals_decide_sends_the_decision_and_who(cli: CliRun, fake: FakeDaemon) -> None:
@@ -161,34 +162,42 @@ def test_graph_status_lists_parent_then_children_and_marks_blocked_ones(
 ) -> None:
     parent = task_out("t_p", state=TaskState.QUEUED, graph_id="g_7")
     children = [
-        task_out("t_s", key="schema", state=TaskState.FAILED, reason="tests fail"),
+        task_out("t_s", key="schema", state=TaskState.FAILED, reason="tests fail", graph_id="g_7"),
         task_out(
             "t_a",
             key="api",
-            depends_on=["schema"],
+            depends_on=["t_s"],
             state=TaskState.QUEUED,
             branch="codex-runner/t_a",
+            graph_id="g_7",
         ),
     ]
+    for task in (parent, *children):
+        fake.add_task(task)
     fake.graphs["g_7"] = GraphOut(
         id="g_7", state=TaskState.FAILED, parent=parent, children=children, blocked=["t_a"]
     )
     result = cli("graph", "status", "g_7")
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
-    assert "graph g_7: failed" in lines[0]
-    assert lines[1].split()[:3] == ["KEY", "TASK", "STATE"]
-    assert lines[2].split()[:3] == ["(parent)", "t_p", "queued"]
-    assert lines[3].split()[:3] == ["schema", "t_s", "failed"] and "tests fail" in lines[3]
-    assert lines[4].split()[:6] == ["api", "t_a", "queued", "blocked", "schema", "codex-runner/t_a"]
+    rows = [line.split("\t") for line in result.stdout.splitlines()]
+    assert rows == [
+        ["KEY", "TASK", "STATE", "DEPENDS ON", "BRANCH", "NOTE"],
+        ["(parent)", "t_p", "queued", "-", "-", ""],
+        ["schema", "t_s", "failed", "-", "-", "tests fail"],
+        ["api", "t_a", "queued", "schema", "codex-runner/t_a", "blocked"],
+    ]
     as_json = cli("graph", "status", "g_7", "--json")
     assert GraphOut.model_validate_json(as_json.stdout) == fake.graphs["g_7"]
 
 
 def test_an_unknown_graph(cli: CliRun, fake: FakeDaemon) -> None:
-    result = cli("graph", "status", "g_nope")
+    graph_id = new_graph_id()
+    result = cli("graph", "status", graph_id)
     assert result.exit_code == 1
-    assert one_error_line(result) == "error: no graph g_nope"
+    assert one_error_line(result) == f"error: no graph {graph_id}"
+    prefix = cli("graph", "status", "g_nope")
+    assert prefix.exit_code == 1
+    assert "no graph id starts with 'g_nope'" in one_error_line(prefix)
 
 
 # --- gc ------------------------------------------------------------------------------------

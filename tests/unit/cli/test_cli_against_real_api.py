@@ -243,11 +243,15 @@ def test_a_graph_from_a_spec_file(cli: CliRun, live: LiveDaemon, tmp_path: Path)
     graph = GraphOut.model_validate_json(started.stdout)
     assert [c.key for c in graph.children] == ["schema", "api"]
     live.run(live.wait_state(graph.parent.id, TaskState.COMPLETED))
-    status = cli("graph", "status", graph.id)
+    status = cli("graph", "status", graph.id[:-10])  # a unique prefix will do
     assert status.exit_code == 0, status.output
-    assert f"graph {graph.id}: completed" in status.stdout
-    rows = status.stdout.splitlines()[2:]
-    assert [row.split()[0] for row in rows] == ["(parent)", "schema", "api"]
+    rows = [line.split("\t") for line in status.stdout.splitlines()[1:]]
+    assert [row[:3] for row in rows] == [
+        ["(parent)", graph.parent.id, "completed"],
+        ["schema", graph.children[0].id, "completed"],
+        ["api", graph.children[1].id, "completed"],
+    ]
+    assert [row[3] for row in rows] == ["schema, api", "-", "schema"]  # keys, not ids
 
 
 def test_gc_and_an_unknown_task(cli: CliRun, live: LiveDaemon) -> None:

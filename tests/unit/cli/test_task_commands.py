@@ -19,6 +19,7 @@ from codex_runner.domain.events import (
     Item,
     ItemType,
 )
+from codex_runner.domain.ids import new_task_id
 from codex_runner.domain.task import TaskState
 
 from .conftest import (
@@ -258,9 +259,36 @@ def test_show_renders_the_task_and_its_final_message(cli: CliRun, fake: FakeDaem
 
 
 def test_an_unknown_task_is_the_daemons_message_on_one_line(cli: CliRun, fake: FakeDaemon) -> None:
-    result = cli("task", "show", "t_nope")
+    task_id = new_task_id()
+    result = cli("task", "show", task_id)
     assert result.exit_code == 1
-    assert one_error_line(result) == "error: no task t_nope"
+    assert one_error_line(result) == f"error: no task {task_id}"
+
+
+def test_any_unique_prefix_names_a_task_in_every_command(cli: CliRun, fake: FakeDaemon) -> None:
+    first, second = new_task_id(), new_task_id()
+    fake.add_task(task_out(first, state=TaskState.RUNNING))
+    fake.add_task(task_out(second, state=TaskState.RUNNING))
+    differs = next(i for i, (a, b) in enumerate(zip(first, second, strict=True)) if a != b)
+    shared = first[:differs]
+    unique = second[: len(shared) + 1]
+    shown = cli("task", "show", unique, "--json")
+    assert shown.exit_code == 0, shown.output
+    assert TaskOut.model_validate_json(shown.stdout).id == second
+    # without the kind prefix too
+    assert cli("task", "interrupt", unique.removeprefix("t_")).exit_code == 0
+    assert fake.tasks[second].state is TaskState.INTERRUPTED
+    assert fake.tasks[first].state is TaskState.RUNNING
+    ambiguous = cli("task", "cancel", shared)
+    assert ambiguous.exit_code == 1
+    line = one_error_line(ambiguous)
+    assert f"{shared!r} is the start of 2 task ids ({first}, {second})" in line
+    assert "give more characters" in line
+    unknown = cli("task", "logs", "t_zz")
+    assert unknown.exit_code == 1
+    assert one_error_line(unknown) == (
+        "error: no task id starts with 't_zz'; see `codex-runner task list`"
+    )
 
 
 # --- logs ----------------------------------------------------------------------------------
@@ -386,6 +414,7 @@ DIFF = """diff --git a/app.py b/app.py
 
 
 def test_diff_prints_the_unified_diff_unchanged_when_piped(cli: CliRun, fake: FakeDaemon) -> None:
+    fake.add_task(task_out("t_a"))
     fake.diffs["t_a"] = DiffOut(task_id="t_a", branch="b", summary="1 file", diff=DIFF)
     result = cli("task", "diff", "t_a")
     assert result.exit_code == 0, result.output
@@ -395,6 +424,7 @@ def test_diff_prints_the_unified_diff_unchanged_when_piped(cli: CliRun, fake: Fa
 
 
 def test_an_empty_diff_says_so_on_stderr(cli: CliRun, fake: FakeDaemon) -> None:
+    fake.add_task(task_out("t_a"))
     fake.diffs["t_a"] = DiffOut(task_id="t_a", branch=None, summary=None, diff="")
     result = cli("task", "diff", "t_a")
     assert result.exit_code == 0
@@ -405,6 +435,7 @@ def test_an_empty_diff_says_so_on_stderr(cli: CliRun, fake: FakeDaemon) -> None:
 def test_a_collected_workspace_says_gc_removed_it_not_no_changes(
     cli: CliRun, fake: FakeDaemon
 ) -> None:
+    fake.add_task(task_out("t_a"))
     fake.diffs["t_a"] = DiffOut(
         task_id="t_a",
         branch="codex-runner/t_a",
@@ -440,7 +471,8 @@ def test_following_a_daemon_that_is_gone_exits_5_not_a_traceback(
 ) -> None:
     monkeypatch.setattr(client_module, "RECONNECT_BASE_DELAY_S", 0.001)
     url = f"http://127.0.0.1:{free_port()}"
-    result = make_cli(make_home(tmp_path / "home"))("task", "logs", "t_a", "-f", "--url", url)
+    task_id = new_task_id()
+    result = make_cli(make_home(tmp_path / "home"))("task", "logs", task_id, "-f", "--url", url)
     assert result.exit_code == exit_codes.DAEMON_LOST
     assert f"cannot reach the daemon at {url}" in one_error_line(result)
 
