@@ -47,7 +47,6 @@ FAST_CODEX: dict[str, Any] = {
 StartDaemon = Callable[..., Awaitable[Daemon]]
 
 
-
 @pytest.fixture
 async def fault_model() -> AsyncIterator[MockModelServer]:
     async with MockModelServer(Script.from_dict({"rules": FAULT_RULES}), port=0) as server:

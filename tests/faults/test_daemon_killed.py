@@ -18,7 +18,9 @@ async def test_a_daemon_killed_mid_turn_leaves_the_task_interrupted_and_loses_no
 ) -> None:
     daemon = await start_daemon()
     async with daemon.client() as client:
-        running = (await client.post("/v1/tasks", json={"prompt": "slow", "repo": str(repo)})).json()
+        running = (
+            await client.post("/v1/tasks", json={"prompt": "slow", "repo": str(repo)})
+        ).json()
         done = (await client.post("/v1/tasks", json={"prompt": "quick", "cwd": str(repo)})).json()
         assert (await wait_state(client, done["id"], TERMINAL))["state"] == "completed"
         await wait_event(client, running["id"], "codex.turn.started")
@@ -39,7 +41,9 @@ async def test_a_daemon_killed_mid_turn_leaves_the_task_interrupted_and_loses_no
 async def test_a_daemon_killed_mid_approval_expires_the_approval_and_auto_resume_finishes_the_task(
     start_daemon: StartDaemon, repo: Path, tmp_path: Path
 ) -> None:
-    daemon = await start_daemon(service={"auto_resume": True}, codex={"approval_policy": "untrusted"})
+    daemon = await start_daemon(
+        service={"auto_resume": True}, codex={"approval_policy": "untrusted"}
+    )
     async with daemon.client() as client:
         parked = (
             await client.post("/v1/tasks", json={"prompt": "touch approved", "repo": str(repo)})
