@@ -8,7 +8,7 @@ import importlib
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -77,7 +77,40 @@ def build_app(only: str | None = None) -> typer.Typer:
     return cli
 
 
-def _group() -> None:
+CODEX_PACKAGE = "openai-codex-cli-bin"
+
+
+def version_line() -> str:
+    """``codex-runner X.Y.Z``, with the bundled Codex's version when it is installed (read
+    from the package's metadata: nothing is started)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from codex_runner import __version__
+
+    try:
+        codex = f" (codex {version(CODEX_PACKAGE)} from {CODEX_PACKAGE})"
+    except PackageNotFoundError:
+        codex = ""
+    return f"codex-runner {__version__}{codex}"
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(version_line())
+        raise typer.Exit(0)
+
+
+def _group(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            help="Print the version and exit.",
+            is_eager=True,
+            callback=_print_version,
+        ),
+    ] = False,
+) -> None:
     """Run OpenAI Codex agents as a managed, durable, observable service."""
 
 
@@ -109,6 +142,9 @@ def main() -> None:
     # lowers the codex_runner loggers' level to record more.
     for handler in logging.getLogger().handlers:
         handler.setLevel(level)
+    if sys.argv[1:] == ["--version"]:  # no command to load for it
+        print(version_line())
+        return
     command = next((arg for arg in sys.argv[1:] if not arg.startswith("-")), None)
     cli = _load(command)
     try:

@@ -30,3 +30,25 @@ def test_serving_does_not_import_the_terminal_renderer_or_the_slack_client() -> 
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_version_prints_ours_and_the_bundled_codex_and_exits_0() -> None:
+    from codex_runner import __version__
+
+    result = CliRunner().invoke(main.build_app(), ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith(f"codex-runner {__version__}")
+    assert result.stdout.count("\n") == 1
+
+
+def test_version_loads_no_command() -> None:
+    probe = (
+        "import sys; sys.argv = ['codex-runner', '--version']; from codex_runner.cli import main; "
+        "main.main(); print(sorted(m for m in sys.modules if m.startswith('codex_runner.cli.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    version_line, loaded = out.stdout.splitlines()
+    assert version_line.startswith("codex-runner ")
+    assert loaded == "['codex_runner.cli.main']"
