@@ -44,6 +44,28 @@ class RunnerStatus:
             return describe_mode(self.account.mode)
         return describe_mode(self.profile_auth_mode)
 
+    @property
+    def uses_api_key(self) -> bool:
+        """An API key is what Codex signs in with: the runner stored one, or the profile's
+        auth.json holds one."""
+        return self.api_key_stored is True or self.profile_auth_mode.lower() == "apikey"
+
+    def account_summary(self) -> str | None:
+        """The account in a person's words (None when Codex was not asked): an API key is
+        never reported as "not logged in", even when Codex reports no OpenAI account."""
+        account = self.account
+        if account is None:
+            return None
+        plan = f", plan {account.plan_type}" if account.plan_type else ""
+        if account.authenticated:
+            return (account.email or describe_mode(account.mode)) + plan
+        needs_none = "" if account.requires_openai_auth else "; the model provider needs none"
+        if self.uses_api_key:
+            return f"authenticates with the API key (no ChatGPT login{needs_none})"
+        if not account.requires_openai_auth:
+            return "not logged in (the model provider needs no OpenAI login)"
+        return "not logged in"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "home": str(self.home),

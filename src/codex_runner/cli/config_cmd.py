@@ -95,11 +95,9 @@ def _print_status(report: RunnerStatus) -> None:
         ("team home", str(report.team_home)),
     ]
     account = report.account
-    if account is not None:
-        who = account.email or ("-" if account.authenticated else "not logged in")
-        if not account.authenticated and not account.requires_openai_auth:
-            who = "not logged in (the model provider needs no OpenAI login)"
-        rows.append(("account", who + (f", plan {account.plan_type}" if account.plan_type else "")))
+    summary = report.account_summary()
+    if account is not None and summary is not None:
+        rows.append(("account", summary))
         for window in account.rate_limits:
             span = f" of {window.window_minutes} min" if window.window_minutes else ""
             rows.append((f"usage {window.name}", f"{window.used_percent}% used{span}"))
