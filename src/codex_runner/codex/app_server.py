@@ -598,7 +598,8 @@ class AppServerRuntime:
                 self._warn(str(params.get("message") or params.get("summary") or params))
             return
         recorder = turn.recorder
-        recorder.last_activity = time.monotonic()
+        if not (method == "error" and params.get("willRetry")):  # retries are no progress
+            recorder.last_activity = time.monotonic()
         turn_id = params.get("turnId")
         if method == "turn/started":
             turn.learn_id(str(params["turn"]["id"]))

@@ -193,7 +193,8 @@ class TurnRecorder:
     def emit(self, event: CodexEvent) -> None:
         if self.done:
             return
-        self.last_activity = time.monotonic()
+        if not _retrying(event):
+            self.last_activity = time.monotonic()
         if event.kind is EventKind.TOKEN_USAGE and event.usage is not None:
             self.usage = event.usage
         elif event.kind is EventKind.ERROR and event.error is not None:
@@ -289,3 +290,10 @@ class TurnRecorder:
                 item = replace(event.item, output=DROPPED_OUTPUT)
                 self._events[index] = replace(event, item=item)
                 return
+
+
+def _retrying(event: CodexEvent) -> bool:
+    """An error Codex will retry is no progress: a turn that only retries (an unreachable
+    provider, retried without end) must still go idle and fail naming the error, rather
+    than keep its idle watchdog fed for ever."""
+    return event.kind is EventKind.ERROR and event.error is not None and event.error.will_retry

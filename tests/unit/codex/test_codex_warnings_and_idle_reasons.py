@@ -137,3 +137,63 @@ async def test_the_app_server_watchdog_names_the_retried_error_before_the_silenc
     assert "no event from Codex for 0.2s" in result.error.message
     assert "error sending request" in result.error.message
     await runtime.close()
+
+
+def test_a_retried_error_is_no_progress_but_other_events_are() -> None:
+    async def check() -> None:
+        recorder = TurnRecorder("th")
+        recorder.last_activity = 0.0
+        retrying = ErrorInfo("Reconnecting... 1/5", FailureClass.MODEL_ERROR, will_retry=True)
+        recorder.emit(CodexEvent(EventKind.ERROR, "th", "tu", error=retrying))
+        assert recorder.last_activity == 0.0
+        recorder.emit(CodexEvent(EventKind.TURN_STARTED, "th", "tu"))
+        assert recorder.last_activity > 0.0
+
+    asyncio.run(check())
+
+
+async def test_a_turn_that_only_retries_still_goes_idle(tmp_path: Path) -> None:
+    peers: asyncio.Queue[FakeCodexPeer] = asyncio.Queue()
+
+    async def launch() -> tuple[Transport, ChildProcess | None]:
+        transport = FakeTransport()
+        await peers.put(FakeCodexPeer(transport))
+        return transport, None
+
+    config = load_config(tmp_path, overrides={"turn_idle_timeout_s": 0.3})
+    runtime = AppServerRuntime(config, launcher=launch, reported_warnings=ReportedWarnings())
+    start = asyncio.create_task(runtime.start())
+    peer = await asyncio.wait_for(peers.get(), 5)
+    await peer.handshake()
+    await asyncio.wait_for(start, 5)
+    opening = asyncio.create_task(runtime.start_thread(ThreadOptions(cwd=tmp_path)))
+    peer.reply(await peer.expect_request("thread/start"), {"thread": {"id": "th1"}})
+    await asyncio.wait_for(opening, 5)
+    starting = asyncio.create_task(runtime.start_turn("th1", "hello"))
+    peer.reply(await peer.expect_request("turn/start"), {"turn": {"id": "tu1"}})
+    turn = await starting
+
+    async def retry_for_ever() -> None:
+        # Codex's endless "waiting for network": a retried error more often than the
+        # idle timeout, which used to keep the watchdog fed.
+        while True:
+            peer.notify(
+                "error",
+                {"threadId": "th1", "turnId": "tu1", "willRetry": True, "error": UNREACHABLE},
+            )
+            await asyncio.sleep(0.05)
+
+    retrying = asyncio.create_task(retry_for_ever())
+    try:
+        read = await asyncio.wait_for(peer.expect_request("thread/read"), 5)
+        peer.reply(
+            read, {"thread": {"id": "th1", "turns": [{"id": "tu1", "status": "inProgress"}]}}
+        )
+        peer.reply(await peer.expect_request("turn/interrupt"), {})
+        result = await turn.wait(5)
+    finally:
+        retrying.cancel()
+    assert result.error is not None
+    assert result.error.failure_class is FailureClass.TURN_IDLE_TIMEOUT
+    assert "error sending request" in result.error.message
+    await runtime.close()
