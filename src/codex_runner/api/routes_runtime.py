@@ -14,6 +14,7 @@ from codex_runner.api.schemas import (
     GcBody,
     GcOut,
     HealthOut,
+    RemovedWorktreeOut,
     RuntimeOut,
     StatusOut,
     TaskOut,
@@ -75,6 +76,10 @@ def runtime_routes(
         report = await service.gc(retention, force=body.force)
         return GcOut(
             removed=[w.task_id for w in report.removed],
+            removed_worktrees=[
+                RemovedWorktreeOut(task_id=w.task_id, path=str(w.path), branch=w.branch)
+                for w in report.removed
+            ],
             kept=[
                 {"task_id": k.workspace.task_id, "reason": str(k.reason), "detail": k.detail}
                 for k in report.kept

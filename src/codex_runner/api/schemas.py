@@ -337,8 +337,17 @@ class StatusOut(BaseModel):
     version: str
 
 
+class RemovedWorktreeOut(BaseModel):
+    task_id: str
+    path: str
+    branch: str | None
+
+
 class GcOut(BaseModel):
     removed: list[str] = Field(description="Task ids whose worktrees were removed.")
+    removed_worktrees: list[RemovedWorktreeOut] = Field(
+        default_factory=list, description="Each removed worktree: its task, path and branch."
+    )
     kept: list[dict[str, str]] = Field(description="task_id, reason, detail of each kept one.")
 
 

@@ -38,8 +38,14 @@ def gc_command(
         print_model_json(result)
         return
     out.print(f"removed {len(result.removed)} worktree(s)")
-    for task_id in result.removed:
-        out.print(f"  [green]-[/] {task_id}")
+    listed = {w.task_id for w in result.removed_worktrees}
+    for worktree in result.removed_worktrees:
+        branch = f" [dim](branch {escape(worktree.branch)} deleted)[/]" if worktree.branch else ""
+        line = f"  [green]-[/] {worktree.task_id} {escape(worktree.path)}{branch}"
+        out.print(line, soft_wrap=True)  # a path stays whole, to be copied
+    for task_id in result.removed:  # a daemon that does not say where they were
+        if task_id not in listed:
+            out.print(f"  [green]-[/] {task_id}")
     if result.kept:
         out.print(f"kept {len(result.kept)}:")
     for kept in result.kept:

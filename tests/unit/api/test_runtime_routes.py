@@ -56,6 +56,7 @@ async def test_gc_keeps_unmerged_work_unless_forced(harness: Harness) -> None:
     recent = (await harness.post("/v1/gc", {})).json()
     assert recent == {
         "removed": [],
+        "removed_worktrees": [],
         "kept": [
             {"task_id": task["id"], "reason": "recent", "detail": recent["kept"][0]["detail"]}
         ],
@@ -63,13 +64,23 @@ async def test_gc_keeps_unmerged_work_unless_forced(harness: Harness) -> None:
     unmerged = (await harness.post("/v1/gc", {"retention_s": 0})).json()
     assert unmerged["kept"][0]["reason"] == "unmerged_work"
     forced = (await harness.post("/v1/gc", {"retention_s": 0, "force": True})).json()
-    assert forced == {"removed": [task["id"]], "kept": []}
+    assert forced == {
+        "removed": [task["id"]],
+        "removed_worktrees": [
+            {
+                "task_id": task["id"],
+                "path": str(Path(harness.workspaces.root) / task["id"]),
+                "branch": f"codex-runner/{task['id']}",
+            }
+        ],
+        "kept": [],
+    }
 
 
 async def test_gc_without_a_body_uses_the_default_retention(harness: Harness) -> None:
     response = await harness.client.post("/v1/gc", headers=AUTH)
     assert response.status_code == 200
-    assert response.json() == {"removed": [], "kept": []}
+    assert response.json() == {"removed": [], "removed_worktrees": [], "kept": []}
     bad = await harness.post("/v1/gc", {"retention_s": -1})
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "retention_s"

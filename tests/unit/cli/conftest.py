@@ -44,6 +44,7 @@ from codex_runner.api.schemas import (
     GraphCreate,
     GraphOut,
     PromptBody,
+    RemovedWorktreeOut,
     ResumeBody,
     TaskCreate,
     TaskList,
@@ -440,6 +441,11 @@ def build_app(fake: FakeDaemon) -> Starlette:
         return dump(
             GcOut(
                 removed=["t_old"],
+                removed_worktrees=[
+                    RemovedWorktreeOut(
+                        task_id="t_old", path="/home/u/worktrees/t_old", branch="codex-runner/t_old"
+                    )
+                ],
                 kept=[{"task_id": "t_wip", "reason": "unmerged", "detail": "2 commits ahead"}],
             )
         )

@@ -209,7 +209,7 @@ def test_gc_sends_retention_and_force_and_reports_removed_and_kept(
     result = cli("gc", "--retention", "3600", "--force")
     assert result.exit_code == 0, result.output
     assert "removed 1 worktree(s)" in result.stdout
-    assert "t_old" in result.stdout
+    assert "- t_old /home/u/worktrees/t_old (branch codex-runner/t_old deleted)" in result.stdout
     assert "t_wip: unmerged (2 commits ahead)" in result.stdout
     assert fake.bodies("POST", "/v1/gc") == [{"retention_s": 3600.0, "force": True}]
     as_json = cli("gc", "--json")

@@ -68,6 +68,8 @@ class LiveDaemon:
     runtime: ScriptedRuntime
     plain: Path
     bus: WatchedBus
+    workspaces: InMemoryWorkspaces
+    worktrees: Path
 
     def run(self, coro: Coroutine[Any, Any, T]) -> T:
         """Run ``coro`` on the daemon's loop and wait (bounded) for its result."""
@@ -117,10 +119,11 @@ def live(tmp_path: Path) -> Iterator[LiveDaemon]:
     async def serve() -> None:
         runtime = ScriptedRuntime(script_for)
         bus = WatchedBus()
+        workspaces = InMemoryWorkspaces(tmp_path / "worktrees")
         service = TaskService(
             InMemoryStore(),
             runtime,
-            InMemoryWorkspaces(tmp_path / "worktrees"),
+            workspaces,
             bus,
             max_concurrent=2,
             approval_timeout_s=30.0,
@@ -137,6 +140,7 @@ def live(tmp_path: Path) -> Iterator[LiveDaemon]:
             runtime=runtime,
             server=server,
             bus=bus,
+            workspaces=workspaces,
             streams=app.state.event_streams,
         )
         started.set()
@@ -157,7 +161,16 @@ def live(tmp_path: Path) -> Iterator[LiveDaemon]:
         parts["server"].should_exit = True
 
     try:
-        yield LiveDaemon(url, loop, parts["service"], parts["runtime"], plain, parts["bus"])
+        yield LiveDaemon(
+            url,
+            loop,
+            parts["service"],
+            parts["runtime"],
+            plain,
+            parts["bus"],
+            parts["workspaces"],
+            tmp_path / "worktrees",
+        )
     finally:
         loop.call_soon_threadsafe(stop)
         thread.join(WAIT_S + 5)
@@ -317,3 +330,20 @@ def test_no_wait_approval_ends_the_follow_naming_the_approval_and_its_decisions(
     assert decided.exit_code == 0, decided.output
     followed = cli("task", "logs", task_id, "--follow", "--no-wait-approval")
     assert followed.exit_code == exit_codes.OK, followed.output
+
+
+def test_gc_lists_each_removed_worktree_with_its_path(
+    cli: CliRun, live: LiveDaemon, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    live.workspaces.add_repository(repo)
+    submitted = cli("task", "submit", "fix it", "--repo", str(repo), "--json")
+    assert submitted.exit_code == 0, submitted.output
+    task_id = TaskOut.model_validate_json(submitted.stdout).id
+    live.run(live.wait_state(task_id, TaskState.COMPLETED))
+    gc = cli("gc", "--retention", "0", "--force")
+    assert gc.exit_code == 0, gc.output
+    lines = gc.stdout.splitlines()
+    assert lines[0] == "removed 1 worktree(s)"
+    assert lines[1].split()[:3] == ["-", task_id, str(live.worktrees / task_id)]
