@@ -24,6 +24,7 @@ from codex_runner.api.routing import Router
 from codex_runner.daemon.token import TOKEN_FILE, token_matches
 from codex_runner.domain.durable_event import EVENT_TYPES, TaskEvent
 from codex_runner.domain.task import TaskState
+from codex_runner.domain.transitions import user_actions
 from codex_runner.service.event_bus import EventBus, Lagged
 from codex_runner.service.tasks import TaskService
 from codex_runner.web.sessions import SESSION_TTL_S, AdminSessions
@@ -154,8 +155,15 @@ def admin_router(
 
     @router.get("/tasks/{task_id}")
     async def task_page(request: Request, task_id: str) -> HTMLResponse:
-        await service.get(task_id)  # 404 for an unknown task
-        return page(request, "task.html", page="task", task_id=task_id)
+        task = await service.get(task_id)  # 404 for an unknown task
+        return page(
+            request,
+            "task.html",
+            page="task",
+            task_id=task_id,
+            allowed=[a.value for a in user_actions(task.state)],
+            user_actions=user_actions_by_state(),
+        )
 
     @router.get("/approvals")
     async def approvals_page(request: Request) -> HTMLResponse:
@@ -191,6 +199,13 @@ def admin_router(
         return Response(body, media_type=media_type, headers={"Cache-Control": "no-cache"})
 
     return router
+
+
+def user_actions_by_state() -> dict[str, list[str]]:
+    """For each task state, the actions a person may take from it, from the transition
+    table: the page shows only those buttons as the task's state changes, without a copy
+    of the state rules of its own."""
+    return {state.value: [a.value for a in user_actions(state)] for state in TaskState}
 
 
 async def _all_events(bus: EventBus) -> AsyncIterator[TaskEvent]:

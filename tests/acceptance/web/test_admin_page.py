@@ -1,16 +1,19 @@
 """The admin page in headless Chromium against the real daemon, real codex and the scripted
 model: log in, submit, watch the timeline fill, approve, see the diff; interrupt and
-resume; other interfaces deciding first; model output never runs as HTML."""
+resume; other interfaces deciding first; model output never runs as HTML; the timeline in
+the events' order; only the actions a task's state allows; no failed request or console
+error on any view."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.async_api import Page, expect
+from playwright.async_api import ConsoleMessage, Page, Request, Response, expect
 
 from ..daemon.conftest import StartDaemon
 from ..daemon.harness import Daemon, wait_state
@@ -28,6 +31,60 @@ async def login_link(daemon: Daemon) -> str:
             if found:
                 return found.group(1)
             await asyncio.sleep(0.05)  # the daemon's log file: there is no event to wait on
+
+
+@dataclass
+class PageTrouble:
+    """What the browser reports that a page should never cause: console errors, requests
+    that failed, responses that are errors (a missing favicon is one)."""
+
+    console_errors: list[str] = field(default_factory=list)
+    failed_requests: list[str] = field(default_factory=list)
+    error_responses: list[str] = field(default_factory=list)
+
+    @classmethod
+    def watch(cls, page: Page) -> PageTrouble:
+        trouble = cls()
+
+        def on_console(message: ConsoleMessage) -> None:
+            if message.type == "error":
+                trouble.console_errors.append(message.text)
+
+        def on_failed(request: Request) -> None:
+            # Leaving a page aborts what it still had open (its live streams, a refresh on
+            # the way); the page itself never aborts a request.
+            if request.failure == "net::ERR_ABORTED":
+                return
+            trouble.failed_requests.append(f"{request.url}: {request.failure}")
+
+        def on_response(response: Response) -> None:
+            if response.status >= 400:
+                trouble.error_responses.append(f"{response.status} {response.url}")
+
+        page.on("console", on_console)
+        page.on("requestfailed", on_failed)
+        page.on("response", on_response)
+        return trouble
+
+    def assert_none(self) -> None:
+        assert (self.console_errors, self.failed_requests, self.error_responses) == ([], [], [])
+
+
+async def timeline_entries(page: Page) -> list[tuple[int, str]]:
+    """The timeline's entries as shown, top to bottom: (seq, what: the event type, or
+    "command" for a command)."""
+    entries: list[list[str]] = await page.locator("#timeline > li").evaluate_all(
+        "nodes => nodes.map(n => [n.dataset.seq,"
+        " n.classList.contains('command') ? 'command' : n.dataset.type])"
+    )
+    return [(int(seq), what) for seq, what in entries]
+
+
+async def shown_actions(page: Page) -> list[str]:
+    """The task's action buttons the page shows."""
+    return await page.locator("[data-user-action]:visible").evaluate_all(
+        "nodes => nodes.map(n => n.dataset.userAction)"
+    )
 
 
 async def log_in(page: Page, daemon: Daemon) -> None:
@@ -120,9 +177,12 @@ async def test_interrupt_and_resume_from_the_page(
     timeline = page.locator("#timeline")
     await expect(timeline.locator('[data-type="codex.turn.started"]')).to_have_count(1)
     await expect(page.locator("#task-state")).to_have_text("running")
+    assert await shown_actions(page) == ["interrupt", "cancel"]
 
     await page.click("#interrupt")
     await expect(page.locator("#task-state")).to_have_text("interrupted")
+    await expect(page.locator("#resume")).to_be_visible()
+    assert await shown_actions(page) == ["resume", "cancel", "message"]
     await expect(timeline.locator('[data-type="task.state_changed"]').last).to_contain_text(
         "interrupted"
     )
@@ -132,6 +192,7 @@ async def test_interrupt_and_resume_from_the_page(
     await expect(page.locator("#task-state")).to_have_text("completed")
     await expect(timeline.locator(".event.agent").last).to_contain_text("resumed and done")
     await expect(timeline.locator('[data-type="codex.turn.started"]')).to_have_count(2)
+    assert await shown_actions(page) == ["message"]
     await page.screenshot(path=screenshots / "task-resumed.png", full_page=True)
 
 
@@ -202,3 +263,70 @@ async def test_a_graph_is_drawn_with_each_nodes_state(
     await expect(page.locator('#graph a.node[data-state="completed"]')).to_have_count(4)
     await expect(page.locator("#graph-state")).to_have_text("completed")
     await page.screenshot(path=screenshots / "graph.png", full_page=True)
+
+
+async def test_the_timeline_shows_an_approval_before_the_command_it_gated(
+    start_daemon: StartDaemon, page: Page, repo: Path, screenshots: Path
+) -> None:
+    daemon = await start_daemon(codex={"approval_policy": "untrusted"})
+    trouble = PageTrouble.watch(page)
+    await log_in(page, daemon)
+    async with daemon.client() as client:
+        body = {"prompt": "web approve", "cwd": str(repo)}
+        task = (await client.post("/v1/tasks", json=body)).json()
+        await wait_state(client, task["id"], {"awaiting_approval"})
+    await page.goto(f"{daemon.url}/admin/tasks/{task['id']}")
+    timeline = page.locator("#timeline")
+    requested = timeline.locator('[data-type="approval.requested"]')
+    await expect(requested).to_contain_text("echo approved > approved.txt")
+    # Codex started the command's item before asking: it waits, it does not run.
+    await expect(timeline.locator(".event.command")).to_have_count(0)
+    await expect(page.locator("#task-state")).to_have_text("awaiting_approval")
+    assert await shown_actions(page) == ["interrupt", "cancel"]
+
+    await page.locator('#task-approvals button[data-decision="accept"]').click()
+    await expect(page.locator("#task-state")).to_have_text("completed")
+    command = timeline.locator('[data-type="codex.item.completed"].command')
+    await expect(command).to_contain_text("exit 0")
+    await expect(timeline.locator(".event.agent")).to_contain_text("Approved")
+    assert await shown_actions(page) == ["message"]  # no Interrupt, Resume or Cancel
+    await page.screenshot(path=screenshots / "task-approved.png", full_page=True)
+
+    # Live, and again from the stored events: the events' order, the approval first.
+    for _ in ("live", "reloaded"):
+        await expect(timeline.locator(".event.agent")).to_contain_text("Approved")
+        shown = await timeline_entries(page)
+        seqs = [seq for seq, _what in shown]
+        assert seqs == sorted(seqs), shown
+        order = [what for _seq, what in shown]
+        assert order.index("approval.requested") < order.index("approval.decided"), shown
+        assert order.index("approval.decided") < order.index("command"), shown
+        await expect(command).to_have_count(1)
+        assert await shown_actions(page) == ["message"]
+        await page.reload()
+    trouble.assert_none()
+
+
+async def test_every_view_loads_without_a_failed_request_or_a_console_error(
+    start_daemon: StartDaemon, page: Page, repo: Path
+) -> None:
+    daemon = await start_daemon()
+    async with daemon.client() as client:
+        task = (await client.post("/v1/tasks", json={"prompt": "quick", "cwd": str(repo)})).json()
+        await wait_state(client, task["id"], {"completed"})
+    trouble = PageTrouble.watch(page)
+    icons: dict[str, str | None] = {}
+    await page.goto(f"{daemon.url}/admin/login")
+    await log_in(page, daemon)
+    views = ["/admin/", f"/admin/tasks/{task['id']}", "/admin/approvals", "/admin/graphs"]
+    for view in [*views, "/admin/runtime"]:
+        await page.goto(f"{daemon.url}{view}")
+        await expect(page.locator("#live")).to_have_text("live")
+        icon = page.locator('link[rel="icon"]')
+        icons[view] = await icon.get_attribute("href") if await icon.count() else None
+    await expect(page.locator('[data-fact="runtime"]')).to_contain_text("ready")
+    # The browser's own request for a favicon is no page's request: when it fails, the
+    # page hears of it only as a console error ("Failed to load resource").
+    trouble.assert_none()
+    for view, href in icons.items():
+        assert href is not None and href.startswith("data:image/svg+xml,"), (view, href)

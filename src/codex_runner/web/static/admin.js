@@ -458,11 +458,21 @@
     const base = `/v1/tasks/${encodeURIComponent(taskId)}`;
     const timeline = document.getElementById("timeline");
     let lastSeq = 0;
+    // Per state, the actions the transition table lets a person take (rendered by the server).
+    const userActions = JSON.parse(body.dataset.userActions || "{}");
+
+    function showUserActions(state) {
+      const allowed = new Set(userActions[state] || []);
+      for (const button of document.querySelectorAll("[data-user-action]")) {
+        button.hidden = !allowed.has(button.dataset.userAction);
+      }
+    }
 
     async function loadTask() {
       const task = await api("GET", base);
       document.getElementById("task-state").replaceChildren(stateBadge(task.state));
       body.dataset.state = task.state;
+      showUserActions(task.state);
       const u = task.usage;
       const facts = [
         ["prompt", el("pre", { class: "prompt", text: task.prompt })],
@@ -506,19 +516,25 @@
     const refreshSoon = debounce(refresh, 150);
     const diffSoon = debounce(() => attempt(loadDiff), 150);
 
+    // A running command's line, until its item completes or waits for an approval.
+    function dropRunning(itemId) {
+      if (!itemId) return;
+      const running = timeline.querySelector(`li[data-running-item="${CSS.escape(String(itemId))}"]`);
+      if (running) running.remove();
+    }
+
+    // The timeline is the task's events in their sequence. Codex starts a command's item
+    // before it asks to run it, so the completed command (its durable record) takes its own
+    // place, after the approval that gated it, and never the place of its "running…" line.
     function addEvent(event) {
       if (event.seq <= lastSeq) return;
       lastSeq = event.seq;
+      const data = event.data || {};
+      if (event.type === "codex.item.completed" && data.item) dropRunning(data.item.id);
+      if (event.type === "codex.approval.requested" && data.approval) dropRunning(data.approval.item_id);
       const node = timelineEntry(event);
-      const item = (event.data || {}).item;
-      if (node && item && item.id && item.type === "command_execution") {
-        const key = `${item.id}`;
-        const previous = timeline.querySelector(`li[data-item="${CSS.escape(key)}"]`);
-        node.setAttribute("data-item", key);
-        if (previous && event.type === "codex.item.completed") {
-          previous.replaceWith(node);
-          return;
-        }
+      if (node && event.type === "codex.item.started" && data.item && data.item.id) {
+        node.setAttribute("data-running-item", String(data.item.id));
       }
       if (node) timeline.append(node);
       if (event.type.startsWith("task.") || event.type.startsWith("approval.") || event.type.startsWith("codex.turn.") || event.type === "codex.token_usage.updated") {
