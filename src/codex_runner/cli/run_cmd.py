@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from codex_runner.cli import exit_codes
 from codex_runner.cli.approvals import approval_handler
 from codex_runner.cli.main import error_console, fail
 from codex_runner.cli.render import LiveView, print_json_event
@@ -19,6 +20,7 @@ from codex_runner.config import (
     SandboxMode,
     load_config,
 )
+from codex_runner.domain.events import TurnStatus
 from codex_runner.service.single_turn import run_single_turn
 
 # The choices are config's own types: typer lists them in --help and refuses others.
@@ -44,9 +46,9 @@ def run(
 ) -> None:
     """Run one Codex turn in a directory and stream what happens."""
     if not prompt.strip():
-        raise fail("the prompt is empty; say what Codex should do.", 2)
+        raise fail("the prompt is empty; say what Codex should do.", exit_codes.USAGE)
     if not cwd.is_dir():
-        raise fail(f"--cwd {cwd} is not a directory; create it or pick another.", 2)
+        raise fail(f"--cwd {cwd} is not a directory; create it or pick another.", exit_codes.USAGE)
     try:
         config = load_config(
             overrides={
@@ -57,7 +59,7 @@ def run(
             }
         )
     except ConfigError as exc:
-        raise fail(str(exc), 2) from None
+        raise fail(str(exc), exit_codes.USAGE) from None
     view = print_json_event if json_output else LiveView()
     handler = approval_handler(approve, error_console())
     try:
@@ -69,7 +71,13 @@ def run(
     except CodexError as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
-        raise fail("interrupted", 130) from None
+        raise fail("interrupted", exit_codes.STOPPED_BY_USER) from None
+    if result.status is TurnStatus.INTERRUPTED:
+        raise fail(
+            f"turn interrupted; continue the thread with: codex-runner run PROMPT --cwd "
+            f"{cwd} --thread {result.thread_id}",
+            exit_codes.INTERRUPTED,
+        )
     if not result.ok:
         reason = result.error.message if result.error else result.status.value
         cls = f" [{result.error.failure_class}]" if result.error else ""
