@@ -3,7 +3,7 @@ with short timeouts so that every fault ends within seconds, not the defaults' m
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +71,7 @@ async def start_daemon(
         service: dict[str, Any] | None = None,
         codex: dict[str, Any] | None = None,
         model: MockModelServer | None = None,
+        wrapper: Sequence[str] = (),
     ) -> Daemon:
         write_config(
             home,
@@ -79,6 +80,9 @@ async def start_daemon(
             codex={**FAST_CODEX, **(codex or {})},
         )
         daemon = Daemon(home)
+        # Outside the home: a scenario may delete the home or make it read-only.
+        daemon.log = tmp_path / "serve.log"
+        daemon.wrapper = list(wrapper)
         started.append(daemon)
         await daemon.start()
         return daemon

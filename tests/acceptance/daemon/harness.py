@@ -39,6 +39,9 @@ class Daemon:
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
         self.log = home / "serve.log"
+        # A command that runs ``serve`` for us (e.g. in its own mount namespace): it must
+        # exec the daemon, so that ``proc.pid`` is the daemon's pid.
+        self.wrapper: list[str] = []
 
     @property
     def env(self) -> dict[str, str]:
@@ -48,7 +51,7 @@ class Daemon:
         with self.log.open("ab") as out:
             # Popen, not asyncio: the daemon outlives this call and is killed synchronously.
             self.proc = subprocess.Popen(  # noqa: ASYNC220
-                [*CLI, "serve", "--port", "0"],
+                [*self.wrapper, *CLI, "serve", "--port", "0"],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
