@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from codex_runner.mockmodel import MockModelServer
+
 from .conftest import ConfigFactory
+from .daemon.harness import Daemon, wait_event, write_config
 
 pytestmark = pytest.mark.acceptance
 
@@ -116,3 +119,29 @@ async def test_the_demo_runs_end_to_end(tmp_path: Path) -> None:
     assert code == 0, out + err
     assert "approval requested" in out and "demo completed" in out
     assert "hello.txt" in out and "approved.txt" in out
+
+
+async def test_following_a_task_interrupted_from_elsewhere_exits_3_with_how_to_resume(
+    tmp_path: Path, model: MockModelServer, repo: Path
+) -> None:
+    home = tmp_path / "home"
+    write_config(home, model, service={}, codex={"approval_policy": "never"})
+    daemon = Daemon(home)
+    await daemon.start()
+    try:
+        async with daemon.client() as client:
+            submitted = await client.post("/v1/tasks", json={"prompt": "slow", "cwd": str(repo)})
+            task = submitted.json()
+            follower = asyncio.create_task(daemon.cli("task", "logs", task["id"][:12], "--follow"))
+            await wait_event(client, task["id"], "codex.turn.started")
+            interrupted = await client.post(f"/v1/tasks/{task['id']}/interrupt")
+            assert interrupted.status_code == 200, interrupted.text
+            code, out, err = await asyncio.wait_for(follower, 60)
+    finally:
+        daemon.stop()
+    assert code == 3, out + err
+    assert "→ interrupted" in out
+    assert err.strip().splitlines() == [
+        f"task {task['id']} was interrupted (reason: interrupted by request); "
+        f"resume it with: codex-runner task resume {task['id']}"
+    ]
