@@ -20,6 +20,7 @@ from codex_runner.codex.scripted import ScriptedRuntime, complete
 from codex_runner.domain.task import Workspace
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.tasks import TaskService
+from codex_runner.service.validation import PRIORITY_MAX
 from codex_runner.store.memory import InMemoryStore
 from codex_runner.web import AdminSessions, admin_access, admin_router
 from codex_runner.workspace.memory import InMemoryWorkspaces
@@ -95,5 +96,5 @@ async def test_the_tasks_view_pages_through_1000_tasks(
         await expect(page.locator("#page-info")).to_have_text("1-50 of 1000")
         # A task submitted meanwhile shows up live, with no reload.
         await page.click('#filters [data-state=""]')
-        await service.submit("the newest", Workspace.directory(str(plain)), priority=5000)
+        await service.submit("the newest", Workspace.directory(str(plain)), priority=PRIORITY_MAX)
         await expect(page.locator("#page-info")).to_have_text("1-50 of 1001")
