@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -29,8 +29,8 @@ FAULT_RULES: list[dict[str, Any]] = [
     },
     {"match": "busy work", "responses": [[{"shell": "sleep 30"}], [{"message": "worked"}]]},
     {
-        "match": "server error with body",
-        "responses": [[{"http_error": 500, "body": '{"error": {"message": "boom from model"}}'}]],
+        "match": "bad gateway",
+        "responses": [[{"http_error": 502, "body": '{"error": {"message": "boom from model"}}'}]],
     },
     *DAEMON_RULES,
 ]
@@ -45,6 +45,12 @@ FAST_CODEX: dict[str, Any] = {
 }
 
 StartDaemon = Callable[..., Awaitable[Daemon]]
+
+
+class ModelEndpoint(Protocol):
+    """What the daemon's config needs of a model server: Codex's settings to reach it."""
+
+    def codex_config(self) -> dict[str, Any]: ...
 
 
 @pytest.fixture
@@ -70,12 +76,12 @@ async def start_daemon(
         *,
         service: dict[str, Any] | None = None,
         codex: dict[str, Any] | None = None,
-        model: MockModelServer | None = None,
+        model: ModelEndpoint | None = None,
         wrapper: Sequence[str] = (),
     ) -> Daemon:
         write_config(
             home,
-            model or fault_model,
+            model or fault_model,  # type: ignore[arg-type]  # only its codex_config() is used
             service={**FAST_SERVICE, **(service or {})},
             codex={**FAST_CODEX, **(codex or {})},
         )
