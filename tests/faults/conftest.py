@@ -27,6 +27,16 @@ FAULT_RULES: list[dict[str, Any]] = [
             [{"message": "approved and done"}],
         ],
     },
+    # Many events, and large ones: lots of command output, three times over.
+    {
+        "match": "flood",
+        "responses": [
+            [{"shell": "seq 1 200000"}],
+            [{"shell": "seq 1 200000"}],
+            [{"shell": "seq 1 200000"}],
+            [{"message": "flooded"}],
+        ],
+    },
     {"match": "busy work", "responses": [[{"shell": "sleep 30"}], [{"message": "worked"}]]},
     {
         "match": "bad gateway",
