@@ -27,15 +27,11 @@ FAULT_RULES: list[dict[str, Any]] = [
             [{"message": "approved and done"}],
         ],
     },
-    # Many events, and large ones: lots of command output, three times over.
+    # Large events: about 7 MB of history per task, more than a socket's send buffer
+    # (tcp_wmem's 4 MB maximum), so that a client reading nothing backs the daemon up.
     {
         "match": "flood",
-        "responses": [
-            [{"shell": "seq 1 200000"}],
-            [{"shell": "seq 1 200000"}],
-            [{"shell": "seq 1 200000"}],
-            [{"message": "flooded"}],
-        ],
+        "responses": [*[[{"shell": "seq 1 200000"}]] * 6, [{"message": "flooded"}]],
     },
     {"match": "busy work", "responses": [[{"shell": "sleep 30"}], [{"message": "worked"}]]},
     {
