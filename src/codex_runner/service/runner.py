@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from codex_runner.auth.failover import FailoverDecision
+from codex_runner.codex.errors import TransportClosed
 from codex_runner.codex.runtime import (
     CodexRuntime,
     ImageInput,
@@ -100,6 +101,16 @@ class TaskRunner:
             task = await self._writer.transition(queued, Action.START, retry=False)
         except (InvalidTransition, TaskConflict) as exc:
             raise Abandoned() from exc
+        try:
+            await self._run_started(task, suspect=suspect)
+        except TransportClosed:
+            # Codex died while this task opened its thread or started its turn (another
+            # task's turn may have killed it): a crash like one under a running turn, so
+            # the task is re-queued as a suspect instead of failing with a runner error.
+            await self._settle_crash(await self._writer.get(task.id), suspect=suspect)
+
+    async def _run_started(self, task: Task, *, suspect: bool) -> None:
+        """The run of a task that has just become running."""
         first_run = task.thread_id is None
         first_text = task.prompt
         if task.is_graph_parent and first_run:

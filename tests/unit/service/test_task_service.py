@@ -376,3 +376,31 @@ async def test_follow_sees_catch_up_and_live_without_gap() -> None:
         assert seen[-1].seq == await store.last_seq(task.id)
     finally:
         await service.stop()
+
+
+async def test_codex_dying_while_a_task_opens_its_thread_is_a_crash_not_a_failure() -> None:
+    from codex_runner.codex.errors import TransportClosed
+
+    service, runtime, store, _ = make(lambda _: complete)
+    opened = runtime.start_thread
+    calls = 0
+
+    async def dies_once(options):  # type: ignore[no-untyped-def]
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # another task's turn killed the app-server just now
+            raise TransportClosed("Codex closed the connection: exit code -9")
+        return await opened(options)
+
+    runtime.start_thread = dies_once  # type: ignore[method-assign]
+    await service.start()
+    try:
+        task = await service.submit("healthy", WS)
+        done = await wait_state(service, task.id, TaskState.COMPLETED)
+        reasons = [
+            e.data.get("reason") for e in await store.read_events(task.id) if e.data.get("reason")
+        ]
+        assert any("crashed" in str(r) for r in reasons)
+        assert done.final_message == "done: healthy"
+    finally:
+        await service.stop()

@@ -80,7 +80,7 @@ async def test_a_completed_task_commits_its_worktree_and_records_the_summary(
         ws = await setup.workspaces.locate(task.id, setup.workspaces_spec(task))
         assert ws is not None
         assert setup.workspaces.commit_messages(ws)[0].startswith("write a file")
-        assert "+write a file" in await setup.service.diff(task.id)
+        assert "+write a file" in (await setup.service.diff(task.id)).diff
         (turn,) = await setup.service.turns(task.id)
         assert (turn.number, turn.state, turn.thread_id) == (1, TurnState.COMPLETED, "th1")
         lines = setup.logs.path(task.id).read_text().splitlines()
