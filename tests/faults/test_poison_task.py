@@ -15,14 +15,6 @@ pytestmark = pytest.mark.acceptance
 HEALTHY = ["quick", "write notes", "hello", "create a file"]
 
 
-# Not strict: it fails only when a healthy task starts its thread at the moment the poison
-# kills Codex (about one run in three here).
-@pytest.mark.xfail(
-    reason="a task whose thread/start meets a dying Codex fails with 'runner error: Codex "
-    "closed the connection' (TransportClosed escapes TaskRunner.run to _supervise) instead "
-    "of being retried as a crash",
-    strict=False,
-)
 async def test_a_poison_task_fails_with_a_bounded_count_and_the_healthy_tasks_beside_it_complete(
     start_daemon: StartDaemon, repo: Path, tmp_path: Path
 ) -> None:
