@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -69,4 +70,11 @@ async def test_a_daemon_killed_mid_approval_expires_the_approval_and_auto_resume
         types = [event["type"] for event in events]
         assert "task.reconciled" in types and "approval.expired" in types
     daemon.stop()
+    # The task's log file has what reconciliation wrote too, in order.
+    log = daemon.home / "logs" / "tasks" / f"{parked['id']}.jsonl"
+    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    expired = [e["seq"] for e in events if e["type"] == "approval.expired"]
+    assert set(expired) <= {e["seq"] for e in logged}
+    after_restart = [e["seq"] for e in logged if e["seq"] >= min(expired)]
+    assert after_restart == sorted(after_restart)
     assert_no_run_files(daemon.home)

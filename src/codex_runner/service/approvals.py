@@ -121,6 +121,12 @@ class ApprovalDesk:
     async def _publish_seq(self, task_id: str, seq: int) -> None:
         await self._publish(await self._store.read_events(task_id, after_seq=seq - 1, limit=1))
 
+    async def publish_expired(self, expired: Sequence[Approval]) -> None:
+        """Publish the events of approvals expired outside a turn (restart reconciliation):
+        the bus and the task logs learn of them as of every other event."""
+        for approval in expired:
+            await self._publish_outcome(approval, durable_event.EventType.APPROVAL_EXPIRED)
+
     async def _publish_outcome(self, approval: Approval, event_type: str) -> None:
         """Publish the event the store wrote for ``approval`` (it does not return its seq)."""
         last = await self._store.last_seq(approval.task_id)

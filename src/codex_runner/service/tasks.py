@@ -589,25 +589,22 @@ class TaskService:
         Needs only the store, so a daemon runs it while Codex starts. All of them in one
         transaction (a restart with hundreds to reconcile spent most of its time committing
         them one by one); should anything else change one of them meanwhile, each is
-        reconciled on its own instead. Their approvals expire in the same commit: both
-        writes are queued together, and the store commits queued writes at once.
+        reconciled on its own instead. Their approvals expire in one commit before that.
         """
         orphans = await self._store.tasks_in_states(ACTIVE_STATES)
         if not orphans:
             return
-        # Started in this order, so the approvals' events come before the tasks' own.
-        expired, reconciled = await asyncio.gather(
-            self._store.expire_approvals_of([t.id for t in orphans], now=self._clock()),
-            self._writer.transition_all(orphans, Action.RECONCILE, RESTART_REASON),
-            return_exceptions=True,
-        )
-        if isinstance(expired, BaseException):
-            raise expired
-        if isinstance(reconciled, TaskConflict | TaskNotFound):
+        # The approvals' events first, published (the task logs too) before the tasks' own,
+        # so each task's log file stays in seq order.
+        expired = await self._store.expire_approvals_of([t.id for t in orphans], now=self._clock())
+        await self._approvals.publish_expired(expired)
+        try:
+            reconciled = await self._writer.transition_all(
+                orphans, Action.RECONCILE, RESTART_REASON
+            )
+        except (TaskConflict, TaskNotFound):
             await asyncio.gather(*(self._reconcile(t) for t in orphans))
             return
-        if isinstance(reconciled, BaseException):
-            raise reconciled
         if self._auto_resume:
             try:
                 await self._writer.transition_all(reconciled, Action.RESUME, AUTO_RESUME_REASON)
