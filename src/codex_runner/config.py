@@ -118,6 +118,13 @@ class ServiceSettings(_Strict):
     )
     rpc_log: bool = Field(default=False, description="Log raw Codex JSON-RPC (secrets redacted).")
     rpc_log_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    store_busy_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="How long a write waits for another process's lock on the store; past "
+        "it the API answers 503 with Retry-After.",
+    )
     home_check_interval_s: float = Field(
         default=2.0,
         gt=0,

@@ -14,6 +14,9 @@ from .conftest import StartDaemon
 from .invariants import assert_no_run_files, assert_nothing_lost
 from .store_lock import StoreLock
 
+# The long case's own busy timeout ([service] store_busy_timeout_s): past it, a 503.
+BUSY_TIMEOUT_S = 2.0
+
 pytestmark = pytest.mark.acceptance
 
 
@@ -47,7 +50,7 @@ async def test_a_store_locked_briefly_makes_requests_late_not_failed(
 async def test_a_store_locked_past_the_busy_timeout_is_a_503_with_retry_after_and_loses_nothing(
     start_daemon: StartDaemon, repo: Path
 ) -> None:
-    daemon = await start_daemon()
+    daemon = await start_daemon(service={"store_busy_timeout_s": BUSY_TIMEOUT_S})
     async with daemon.client() as client:
         before = (await client.post("/v1/tasks", json={"prompt": "quick", "cwd": str(repo)})).json()
         assert (await wait_state(client, before["id"], TERMINAL))["state"] == "completed"
@@ -55,7 +58,7 @@ async def test_a_store_locked_past_the_busy_timeout_is_a_503_with_retry_after_an
             refused = await client.post(
                 "/v1/tasks",
                 json={"prompt": "quick", "cwd": str(repo)},
-                timeout=DEFAULT_BUSY_TIMEOUT_S + 30,
+                timeout=BUSY_TIMEOUT_S + 30,
             )
             assert refused.status_code == 503, refused.text
             assert int(refused.headers["Retry-After"]) > 0

@@ -105,7 +105,8 @@ class Daemon:
     async def start(self) -> None:
         settings = self.config.service
         self.paths.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self._store = await timed(SqlStore.open(self.paths.database), self.startup, "store_s")
+        store = SqlStore.open(self.paths.database, busy_timeout_s=settings.store_busy_timeout_s)
+        self._store = await timed(store, self.startup, "store_s")
         rpc_log = (
             RpcLog(self.paths.rpc_log, settings.rpc_log_max_bytes) if settings.rpc_log else None
         )
