@@ -41,7 +41,6 @@ import httpx
 import tomli_w
 from sqlalchemy import create_engine, insert
 
-from codex_runner.daemon.info import read_info
 from codex_runner.daemon.logs import LOG_FILE
 from codex_runner.domain import durable_event
 from codex_runner.domain.approval import Approval
@@ -49,6 +48,7 @@ from codex_runner.domain.events import ApprovalKind, CodexEvent, EventKind, Item
 from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import Task, TaskState, Workspace
 from codex_runner.domain.transitions import Action
+from codex_runner.runner_home.daemon_info import read_info
 from codex_runner.store import rows
 from codex_runner.store.sql import SqlStore
 from codex_runner.store.tables import approvals, event_counters, events, tasks

@@ -55,8 +55,8 @@ import tomli_w
 from codex_runner.codex.binary import bundled_path_dir, find_codex_binary
 from codex_runner.codex.home import child_environment, prepare_codex_home
 from codex_runner.config import RunnerConfig, load_config
-from codex_runner.daemon.info import read_info
 from codex_runner.mockmodel import MockModelServer, Script
+from codex_runner.runner_home.daemon_info import read_info
 from daemon_process import stop_daemon
 from verdicts import report
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_runner.daemon.info import read_info
+from codex_runner.runner_home.daemon_info import read_info
 
 from ..acceptance.daemon.harness import TERMINAL, wait_event, wait_state
 from .conftest import StartDaemon

@@ -28,7 +28,7 @@ from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from codex_runner.api.errors import error_response
-from codex_runner.daemon.token import TOKEN_FILE, token_matches
+from codex_runner.runner_home.api_token import TOKEN_FILE, token_matches
 
 OPEN_PATHS: frozenset[str] = frozenset({"/healthz"})
 SAFE_METHODS: frozenset[str] = frozenset({"GET", "HEAD", "OPTIONS"})

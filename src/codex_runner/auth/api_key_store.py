@@ -16,7 +16,7 @@ import keyring.errors
 from keyring.backend import KeyringBackend
 from keyring.backends import chainer, fail, null
 
-from codex_runner.daemon.secret_files import check_private, write_private
+from codex_runner.runner_home.secret_files import check_private, write_private
 
 KEYRING_SERVICE = "codex-runner"
 KEYRING_USER = "openai-api-key"

@@ -12,8 +12,8 @@ from typing import Any
 
 import httpx
 
-from codex_runner.daemon.info import DaemonInfo
-from codex_runner.daemon.token import read_token
+from codex_runner.runner_home.api_token import read_token
+from codex_runner.runner_home.daemon_info import DaemonInfo
 
 TIMEOUT_S = 30.0  # the daemon restarts Codex before it answers
 

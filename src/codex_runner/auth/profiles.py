@@ -24,7 +24,7 @@ from codex_runner.config import (
     active_profile_path,
     profile_codex_home,
 )
-from codex_runner.daemon.secret_files import write_private
+from codex_runner.runner_home.secret_files import write_private
 
 AUTH_FILE = "auth.json"
 

@@ -15,8 +15,8 @@ from codex_runner.auth.team_home import team_home
 from codex_runner.codex.binary import codex_version, find_codex_binary
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import RunnerConfig, active_profile
-from codex_runner.daemon.info import running_daemon
-from codex_runner.daemon.secret_files import UnsafeSecretFile
+from codex_runner.runner_home.daemon_info import running_daemon
+from codex_runner.runner_home.secret_files import UnsafeSecretFile
 
 
 @dataclass(frozen=True)

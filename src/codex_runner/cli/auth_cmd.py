@@ -13,9 +13,9 @@ from codex_runner.auth.account import describe_mode
 from codex_runner.auth.daemon_client import DaemonSwitchError, request_switch
 from codex_runner.auth.profiles import ProfileError, ProfileInfo, ProfileStore
 from codex_runner.cli.config_cmd import fail, load, out
-from codex_runner.daemon.info import running_daemon
-from codex_runner.daemon.secret_files import UnsafeSecretFile
-from codex_runner.daemon.token import TokenMissing
+from codex_runner.runner_home.api_token import TokenMissing
+from codex_runner.runner_home.daemon_info import running_daemon
+from codex_runner.runner_home.secret_files import UnsafeSecretFile
 
 auth_app = typer.Typer(
     name="auth", help="Authentication: auth profiles, one account each.", no_args_is_help=True

@@ -42,11 +42,11 @@ from codex_runner.api.schemas import (
 )
 from codex_runner.cli.render import error_exit
 from codex_runner.config import ConfigError, default_home, load_config
-from codex_runner.daemon.info import running_daemon
-from codex_runner.daemon.secret_files import UnsafeSecretFile
-from codex_runner.daemon.token import TokenMissing, read_token
 from codex_runner.domain.durable_event import STATE_CHANGE_TYPES
 from codex_runner.domain.task import TaskState
+from codex_runner.runner_home.api_token import TokenMissing, read_token
+from codex_runner.runner_home.daemon_info import running_daemon
+from codex_runner.runner_home.secret_files import UnsafeSecretFile
 
 URL_ENV = "CODEX_RUNNER_URL"
 CALL_TIMEOUT = httpx.Timeout(30.0, connect=5.0)

@@ -11,9 +11,9 @@ from codex_runner.cli.main import fail
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import ConfigError, load_config
 from codex_runner.daemon.home_lock import HomeInUse
-from codex_runner.daemon.secret_files import UnsafeSecretFile
 from codex_runner.daemon.server import ServeError, serve
-from codex_runner.daemon.token import token_path
+from codex_runner.runner_home.api_token import token_path
+from codex_runner.runner_home.secret_files import UnsafeSecretFile
 
 
 def serve_command(

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from codex_runner.codex.safe_text import safe_text
-from codex_runner.file_modes import user_umask
+from codex_runner.runner_home.file_modes import user_umask
 
 log = logging.getLogger(__name__)
 

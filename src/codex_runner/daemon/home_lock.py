@@ -21,7 +21,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from codex_runner.daemon.info import running_daemon
+from codex_runner.runner_home.daemon_info import running_daemon
 
 LOCK_FILE = "daemon.lock"
 

@@ -31,11 +31,11 @@ from codex_runner.config import RunnerConfig
 from codex_runner.daemon import logs
 from codex_runner.daemon.assembly import Daemon
 from codex_runner.daemon.home_lock import acquire as acquire_home_lock
-from codex_runner.daemon.info import DaemonInfo, remove_info, write_info
 from codex_runner.daemon.startup import since_import
 from codex_runner.daemon.stop_signals import StopRequested, StopSignals
-from codex_runner.daemon.token import ensure_token, token_path
-from codex_runner.file_modes import make_private_by_default
+from codex_runner.runner_home.api_token import ensure_token, token_path
+from codex_runner.runner_home.daemon_info import DaemonInfo, remove_info, write_info
+from codex_runner.runner_home.file_modes import make_private_by_default
 from codex_runner.web import AdminSessions, admin_access, admin_router
 
 log = logging.getLogger(__name__)

@@ -23,9 +23,9 @@ from codex_runner.auth.login import LoginFailed, login_with_api_key, logout
 from codex_runner.auth.profiles import AUTH_FILE, auth_mode_of
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import ConfigError, RunnerConfig, active_profile
-from codex_runner.daemon.info import running_daemon
-from codex_runner.daemon.secret_files import UnsafeSecretFile
-from codex_runner.daemon.token import TokenMissing
+from codex_runner.runner_home.api_token import TokenMissing
+from codex_runner.runner_home.daemon_info import running_daemon
+from codex_runner.runner_home.secret_files import UnsafeSecretFile
 
 
 class KeyLoginError(Exception):

@@ -21,10 +21,10 @@ from codex_runner import __version__
 from codex_runner.api.auth import CSRF_HEADER, BrowserAccess
 from codex_runner.api.errors import error_response
 from codex_runner.api.routing import Router
-from codex_runner.daemon.token import TOKEN_FILE, token_matches
 from codex_runner.domain.durable_event import EVENT_TYPES, TaskEvent
 from codex_runner.domain.task import TaskState
 from codex_runner.domain.transitions import user_actions
+from codex_runner.runner_home.api_token import TOKEN_FILE, token_matches
 from codex_runner.service.event_bus import EventBus, Lagged
 from codex_runner.service.tasks import TaskService
 from codex_runner.web.sessions import SESSION_TTL_S, AdminSessions

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from codex_runner.file_modes import user_umask
+from codex_runner.runner_home.file_modes import user_umask
 from codex_runner.workspace.protocol import (
     CODEX_RUNNER_IDENTITY,
     DiffSummary,

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import tomli_w
 
-from codex_runner.daemon.info import read_info
 from codex_runner.mockmodel import MockModelServer
+from codex_runner.runner_home.daemon_info import read_info
 
 CLI = [sys.executable, "-m", "codex_runner"]
 START_TIMEOUT_S = 60.0

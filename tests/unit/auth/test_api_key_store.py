@@ -18,7 +18,7 @@ from codex_runner.auth.api_key_store import (
     KeyringKeyBackend,
     validate_api_key,
 )
-from codex_runner.daemon.secret_files import UnsafeSecretFile
+from codex_runner.runner_home.secret_files import UnsafeSecretFile
 
 KEY = "sk-canary-0123456789"
 

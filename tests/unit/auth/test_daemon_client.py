@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from codex_runner.auth.daemon_client import DaemonSwitchError, request_switch
-from codex_runner.daemon.info import DaemonInfo
-from codex_runner.daemon.token import ensure_token
+from codex_runner.runner_home.api_token import ensure_token
+from codex_runner.runner_home.daemon_info import DaemonInfo
 
 DAEMON = DaemonInfo("http://daemon.test", os.getpid(), "2026-01-01T00:00:00Z")
 

@@ -52,9 +52,9 @@ from codex_runner.api.schemas import (
     UsageOut,
 )
 from codex_runner.cli.main import app as cli_app
-from codex_runner.daemon.info import DaemonInfo, write_info
-from codex_runner.daemon.secret_files import write_private
 from codex_runner.domain.task import TaskState
+from codex_runner.runner_home.daemon_info import DaemonInfo, write_info
+from codex_runner.runner_home.secret_files import write_private
 
 TOKEN = "cli-test-token"
 T0 = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from codex_runner.daemon.secret_files import write_private
+from codex_runner.runner_home.secret_files import write_private
 
 # In a child process: the umask is process-wide and must not leak into the test run.
 PROBE = """
@@ -14,7 +14,7 @@ import asyncio, os, sys
 from pathlib import Path
 os.umask(0o022)
 from codex_runner.codex.process import ChildProcess
-from codex_runner.file_modes import make_private_by_default, user_umask
+from codex_runner.runner_home.file_modes import make_private_by_default, user_umask
 assert user_umask() == -1
 make_private_by_default()
 root = Path(sys.argv[1])

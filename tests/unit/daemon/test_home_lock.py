@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from codex_runner.daemon.home_lock import HomeInUse, acquire, lock_path
-from codex_runner.daemon.info import DaemonInfo, write_info
+from codex_runner.runner_home.daemon_info import DaemonInfo, write_info
 
 HOLD = (
     "import sys, time; from pathlib import Path; "

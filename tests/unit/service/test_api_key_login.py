@@ -11,7 +11,7 @@ import pytest
 
 from codex_runner.auth.api_key_store import ApiKeyStore
 from codex_runner.config import load_config
-from codex_runner.daemon.info import DaemonInfo, write_info
+from codex_runner.runner_home.daemon_info import DaemonInfo, write_info
 from codex_runner.service.api_key_login import (
     KeyLoginError,
     forget_key,

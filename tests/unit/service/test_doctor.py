@@ -15,8 +15,8 @@ from codex_runner.auth.api_key_store import ApiKeyStore
 from codex_runner.codex.fake import FakeCodexPeer, FakeTransport
 from codex_runner.codex.process import ChildProcess
 from codex_runner.codex.transport import Transport
-from codex_runner.daemon.info import DaemonInfo, write_info
-from codex_runner.daemon.token import ensure_token
+from codex_runner.runner_home.api_token import ensure_token
+from codex_runner.runner_home.daemon_info import DaemonInfo, write_info
 from codex_runner.service.doctor import DoctorReport, Level, run_doctor
 
 NO_ACCOUNT = {"account": None, "requiresOpenaiAuth": True}

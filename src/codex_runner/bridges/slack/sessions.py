@@ -20,7 +20,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from codex_runner.daemon.secret_files import write_private
+from codex_runner.runner_home.secret_files import write_private
 
 SESSION_HEADER = "X-Codex-Runner-Session"
 

@@ -6,7 +6,7 @@ import hmac
 import secrets
 from pathlib import Path
 
-from codex_runner.daemon.secret_files import check_private, write_private
+from codex_runner.runner_home.secret_files import check_private, write_private
 
 TOKEN_FILE = "api-token"
 
