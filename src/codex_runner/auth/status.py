@@ -11,12 +11,12 @@ from codex_runner.auth.account import AccountInfo, describe_mode
 from codex_runner.auth.account_session import AccountSession, Launcher
 from codex_runner.auth.api_key_store import ApiKeyStore, ApiKeyStoreError
 from codex_runner.auth.profiles import AUTH_FILE, auth_mode_of
-from codex_runner.auth.team_home import team_home
 from codex_runner.codex.binary import codex_version, find_codex_binary
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import RunnerConfig, active_profile
 from codex_runner.runner_home.daemon_info import running_daemon
 from codex_runner.runner_home.secret_files import UnsafeSecretFile
+from codex_runner.runner_home.team_home import team_home
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ contend on its SQLite files and token refresh, and ``thread/start`` may mark pro
 trusted in config.toml. The runner writes the active auth profile's Codex home (by default
 ``$CODEX_RUNNER_HOME/codex-home``): its config.toml from headless defaults, the team home's
 additions and the user's ``[codex.config]`` table, and links to the team home's shared
-entries (see :mod:`codex_runner.auth.team_home`).
+entries (see :mod:`codex_runner.runner_home.team_home`).
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 import tomli_w
 
-from codex_runner.auth.team_home import link_team_home, owns_codex_home, team_config
 from codex_runner.config import HEADLESS_DISABLED_FEATURES, RunnerConfig
+from codex_runner.runner_home.team_home import link_team_home, owns_codex_home, team_config
 
 log = logging.getLogger(__name__)
 

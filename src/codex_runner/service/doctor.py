@@ -23,13 +23,13 @@ from codex_runner.auth.account import describe_mode
 from codex_runner.auth.account_session import AccountSession, Launcher
 from codex_runner.auth.api_key_store import KEY_FILE
 from codex_runner.auth.profiles import AUTH_FILE, ProfileStore
-from codex_runner.auth.team_home import link_problems, owns_codex_home
 from codex_runner.codex.binary import codex_version, find_codex_binary
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import CodexSettings, ConfigError, RunnerConfig, load_config
 from codex_runner.runner_home.api_token import TokenMissing, read_token, token_path
 from codex_runner.runner_home.daemon_info import running_daemon
 from codex_runner.runner_home.secret_files import UnsafeSecretFile, check_private
+from codex_runner.runner_home.team_home import link_problems, owns_codex_home
 
 MIB = 1024 * 1024
 DISK_ERROR_BYTES = 100 * MIB
