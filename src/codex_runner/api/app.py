@@ -1,40 +1,33 @@
 """The daemon's HTTP API as an ASGI app: :func:`create_app` over a :class:`TaskService`.
 
-Routes parse the request, call the service and render :mod:`codex_runner.api.schemas`;
-errors are rendered in :mod:`codex_runner.api.errors`; every route except ``/healthz``
-needs the bearer token (:mod:`codex_runner.api.auth`), the OpenAPI document included.
+Routes parse the request, call the service and render :mod:`codex_runner.http.wire`;
+errors are rendered in :mod:`codex_runner.http.errors`; every route except ``/healthz``
+needs the bearer token (:mod:`codex_runner.http.auth`), the OpenAPI document included.
 With ``browser`` access (the admin page) a session cookie authenticates too, under the
 Origin and CSRF checks; with ``allowed_hosts`` any other ``Host`` header is refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
 from codex_runner import __version__
-from codex_runner.api import openapi
-from codex_runner.api.auth import OPEN_PATHS, BearerAuth, BrowserAccess
-from codex_runner.api.errors import UnexpectedErrors, error_handlers
 from codex_runner.api.routes_approvals import approval_routes
 from codex_runner.api.routes_events import event_routes
 from codex_runner.api.routes_graphs import graph_routes
 from codex_runner.api.routes_runtime import runtime_routes
 from codex_runner.api.routes_tasks import task_routes
-from codex_runner.api.routing import Endpoint, Router
-from codex_runner.api.sse import DEFAULT_KEEPALIVE_S, EventStreams
+from codex_runner.http.auth import BearerAuth, BrowserAccess
+from codex_runner.http.errors import UnexpectedErrors
+from codex_runner.http.json_app import json_app, open_paths
+from codex_runner.http.routing import Router
+from codex_runner.http.sse import DEFAULT_KEEPALIVE_S, EventStreams
 from codex_runner.service.tasks import TaskService
 
 DEFAULT_GC_RETENTION_S = 7 * 24 * 3600.0
-BEARER_SCHEME = "bearer"
-OPENAPI_PATH = "/openapi.json"
-TITLE = "codex-runner"
 
 
 def create_app(
@@ -58,7 +51,7 @@ def create_app(
     ``app.state.event_streams`` (:class:`EventStreams`) holds the open event streams: call
     its ``close_all()`` when the daemon shuts down, so they do not hold the server open.
     ``browser`` lets the admin page's session cookie authenticate (its router goes in
-    ``routers``); ``allowed_hosts`` (see :func:`~codex_runner.api.auth.host_allowlist`)
+    ``routers``); ``allowed_hosts`` (see :func:`~codex_runner.http.auth.host_allowlist`)
     refuses requests for any other ``Host``. ``home_problem()`` says what is wrong with
     the runner's home, if anything (``/readyz`` answers 503 with it).
     """
@@ -94,46 +87,3 @@ def create_app(
     )
     app.state.event_streams = streams
     return app
-
-
-def open_paths(routers: Iterable[Router]) -> frozenset[str]:
-    """Paths served without the API token: ``/healthz``, and the routes of routers that
-    check a credential of their own."""
-    own_auth = {e.path for r in routers if r.authenticates_itself for e in r.endpoints}
-    return OPEN_PATHS | own_auth
-
-
-def json_app(
-    routers: Iterable[Router], *, version: str = __version__, middleware: Sequence[Middleware] = ()
-) -> Starlette:
-    """An app serving ``routers`` with the API's error rendering and its OpenAPI document
-    (no auth of its own: :func:`create_app` adds it)."""
-    groups = list(routers)
-    endpoints = [e for r in groups for e in r.endpoints]
-    routes: list[Route] = [r for router in groups for r in router.routes()]
-    openapi_route = _openapi_route(endpoints, version, open_paths(groups))
-    routes.append(Route(OPENAPI_PATH, openapi_route, methods=["GET"]))
-    return Starlette(routes=routes, middleware=middleware, exception_handlers=error_handlers())
-
-
-def _openapi_route(
-    endpoints: list[Endpoint], version: str, unauthenticated: frozenset[str]
-) -> Callable[[Request], Any]:
-    built: dict[str, Any] = {}
-
-    async def openapi_document(request: Request) -> Response:
-        """The document, built on first request; bearer auth required everywhere but the
-        paths served without the API token."""
-        if not built:
-            built.update(
-                openapi.document(
-                    endpoints,
-                    title=TITLE,
-                    version=version,
-                    bearer_scheme=BEARER_SCHEME,
-                    open_paths=unauthenticated,
-                )
-            )
-        return JSONResponse(built)
-
-    return openapi_document

@@ -10,12 +10,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
-from codex_runner.api.errors import error_response
-from codex_runner.api.routing import Router
-from codex_runner.api.schemas import ErrorOut
 from codex_runner.auth.profiles import ProfileError, check_name
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import ConfigError
+from codex_runner.http.errors import error_response
+from codex_runner.http.routing import Router
+from codex_runner.http.wire import ErrorOut
 from codex_runner.service.profiles import ProfileSwitcher, SwitchMode, SwitchRefused
 
 

@@ -6,9 +6,9 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
-from codex_runner.api.errors import ERROR_RESPONSES
-from codex_runner.api.routing import Router
-from codex_runner.api.schemas import ApprovalList, ApprovalOut, DecisionBody
+from codex_runner.http.errors import ERROR_RESPONSES
+from codex_runner.http.routing import Router
+from codex_runner.http.wire import ApprovalList, ApprovalOut, DecisionBody
 from codex_runner.service.tasks import TaskService
 
 DEFAULT_DECIDER = "api"

@@ -8,12 +8,12 @@ from typing import Annotated
 from pydantic import Field
 from starlette.responses import StreamingResponse
 
-from codex_runner.api.errors import ERROR_RESPONSES
-from codex_runner.api.routing import Header, Router
-from codex_runner.api.schemas import INT64_MAX, EventList, EventOut
-from codex_runner.api.sse import EventStreams, StopAfter
 from codex_runner.domain.durable_event import STATE_CHANGE_TYPES, TaskEvent
 from codex_runner.domain.task import TaskState
+from codex_runner.http.errors import ERROR_RESPONSES
+from codex_runner.http.routing import Header, Router
+from codex_runner.http.sse import EventStreams, StopAfter
+from codex_runner.http.wire import INT64_MAX, EventList, EventOut
 from codex_runner.service.tasks import TaskService
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from codex_runner.api.errors import ERROR_RESPONSES
 from codex_runner.api.inputs import settings_of, workspace_of
-from codex_runner.api.routing import Router, model_response
-from codex_runner.api.schemas import ChildCreate, GraphCreate, GraphOut, TaskOut
+from codex_runner.http.errors import ERROR_RESPONSES
+from codex_runner.http.routing import Router, model_response
+from codex_runner.http.wire import ChildCreate, GraphCreate, GraphOut, TaskOut
 from codex_runner.service.graphs import ChildRequest, GraphRequest, GraphView
 from codex_runner.service.tasks import TaskService
 

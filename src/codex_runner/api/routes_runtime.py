@@ -7,9 +7,10 @@ from collections.abc import Callable
 
 from starlette.responses import Response
 
-from codex_runner.api.errors import ERROR_RESPONSES, error_response
-from codex_runner.api.routing import Router, model_response
-from codex_runner.api.schemas import (
+from codex_runner.domain.task import TaskState
+from codex_runner.http.errors import ERROR_RESPONSES, error_response
+from codex_runner.http.routing import Router, model_response
+from codex_runner.http.wire import (
     ErrorOut,
     GcBody,
     GcOut,
@@ -19,7 +20,6 @@ from codex_runner.api.schemas import (
     StatusOut,
     TaskOut,
 )
-from codex_runner.domain.task import TaskState
 from codex_runner.service.tasks import TaskService
 
 NOT_READY_MESSAGE = "not ready: the store is not open or the Codex runtime is not initialized yet"

@@ -8,10 +8,11 @@ from typing import Annotated
 from pydantic import Field
 from starlette.responses import Response
 
-from codex_runner.api.errors import ERROR_RESPONSES
 from codex_runner.api.inputs import settings_of, workspace_of
-from codex_runner.api.routing import Router, model_response
-from codex_runner.api.schemas import (
+from codex_runner.domain.task import TaskState
+from codex_runner.http.errors import ERROR_RESPONSES
+from codex_runner.http.routing import Router, model_response
+from codex_runner.http.wire import (
     INT64_MAX,
     DiffOut,
     PromptBody,
@@ -20,7 +21,6 @@ from codex_runner.api.schemas import (
     TaskList,
     TaskOut,
 )
-from codex_runner.domain.task import TaskState
 from codex_runner.service.tasks import TaskService
 
 

@@ -9,12 +9,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from codex_runner.api.schemas import ApprovalOut, DecisionBody
 from codex_runner.cli.approvals import PERMANENT_RULE_DECISION, PERMANENT_RULE_NOTE
 from codex_runner.cli.client import UrlOption, daemon_session, request_body
 from codex_runner.cli.id_prefix import resolve_approval_id
 from codex_runner.cli.render import print_model_json
 from codex_runner.cli.tables import Column, Fit, print_table
+from codex_runner.http.wire import ApprovalOut, DecisionBody
 
 approvals_app = typer.Typer(
     name="approvals",

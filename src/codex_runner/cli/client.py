@@ -21,7 +21,11 @@ import httpx
 import typer
 from pydantic import BaseModel, ValidationError
 
-from codex_runner.api.schemas import (
+from codex_runner.cli.render import error_exit
+from codex_runner.config import ConfigError, default_home, load_config
+from codex_runner.domain.durable_event import STATE_CHANGE_TYPES
+from codex_runner.domain.task import TaskState
+from codex_runner.http.wire import (
     ApprovalList,
     ApprovalOut,
     DecisionBody,
@@ -40,10 +44,6 @@ from codex_runner.api.schemas import (
     TaskList,
     TaskOut,
 )
-from codex_runner.cli.render import error_exit
-from codex_runner.config import ConfigError, default_home, load_config
-from codex_runner.domain.durable_event import STATE_CHANGE_TYPES
-from codex_runner.domain.task import TaskState
 from codex_runner.runner_home.api_token import TokenMissing, read_token
 from codex_runner.runner_home.daemon_info import running_daemon
 from codex_runner.runner_home.secret_files import UnsafeSecretFile

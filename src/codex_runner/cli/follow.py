@@ -14,12 +14,12 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from codex_runner.api.schemas import EventOut, TaskOut
 from codex_runner.cli import exit_codes
 from codex_runner.cli.client import ClientError, DaemonClient, DaemonLost
 from codex_runner.cli.render import TaskEventView, error_exit, print_model_json, styled_state
 from codex_runner.domain.durable_event import STATE_CHANGE_TYPES, TaskEvent
 from codex_runner.domain.task import TaskState
+from codex_runner.http.wire import EventOut, TaskOut
 
 out = Console(highlight=False)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from codex_runner.api.schemas import TaskOut
 from codex_runner.cli.client import ClientError, DaemonClient
 from codex_runner.domain.ids import APPROVAL_PREFIX, GRAPH_PREFIX, TASK_PREFIX, is_id
+from codex_runner.http.wire import TaskOut
 
 LIST_PAGE = 1000  # the most the list route returns at once
 SHOWN_CANDIDATES = 5

@@ -15,7 +15,6 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from codex_runner.api.schemas import PromptBody, ResumeBody, TaskCreate, TaskOut
 from codex_runner.cli.client import UrlOption, daemon_session, request_body
 from codex_runner.cli.follow import WAIT_APPROVAL_HELP, as_task_event, follow_task
 from codex_runner.cli.id_prefix import resolve_task_id
@@ -28,6 +27,7 @@ from codex_runner.cli.render import (
 )
 from codex_runner.cli.tables import Cell, Column, Fit, print_table
 from codex_runner.domain.task import TaskState
+from codex_runner.http.wire import PromptBody, ResumeBody, TaskCreate, TaskOut
 
 task_app = typer.Typer(
     name="task",

@@ -23,9 +23,7 @@ from datetime import UTC, datetime
 import uvicorn
 
 from codex_runner.api.app import create_app
-from codex_runner.api.auth import host_allowlist
 from codex_runner.api.auth_routes import auth_router
-from codex_runner.api.routing import Router
 from codex_runner.bridges.slack.settings import resolve as slack_settings
 from codex_runner.config import RunnerConfig
 from codex_runner.daemon import logs
@@ -33,6 +31,8 @@ from codex_runner.daemon.assembly import Daemon
 from codex_runner.daemon.home_lock import acquire as acquire_home_lock
 from codex_runner.daemon.startup import since_import
 from codex_runner.daemon.stop_signals import StopRequested, StopSignals
+from codex_runner.http.auth import host_allowlist
+from codex_runner.http.routing import Router
 from codex_runner.runner_home.api_token import ensure_token, token_path
 from codex_runner.runner_home.daemon_info import DaemonInfo, remove_info, write_info
 from codex_runner.runner_home.file_modes import make_private_by_default

@@ -4,7 +4,7 @@ live feed of every task's events.
 Pages are thin shells: the browser reads and changes everything through the JSON API and
 its event streams (same origin, authenticated by the session cookie), so no rule of the
 service is repeated here. Unauthenticated requests never reach these routes (see
-:mod:`codex_runner.api.auth`) except the ones in :data:`OPEN_REQUESTS` and the assets.
+:mod:`codex_runner.http.auth`) except the ones in :data:`OPEN_REQUESTS` and the assets.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from codex_runner import __version__
-from codex_runner.api.auth import CSRF_HEADER, BrowserAccess
-from codex_runner.api.errors import error_response
-from codex_runner.api.routing import Router
 from codex_runner.domain.durable_event import EVENT_TYPES, TaskEvent
 from codex_runner.domain.task import TaskState
 from codex_runner.domain.transitions import user_actions
+from codex_runner.http.auth import CSRF_HEADER, BrowserAccess
+from codex_runner.http.errors import error_response
+from codex_runner.http.routing import Router
 from codex_runner.runner_home.api_token import TOKEN_FILE, token_matches
 from codex_runner.service.event_bus import EventBus, Lagged
 from codex_runner.service.tasks import TaskService

@@ -14,13 +14,13 @@ import pytest
 import uvicorn
 from starlette.middleware import Middleware
 
-from codex_runner.api.app import json_app, open_paths
-from codex_runner.api.auth import BearerAuth
 from codex_runner.bridges.slack import SlackBridge, slack_router
 from codex_runner.codex.factory import create_runtime
 from codex_runner.config import RunnerConfig, SlackSettings
 from codex_runner.domain.events import ApprovalRequest
 from codex_runner.domain.task import Task, TaskState
+from codex_runner.http.auth import BearerAuth
+from codex_runner.http.json_app import json_app, open_paths
 from codex_runner.mockmodel import MockModelServer, Script
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.tasks import DirectoryWorkspaces, TaskService

@@ -15,9 +15,9 @@ import uvicorn
 from playwright.async_api import Page, expect
 
 from codex_runner.api.app import create_app
-from codex_runner.api.auth import host_allowlist
 from codex_runner.codex.scripted import ScriptedRuntime, complete
 from codex_runner.domain.task import Workspace
+from codex_runner.http.auth import host_allowlist
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.tasks import TaskService
 from codex_runner.service.validation import PRIORITY_MAX

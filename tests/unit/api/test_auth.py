@@ -8,8 +8,8 @@ from starlette.applications import Starlette
 from starlette.routing import Route
 
 from codex_runner.api.app import create_app
-from codex_runner.api.auth import bearer_token
-from codex_runner.api.routing import Router
+from codex_runner.http.auth import bearer_token
+from codex_runner.http.routing import Router
 
 from .conftest import AUTH, BASE_URL, TOKEN, Harness, make_service
 

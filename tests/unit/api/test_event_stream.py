@@ -15,8 +15,8 @@ import pytest
 import uvicorn
 
 from codex_runner.api.app import create_app
-from codex_runner.api.sse import EventStreams
 from codex_runner.domain.task import TaskState
+from codex_runner.http.sse import EventStreams
 
 from .conftest import AUTH, TOKEN, Harness
 

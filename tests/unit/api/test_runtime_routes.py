@@ -102,7 +102,7 @@ async def test_an_unexpected_error_is_a_generic_500_and_is_logged(
     app = create_app(service, token=TOKEN, ready=lambda: True)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url=BASE_URL) as client:
-        with caplog.at_level(logging.ERROR, logger="codex_runner.api.errors"):
+        with caplog.at_level(logging.ERROR, logger="codex_runner.http.errors"):
             response = await client.get("/v1/status", headers=AUTH)
         assert response.status_code == 500
         error = response.json()["error"]

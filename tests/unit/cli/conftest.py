@@ -29,7 +29,9 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 from typer.testing import CliRunner, Result
 
-from codex_runner.api.schemas import (
+from codex_runner.cli.main import app as cli_app
+from codex_runner.domain.task import TaskState
+from codex_runner.http.wire import (
     ApprovalList,
     ApprovalOut,
     DecisionBody,
@@ -51,8 +53,6 @@ from codex_runner.api.schemas import (
     TaskOut,
     UsageOut,
 )
-from codex_runner.cli.main import app as cli_app
-from codex_runner.domain.task import TaskState
 from codex_runner.runner_home.daemon_info import DaemonInfo, write_info
 from codex_runner.runner_home.secret_files import write_private
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from codex_runner.api.schemas import ApprovalList, ApprovalOut, GcOut, GraphOut
 from codex_runner.domain.ids import new_graph_id
 from codex_runner.domain.task import TaskState
+from codex_runner.http.wire import ApprovalList, ApprovalOut, GcOut, GraphOut
 
 from .conftest import APPROVAL, PATCH_APPROVAL, CliRun, FakeDaemon, one_error_line, task_out
 

@@ -21,10 +21,10 @@ import pytest
 import uvicorn
 
 from codex_runner.api.app import create_app
-from codex_runner.api.schemas import EventOut, GraphOut, TaskList, TaskOut
 from codex_runner.cli import exit_codes
 from codex_runner.codex.scripted import Script, ScriptedRuntime, ask, complete, gated
 from codex_runner.domain.task import TaskState
+from codex_runner.http.wire import EventOut, GraphOut, TaskList, TaskOut
 from codex_runner.service.event_bus import EventBus, Subscription
 from codex_runner.service.tasks import TaskService
 from codex_runner.store.memory import InMemoryStore

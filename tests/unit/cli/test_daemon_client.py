@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from codex_runner.api.schemas import EventOut
 from codex_runner.cli import client as client_module
 from codex_runner.cli.client import ClientError, DaemonClient, DaemonLost, _sse_data
 from codex_runner.domain.task import TaskState
+from codex_runner.http.wire import EventOut
 
 from .conftest import (
     TOKEN,

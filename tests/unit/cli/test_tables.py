@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import pytest
 from rich.console import Console
 
-from codex_runner.api.schemas import GraphOut
 from codex_runner.cli import approvals_cmd, graph_cmd, tasks_cmd
 from codex_runner.cli.tables import Cell, Column, Fit, fit_widths
 from codex_runner.domain.ids import new_approval_id, new_graph_id, new_task_id
 from codex_runner.domain.task import TaskState
+from codex_runner.http.wire import GraphOut
 
 from .conftest import APPROVAL, CliRun, FakeDaemon, task_out
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from codex_runner.api.schemas import DiffOut, EventOut, TaskList, TaskOut
 from codex_runner.cli import client as client_module
 from codex_runner.cli import exit_codes
 from codex_runner.domain.events import (
@@ -21,6 +20,7 @@ from codex_runner.domain.events import (
 )
 from codex_runner.domain.ids import new_task_id
 from codex_runner.domain.task import TaskState
+from codex_runner.http.wire import DiffOut, EventOut, TaskList, TaskOut
 
 from .conftest import (
     CliRun,

@@ -12,8 +12,8 @@ import pytest
 from starlette.applications import Starlette
 
 from codex_runner.api.app import create_app
-from codex_runner.api.auth import host_allowlist
 from codex_runner.codex.scripted import ScriptedRuntime, complete
+from codex_runner.http.auth import host_allowlist
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.tasks import TaskService
 from codex_runner.store.memory import InMemoryStore

@@ -13,8 +13,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from codex_runner.api.routing import Endpoint, Param
-from codex_runner.api.schemas import ErrorOut
+from codex_runner.http.routing import Endpoint, Param
+from codex_runner.http.wire import ErrorOut
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 JSON = "application/json"

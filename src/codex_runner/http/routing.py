@@ -15,7 +15,7 @@ handler parameter means comes from its annotation and name:
 Each route is compiled (signature read, validators built) on its first request or when the
 OpenAPI document is built, not at start. Invalid input raises :class:`InvalidInput` with
 pydantic's error list, ``loc`` starting with where the value came from (``body``,
-``query``, ``header``); :mod:`codex_runner.api.errors` renders it as a 422 naming the field.
+``query``, ``header``); :mod:`codex_runner.http.errors` renders it as a 422 naming the field.
 A handler returns a pydantic model (rendered as JSON with the route's status), a Starlette
 ``Response`` (sent as is), or plain JSON data.
 """

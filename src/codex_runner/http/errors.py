@@ -1,4 +1,4 @@
-"""Every error the API returns is an :class:`~codex_runner.api.schemas.ErrorOut`.
+"""Every error the API returns is an :class:`~codex_runner.http.wire.ErrorOut`.
 
 Service and domain errors map to a status and a stable code here, in one table; validation
 errors name the first bad field; anything unexpected is logged and answered with a generic
@@ -16,10 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, ExceptionHandler, Message, Receive, Scope, Send
 
-from codex_runner.api.routing import InvalidInput, UnsupportedBody, model_response
-from codex_runner.api.schemas import ErrorDetail, ErrorOut
 from codex_runner.domain.approval import ApprovalAlreadySettled, DecisionNotOffered
 from codex_runner.domain.transitions import InvalidTransition
+from codex_runner.http.routing import InvalidInput, UnsupportedBody, model_response
+from codex_runner.http.wire import ErrorDetail, ErrorOut
 from codex_runner.service.errors import (
     GraphNotFound,
     IdempotencyKeyReused,

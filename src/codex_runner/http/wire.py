@@ -2,6 +2,13 @@
 
 Responses are built from domain values with the ``of`` constructors; request models forbid
 unknown fields, so a typo is a 422 naming the field instead of a silently ignored option.
+
+Why here and not in ``api/``: the shapes are the contract between the daemon and its
+clients, not part of the server. The CLI imports them, and an adapter must not import
+another adapter; so they sit in the plumbing the adapters share, and import nothing of the
+server side (no Starlette, no routes): only pydantic and the values they carry, so a CLI
+command that reads them loads no web framework. The request checks are the service's own
+(:mod:`codex_runner.service.validation`), so a value is judged by one rule on both ends.
 """
 
 from __future__ import annotations

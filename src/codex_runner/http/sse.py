@@ -21,8 +21,8 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from codex_runner.api.schemas import EventOut
 from codex_runner.domain.durable_event import TaskEvent
+from codex_runner.http.wire import EventOut
 
 log = logging.getLogger(__name__)
 

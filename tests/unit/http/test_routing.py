@@ -10,8 +10,8 @@ import pytest
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import Request
 
-from codex_runner.api.app import json_app
-from codex_runner.api.routing import Header, Router
+from codex_runner.http.json_app import json_app
+from codex_runner.http.routing import Header, Router
 
 
 class Note(BaseModel):

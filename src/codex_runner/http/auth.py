@@ -27,7 +27,7 @@ from starlette.requests import cookie_parser
 from starlette.responses import RedirectResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from codex_runner.api.errors import error_response
+from codex_runner.http.errors import error_response
 from codex_runner.runner_home.api_token import TOKEN_FILE, token_matches
 
 OPEN_PATHS: frozenset[str] = frozenset({"/healthz"})
