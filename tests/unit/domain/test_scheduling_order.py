@@ -7,7 +7,13 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codex_runner.domain.scheduling import free_slots, is_ready, pick_next, queue_order_key
+from codex_runner.domain.scheduling import (
+    QUEUE_ORDER,
+    free_slots,
+    is_ready,
+    pick_next,
+    queue_order_key,
+)
 from codex_runner.domain.task import Task, TaskState, Workspace
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -85,3 +91,12 @@ def test_picks_are_the_front_of_the_ordered_queue(tasks: list[Task], active: int
     picked = pick_next(tasks, active=active, max_concurrent=cap, states={})
     queued = sorted((t for t in tasks if t.state is TaskState.QUEUED), key=queue_order_key)
     assert picked == queued[: max(0, cap - active)]
+
+
+@given(tasks_strategy)
+def test_the_sort_key_follows_the_stated_queue_order(tasks: list[Task]) -> None:
+    # Stable sorts from the last field to the first give the order QUEUE_ORDER states.
+    by_fields = list(tasks)
+    for field in reversed(QUEUE_ORDER):
+        by_fields.sort(key=lambda t: getattr(t, field.name), reverse=field.descending)
+    assert by_fields == sorted(tasks, key=queue_order_key)
