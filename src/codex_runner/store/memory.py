@@ -21,7 +21,7 @@ from codex_runner.domain.approval import Approval, ApprovalState
 from codex_runner.domain.conversation import ThreadRecord, Turn
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.graph import Graph, GraphPlan
-from codex_runner.domain.scheduling import queue_order_key
+from codex_runner.domain.scheduling import pick_next
 from codex_runner.domain.task import Task, TaskState
 from codex_runner.store.errors import (
     ApprovalAlreadyExists,
@@ -180,15 +180,8 @@ class InMemoryStore:
 
     async def next_queued(self, limit: int) -> list[Task]:
         await self._enter()
-        queued = sorted(
-            (t for t in self._tasks.values() if t.state is TaskState.QUEUED), key=queue_order_key
-        )
-        ready = [
-            t
-            for t in queued
-            if all(self._tasks[d].state is TaskState.COMPLETED for d in t.depends_on)
-        ]
-        return ready[:limit]
+        states = {task_id: task.state for task_id, task in self._tasks.items()}
+        return pick_next(self._tasks.values(), active=0, max_concurrent=limit, states=states)
 
     def _require(self, task_id: str) -> Task:
         task = self._tasks.get(task_id)

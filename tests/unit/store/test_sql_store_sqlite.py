@@ -113,7 +113,7 @@ async def test_connections_use_wal_normal_sync_foreign_keys_and_a_busy_timeout(
 ) -> None:
     # Implementation detail on purpose: these PRAGMAs are the durability contract.
     expected = {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1, "busy_timeout": 30_000}
-    for engine in (store._writer.engine, store._reader.engine):
+    for engine in (store._writes.connections.engine, store._reads.connections.engine):
         with engine.connect() as conn:
             found = {n: conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in expected}
         assert found == expected  # synchronous 1 is NORMAL
@@ -122,7 +122,7 @@ async def test_connections_use_wal_normal_sync_foreign_keys_and_a_busy_timeout(
 async def test_every_write_transaction_begins_immediate(store: SqlStore) -> None:
     statements: list[str] = []
 
-    @event.listens_for(store._writer.engine, "before_cursor_execute")
+    @event.listens_for(store._writes.connections.engine, "before_cursor_execute")
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
@@ -191,7 +191,7 @@ async def test_a_broken_connection_is_replaced_without_waiting_for_its_pool_slot
     await store.get_task("t_0001")
     # A database error that breaks a connection leaves it invalidated; the writer's pool
     # holds one connection, so the broken one must be given back before a new one is made.
-    for kept in (store._writer, store._reader):
+    for kept in (store._writes.connections, store._reads.connections):
         for conn in list(kept._all):
             conn.invalidate()
     await asyncio.wait_for(store.create_task(new_task(2)), timeout=10)

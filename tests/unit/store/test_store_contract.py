@@ -24,6 +24,7 @@ from codex_runner.domain.conversation import ThreadRecord, Turn, TurnState
 from codex_runner.domain.durable_event import NewEvent
 from codex_runner.domain.events import ApprovalKind, FileChange, TokenUsage
 from codex_runner.domain.graph import ChildSpec, GraphPlan, GraphSpec, instantiate
+from codex_runner.domain.scheduling import pick_next
 from codex_runner.domain.task import ACTIVE_STATES, RuntimeSettings, Task, TaskState, Workspace
 from codex_runner.domain.transitions import Action
 from codex_runner.store import (
@@ -427,6 +428,33 @@ async def test_next_queued_is_priority_then_fifo_and_only_ready_tasks(
     done, e2 = de.transition(running, Action.COMPLETE, now=clock())
     await store.update_task(done, expected_state=S.RUNNING, events=[e2])
     assert await store.next_queued(10) == [waiting, high, low_old, low_new]
+
+
+async def test_next_queued_follows_the_one_queue_rule_of_domain_scheduling(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    # Ties on priority and on created_at, ids out of creation order, every state, and
+    # prerequisites in any state: the store must agree with pick_next on all of it.
+    rng = random.Random(15)
+    made: list[Task] = []
+    for n in range(60):
+        prerequisites = rng.sample([t.id for t in made], k=min(len(made), rng.choice([0, 0, 1, 2])))
+        made.append(
+            await put(
+                store,
+                make_task(
+                    id=f"t_{rng.randrange(10_000):04d}_{n:02d}",
+                    priority=rng.randint(-2, 2),
+                    created_at=T0 + timedelta(seconds=rng.randint(0, 5)),
+                    state=rng.choice(list(TaskState)),
+                    depends_on=tuple(prerequisites),
+                ),
+            )
+        )
+    states = {t.id: t.state for t in made}
+    for limit in (0, 1, 3, len(made)):
+        expected = pick_next(made, active=0, max_concurrent=limit, states=states)
+        assert await store.next_queued(limit) == expected
 
 
 # --- approvals --------------------------------------------------------------------------------

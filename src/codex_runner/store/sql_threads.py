@@ -1,0 +1,219 @@
+"""The store's threads: one writer thread that commits queued writes together, reader threads.
+
+- One owner for the write connection: a single writer thread runs every write transaction
+  from start to end. Writes that arrive while one runs are committed together (group
+  commit); if one of them fails, each is retried alone, so it does not undo the others.
+- Reads run on a small pool of reader threads in autocommit mode (one statement, one
+  snapshot), in parallel with writes. Every store thread keeps its own connection open.
+- A write that has started finishes even if its caller is cancelled; a write still waiting
+  in the queue when its caller is cancelled is dropped. Either way nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
+
+from codex_runner.store.errors import StoreBusy
+
+MAX_WRITES_PER_COMMIT = 256
+
+T = TypeVar("T")
+Work = Callable[[Connection], Any]
+
+
+class ConnectionPerThread:
+    """Each store thread keeps one connection of ``engine`` for as long as the store is open.
+
+    Checking a connection out of the pool and resetting it on return cost about as much as
+    a small transaction itself; a thread's own connection skips both. A connection the
+    driver invalidated (a database error that broke it) is replaced on its next use.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[Connection] = []
+
+    def get(self) -> Connection:
+        conn: Connection | None = getattr(self._local, "conn", None)
+        if conn is not None and not (conn.closed or conn.invalidated):
+            return conn
+        if conn is not None:  # give its pool slot back before taking a new one
+            with contextlib.suppress(Exception):
+                conn.close()
+            with self._lock:
+                self._all.remove(conn)
+        conn = self.engine.connect()
+        self._local.conn = conn
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    def close(self) -> None:
+        """Close every thread's connection and the engine (the threads have stopped)."""
+        with self._lock:
+            opened, self._all = self._all, []
+        for conn in opened:
+            with contextlib.suppress(Exception):
+                conn.close()
+        self.engine.dispose()
+
+
+@dataclass
+class _WriteJob:
+    work: Work
+    future: asyncio.Future[Any]
+
+
+class GroupCommitWriter:
+    """The one writer thread: queued writes are committed together, as many as are waiting."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.connections = ConnectionPerThread(engine)
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="codex-runner-store-write")
+        self._queue: list[_WriteJob] = []
+        self._flusher: asyncio.Task[None] | None = None
+
+    async def run_in_thread(self, function: Callable[[], T]) -> T:
+        """Run ``function`` on the writer thread, outside group commit (schema migration)."""
+        return await asyncio.get_running_loop().run_in_executor(self._thread, function)
+
+    async def write(self, work: Callable[[Connection], T]) -> T:
+        """Run ``work`` inside a write transaction; its exception undoes only its own writes."""
+        job = _WriteJob(work, asyncio.get_running_loop().create_future())
+        self._queue.append(job)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="codex-runner-store-writer")
+        result: T = await job.future
+        return result
+
+    async def drain(self) -> None:
+        """Wait until every write already accepted has been committed or refused."""
+        if self._flusher is not None:
+            await asyncio.wait([self._flusher])
+
+    def shut_down(self) -> None:
+        """Stop the thread and close its connection (blocking; call after :meth:`drain`)."""
+        self._thread.shutdown(wait=True)
+        self.connections.close()
+
+    async def _flush(self) -> None:
+        """Commit queued writes, as many per transaction as are waiting."""
+        loop = asyncio.get_running_loop()
+        while self._queue:
+            batch = [j for j in self._queue[:MAX_WRITES_PER_COMMIT] if not j.future.done()]
+            del self._queue[:MAX_WRITES_PER_COMMIT]
+            if not batch:
+                continue
+            works = [j.work for j in batch]
+            try:
+                outcomes = await loop.run_in_executor(
+                    self._thread, _commit, self.connections, works
+                )
+            except asyncio.CancelledError:
+                for job in [*batch, *self._queue]:
+                    job.future.cancel()
+                self._queue.clear()
+                raise
+            except Exception as e:  # the executor is gone: nobody will run these
+                outcomes = [(False, e)] * len(batch)
+            for job, (ok, value) in zip(batch, outcomes, strict=True):
+                if job.future.done():  # the caller was cancelled meanwhile
+                    continue
+                if ok:
+                    job.future.set_result(value)
+                else:
+                    job.future.set_exception(value)
+
+
+class ReaderPool:
+    """Reader threads, each with its own autocommit connection: one statement, one snapshot."""
+
+    def __init__(self, engine: Engine, *, readers: int) -> None:
+        self.connections = ConnectionPerThread(engine)
+        self._threads = ThreadPoolExecutor(readers, thread_name_prefix="codex-runner-store-read")
+
+    async def read(self, work: Callable[[Connection], T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._threads, _run_read, self.connections, work)
+
+    def shut_down(self) -> None:
+        """Stop the threads and close their connections (blocking)."""
+        self._threads.shutdown(wait=True)
+        self.connections.close()
+
+
+def _commit(writer: ConnectionPerThread, works: Sequence[Work]) -> list[tuple[bool, Any]]:
+    """Run ``works`` in one transaction: (True, result) or (False, exception) for each.
+
+    Optimistic group commit: the works run one after the other in one transaction. If one
+    raises, that transaction is rolled back and each work runs again in a transaction of
+    its own, so a failing write never takes the others with it. Works are plain functions
+    of the database, so running one again after a rollback gives the same outcome. When the
+    database itself fails (locked past busy_timeout, disk I/O), every work gets that error
+    at once instead of waiting for it again one by one; a lock held elsewhere is StoreBusy.
+    """
+    if len(works) > 1:
+        try:
+            conn = writer.get()
+            with conn.begin():
+                return [(True, work(conn)) for work in works]
+        except OperationalError as e:
+            return [(False, _busy_or_same(e))] * len(works)
+        except Exception:
+            pass  # one of the works refused: run each on its own
+    outcomes: list[tuple[bool, Any]] = []
+    for work in works:
+        try:
+            conn = writer.get()
+            with conn.begin():
+                outcomes.append((True, work(conn)))
+        except Exception as e:  # rolled back: nothing of this work was written
+            outcomes.append((False, _busy_or_same(e)))
+    return outcomes
+
+
+# SQLITE_BUSY and SQLITE_LOCKED (primary result codes; extended ones add high bits).
+_LOCK_ERROR_CODES = frozenset({5, 6})
+
+
+def _busy_or_same(error: Exception) -> Exception:
+    """StoreBusy for "database is locked" past the busy timeout, else ``error`` itself."""
+    if not isinstance(error, OperationalError):
+        return error
+    code = getattr(error.orig, "sqlite_errorcode", None)
+    locked = (
+        code & 0xFF in _LOCK_ERROR_CODES
+        if isinstance(code, int)
+        else "database is locked" in str(error.orig)
+    )
+    if not locked:
+        return error
+    busy = StoreBusy()
+    busy.__cause__ = error
+    return busy
+
+
+def _run_read(reader: ConnectionPerThread, work: Callable[[Connection], T]) -> T:
+    conn = reader.get()
+    try:
+        return work(conn)
+    except OperationalError as e:
+        busy = _busy_or_same(e)
+        if busy is e:
+            raise
+        raise busy from e
+    finally:
+        # Ends SQLAlchemy's implicit transaction; the driver is in autocommit (no BEGIN was
+        # sent), so nothing is held between reads.
+        conn.rollback()
