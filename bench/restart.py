@@ -13,7 +13,11 @@ creates Codex's own databases, which takes it about twice as long). Measured, me
   active task interrupted;
 - the steps, as the daemon itself timed them (its ``daemon ready`` log line): Python
   imports, the store opening, reconciliation and the Codex app-server starting (these two
-  run at once), and the HTTP server starting.
+  run at once), and the HTTP server starting;
+- what FastAPI's import would add (the API uses its own small routing layer over Starlette
+  instead, see :mod:`import_cost`): its import against Starlette's and pydantic's, as a
+  ratio, and the difference against the daemon's imports; skipped, saying so, when FastAPI
+  is not installed (it is not a dependency: ``.venv/bin/pip install fastapi`` to measure).
 
 Run: ``.venv/bin/python bench/restart.py [--tasks N] [--active N] [--rounds R]``.
 Target: daemon ready and reconciled in < 1 s.
@@ -53,6 +57,7 @@ from codex_runner.store import rows
 from codex_runner.store.sql import SqlStore
 from codex_runner.store.tables import approvals, event_counters, events, tasks
 from daemon_process import stop_daemon
+from import_cost import measure_fastapi
 from verdicts import report
 
 TARGET_S = 1.0
@@ -294,6 +299,7 @@ def main(total: int, active: int, rounds: int) -> None:
         counts = build_database(pristine, total, active, str(work))
         build_s = time.perf_counter() - built
         samples = asyncio.run(measure(root, pristine, counts, rounds))
+        fastapi = measure_fastapi(max(rounds, 5))
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
@@ -319,6 +325,19 @@ def main(total: int, active: int, rounds: int) -> None:
         print(f"| {label:<51} | {median_ms(values):>9.1f} | {min(values) * 1000:>8.1f} |")
     rest = median_ms(samples["daemon"]) - median_ms(samples["total_s"])
     print(f"| {'  rest (interpreter start, the client polling)':<51} | {rest:>9.1f} | {'':>8} |")
+    if fastapi is None:
+        print(
+            "\nFastAPI is not installed here, so its import cost is not measured "
+            "(.venv/bin/pip install fastapi to measure it; it is not a dependency)"
+        )
+    else:
+        imports_ms = median_ms(samples["imports_s"])
+        print(
+            f"\nFastAPI's import: {fastapi.fastapi_s * 1000:.1f} ms, {fastapi.ratio:.2f}x "
+            f"Starlette's and pydantic's ({fastapi.baseline_s * 1000:.1f} ms); on the API it "
+            f"would add {fastapi.delta_s * 1000:.1f} ms, "
+            f"{fastapi.delta_s * 1000 / imports_ms:.2f}x the daemon's imports ({imports_ms:.1f} ms)"
+        )
     daemon_s = statistics.median(samples["daemon"])
     report(
         "restart", "daemon restart", f"{daemon_s:.3f} s", f"< {TARGET_S:g} s", daemon_s < TARGET_S
