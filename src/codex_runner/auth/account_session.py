@@ -3,29 +3,24 @@
 Login, logout and ``account/read`` run against the Codex home of a chosen auth profile,
 which need not be the one the runtime uses; so this opens its own connection instead of
 borrowing the runtime's. Codex then stores (and refreshes) the credentials in that home's
-own auth store. The session owns its child from spawn to reap.
+own auth store. Its :class:`~codex_runner.codex.connection.AppServerConnection` owns the
+child from spawn to reap.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from codex_runner.auth.account import AccountInfo, account_from_wire
-from codex_runner.codex.binary import bundled_path_dir, find_codex_binary
+from codex_runner.codex.connection import AppServerConnection, Launcher, stdio_launcher
 from codex_runner.codex.errors import CodexError, RpcError, RuntimeUnavailable
-from codex_runner.codex.handshake import initialize
-from codex_runner.codex.home import child_environment, prepare_codex_home
-from codex_runner.codex.jsonrpc import JsonRpcConnection
-from codex_runner.codex.process import ChildProcess, PidRegistry
-from codex_runner.codex.transport import StdioTransport, Transport
 from codex_runner.config import RunnerConfig
 
-Launcher = Callable[[], Awaitable[tuple[Transport, ChildProcess | None]]]
+__all__ = ["AccountSession", "Launcher", "LoginCompletion", "VersionInfo", "pinned_to"]
 
 LOGIN_COMPLETED = "account/login/completed"
 
@@ -61,9 +56,8 @@ class AccountSession:
         launcher: Launcher | None = None,
     ) -> None:
         self.config = pinned_to(config, codex_home) if codex_home is not None else config
-        self._launcher = launcher or self._launch_child
-        self._conn: JsonRpcConnection | None = None
-        self._child: ChildProcess | None = None
+        self._launcher = launcher
+        self._conn: AppServerConnection | None = None
         self._completions: dict[str | None, LoginCompletion] = {}
         self._completed = asyncio.Event()
         self.version = VersionInfo(None, None)
@@ -75,43 +69,20 @@ class AccountSession:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def _launch_child(self) -> tuple[Transport, ChildProcess | None]:
-        binary = find_codex_binary(self.config.codex.bin)
-        home = await asyncio.to_thread(prepare_codex_home, self.config)
-        child = await ChildProcess.spawn(
-            [str(binary), "app-server", "--listen", "stdio://"],
-            env=child_environment(self.config, bundled_path_dir()),
-            cwd=home,
-            registry=PidRegistry(self.config.pids_dir),
-        )
-        return StdioTransport(child), child
-
     async def open(self) -> None:
-        transport, self._child = await self._launcher()
-        self._conn = JsonRpcConnection(
-            transport,
+        self._conn = AppServerConnection.for_config(
+            self.config,
+            launcher=self._launcher or stdio_launcher(self.config),
             on_notification=self._on_notification,
             on_server_request=self._refuse_server_request,
-            request_timeout=self.config.codex.request_timeout_s,
         )
-        self._conn.start()
-        try:
-            info = await initialize(self._conn, timeout=self.config.codex.start_timeout_s)
-        except CodexError as exc:
-            detail = transport.describe()
-            await self.close()
-            raise RuntimeUnavailable(
-                f"codex app-server did not answer initialize ({exc}); {detail}"
-            ) from None
+        info = await self._conn.open()
         self.version = VersionInfo(info.codex_version, info.codex_home)
 
     async def close(self) -> None:
-        conn, child = self._conn, self._child
-        self._conn, self._child = None, None
+        conn, self._conn = self._conn, None
         if conn is not None:
             await conn.close()
-        if child is not None:
-            await child.terminate(self.config.codex.shutdown_grace_s)
 
     def _on_notification(self, method: str, params: dict[str, Any]) -> None:
         if method == LOGIN_COMPLETED:

@@ -13,40 +13,34 @@ thread belongs to that thread's active turn.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from codex_runner.codex import app_server_events as wire
-from codex_runner.codex.app_server_turn import AppServerTurn
+from codex_runner.codex.app_server_turn import AppServerTurn, wire_inputs
 from codex_runner.codex.approval_policies import decline_all, fallback_decision
-from codex_runner.codex.binary import bundled_path_dir, find_codex_binary
+from codex_runner.codex.connection import AppServerConnection, Launcher, spawn_app_server
 from codex_runner.codex.errors import (
     LOST_THREAD_MESSAGE,
     THREAD_CLOSING_MESSAGE,
     CodexError,
-    NoActiveTurn,
     RpcError,
     RuntimeUnavailable,
     ThreadLost,
     TransportClosed,
     TurnBusy,
 )
-from codex_runner.codex.handshake import initialize
-from codex_runner.codex.home import child_environment, prepare_codex_home
-from codex_runner.codex.jsonrpc import JsonRpcConnection
 from codex_runner.codex.process import ChildProcess, PidRegistry
 from codex_runner.codex.reported_warnings import PROCESS_WARNINGS, ReportedWarnings
 from codex_runner.codex.rpc_log import RpcLog, TracingTransport
 from codex_runner.codex.runtime import (
     ApprovalHandler,
-    ImageInput,
     RuntimeStatus,
     TextInput,
     ThreadHandle,
@@ -55,16 +49,10 @@ from codex_runner.codex.runtime import (
     TurnResult,
     as_inputs,
 )
-from codex_runner.codex.transport import StdioTransport, Transport
+from codex_runner.codex.transport import Transport
+from codex_runner.codex.turn_watchdog import watch_turn
 from codex_runner.config import RunnerConfig
-from codex_runner.domain.events import (
-    CodexEvent,
-    ErrorInfo,
-    EventKind,
-    FailureClass,
-    ItemType,
-    TurnStatus,
-)
+from codex_runner.domain.events import CodexEvent, EventKind, FailureClass
 
 log = logging.getLogger(__name__)
 
@@ -74,8 +62,7 @@ _MAX_WARNINGS = 50
 _RESUME_WHILE_CLOSING_S = 10.0
 _RESUME_RETRY_S = 0.02
 
-# Starts a Codex process and returns its transport (and the child, when there is one).
-Launcher = Callable[[], Awaitable[tuple[Transport, ChildProcess | None]]]
+__all__ = ["AppServerRuntime", "Launcher"]
 
 
 @dataclass
@@ -103,10 +90,9 @@ class AppServerRuntime:
         self._reported = reported_warnings
         self.settings = config.codex
         self._approvals = approvals or decline_all
-        self._launcher = launcher or self._launch_child
+        self._launcher = launcher
         self._registry = PidRegistry(config.pids_dir)
-        self._conn: JsonRpcConnection | None = None
-        self._child: ChildProcess | None = None
+        self._conn: AppServerConnection | None = None
         self._generation = 0
         self._threads: dict[str, _ThreadState] = {}
         self._active: dict[str, AppServerTurn] = {}
@@ -146,19 +132,11 @@ class AppServerRuntime:
         self._ready.clear()
         if self._restart_task is not None:
             self._restart_task.cancel()
-        for turn in list(self._active.values()):
-            if turn.watchdog is not None:
-                turn.watchdog.cancel()
-            turn.force_pending_approvals()
-            turn.recorder.finish(
-                TurnStatus.INTERRUPTED,
-                ErrorInfo("the runtime was closed while the turn ran", FailureClass.INTERNAL),
-            )
-        self._active.clear()
+        self._end_all_turns("the runtime was closed while the turn ran")
         await self._disconnect()
 
     def status(self) -> RuntimeStatus:
-        self._status.pid = self._child.pid if self._child else None
+        self._status.pid = self._conn.pid if self._conn else None
         if self._conn is not None:
             self._status.malformed_lines = self._malformed_before + self._conn.malformed_lines
         return self._status
@@ -184,56 +162,48 @@ class AppServerRuntime:
             self._status.warnings.append(text)
             del self._status.warnings[:-_MAX_WARNINGS]
 
-    async def _launch_child(self) -> tuple[Transport, ChildProcess | None]:
-        binary = find_codex_binary(self.settings.bin)
-        home = await asyncio.to_thread(prepare_codex_home, self.config)
-        env = child_environment(self.config, bundled_path_dir())
-        child = await ChildProcess.spawn(
-            [str(binary), "app-server", "--listen", "stdio://"],
-            env=env,
-            cwd=home,
-            registry=self._registry,
-            stdout_limit=self.settings.max_line_bytes,
-        )
-        return StdioTransport(child, write_timeout_s=self.settings.request_timeout_s), child
+    def _launch(self) -> Launcher:
+        # Read at every (re)connect: switch_codex_home changes the config's Codex home.
+        if self._launcher is not None:
+            return self._launcher
+
+        async def spawn() -> tuple[Transport, ChildProcess | None]:
+            return await spawn_app_server(self.config, self._registry)
+
+        return spawn
+
+    def _trace(self, transport: Transport) -> Transport:
+        assert self._rpc_log is not None
+        return TracingTransport(transport, self._rpc_log)
 
     async def _connect(self) -> None:
-        transport, child = await self._launcher()
-        if self._rpc_log is not None:
-            transport = TracingTransport(transport, self._rpc_log)
         self._generation += 1
         generation = self._generation
-        conn = JsonRpcConnection(
-            transport,
+        conn = AppServerConnection.for_config(
+            self.config,
+            launcher=self._launch(),
             on_notification=self._route,
             on_server_request=self._server_request,
             on_close=lambda exc: self._on_transport_closed(generation, exc),
-            request_timeout=self.settings.request_timeout_s,
-            overload_retries=self.settings.overload_retries,
+            wrap=self._trace if self._rpc_log is not None else None,
         )
-        self._conn, self._child = conn, child
-        conn.start()
+        self._conn = conn
         try:
-            info = await initialize(conn, timeout=self.settings.start_timeout_s)
-        except CodexError as exc:
-            detail = transport.describe()
-            await self._disconnect()
-            raise RuntimeUnavailable(
-                f"codex app-server did not complete its handshake ({exc}); {detail}"
-            ) from None
+            info = await conn.open()
+        except BaseException:
+            self._conn = None
+            self._malformed_before += conn.malformed_lines
+            raise
         self._status.codex_version = info.codex_version or info.user_agent or None
         self._status.started_at = time.time()
         self._set_state("ready")
         self._ready.set()
 
     async def _disconnect(self) -> None:
-        conn, child = self._conn, self._child
-        self._conn, self._child = None, None
+        conn, self._conn = self._conn, None
         if conn is not None:
-            self._malformed_before += conn.malformed_lines
             await conn.close()
-        if child is not None:
-            await child.terminate(self.settings.shutdown_grace_s)
+            self._malformed_before += conn.malformed_lines
 
     # supervision -------------------------------------------------------------------------
     def _on_transport_closed(self, generation: int, exc: TransportClosed) -> None:
@@ -245,9 +215,7 @@ class AppServerRuntime:
         message = f"codex app-server exited before the turn completed: {exc}"
         self._status.last_error = str(exc)
         for turn in list(self._active.values()):
-            if turn.watchdog is not None:
-                turn.watchdog.cancel()
-            turn.recorder.fail(FailureClass.TRANSPORT_CLOSED_BEFORE_TURN_COMPLETED, message)
+            turn.fail(FailureClass.TRANSPORT_CLOSED_BEFORE_TURN_COMPLETED, message)
         self._active.clear()
         now = time.monotonic()
         self._crashes.append(now)
@@ -279,7 +247,7 @@ class AppServerRuntime:
                 self._crashes.append(time.monotonic())
                 self._set_state("restarting")
 
-    async def _ready_connection(self) -> JsonRpcConnection:
+    async def _ready_connection(self) -> AppServerConnection:
         if self._state in ("failed", "closed", "stopped"):
             raise RuntimeUnavailable(
                 f"codex runtime is {self._state}"
@@ -297,12 +265,12 @@ class AppServerRuntime:
 
     # auth profile switch ----------------------------------------------------------------
     def running_turns(self) -> int:
-        return len(self._active)
+        return len(self._running())
 
     async def wait_idle(self) -> None:
         """Return once no turn is running (turns started meanwhile are waited for too)."""
-        while self._active:
-            await asyncio.gather(*(t.wait() for t in list(self._active.values())))
+        while running := self._running():
+            await asyncio.gather(*(t.wait() for t in running))
 
     async def switch_codex_home(self, codex_home: Path, *, force: bool = False) -> None:
         """Restart the app-server on ``codex_home`` (another auth profile's Codex home).
@@ -313,8 +281,8 @@ class AppServerRuntime:
         """
         if self._state != "ready":
             raise RuntimeUnavailable(f"cannot switch the Codex home while {self._state}")
-        if self._active and not force:
-            raise TurnBusy(f"{len(self._active)} turn(s) running; wait for them or force")
+        if self._running() and not force:
+            raise TurnBusy(f"{len(self._running())} turn(s) running; wait for them or force")
         # No await before the state change: a turn cannot slip in between check and restart.
         self._ready.clear()
         self._set_state("restarting")
@@ -332,11 +300,19 @@ class AppServerRuntime:
 
     def _end_all_turns(self, reason: str) -> None:
         for turn in list(self._active.values()):
-            if turn.watchdog is not None:
-                turn.watchdog.cancel()
-            turn.force_pending_approvals()
-            turn.recorder.finish(TurnStatus.INTERRUPTED, ErrorInfo(reason, FailureClass.INTERNAL))
+            turn.abandon(reason)
         self._active.clear()
+
+    def _running(self) -> list[AppServerTurn]:
+        return [turn for turn in self._active.values() if not turn.done]
+
+    def _live_turn(self, thread_id: object) -> AppServerTurn | None:
+        """The running turn on ``thread_id``; a turn that ended is dropped from the map."""
+        turn = self._active.get(thread_id) if isinstance(thread_id, str) else None
+        if turn is not None and turn.done:
+            del self._active[turn.thread_id]
+            return None
+        return turn
 
     async def request(self, method: str, params: dict[str, Any] | None = None) -> Any:
         """Send any app-server request on the live connection (escape hatch for callers)."""
@@ -419,8 +395,7 @@ class AppServerRuntime:
         The next turn resumes the thread from its rollout. Failing to unsubscribe costs only
         memory, so it is logged and never raised.
         """
-        active = self._active.get(thread_id)
-        if active is not None and not active.done:
+        if self._live_turn(thread_id) is not None:
             return  # a turn runs on it (say, a follow-up started already): keep it
         state = self._threads.pop(thread_id, None)
         conn = self._conn
@@ -432,14 +407,20 @@ class AppServerRuntime:
             log.info("could not unsubscribe from thread %s: %s", thread_id, exc)
 
     # turns -------------------------------------------------------------------------------
-    async def start_turn(self, thread_id: str, prompt: str | Sequence[TurnInput]) -> AppServerTurn:
+    async def start_turn(
+        self,
+        thread_id: str,
+        prompt: str | Sequence[TurnInput],
+        *,
+        approvals: ApprovalHandler | None = None,
+    ) -> AppServerTurn:
+        """Start a turn; its approval requests go to ``approvals`` (else the runtime's)."""
         state = self._threads.get(thread_id)
         if state is None:
             raise CodexError(
                 f"thread {thread_id} is not open in this runtime; call resume_thread first"
             )
-        active = self._active.get(thread_id)
-        if active is not None and not active.done:
+        if self._live_turn(thread_id) is not None:
             raise TurnBusy(
                 f"a turn is already running on thread {thread_id}; steer it or wait for it"
             )
@@ -452,259 +433,55 @@ class AppServerRuntime:
         if state.context:
             inputs.insert(0, TextInput(f"Context from the earlier session:\n{state.context}"))
             state.context = None
-        turn = AppServerTurn(self, thread_id)
+        turn = AppServerTurn(
+            conn,
+            thread_id,
+            approvals=approvals or self._approvals,
+            request_timeout_s=self.settings.request_timeout_s,
+        )
         self._active[thread_id] = turn  # before turn/start: notifications may come first
         if state.notice is not None:
             turn.recorder.emit(state.notice)
             state.notice = None
-        params: dict[str, Any] = {"threadId": thread_id, "input": _wire_inputs(inputs)}
+        params: dict[str, Any] = {"threadId": thread_id, "input": wire_inputs(inputs)}
         if effort := state.options.effort or self.settings.effort:
             params["effort"] = effort
         try:
             result = await conn.request("turn/start", params)
         except CodexError as exc:
-            self._end_turn(turn)
-            turn.recorder.fail(exc.failure_class, f"turn/start failed: {exc}")
+            turn.fail(exc.failure_class, f"turn/start failed: {exc}")
+            self._live_turn(thread_id)
             return turn
         turn.learn_id(str(result["turn"]["id"]))
         if not turn.done:
             turn.watchdog = asyncio.create_task(
-                self._watch(turn), name=f"codex-watchdog-{thread_id}"
+                watch_turn(turn, self.settings.turn_idle_timeout_s),
+                name=f"codex-watchdog-{thread_id}",
             )
         return turn
 
-    def _end_turn(self, turn: AppServerTurn) -> None:
-        if self._active.get(turn.thread_id) is turn:
-            del self._active[turn.thread_id]
-        if turn.watchdog is not None and turn.watchdog is not asyncio.current_task():
-            turn.watchdog.cancel()
-
     async def steer_turn(self, turn: AppServerTurn, prompt: str | Sequence[TurnInput]) -> None:
-        if turn.done:
-            raise NoActiveTurn(f"the turn on thread {turn.thread_id} has already ended")
-        conn = await self._ready_connection()
-        await asyncio.wait_for(turn.turn_id_known.wait(), self.settings.request_timeout_s)
-        inputs = as_inputs(prompt)
-        try:
-            await conn.request(
-                "turn/steer",
-                {
-                    "threadId": turn.thread_id,
-                    "expectedTurnId": turn.id,
-                    "input": _wire_inputs(inputs),
-                },
-            )
-        except RpcError as exc:
-            if "no active turn" in exc.rpc_message or "expected active turn" in exc.rpc_message:
-                raise NoActiveTurn(f"cannot steer: {exc.rpc_message}") from None
-            raise
-        text = "\n".join(i.text for i in inputs if isinstance(i, TextInput))
-        turn.recorder.emit(
-            CodexEvent(
-                EventKind.TURN_STEERED, thread_id=turn.thread_id, turn_id=turn.id, message=text
-            )
-        )
+        """Kept for callers of the earlier API: the turn steers itself."""
+        await turn.steer(prompt)
 
     async def interrupt_turn(self, turn: AppServerTurn) -> TurnResult:
-        """Decline parked approvals (they would block the interrupt), then interrupt."""
-        if turn.done:
-            return await turn.wait()
-        turn.force_pending_approvals()
-        timeout = self.settings.request_timeout_s
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(turn.turn_id_known.wait(), timeout)
-        if turn.id is not None and not turn.done:
-            with contextlib.suppress(CodexError):
-                conn = await self._ready_connection()
-                await conn.request(
-                    "turn/interrupt", {"threadId": turn.thread_id, "turnId": turn.id}
-                )
-        try:
-            return await turn.wait(timeout)
-        except TimeoutError:
-            self._end_turn(turn)
-            return turn.recorder.finish(
-                TurnStatus.INTERRUPTED,
-                ErrorInfo(
-                    "interrupted; Codex did not confirm the interrupt", FailureClass.INTERNAL
-                ),
-            )
-
-    # watchdog ----------------------------------------------------------------------------
-    async def _watch(self, turn: AppServerTurn) -> None:
-        idle = self.settings.turn_idle_timeout_s
-        while not turn.done:
-            if turn.pending_approvals:  # waiting on a human is not idleness
-                turn.recorder.last_activity = time.monotonic()
-            remaining = turn.recorder.last_activity + idle - time.monotonic()
-            if remaining > 0:
-                with contextlib.suppress(TimeoutError):
-                    await turn.wait(remaining)
-                continue
-            await self._reconcile_stalled(turn, idle)
-            return
-
-    async def _reconcile_stalled(self, turn: AppServerTurn, idle: float) -> None:
-        """No event for ``idle`` seconds: ask Codex what happened to the turn."""
-        status = None
-        with contextlib.suppress(CodexError, KeyError, TypeError):
-            result = await self.request(
-                "thread/read", {"threadId": turn.thread_id, "includeTurns": True}
-            )
-            for wire_turn in result["thread"].get("turns") or []:
-                if wire_turn.get("id") == turn.id:
-                    status = wire_turn.get("status")
-                    for raw in wire_turn.get("items") or []:
-                        item = wire.item_from_wire(raw)
-                        if (
-                            item.type is ItemType.AGENT_MESSAGE
-                            and turn.recorder.final_message is None
-                        ):
-                            turn.recorder.emit(
-                                CodexEvent(EventKind.ITEM_COMPLETED, turn.thread_id, turn.id, item)
-                            )
-        if turn.done:
-            return
-        if status in ("completed", "failed", "interrupted"):
-            turn.recorder.emit(
-                CodexEvent(
-                    EventKind.WARNING,
-                    thread_id=turn.thread_id,
-                    turn_id=turn.id,
-                    message=f"turn/completed never arrived; thread/read says {status}",
-                )
-            )
-            self._end_turn(turn)
-            turn.recorder.finish(TurnStatus(status), turn.last_error or turn.recorder.last_error)
-            return
-        # Settle the result before interrupting: Codex answers the interrupt with its own
-        # turn/completed (status interrupted), which must not replace the real reason.
-        turn.force_pending_approvals()
-        self._end_turn(turn)
-        turn.recorder.fail_idle(
-            f"no event from Codex for {idle:g}s (turn {status or 'unknown'} in thread/read), "
-            "so the turn was interrupted",
-            idle,
-        )
-        with contextlib.suppress(CodexError):
-            await self.request("turn/interrupt", {"threadId": turn.thread_id, "turnId": turn.id})
+        """Kept for callers of the earlier API: the turn interrupts itself."""
+        return await turn.interrupt()
 
     # incoming ----------------------------------------------------------------------------
     def _route(self, method: str, params: dict[str, Any]) -> None:
-        thread_id = params.get("threadId")
-        turn = self._active.get(thread_id) if isinstance(thread_id, str) else None
-        if turn is None:
-            if method in ("warning", "configWarning", "deprecationNotice"):
-                self._warn(str(params.get("message") or params.get("summary") or params))
-            return
-        recorder = turn.recorder
-        if not (method == "error" and params.get("willRetry")):  # retries are no progress
-            recorder.last_activity = time.monotonic()
-        turn_id = params.get("turnId")
-        if method == "turn/started":
-            turn.learn_id(str(params["turn"]["id"]))
-            recorder.emit(CodexEvent(EventKind.TURN_STARTED, thread_id, turn.id))
-        elif method in ("item/started", "item/completed"):
-            kind = EventKind.ITEM_STARTED if method == "item/started" else EventKind.ITEM_COMPLETED
-            recorder.emit(CodexEvent(kind, thread_id, turn.id, wire.item_from_wire(params["item"])))
-        elif method == "thread/tokenUsage/updated":
-            last = wire.usage_from_wire((params.get("tokenUsage") or {}).get("last"))
-            recorder.emit(
-                CodexEvent(
-                    EventKind.TOKEN_USAGE, thread_id, turn.id, usage=recorder.usage.plus(last)
-                )
-            )
-        elif method == "error":
-            error = wire.error_from_wire(params.get("error"), bool(params.get("willRetry")))
-            if not error.will_retry:
-                turn.last_error = error
-            recorder.emit(CodexEvent(EventKind.ERROR, thread_id, turn_id or turn.id, error=error))
-        elif method == "turn/completed":
-            self._complete(turn, params.get("turn") or {})
-
-    def _complete(self, turn: AppServerTurn, wire_turn: dict[str, Any]) -> None:
-        turn_id = wire_turn.get("id")
-        if turn.id is not None and turn_id is not None and turn_id != turn.id:
-            log.warning("ignoring turn/completed for unknown turn %s", turn_id)
-            return
-        self._end_turn(turn)
-        status = str(wire_turn.get("status", "completed"))
-        if status == "completed":
-            turn.recorder.finish(TurnStatus.COMPLETED)
-        elif status == "interrupted":
-            turn.recorder.finish(TurnStatus.INTERRUPTED)
-        else:
-            error = (
-                wire.error_from_wire(wire_turn["error"])
-                if wire_turn.get("error")
-                else turn.last_error
-            )
-            turn.recorder.finish(
-                TurnStatus.FAILED,
-                error or ErrorInfo("Codex reported the turn failed", FailureClass.MODEL_ERROR),
-            )
+        turn = self._live_turn(params.get("threadId"))
+        if turn is not None:
+            turn.on_notification(method, params)
+        elif method in ("warning", "configWarning", "deprecationNotice"):
+            self._warn(str(params.get("message") or params.get("summary") or params))
 
     async def _server_request(self, method: str, params: dict[str, Any]) -> Any:
         if method not in wire.APPROVAL_METHODS:
             raise CodexError(f"codex-runner does not handle {method}")
         request, wire_decisions = wire.approval_from_wire(uuid.uuid4().hex, method, params)
-        turn = self._active.get(request.thread_id)
+        turn = self._live_turn(request.thread_id)
         if turn is None:
             decision = fallback_decision(request)
             return wire.approval_response(request.kind, wire_decisions[decision], params)
-        forced: asyncio.Future[str] = asyncio.get_running_loop().create_future()
-        turn.pending_approvals[request.id] = forced
-        turn.recorder.emit(
-            CodexEvent(EventKind.APPROVAL_REQUESTED, request.thread_id, turn.id, approval=request)
-        )
-        try:
-            decision = await _first_of(self._approvals(request), forced)
-        finally:
-            turn.pending_approvals.pop(request.id, None)
-        if decision not in wire_decisions:
-            # Never fall back to an accepting answer: decline, else cancel.
-            fallback = fallback_decision(request)
-            turn.recorder.emit(
-                CodexEvent(
-                    EventKind.WARNING,
-                    request.thread_id,
-                    turn.id,
-                    message=f"decision {decision!r} was not offered "
-                    f"({', '.join(wire_decisions)}); answered {fallback!r}",
-                )
-            )
-            decision = fallback
-        turn.recorder.emit(
-            CodexEvent(
-                EventKind.APPROVAL_RESOLVED,
-                request.thread_id,
-                turn.id,
-                approval=request,
-                decision=decision,
-            )
-        )
-        turn.recorder.last_activity = time.monotonic()
-        return wire.approval_response(request.kind, wire_decisions[decision], params)
-
-
-async def _first_of(decision: Awaitable[str], forced: asyncio.Future[str]) -> str:
-    """The handler's decision, unless the runtime forces one first (interrupt, shutdown)."""
-    handler = asyncio.ensure_future(decision)
-    try:
-        done, _ = await asyncio.wait({handler, forced}, return_when=asyncio.FIRST_COMPLETED)
-        if forced in done:
-            return forced.result()
-        return handler.result()
-    finally:
-        if not handler.done():
-            handler.cancel()
-
-
-def _wire_inputs(inputs: Sequence[TurnInput]) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for item in inputs:
-        if isinstance(item, TextInput):
-            out.append({"type": "text", "text": item.text})
-        elif isinstance(item, ImageInput):
-            out.append({"type": "localImage", "path": str(item.path)})
-    return out
+        return await turn.answer_approval(request, wire_decisions, params)

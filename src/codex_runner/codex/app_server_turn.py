@@ -1,23 +1,64 @@
-"""A turn on the app-server runtime: its recorder, pending approvals, and controls."""
+"""A turn on the app-server runtime: its recorder, its notifications, approvals and controls.
+
+A turn is handed at creation everything it needs: the connection its ``turn/start`` went
+out on, its thread id, its approval handler and its timeouts. Steering, interrupting,
+reading its own notifications and answering its approvals are then the turn's business;
+the runtime only routes messages to it by thread id.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from typing import Any, Protocol
 
-from codex_runner.codex.runtime import TurnInput, TurnRecorder, TurnResult
-from codex_runner.domain.events import CodexEvent, ErrorInfo
+from codex_runner.codex import app_server_events as wire
+from codex_runner.codex.approval_policies import fallback_decision
+from codex_runner.codex.errors import CodexError, NoActiveTurn, RpcError
+from codex_runner.codex.runtime import (
+    ApprovalHandler,
+    ImageInput,
+    TextInput,
+    TurnInput,
+    TurnRecorder,
+    TurnResult,
+    as_inputs,
+)
+from codex_runner.domain.events import (
+    ApprovalRequest,
+    CodexEvent,
+    ErrorInfo,
+    EventKind,
+    FailureClass,
+    TurnStatus,
+)
 
-if TYPE_CHECKING:
-    from codex_runner.codex.app_server import AppServerRuntime
+log = logging.getLogger(__name__)
+
+
+class TurnChannel(Protocol):
+    """The connection a turn talks to Codex on (the one its ``turn/start`` went out on)."""
+
+    async def request(self, method: str, params: dict[str, Any] | None = None) -> Any: ...
 
 
 class AppServerTurn:
-    def __init__(self, runtime: AppServerRuntime, thread_id: str) -> None:
-        self._runtime = runtime
+    def __init__(
+        self,
+        channel: TurnChannel,
+        thread_id: str,
+        *,
+        approvals: ApprovalHandler,
+        request_timeout_s: float,
+    ) -> None:
+        self.channel = channel
         self.recorder = TurnRecorder(thread_id)
         self.turn_id_known = asyncio.Event()
+        self._approvals = approvals
+        self._request_timeout_s = request_timeout_s
         # approval id -> future the interrupt path resolves to force a decision
         self.pending_approvals: dict[str, asyncio.Future[str]] = {}
         self.last_error: ErrorInfo | None = None
@@ -46,14 +87,185 @@ class AppServerTurn:
     async def wait(self, timeout: float | None = None) -> TurnResult:
         return await self.recorder.wait(timeout)
 
+    # ending --------------------------------------------------------------------------------
+    def stop_watchdog(self) -> None:
+        if self.watchdog is not None and self.watchdog is not asyncio.current_task():
+            self.watchdog.cancel()
+
+    def finish(self, status: TurnStatus, error: ErrorInfo | None = None) -> TurnResult:
+        self.stop_watchdog()
+        return self.recorder.finish(status, error)
+
+    def fail(self, failure_class: FailureClass, message: str) -> None:
+        self.stop_watchdog()
+        self.recorder.fail(failure_class, message)
+
+    def abandon(self, reason: str) -> None:
+        """End the turn interrupted because the runtime stops or restarts under it."""
+        self.force_pending_approvals()
+        self.finish(TurnStatus.INTERRUPTED, ErrorInfo(reason, FailureClass.INTERNAL))
+
+    # controls ------------------------------------------------------------------------------
     async def steer(self, prompt: str | Sequence[TurnInput]) -> None:
-        await self._runtime.steer_turn(self, prompt)
+        if self.done:
+            raise NoActiveTurn(f"the turn on thread {self.thread_id} has already ended")
+        await asyncio.wait_for(self.turn_id_known.wait(), self._request_timeout_s)
+        inputs = as_inputs(prompt)
+        try:
+            await self.channel.request(
+                "turn/steer",
+                {
+                    "threadId": self.thread_id,
+                    "expectedTurnId": self.id,
+                    "input": wire_inputs(inputs),
+                },
+            )
+        except RpcError as exc:
+            if "no active turn" in exc.rpc_message or "expected active turn" in exc.rpc_message:
+                raise NoActiveTurn(f"cannot steer: {exc.rpc_message}") from None
+            raise
+        text = "\n".join(i.text for i in inputs if isinstance(i, TextInput))
+        self.recorder.emit(
+            CodexEvent(
+                EventKind.TURN_STEERED, thread_id=self.thread_id, turn_id=self.id, message=text
+            )
+        )
 
     async def interrupt(self) -> TurnResult:
-        return await self._runtime.interrupt_turn(self)
+        """Decline parked approvals (they would block the interrupt), then interrupt."""
+        if self.done:
+            return await self.wait()
+        self.force_pending_approvals()
+        timeout = self._request_timeout_s
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.turn_id_known.wait(), timeout)
+        if self.id is not None and not self.done:
+            with contextlib.suppress(CodexError):
+                await self.channel.request(
+                    "turn/interrupt", {"threadId": self.thread_id, "turnId": self.id}
+                )
+        try:
+            return await self.wait(timeout)
+        except TimeoutError:
+            return self.finish(
+                TurnStatus.INTERRUPTED,
+                ErrorInfo(
+                    "interrupted; Codex did not confirm the interrupt", FailureClass.INTERNAL
+                ),
+            )
 
     def force_pending_approvals(self, preferred: Sequence[str] = ("decline", "cancel")) -> None:
         """Answer every parked approval now (before an interrupt, which they would block)."""
         for future in self.pending_approvals.values():
             if not future.done():
                 future.set_result(preferred[0])
+
+    # incoming ------------------------------------------------------------------------------
+    def on_notification(self, method: str, params: dict[str, Any]) -> None:
+        """One notification naming this turn's thread."""
+        recorder, thread_id = self.recorder, self.thread_id
+        if not (method == "error" and params.get("willRetry")):  # retries are no progress
+            recorder.last_activity = time.monotonic()
+        if method == "turn/started":
+            self.learn_id(str(params["turn"]["id"]))
+            recorder.emit(CodexEvent(EventKind.TURN_STARTED, thread_id, self.id))
+        elif method in ("item/started", "item/completed"):
+            kind = EventKind.ITEM_STARTED if method == "item/started" else EventKind.ITEM_COMPLETED
+            recorder.emit(CodexEvent(kind, thread_id, self.id, wire.item_from_wire(params["item"])))
+        elif method == "thread/tokenUsage/updated":
+            last = wire.usage_from_wire((params.get("tokenUsage") or {}).get("last"))
+            recorder.emit(
+                CodexEvent(
+                    EventKind.TOKEN_USAGE, thread_id, self.id, usage=recorder.usage.plus(last)
+                )
+            )
+        elif method == "error":
+            error = wire.error_from_wire(params.get("error"), bool(params.get("willRetry")))
+            if not error.will_retry:
+                self.last_error = error
+            turn_id = params.get("turnId")
+            recorder.emit(CodexEvent(EventKind.ERROR, thread_id, turn_id or self.id, error=error))
+        elif method == "turn/completed":
+            self._complete(params.get("turn") or {})
+
+    def _complete(self, wire_turn: dict[str, Any]) -> None:
+        turn_id = wire_turn.get("id")
+        if self.id is not None and turn_id is not None and turn_id != self.id:
+            log.warning("ignoring turn/completed for unknown turn %s", turn_id)
+            return
+        status = str(wire_turn.get("status", "completed"))
+        if status == "completed":
+            self.finish(TurnStatus.COMPLETED)
+        elif status == "interrupted":
+            self.finish(TurnStatus.INTERRUPTED)
+        else:
+            error = (
+                wire.error_from_wire(wire_turn["error"])
+                if wire_turn.get("error")
+                else self.last_error
+            )
+            self.finish(
+                TurnStatus.FAILED,
+                error or ErrorInfo("Codex reported the turn failed", FailureClass.MODEL_ERROR),
+            )
+
+    async def answer_approval(
+        self, request: ApprovalRequest, wire_decisions: dict[str, Any], params: dict[str, Any]
+    ) -> Any:
+        """Park ``request`` with this turn's handler; the wire answer to send Codex."""
+        forced: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self.pending_approvals[request.id] = forced
+        self.recorder.emit(
+            CodexEvent(EventKind.APPROVAL_REQUESTED, request.thread_id, self.id, approval=request)
+        )
+        try:
+            decision = await _first_of(self._approvals(request), forced)
+        finally:
+            self.pending_approvals.pop(request.id, None)
+        if decision not in wire_decisions:
+            # Never fall back to an accepting answer: decline, else cancel.
+            fallback = fallback_decision(request)
+            self.recorder.emit(
+                CodexEvent(
+                    EventKind.WARNING,
+                    request.thread_id,
+                    self.id,
+                    message=f"decision {decision!r} was not offered "
+                    f"({', '.join(wire_decisions)}); answered {fallback!r}",
+                )
+            )
+            decision = fallback
+        self.recorder.emit(
+            CodexEvent(
+                EventKind.APPROVAL_RESOLVED,
+                request.thread_id,
+                self.id,
+                approval=request,
+                decision=decision,
+            )
+        )
+        self.recorder.last_activity = time.monotonic()
+        return wire.approval_response(request.kind, wire_decisions[decision], params)
+
+
+async def _first_of(decision: Awaitable[str], forced: asyncio.Future[str]) -> str:
+    """The handler's decision, unless the runtime forces one first (interrupt, shutdown)."""
+    handler = asyncio.ensure_future(decision)
+    try:
+        done, _ = await asyncio.wait({handler, forced}, return_when=asyncio.FIRST_COMPLETED)
+        if forced in done:
+            return forced.result()
+        return handler.result()
+    finally:
+        if not handler.done():
+            handler.cancel()
+
+
+def wire_inputs(inputs: Sequence[TurnInput]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for item in inputs:
+        if isinstance(item, TextInput):
+            out.append({"type": "text", "text": item.text})
+        elif isinstance(item, ImageInput):
+            out.append({"type": "localImage", "path": str(item.path)})
+    return out
