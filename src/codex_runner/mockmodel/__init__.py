@@ -12,6 +12,13 @@ Point Codex at it for offline, deterministic runs (tests, CI, demos)::
 The script format is documented in ``docs/mock-model.md``.
 """
 
+from codex_runner.mockmodel.conversation import (
+    Conversation,
+    OtherRequest,
+    RecordedRequest,
+    is_codex_context,
+    read_conversation,
+)
 from codex_runner.mockmodel.script import (
     Rule,
     Script,
@@ -24,13 +31,8 @@ from codex_runner.mockmodel.script import (
 from codex_runner.mockmodel.server import (
     API_KEY_ENV,
     MODEL_NAME,
-    Conversation,
     MockModelServer,
-    OtherRequest,
-    RecordedRequest,
     ServerState,
-    is_codex_context,
-    read_conversation,
 )
 
 __all__ = [

@@ -5,10 +5,12 @@ the provider says ``supports_websockets = true``, sends the same calls as frames
 WebSocket per thread (:mod:`codex_runner.mockmodel.websocket`). This server answers each
 call from a :class:`~codex_runner.mockmodel.script.Script`:
 
-1. read the conversation in the request (:func:`read_conversation`): the last *real* user
-   message (Codex's own user-role context messages are skipped) and the tool outputs after it;
+1. read the conversation in the request (:mod:`~codex_runner.mockmodel.conversation`): the
+   last *real* user message (Codex's own user-role context messages are skipped) and the
+   tool outputs after it;
 2. pick the first rule matching that text and play ``responses[k]``, ``k`` being how many
-   model calls of this turn already ended in tool calls;
+   model calls of this turn already ended in tool calls
+   (:mod:`~codex_runner.mockmodel.answers`, which also builds the output items);
 3. stream the steps as Responses API events, ending with ``response.completed``.
 
 Every call is recorded (:class:`RecordedRequest`) so tests can assert on what Codex sent.
@@ -20,35 +22,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import json
 import logging
-import posixpath
-import re
-import shlex
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 import orjson
 import tomli_w
 from aiohttp import WSMsgType, web
 
+from codex_runner.mockmodel.answers import Plan, item_for, plan_answer
+from codex_runner.mockmodel.conversation import (
+    Conversation,
+    OtherRequest,
+    RecordedRequest,
+    read_conversation,
+)
 from codex_runner.mockmodel.script import (
-    ApplyPatchStep,
     CutStep,
     DelayStep,
-    EchoStep,
     HangStep,
     HttpErrorStep,
-    MessageStep,
-    ReasoningStep,
     Script,
-    ShellStep,
     Step,
-    WriteFileStep,
-    rule_label,
 )
-from codex_runner.mockmodel.stream import EventStream, SocketSink, SseSink, new_id
+from codex_runner.mockmodel.stream import EventStream, SocketSink, SseSink
 from codex_runner.mockmodel.websocket import (
     SocketConversation,
     SocketRequestError,
@@ -69,267 +66,6 @@ LISTEN_BACKLOG: Final = 4096
 MAX_BODY_BYTES: Final = 64 * 1024 * 1024
 # How long stop() lets handlers finish after it told them to; hangs and delays end at once.
 STOP_GRACE_SECONDS: Final = 2.0
-
-_TOOL_OUTPUT_TYPES: Final = frozenset({"function_call_output", "custom_tool_call_output"})
-# Codex sends its own context (environment, AGENTS.md, aborted-turn notes, shell commands the
-# user ran, ...) as user-role messages wrapped in one XML-like element; they are not prompts.
-_CONTEXT_ELEMENT = re.compile(r"\A\s*<([A-Za-z_][\w-]*)(\s[^>]*)?>.*</\1>\s*\Z", re.DOTALL)
-_CONTEXT_PREFIXES: Final = ("# AGENTS.md instructions",)
-
-
-# ----------------------------------------------------------------------------------------
-# Reading what Codex sent
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """What the server needs from one ``/v1/responses`` request body."""
-
-    user_texts: list[str]
-    """Every real user message in order (prompts and steer inputs), context skipped."""
-    tool_outputs: list[str]
-    """Outputs of tool calls after the last user message, in order."""
-    calls_done: int
-    """Model calls of this turn that already ended in tool calls (``k``)."""
-    apply_patch_form: str | None
-    """How the request advertises ``apply_patch``: "custom", "function" or None."""
-
-    @property
-    def last_user_text(self) -> str | None:
-        return self.user_texts[-1] if self.user_texts else None
-
-
-def _text_parts(content: object) -> list[str]:
-    if isinstance(content, str):
-        return [content]
-    if isinstance(content, list):
-        return [
-            part["text"]
-            for part in content
-            if isinstance(part, dict) and isinstance(part.get("text"), str)
-        ]
-    return []
-
-
-def _text_of(content: object) -> str:
-    """The text of a message's content or a tool output (a string or a list of parts)."""
-    if content is None or isinstance(content, str | list):
-        return "\n".join(_text_parts(content))
-    return json.dumps(content)
-
-
-def is_codex_context(text: str) -> bool:
-    """Whether a user-role message is context Codex injected rather than a user's prompt."""
-    return _CONTEXT_ELEMENT.match(text) is not None or text.lstrip().startswith(_CONTEXT_PREFIXES)
-
-
-def _apply_patch_form(tools: object) -> str | None:
-    if isinstance(tools, list):
-        for tool in tools:
-            if isinstance(tool, dict) and tool.get("name") == "apply_patch":
-                return "custom" if tool.get("type") == "custom" else "function"
-    return None
-
-
-def read_conversation(body: Mapping[str, Any]) -> Conversation:
-    """Extract the current turn's prompt and tool outputs from a request body."""
-    items = body.get("input")
-    if isinstance(items, str):
-        items = [{"type": "message", "role": "user", "content": items}]
-    if not isinstance(items, list):
-        items = []
-    user_texts: list[str] = []
-    last_user_index = -1
-    for index, item in enumerate(items):
-        if not isinstance(item, dict) or item.get("role") != "user":
-            continue
-        if item.get("type", "message") != "message":
-            continue
-        parts = _text_parts(item.get("content"))
-        texts = [part for part in parts if part.strip()]
-        # Codex may bundle several context parts (AGENTS.md + environment) in one message;
-        # a message without text (an image alone) is still a prompt.
-        if not texts or not all(is_codex_context(part) for part in texts):
-            user_texts.append("\n".join(parts))
-            last_user_index = index
-    tool_outputs: list[str] = []
-    calls_done = 0
-    previous_was_output = False
-    for item in items[last_user_index + 1 :]:
-        is_output = isinstance(item, dict) and item.get("type") in _TOOL_OUTPUT_TYPES
-        if is_output:
-            tool_outputs.append(_text_of(item.get("output")))
-            # One model call's tool calls come back as one run of outputs, so runs (not
-            # single outputs) count model calls even when a response made several calls.
-            if not previous_was_output:
-                calls_done += 1
-        previous_was_output = is_output
-    return Conversation(
-        user_texts=user_texts,
-        tool_outputs=tool_outputs,
-        calls_done=calls_done,
-        apply_patch_form=_apply_patch_form(body.get("tools")),
-    )
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    """One model call as the server saw it (recorded before the answer is played)."""
-
-    path: str
-    body: dict[str, Any]
-    last_user_text: str | None
-    tool_outputs: list[str]
-    rule: str | None
-    """Name of the matched rule (``rules[INDEX]`` when unnamed), None when none matched."""
-    response_index: int | None
-    """Index into the rule's ``responses`` that was asked for (may be past the end)."""
-    user_texts: list[str] = field(default_factory=list)
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class OtherRequest:
-    """A request to any endpoint other than ``POST /v1/responses``."""
-
-    method: str
-    path: str
-    status: int
-
-
-# ----------------------------------------------------------------------------------------
-# Choosing what to answer
-
-
-@dataclass(frozen=True)
-class _Plan:
-    steps: Sequence[Step]
-    rule: str | None
-    response_index: int | None
-
-
-def _plan(script: Script, conversation: Conversation) -> _Plan:
-    text = conversation.last_user_text
-    first = conversation.user_texts[0] if conversation.user_texts else None
-    selected = script.select(text if text is not None else "", first)
-    if selected is None:
-        shown = text if text is not None else "(no user message)"
-        return _Plan([MessageStep(message=f"mock: {shown}")], None, None)
-    index, rule = selected
-    k = conversation.calls_done
-    if k < len(rule.responses):
-        return _Plan(rule.responses[k], rule_label(index, rule), k)
-    # The turn went on longer than scripted: end it with the script's last words.
-    final = [s.message for s in rule.responses[-1] if isinstance(s, MessageStep)]
-    return _Plan([MessageStep(message=final[-1] if final else "done")], rule_label(index, rule), k)
-
-
-_HEREDOC_END: Final = "MOCK_MODEL_EOF"
-
-
-def write_file_command(path: str, content: str) -> str:
-    """A shell command writing exactly ``content`` to ``path`` (any quotes, ``$``, newlines).
-
-    Text ending in a newline goes through a quoted heredoc, which reads well in approval
-    prompts; anything else through ``printf '%s'`` with shell quoting.
-    """
-    target = shlex.quote(path)
-    lines = content.split("\n")
-    if content.endswith("\n") and _HEREDOC_END not in lines:
-        command = f"cat > {target} <<'{_HEREDOC_END}'\n{content}{_HEREDOC_END}"
-    else:
-        command = f"printf '%s' {shlex.quote(content)} > {target}"
-    parent = posixpath.dirname(path)
-    if parent:
-        command = f"mkdir -p {shlex.quote(parent)} && {command}"
-    return command
-
-
-def _echo_text(conversation: Conversation) -> str:
-    last = conversation.last_user_text or ""
-    return f"echo: {last}\nearlier: {json.dumps(conversation.user_texts[:-1])}"
-
-
-def _message_item(text: str) -> dict[str, Any]:
-    return {
-        "type": "message",
-        "id": new_id("msg"),
-        "role": "assistant",
-        "status": "completed",
-        "content": [{"type": "output_text", "text": text, "annotations": []}],
-    }
-
-
-def _exec_command_item(arguments: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "type": "function_call",
-        "id": new_id("fc"),
-        "call_id": new_id("call"),
-        "name": "exec_command",
-        "arguments": json.dumps(arguments),
-        "status": "completed",
-    }
-
-
-def _shell_arguments(step: ShellStep) -> dict[str, Any]:
-    arguments: dict[str, Any] = {"cmd": step.shell, "login": False}
-    if step.workdir is not None:
-        arguments["workdir"] = step.workdir
-    if step.timeout_ms is not None:
-        arguments["yield_time_ms"] = step.timeout_ms
-    if step.justification is not None:
-        arguments["sandbox_permissions"] = "require_escalated"
-        arguments["justification"] = step.justification
-    return arguments
-
-
-def _apply_patch_item(patch: str, form: str | None) -> dict[str, Any]:
-    if not patch.lstrip().startswith("*** Begin Patch"):
-        patch = f"*** Begin Patch\n{patch.rstrip(chr(10))}\n*** End Patch\n"
-    if form == "function":
-        return {
-            "type": "function_call",
-            "id": new_id("fc"),
-            "call_id": new_id("call"),
-            "name": "apply_patch",
-            "arguments": json.dumps({"input": patch}),
-            "status": "completed",
-        }
-    if form == "custom":
-        return {
-            "type": "custom_tool_call",
-            "id": new_id("ctc"),
-            "call_id": new_id("call"),
-            "name": "apply_patch",
-            "input": patch,
-            "status": "completed",
-        }
-    # No apply_patch tool advertised (Codex 0.163 offers none for unknown model names such as
-    # "mock-model"): Codex still recognises an apply_patch invocation run through the shell.
-    heredoc = f"apply_patch <<'MOCK_MODEL_PATCH'\n{patch.rstrip(chr(10))}\nMOCK_MODEL_PATCH"
-    return _exec_command_item({"cmd": heredoc, "login": False})
-
-
-def _item_for(step: Step, conversation: Conversation) -> dict[str, Any]:
-    """The output item a content step produces (not for delay/cut/hang/http_error)."""
-    if isinstance(step, MessageStep):
-        return _message_item(step.message)
-    if isinstance(step, EchoStep):
-        return _message_item(_echo_text(conversation))
-    if isinstance(step, ReasoningStep):
-        return {
-            "type": "reasoning",
-            "id": new_id("rs"),
-            "summary": [{"type": "summary_text", "text": step.reasoning}],
-        }
-    if isinstance(step, ShellStep):
-        return _exec_command_item(_shell_arguments(step))
-    if isinstance(step, WriteFileStep):
-        command = write_file_command(step.write_file.path, step.write_file.content)
-        return _exec_command_item({"cmd": command, "login": False})
-    if isinstance(step, ApplyPatchStep):
-        return _apply_patch_item(step.apply_patch, conversation.apply_patch_form)
-    raise TypeError(f"step {step!r} produces no output item")
 
 
 def _drop_connection(request: web.Request) -> None:
@@ -549,10 +285,10 @@ class MockModelServer:
             if not self._open_streams:
                 self._idle.set()
 
-    async def _take(self, request: web.Request, body: dict[str, Any]) -> tuple[Conversation, _Plan]:
+    async def _take(self, request: web.Request, body: dict[str, Any]) -> tuple[Conversation, Plan]:
         """Read and record one model call; return what to answer."""
         conversation = read_conversation(body)
-        plan = _plan(self.script, conversation)
+        plan = plan_answer(self.script, conversation)
         await self._record(
             RecordedRequest(
                 path=request.path,
@@ -711,6 +447,6 @@ class MockModelServer:
                 _drop_connection(request)
                 return False
             else:
-                await stream.add_item(_item_for(step, conversation))
+                await stream.add_item(item_for(step, conversation))
         await stream.complete()
         return True

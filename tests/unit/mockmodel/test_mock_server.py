@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from codex_runner.mockmodel import MockModelServer, RecordedRequest, Script, ServerState
-from codex_runner.mockmodel.server import write_file_command
+from codex_runner.mockmodel.answers import write_file_command
 
 Serve = Callable[[dict[str, Any]], Awaitable[MockModelServer]]
 ENVIRONMENT = "<environment_context>\n  <cwd>/tmp/repo</cwd>\n</environment_context>"
