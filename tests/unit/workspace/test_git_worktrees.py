@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from codex_runner.domain.task import Workspace as TaskWorkspace
-from codex_runner.workspace.git_worktrees import GitWorktrees, _parse_numstat
+from codex_runner.workspace.git_worktrees import GitWorktrees
+from codex_runner.workspace.numstat import parse_numstat
 from codex_runner.workspace.protocol import (
     DirectoryMissing,
     FileStat,
@@ -347,7 +348,7 @@ async def test_diff_summary_reports_renames_and_binary_files(
 def test_numstat_parsing_handles_plain_renamed_and_binary_entries() -> None:
     raw = b"1\t2\ta b.txt\x000\t0\t\x00old name\x00new name\x00-\t-\timg.png\x00"
 
-    assert _parse_numstat(raw) == [
+    assert parse_numstat(raw) == [
         FileStat("a b.txt", 1, 2),
         FileStat("new name", 0, 0, old_path="old name"),
         FileStat("img.png", 0, 0, binary=True),

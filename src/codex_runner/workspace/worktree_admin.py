@@ -1,0 +1,80 @@
+"""A task worktree's private admin directory (``<repo>/.git/worktrees/<task-id>/``).
+
+The commit a worktree was made from is kept there in ``codex-runner-base``: git ignores the
+file and deletes it with the worktree, and nobody else writes there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from codex_runner.workspace.protocol import WorkspaceExists
+
+BASE_FILE = "codex-runner-base"
+
+
+@dataclass(frozen=True)
+class Repository:
+    """A repository's top level and common git dir, as ``git rev-parse`` reports them."""
+
+    top: Path
+    common_dir: Path
+    commit: str | None  # the base ref's commit, when one was asked for
+
+
+def admin_dir(path: Path) -> Path:
+    """The worktree's private git dir, from the ``gitdir:`` line of its ``.git`` file."""
+    text = (path / ".git").read_text().strip()
+    if not text.startswith("gitdir: "):
+        raise WorkspaceExists(path, "its .git is not a worktree's link to a repository")
+    admin = Path(text.removeprefix("gitdir: "))
+    return admin if admin.is_absolute() else (path / admin).resolve()
+
+
+def existing_worktree(path: Path, repo: Repository, branch: str) -> Path | None:
+    """The admin dir of the task's worktree already at ``path``; None if ``path`` is free.
+
+    Raises WorkspaceExists if something else is there.
+    """
+    if not path.exists() and not path.is_symlink():
+        return None
+    if not (path / ".git").is_file():
+        raise WorkspaceExists(path, "it exists and is not a git worktree")
+    admin = admin_dir(path)
+    if admin.parent.resolve() != (repo.common_dir / "worktrees").resolve():
+        raise WorkspaceExists(path, f"it is a worktree of another repository ({admin})")
+    if not admin.is_dir():
+        raise WorkspaceExists(path, f"its repository no longer knows it ({admin} is missing)")
+    if half_made(admin):
+        return admin
+    head = (admin / "HEAD").read_text().strip()
+    if head != f"ref: refs/heads/{branch}":
+        raise WorkspaceExists(path, f"its HEAD is {head!r}, not branch {branch}")
+    return admin
+
+
+def half_made(admin: Path) -> bool:
+    # `git worktree add` locks a worktree with reason "initializing" until its checkout ends.
+    try:
+        return (admin / "locked").read_text().startswith("initializing")
+    except OSError:
+        return False
+
+
+def write_base(admin: Path, commit: str) -> None:
+    (admin / BASE_FILE).write_text(commit + "\n")
+
+
+def read_base(admin: Path) -> str | None:
+    try:
+        return (admin / BASE_FILE).read_text().strip() or None
+    except OSError:
+        return None
+
+
+def read_base_of(path: Path) -> str | None:
+    try:
+        return read_base(admin_dir(path))
+    except (OSError, WorkspaceExists):
+        return None
