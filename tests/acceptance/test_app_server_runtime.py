@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import shutil
 import signal
+import tempfile
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from codex_runner.codex.app_server import AppServerRuntime
 from codex_runner.codex.approval_policies import fixed_decision
-from codex_runner.codex.errors import CodexBinaryNotFound
+from codex_runner.codex.binary import bundled_path_dir, find_codex_binary
+from codex_runner.codex.connection import AppServerConnection, unix_socket_launcher
+from codex_runner.codex.errors import CodexBinaryNotFound, TransportClosed
+from codex_runner.codex.home import child_environment, prepare_codex_home
+from codex_runner.codex.process import ChildProcess
 from codex_runner.codex.runtime import ThreadOptions, Turn
+from codex_runner.config import RunnerConfig
 from codex_runner.domain.events import ApprovalRequest, EventKind, FailureClass, TurnStatus
 from codex_runner.mockmodel import MockModelServer
 
@@ -262,3 +271,56 @@ async def test_an_unreachable_provider_fails_the_quiet_turn_naming_the_connectio
     assert "no event from Codex for 3s" in result.error.message
     assert "; last error: " in result.error.message
     assert "error sending request" in result.error.message
+
+
+@contextlib.asynccontextmanager
+async def _listening_app_server(config: RunnerConfig) -> AsyncIterator[Path]:
+    """``codex app-server --listen unix://PATH`` on ``config``'s Codex home; yields PATH."""
+    # A short directory: a Unix socket's path is limited to about 100 bytes.
+    directory = Path(tempfile.mkdtemp(prefix="cr-sock-", dir="/tmp"))
+    socket_path = directory / "app-server.sock"
+    child = await ChildProcess.spawn(
+        [
+            str(find_codex_binary(config.codex.bin)),
+            "app-server",
+            "--listen",
+            f"unix://{socket_path}",
+        ],
+        env=child_environment(config, bundled_path_dir()),
+        cwd=prepare_codex_home(config),
+    )
+    try:
+        async with asyncio.timeout(30):
+            while not socket_path.exists():  # Codex's own start-up, polled
+                if child.returncode is not None:
+                    raise AssertionError(
+                        f"the listening app-server exited: {child.describe_exit()}"
+                    )
+                await asyncio.sleep(0.02)
+        yield socket_path
+    finally:
+        await child.terminate(3.0)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def test_a_turn_runs_over_a_unix_socket_to_a_running_app_server(
+    make_config: ConfigFactory, repo: Path
+) -> None:
+    config = make_config()
+    async with _listening_app_server(config) as socket_path:
+        launcher = unix_socket_launcher(socket_path, config)
+        async with AppServerRuntime(config, launcher=launcher) as runtime:
+            assert runtime.status().pid is None  # the runner does not own that process
+            thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+            result = await (await runtime.start_turn(thread.id, "hello")).wait(60)
+    assert result.ok, result.error
+    assert result.final_message == "Hi there"
+
+
+async def test_connecting_to_a_socket_nobody_listens_on_names_the_path_and_the_fix(
+    make_config: ConfigFactory, tmp_path: Path
+) -> None:
+    config = make_config()
+    missing = tmp_path / "nobody.sock"
+    with pytest.raises(TransportClosed, match="codex app-server --listen unix://"):
+        await AppServerConnection(unix_socket_launcher(missing, config)).open()
