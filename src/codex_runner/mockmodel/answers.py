@@ -88,15 +88,19 @@ def _message_item(text: str) -> dict[str, Any]:
     }
 
 
-def _exec_command_item(arguments: dict[str, Any]) -> dict[str, Any]:
+def _function_call_item(name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     return {
         "type": "function_call",
         "id": new_id("fc"),
         "call_id": new_id("call"),
-        "name": "exec_command",
+        "name": name,
         "arguments": json.dumps(arguments),
         "status": "completed",
     }
+
+
+def _exec_command_item(arguments: dict[str, Any]) -> dict[str, Any]:
+    return _function_call_item("exec_command", arguments)
 
 
 def _shell_arguments(step: ShellStep) -> dict[str, Any]:
@@ -115,14 +119,7 @@ def _apply_patch_item(patch: str, form: str | None) -> dict[str, Any]:
     if not patch.lstrip().startswith("*** Begin Patch"):
         patch = f"*** Begin Patch\n{patch.rstrip(chr(10))}\n*** End Patch\n"
     if form == "function":
-        return {
-            "type": "function_call",
-            "id": new_id("fc"),
-            "call_id": new_id("call"),
-            "name": "apply_patch",
-            "arguments": json.dumps({"input": patch}),
-            "status": "completed",
-        }
+        return _function_call_item("apply_patch", {"input": patch})
     if form == "custom":
         return {
             "type": "custom_tool_call",
