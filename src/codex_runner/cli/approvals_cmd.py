@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from codex_runner.cli.approvals import PERMANENT_RULE_DECISION, PERMANENT_RULE_NOTE
-from codex_runner.cli.client import UrlOption, daemon_session, request_body
+from codex_runner.cli.daemon_session import UrlOption, daemon_session, request_body
 from codex_runner.cli.id_prefix import resolve_approval_id
 from codex_runner.cli.render import print_model_json
 from codex_runner.cli.tables import Column, Fit, print_table

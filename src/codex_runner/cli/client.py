@@ -1,36 +1,32 @@
 """A small synchronous client of the daemon's HTTP API, for the CLI.
 
 Every call has a timeout and returns the API's own response models; every failure becomes
-one :class:`ClientError` whose message is a single line a user can act on.
+one :class:`~codex_runner.cli.daemon_errors.ClientError` whose message is a single line a
+user can act on. Following a task's live events is :mod:`codex_runner.cli.event_stream`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
-import time
-from collections.abc import Collection, Generator, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-import typer
 from pydantic import BaseModel, ValidationError
 
-from codex_runner.cli.render import error_exit
-from codex_runner.config import ConfigError, default_home, load_config
-from codex_runner.domain.durable_event import STATE_CHANGE_TYPES
+from codex_runner.cli import event_stream
+from codex_runner.cli.daemon_address import api_token, resolve_url
+from codex_runner.cli.daemon_errors import ClientError, first_error, raise_for_status, unreachable
+from codex_runner.config import default_home
 from codex_runner.domain.task import TaskState
 from codex_runner.http.wire import (
     ApprovalList,
     ApprovalOut,
     DecisionBody,
     DiffOut,
-    ErrorOut,
     EventList,
     EventOut,
     GcBody,
@@ -44,58 +40,11 @@ from codex_runner.http.wire import (
     TaskList,
     TaskOut,
 )
-from codex_runner.runner_home.api_token import TokenMissing, read_token
-from codex_runner.runner_home.daemon_info import running_daemon
-from codex_runner.runner_home.secret_files import UnsafeSecretFile
 
-URL_ENV = "CODEX_RUNNER_URL"
 CALL_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
-# The server sends keepalive comments well inside this; silence this long means a dead link.
-STREAM_TIMEOUT = httpx.Timeout(connect=5.0, read=60.0, write=10.0, pool=5.0)
-MAX_RECONNECTS = 5
-RECONNECT_BASE_DELAY_S = 0.1
-RECONNECT_MAX_DELAY_S = 5.0
 EVENT_PAGE = 500
 
 M = TypeVar("M", bound=BaseModel)
-
-
-class ClientError(Exception):
-    """A call to the daemon failed; ``str()`` is one line that says what to do.
-
-    ``status`` and ``code`` are the HTTP status and the API's error code when the daemon
-    answered with an error.
-    """
-
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
-        super().__init__(" ".join(message.split()))
-        self.status = status
-        self.code = code
-
-
-class DaemonLost(ClientError):
-    """Following a task, the daemon went away: the stream closed and reconnecting failed."""
-
-
-class _StreamDropped(Exception):
-    """The event stream broke in a way a reconnect may fix."""
-
-
-def resolve_url(home: Path, url: str | None = None) -> str:
-    """Where the daemon listens: ``url`` (a flag), ``$CODEX_RUNNER_URL``, the running
-    daemon's ``daemon.json``, else ``[service] host/port`` from the configuration."""
-    explicit = url or os.environ.get(URL_ENV)
-    if explicit:
-        return explicit.rstrip("/")
-    info = running_daemon(home)
-    if info is not None:
-        return info.url.rstrip("/")
-    try:
-        service = load_config(home).service
-    except ConfigError as exc:
-        raise ClientError(str(exc)) from None
-    host = f"[{service.host}]" if ":" in service.host else service.host
-    return f"http://{host}:{service.port}"
 
 
 class DaemonClient:
@@ -106,7 +55,7 @@ class DaemonClient:
         base_url: str,
         token: str,
         *,
-        max_reconnects: int = MAX_RECONNECTS,
+        max_reconnects: int = event_stream.MAX_RECONNECTS,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -124,12 +73,7 @@ class DaemonClient:
         """A client for the daemon of runner home ``home`` (default ``$CODEX_RUNNER_HOME``)."""
         home = home or default_home()
         base_url = resolve_url(home, url)
-        try:
-            token = read_token(home)
-        except (TokenMissing, UnsafeSecretFile) as exc:
-            raise ClientError(str(exc)) from None
-        except OSError as exc:
-            raise ClientError(f"cannot read the API token under {home}: {exc}") from None
+        token = api_token(home)
         return cls(base_url, token)
 
     def close(self) -> None:
@@ -242,100 +186,27 @@ class DaemonClient:
         until_terminal: bool = True,
         until_states: Collection[TaskState] = (),
     ) -> Iterator[EventOut]:
-        """The task's events after ``after``, live, over Server-Sent Events.
+        """The task's events after ``after``, live: see
+        :func:`codex_runner.cli.event_stream.follow_events`."""
+        return event_stream.follow_events(
+            self,
+            task_id,
+            after=after,
+            until_terminal=until_terminal,
+            until_states=until_states,
+            max_reconnects=self.max_reconnects,
+        )
 
-        A dropped connection is resumed with ``Last-Event-ID`` (at most ``max_reconnects``
-        times in a row, with backoff; each received event resets the count). Events are
-        yielded in order and never twice. With ``until_terminal`` the iterator ends once the
-        task is in a terminal state, or in one of ``until_states`` (states that wait for a
-        person, which the server does not end a stream on), and every event up to then was
-        yielded. Raises :class:`DaemonLost` when the daemon stays unreachable.
-        """
-        last = after
-        failures = 0
-        while True:
-            problem = "the daemon closed the event stream"
-            clean = False
-            stopped = False
-            try:
-                with contextlib.closing(self._stream_once(task_id, last, until_terminal)) as stream:
-                    for event in stream:
-                        if event.seq <= last:
-                            continue  # a resumed stream may repeat what we already have
-                        last = event.seq
-                        failures = 0
-                        yield event
-                        if until_terminal and _enters(event, until_states):
-                            stopped = self._settled_in(task_id, until_states)
-                            if stopped:
-                                break
-                clean = True
-            except _StreamDropped as exc:
-                problem = str(exc)
-            if not until_terminal and clean:
-                return
-            if until_terminal:
-                # The stream ended: the task finished (the server closes it then), it waits
-                # for a person, or the connection was lost. The task's state tells which.
-                try:
-                    settled = stopped or self._settled_in(task_id, until_states)
-                except ClientError as exc:
-                    if exc.status is not None and exc.status < 500:
-                        raise
-                    problem = str(exc)
-                else:
-                    if settled:
-                        for event in self.all_events(task_id, after=last):
-                            last = event.seq
-                            yield event
-                        return
-            failures += 1
-            if failures > self.max_reconnects:
-                raise DaemonLost(
-                    f"lost the daemon at {self.base_url} while following task {task_id} "
-                    f"({failures} failed attempts in a row: {problem})"
-                )
-            time.sleep(min(RECONNECT_MAX_DELAY_S, RECONNECT_BASE_DELAY_S * 2 ** (failures - 1)))
-
-    def _settled_in(self, task_id: str, states: Collection[TaskState]) -> bool:
-        """Whether the task is now terminal or in one of ``states``."""
-        state = self.get_task(task_id).state
-        return state.is_terminal or state in states
-
-    def _stream_once(
-        self, task_id: str, after: int, until_terminal: bool
-    ) -> Generator[EventOut, None, None]:
-        path = f"/v1/tasks/{_seg(task_id)}/events/stream"
-        params = {"after": after, "until_terminal": "true" if until_terminal else "false"}
-        # Connection: close, so a stream's connection never goes back to the pool: after the
-        # server ends a stream, the next call must not race the server closing that socket.
-        headers = {
-            "Accept": "text/event-stream",
-            "Last-Event-ID": str(after),
-            "Connection": "close",
-        }
-        try:
-            with self._http.stream(
-                "GET", path, params=params, headers=headers, timeout=STREAM_TIMEOUT
-            ) as response:
-                if response.status_code >= 500:
-                    response.read()
-                    raise _StreamDropped(self._error_message(response))
-                if response.status_code >= 400:
-                    response.read()
-                    self._raise_for_status(response)
-                for data in _sse_data(response.iter_lines()):
-                    try:
-                        yield EventOut.model_validate_json(data)
-                    except ValidationError as exc:
-                        raise ClientError(
-                            f"the daemon at {self.base_url} sent an event this client cannot "
-                            f"read ({_first_error(exc)}); are the versions the same?"
-                        ) from None
-        except httpx.ConnectError:
-            raise _StreamDropped(self._unreachable()) from None
-        except httpx.TransportError as exc:
-            raise _StreamDropped(f"{type(exc).__name__}: {exc}") from None
+    def open_stream(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, str | int],
+        headers: Mapping[str, str],
+        timeout: httpx.Timeout,
+    ) -> AbstractContextManager[httpx.Response]:
+        """A streamed ``GET path`` with the client's token (the caller reads the response)."""
+        return self._http.stream("GET", path, params=params, headers=headers, timeout=timeout)
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -365,7 +236,7 @@ class DaemonClient:
                 method, path, content=content, headers=headers, params=list(params)
             )
         except httpx.ConnectError:
-            raise ClientError(self._unreachable()) from None
+            raise ClientError(unreachable(self.base_url)) from None
         except httpx.TimeoutException:
             raise ClientError(
                 f"the daemon at {self.base_url} did not answer {method} {path} in time"
@@ -374,7 +245,7 @@ class DaemonClient:
             raise ClientError(
                 f"lost the connection to the daemon at {self.base_url}: {exc}"
             ) from None
-        self._raise_for_status(response)
+        raise_for_status(response)
         return response
 
     def _parse(self, model: type[M], response: httpx.Response) -> M:
@@ -383,114 +254,9 @@ class DaemonClient:
         except ValidationError as exc:
             raise ClientError(
                 f"the daemon at {self.base_url} answered with a {model.__name__} this client "
-                f"cannot read ({_first_error(exc)}); are the versions the same?"
+                f"cannot read ({first_error(exc)}); are the versions the same?"
             ) from None
-
-    def _raise_for_status(self, response: httpx.Response) -> None:
-        if response.status_code < 400:
-            return
-        code = None
-        with contextlib.suppress(ValidationError):
-            code = ErrorOut.model_validate_json(response.content).error.code
-        raise ClientError(self._error_message(response), status=response.status_code, code=code)
-
-    def _error_message(self, response: httpx.Response) -> str:
-        try:
-            detail = ErrorOut.model_validate_json(response.content).error
-        except ValidationError:
-            return _fallback_error(response)
-        if detail.field:
-            return f"{detail.message} (field: {detail.field})"
-        return detail.message
-
-    def _unreachable(self) -> str:
-        return f"cannot reach the daemon at {self.base_url}: start it with `codex-runner serve`"
-
-
-def _enters(event: EventOut, states: Collection[TaskState]) -> bool:
-    """Whether ``event`` moves the task into one of ``states``."""
-    return event.type in STATE_CHANGE_TYPES and event.data.get("to") in states
 
 
 def _seg(value: str) -> str:
     return quote(value, safe="")
-
-
-def _first_error(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first["loc"]) or "body"
-    return f"{where}: {first['msg']}"
-
-
-def _fallback_error(response: httpx.Response) -> str:
-    """A message for an error body that is not the API's ErrorOut (a proxy, an old daemon,
-    the framework's own validation error)."""
-    status = response.status_code
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
-    detail = body.get("detail") if isinstance(body, dict) else None
-    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
-        loc = ".".join(str(p) for p in detail[0].get("loc", ()) if p != "body")
-        msg = str(detail[0].get("msg", "invalid request"))
-        return f"{msg} (field: {loc})" if loc else msg
-    if isinstance(detail, str):
-        return f"{detail} (HTTP {status})"
-    if status == 401:
-        return "the daemon refused the API token (HTTP 401): is CODEX_RUNNER_HOME its home?"
-    text = response.text.strip().splitlines()[0][:200] if response.text.strip() else ""
-    return f"the daemon answered HTTP {status}" + (f": {text}" if text else "")
-
-
-def _sse_data(lines: Iterator[str]) -> Iterator[str]:
-    """The ``data`` of each Server-Sent Event; comments (keepalives) and other fields are
-    skipped, multi-line data is joined with newlines."""
-    data: list[str] = []
-    for line in lines:
-        if not line:
-            if data:
-                yield "\n".join(data)
-            data = []
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        if name == "data":
-            data.append(value[1:] if value.startswith(" ") else value)
-    # An event without its closing blank line was cut off; it is read again on resume.
-
-
-UrlOption = Annotated[
-    str | None,
-    typer.Option(
-        "--url",
-        help=f"The daemon's URL (default: ${URL_ENV}, the running daemon, then the "
-        "configured service host and port).",
-        show_default=False,
-    ),
-]
-
-
-@contextmanager
-def daemon_session(url: str | None = None) -> Iterator[DaemonClient]:
-    """A connected client for one CLI command; a ClientError ends the command with its one
-    line on stderr and exit status 1."""
-    try:
-        with DaemonClient.connect(url) as client:
-            yield client
-    except ClientError as exc:
-        raise error_exit(str(exc), 1) from None
-
-
-def request_body(model: type[M], values: dict[str, Any], names: dict[str, str]) -> M:
-    """``model`` from the values a user gave (unset ones left to the server's defaults); a
-    value the API contract refuses is a usage error naming the flag (``names``: field to
-    flag) with exit status 2."""
-    try:
-        return model.model_validate({k: v for k, v in values.items() if v is not None})
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else ""
-        flag = names.get(field, "--" + field.replace("_", "-"))
-        raise error_exit(f"{flag}: {first['msg']}", 2) from None

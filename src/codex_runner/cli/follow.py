@@ -15,7 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from codex_runner.cli import exit_codes
-from codex_runner.cli.client import ClientError, DaemonClient, DaemonLost
+from codex_runner.cli.client import DaemonClient
+from codex_runner.cli.daemon_errors import ClientError, DaemonLost
 from codex_runner.cli.render import TaskEventView, error_exit, print_model_json, styled_state
 from codex_runner.domain.durable_event import STATE_CHANGE_TYPES, TaskEvent
 from codex_runner.domain.task import TaskState

@@ -8,7 +8,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from codex_runner.cli.client import UrlOption, daemon_session, request_body
+from codex_runner.cli.daemon_session import UrlOption, daemon_session, request_body
 from codex_runner.cli.render import print_model_json
 from codex_runner.http.wire import GcBody
 

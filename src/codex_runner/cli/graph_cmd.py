@@ -11,7 +11,7 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
-from codex_runner.cli.client import UrlOption, daemon_session
+from codex_runner.cli.daemon_session import UrlOption, daemon_session
 from codex_runner.cli.id_prefix import resolve_graph_id
 from codex_runner.cli.render import STATE_STYLES, error_exit, print_model_json, styled_state
 from codex_runner.cli.tables import Cell, Column, Fit, print_table

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from codex_runner.cli.client import ClientError, DaemonClient
+from codex_runner.cli.client import DaemonClient
+from codex_runner.cli.daemon_errors import ClientError
 from codex_runner.domain.ids import APPROVAL_PREFIX, GRAPH_PREFIX, TASK_PREFIX, is_id
 from codex_runner.http.wire import TaskOut
 

@@ -15,7 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from codex_runner.cli.client import UrlOption, daemon_session, request_body
+from codex_runner.cli.daemon_session import UrlOption, daemon_session, request_body
 from codex_runner.cli.follow import WAIT_APPROVAL_HELP, as_task_event, follow_task
 from codex_runner.cli.id_prefix import resolve_task_id
 from codex_runner.cli.render import (

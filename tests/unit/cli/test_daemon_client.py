@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from codex_runner.cli import client as client_module
-from codex_runner.cli.client import ClientError, DaemonClient, DaemonLost, _sse_data
+from codex_runner.cli import event_stream
+from codex_runner.cli.client import DaemonClient
+from codex_runner.cli.daemon_errors import ClientError, DaemonLost
+from codex_runner.cli.event_stream import sse_data
 from codex_runner.domain.task import TaskState
 from codex_runner.http.wire import EventOut
 
@@ -84,7 +86,7 @@ def test_a_wrong_token_is_the_daemons_message(fake: FakeDaemon, tmp_path: Path) 
 def test_following_gives_up_after_bounded_reconnects(
     fake: FakeDaemon, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client_module, "RECONNECT_BASE_DELAY_S", 0.001)
+    monkeypatch.setattr(event_stream, "RECONNECT_BASE_DELAY_S", 0.001)
     events = [event_out("t_a", n, "task.created", {}) for n in (1, 2, 3)]
     fake.add_task(task_out("t_a", state=TaskState.RUNNING), events)
     fake.plans["t_a"] = StreamPlan(drop_after=1, always_drop=True)
@@ -123,7 +125,7 @@ def test_sse_parsing_skips_comments_and_joins_multiline_data() -> None:
         "",
         "data: cut off",
     ]
-    assert list(_sse_data(iter(lines))) == ['{\n"a": 1}']
+    assert list(sse_data(iter(lines))) == ['{\n"a": 1}']
 
 
 def test_resumed_events_are_models(fake: FakeDaemon) -> None:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_runner.cli import client as client_module
-from codex_runner.cli import exit_codes
+from codex_runner.cli import event_stream, exit_codes
 from codex_runner.domain.events import (
     CodexEvent,
     ErrorInfo,
@@ -455,7 +454,7 @@ def test_a_collected_workspace_says_gc_removed_it_not_no_changes(
 def test_following_when_the_daemon_keeps_dropping_the_stream_exits_5_with_one_line(
     cli: CliRun, fake: FakeDaemon, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client_module, "RECONNECT_BASE_DELAY_S", 0.001)
+    monkeypatch.setattr(event_stream, "RECONNECT_BASE_DELAY_S", 0.001)
     fake.add_task(task_out("t_a", state=TaskState.RUNNING), history("t_a"))
     fake.plans["t_a"] = StreamPlan(drop_after=2, always_drop=True, settle=TaskState.RUNNING)
     result = cli("task", "logs", "t_a", "--follow", "--json")
@@ -463,13 +462,13 @@ def test_following_when_the_daemon_keeps_dropping_the_stream_exits_5_with_one_li
     line = one_error_line(result)
     assert f"lost the daemon at {fake.url} while following task t_a" in line
     assert line.endswith("see the task with: codex-runner task show t_a")
-    assert len(fake.streams) == client_module.MAX_RECONNECTS + 1
+    assert len(fake.streams) == event_stream.MAX_RECONNECTS + 1
 
 
 def test_following_a_daemon_that_is_gone_exits_5_not_a_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(client_module, "RECONNECT_BASE_DELAY_S", 0.001)
+    monkeypatch.setattr(event_stream, "RECONNECT_BASE_DELAY_S", 0.001)
     url = f"http://127.0.0.1:{free_port()}"
     task_id = new_task_id()
     result = make_cli(make_home(tmp_path / "home"))("task", "logs", task_id, "-f", "--url", url)
