@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+import tomli_w
 
 from codex_runner.mockmodel import MockModelServer, Script
 
 from ..acceptance.conftest import repo
 from ..acceptance.daemon.conftest import DAEMON_RULES
 from ..acceptance.daemon.harness import Daemon, write_config
+from ..acceptance.slack.fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 from .invariants import assert_no_orphans
 
 __all__ = ["repo"]
@@ -71,6 +73,27 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+async def fake_slack(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[FakeSlack]:
+    """A fake Slack on 127.0.0.1 for a daemon started with ``slack=slack_settings(...)``."""
+    # The daemon inherits the environment, where these would override its config.toml.
+    for name in ("SLACK_APP_TOKEN", "SLACK_BOT_TOKEN", "SLACK_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+    async with FakeSlack() as slack:
+        yield slack
+
+
+def slack_settings(slack: FakeSlack) -> dict[str, Any]:
+    """The daemon's ``[slack]`` table for a bridge talking to ``slack``."""
+    return {
+        "app_token": APP_TOKEN,
+        "bot_token": BOT_TOKEN,
+        "api_url": slack.api_url,
+        "delivery_retry_base_s": 0.05,
+        "delivery_retry_max_s": 0.2,
+    }
+
+
+@pytest.fixture
 async def start_daemon(
     tmp_path: Path, home: Path, fault_model: MockModelServer
 ) -> AsyncIterator[StartDaemon]:
@@ -84,6 +107,7 @@ async def start_daemon(
         codex: dict[str, Any] | None = None,
         model: ModelEndpoint | None = None,
         wrapper: Sequence[str] = (),
+        slack: dict[str, Any] | None = None,
     ) -> Daemon:
         write_config(
             home,
@@ -91,6 +115,9 @@ async def start_daemon(
             service={**FAST_SERVICE, **(service or {})},
             codex={**FAST_CODEX, **(codex or {})},
         )
+        if slack is not None:  # the bridge runs in the daemon, as a user configures it
+            with (home / "config.toml").open("a") as config:
+                config.write("\n" + tomli_w.dumps({"slack": slack}))
         daemon = Daemon(home)
         # Outside the home: a scenario may delete the home or make it read-only.
         daemon.log = tmp_path / "serve.log"
