@@ -88,8 +88,6 @@ log = logging.getLogger(__name__)
 
 PROVISIONAL_PREFIX = "exec-"
 _MAX_WARNINGS = 50
-# Extra time for a turn's task to wrap up after its process got the full signal escalation.
-_SETTLE_S = 15.0
 # Token totals kept for released threads (a few hundred bytes each); the oldest go first,
 # and a thread resumed without one reports its usage as a running total (baseline unknown).
 _REMEMBERED_USAGE_TOTALS = 10_000
@@ -171,7 +169,7 @@ class ExecRuntime:
         turns = [s.active for s in self._threads.values() if s.active is not None]
         for turn in turns:
             turn.stop_reason = "close"
-        await asyncio.gather(*(self._halt_and_settle(turn) for turn in turns))
+        await asyncio.gather(*(turn.halt_and_settle() for turn in turns))
 
     def status(self) -> RuntimeStatus:
         running = [
@@ -292,7 +290,7 @@ class ExecRuntime:
                 f"a turn is already running on thread {thread_id}; wait for it or interrupt "
                 "it (the exec runtime cannot steer)"
             )
-        turn = ExecTurn(self, state, state.codex_id or state.key)
+        turn = ExecTurn(state, state.codex_id or state.key, grace_s=self.settings.shutdown_grace_s)
         state.active = turn
         self._approval_warning(turn)
         turn.task = asyncio.create_task(
@@ -322,29 +320,8 @@ class ExecRuntime:
         )
 
     async def interrupt_turn(self, turn: ExecTurn) -> TurnResult:
-        """SIGINT the turn's process group, escalate if needed; the turn ends INTERRUPTED."""
-        if turn.done:
-            return await turn.wait()
-        turn.stop_reason = turn.stop_reason or "interrupt"
-        await self._halt_and_settle(turn)
-        return await turn.wait(_SETTLE_S)  # already finished by _halt_and_settle
-
-    async def _halt_and_settle(self, turn: ExecTurn) -> None:
-        """Stop the turn's process and wait until its task has finished the turn."""
-        if turn.child is not None:
-            await stop_child(turn.child, self.settings.shutdown_grace_s)
-        # A turn still spawning checks stop_reason right after the spawn and stops itself.
-        if turn.task is not None:
-            done, _ = await asyncio.wait({turn.task}, timeout=_SETTLE_S)
-            if not done:  # pragma: no cover - the task ends once its process is gone
-                turn.task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
-                    await asyncio.wait_for(turn.task, _SETTLE_S)
-        if not turn.done:  # pragma: no cover - defensive: never leave a turn unfinished
-            turn.recorder.finish(
-                TurnStatus.INTERRUPTED,
-                ErrorInfo("interrupted; codex exec did not wind down", FailureClass.INTERNAL),
-            )
+        """Kept for callers of the earlier API: the turn interrupts itself."""
+        return await turn.interrupt()
 
     async def _run_turn(self, turn: ExecTurn, inputs: list[TurnInput]) -> None:
         state = turn.state

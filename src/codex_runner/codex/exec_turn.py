@@ -11,7 +11,6 @@ import signal
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import tomli_w
 
@@ -20,10 +19,16 @@ from codex_runner.codex.exec_events import ExecTranslator, lost_thread_reason
 from codex_runner.codex.process import ChildProcess
 from codex_runner.codex.runtime import ThreadOptions, TurnInput, TurnRecorder, TurnResult
 from codex_runner.config import CodexSettings
-from codex_runner.domain.events import CodexEvent, TokenUsage
+from codex_runner.domain.events import (
+    CodexEvent,
+    ErrorInfo,
+    FailureClass,
+    TokenUsage,
+    TurnStatus,
+)
 
-if TYPE_CHECKING:
-    from codex_runner.codex.exec_runtime import ExecRuntime
+# Extra time for a turn's task to wrap up after its process got the full signal escalation.
+SETTLE_S = 15.0
 
 
 @dataclass
@@ -72,9 +77,9 @@ class ExecAttempt:
 class ExecTurn:
     """A turn on the exec runtime: one process (two when a lost thread is replaced)."""
 
-    def __init__(self, runtime: ExecRuntime, state: ExecThread, thread_id: str) -> None:
-        self._runtime = runtime
+    def __init__(self, state: ExecThread, thread_id: str, *, grace_s: float) -> None:
         self.state = state
+        self._grace_s = grace_s
         self.recorder = TurnRecorder(thread_id)
         self.child: ChildProcess | None = None
         self.task: asyncio.Task[None] | None = None  # owns the process; see ExecRuntime
@@ -107,7 +112,29 @@ class ExecTurn:
         )
 
     async def interrupt(self) -> TurnResult:
-        return await self._runtime.interrupt_turn(self)
+        """SIGINT the turn's process group, escalate if needed; the turn ends INTERRUPTED."""
+        if self.done:
+            return await self.wait()
+        self.stop_reason = self.stop_reason or "interrupt"
+        await self.halt_and_settle()
+        return await self.wait(SETTLE_S)  # already finished by halt_and_settle
+
+    async def halt_and_settle(self) -> None:
+        """Stop the turn's process and wait until its task has finished the turn."""
+        if self.child is not None:
+            await stop_child(self.child, self._grace_s)
+        # A turn still spawning checks stop_reason right after the spawn and stops itself.
+        if self.task is not None:
+            done, _ = await asyncio.wait({self.task}, timeout=SETTLE_S)
+            if not done:  # pragma: no cover - the task ends once its process is gone
+                self.task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                    await asyncio.wait_for(self.task, SETTLE_S)
+        if not self.done:  # pragma: no cover - defensive: never leave a turn unfinished
+            self.recorder.finish(
+                TurnStatus.INTERRUPTED,
+                ErrorInfo("interrupted; codex exec did not wind down", FailureClass.INTERNAL),
+            )
 
 
 def toml_value(value: str) -> str:
