@@ -34,6 +34,7 @@ from codex_runner.service.approvals import ApprovalDesk
 from codex_runner.service.failover import FailoverPolicy
 from codex_runner.service.graphs import load_graph
 from codex_runner.service.ingest import ingest_turn_events
+from codex_runner.service.live_run import CrashHistory, LiveRun
 from codex_runner.service.turn_records import finished_turn
 from codex_runner.service.validation import commit_message
 from codex_runner.service.writer import Abandoned, TaskWriter
@@ -47,15 +48,9 @@ MAX_CRASH_ATTEMPTS = 3
 CONTINUE_PROMPT = "Continue where you left off."
 
 
-DEFAULT_STOP_REASON = "the runner stopped; resume the task to continue"
-
-
 class TaskRunner:
-    """Runs tasks one turn at a time; the service starts one ``run`` per scheduled task.
-
-    ``turns`` and ``stop_requested`` are shared with the service, which steers and stops the
-    live turns; ``stopping`` is set while the service shuts down.
-    """
+    """Runs tasks one turn at a time; the scheduler starts one ``run`` per task it starts,
+    with the :class:`LiveRun` through which it stops the run."""
 
     def __init__(
         self,
@@ -77,39 +72,28 @@ class TaskRunner:
         self._failover = failover
         self._commit_on_complete = commit_on_complete
         self._clock = clock
-        self.turns: dict[str, Turn] = {}
-        # Interrupt or cancel asked of a task whose run is alive; the run honours it even
-        # when the request lands before its Codex turn exists.
-        self.stop_requested: dict[str, Action] = {}
-        # Why a stop was requested, when not by a person (the home became unavailable).
-        self.stop_reasons: dict[str, str] = {}
-        self.stopping = False
-        self.stop_reason = DEFAULT_STOP_REASON  # said by tasks interrupted by the stop
-        # Tasks whose turn died with Codex while other turns ran too: any of them may have
-        # crashed it. The scheduler runs them one at a time, so a crash while one of them
-        # runs is charged to that one; its turn ending any other way clears it.
-        self.suspects: set[str] = set()
-        self._crashes: dict[str, int] = {}
-        # Tasks this run re-queued itself (after a crash or a failover): their history above
-        # is still needed by the next run; any other task's is dropped when its run ends.
-        self._requeued: set[str] = set()
 
-    async def run(self, queued: Task) -> None:
+    async def run(self, queued: Task, live: LiveRun) -> None:
         """Run the task's next turn; raises Abandoned when someone else took it over."""
-        suspect = queued.id in self.suspects
         try:
             task = await self._writer.transition(queued, Action.START, retry=False)
         except (InvalidTransition, TaskConflict) as exc:
             raise Abandoned() from exc
         try:
-            await self._run_started(task, suspect=suspect)
+            await self._run_started(task, live)
         except TransportClosed:
             # Codex died while this task opened its thread or started its turn (another
             # task's turn may have killed it): a crash like one under a running turn, so
             # the task is re-queued as a suspect instead of failing with a runner error.
-            await self._settle_crash(await self._writer.get(task.id), suspect=suspect)
+            await self._settle_crash(await self._writer.get(task.id), live)
 
-    async def _run_started(self, task: Task, *, suspect: bool) -> None:
+    def forget(self, task_id: str) -> None:
+        """Forget the task's failover history (its run ended without re-queueing it, or it
+        was cancelled queued)."""
+        if self._failover is not None:
+            self._failover.forget(task_id)
+
+    async def _run_started(self, task: Task, live: LiveRun) -> None:
         """The run of a task that has just become running."""
         first_run = task.thread_id is None
         first_text = task.prompt
@@ -152,19 +136,21 @@ class TaskRunner:
                 pending_images=(),
                 branch=workspace.branch,
             )
-            if task.id in self.stop_requested:
+            if live.stop_action is not None:
                 released = True
                 await self._runtime.release_thread(handle.id)
-                await self._honour_stop_request(task)
+                await self._writer.transition(
+                    task, live.stop_action, reason=live.stop_request_reason()
+                )
                 return
             number = len(await self._store.list_turns(task.id)) + 1
             turn = await self._runtime.start_turn(handle.id, inputs if len(inputs) > 1 else text)
-            self.turns[task.id] = turn
+            live.turn = turn
             record = TurnRecord(
                 task.id, number, text, self._clock(), thread_id=handle.id, codex_turn_id=turn.id
             )
             await self._store.save_turn(record)
-            if task.id in self.stop_requested:
+            if live.stop_requested:
                 await turn.interrupt()  # asked while the turn was being started
             result = await self._await_turn(task, turn)
             if turn.thread_id != handle.id:
@@ -187,7 +173,7 @@ class TaskRunner:
         if result is None:
             await self._writer.transition_by_id(task.id, Action.FAIL, reason="max runtime exceeded")
             return
-        await self._settle(task.id, result, number, suspect=suspect, expiry=expiry)
+        await self._settle(task.id, result, number, live, expiry=expiry)
 
     async def _let_go(self, task_id: str, thread_id: str, turn: Turn | None) -> None:
         """A run that failed midway: stop its Codex turn (nobody would read it, and it would
@@ -200,23 +186,6 @@ class TaskRunner:
         with contextlib.suppress(Exception):
             await self._approvals.end_turn(task_id)
         await self._runtime.release_thread(thread_id)
-
-    def forget(self, task_id: str) -> None:
-        """The task's run is over."""
-        self.turns.pop(task_id, None)
-        self.stop_requested.pop(task_id, None)
-        self.stop_reasons.pop(task_id, None)
-        if task_id in self._requeued:
-            self._requeued.discard(task_id)
-        else:
-            self.drop_history(task_id)
-
-    def drop_history(self, task_id: str) -> None:
-        """Forget the task's crash and failover history (it ended, or was cancelled queued)."""
-        self.suspects.discard(task_id)
-        self._crashes.pop(task_id, None)
-        if self._failover is not None:
-            self._failover.forget(task_id)
 
     async def _await_turn(self, task: Task, turn: Turn) -> TurnResult | None:
         """The turn's result with its events stored; None when it overran the max runtime."""
@@ -238,26 +207,17 @@ class TaskRunner:
             if not pump.done():
                 pump.cancel()
 
-    async def _honour_stop_request(self, task: Task) -> None:
-        """Settle an interrupt or cancel that arrived before the turn started."""
-        action = self.stop_requested[task.id]
-        reason = "cancelled by request" if action is Action.CANCEL else "interrupted by request"
-        await self._writer.transition(task, action, reason=self.stop_reasons.get(task.id, reason))
-
     async def _settle(
         self,
         task_id: str,
         result: TurnResult,
         turn_number: int,
+        live: LiveRun,
         *,
-        suspect: bool,
         expiry: str | None = None,
     ) -> None:
         """``expiry`` says why an approval of the turn expired, if one did."""
         task = await self._writer.get(task_id)
-        if not _crashed(result):
-            self.suspects.discard(task_id)
-            self._crashes.pop(task_id, None)
         if self._failover is not None and result.status is not TurnStatus.FAILED:
             self._failover.forget(task_id)
         if result.status is TurnStatus.COMPLETED:
@@ -273,55 +233,45 @@ class TaskRunner:
             )
         elif result.status is TurnStatus.INTERRUPTED:
             usage = task.usage.plus(result.usage)
-            if self.stop_requested.get(task_id) is Action.CANCEL:
+            if live.stop_action is Action.CANCEL:
                 await self._writer.transition(
                     task, Action.CANCEL, reason="cancelled by request", usage=usage
                 )
             else:
-                reason = self.stop_reasons.get(task_id) or self._interrupt_reason(task_id, expiry)
+                reason = live.interrupt_reason(expiry)
                 await self._writer.transition(task, Action.INTERRUPT, reason=reason, usage=usage)
         elif _crashed(result):
-            await self._settle_crash(task, suspect=suspect)
+            await self._settle_crash(task, live)
         else:
-            await self._settle_failure(task, result)
+            await self._settle_failure(task, result, live)
 
-    def _interrupt_reason(self, task_id: str, expiry: str | None) -> str:
-        """Why a turn ended interrupted: a person's request, else an approval that expired
-        (its answer ended the turn), else the runner stopping."""
-        if task_id in self.stop_requested:
-            return "interrupted by request"
-        if expiry is not None:
-            return expiry
-        return self.stop_reason if self.stopping else "interrupted by request"
-
-    async def _settle_crash(self, task: Task, *, suspect: bool) -> None:
+    async def _settle_crash(self, task: Task, live: LiveRun) -> None:
         """Codex died under the turn: re-queue it, and fail a task that keeps crashing it.
 
         A crash counts against a task only when it ran as the one suspect (see
-        ``suspects``): a task that merely ran beside the one that crashed Codex becomes a
-        suspect, re-runs apart from the other suspects, and is cleared when it gets through.
+        :class:`CrashHistory`): a task that merely ran beside the one that crashed Codex
+        becomes a suspect, re-runs apart from the other suspects, and is cleared when it
+        gets through.
         """
-        if not suspect:
-            self.suspects.add(task.id)
+        if not live.history.suspect:
+            history = CrashHistory(suspect=True, crashes=live.history.crashes)
             reason = "codex crashed while this task ran; re-queued to run apart from the others"
         else:
-            crashes = self._crashes.get(task.id, 0) + 1
+            crashes = live.history.crashes + 1
             if crashes >= MAX_CRASH_ATTEMPTS:
-                self.suspects.discard(task.id)
-                self._crashes.pop(task.id, None)
                 reason = f"codex crashed on this task {crashes} times"
                 await self._writer.transition(task, Action.FAIL, reason=reason)
                 return
-            self._crashes[task.id] = crashes
+            history = CrashHistory(suspect=True, crashes=crashes)
             reason = (
                 f"codex crashed before the turn completed (crash {crashes} of "
                 f"{MAX_CRASH_ATTEMPTS}); re-queued"
             )
         task = await self._writer.transition(task, Action.INTERRUPT, reason=reason)
-        self._requeued.add(task.id)
+        live.requeued = history
         await self._writer.transition(task, Action.RESUME, reason=reason)
 
-    async def _settle_failure(self, task: Task, result: TurnResult) -> None:
+    async def _settle_failure(self, task: Task, result: TurnResult, live: LiveRun) -> None:
         error = result.error
         if (decision := await self._fail_over(task, error)) is not None:
             reason = decision.event_message()
@@ -337,7 +287,7 @@ class TaskRunner:
             task = await self._writer.transition(
                 task, Action.INTERRUPT, reason=reason, extra=[switched]
             )
-            self._requeued.add(task.id)
+            live.requeued = CrashHistory()  # the turn got through: no longer a suspect
             await self._writer.transition(task, Action.RESUME, reason=reason)
         else:
             message = error.message if error is not None else "turn failed"

@@ -55,6 +55,7 @@ from codex_runner.service.graphs import (
 )
 from codex_runner.service.idempotency import check_same_request, graph_fingerprint, task_fingerprint
 from codex_runner.service.runner import TaskRunner
+from codex_runner.service.scheduler import Scheduler
 from codex_runner.service.task_log import EventSink
 from codex_runner.service.validation import (
     check_images,
@@ -64,7 +65,7 @@ from codex_runner.service.validation import (
     check_workspace,
     resolved_workspace,
 )
-from codex_runner.service.writer import Abandoned, TaskWriter
+from codex_runner.service.writer import TaskWriter
 from codex_runner.store.errors import (
     ApprovalNotFound,
     DuplicateIdempotencyKey,
@@ -172,12 +173,7 @@ class TaskService:
         self._auto_resume = auto_resume
         self._clock = clock
         self._ids = ids or IdGenerator()
-        self._stop_timeout_s = stop_timeout_s
         self._admission = admission
-        self._wake = asyncio.Event()
-        self._scheduler: asyncio.Task[None] | None = None
-        self._stopping = False
-        self._runners: dict[str, asyncio.Task[None]] = {}
         self._writer = TaskWriter(store, bus, sink=event_sink, clock=clock)
         self._approvals = ApprovalDesk(
             store,
@@ -187,7 +183,7 @@ class TaskService:
             timeout_s=approval_timeout_s,
             timeout_decision=approval_timeout_decision,
         )
-        self._runner = TaskRunner(
+        runner = TaskRunner(
             store,
             runtime,
             workspaces,
@@ -196,6 +192,14 @@ class TaskService:
             failover=failover,
             commit_on_complete=commit_on_complete,
             clock=clock,
+        )
+        self._scheduler = Scheduler(
+            store,
+            runner,
+            self._writer,
+            max_concurrent=max_concurrent,
+            stop_timeout_s=stop_timeout_s,
+            admits=self.admits,
         )
 
     @property
@@ -276,10 +280,6 @@ class TaskService:
             active=tuple(await self._store.tasks_in_states(ACTIVE_STATES)),
             max_concurrent=self._max,
         )
-
-    @property
-    def running_count(self) -> int:
-        return len(self._runners)
 
     # --- commands --------------------------------------------------------------------------
 
@@ -369,7 +369,7 @@ class TaskService:
                 check_same_request(exc.key, existing, fingerprint)
             return existing, False
         await self._writer.publish(task.id, [1])
-        self._wake.set()
+        self._scheduler.wake()
         return task, True
 
     async def submit_graph(self, request: GraphRequest) -> GraphView:
@@ -412,7 +412,7 @@ class TaskService:
         await self._writer.publish(plan.parent.id, [1, 2])
         for child in plan.children:
             await self._writer.publish(child.id, [1])
-        self._wake.set()
+        self._scheduler.wake()
         return await self.graph(plan.graph.id), True
 
     async def _graph_of(self, key: str, existing: Task, fingerprint: str) -> GraphView:
@@ -425,7 +425,7 @@ class TaskService:
     async def interrupt(self, task_id: str) -> Task:
         """Stop the task's live turn (thread kept); it can be resumed later."""
         task = await self.get(task_id)
-        if await self._stop_runner(task, Action.INTERRUPT):
+        if await self._scheduler.stop_run(task, Action.INTERRUPT):
             return await self.get(task_id)
         return await self._writer.transition(
             task, Action.INTERRUPT, reason="interrupted by request"
@@ -434,11 +434,11 @@ class TaskService:
     async def cancel(self, task_id: str) -> Task:
         """End the task for good; cancelling a graph's parent cancels its unfinished children."""
         task = await self.get(task_id)
-        if await self._stop_runner(task, Action.CANCEL):
+        if await self._scheduler.stop_run(task, Action.CANCEL):
             task = await self.get(task_id)
         else:
             task = await self._writer.transition(task, Action.CANCEL, reason="cancelled by request")
-            self._runner.drop_history(task.id)  # say, a crash suspect cancelled while queued
+            self._scheduler.forget(task.id)  # say, a crash suspect cancelled while queued
         if task.is_graph_parent and task.graph_id is not None:
             # Dependents first, so no child is failed as a dependent before it is cancelled.
             for child in reversed((await self.graph(task.graph_id)).children):
@@ -455,7 +455,7 @@ class TaskService:
         after = await self._writer.transition(
             task, Action.RESUME, reason="resumed by request", **fields
         )
-        self._wake.set()
+        self._scheduler.wake()
         return after
 
     async def message(self, task_id: str, prompt: str, images: Sequence[str] = ()) -> Task:
@@ -474,7 +474,7 @@ class TaskService:
             pending_message=prompt,
             pending_images=checked,
         )
-        self._wake.set()
+        self._scheduler.wake()
         return after
 
     def _admit(self) -> None:
@@ -491,26 +491,20 @@ class TaskService:
 
     def admission_reopened(self) -> None:
         """New work is taken again: queued tasks may start."""
-        self._wake.set()
+        self._scheduler.wake()
 
     async def halt_running(self, reason: str) -> None:
         """Interrupt every running turn saying ``reason`` (not a person's request: the
         home became unavailable); the threads are kept, so each can be resumed later."""
-
-        async def halt(task_id: str) -> None:
-            with contextlib.suppress(TaskNotFound):
-                task = await self.get(task_id)
-                self._runner.stop_reasons[task_id] = reason
-                await self._stop_runner(task, Action.INTERRUPT)
-
-        await asyncio.gather(*(halt(task_id) for task_id in list(self._runners)))
+        await self._scheduler.halt_running(reason, self.get)
 
     async def steer(self, task_id: str, prompt: str) -> None:
         """Add input to the task's live turn."""
         if not prompt.strip():
             raise InvalidRequest("prompt", "the steer text is empty")
         task = await self.get(task_id)
-        turn = self._runner.turns.get(task_id)
+        run = self._scheduler.live_run(task_id)
+        turn = run.turn if run is not None else None
         if turn is None or task.state is not TaskState.RUNNING:
             raise TaskNotRunning(task_id, task.state, "steer")
         await turn.steer(prompt)
@@ -556,32 +550,14 @@ class TaskService:
         """Recover from a crash (unless done already with :meth:`recover`), then schedule."""
         if recover:
             await self.recover()
-        self._stopping = self._runner.stopping = False
-        self._scheduler = asyncio.create_task(self._schedule_loop(), name="task-scheduler")
+        self._scheduler.start()
 
     async def stop(self, reason: str | None = None) -> None:
         """Stop scheduling, interrupt running turns and wait (bounded) for the runners.
 
         ``reason`` (why the daemon stops) is what the interrupted tasks say.
         """
-        if reason:
-            self._runner.stop_reason = reason
-        self._stopping = self._runner.stopping = True
-        if self._scheduler is not None:
-            self._scheduler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._scheduler
-            self._scheduler = None
-        for turn in list(self._runner.turns.values()):
-            with contextlib.suppress(Exception):
-                await turn.interrupt()
-        runners = list(self._runners.values())
-        if runners:
-            _, pending = await asyncio.wait(runners, timeout=self._stop_timeout_s)
-            for runner in pending:
-                runner.cancel()
-            if pending:
-                await asyncio.wait(pending)
+        await self._scheduler.stop(reason)
 
     async def recover(self) -> None:
         """Tasks left running or awaiting approval by a crash become interrupted.
@@ -646,58 +622,3 @@ class TaskService:
                     task.id, Action.APPROVAL_RESOLVED, reason=f"approval {decision}"
                 )
         return decision
-
-    # --- scheduling and running ------------------------------------------------------------
-
-    async def _schedule_loop(self) -> None:
-        suspects = self._runner.suspects
-        while not self._stopping:
-            self._wake.clear()
-            free = self._max - len(self._runners)
-            if free > 0 and self.admits():
-                try:
-                    # Suspects beyond the first are passed over: ask for enough to fill up.
-                    ready = await self._store.next_queued(free + len(suspects))
-                except Exception:
-                    log.exception("scheduler could not read the queue")
-                    ready = []
-                suspect_running = any(task_id in suspects for task_id in self._runners)
-                for task in ready:
-                    if task.id in self._runners or len(self._runners) >= self._max:
-                        continue
-                    if task.id in suspects:  # one at a time: see TaskRunner.suspects
-                        if suspect_running:
-                            continue
-                        suspect_running = True
-                    self._runners[task.id] = asyncio.create_task(
-                        self._supervise(task), name=f"task-runner-{task.id}"
-                    )
-            await self._wake.wait()
-
-    async def _supervise(self, task: Task) -> None:
-        try:
-            await self._runner.run(task)
-        except Abandoned:
-            pass
-        except Exception as exc:
-            log.exception("runner for task %s failed", task.id)
-            with contextlib.suppress(Exception):
-                await self._writer.transition_by_id(
-                    task.id, Action.FAIL, reason=f"runner error: {exc}"
-                )
-        finally:
-            self._runner.forget(task.id)
-            self._runners.pop(task.id, None)
-            self._wake.set()
-
-    async def _stop_runner(self, task: Task, action: Action) -> bool:
-        """Ask the task's live runner to interrupt or cancel and wait for it; False if none."""
-        runner = self._runners.get(task.id)
-        if runner is None or not task.state.is_active:
-            return False
-        self._runner.stop_requested[task.id] = action
-        turn = self._runner.turns.get(task.id)
-        if turn is not None:
-            await turn.interrupt()
-        await asyncio.wait([runner], timeout=self._stop_timeout_s)
-        return True

@@ -13,6 +13,7 @@ from codex_runner.domain.events import FailureClass
 from codex_runner.domain.task import TaskState, Workspace
 from codex_runner.domain.transitions import Action, InvalidTransition
 from codex_runner.service.event_bus import EventBus, follow
+from codex_runner.service.live_run import CrashHistory
 from codex_runner.service.tasks import DirectoryWorkspaces, TaskNotFound, TaskService
 from codex_runner.store.errors import TaskConflict
 from codex_runner.store.memory import InMemoryStore
@@ -294,7 +295,7 @@ async def test_poison_task_fails_after_three_attempts_while_other_completes() ->
         assert failed.attempts == 4
         assert failed.reason == "codex crashed on this task 3 times"
         await wait_state(service, good.id, TaskState.COMPLETED)
-        assert poison.id not in service._runner.suspects  # its history ended with it
+        assert service._scheduler.crash_history(poison.id) == CrashHistory()  # ended with it
     finally:
         await service.stop()
 
@@ -302,9 +303,10 @@ async def test_poison_task_fails_after_three_attempts_while_other_completes() ->
 async def test_a_crash_suspect_cancelled_while_queued_leaves_no_history() -> None:
     service, _, _, _ = make(lambda _: complete)  # not started: the task stays queued
     task = await service.submit("crashy", WS)
-    service._runner.suspects.add(task.id)  # as a crash re-queueing it leaves it
+    # As a crash re-queueing it leaves it:
+    service._scheduler.keep_history(task.id, CrashHistory(suspect=True, crashes=1))
     await service.cancel(task.id)
-    assert task.id not in service._runner.suspects
+    assert service._scheduler.crash_history(task.id) == CrashHistory()
 
 
 async def test_a_crash_is_charged_to_the_task_causing_it_not_to_the_one_beside_it() -> None:

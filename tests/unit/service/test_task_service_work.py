@@ -349,7 +349,7 @@ async def test_an_interrupt_before_the_turn_starts_is_honoured(tmp_path: Path) -
         # Let the thread start only once the interrupt is on record with the runner (a
         # white-box look: the race is between that record and the turn's start).
         for _ in range(1000):
-            if task.id in s.service._runner.stop_requested:
+            if (run := s.service._scheduler.live_run(task.id)) and run.stop_requested:
                 break
             await asyncio.sleep(0)  # one loop iteration: nothing here waits on time
         else:
