@@ -40,6 +40,17 @@ FAULT_RULES: list[dict[str, Any]] = [
         "match": "bad gateway",
         "responses": [[{"http_error": 502, "body": '{"error": {"message": "boom from model"}}'}]],
     },
+    # A healthy task whose turn died with Codex (beside a poison task) is continued on its
+    # thread; like a real model, the script redoes the step the crash cut short. Before
+    # DAEMON_RULES, whose poison rule answers the same words only in poison sessions.
+    {
+        "regex": "Continue where you left off",
+        "first_regex": "write notes",
+        "responses": [
+            [{"write_file": {"path": "notes.txt", "content": "notes\n"}}],
+            [{"message": "wrote notes"}],
+        ],
+    },
     *DAEMON_RULES,
 ]
 
