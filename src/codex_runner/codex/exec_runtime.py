@@ -65,6 +65,7 @@ from codex_runner.codex.home import child_environment, prepare_codex_home
 from codex_runner.codex.process import ChildProcess, PidRegistry
 from codex_runner.codex.reported_warnings import PROCESS_WARNINGS, ReportedWarnings
 from codex_runner.codex.runtime import (
+    ApprovalHandler,
     ImageInput,
     RuntimeStatus,
     TextInput,
@@ -277,8 +278,17 @@ class ExecRuntime:
                 self._usage_totals.popitem(last=False)
 
     # turns -------------------------------------------------------------------------------
-    async def start_turn(self, thread_id: str, prompt: str | Sequence[TurnInput]) -> ExecTurn:
-        """Start a turn on a thread (provisional or Codex id); returns once it is under way."""
+    async def start_turn(
+        self,
+        thread_id: str,
+        prompt: str | Sequence[TurnInput],
+        *,
+        approvals: ApprovalHandler | None = None,
+    ) -> ExecTurn:
+        """Start a turn on a thread (provisional or Codex id); returns once it is under way.
+
+        ``approvals`` is never called: codex exec cannot ask (the policy is forced to never).
+        """
         self._require_ready()
         state = self._lookup(thread_id)
         if state is None:

@@ -147,7 +147,16 @@ class CodexRuntime(Protocol):
         self, thread_id: str, options: ThreadOptions, *, context: str | None = None
     ) -> ThreadHandle: ...
 
-    async def start_turn(self, thread_id: str, prompt: str | Sequence[TurnInput]) -> Turn: ...
+    async def start_turn(
+        self,
+        thread_id: str,
+        prompt: str | Sequence[TurnInput],
+        *,
+        approvals: ApprovalHandler | None = None,
+    ) -> Turn:
+        """Start a turn on an open thread. Its approval requests go to ``approvals`` when
+        given (the caller knows whose turn it is), else to the runtime's handler."""
+        ...
 
     async def release_thread(self, thread_id: str) -> None:
         """The caller is done with the thread for now (its turn ended): the runtime may free

@@ -57,7 +57,8 @@ async def crash(rt: ScriptedRuntime, rec: TurnRecorder, text: str) -> None:
 
 
 async def ask(rt: ScriptedRuntime, rec: TurnRecorder, text: str) -> None:
-    assert rt.approvals is not None
+    handler = rt.turn_approvals.get(rec.thread_id) or rt.approvals
+    assert handler is not None, "give the runtime or the turn an approval handler"
     request = ApprovalRequest(
         id="r1",
         kind=ApprovalKind.COMMAND,
@@ -66,7 +67,7 @@ async def ask(rt: ScriptedRuntime, rec: TurnRecorder, text: str) -> None:
         command="rm -rf build",
         available_decisions=("accept", "decline"),
     )
-    decision = await rt.approvals(request)
+    decision = await handler(request)
     rt.decisions.append(decision)
     await complete(rt, rec, f"{text} ({decision})")
 
@@ -115,6 +116,7 @@ class ScriptedRuntime:
     resumed: list[str] = field(default_factory=list)
     released: list[str] = field(default_factory=list)
     decisions: list[str] = field(default_factory=list)
+    turn_approvals: dict[str, ApprovalHandler] = field(default_factory=dict)  # by thread id
     cwds: dict[str, Path] = field(default_factory=dict)  # thread id -> its working directory
     images: list[list[str]] = field(default_factory=list)  # image paths of each turn with images
     live: int = 0
@@ -149,7 +151,17 @@ class ScriptedRuntime:
     async def release_thread(self, thread_id: str) -> None:
         self.released.append(thread_id)
 
-    async def start_turn(self, thread_id: str, prompt: str | Sequence[TurnInput]) -> ScriptedTurn:
+    async def start_turn(
+        self,
+        thread_id: str,
+        prompt: str | Sequence[TurnInput],
+        *,
+        approvals: ApprovalHandler | None = None,
+    ) -> ScriptedTurn:
+        if approvals is not None:
+            self.turn_approvals[thread_id] = approvals
+        else:
+            self.turn_approvals.pop(thread_id, None)
         if not isinstance(prompt, str):
             self.images.append([str(i.path) for i in prompt if not isinstance(i, TextInput)])
             prompt = "\n".join(i.text for i in prompt if isinstance(i, TextInput))

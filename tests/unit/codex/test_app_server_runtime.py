@@ -231,6 +231,34 @@ async def test_a_slow_approval_blocks_nothing_and_its_decision_is_sent(
     await runtime.close()
 
 
+async def test_a_turn_started_with_its_own_approval_handler_asks_it_not_the_runtimes(
+    tmp_path: Path, harness: Harness
+) -> None:
+    asked: list[str] = []
+
+    async def runtime_handler(request: ApprovalRequest) -> str:
+        asked.append("runtime")
+        return "accept"
+
+    async def turn_handler(request: ApprovalRequest) -> str:
+        asked.append(f"turn on {request.thread_id}")
+        return "decline"
+
+    runtime, peer = await _runtime(tmp_path, harness, handler=runtime_handler)
+    await _open_thread(runtime, peer)
+    start = asyncio.create_task(runtime.start_turn("th1", "go", approvals=turn_handler))
+    req = await peer.expect_request("turn/start")
+    peer.reply(req, {"turn": {"id": "tu1"}})
+    await start
+    params = {"threadId": "th1", "turnId": "tu1", "itemId": "i1", "command": "touch f", "cwd": "/w"}
+    params["availableDecisions"] = ["accept", "decline"]
+    peer.server_request(9, "item/commandExecution/requestApproval", params)
+    answer = await peer.next()
+    assert answer["id"] == 9 and answer["result"] == {"decision": "decline"}
+    assert asked == ["turn on th1"]
+    await runtime.close()
+
+
 async def test_interrupt_declines_pending_approvals_first(tmp_path: Path, harness: Harness) -> None:
     async def never(request: ApprovalRequest) -> str:
         await asyncio.Event().wait()
