@@ -36,7 +36,24 @@ PREFIX = "/admin"
 LOGIN_PATH = f"{PREFIX}/login"
 STATIC_PREFIX = f"{PREFIX}/static/"
 OPEN_REQUESTS: frozenset[tuple[str, str]] = frozenset({("GET", LOGIN_PATH), ("POST", LOGIN_PATH)})
-ASSETS: dict[str, str] = {"admin.js": "text/javascript", "admin.css": "text/css"}
+# admin.js starts the page; the others are the ES modules it imports (one per view).
+_SCRIPTS = [
+    "admin",
+    "api",
+    "approvals",
+    "dom",
+    "graphs",
+    "live",
+    "markdown",
+    "runtime",
+    "task",
+    "tasks",
+    "timeline",
+]
+ASSETS: dict[str, str] = {
+    "admin.css": "text/css",
+    **{f"{name}.js": "text/javascript" for name in _SCRIPTS},
+}
 TASKS_PAGE_SIZE = 50
 
 # Pages load only their own scripts and styles and talk only to this origin: even if some
