@@ -81,10 +81,6 @@ def _error_response(status: int, message: str, body: str | None = None) -> web.R
     return web.json_response(error, status=status)
 
 
-# ----------------------------------------------------------------------------------------
-# The server
-
-
 class ServerState(enum.Enum):
     NEW = "new"
     RUNNING = "running"

@@ -129,8 +129,9 @@ class Store(Protocol):
         """Up to ``limit`` queued tasks that are ready to start, in queue order.
 
         Ready: every task in ``depends_on`` has completed. Queue order: higher priority
-        first, then older first (created_at, then id) - the order of
-        :func:`codex_runner.domain.scheduling.queue_order_key`.
+        first, then older first (created_at, then id). Both are the rule of
+        :mod:`codex_runner.domain.scheduling` (:func:`~codex_runner.domain.scheduling.pick_next`
+        with ``limit`` free slots); the store contract test checks every store against it.
         """
 
     # --- events ----------------------------------------------------------------------------
