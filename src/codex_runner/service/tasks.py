@@ -1,85 +1,52 @@
-"""The task service: submit, schedule, run, approve, interrupt, resume and recover tasks.
+"""The task service: the commands (submit, interrupt, cancel, resume, message, steer,
+approve, gc) and queries every adapter uses, over the parts that do the work.
 
 Every durable change goes through the :class:`~codex_runner.store.protocol.Store` with
 compare-and-set on the task's state (:mod:`~codex_runner.service.writer`); events are
-committed before the :class:`EventBus` publishes them. The scheduler gives each task it
-starts a supervised asyncio task that runs one turn of it (:mod:`~codex_runner.service.runner`).
-Graphs: a child starts when its prerequisites completed (the store's queue knows), a failed
-or cancelled prerequisite fails its queued dependents, and the parent runs last.
+committed before the :class:`EventBus` publishes them. New work is checked and created by
+:mod:`~codex_runner.service.submissions`; the :mod:`~codex_runner.service.scheduler` starts
+queued tasks, each run doing one turn (:mod:`~codex_runner.service.runner`), and alone stops
+them; :mod:`~codex_runner.service.recovery` reconciles what a crash left active. Graphs: a
+child starts when its prerequisites completed (the store's queue knows), a failed or
+cancelled prerequisite fails its queued dependents, and the parent runs last.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from codex_runner.codex.approval_policies import fallback_decision
-from codex_runner.codex.runtime import (
-    CodexRuntime,
-    RuntimeStatus,
-)
+from codex_runner.codex.runtime import CodexRuntime, RuntimeStatus
 from codex_runner.domain import durable_event
 from codex_runner.domain.approval import Approval
 from codex_runner.domain.conversation import Turn as TurnRecord
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.events import ApprovalRequest
-from codex_runner.domain.graph import (
-    GraphSpecError,
-)
 from codex_runner.domain.ids import IdGenerator
-from codex_runner.domain.task import (
-    ACTIVE_STATES,
-    DEFAULT_MAX_RUNTIME_S,
-    TERMINAL_STATES,
-    RuntimeSettings,
-    Task,
-    TaskState,
-    Workspace,
-)
+from codex_runner.domain.task import ACTIVE_STATES, RuntimeSettings, Task, TaskState, Workspace
 from codex_runner.domain.transitions import Action, InvalidTransition
 from codex_runner.service.approvals import ApprovalDesk
-from codex_runner.service.errors import IdempotencyKeyReused, InvalidRequest, TaskNotRunning
+from codex_runner.service.errors import InvalidRequest, TaskNotRunning
 from codex_runner.service.event_bus import EventBus, follow
 from codex_runner.service.failover import FailoverPolicy
-from codex_runner.service.graphs import (
-    MAX_GRAPH_SIZE,
-    GraphRequest,
-    GraphView,
-    load_graph,
-    plan_graph,
-)
-from codex_runner.service.idempotency import check_same_request, graph_fingerprint, task_fingerprint
+from codex_runner.service.graphs import GraphRequest, GraphView, load_graph
+from codex_runner.service.recovery import Recovery
 from codex_runner.service.runner import TaskRunner
 from codex_runner.service.scheduler import Scheduler
+from codex_runner.service.submissions import Submissions
 from codex_runner.service.task_log import EventSink
-from codex_runner.service.validation import (
-    check_images,
-    check_max_runtime,
-    check_priority,
-    check_settings,
-    check_workspace,
-    resolved_workspace,
-)
+from codex_runner.service.validation import check_images
+from codex_runner.service.worktree_gc import collect_worktrees
 from codex_runner.service.writer import TaskWriter
-from codex_runner.store.errors import (
-    ApprovalNotFound,
-    DuplicateIdempotencyKey,
-    TaskConflict,
-    TaskNotFound,
-)
+from codex_runner.store.errors import ApprovalNotFound, TaskNotFound
 from codex_runner.store.protocol import Store
 from codex_runner.workspace.directories import DirectoryWorkspaces
-from codex_runner.workspace.protocol import (
-    FinishedWorkspace,
-    GcReport,
-    Workspaces,
-    WorkspaceSpec,
-)
+from codex_runner.workspace.protocol import GcReport, Workspaces, WorkspaceSpec
 
 __all__ = [
     "DirectoryWorkspaces",
@@ -93,9 +60,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-AUTO_RESUME_REASON = "resumed after a restart"
-RESTART_REASON = "the runner restarted while this task was active; resume it to continue"
 
 
 @dataclass(frozen=True)
@@ -120,25 +84,6 @@ class TaskDiff:
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _checked_graph_request(request: GraphRequest) -> GraphRequest:
-    """The request with its values checked (each error names its field) and its workspace
-    resolved; the workspace is not yet known to exist."""
-    if len(request.children) > MAX_GRAPH_SIZE:
-        raise InvalidRequest("children", f"a graph has at most {MAX_GRAPH_SIZE} children")
-    check_priority(request.priority)
-    check_settings(request.settings)
-    for i, child in enumerate(request.children):
-        if child.priority is not None:
-            check_priority(child.priority, f"children[{i}].priority")
-        if child.settings is not None:
-            check_settings(child.settings)
-    return replace(
-        request,
-        max_runtime_s=check_max_runtime(request.max_runtime_s),
-        workspace=resolved_workspace(request.workspace),
-    )
 
 
 class TaskService:
@@ -192,6 +137,10 @@ class TaskService:
             failover=failover,
             commit_on_complete=commit_on_complete,
             clock=clock,
+        )
+        self._submissions = Submissions(store, workspaces, self._writer, ids=self._ids, clock=clock)
+        self._recovery = Recovery(
+            store, self._writer, self._approvals, auto_resume=auto_resume, clock=clock
         )
         self._scheduler = Scheduler(
             store,
@@ -326,101 +275,22 @@ class TaskService:
         be made, a missing image or a bad max runtime; nothing is written then.
         """
         self._admit()
-        if not prompt.strip():
-            raise InvalidRequest("prompt", "the prompt is empty: say what the task should do")
-        check_priority(priority)
-        settings = check_settings(settings or RuntimeSettings())
-        max_runtime_s = check_max_runtime(max_runtime_s)
-        workspace = resolved_workspace(workspace)
-        fingerprint: str | None = None
-        if idempotency_key is not None:
-            fingerprint = task_fingerprint(
-                prompt,
-                workspace,
-                priority=priority,
-                settings=settings,
-                max_runtime_s=max_runtime_s,
-                images=images,
-            )
-            existing = await self._store.find_by_idempotency_key(idempotency_key)
-            if existing is not None:
-                check_same_request(idempotency_key, existing, fingerprint)
-                return existing, False
-        workspace = await check_workspace(self._workspaces, workspace)
-        now = self._clock()
-        task = Task(
-            id=self._ids.task_id(),
-            prompt=prompt,
-            workspace=workspace,
-            created_at=now,
-            updated_at=now,
-            priority=priority,
-            settings=settings,
-            max_runtime_s=max_runtime_s or DEFAULT_MAX_RUNTIME_S,
-            idempotency_key=idempotency_key,
-            idempotency_fingerprint=fingerprint,
-            pending_images=check_images(images),
+        task, created = await self._submissions.task(
+            prompt, workspace, priority, settings, max_runtime_s, idempotency_key, images
         )
-        try:
-            await self._store.create_task(task)
-        except DuplicateIdempotencyKey as exc:  # a racing submit with the key won
-            existing = await self.get(exc.existing_task_id)
-            if fingerprint is not None:
-                check_same_request(exc.key, existing, fingerprint)
-            return existing, False
-        await self._writer.publish(task.id, [1])
-        self._scheduler.wake()
-        return task, True
-
-    async def submit_graph(self, request: GraphRequest) -> GraphView:
-        """Create a graph (see :meth:`submit_graph_or_find`)."""
-        view, _ = await self.submit_graph_or_find(request)
-        return view
+        if created:
+            self._scheduler.wake()
+        return task, created
 
     async def submit_graph_or_find(self, request: GraphRequest) -> tuple[GraphView, bool]:
         """Create a parent and its children in one transaction (the children queue at once,
         each starting when its prerequisites completed, and the parent runs last), or find
         the graph its ``idempotency_key`` already made; with whether it was created."""
         self._admit()
-        request = _checked_graph_request(request)
-        fingerprint: str | None = None
-        if request.idempotency_key is not None:
-            fingerprint = graph_fingerprint(request)
-            existing = await self._store.find_by_idempotency_key(request.idempotency_key)
-            if existing is not None:
-                graph = await self._graph_of(request.idempotency_key, existing, fingerprint)
-                return graph, False
-        request = replace(
-            request, workspace=await check_workspace(self._workspaces, request.workspace)
-        )
-        try:
-            plan = plan_graph(
-                request,
-                graph_id=self._ids.graph_id(),
-                new_task_id=self._ids.task_id,
-                now=self._clock(),
-            )
-        except GraphSpecError as exc:
-            raise InvalidRequest("children", str(exc)) from exc
-        plan = replace(plan, parent=replace(plan.parent, idempotency_fingerprint=fingerprint))
-        try:
-            await self._store.create_graph(plan)
-        except DuplicateIdempotencyKey as exc:  # a racing submit with the key won
-            existing = await self.get(exc.existing_task_id)
-            assert fingerprint is not None  # only a request with a key meets its duplicate
-            return await self._graph_of(exc.key, existing, fingerprint), False
-        await self._writer.publish(plan.parent.id, [1, 2])
-        for child in plan.children:
-            await self._writer.publish(child.id, [1])
-        self._scheduler.wake()
-        return await self.graph(plan.graph.id), True
-
-    async def _graph_of(self, key: str, existing: Task, fingerprint: str) -> GraphView:
-        """The graph an idempotency key made, if this same request made it."""
-        if existing.graph_id is None or not existing.is_graph_parent:
-            raise IdempotencyKeyReused(key, existing.id)
-        check_same_request(key, existing, fingerprint)
-        return await self.graph(existing.graph_id)
+        view, created = await self._submissions.graph(request)
+        if created:
+            self._scheduler.wake()
+        return view, created
 
     async def interrupt(self, task_id: str) -> Task:
         """Stop the task's live turn (thread kept); it can be resumed later."""
@@ -518,31 +388,9 @@ class TaskService:
 
         Only terminal tasks are considered; a running task's worktree is never touched.
         """
-        finished: list[FinishedWorkspace] = []
-        for task in await self._store.tasks_in_states(TERMINAL_STATES):
-            if not task.workspace.is_git or task.finished_at is None:
-                continue
-            spec = WorkspaceSpec.of_task(task.workspace)
-            workspace = await self._workspaces.locate(task.id, spec)
-            if workspace is not None:
-                finished.append(FinishedWorkspace(workspace, task.finished_at))
-        report = await self._workspaces.gc(finished, retention_s, force=force)
-        collected_at = self._clock()
-        for removed in report.removed:
-            await self._mark_collected(removed.task_id, collected_at)
-        return report
-
-    async def _mark_collected(self, task_id: str, at: datetime) -> None:
-        """Remember when gc removed the task's worktree, so its diff can say so."""
-        for _ in range(3):  # the task may change meanwhile (a follow-up message)
-            task = await self.get(task_id)
-            try:
-                await self._store.update_task(
-                    replace(task, workspace_collected_at=at), expected_state=task.state
-                )
-            except TaskConflict:
-                continue
-            return
+        return await collect_worktrees(
+            self._store, self._workspaces, retention_s, force=force, clock=self._clock
+        )
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -560,45 +408,10 @@ class TaskService:
         await self._scheduler.stop(reason)
 
     async def recover(self) -> None:
-        """Tasks left running or awaiting approval by a crash become interrupted.
-
-        Needs only the store, so a daemon runs it while Codex starts. All of them in one
-        transaction (a restart with hundreds to reconcile spent most of its time committing
-        them one by one); should anything else change one of them meanwhile, each is
-        reconciled on its own instead. Their approvals expire in one commit before that.
-        """
-        orphans = await self._store.tasks_in_states(ACTIVE_STATES)
-        if not orphans:
-            return
-        # The approvals' events first, published (the task logs too) before the tasks' own,
-        # so each task's log file stays in seq order.
-        expired = await self._store.expire_approvals_of([t.id for t in orphans], now=self._clock())
-        await self._approvals.publish_expired(expired)
-        try:
-            reconciled = await self._writer.transition_all(
-                orphans, Action.RECONCILE, RESTART_REASON
-            )
-        except (TaskConflict, TaskNotFound):
-            await asyncio.gather(*(self._reconcile(t) for t in orphans))
-            return
-        if self._auto_resume:
-            try:
-                await self._writer.transition_all(reconciled, Action.RESUME, AUTO_RESUME_REASON)
-            except (TaskConflict, TaskNotFound):
-                await asyncio.gather(*(self._auto_resume_one(t) for t in reconciled))
-
-    async def _reconcile(self, task: Task) -> None:
-        await self._store.expire_approvals(task.id, now=self._clock())
-        try:
-            task = await self._writer.transition(task, Action.RECONCILE, reason=RESTART_REASON)
-        except InvalidTransition:
-            return
-        if self._auto_resume:
-            await self._auto_resume_one(task)
-
-    async def _auto_resume_one(self, task: Task) -> None:
-        with contextlib.suppress(InvalidTransition):
-            await self._writer.transition(task, Action.RESUME, reason=AUTO_RESUME_REASON)
+        """Tasks left running or awaiting approval by a crash become interrupted (see
+        :class:`~codex_runner.service.recovery.Recovery`); needs only the store, so a daemon
+        runs it while Codex starts."""
+        await self._recovery.recover()
 
     # --- approvals -------------------------------------------------------------------------
 

@@ -87,15 +87,15 @@ async def test_a_graph_checks_its_own_and_its_childrens_values(tmp_path: Path) -
     workspace = Workspace.directory(str(tmp_path))
     bad_child = GraphRequest(workspace, (ChildRequest("a", "do a", priority=True),))
     with pytest.raises(InvalidRequest) as caught:
-        await service.submit_graph(bad_child)
+        await service.submit_graph_or_find(bad_child)
     assert caught.value.field == "children[0].priority"
     bad_effort = GraphRequest(
         workspace, (ChildRequest("a", "do a"),), settings=RuntimeSettings(effort="ultra")
     )
     with pytest.raises(InvalidRequest, match="effort must be one of"):
-        await service.submit_graph(bad_effort)
+        await service.submit_graph_or_find(bad_effort)
     with pytest.raises(InvalidRequest, match="positive finite"):
-        await service.submit_graph(
+        await service.submit_graph_or_find(
             GraphRequest(workspace, (ChildRequest("a", "do a"),), max_runtime_s=math.nan)
         )
     assert await store.list_tasks() == []
@@ -203,12 +203,12 @@ async def test_a_graph_key_with_another_request_is_refused(tmp_path: Path) -> No
     service, store = make()
     workspace = Workspace.directory(str(tmp_path))
     request = GraphRequest(workspace, (ChildRequest("a", "do a"),), idempotency_key="g")
-    first = await service.submit_graph(request)
+    first, _ = await service.submit_graph_or_find(request)
     again, created = await service.submit_graph_or_find(request)
     assert (again.graph.id, created) == (first.graph.id, False)
     other = GraphRequest(workspace, (ChildRequest("a", "do b"),), idempotency_key="g")
     with pytest.raises(IdempotencyKeyReused):
-        await service.submit_graph(other)
+        await service.submit_graph_or_find(other)
     with pytest.raises(IdempotencyKeyReused):  # a task's key is not a graph's
         await service.submit("x", workspace, idempotency_key="g")
     assert len(await store.list_tasks()) == 2

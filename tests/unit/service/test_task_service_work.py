@@ -136,7 +136,7 @@ async def test_diamond_graph_runs_in_dependency_order_and_parent_last(tmp_path: 
             ChildRequest("a", "task a"),
         ),
     )
-    view = await s.service.submit_graph(request)
+    view, _ = await s.service.submit_graph_or_find(request)
     assert view.children[0].key == "a"
     assert view.state is TaskState.QUEUED
     await s.service.start()
@@ -168,7 +168,7 @@ async def test_a_failed_prerequisite_fails_its_dependents_and_the_parent(tmp_pat
             ChildRequest("free", "task free"),
         ),
     )
-    view = await s.service.submit_graph(request)
+    view, _ = await s.service.submit_graph_or_find(request)
     ids = {c.key: c.id for c in view.children}
     await s.service.start()
     try:
@@ -191,7 +191,7 @@ async def test_a_graph_without_a_parent_prompt_completes_with_its_childrens_resu
     tmp_path: Path,
 ) -> None:
     s = Setup(tmp_path, lambda _: complete)
-    view = await s.service.submit_graph(
+    view, _ = await s.service.submit_graph_or_find(
         GraphRequest(workspace=s.git, children=(ChildRequest("only", "task only"),))
     )
     await s.service.start()
@@ -210,11 +210,11 @@ async def test_bad_graphs_are_refused_whole(setup: Setup) -> None:
         children=(ChildRequest("a", "x", ("b",)), ChildRequest("b", "y", ("a",))),
     )
     with pytest.raises(InvalidRequest, match="cycle") as caught:
-        await setup.service.submit_graph(cyclic)
+        await setup.service.submit_graph_or_find(cyclic)
     assert caught.value.field == "children"
     unknown = GraphRequest(workspace=setup.git, children=(ChildRequest("a", "x", ("zz",)),))
     with pytest.raises(InvalidRequest, match="zz"):
-        await setup.service.submit_graph(unknown)
+        await setup.service.submit_graph_or_find(unknown)
     assert await setup.service.list_tasks() == []
     with pytest.raises(GraphNotFound):
         await setup.service.graph("g_missing")
@@ -224,15 +224,15 @@ async def test_idempotent_graph_submission_returns_the_same_graph(setup: Setup) 
     request = GraphRequest(
         workspace=setup.git, children=(ChildRequest("a", "x"),), idempotency_key="g-1"
     )
-    first = await setup.service.submit_graph(request)
-    again = await setup.service.submit_graph(request)
+    first, _ = await setup.service.submit_graph_or_find(request)
+    again, _ = await setup.service.submit_graph_or_find(request)
     assert again.graph.id == first.graph.id
     assert len(await setup.service.list_tasks()) == 2
 
 
 async def test_resuming_a_completed_graph_child_is_a_bad_transition(tmp_path: Path) -> None:
     s = Setup(tmp_path, lambda _: complete)
-    view = await s.service.submit_graph(
+    view, _ = await s.service.submit_graph_or_find(
         GraphRequest(workspace=s.git, children=(ChildRequest("a", "x"),))
     )
     await s.service.start()
@@ -246,7 +246,7 @@ async def test_resuming_a_completed_graph_child_is_a_bad_transition(tmp_path: Pa
 
 async def test_cancelling_a_graph_parent_cancels_its_unfinished_children(tmp_path: Path) -> None:
     s = Setup(tmp_path, lambda _: gated, max_concurrent=1)
-    view = await s.service.submit_graph(
+    view, _ = await s.service.submit_graph_or_find(
         GraphRequest(
             workspace=s.git,
             prompt="p",

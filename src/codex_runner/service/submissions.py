@@ -1,0 +1,171 @@
+"""New work: a task or a graph checked, created once per idempotency key, and announced.
+
+Every value is checked before anything is written (each error names its field); a request
+with an ``idempotency_key`` already used finds what that key made, if it is the same request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from datetime import datetime
+
+from codex_runner.domain.graph import GraphSpecError
+from codex_runner.domain.ids import IdGenerator
+from codex_runner.domain.task import DEFAULT_MAX_RUNTIME_S, RuntimeSettings, Task, Workspace
+from codex_runner.service.errors import IdempotencyKeyReused, InvalidRequest
+from codex_runner.service.graphs import (
+    MAX_GRAPH_SIZE,
+    GraphRequest,
+    GraphView,
+    load_graph,
+    plan_graph,
+)
+from codex_runner.service.idempotency import check_same_request, graph_fingerprint, task_fingerprint
+from codex_runner.service.validation import (
+    check_images,
+    check_max_runtime,
+    check_priority,
+    check_settings,
+    check_workspace,
+    resolved_workspace,
+)
+from codex_runner.service.writer import TaskWriter
+from codex_runner.store.errors import DuplicateIdempotencyKey
+from codex_runner.store.protocol import Store
+from codex_runner.workspace.protocol import Workspaces
+
+
+class Submissions:
+    def __init__(
+        self,
+        store: Store,
+        workspaces: Workspaces,
+        writer: TaskWriter,
+        *,
+        ids: IdGenerator,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._store = store
+        self._workspaces = workspaces
+        self._writer = writer
+        self._ids = ids
+        self._clock = clock
+
+    async def task(
+        self,
+        prompt: str,
+        workspace: Workspace,
+        priority: int,
+        settings: RuntimeSettings | None,
+        max_runtime_s: float | None,
+        idempotency_key: str | None,
+        images: Sequence[str],
+    ) -> tuple[Task, bool]:
+        """The queued task, or the one ``idempotency_key`` already made; with whether it was
+        created. Raises InvalidRequest (naming the field); nothing is written then."""
+        if not prompt.strip():
+            raise InvalidRequest("prompt", "the prompt is empty: say what the task should do")
+        check_priority(priority)
+        settings = check_settings(settings or RuntimeSettings())
+        max_runtime_s = check_max_runtime(max_runtime_s)
+        workspace = resolved_workspace(workspace)
+        fingerprint: str | None = None
+        if idempotency_key is not None:
+            fingerprint = task_fingerprint(
+                prompt,
+                workspace,
+                priority=priority,
+                settings=settings,
+                max_runtime_s=max_runtime_s,
+                images=images,
+            )
+            existing = await self._store.find_by_idempotency_key(idempotency_key)
+            if existing is not None:
+                check_same_request(idempotency_key, existing, fingerprint)
+                return existing, False
+        workspace = await check_workspace(self._workspaces, workspace)
+        now = self._clock()
+        task = Task(
+            id=self._ids.task_id(),
+            prompt=prompt,
+            workspace=workspace,
+            created_at=now,
+            updated_at=now,
+            priority=priority,
+            settings=settings,
+            max_runtime_s=max_runtime_s or DEFAULT_MAX_RUNTIME_S,
+            idempotency_key=idempotency_key,
+            idempotency_fingerprint=fingerprint,
+            pending_images=check_images(images),
+        )
+        try:
+            await self._store.create_task(task)
+        except DuplicateIdempotencyKey as exc:  # a racing submit with the key won
+            existing = await self._writer.get(exc.existing_task_id)
+            if fingerprint is not None:
+                check_same_request(exc.key, existing, fingerprint)
+            return existing, False
+        await self._writer.publish(task.id, [1])
+        return task, True
+
+    async def graph(self, request: GraphRequest) -> tuple[GraphView, bool]:
+        """The graph, its parent and children created in one transaction, or the one its
+        ``idempotency_key`` already made; with whether it was created."""
+        request = _checked_graph_request(request)
+        fingerprint: str | None = None
+        if request.idempotency_key is not None:
+            fingerprint = graph_fingerprint(request)
+            existing = await self._store.find_by_idempotency_key(request.idempotency_key)
+            if existing is not None:
+                graph = await self._graph_of(request.idempotency_key, existing, fingerprint)
+                return graph, False
+        request = replace(
+            request, workspace=await check_workspace(self._workspaces, request.workspace)
+        )
+        try:
+            plan = plan_graph(
+                request,
+                graph_id=self._ids.graph_id(),
+                new_task_id=self._ids.task_id,
+                now=self._clock(),
+            )
+        except GraphSpecError as exc:
+            raise InvalidRequest("children", str(exc)) from exc
+        plan = replace(plan, parent=replace(plan.parent, idempotency_fingerprint=fingerprint))
+        try:
+            await self._store.create_graph(plan)
+        except DuplicateIdempotencyKey as exc:  # a racing submit with the key won
+            existing = await self._writer.get(exc.existing_task_id)
+            assert fingerprint is not None  # only a request with a key meets its duplicate
+            return await self._graph_of(exc.key, existing, fingerprint), False
+        await self._writer.publish(plan.parent.id, [1, 2])
+        for child in plan.children:
+            await self._writer.publish(child.id, [1])
+        return await load_graph(self._store, plan.graph.id), True
+
+    async def _graph_of(self, key: str, existing: Task, fingerprint: str) -> GraphView:
+        """The graph an idempotency key made, if this same request made it."""
+        if existing.graph_id is None or not existing.is_graph_parent:
+            raise IdempotencyKeyReused(key, existing.id)
+        check_same_request(key, existing, fingerprint)
+        return await load_graph(self._store, existing.graph_id)
+
+
+def _checked_graph_request(request: GraphRequest) -> GraphRequest:
+    """The request with its values checked (each error names its field) and its workspace
+    resolved; the workspace is not yet known to exist."""
+    if len(request.children) > MAX_GRAPH_SIZE:
+        raise InvalidRequest("children", f"a graph has at most {MAX_GRAPH_SIZE} children")
+    check_priority(request.priority)
+    check_settings(request.settings)
+    for i, child in enumerate(request.children):
+        if child.priority is not None:
+            check_priority(child.priority, f"children[{i}].priority")
+        if child.settings is not None:
+            check_settings(child.settings)
+    return replace(
+        request,
+        max_runtime_s=check_max_runtime(request.max_runtime_s),
+        workspace=resolved_workspace(request.workspace),
+    )
