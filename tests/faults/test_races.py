@@ -62,10 +62,12 @@ async def test_racing_decisions_from_the_api_and_the_admin_page_answer_codex_onc
             "approvals"
         ]
         route = f"/v1/approvals/{approval['id']}"
+        # The refusal first (the Slack race below sends approve first): together the two
+        # races see both a command refused and one run, whoever wins each.
         racers = [
             (client, decision, by)
             for _ in range(DECIDERS_PER_DECISION)
-            for decision in raced_decisions(approval)
+            for decision in reversed(raced_decisions(approval))
             for client, by in ((api, "api"), (page, "page"))
         ]
         responses = await asyncio.gather(
