@@ -20,6 +20,7 @@ from codex_runner.cli.daemon_errors import ClientError, DaemonLost
 from codex_runner.cli.render import TaskEventView, error_exit, print_model_json, styled_state
 from codex_runner.domain.durable_event import STATE_CHANGE_TYPES, TaskEvent
 from codex_runner.domain.task import TaskState
+from codex_runner.domain.transitions import FINAL_STATES
 from codex_runner.http.wire import EventOut, TaskOut
 
 out = Console(highlight=False)
@@ -96,7 +97,7 @@ def _end(client: DaemonClient, task: TaskOut, state: TaskState, reason: str | No
     why = f": {reason}" if reason else ""
     if state is TaskState.COMPLETED:
         return
-    if state in (TaskState.FAILED, TaskState.CANCELLED):
+    if state in FINAL_STATES:
         raise error_exit(f"task {task.id} {state.value}{why}", exit_codes.FAILED)
     if state is TaskState.INTERRUPTED:
         because = f" (reason: {reason})" if reason else ""

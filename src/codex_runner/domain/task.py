@@ -34,6 +34,11 @@ class TaskState(StrEnum):
         return self in TERMINAL_STATES
 
     @property
+    def is_idle(self) -> bool:
+        """Neither queued nor active: no turn runs or waits to run (the last one ended)."""
+        return self in IDLE_STATES
+
+    @property
     def is_active(self) -> bool:
         """Running or awaiting approval: a live Codex turn belongs to the task.
 
@@ -46,6 +51,7 @@ TERMINAL_STATES: frozenset[TaskState] = frozenset(
     {TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELLED}
 )
 ACTIVE_STATES: frozenset[TaskState] = frozenset({TaskState.RUNNING, TaskState.AWAITING_APPROVAL})
+IDLE_STATES: frozenset[TaskState] = frozenset(TaskState) - ACTIVE_STATES - {TaskState.QUEUED}
 
 
 @dataclass(frozen=True)

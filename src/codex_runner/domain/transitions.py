@@ -23,7 +23,8 @@ belongs to a state change (timestamps, attempts, reason) in one place.
     interrupted        --cancel-->             cancelled
     completed          --message-->            queued        (same thread, new input)
 
-Failed and cancelled are final; completed is final unless someone sends a follow-up message.
+Failed and cancelled are final (:data:`FINAL_STATES`); completed is final unless someone
+sends a follow-up message (:func:`accepts_message`).
 
 Only some actions are a user's to take (:data:`USER_ACTIONS`); the others are the runner's own
 bookkeeping (start, reconcile, dependency_failed...), so an error tells a user only the former.
@@ -81,6 +82,12 @@ TRANSITIONS: Mapping[tuple[TaskState, Action], TaskState] = MappingProxyType(
 )
 
 
+# States no action leaves: a failed or cancelled task is over for good (a follow-up needs a
+# new task), unlike a completed one, which a follow-up message re-queues.
+FINAL_STATES: frozenset[TaskState] = frozenset(
+    s for s in TaskState if not any((s, a) in TRANSITIONS for a in Action)
+)
+
 # What a person (CLI, API, page, Slack) can ask for; the rest only the runner does.
 USER_ACTIONS: frozenset[Action] = frozenset({_A.INTERRUPT, _A.RESUME, _A.MESSAGE, _A.CANCEL})
 
@@ -118,6 +125,11 @@ def user_actions(state: TaskState) -> tuple[Action, ...]:
 
 def can_apply(state: TaskState, action: Action) -> bool:
     return (state, action) in TRANSITIONS
+
+
+def accepts_message(state: TaskState) -> bool:
+    """Whether a follow-up message can be queued as the task's next turn now."""
+    return can_apply(state, Action.MESSAGE)
 
 
 def apply(task: Task, action: Action, *, now: datetime, reason: str | None = None) -> Task:

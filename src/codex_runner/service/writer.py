@@ -16,14 +16,12 @@ from codex_runner.domain import durable_event
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.graph import blocked_by_failure, topological_order
 from codex_runner.domain.task import Task, TaskState
-from codex_runner.domain.transitions import Action, InvalidTransition
+from codex_runner.domain.transitions import FINAL_STATES, Action, InvalidTransition
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.graphs import MAX_GRAPH_SIZE
 from codex_runner.service.task_log import EventSink
 from codex_runner.store.errors import TaskConflict, TaskNotFound
 from codex_runner.store.protocol import Store, TaskUpdate
-
-SETTLED_BADLY = frozenset({TaskState.FAILED, TaskState.CANCELLED})
 
 
 class Abandoned(Exception):
@@ -79,7 +77,7 @@ class TaskWriter:
             await self.publish_events(
                 [TaskEvent(task.id, n, e.type, e.at, e.data) for n, e in pairs]
             )
-            if after.state in SETTLED_BADLY:
+            if after.state in FINAL_STATES:
                 await self.fail_dependents(after)
             return after
 
@@ -161,7 +159,7 @@ class TaskWriter:
         for task_id in (t for t in topological_order(deps) if t in blocked):
             task = by_id[task_id]
             culprits = [
-                by_id[p].key or p for p in task.depends_on if states[p] in SETTLED_BADLY
+                by_id[p].key or p for p in task.depends_on if states[p] in FINAL_STATES
             ] or ["a prerequisite"]
             reason = f"dependency_failed: {', '.join(culprits)} did not complete"
             with contextlib.suppress(InvalidTransition):

@@ -10,10 +10,12 @@ from hypothesis import strategies as st
 
 from codex_runner.domain.task import ACTIVE_STATES, TERMINAL_STATES, Task, TaskState, Workspace
 from codex_runner.domain.transitions import (
+    FINAL_STATES,
     TRANSITIONS,
     USER_ACTIONS,
     Action,
     InvalidTransition,
+    accepts_message,
     apply,
     can_apply,
     user_actions,
@@ -176,6 +178,16 @@ def test_every_state_is_reachable_from_queued_and_every_state_can_finish() -> No
 def test_state_helpers() -> None:
     assert {s for s in TaskState if s.is_terminal} == {S.COMPLETED, S.FAILED, S.CANCELLED}
     assert {s for s in TaskState if s.is_active} == {S.RUNNING, S.AWAITING_APPROVAL}
+    idle = {S.COMPLETED, S.INTERRUPTED, S.FAILED, S.CANCELLED}
+    assert {s for s in TaskState if s.is_idle} == idle
+
+
+def test_final_states_are_failed_and_cancelled() -> None:
+    assert {S.FAILED, S.CANCELLED} == FINAL_STATES
+
+
+def test_a_message_is_accepted_by_an_interrupted_or_completed_task_only() -> None:
+    assert {s for s in TaskState if accepts_message(s)} == {S.INTERRUPTED, S.COMPLETED}
 
 
 # --- properties ------------------------------------------------------------------------------

@@ -24,8 +24,8 @@ from codex_runner.bridges.slack.session_locks import SessionLocks
 from codex_runner.bridges.slack.sessions import SessionFiles, session_notes
 from codex_runner.bridges.slack.settings import BridgeSettings
 from codex_runner.domain.approval import ApprovalError
-from codex_runner.domain.task import Task, TaskState, Workspace
-from codex_runner.domain.transitions import InvalidTransition
+from codex_runner.domain.task import Task, Workspace
+from codex_runner.domain.transitions import FINAL_STATES, InvalidTransition
 from codex_runner.service.errors import IdempotencyKeyReused
 from codex_runner.service.tasks import TaskService
 from codex_runner.store.protocol import Store
@@ -187,7 +187,7 @@ class Conversations:
             if not rules.can_take_next(task.state):
                 return
             try:
-                if task.state in (TaskState.FAILED, TaskState.CANCELLED):
+                if task.state in FINAL_STATES:
                     await self._restart(session, task, queued.text, list(queued.images))
                 else:
                     await self._message(task.id, queued.text, list(queued.images))

@@ -19,11 +19,10 @@ from codex_runner.bridges.slack.db import BridgeDb, Post, Session
 from codex_runner.bridges.slack.mrkdwn import split_message, to_mrkdwn
 from codex_runner.domain.durable_event import STATE_CHANGE_TYPES, EventType, TaskEvent
 from codex_runner.domain.events import EventKind, ItemType
-from codex_runner.domain.task import TaskState
+from codex_runner.domain.task import IDLE_STATES, TaskState
 
 log = logging.getLogger(__name__)
 
-_ENDING_STATES = frozenset({"completed", "interrupted", "failed", "cancelled"})
 RESTARTED_TEXT = (
     ":warning: The runner restarted while this turn was running. Reply to continue where it "
     "left off."
@@ -117,7 +116,7 @@ def plan_posts(
         to, source = data.get("to"), data.get("from")
         if to == "running" and source == "awaiting_approval":
             update(status_ref, blocks.WORKING)
-        elif to in _ENDING_STATES:
+        elif to in IDLE_STATES:  # the turn ended
             if to == "completed":
                 update(status_ref, blocks.done_text(ctx.total_tokens))
                 if status_ref is None:

@@ -13,6 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from codex_runner.domain.task import TaskState
+from codex_runner.domain.transitions import FINAL_STATES, accepts_message
 
 # Message subtypes that carry a person's words; edits, joins, bot posts and the rest do not.
 _HUMAN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
@@ -172,21 +173,16 @@ class Delivery(StrEnum):
 
 def plan_delivery(state: TaskState, queue_depth: int) -> Delivery:
     """Messages run one turn each, in arrival order."""
-    if state in (TaskState.FAILED, TaskState.CANCELLED):
+    if state in FINAL_STATES:
         return Delivery.QUEUE if queue_depth else Delivery.NEW_TASK
-    if queue_depth or state not in (TaskState.COMPLETED, TaskState.INTERRUPTED):
+    if queue_depth or not accepts_message(state):
         return Delivery.QUEUE
     return Delivery.NOW
 
 
 def can_take_next(state: TaskState) -> bool:
     """After a turn: whether the next queued message may run now."""
-    return state in (
-        TaskState.COMPLETED,
-        TaskState.INTERRUPTED,
-        TaskState.FAILED,
-        TaskState.CANCELLED,
-    )
+    return state.is_idle
 
 
 def status_line(state: TaskState, queue_depth: int, total_tokens: int) -> str:
