@@ -5,9 +5,6 @@ The daemon mounts this router behind its bearer auth; it does no auth itself.
 
 from __future__ import annotations
 
-from typing import Literal
-
-from pydantic import BaseModel, ConfigDict
 from starlette.responses import Response
 
 from codex_runner.auth.profiles import ProfileError, check_name
@@ -15,35 +12,14 @@ from codex_runner.codex.errors import CodexError
 from codex_runner.config import ConfigError
 from codex_runner.http.errors import error_response
 from codex_runner.http.routing import Router
-from codex_runner.http.wire import ErrorOut
+from codex_runner.http.wire import (
+    ErrorOut,
+    ProfileOut,
+    ProfileStateOut,
+    ProfileSwitchBody,
+    ProfileSwitchOut,
+)
 from codex_runner.service.profiles import ProfileSwitcher, SwitchMode, SwitchRefused
-
-
-class ProfileSwitchBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str
-    mode: Literal["now", "when_idle", "force"] = "now"
-
-
-class ProfileOut(BaseModel):
-    name: str
-    auth_mode: str
-    active: bool
-
-
-class ProfileStateOut(BaseModel):
-    active: str
-    pending: str | None
-    last_error: str | None
-    profiles: list[ProfileOut]
-
-
-class ProfileSwitchOut(BaseModel):
-    active: str
-    pending: str | None
-    applied: bool
-    message: str
 
 
 def auth_router(switcher: ProfileSwitcher) -> Router:

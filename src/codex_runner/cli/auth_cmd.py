@@ -10,12 +10,13 @@ import typer
 from rich.markup import escape
 
 from codex_runner.auth.account import describe_mode
-from codex_runner.auth.daemon_client import DaemonSwitchError, request_switch
 from codex_runner.auth.profiles import ProfileError, ProfileInfo, ProfileStore
 from codex_runner.cli.config_cmd import fail, load, out
-from codex_runner.runner_home.api_token import TokenMissing
+from codex_runner.cli.daemon_link import ApiDaemonLink
+from codex_runner.runner_home.api_token import TokenMissing, read_token
 from codex_runner.runner_home.daemon_info import running_daemon
 from codex_runner.runner_home.secret_files import UnsafeSecretFile
+from codex_runner.service.daemon_link import DaemonRefused, DaemonUnanswered
 
 auth_app = typer.Typer(
     name="auth", help="Authentication: auth profiles, one account each.", no_args_is_help=True
@@ -111,16 +112,22 @@ def use_profile(
         return
     mode = "force" if force else "when_idle" if when_idle else "now"
     try:
-        switch = request_switch(store.home, daemon, name, mode)
-    except DaemonSwitchError as exc:
+        message = ApiDaemonLink().switch_profile(daemon.url, read_token(store.home), name, mode)
+    except DaemonRefused as exc:
         if not exc.unsupported:
-            raise fail(str(exc), 3 if exc.refused else 1) from None
+            raise fail(f"the daemon refused: {exc}", 3 if exc.busy else 1) from None
+        # Its exec runtime reads profiles/active on every turn: writing it is the switch.
         store.set_active(name)
         out.print(f"active auth profile: {escape(name)} (used from the next turn)")
         return
+    except DaemonUnanswered as exc:
+        raise fail(
+            f"the daemon at {daemon.url} did not answer ({exc}); "
+            "check it with `codex-runner doctor`"
+        ) from None
     except (TokenMissing, UnsafeSecretFile) as exc:
         raise fail(str(exc)) from None
-    out.print(f"daemon at {escape(switch.url)}: {escape(str(switch.result.get('message', '')))}")
+    out.print(f"daemon at {escape(daemon.url)}: {escape(message)}")
 
 
 @profiles_app.command("remove")

@@ -33,6 +33,8 @@ from codex_runner.http.wire import (
     GcOut,
     GraphCreate,
     GraphOut,
+    ProfileSwitchBody,
+    ProfileSwitchOut,
     PromptBody,
     ResumeBody,
     StatusOut,
@@ -56,6 +58,7 @@ class DaemonClient:
         token: str,
         *,
         max_reconnects: int = event_stream.MAX_RECONNECTS,
+        timeout: httpx.Timeout = CALL_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -63,7 +66,7 @@ class DaemonClient:
         self._http = httpx.Client(
             base_url=self.base_url,
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-            timeout=CALL_TIMEOUT,
+            timeout=timeout,
             transport=transport,
             trust_env=False,  # a proxy from the environment must not see the token
         )
@@ -102,6 +105,16 @@ class DaemonClient:
 
     def gc(self, body: GcBody) -> GcOut:
         return self._call(GcOut, "POST", "/v1/gc", body=body)
+
+    def answer_status(self, path: str) -> int:
+        """The HTTP status ``GET path`` answers with, error statuses included (a ClientError
+        only when the daemon does not answer)."""
+        return self._request("GET", path, check=False).status_code
+
+    def switch_profile(self, body: ProfileSwitchBody) -> ProfileSwitchOut:
+        """Switch the daemon's Codex runtime to another auth profile (it restarts Codex
+        before it answers, so this waits up to the call timeout)."""
+        return self._call(ProfileSwitchOut, "POST", "/v1/auth/profile", body=body)
 
     # --- tasks -----------------------------------------------------------------------------
 
@@ -228,6 +241,7 @@ class DaemonClient:
         *,
         body: BaseModel | None = None,
         params: Sequence[tuple[str, str | int]] = (),
+        check: bool = True,
     ) -> httpx.Response:
         content = body.model_dump_json(exclude_unset=True) if body is not None else None
         headers = {"Content-Type": "application/json"} if content is not None else None
@@ -235,17 +249,20 @@ class DaemonClient:
             response = self._http.request(
                 method, path, content=content, headers=headers, params=list(params)
             )
-        except httpx.ConnectError:
-            raise ClientError(unreachable(self.base_url)) from None
-        except httpx.TimeoutException:
+        except httpx.ConnectError as exc:
+            raise ClientError(unreachable(self.base_url), unanswered=type(exc).__name__) from None
+        except httpx.TimeoutException as exc:
             raise ClientError(
-                f"the daemon at {self.base_url} did not answer {method} {path} in time"
+                f"the daemon at {self.base_url} did not answer {method} {path} in time",
+                unanswered=type(exc).__name__,
             ) from None
         except httpx.TransportError as exc:
             raise ClientError(
-                f"lost the connection to the daemon at {self.base_url}: {exc}"
+                f"lost the connection to the daemon at {self.base_url}: {exc}",
+                unanswered=type(exc).__name__,
             ) from None
-        raise_for_status(response)
+        if check:
+            raise_for_status(response)
         return response
 
     def _parse(self, model: type[M], response: httpx.Response) -> M:

@@ -19,6 +19,7 @@ from codex_runner.auth.login import (
     login_with_chatgpt,
 )
 from codex_runner.auth.status import RunnerStatus, gather_status
+from codex_runner.cli.daemon_link import ApiDaemonLink
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import ConfigError, RunnerConfig, load_config
 from codex_runner.service.api_key_login import (
@@ -53,7 +54,7 @@ def load() -> RunnerConfig:
 
 def restart_daemon_runtime(config: RunnerConfig) -> None:
     """Tell the user what a running daemon made of the new credentials."""
-    reload = reload_daemon(config)
+    reload = reload_daemon(config, ApiDaemonLink())
     if reload is None:
         return
     if reload.warning is not None:

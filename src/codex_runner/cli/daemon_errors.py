@@ -19,13 +19,22 @@ class ClientError(Exception):
     """A call to the daemon failed; ``str()`` is one line that says what to do.
 
     ``status`` and ``code`` are the HTTP status and the API's error code when the daemon
-    answered with an error.
+    answered with an error; ``unanswered`` names how the request failed when it did not
+    answer at all (``ConnectError``, ``ReadTimeout``...).
     """
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        unanswered: str | None = None,
+    ):
         super().__init__(" ".join(message.split()))
         self.status = status
         self.code = code
+        self.unanswered = unanswered
 
 
 class DaemonLost(ClientError):

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from codex_runner.cli.daemon_link import ApiDaemonLink
 from codex_runner.config import default_home
 from codex_runner.service.doctor import DoctorReport, Level, run_doctor
 
@@ -20,7 +21,7 @@ def doctor_command(
     json_output: Annotated[bool, typer.Option("--json", help="One JSON document.")] = False,
 ) -> None:
     """Check that Codex, its auth, git, the sandbox, the state directory and the daemon work."""
-    report = asyncio.run(run_doctor(default_home()))
+    report = asyncio.run(run_doctor(default_home(), daemon=ApiDaemonLink()))
     if json_output:
         print(json.dumps(report.to_dict(), indent=2))
     else:

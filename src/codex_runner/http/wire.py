@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic_core import PydanticCustomError
@@ -370,3 +370,33 @@ class ErrorOut(BaseModel):
 
 class HealthOut(BaseModel):
     ok: bool
+
+
+# --- auth profiles (/v1/auth/profile) ---------------------------------------------------
+
+
+class ProfileSwitchBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    mode: Literal["now", "when_idle", "force"] = "now"
+
+
+class ProfileOut(BaseModel):
+    name: str
+    auth_mode: str
+    active: bool
+
+
+class ProfileStateOut(BaseModel):
+    active: str
+    pending: str | None
+    last_error: str | None
+    profiles: list[ProfileOut]
+
+
+class ProfileSwitchOut(BaseModel):
+    active: str
+    pending: str | None
+    applied: bool
+    message: str

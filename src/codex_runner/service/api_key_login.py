@@ -9,7 +9,8 @@ The rules, whichever interface asks:
   A ChatGPT login there belongs to someone else and stays;
 - after either change, a running daemon's Codex still holds the old credentials: it is
   asked to restart on the active profile once idle (a pinned ``codex.home`` has no
-  profiles, so that daemon must be restarted by hand).
+  profiles, so that daemon must be restarted by hand). The CLI asks it, through the
+  :class:`~codex_runner.service.daemon_link.DaemonLink` it hands in.
 """
 
 from __future__ import annotations
@@ -18,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codex_runner.auth.api_key_store import ApiKeyStore, ApiKeyStoreError
-from codex_runner.auth.daemon_client import DaemonSwitchError, request_switch
 from codex_runner.auth.login import LoginFailed, login_with_api_key, logout
 from codex_runner.auth.profiles import AUTH_FILE, auth_mode_of
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import ConfigError, RunnerConfig, active_profile
-from codex_runner.runner_home.api_token import TokenMissing
+from codex_runner.runner_home.api_token import TokenMissing, read_token
 from codex_runner.runner_home.daemon_info import running_daemon
 from codex_runner.runner_home.secret_files import UnsafeSecretFile
+from codex_runner.service.daemon_link import DaemonLink, DaemonRefused, DaemonUnanswered
 
 
 class KeyLoginError(Exception):
@@ -98,9 +99,9 @@ async def forget_key(config: RunnerConfig, store: ApiKeyStore | None = None) -> 
     return KeyForgotten(removed, store.describe(), codex_home)
 
 
-def reload_daemon(config: RunnerConfig) -> DaemonReload | None:
-    """Ask a running daemon to restart its Codex (when idle) on the active profile, so that
-    it picks up new credentials; None when no daemon runs."""
+def reload_daemon(config: RunnerConfig, link: DaemonLink) -> DaemonReload | None:
+    """Ask a running daemon (through ``link``) to restart its Codex (when idle) on the
+    active profile, so that it picks up new credentials; None when no daemon runs."""
     daemon = running_daemon(config.home)
     if daemon is None:
         return None
@@ -109,8 +110,14 @@ def reload_daemon(config: RunnerConfig) -> DaemonReload | None:
             warning=f"codex.home is set, so the daemon at {daemon.url} cannot switch its Codex "
             "over; restart the daemon to use the login"
         )
+    restart = "restart the daemon to use the login"
     try:
-        switch = request_switch(config.home, daemon, active_profile(config.home), "when_idle")
-    except (DaemonSwitchError, TokenMissing, UnsafeSecretFile) as exc:
-        return DaemonReload(warning=f"{exc}; restart the daemon to use the login")
-    return DaemonReload(message=f"daemon at {switch.url}: {switch.result.get('message', '')}")
+        token = read_token(config.home)
+        message = link.switch_profile(daemon.url, token, active_profile(config.home), "when_idle")
+    except (TokenMissing, UnsafeSecretFile) as exc:
+        return DaemonReload(warning=f"{exc}; {restart}")
+    except DaemonRefused as exc:
+        return DaemonReload(warning=f"the daemon refused: {exc}; {restart}")
+    except DaemonUnanswered as exc:
+        return DaemonReload(warning=f"the daemon at {daemon.url} did not answer ({exc}); {restart}")
+    return DaemonReload(message=f"daemon at {daemon.url}: {message}")

@@ -1,10 +1,12 @@
 """``doctor``: checks that a runner home can run Codex, each with a level and the fix.
 
-Checks never raise: each turns what it found into a :class:`Check`. The CLI only renders.
+Checks never raise: each turns what it found into a :class:`Check`. The CLI only renders,
+and hands in the :class:`~codex_runner.service.daemon_link.DaemonLink` the daemon check asks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import stat
@@ -17,8 +19,6 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from codex_runner.auth.account import describe_mode
 from codex_runner.auth.account_session import AccountSession, Launcher
 from codex_runner.auth.api_key_store import KEY_FILE
@@ -30,11 +30,11 @@ from codex_runner.runner_home.api_token import TokenMissing, read_token, token_p
 from codex_runner.runner_home.daemon_info import running_daemon
 from codex_runner.runner_home.secret_files import UnsafeSecretFile, check_private
 from codex_runner.runner_home.team_home import link_problems, owns_codex_home
+from codex_runner.service.daemon_link import DaemonLink, DaemonUnanswered
 
 MIB = 1024 * 1024
 DISK_ERROR_BYTES = 100 * MIB
 DISK_WARNING_BYTES = 1024 * MIB
-HTTP_TIMEOUT_S = 3.0
 
 
 class Level(StrEnum):
@@ -78,10 +78,10 @@ def _error(name: str, message: str, fix: str | None = None) -> Check:
 async def run_doctor(
     home: Path,
     *,
+    daemon: DaemonLink,
     launcher: Launcher | None = None,
-    http_transport: httpx.AsyncBaseTransport | None = None,
 ) -> DoctorReport:
-    """Run every check against runner home ``home``."""
+    """Run every check against runner home ``home``; ``daemon`` asks a running daemon."""
     checks: list[Check] = []
     config, config_check = _check_config(home)
     checks.append(config_check)
@@ -94,7 +94,7 @@ async def run_doctor(
     checks.extend(_check_secret_files(home))
     checks.append(_check_disk(home))
     checks.append(_check_team_links(home, config))
-    checks.append(await _check_daemon(home, http_transport))
+    checks.append(await _check_daemon(home, daemon))
     return DoctorReport(tuple(checks))
 
 
@@ -303,7 +303,7 @@ def _check_team_links(home: Path, config: RunnerConfig) -> Check:
     return _ok("team home", "every profile links to the team home's shared entries")
 
 
-async def _check_daemon(home: Path, transport: httpx.AsyncBaseTransport | None) -> Check:
+async def _check_daemon(home: Path, daemon: DaemonLink) -> Check:
     info = running_daemon(home)
     if info is None:
         return _ok("daemon", "not running (start it with `codex-runner serve`)")
@@ -311,27 +311,23 @@ async def _check_daemon(home: Path, transport: httpx.AsyncBaseTransport | None) 
         token = read_token(home)
     except (TokenMissing, UnsafeSecretFile) as exc:
         return _error("daemon", f"running at {info.url}, but: {exc}")
-    # trust_env=False: a proxy from the environment must never see the bearer token.
-    async with httpx.AsyncClient(
-        base_url=info.url, timeout=HTTP_TIMEOUT_S, transport=transport, trust_env=False
-    ) as client:
-        try:
-            health = await client.get("/healthz")
-            status = await client.get("/v1/status", headers={"Authorization": f"Bearer {token}"})
-        except httpx.HTTPError as exc:
-            return _error(
-                "daemon",
-                f"pid {info.pid} at {info.url} does not answer ({type(exc).__name__})",
-                "restart it: stop the process and run `codex-runner serve`",
-            )
-    if health.status_code != 200:
-        return _error("daemon", f"{info.url}/healthz answered {health.status_code}")
-    if status.status_code in (401, 403):
+    try:
+        # The link's client is synchronous; a thread keeps this loop free while it waits.
+        answers = await asyncio.to_thread(daemon.answers, info.url, token)
+    except DaemonUnanswered as exc:
+        return _error(
+            "daemon",
+            f"pid {info.pid} at {info.url} does not answer ({exc})",
+            "restart it: stop the process and run `codex-runner serve`",
+        )
+    if answers.healthz != 200:
+        return _error("daemon", f"{info.url}/healthz answered {answers.healthz}")
+    if answers.status in (401, 403):
         return _error(
             "daemon",
             f"{info.url} rejected the token in {token_path(home)}",
             "restart the daemon so it reads the current token, or check CODEX_RUNNER_HOME",
         )
-    if status.status_code != 200:
-        return _error("daemon", f"{info.url}/v1/status answered {status.status_code}")
+    if answers.status != 200:
+        return _error("daemon", f"{info.url}/v1/status answered {answers.status}")
     return _ok("daemon", f"running at {info.url} (pid {info.pid}); the token is accepted")

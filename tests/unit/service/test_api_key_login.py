@@ -11,6 +11,7 @@ import pytest
 
 from codex_runner.auth.api_key_store import ApiKeyStore
 from codex_runner.config import load_config
+from codex_runner.runner_home.api_token import ensure_token
 from codex_runner.runner_home.daemon_info import DaemonInfo, write_info
 from codex_runner.service.api_key_login import (
     KeyLoginError,
@@ -19,6 +20,7 @@ from codex_runner.service.api_key_login import (
     reload_daemon,
     store_key,
 )
+from codex_runner.service.daemon_link import DaemonRefused, FakeDaemonLink
 
 KEY = "sk-service-canary-0123456789"
 
@@ -55,9 +57,28 @@ async def test_forgetting_the_key_keeps_a_chatgpt_login(tmp_path: Path) -> None:
 
 
 def test_no_daemon_nothing_to_reload_and_a_pinned_home_says_to_restart(tmp_path: Path) -> None:
-    assert reload_daemon(load_config(tmp_path)) is None
+    link = FakeDaemonLink()
+    assert reload_daemon(load_config(tmp_path), link) is None
     write_info(tmp_path, DaemonInfo("http://127.0.0.1:1", os.getpid(), "2026-11-22T00:00:00Z"))
     (tmp_path / "config.toml").write_text(f'[codex]\nhome = "{tmp_path / "pinned"}"\n')
-    reload = reload_daemon(load_config(tmp_path))
+    reload = reload_daemon(load_config(tmp_path), link)
     assert reload is not None and reload.message is None
     assert reload.warning is not None and "restart the daemon" in reload.warning
+    assert link.asked == []
+
+
+def test_a_running_daemon_is_asked_to_switch_once_idle_and_a_refusal_is_a_warning(
+    tmp_path: Path,
+) -> None:
+    token = ensure_token(tmp_path)
+    write_info(tmp_path, DaemonInfo("http://daemon.test", os.getpid(), "2026-11-22T00:00:00Z"))
+    link = FakeDaemonLink(switch_message="switching once idle")
+    reload = reload_daemon(load_config(tmp_path), link)
+    assert reload is not None and reload.warning is None
+    assert reload.message == "daemon at http://daemon.test: switching once idle"
+    assert link.asked == [("switch_profile", "http://daemon.test", token, "default", "when_idle")]
+    link.refusal = DaemonRefused("the Codex runtime did not restart", status=503)
+    reload = reload_daemon(load_config(tmp_path), link)
+    assert reload is not None and reload.message is None
+    assert reload.warning is not None
+    assert "did not restart" in reload.warning and "restart the daemon" in reload.warning

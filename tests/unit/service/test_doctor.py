@@ -8,7 +8,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from codex_runner.auth.api_key_store import ApiKeyStore
@@ -17,9 +16,12 @@ from codex_runner.codex.process import ChildProcess
 from codex_runner.codex.transport import Transport
 from codex_runner.runner_home.api_token import ensure_token
 from codex_runner.runner_home.daemon_info import DaemonInfo, write_info
+from codex_runner.service.daemon_link import DaemonLink, FakeDaemonLink
 from codex_runner.service.doctor import DoctorReport, Level, run_doctor
 
 NO_ACCOUNT = {"account": None, "requiresOpenaiAuth": True}
+# No daemon runs in these homes: the link is never asked.
+NO_DAEMON: DaemonLink = FakeDaemonLink(unanswered="asked without a running daemon")
 
 
 @pytest.fixture(autouse=True)
@@ -55,7 +57,7 @@ def _check(report: DoctorReport, name: str) -> tuple[Level, str, str | None]:
 
 
 async def test_a_missing_binary_is_an_error_and_codex_is_not_started(tmp_path: Path) -> None:
-    report = await run_doctor(tmp_path)
+    report = await run_doctor(tmp_path, daemon=NO_DAEMON)
     level, message, _ = _check(report, "codex binary")
     assert level is Level.ERROR and "/nonexistent/codex" in message
     assert "CODEX_RUNNER_CODEX_BIN" in message
@@ -65,7 +67,7 @@ async def test_a_missing_binary_is_an_error_and_codex_is_not_started(tmp_path: P
 
 
 async def test_no_auth_is_an_error_that_says_how_to_log_in(tmp_path: Path) -> None:
-    report = await run_doctor(tmp_path, launcher=fake_codex(NO_ACCOUNT))
+    report = await run_doctor(tmp_path, daemon=NO_DAEMON, launcher=fake_codex(NO_ACCOUNT))
     assert _check(report, "app-server")[0] is Level.OK
     level, message, fix = _check(report, "auth")
     assert level is Level.ERROR and "no credentials" in message
@@ -74,7 +76,7 @@ async def test_no_auth_is_an_error_that_says_how_to_log_in(tmp_path: Path) -> No
 
 async def test_an_accepted_login_is_ok(tmp_path: Path) -> None:
     account = {"account": {"type": "chatgpt", "email": "a@b.c", "planType": "team"}}
-    report = await run_doctor(tmp_path, launcher=fake_codex(account))
+    report = await run_doctor(tmp_path, daemon=NO_DAEMON, launcher=fake_codex(account))
     level, message, _ = _check(report, "auth")
     assert level is Level.OK and "ChatGPT as a@b.c (plan team)" in message
 
@@ -83,7 +85,7 @@ async def test_a_world_readable_secrets_file_is_an_error_with_chmod(tmp_path: Pa
     ApiKeyStore(tmp_path).save("sk-doctor-canary")
     key_file = tmp_path / "secrets" / "openai-api-key"
     key_file.chmod(0o644)
-    report = await run_doctor(tmp_path, launcher=fake_codex(NO_ACCOUNT))
+    report = await run_doctor(tmp_path, daemon=NO_DAEMON, launcher=fake_codex(NO_ACCOUNT))
     level, message, _ = _check(report, "secret files")
     assert level is Level.ERROR and f"chmod 600 {key_file}" in message
     assert "sk-doctor-canary" not in str(report.to_dict())
@@ -95,14 +97,13 @@ async def test_a_readable_config_holding_slack_tokens_is_an_error_with_chmod(
     config = tmp_path / "config.toml"
     config.write_text('[slack]\nbot_token = "xoxb-doctor-canary"\n')
     config.chmod(0o644)
-    report = await run_doctor(tmp_path, launcher=fake_codex(NO_ACCOUNT))
+    report = await run_doctor(tmp_path, daemon=NO_DAEMON, launcher=fake_codex(NO_ACCOUNT))
     level, message, _ = _check(report, "secret files")
     assert level is Level.ERROR and f"chmod 600 {config}" in message
     assert "xoxb-doctor-canary" not in str(report.to_dict())
     config.chmod(0o600)
-    level, _, _ = _check(
-        await run_doctor(tmp_path, launcher=fake_codex(NO_ACCOUNT)), "secret files"
-    )
+    report = await run_doctor(tmp_path, daemon=NO_DAEMON, launcher=fake_codex(NO_ACCOUNT))
+    level, _, _ = _check(report, "secret files")
     assert level is Level.OK
 
 
@@ -110,45 +111,47 @@ async def test_a_world_writable_state_directory_is_an_error(tmp_path: Path) -> N
     home = tmp_path / "home"
     home.mkdir()
     home.chmod(0o777)
-    level, _, fix = _check(await run_doctor(home), "state directory")
+    level, _, fix = _check(await run_doctor(home, daemon=NO_DAEMON), "state directory")
     assert level is Level.ERROR and fix == f"chmod 700 {home}"
 
 
 async def test_invalid_config_is_an_error_and_other_checks_still_run(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text("[codex]\nsandbox = 'wide-open'\n")
-    report = await run_doctor(tmp_path)
+    report = await run_doctor(tmp_path, daemon=NO_DAEMON)
     level, message, _ = _check(report, "config")
     assert level is Level.ERROR and "codex.sandbox" in message
     assert _check(report, "disk space")[0] is Level.OK
 
 
-def _daemon(home: Path, status_code: int) -> httpx.MockTransport:
-    token = ensure_token(home)
+def _daemon(home: Path, status_code: int) -> FakeDaemonLink:
+    """A daemon running for ``home`` that answers /v1/status with ``status_code``."""
+    ensure_token(home)
     write_info(home, DaemonInfo("http://daemon.test", os.getpid(), "2026-01-01T00:00:00Z"))
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        if request.url.path == "/healthz":
-            return httpx.Response(200, json={"ok": True})
-        if request.headers.get("authorization") != f"Bearer {token}":
-            return httpx.Response(401)
-        return httpx.Response(status_code, json={})
-
-    return httpx.MockTransport(handle)
+    return FakeDaemonLink(healthz=200, status=status_code)
 
 
 async def test_a_running_daemon_that_accepts_the_token_is_ok(tmp_path: Path) -> None:
-    report = await run_doctor(tmp_path, http_transport=_daemon(tmp_path, 200))
-    level, message, _ = _check(report, "daemon")
+    daemon = _daemon(tmp_path, 200)
+    level, message, _ = _check(await run_doctor(tmp_path, daemon=daemon), "daemon")
     assert level is Level.OK and "token is accepted" in message
+    token = (tmp_path / "api-token").read_text().strip()
+    assert daemon.asked == [("answers", "http://daemon.test", token)]
 
 
 async def test_a_daemon_that_rejects_the_token_is_an_error(tmp_path: Path) -> None:
-    transport = _daemon(tmp_path, 200)
-    (tmp_path / "api-token").write_text("someone-elses-token\n")
-    level, message, _ = _check(await run_doctor(tmp_path, http_transport=transport), "daemon")
+    daemon = _daemon(tmp_path, 401)
+    level, message, _ = _check(await run_doctor(tmp_path, daemon=daemon), "daemon")
     assert level is Level.ERROR and "rejected the token" in message
 
 
+async def test_a_running_daemon_that_does_not_answer_is_an_error(tmp_path: Path) -> None:
+    daemon = _daemon(tmp_path, 200)
+    daemon.unanswered = "ConnectError"
+    level, message, fix = _check(await run_doctor(tmp_path, daemon=daemon), "daemon")
+    assert level is Level.ERROR and "does not answer (ConnectError)" in message
+    assert fix is not None and "codex-runner serve" in fix
+
+
 async def test_no_daemon_is_fine(tmp_path: Path) -> None:
-    level, message, _ = _check(await run_doctor(tmp_path), "daemon")
+    level, message, _ = _check(await run_doctor(tmp_path, daemon=NO_DAEMON), "daemon")
     assert level is Level.OK and "not running" in message
