@@ -25,6 +25,7 @@ from codex_runner.config import RunnerConfig
 from codex_runner.domain.events import ApprovalRequest, EventKind, FailureClass, TurnStatus
 from codex_runner.mockmodel import MockModelServer
 
+from ..unit.codex.runtime_contract import RuntimeContract, RuntimeUnderTest
 from .conftest import ConfigFactory
 from .model_failures import ECHOED_KEY, UPSTREAM_MESSAGE, failing_model, unreachable_provider
 
@@ -324,3 +325,18 @@ async def test_connecting_to_a_socket_nobody_listens_on_names_the_path_and_the_f
     missing = tmp_path / "nobody.sock"
     with pytest.raises(TransportClosed, match="codex app-server --listen unix://"):
         await AppServerConnection(unix_socket_launcher(missing, config)).open()
+
+
+class TestAppServerRuntimeContract(RuntimeContract):
+    @pytest.fixture
+    async def under_test(
+        self, make_config: ConfigFactory, repo: Path
+    ) -> AsyncIterator[RuntimeUnderTest]:
+        async with AppServerRuntime(make_config()) as runtime:
+            yield RuntimeUnderTest(
+                runtime,
+                ThreadOptions(cwd=repo),
+                greeting="hello",
+                reply="Hi there",
+                slow="slow please",
+            )

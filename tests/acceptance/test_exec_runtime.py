@@ -7,6 +7,7 @@ import asyncio
 import os
 import signal
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,7 @@ from codex_runner.codex.runtime import ThreadOptions, Turn
 from codex_runner.domain.events import CodexEvent, EventKind, FailureClass, TurnStatus
 from codex_runner.mockmodel import MockModelServer
 
+from ..unit.codex.runtime_contract import RuntimeContract, RuntimeUnderTest
 from .conftest import ConfigFactory
 from .model_failures import ECHOED_KEY, UPSTREAM_MESSAGE, failing_model, unreachable_provider
 
@@ -435,3 +437,18 @@ async def test_an_unreachable_provider_fails_the_quiet_turn_naming_the_connectio
     assert "no output from codex exec for 3s" in result.error.message
     assert "; last error: " in result.error.message
     assert "error sending request" in result.error.message
+
+
+class TestExecRuntimeContract(RuntimeContract):
+    @pytest.fixture
+    async def under_test(
+        self, make_config: ConfigFactory, repo: Path
+    ) -> AsyncIterator[RuntimeUnderTest]:
+        async with ExecRuntime(make_config(runtime="exec")) as runtime:
+            yield RuntimeUnderTest(
+                runtime,
+                ThreadOptions(cwd=repo),
+                greeting="hello",
+                reply="Hi there",
+                slow="slow please",
+            )
