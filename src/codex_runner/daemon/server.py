@@ -138,9 +138,7 @@ async def _serve_api(
     if slack_settings(config) is not None:  # tokens configured: the bridge runs
         from codex_runner.bridges.slack import SlackBridge, slack_router
 
-        bridge = SlackBridge(
-            config, daemon.service, daemon.service.store, daemon.bus, daemon_url=url
-        )
+        bridge = SlackBridge(config, daemon.service, daemon_url=url)
         routers.append(slack_router(bridge))
     if daemon.switcher is not None:
         routers.append(auth_router(daemon.switcher))

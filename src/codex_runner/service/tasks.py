@@ -25,7 +25,7 @@ from codex_runner.codex.runtime import CodexRuntime, RuntimeStatus
 from codex_runner.domain import durable_event
 from codex_runner.domain.approval import Approval
 from codex_runner.domain.conversation import Turn as TurnRecord
-from codex_runner.domain.durable_event import TaskEvent
+from codex_runner.domain.durable_event import EVENT_TYPES, NewEvent, TaskEvent
 from codex_runner.domain.events import ApprovalRequest
 from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import ACTIVE_STATES, RuntimeSettings, Task, TaskState, Workspace
@@ -378,6 +378,15 @@ class TaskService:
         if turn is None or task.state is not TaskState.RUNNING:
             raise TaskNotRunning(task_id, task.state, "steer")
         await turn.steer(prompt)
+
+    async def record_event(self, task_id: str, type: str, data: dict[str, Any]) -> TaskEvent:
+        """Add an adapter's own event (say ``slack.message_received``) to the task's history:
+        committed, then published to followers and the task log like every other event.
+        The runner's own event types are refused: only the service records those."""
+        if type in EVENT_TYPES:
+            raise ValueError(f"{type} is a runner event; an adapter records its own types")
+        (event,) = await self._writer.append(task_id, [NewEvent(type, self._clock(), data)])
+        return event
 
     async def decide_approval(self, approval_id: str, decision: str, by: str) -> Approval:
         """Decide a pending approval once; raises the domain errors for a bad decision."""

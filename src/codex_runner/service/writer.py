@@ -131,6 +131,14 @@ class TaskWriter:
                 continue
             return after
 
+    async def append(self, task_id: str, events: Sequence[NewEvent]) -> list[TaskEvent]:
+        """Add events to the task's history (no state change), then publish them."""
+        seqs = await self._store.append_events(task_id, list(events))
+        pairs = zip(seqs, events, strict=True)
+        written = [TaskEvent(task_id, n, e.type, e.at, e.data) for n, e in pairs]
+        await self.publish_events(written)
+        return written
+
     async def publish(self, task_id: str, seqs: Sequence[int]) -> None:
         """Publish committed events by number (read back from the store)."""
         if not seqs:

@@ -142,7 +142,7 @@ def harness(
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        bridge = SlackBridge(config, service, store, bus, url)
+        bridge = SlackBridge(config, service, url)
         # Under the daemon's bearer check, as in the daemon: the helper routes authenticate
         # with the session key alone, every other path needs the API token.
         routers = [slack_router(bridge)]

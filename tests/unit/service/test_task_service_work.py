@@ -385,3 +385,20 @@ async def test_gc_removes_finished_worktrees_only(tmp_path: Path) -> None:
         s.runtime.gate.set()
     finally:
         await s.service.stop()
+
+
+async def test_an_adapters_event_is_stored_and_logged_like_every_other(setup: Setup) -> None:
+    task = await setup.service.submit("x", setup.git)
+    recorded = await setup.service.record_event(task.id, "slack.command", {"command": "status"})
+    assert (recorded.seq, recorded.data) == (2, {"command": "status"})
+    stored = [e.type for e in await setup.service.read_events(task.id)]
+    assert stored == ["task.created", "slack.command"]
+    lines = setup.logs.path(task.id).read_text().splitlines()
+    assert [json.loads(line)["type"] for line in lines] == stored
+
+
+async def test_an_adapter_cannot_record_a_runner_event(setup: Setup) -> None:
+    task = await setup.service.submit("x", setup.git)
+    with pytest.raises(ValueError, match=r"task\.state_changed is a runner event"):
+        await setup.service.record_event(task.id, "task.state_changed", {"to": "completed"})
+    assert [e.type for e in await setup.service.read_events(task.id)] == ["task.created"]

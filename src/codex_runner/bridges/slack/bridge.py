@@ -32,9 +32,8 @@ from codex_runner.bridges.slack.sessions import SessionFiles, new_helper_key
 from codex_runner.bridges.slack.settings import BridgeSettings
 from codex_runner.config import RunnerConfig
 from codex_runner.domain.durable_event import EventType, TaskEvent
-from codex_runner.service.event_bus import EventBus
 from codex_runner.service.tasks import TaskService
-from codex_runner.store.protocol import Store
+from codex_runner.store.errors import ApprovalNotFound
 
 log = logging.getLogger(__name__)
 
@@ -46,16 +45,12 @@ class SlackBridge:
         self,
         config: RunnerConfig,
         service: TaskService,
-        store: Store,
-        bus: EventBus,
         daemon_url: str,
         *,
         stop_timeout_s: float = 5.0,
     ) -> None:
         self.settings: BridgeSettings | None = bridge_settings.resolve(config)
         self._service = service
-        self._store = store
-        self._bus = bus
         self._daemon_url = daemon_url
         self._stop_timeout_s = stop_timeout_s
         self._connected = asyncio.Event()
@@ -92,7 +87,7 @@ class SlackBridge:
         db.forget_seen_before(time.time() - SEEN_RETENTION_S)
         client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url)
         api = WebSlackApi(client)
-        task_log = TaskLog(self._store, self._bus)
+        task_log = TaskLog(self._service.record_event)
         names = self._names = DisplayNames(api)
         outbox = self._outbox = Outbox(
             db, api, task_log, retry_base_s=settings.retry_base_s, retry_max_s=settings.retry_max_s
@@ -102,7 +97,6 @@ class SlackBridge:
             db=db,
             api=api,
             service=self._service,
-            store=self._store,
             task_log=task_log,
             names=names,
             notify_outbox=outbox.notify,
@@ -211,9 +205,9 @@ class SlackBridge:
         if event.type == EventType.APPROVAL_REQUESTED:
             return EventContext(deciders=self.conversations.deciders(session))
         if event.type in (EventType.APPROVAL_DECIDED, EventType.APPROVAL_EXPIRED):
-            approval = await self._store.get_approval(str(event.data.get("approval_id")))
-            data = {}
-            if approval is not None:
+            data: dict[str, Any] = {}
+            with contextlib.suppress(ApprovalNotFound):
+                approval = await self._service.approval(str(event.data.get("approval_id")))
                 data = {
                     "kind": approval.kind.value,
                     "command": approval.command,

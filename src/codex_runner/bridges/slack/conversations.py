@@ -28,7 +28,7 @@ from codex_runner.domain.task import Task, Workspace
 from codex_runner.domain.transitions import FINAL_STATES, InvalidTransition
 from codex_runner.service.errors import IdempotencyKeyReused
 from codex_runner.service.tasks import TaskService
-from codex_runner.store.protocol import Store
+from codex_runner.store.errors import ApprovalNotFound
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,6 @@ class Conversations:
         db: BridgeDb,
         api: SlackApi,
         service: TaskService,
-        store: Store,
         task_log: TaskLog,
         names: DisplayNames,
         notify_outbox: Callable[[], None],
@@ -60,7 +59,6 @@ class Conversations:
         self._db = db
         self._api = api
         self._service = service
-        self._store = store
         self._log = task_log
         self._names = names
         self._notify = notify_outbox
@@ -238,7 +236,10 @@ class Conversations:
 
     async def handle_approval_action(self, user: str, approval_id: str, decision: str) -> None:
         """A click on an approval button."""
-        approval = await self._store.get_approval(approval_id)
+        try:
+            approval = await self._service.approval(approval_id)
+        except ApprovalNotFound:
+            approval = None
         session = self._db.session_by_task(approval.task_id) if approval else None
         if approval is None or session is None:
             log.warning("approval action for unknown approval %s ignored", approval_id)

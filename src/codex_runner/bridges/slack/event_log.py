@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
 from typing import Any
-
-from codex_runner.domain.durable_event import NewEvent
-from codex_runner.service.event_bus import EventBus
-from codex_runner.store.protocol import Store
 
 log = logging.getLogger(__name__)
 
@@ -25,24 +21,23 @@ HELPER_CALL = "slack.helper_call"
 SLACK_PREFIX = "slack."
 
 
-class TaskLog:
-    """Appends to the task's history (commit first), then publishes to the bus."""
+# (task_id, type, data): TaskService.record_event, which commits, then publishes.
+RecordEvent = Callable[[str, str, dict[str, Any]], Awaitable[object]]
 
-    def __init__(self, store: Store, bus: EventBus) -> None:
-        self._store = store
-        self._bus = bus
+
+class TaskLog:
+    """Records what happened in Slack in the task's history, through the service.
+
+    A record that fails is logged, not raised: what it records already happened in Slack.
+    """
+
+    def __init__(self, record_event: RecordEvent) -> None:
+        self._record_event = record_event
 
     async def record(self, task_id: str | None, type: str, data: dict[str, Any]) -> None:
         if task_id is None:
             return
         try:
-            seqs = await self._store.append_events(
-                task_id, [NewEvent(type, datetime.now(UTC), data)]
-            )
-            events = await self._store.read_events(
-                task_id, after_seq=min(seqs) - 1, limit=len(seqs)
-            )
+            await self._record_event(task_id, type, data)
         except Exception:
             log.exception("could not record %s on task %s", type, task_id)
-            return
-        self._bus.publish(events)

@@ -8,8 +8,8 @@ from codex_runner.bridges.slack.api import BotIdentity, SlackRejected, SlackUnav
 from codex_runner.bridges.slack.db import BridgeDb, Post, Session
 from codex_runner.bridges.slack.event_log import TaskLog
 from codex_runner.bridges.slack.outbox import Outbox, backoff_delay
+from codex_runner.domain.durable_event import NewEvent
 from codex_runner.domain.task import Task, Workspace
-from codex_runner.service.event_bus import EventBus
 from codex_runner.store.memory import InMemoryStore
 
 
@@ -74,7 +74,11 @@ async def test_posts_survive_an_outage_in_order_and_refused_ones_are_recorded(
     db.add_session(Session("k", "C1", "1.1", "t1", "U1"))
     slack = FlakySlack()
     slack.down = 3
-    outbox = Outbox(db, slack, TaskLog(store, EventBus()), retry_base_s=0.001, retry_max_s=0.01)
+
+    async def record(task_id: str, type: str, data: dict[str, Any]) -> None:
+        await store.append_events(task_id, [NewEvent(type, datetime.now(UTC), data)])
+
+    outbox = Outbox(db, slack, TaskLog(record), retry_base_s=0.001, retry_max_s=0.01)
 
     def p(text: str, op: str = "post", **extra: Any) -> Post:
         return Post("k", "C1", op, {"text": text, **extra}, thread_ts="1.1", task_id="t1")
