@@ -8,11 +8,10 @@ from typing import Annotated
 from pydantic import Field
 from starlette.responses import StreamingResponse
 
-from codex_runner.domain.durable_event import STATE_CHANGE_TYPES, TaskEvent
-from codex_runner.domain.task import TaskState
+from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.http.errors import ERROR_RESPONSES
 from codex_runner.http.routing import Header, Router
-from codex_runner.http.sse import EventStreams, StopAfter
+from codex_runner.http.sse import EventStreams
 from codex_runner.http.wire import INT64_MAX, EventList, EventOut
 from codex_runner.service.tasks import TaskService
 
@@ -51,26 +50,14 @@ def event_routes(service: TaskService, streams: EventStreams) -> Router:
         """Stored events after ``after`` (or ``Last-Event-ID``), then live ones, no gap."""
         await service.get(task_id)  # 404 before the stream starts
         start = last_event_id if last_event_id is not None else after
-        stop_after = _settled_check(service, task_id) if until_terminal else None
-        if stop_after is not None and await service.settled_at(task_id, start):
+        if not until_terminal:
+            return streams.response(service.events(task_id, start))
+        watch = service.settle_watch(task_id)
+        if await watch.settled_at(start):
             return streams.response(_no_events())  # settled, and everything was sent before
-        return streams.response(service.events(task_id, start), stop_after=stop_after)
+        return streams.response(service.events(task_id, start), stop_after=watch.settled_after)
 
     return router
-
-
-def _settled_check(service: TaskService, task_id: str) -> StopAfter:
-    """True after the event that leaves the task settled: it is in a terminal state (no
-    follow-up queued) and that event is its latest one."""
-    settled = False
-
-    async def check(event: TaskEvent) -> bool:
-        nonlocal settled
-        if event.type in STATE_CHANGE_TYPES:
-            settled = TaskState(event.data["to"]).is_terminal
-        return settled and await service.settled_at(task_id, event.seq)
-
-    return check
 
 
 async def _no_events() -> AsyncIterator[TaskEvent]:

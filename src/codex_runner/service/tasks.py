@@ -38,6 +38,7 @@ from codex_runner.service.graphs import GraphRequest, GraphView, load_graph
 from codex_runner.service.recovery import Recovery
 from codex_runner.service.runner import TaskRunner
 from codex_runner.service.scheduler import Scheduler
+from codex_runner.service.settling import SettleWatch
 from codex_runner.service.submissions import Submissions
 from codex_runner.service.task_log import EventSink
 from codex_runner.service.validation import check_images
@@ -196,6 +197,10 @@ class TaskService:
         task = await self.get(task_id)
         later = await self._store.read_events(task_id, after_seq=seq, limit=1)
         return task.state.is_terminal and not later
+
+    def settle_watch(self, task_id: str) -> SettleWatch:
+        """For a follower of the task's events: tells it when the task has settled."""
+        return SettleWatch(self.settled_at, task_id)
 
     async def graph(self, graph_id: str) -> GraphView:
         return await load_graph(self._store, graph_id)

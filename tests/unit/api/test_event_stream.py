@@ -164,6 +164,19 @@ async def test_until_terminal_on_a_settled_task_that_was_read_ends_at_once(
             assert await events_of(messages) == []
 
 
+async def test_until_terminal_after_the_settling_event_ends_after_later_adapter_events(
+    harness: Harness, served: Served
+) -> None:
+    task = await harness.submit("quick")
+    await harness.wait_state(task["id"], TaskState.COMPLETED)
+    settling = (await harness.service.read_events(task["id"]))[-1].seq
+    noted = await harness.service.record_event(task["id"], "slack.delivered", {"op": "post"})
+    async with asyncio.timeout(WAIT_S):
+        async with served.stream(task["id"], after=settling, until_terminal="true") as response:
+            messages = read_sse(response)
+            assert [m.id for m in await events_of(messages)] == [noted.seq]
+
+
 async def test_a_follow_up_keeps_the_stream_open_past_the_first_completion(
     harness: Harness, served: Served
 ) -> None:

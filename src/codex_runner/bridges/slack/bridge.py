@@ -110,7 +110,7 @@ class SlackBridge:
             self._event_context,
             outbox.notify,
             conversations.dispatch_next,
-            self._service.settled_at,
+            self._service.settle_watch,
         )
         self.helpers = AgentHelpers(
             db=db,

@@ -17,9 +17,10 @@ from typing import Any
 from codex_runner.bridges.slack import blocks
 from codex_runner.bridges.slack.db import BridgeDb, Post, Session
 from codex_runner.bridges.slack.mrkdwn import split_message, to_mrkdwn
-from codex_runner.domain.durable_event import STATE_CHANGE_TYPES, EventType, TaskEvent
+from codex_runner.domain.durable_event import EventType, TaskEvent
 from codex_runner.domain.events import EventKind, ItemType
-from codex_runner.domain.task import IDLE_STATES, TaskState
+from codex_runner.domain.task import IDLE_STATES
+from codex_runner.service.settling import SettleWatch
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +151,7 @@ def _post(session: Session, op: str, payload: dict[str, Any]) -> Post:
 
 ContextLookup = Callable[[TaskEvent, Session], Awaitable[EventContext]]
 FollowEvents = Callable[[str, int], Any]  # (task_id, after_seq) -> AsyncIterator[TaskEvent]
-SettledAt = Callable[[str, int], Awaitable[bool]]  # (task_id, seq) -> settled at that event
+WatchSettling = Callable[[str], SettleWatch]  # TaskService.settle_watch
 
 
 class Relay:
@@ -170,14 +171,14 @@ class Relay:
         context: ContextLookup,
         on_posts: Callable[[], None],
         on_turn_end: Callable[[str], Awaitable[None]],
-        settled_at: SettledAt,
+        settle_watch: WatchSettling,
     ) -> None:
         self._db = db
         self._follow = follow
         self._context = context
         self._on_posts = on_posts
         self._on_turn_end = on_turn_end
-        self._settled_at = settled_at
+        self._settle_watch = settle_watch
         self._followers: dict[str, asyncio.Task[None]] = {}
         # Held while a follower decides to stop and while ensure() looks for one, so that a
         # follow-up landing meanwhile is either seen by the follower or gets a new one.
@@ -222,10 +223,10 @@ class Relay:
             await self._on_turn_end(key)
         return plan.status_ref
 
-    async def _done_at(self, key: str, task_id: str, seq: int) -> bool:
+    async def _done_at(self, key: str, watch: SettleWatch, seq: int) -> bool:
         """The task settled at ``seq``: this follower stops (and leaves the table)."""
         async with self._deciding:
-            if not await self._settled_at(task_id, seq):
+            if not await watch.settled_at(seq):
                 return False
             if self._followers.get(key) is asyncio.current_task():
                 del self._followers[key]
@@ -245,24 +246,19 @@ class Relay:
             return
         task_id = session.task_id
         status_ref = session.status_ref
-        if await self._done_at(key, task_id, session.event_cursor):
+        if await self._done_at(key, self._settle_watch(task_id), session.event_cursor):
             return  # settled, and everything up to the cursor was relayed
         while True:
-            # Whether the task may have settled, so that the store is asked after each event;
-            # state changes set it. It starts True: the events after the cursor may be only
-            # the bridge's own (slack.*), recorded after the task settled.
-            may_have_settled = True
+            watch = self._settle_watch(task_id)  # afresh after a failure: it may have settled
             try:
                 async for event in self._follow(task_id, session.event_cursor):
                     current = self._db.session(key)
                     if current is None or current.task_id != task_id:
                         return
                     session = current
-                    if event.type in STATE_CHANGE_TYPES:
-                        may_have_settled = TaskState(event.data["to"]).is_terminal
                     if not event.type.startswith("slack."):
                         status_ref = await self._relay_event(key, event, session, status_ref)
-                    if may_have_settled and await self._done_at(key, task_id, event.seq):
+                    if watch.may_have_settled(event) and await self._done_at(key, watch, event.seq):
                         return
                 return
             except asyncio.CancelledError:
