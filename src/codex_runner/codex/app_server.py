@@ -18,19 +18,16 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from codex_runner.codex import app_server_events as wire
+from codex_runner.codex.app_server_threads import ThreadState, resume_on, thread_params
 from codex_runner.codex.app_server_turn import AppServerTurn, wire_inputs
 from codex_runner.codex.approval_policies import decline_all, fallback_decision
 from codex_runner.codex.connection import AppServerConnection, Launcher, spawn_app_server
 from codex_runner.codex.errors import (
-    LOST_THREAD_MESSAGE,
-    THREAD_CLOSING_MESSAGE,
     CodexError,
-    RpcError,
     RuntimeUnavailable,
     ThreadLost,
     TransportClosed,
@@ -46,7 +43,6 @@ from codex_runner.codex.runtime import (
     ThreadHandle,
     ThreadOptions,
     TurnInput,
-    TurnResult,
     as_inputs,
 )
 from codex_runner.codex.transport import Transport
@@ -57,20 +53,7 @@ from codex_runner.domain.events import CodexEvent, EventKind, FailureClass
 log = logging.getLogger(__name__)
 
 _MAX_WARNINGS = 50
-# A thread released a moment ago may still be closing when its next turn resumes it; Codex
-# says so and asks for a retry. Closing takes milliseconds; past this, the error stands.
-_RESUME_WHILE_CLOSING_S = 10.0
-_RESUME_RETRY_S = 0.02
-
 __all__ = ["AppServerRuntime", "Launcher"]
-
-
-@dataclass
-class _ThreadState:
-    options: ThreadOptions
-    generation: int  # process generation the thread is loaded in
-    notice: CodexEvent | None = None  # delivered as the first event of the next turn
-    context: str | None = None  # earlier context to prepend to the next turn's input
 
 
 class AppServerRuntime:
@@ -94,7 +77,7 @@ class AppServerRuntime:
         self._registry = PidRegistry(config.pids_dir)
         self._conn: AppServerConnection | None = None
         self._generation = 0
-        self._threads: dict[str, _ThreadState] = {}
+        self._threads: dict[str, ThreadState] = {}
         self._active: dict[str, AppServerTurn] = {}
         self._ready = asyncio.Event()
         self._state = "stopped"
@@ -319,23 +302,11 @@ class AppServerRuntime:
         return await (await self._ready_connection()).request(method, params)
 
     # threads -----------------------------------------------------------------------------
-    def _thread_params(self, options: ThreadOptions) -> dict[str, Any]:
-        params: dict[str, Any] = {"cwd": str(options.cwd)}
-        sandbox = options.sandbox or self.settings.sandbox
-        policy = options.approval_policy or self.settings.approval_policy
-        params["sandbox"] = sandbox
-        params["approvalPolicy"] = policy
-        if model := options.model or self.settings.model:
-            params["model"] = model
-        if options.developer_instructions:
-            params["developerInstructions"] = options.developer_instructions
-        return params
-
     async def start_thread(self, options: ThreadOptions) -> ThreadHandle:
         conn = await self._ready_connection()
-        result = await conn.request("thread/start", self._thread_params(options))
+        result = await conn.request("thread/start", thread_params(self.settings, options))
         thread_id = str(result["thread"]["id"])
-        self._threads[thread_id] = _ThreadState(
+        self._threads[thread_id] = ThreadState(
             options,
             self._generation,
             notice=CodexEvent(EventKind.THREAD_STARTED, thread_id=thread_id),
@@ -366,21 +337,8 @@ class AppServerRuntime:
 
     async def _resume(self, thread_id: str, options: ThreadOptions) -> None:
         conn = await self._ready_connection()
-        params = {"threadId": thread_id, **self._thread_params(options), "excludeTurns": True}
-        deadline = time.monotonic() + _RESUME_WHILE_CLOSING_S
-        while True:
-            try:
-                await conn.request("thread/resume", params)
-                break
-            except RpcError as exc:
-                if LOST_THREAD_MESSAGE.search(exc.rpc_message):
-                    raise ThreadLost(exc.rpc_message) from None
-                if not THREAD_CLOSING_MESSAGE.search(exc.rpc_message):
-                    raise
-                if time.monotonic() >= deadline:
-                    raise
-            await asyncio.sleep(_RESUME_RETRY_S)
-        self._threads[thread_id] = _ThreadState(
+        await resume_on(conn, thread_id, thread_params(self.settings, options))
+        self._threads[thread_id] = ThreadState(
             options,
             self._generation,
             notice=CodexEvent(EventKind.THREAD_RESUMED, thread_id=thread_id),
@@ -459,14 +417,6 @@ class AppServerRuntime:
                 name=f"codex-watchdog-{thread_id}",
             )
         return turn
-
-    async def steer_turn(self, turn: AppServerTurn, prompt: str | Sequence[TurnInput]) -> None:
-        """Kept for callers of the earlier API: the turn steers itself."""
-        await turn.steer(prompt)
-
-    async def interrupt_turn(self, turn: AppServerTurn) -> TurnResult:
-        """Kept for callers of the earlier API: the turn interrupts itself."""
-        return await turn.interrupt()
 
     # incoming ----------------------------------------------------------------------------
     def _route(self, method: str, params: dict[str, Any]) -> None:

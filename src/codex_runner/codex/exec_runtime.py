@@ -72,7 +72,6 @@ from codex_runner.codex.runtime import (
     ThreadHandle,
     ThreadOptions,
     TurnInput,
-    TurnResult,
     as_inputs,
 )
 from codex_runner.config import RunnerConfig
@@ -328,10 +327,6 @@ class ExecRuntime:
                 data={"requested_approval_policy": policy, "approval_policy": "never"},
             )
         )
-
-    async def interrupt_turn(self, turn: ExecTurn) -> TurnResult:
-        """Kept for callers of the earlier API: the turn interrupts itself."""
-        return await turn.interrupt()
 
     async def _run_turn(self, turn: ExecTurn, inputs: list[TurnInput]) -> None:
         state = turn.state
