@@ -16,7 +16,6 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 TASK_PREFIX = "t_"
 GRAPH_PREFIX = "g_"
@@ -93,29 +92,3 @@ def _encode(value: int) -> str:
 def is_id(value: str, prefix: str) -> bool:
     """True when ``value`` is well formed and starts with ``prefix`` (guards URL routes)."""
     return value.startswith(prefix) and bool(_ID_PATTERN.match(value))
-
-
-def created_at(value: str) -> datetime:
-    """The creation time encoded in an id (millisecond precision, UTC)."""
-    body = value.rpartition("_")[2]
-    if len(body) != BODY_LENGTH or any(c not in ALPHABET for c in body):
-        raise ValueError(f"not a codex-runner id: {value!r}")
-    number = 0
-    for c in body:
-        number = number * 32 + ALPHABET.index(c)
-    return datetime.fromtimestamp((number >> _RANDOM_BITS) / 1000, tz=UTC)
-
-
-_default = IdGenerator()
-
-
-def new_task_id() -> str:
-    return _default.task_id()
-
-
-def new_graph_id() -> str:
-    return _default.graph_id()
-
-
-def new_approval_id() -> str:
-    return _default.approval_id()

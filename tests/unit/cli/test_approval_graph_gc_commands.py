@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_runner.domain.ids import new_graph_id
+from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import TaskState
 from codex_runner.http.wire import ApprovalList, ApprovalOut, GcOut, GraphOut
 
@@ -63,6 +63,8 @@ def test_a_decision_the_server_refuses_is_its_message_on_one_line(
 
 
 # --- graphs --------------------------------------------------------------------------------
+
+new_graph_id = IdGenerator().graph_id
 
 YAML_SPEC = """\
 prompt: Merge the pieces and write a summary.

@@ -10,12 +10,14 @@ from rich.console import Console
 
 from codex_runner.cli import approvals_cmd, graph_cmd, tasks_cmd
 from codex_runner.cli.tables import Cell, Column, Fit, fit_widths
-from codex_runner.domain.ids import new_approval_id, new_graph_id, new_task_id
+from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import TaskState
 from codex_runner.http.wire import GraphOut
 
 from .conftest import APPROVAL, CliRun, FakeDaemon, task_out
 
+_IDS = IdGenerator()
+new_task_id, new_graph_id, new_approval_id = _IDS.task_id, _IDS.graph_id, _IDS.approval_id
 LONG_PROMPT = "Refactor the billing module so that invoices are computed lazily " * 3
 LONG_CWD = "/srv/projects/customer-facing/billing-service/worktrees/main"
 

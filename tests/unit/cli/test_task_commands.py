@@ -17,7 +17,7 @@ from codex_runner.domain.events import (
     Item,
     ItemType,
 )
-from codex_runner.domain.ids import new_task_id
+from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import TaskState
 from codex_runner.http.wire import DiffOut, EventOut, TaskList, TaskOut
 
@@ -402,6 +402,8 @@ def test_interrupt_cancel_resume_steer_and_message(cli: CliRun, fake: FakeDaemon
 
 
 # --- diff ----------------------------------------------------------------------------------
+
+new_task_id = IdGenerator().task_id
 
 DIFF = """diff --git a/app.py b/app.py
 --- a/app.py
