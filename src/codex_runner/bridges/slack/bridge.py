@@ -17,7 +17,6 @@ from typing import Any
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from codex_runner.bridges.slack import settings as bridge_settings
 from codex_runner.bridges.slack.agent_helpers import AgentHelpers, HelperKeys
 from codex_runner.bridges.slack.api import SlackRejected, SlackUnavailable, WebSlackApi
 from codex_runner.bridges.slack.app import Inbound, build_app
@@ -30,6 +29,7 @@ from codex_runner.bridges.slack.relay import EventContext, Relay
 from codex_runner.bridges.slack.rules import session_key
 from codex_runner.bridges.slack.sessions import SessionFiles, new_helper_key
 from codex_runner.bridges.slack.settings import BridgeSettings
+from codex_runner.bridges.slack.settings import resolve as resolve_settings
 from codex_runner.config import RunnerConfig
 from codex_runner.domain.durable_event import EventType, TaskEvent
 from codex_runner.service.tasks import TaskService
@@ -49,7 +49,7 @@ class SlackBridge:
         *,
         stop_timeout_s: float = 5.0,
     ) -> None:
-        self.settings: BridgeSettings | None = bridge_settings.resolve(config)
+        self.settings: BridgeSettings | None = resolve_settings(config)
         self._service = service
         self._daemon_url = daemon_url
         self._stop_timeout_s = stop_timeout_s
