@@ -54,7 +54,6 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 from codex_runner.codex.binary import bundled_path_dir, codex_version, find_codex_binary
@@ -340,7 +339,9 @@ class ExecRuntime:
                 state.codex_id = None
                 state.replacing = (attempt.resumed_id, lost)
                 attempt = await self._attempt(turn, prompt, images)
-            self._conclude(turn, attempt)
+            error = turn.conclude(attempt, self.settings.turn_idle_timeout_s)
+            if error is not None:
+                self._status.last_error = error
         except asyncio.CancelledError:
             self._end(turn, TurnStatus.INTERRUPTED, "the turn's task was cancelled")
             raise
@@ -445,75 +446,7 @@ class ExecRuntime:
             announced = translator.started_thread_id
             events = translator.feed(parsed)
             if translator.started_thread_id is not None and announced is None:
-                self._thread_announced(turn, translator.started_thread_id)
+                self._aliases[translator.started_thread_id] = turn.state.key
+                turn.thread_announced(translator.started_thread_id)
             for event in events:
                 recorder.emit(event)
-
-    def _thread_announced(self, turn: ExecTurn, codex_id: str) -> None:
-        """``thread.started``: learn the real id, emit the thread notice if one is due."""
-        state = turn.state
-        expected = state.codex_id
-        turn.recorder.thread_id = codex_id
-        self._aliases[codex_id] = state.key
-        notice, state.notice = state.notice, None
-        replacing, state.replacing = state.replacing, None
-        carried = expected is None and bool(state.context)
-        if expected is not None and codex_id != expected:
-            # exec resume started another thread instead of failing: the prompt went out
-            # without the earlier context, but the caller must still learn of the switch.
-            replacing = (expected, "codex exec resume started a new thread")
-        if replacing is not None:
-            old_id, reason = replacing
-            notice = CodexEvent(
-                EventKind.THREAD_REPLACED,
-                message=f"thread {old_id} could not be resumed ({reason}); started thread "
-                f"{codex_id}"
-                + (" with the earlier context" if carried else " without earlier context"),
-                data={"replaced_thread_id": old_id, "reason": reason},
-            )
-        state.codex_id = codex_id
-        state.context = None  # resumed or replaced: the context has served its purpose
-        if notice is not None:
-            turn.recorder.emit(
-                CodexEvent(
-                    notice.kind, thread_id=codex_id, message=notice.message, data=notice.data
-                )
-            )
-
-    def _conclude(self, turn: ExecTurn, attempt: ExecAttempt) -> None:
-        """Finish the turn from what the (reaped) process said and how it ended."""
-        state, recorder, translator = turn.state, turn.recorder, attempt.translator
-        if state.active is turn:
-            state.active = None  # before finish: a woken waiter may start the next turn
-        stderr = attempt.child.stderr_text().strip() or None
-        if turn.stop_reason == "close" and translator.terminal is None:
-            recorder.finish(
-                TurnStatus.INTERRUPTED,
-                ErrorInfo("the runtime was closed while the turn ran", FailureClass.INTERNAL),
-            )
-        elif translator.terminal is TurnStatus.COMPLETED:
-            state.usage_total = translator.usage_total
-            recorder.finish(TurnStatus.COMPLETED)
-        elif turn.stop_reason == "interrupt":
-            recorder.finish(TurnStatus.INTERRUPTED)
-        elif translator.terminal is TurnStatus.FAILED and translator.error is not None:
-            recorder.finish(TurnStatus.FAILED, _with_detail(translator.error, stderr))
-        elif attempt.idle:
-            idle = self.settings.turn_idle_timeout_s
-            recorder.fail_idle(
-                f"no output from codex exec for {idle:g}s, so the process was stopped",
-                idle,
-                stderr,
-            )
-        elif translator.last_error is not None:
-            recorder.finish(TurnStatus.FAILED, _with_detail(translator.last_error, stderr))
-        else:
-            message = f"codex exec exited before turn.completed ({attempt.child.describe_exit()})"
-            self._status.last_error = message
-            recorder.fail(FailureClass.PROCESS_EXITED, message, stderr)
-
-
-def _with_detail(error: ErrorInfo, stderr: str | None) -> ErrorInfo:
-    if error.detail or not stderr:
-        return error
-    return replace(error, detail=stderr[-2000:])

@@ -1,4 +1,5 @@
-"""Pieces of the exec runtime: a thread's state, a turn, the command line, stopping a child.
+"""Pieces of the exec runtime: a thread's state, a turn and how it ends, the command line,
+stopping a child.
 
 See :mod:`codex_runner.codex.exec_runtime` for the behaviour they add up to.
 """
@@ -9,7 +10,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import tomli_w
@@ -22,6 +23,7 @@ from codex_runner.config import CodexSettings
 from codex_runner.domain.events import (
     CodexEvent,
     ErrorInfo,
+    EventKind,
     FailureClass,
     TokenUsage,
     TurnStatus,
@@ -135,6 +137,76 @@ class ExecTurn:
                 TurnStatus.INTERRUPTED,
                 ErrorInfo("interrupted; codex exec did not wind down", FailureClass.INTERNAL),
             )
+
+    # how it ends ---------------------------------------------------------------------------
+    def thread_announced(self, codex_id: str) -> None:
+        """``thread.started``: learn the real id, emit the thread notice if one is due."""
+        state = self.state
+        expected = state.codex_id
+        self.recorder.thread_id = codex_id
+        notice, state.notice = state.notice, None
+        replacing, state.replacing = state.replacing, None
+        carried = expected is None and bool(state.context)
+        if expected is not None and codex_id != expected:
+            # exec resume started another thread instead of failing: the prompt went out
+            # without the earlier context, but the caller must still learn of the switch.
+            replacing = (expected, "codex exec resume started a new thread")
+        if replacing is not None:
+            old_id, reason = replacing
+            notice = CodexEvent(
+                EventKind.THREAD_REPLACED,
+                message=f"thread {old_id} could not be resumed ({reason}); started thread "
+                f"{codex_id}"
+                + (" with the earlier context" if carried else " without earlier context"),
+                data={"replaced_thread_id": old_id, "reason": reason},
+            )
+        state.codex_id = codex_id
+        state.context = None  # resumed or replaced: the context has served its purpose
+        if notice is not None:
+            self.recorder.emit(
+                CodexEvent(
+                    notice.kind, thread_id=codex_id, message=notice.message, data=notice.data
+                )
+            )
+
+    def conclude(self, attempt: ExecAttempt, idle_s: float) -> str | None:
+        """Finish the turn from what the (reaped) process said and how it ended; returns
+        the runtime's error when the process itself failed (None otherwise)."""
+        state, recorder, translator = self.state, self.recorder, attempt.translator
+        if state.active is self:
+            state.active = None  # before finish: a woken waiter may start the next turn
+        stderr = attempt.child.stderr_text().strip() or None
+        if self.stop_reason == "close" and translator.terminal is None:
+            recorder.finish(
+                TurnStatus.INTERRUPTED,
+                ErrorInfo("the runtime was closed while the turn ran", FailureClass.INTERNAL),
+            )
+        elif translator.terminal is TurnStatus.COMPLETED:
+            state.usage_total = translator.usage_total
+            recorder.finish(TurnStatus.COMPLETED)
+        elif self.stop_reason == "interrupt":
+            recorder.finish(TurnStatus.INTERRUPTED)
+        elif translator.terminal is TurnStatus.FAILED and translator.error is not None:
+            recorder.finish(TurnStatus.FAILED, _with_detail(translator.error, stderr))
+        elif attempt.idle:
+            recorder.fail_idle(
+                f"no output from codex exec for {idle_s:g}s, so the process was stopped",
+                idle_s,
+                stderr,
+            )
+        elif translator.last_error is not None:
+            recorder.finish(TurnStatus.FAILED, _with_detail(translator.last_error, stderr))
+        else:
+            message = f"codex exec exited before turn.completed ({attempt.child.describe_exit()})"
+            recorder.fail(FailureClass.PROCESS_EXITED, message, stderr)
+            return message
+        return None
+
+
+def _with_detail(error: ErrorInfo, stderr: str | None) -> ErrorInfo:
+    if error.detail or not stderr:
+        return error
+    return replace(error, detail=stderr[-2000:])
 
 
 def toml_value(value: str) -> str:
