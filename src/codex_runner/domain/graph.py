@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from codex_runner.domain.task import RuntimeSettings, Task, TaskState
+from codex_runner.domain.transitions import FINAL_STATES
 
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -202,9 +203,6 @@ def ready_children(deps: Deps, states: Mapping[str, TaskState]) -> tuple[str, ..
     )
 
 
-_BLOCKING = frozenset({TaskState.FAILED, TaskState.CANCELLED})
-
-
 def blocked_by_failure(deps: Deps, states: Mapping[str, TaskState]) -> frozenset[str]:
     """Queued nodes that can never run: a prerequisite failed or was cancelled, or is blocked.
 
@@ -214,7 +212,7 @@ def blocked_by_failure(deps: Deps, states: Mapping[str, TaskState]) -> frozenset
     for node in topological_order(deps):
         if states.get(node) is not TaskState.QUEUED:
             continue
-        if any(states.get(p) in _BLOCKING or p in blocked for p in deps[node]):
+        if any(states.get(p) in FINAL_STATES or p in blocked for p in deps[node]):
             blocked.add(node)
     return frozenset(blocked)
 
@@ -229,7 +227,7 @@ def graph_status(
     else ``running``); once every child is settled: ``failed`` if any failed or is blocked
     by a failure, ``cancelled`` if any was cancelled, else ``completed``.
     """
-    if parent in (TaskState.CANCELLED, TaskState.FAILED):
+    if parent in FINAL_STATES:
         return parent
     states = list(children.values())
     everyone = [*states, parent]
