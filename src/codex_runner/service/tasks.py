@@ -116,15 +116,14 @@ class TaskService:
         self._workspaces = workspaces
         self._bus = bus
         self._max = max_concurrent
-        self._auto_resume = auto_resume
         self._clock = clock
-        self._ids = ids or IdGenerator()
+        ids = ids or IdGenerator()
         self._admission = admission
         self._writer = TaskWriter(store, bus, sink=event_sink, clock=clock)
         self._approvals = ApprovalDesk(
             store,
             self._writer.publish_events,
-            ids=self._ids,
+            ids=ids,
             clock=clock,
             timeout_s=approval_timeout_s,
             timeout_decision=approval_timeout_decision,
@@ -139,7 +138,7 @@ class TaskService:
             commit_on_complete=commit_on_complete,
             clock=clock,
         )
-        self._submissions = Submissions(store, workspaces, self._writer, ids=self._ids, clock=clock)
+        self._submissions = Submissions(store, workspaces, self._writer, ids=ids, clock=clock)
         self._recovery = Recovery(
             store, self._writer, self._approvals, auto_resume=auto_resume, clock=clock
         )
