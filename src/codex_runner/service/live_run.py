@@ -38,9 +38,9 @@ class LiveRun:
         self.stop_action: Action | None = None
         self.stop_reason: str | None = None
         self.shutdown_reason: str | None = None
-        # Set by the runner. The live Codex turn (the scheduler steers and interrupts it),
-        # and the crash history the task keeps when the run re-queued it (after a crash or
-        # a failover); a run that did not re-queue its task leaves none behind.
+        # Set by the runner. The live Codex turn (interrupted by the scheduler, steered by the
+        # service), and the crash history the task keeps when the run re-queued it (after a
+        # crash or a failover); a run that did not re-queue its task leaves none behind.
         self.turn: Turn | None = None
         self.requeued: CrashHistory | None = None
 

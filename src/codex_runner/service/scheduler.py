@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from codex_runner.domain.task import Task
 from codex_runner.domain.transitions import Action
@@ -107,12 +107,12 @@ class Scheduler:
         await asyncio.wait([supervisor], timeout=self._stop_timeout_s)
         return True
 
-    async def halt_running(self, reason: str, get: Callable[[str], Awaitable[Task]]) -> None:
+    async def halt_running(self, reason: str) -> None:
         """Interrupt every running turn saying ``reason`` (not a person's request)."""
 
         async def halt(task_id: str) -> None:
             with contextlib.suppress(TaskNotFound):
-                task = await get(task_id)
+                task = await self._writer.get(task_id)
                 run = self._runs.get(task_id)
                 if run is not None:
                     run.stop_reason = reason

@@ -370,7 +370,7 @@ class TaskService:
     async def halt_running(self, reason: str) -> None:
         """Interrupt every running turn saying ``reason`` (not a person's request: the
         home became unavailable); the threads are kept, so each can be resumed later."""
-        await self._scheduler.halt_running(reason, self.get)
+        await self._scheduler.halt_running(reason)
 
     async def steer(self, task_id: str, prompt: str) -> None:
         """Add input to the task's live turn."""
