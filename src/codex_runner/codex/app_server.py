@@ -52,7 +52,6 @@ from codex_runner.domain.events import CodexEvent, EventKind, FailureClass
 
 log = logging.getLogger(__name__)
 
-_MAX_WARNINGS = 50
 __all__ = ["AppServerRuntime", "Launcher"]
 
 
@@ -138,12 +137,8 @@ class AppServerRuntime:
         return self._state
 
     def _warn(self, message: str) -> None:
-        # Kept in status() for operators (doctor, /v1/status), once: Codex repeats its
-        # warnings at every restart, and the log has each once per daemon process.
-        text = self._reported.report(message)
-        if text not in self._status.warnings:
-            self._status.warnings.append(text)
-            del self._status.warnings[:-_MAX_WARNINGS]
+        # The log has each once per daemon process, status() once per runtime.
+        self._status.note_warning(self._reported.report(message))
 
     def _launch(self) -> Launcher:
         # Read at every (re)connect: switch_codex_home changes the config's Codex home.

@@ -86,7 +86,6 @@ from codex_runner.domain.events import (
 log = logging.getLogger(__name__)
 
 PROVISIONAL_PREFIX = "exec-"
-_MAX_WARNINGS = 50
 # Token totals kept for released threads (a few hundred bytes each); the oldest go first,
 # and a thread resumed without one reports its usage as a running total (baseline unknown).
 _REMEMBERED_USAGE_TOTALS = 10_000
@@ -186,10 +185,7 @@ class ExecRuntime:
     def _warn(self, message: str) -> None:
         # Once in status() and once per daemon process in the log: a warning per thread or
         # per process would repeat the same words for every task.
-        text = self._reported.report(message)
-        if text not in self._status.warnings:
-            self._status.warnings.append(text)
-            del self._status.warnings[:-_MAX_WARNINGS]
+        self._status.note_warning(self._reported.report(message))
 
     def _require_ready(self) -> Path:
         if self._state != "ready" or self._binary is None:

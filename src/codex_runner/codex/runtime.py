@@ -97,6 +97,9 @@ class TurnResult:
         return self.status is TurnStatus.COMPLETED
 
 
+MAX_STATUS_WARNINGS = 50
+
+
 @dataclass
 class RuntimeStatus:
     kind: str
@@ -108,6 +111,13 @@ class RuntimeStatus:
     last_error: str | None = None
     malformed_lines: int = 0
     warnings: list[str] = field(default_factory=list)
+
+    def note_warning(self, text: str) -> None:
+        """Keep ``text`` for operators (doctor, /v1/status) once, and only the latest few:
+        Codex repeats its warnings at every restart."""
+        if text not in self.warnings:
+            self.warnings.append(text)
+            del self.warnings[:-MAX_STATUS_WARNINGS]
 
 
 class Turn(Protocol):
