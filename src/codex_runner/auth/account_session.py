@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from codex_runner.auth.account import AccountInfo, account_from_wire
-from codex_runner.codex.connection import AppServerConnection, Launcher, stdio_launcher
+from codex_runner.codex.connection import AppServerConnection, Launcher
 from codex_runner.codex.errors import CodexError, RpcError, RuntimeUnavailable
 from codex_runner.config import RunnerConfig
 
@@ -72,7 +72,7 @@ class AccountSession:
     async def open(self) -> None:
         self._conn = AppServerConnection.for_config(
             self.config,
-            launcher=self._launcher or stdio_launcher(self.config),
+            launcher=self._launcher,
             on_notification=self._on_notification,
             on_server_request=self._refuse_server_request,
         )

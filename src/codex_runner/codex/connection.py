@@ -116,16 +116,29 @@ class AppServerConnection:
         self._closed_lines = 0
 
     @classmethod
-    def for_config(cls, config: RunnerConfig, **kwargs: Any) -> AppServerConnection:
-        """A connection with ``config``'s timeouts (``launcher`` defaults to a child)."""
+    def for_config(
+        cls,
+        config: RunnerConfig,
+        *,
+        launcher: Launcher | None = None,
+        on_notification: NotificationRouter = _ignore,
+        on_server_request: ServerRequestHandler = _refuse,
+        on_close: CloseCallback | None = None,
+        wrap: Callable[[Transport], Transport] | None = None,
+    ) -> AppServerConnection:
+        """A connection with ``config``'s timeouts; ``launcher`` defaults to a child on stdio."""
         settings = config.codex
-        kwargs.setdefault("launcher", stdio_launcher(config))
-        kwargs.setdefault("request_timeout_s", settings.request_timeout_s)
-        kwargs.setdefault("start_timeout_s", settings.start_timeout_s)
-        kwargs.setdefault("shutdown_grace_s", settings.shutdown_grace_s)
-        kwargs.setdefault("overload_retries", settings.overload_retries)
-        launcher = kwargs.pop("launcher")
-        return cls(launcher, **kwargs)
+        return cls(
+            launcher or stdio_launcher(config),
+            on_notification=on_notification,
+            on_server_request=on_server_request,
+            on_close=on_close,
+            request_timeout_s=settings.request_timeout_s,
+            start_timeout_s=settings.start_timeout_s,
+            shutdown_grace_s=settings.shutdown_grace_s,
+            overload_retries=settings.overload_retries,
+            wrap=wrap,
+        )
 
     async def __aenter__(self) -> AppServerConnection:
         await self.open()
