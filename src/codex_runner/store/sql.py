@@ -122,6 +122,9 @@ class SqlStore:
 
         try:
             await store._writes.run_in_thread(migrate)
+            # Every connection opens now, not on first use: see ReaderPool.open_all.
+            await store._writes.run_in_thread(store._writes.connections.get)
+            await store._reads.open_all(readers)
         except BaseException:
             await store.close()
             raise

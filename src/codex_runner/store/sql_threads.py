@@ -147,6 +147,25 @@ class ReaderPool:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._threads, _run_read, self.connections, work)
 
+    async def open_all(self, readers: int) -> None:
+        """Open every reader thread's connection now, while the file is surely there.
+
+        Opened lazily, a reader's first connection failed ("unable to open database file")
+        once the home had been deleted under the daemon, so a read could fail or not by
+        which thread it landed on; connections open from the start keep working on the
+        file until the daemon restarts (the home watch says why it should).
+        """
+        barrier = threading.Barrier(readers, timeout=30)
+
+        def open_one() -> None:
+            self.connections.get()
+            barrier.wait()  # holds this thread, so each of the others opens its own
+
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(
+            *(loop.run_in_executor(self._threads, open_one) for _ in range(readers))
+        )
+
     def shut_down(self) -> None:
         """Stop the threads and close their connections (blocking)."""
         self._threads.shutdown(wait=True)

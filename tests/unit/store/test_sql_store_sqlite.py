@@ -21,7 +21,7 @@ from codex_runner.domain.durable_event import NewEvent
 from codex_runner.domain.task import Task, Workspace
 from codex_runner.store import migrations, rows, tables
 from codex_runner.store.errors import SchemaError, StoreBusy
-from codex_runner.store.sql import SqlStore
+from codex_runner.store.sql import DEFAULT_READERS, SqlStore
 from codex_runner.store.tables import metadata
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -113,10 +113,21 @@ async def test_connections_use_wal_normal_sync_foreign_keys_and_a_busy_timeout(
 ) -> None:
     # Implementation detail on purpose: these PRAGMAs are the durability contract.
     expected = {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1, "busy_timeout": 30_000}
-    for engine in (store._writes.connections.engine, store._reads.connections.engine):
-        with engine.connect() as conn:
-            found = {n: conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in expected}
-        assert found == expected  # synchronous 1 is NORMAL
+
+    def pragmas(conn: Any) -> dict[str, Any]:
+        return {n: conn.exec_driver_sql(f"PRAGMA {n}").scalar() for n in expected}
+
+    # Through the store's own connections: every one is open from the start.
+    writer = store._writes.connections
+    assert await store._writes.run_in_thread(lambda: pragmas(writer.get())) == expected
+    assert await store._reads.read(pragmas) == expected  # synchronous 1 is NORMAL
+
+
+async def test_every_store_connection_is_open_from_the_start(store: SqlStore) -> None:
+    # A connection opened later fails once the file is deleted (a home removed under the
+    # daemon); the open ones keep working until the restart.
+    assert len(store._writes.connections._all) == 1
+    assert len(store._reads.connections._all) == DEFAULT_READERS
 
 
 async def test_every_write_transaction_begins_immediate(store: SqlStore) -> None:
