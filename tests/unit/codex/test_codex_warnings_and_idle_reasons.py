@@ -13,7 +13,7 @@ from codex_runner.codex.app_server import AppServerRuntime
 from codex_runner.codex.fake import FakeCodexPeer, FakeTransport
 from codex_runner.codex.process import ChildProcess
 from codex_runner.codex.reported_warnings import ReportedWarnings
-from codex_runner.codex.runtime import ThreadOptions, TurnRecorder
+from codex_runner.codex.runtime import ThreadOptions, Turn, TurnRecorder
 from codex_runner.codex.transport import Transport
 from codex_runner.config import load_config
 from codex_runner.domain.events import CodexEvent, ErrorInfo, EventKind, FailureClass, TurnStatus
@@ -103,9 +103,10 @@ async def test_a_quiet_turn_without_errors_says_how_to_allow_quiet_turns() -> No
     assert "codex.turn_idle_timeout_s" in result.error.message
 
 
-async def test_the_app_server_watchdog_names_the_retried_error_before_the_silence(
-    tmp_path: Path,
-) -> None:
+async def a_running_turn(
+    tmp_path: Path, *, idle_s: float
+) -> tuple[AppServerRuntime, FakeCodexPeer, Turn]:
+    """An app-server runtime on a fake Codex, with turn tu1 of thread th1 running."""
     peers: asyncio.Queue[FakeCodexPeer] = asyncio.Queue()
 
     async def launch() -> tuple[Transport, ChildProcess | None]:
@@ -113,7 +114,7 @@ async def test_the_app_server_watchdog_names_the_retried_error_before_the_silenc
         await peers.put(FakeCodexPeer(transport))
         return transport, None
 
-    config = load_config(tmp_path, overrides={"turn_idle_timeout_s": 0.2})
+    config = load_config(tmp_path, overrides={"turn_idle_timeout_s": idle_s})
     runtime = AppServerRuntime(config, launcher=launch, reported_warnings=ReportedWarnings())
     start = asyncio.create_task(runtime.start())
     peer = await asyncio.wait_for(peers.get(), 5)
@@ -125,6 +126,13 @@ async def test_the_app_server_watchdog_names_the_retried_error_before_the_silenc
     starting = asyncio.create_task(runtime.start_turn("th1", "hello"))
     peer.reply(await peer.expect_request("turn/start"), {"turn": {"id": "tu1"}})
     turn = await starting
+    return runtime, peer, turn
+
+
+async def test_the_app_server_watchdog_names_the_retried_error_before_the_silence(
+    tmp_path: Path,
+) -> None:
+    runtime, peer, turn = await a_running_turn(tmp_path, idle_s=0.2)
     peer.notify(
         "error", {"threadId": "th1", "turnId": "tu1", "willRetry": True, "error": UNREACHABLE}
     )
@@ -153,25 +161,7 @@ def test_a_retried_error_is_no_progress_but_other_events_are() -> None:
 
 
 async def test_a_turn_that_only_retries_still_goes_idle(tmp_path: Path) -> None:
-    peers: asyncio.Queue[FakeCodexPeer] = asyncio.Queue()
-
-    async def launch() -> tuple[Transport, ChildProcess | None]:
-        transport = FakeTransport()
-        await peers.put(FakeCodexPeer(transport))
-        return transport, None
-
-    config = load_config(tmp_path, overrides={"turn_idle_timeout_s": 0.3})
-    runtime = AppServerRuntime(config, launcher=launch, reported_warnings=ReportedWarnings())
-    start = asyncio.create_task(runtime.start())
-    peer = await asyncio.wait_for(peers.get(), 5)
-    await peer.handshake()
-    await asyncio.wait_for(start, 5)
-    opening = asyncio.create_task(runtime.start_thread(ThreadOptions(cwd=tmp_path)))
-    peer.reply(await peer.expect_request("thread/start"), {"thread": {"id": "th1"}})
-    await asyncio.wait_for(opening, 5)
-    starting = asyncio.create_task(runtime.start_turn("th1", "hello"))
-    peer.reply(await peer.expect_request("turn/start"), {"turn": {"id": "tu1"}})
-    turn = await starting
+    runtime, peer, turn = await a_running_turn(tmp_path, idle_s=0.3)
 
     async def retry_for_ever() -> None:
         # Codex's endless "waiting for network": a retried error more often than the
