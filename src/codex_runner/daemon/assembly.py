@@ -19,7 +19,6 @@ from codex_runner.codex.rpc_log import RpcLog
 from codex_runner.codex.runtime import CodexRuntime
 from codex_runner.config import RunnerConfig
 from codex_runner.daemon.startup import StartupTimes, timed
-from codex_runner.domain.events import ApprovalRequest
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.failover import ProfileFailover
 from codex_runner.service.home_watch import HomeBaseline, HomeWatch
@@ -111,10 +110,8 @@ class Daemon:
             RpcLog(self.paths.rpc_log, settings.rpc_log_max_bytes) if settings.rpc_log else None
         )
 
-        async def approvals(request: ApprovalRequest) -> str:
-            return await self.service.approval_handler(request)
-
-        self._runtime = create_runtime(self.config, approvals, rpc_log=rpc_log)
+        # No runtime-wide approval handler: the runner hands each turn its task's own.
+        self._runtime = create_runtime(self.config, rpc_log=rpc_log)
         failover = None
         # Exec starts a process per turn; a pinned codex.home has no profiles to switch to.
         if isinstance(self._runtime, AppServerRuntime) and self.config.uses_profiles:

@@ -15,6 +15,7 @@ from pathlib import Path
 from codex_runner.auth.failover import FailoverDecision
 from codex_runner.codex.errors import TransportClosed
 from codex_runner.codex.runtime import (
+    ApprovalHandler,
     CodexRuntime,
     ImageInput,
     TextInput,
@@ -26,7 +27,7 @@ from codex_runner.codex.runtime import (
 from codex_runner.domain.conversation import ThreadRecord
 from codex_runner.domain.conversation import Turn as TurnRecord
 from codex_runner.domain.durable_event import EventType, NewEvent
-from codex_runner.domain.events import ErrorInfo, FailureClass, TurnStatus
+from codex_runner.domain.events import ApprovalRequest, ErrorInfo, FailureClass, TurnStatus
 from codex_runner.domain.graph import coordinator_input
 from codex_runner.domain.task import Task
 from codex_runner.domain.transitions import Action, InvalidTransition
@@ -144,7 +145,11 @@ class TaskRunner:
                 )
                 return
             number = len(await self._store.list_turns(task.id)) + 1
-            turn = await self._runtime.start_turn(handle.id, inputs if len(inputs) > 1 else text)
+            turn = await self._runtime.start_turn(
+                handle.id,
+                inputs if len(inputs) > 1 else text,
+                approvals=self._approval_handler(task.id),
+            )
             live.turn = turn
             record = TurnRecord(
                 task.id, number, text, self._clock(), thread_id=handle.id, codex_turn_id=turn.id
@@ -174,6 +179,27 @@ class TaskRunner:
             await self._writer.transition_by_id(task.id, Action.FAIL, reason="max runtime exceeded")
             return
         await self._settle(task.id, result, number, live, expiry=expiry)
+
+    def _approval_handler(self, task_id: str) -> ApprovalHandler:
+        """Where the approval requests of this task's turn go: the turn is handed it at
+        start, so no request has to be traced back to its task by thread."""
+
+        async def handle(request: ApprovalRequest) -> str:
+            async def parked() -> None:
+                with contextlib.suppress(InvalidTransition):
+                    await self._writer.transition_by_id(
+                        task_id, Action.PARK_FOR_APPROVAL, only_from_running=True
+                    )
+
+            decision = await self._approvals.park(task_id, request, parked)
+            if not await self._store.list_pending_approvals(task_id=task_id):
+                with contextlib.suppress(InvalidTransition):
+                    await self._writer.transition_by_id(
+                        task_id, Action.APPROVAL_RESOLVED, reason=f"approval {decision}"
+                    )
+            return decision
+
+        return handle
 
     async def _let_go(self, task_id: str, thread_id: str, turn: Turn | None) -> None:
         """A run that failed midway: stop its Codex turn (nobody would read it, and it would

@@ -20,13 +20,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from codex_runner.codex.approval_policies import fallback_decision
 from codex_runner.codex.runtime import CodexRuntime, RuntimeStatus
 from codex_runner.domain import durable_event
 from codex_runner.domain.approval import Approval
 from codex_runner.domain.conversation import Turn as TurnRecord
 from codex_runner.domain.durable_event import EVENT_TYPES, NewEvent, TaskEvent
-from codex_runner.domain.events import ApprovalRequest
 from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import ACTIVE_STATES, RuntimeSettings, Task, TaskState, Workspace
 from codex_runner.domain.transitions import Action, InvalidTransition
@@ -425,26 +423,3 @@ class TaskService:
         :class:`~codex_runner.service.recovery.Recovery`); needs only the store, so a daemon
         runs it while Codex starts."""
         await self._recovery.recover()
-
-    # --- approvals -------------------------------------------------------------------------
-
-    async def approval_handler(self, request: ApprovalRequest) -> str:
-        """The runtime's ApprovalHandler: park the task until someone decides (or timeout)."""
-        task = await self._store.find_task_by_thread(request.thread_id)
-        if task is None:
-            log.warning("approval request on unknown thread %s declined", request.thread_id)
-            return fallback_decision(request)
-
-        async def parked() -> None:
-            with contextlib.suppress(InvalidTransition):
-                await self._writer.transition_by_id(
-                    task.id, Action.PARK_FOR_APPROVAL, only_from_running=True
-                )
-
-        decision = await self._approvals.park(task.id, request, parked)
-        if not await self._store.list_pending_approvals(task_id=task.id):
-            with contextlib.suppress(InvalidTransition):
-                await self._writer.transition_by_id(
-                    task.id, Action.APPROVAL_RESOLVED, reason=f"approval {decision}"
-                )
-        return decision

@@ -17,7 +17,6 @@ from starlette.middleware import Middleware
 from codex_runner.bridges.slack import SlackBridge, slack_router
 from codex_runner.codex.factory import create_runtime
 from codex_runner.config import RunnerConfig, SlackSettings
-from codex_runner.domain.events import ApprovalRequest
 from codex_runner.domain.task import Task, TaskState
 from codex_runner.http.auth import BearerAuth
 from codex_runner.http.json_app import json_app, open_paths
@@ -122,12 +121,7 @@ def harness(
         config = base.model_copy(update={"slack": settings})
         store = await SqlStore.open(config.home / "runner.sqlite")
         bus = EventBus()
-        holder: list[TaskService] = []
-
-        async def approvals(request: ApprovalRequest) -> str:
-            return await holder[0].approval_handler(request)
-
-        runtime = create_runtime(config, approvals=approvals)
+        runtime = create_runtime(config)
         await runtime.start()
         service = TaskService(
             store,
@@ -137,7 +131,6 @@ def harness(
             max_concurrent=4,
             approval_timeout_s=120,
         )
-        holder.append(service)
         # The helper endpoints: a socket bound first, so the bridge knows its URL.
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))

@@ -94,7 +94,6 @@ def make_service(
     service = TaskService(
         store, runtime, workspaces, bus, max_concurrent=2, approval_timeout_s=30.0
     )
-    runtime.approvals = service.approval_handler
     return service, runtime, store, bus, workspaces
 
 

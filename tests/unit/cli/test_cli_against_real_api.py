@@ -128,7 +128,6 @@ def live(tmp_path: Path) -> Iterator[LiveDaemon]:
             max_concurrent=2,
             approval_timeout_s=30.0,
         )
-        runtime.approvals = service.approval_handler
         app = create_app(service, token=TOKEN, ready=lambda: True)
         server = uvicorn.Server(
             uvicorn.Config(app, log_level="critical", lifespan="off", timeout_graceful_shutdown=5)

@@ -24,7 +24,8 @@ WS = Workspace.directory("/tmp")
 
 async def ask_without_decline(rt: ScriptedRuntime, rec: TurnRecorder, text: str) -> None:
     """As Codex 0.163 asks about a command: no decline offered, and cancel ends the turn."""
-    assert rt.approvals is not None
+    handler = rt.turn_approvals.get(rec.thread_id) or rt.approvals
+    assert handler is not None
     rec.emit(CodexEvent(EventKind.TURN_STARTED, thread_id=rec.thread_id))
     request = ApprovalRequest(
         id="r1",
@@ -34,7 +35,7 @@ async def ask_without_decline(rt: ScriptedRuntime, rec: TurnRecorder, text: str)
         command="touch declined.txt",
         available_decisions=("accept", "acceptForSession", "cancel"),
     )
-    decision = await rt.approvals(request)
+    decision = await handler(request)
     rt.decisions.append(decision)
     if decision == "cancel":
         rec.finish(TurnStatus.INTERRUPTED)
@@ -52,7 +53,6 @@ def _service(runtime: ScriptedRuntime, timeout_s: float) -> tuple[TaskService, I
         max_concurrent=2,
         approval_timeout_s=timeout_s,
     )
-    runtime.approvals = service.approval_handler
     return service, store
 
 

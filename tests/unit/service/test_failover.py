@@ -50,7 +50,6 @@ def service_with(failover: ProfileFailover | None, runtime: ScriptedRuntime) -> 
         approval_timeout_s=5,
         failover=failover,
     )
-    runtime.approvals = service.approval_handler
     return service
 
 

@@ -138,7 +138,6 @@ async def test_the_service_refuses_work_holds_the_queue_and_halts_turns() -> Non
         approval_timeout_s=5,
         admission=admission,
     )
-    runtime.approvals = service.approval_handler
     await service.start()
     try:
         running = await service.submit("long job", WS)

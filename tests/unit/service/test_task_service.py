@@ -43,7 +43,6 @@ def make(
         approval_timeout_s=approval_timeout_s,
         auto_resume=auto_resume,
     )
-    runtime.approvals = service.approval_handler
     return service, runtime, store, bus
 
 
@@ -135,8 +134,8 @@ async def test_a_run_that_fails_after_its_turn_started_stops_the_turn_and_releas
     turns: list[object] = []
     start_turn = runtime.start_turn
 
-    async def remembering_start(thread_id: str, prompt: object) -> object:
-        turn = await start_turn(thread_id, prompt)  # type: ignore[arg-type]
+    async def remembering_start(thread_id: str, prompt: object, **options: object) -> object:
+        turn = await start_turn(thread_id, prompt, **options)  # type: ignore[arg-type]
         turns.append(turn)
         return turn
 

@@ -52,7 +52,6 @@ class Setup:
             event_sink=self.logs,
             **options,  # type: ignore[arg-type]
         )
-        self.runtime.approvals = self.service.approval_handler
 
     @property
     def git(self) -> Workspace:
