@@ -73,7 +73,3 @@ class NoActiveTurn(CodexError):
 
 class UnsupportedOperation(CodexError):
     """The chosen runtime cannot do this (e.g. steer with the exec runtime)."""
-
-
-class InvalidDecision(CodexError):
-    """An approval decision that Codex did not offer."""
