@@ -8,12 +8,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from codex_runner.bridges.slack import event_log, helpers
+from codex_runner.bridges.slack import event_log, helper_rules
 from codex_runner.bridges.slack.api import SlackApi, SlackRejected, SlackUnavailable
 from codex_runner.bridges.slack.conversations import Conversations
 from codex_runner.bridges.slack.db import BridgeDb, Session
 from codex_runner.bridges.slack.event_log import TaskLog
-from codex_runner.bridges.slack.helpers import HelperRefused
+from codex_runner.bridges.slack.helper_rules import HelperRefused
 from codex_runner.bridges.slack.names import DisplayNames
 from codex_runner.bridges.slack.rules import mentioned_users
 from codex_runner.bridges.slack.sessions import SessionFiles
@@ -76,10 +76,10 @@ class AgentHelpers:
     async def history(
         self, session: Session, *, before_ts: str | None, limit: int | None
     ) -> list[dict[str, Any]]:
-        count = helpers.clamp_limit(limit)
+        count = helper_rules.clamp_limit(limit)
         try:
             messages = await self._api.replies(
-                session.channel, session.thread_ts, helpers.MAX_HISTORY
+                session.channel, session.thread_ts, helper_rules.MAX_HISTORY
             )
         except SlackUnavailable as exc:
             raise HelperRefused(503, f"Slack is unavailable: {exc}") from None
@@ -89,7 +89,9 @@ class AgentHelpers:
         for m in messages:
             users.extend(mentioned_users(str(m.get("text") or "")))
         names = await self._names.names(users)
-        entries = helpers.history_entries(messages, before_ts=before_ts, limit=count, names=names)
+        entries = helper_rules.history_entries(
+            messages, before_ts=before_ts, limit=count, names=names
+        )
         await self._log.record(
             session.task_id,
             event_log.HELPER_CALL,
@@ -120,12 +122,12 @@ class AgentHelpers:
         files = SessionFiles.of(self._sessions_dir, session.key)
         files.spool.mkdir(parents=True, exist_ok=True)
         if file_path is not None:
-            source = helpers.file_in_workspace(files.workspace, file_path)
-            name = helpers.safe_filename(filename or source.name)
+            source = helper_rules.file_in_workspace(files.workspace, file_path)
+            name = helper_rules.safe_filename(filename or source.name)
             spooled = files.spool / f"{secrets.token_hex(8)}-{name}"
             await asyncio.to_thread(shutil.copyfile, source, spooled)
         elif content_base64 is not None:
-            data, name = helpers.decode_content(content_base64, filename or "file")
+            data, name = helper_rules.decode_content(content_base64, filename or "file")
             spooled = files.spool / f"{secrets.token_hex(8)}-{name}"
             await asyncio.to_thread(spooled.write_bytes, data)
         else:

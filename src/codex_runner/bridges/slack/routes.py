@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
 
-from codex_runner.bridges.slack.helpers import HelperRefused, history_text
+from codex_runner.bridges.slack.helper_rules import HelperRefused, history_text
 from codex_runner.bridges.slack.sessions import SESSION_HEADER
 from codex_runner.http.routing import Header, Router
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_runner.bridges.slack.helpers import (
+from codex_runner.bridges.slack.helper_rules import (
     MAX_FILE_BYTES,
     HelperRefused,
     clamp_limit,
