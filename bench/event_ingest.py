@@ -41,7 +41,7 @@ from codex_runner.domain import durable_event
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.events import CodexEvent, EventKind, Item, ItemType, TokenUsage, TurnStatus
 from codex_runner.domain.ids import IdGenerator
-from codex_runner.domain.task import Task, Workspace
+from codex_runner.domain.task import Task, WorkspaceRequest
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.ingest import ingest_turn_events
 from codex_runner.service.task_log import TaskLogFiles
@@ -138,7 +138,7 @@ async def fresh_store(path: Path, tasks: int) -> tuple[SqlStore, list[str]]:
         task = Task(
             id=ids.task_id(),
             prompt=f"firehose {i}",
-            workspace=Workspace(cwd="/work"),
+            workspace=WorkspaceRequest(cwd="/work"),
             created_at=now,
             updated_at=now,
         )

@@ -50,7 +50,7 @@ from codex_runner.domain import durable_event
 from codex_runner.domain.approval import Approval
 from codex_runner.domain.events import ApprovalKind, CodexEvent, EventKind, Item, ItemType
 from codex_runner.domain.ids import IdGenerator
-from codex_runner.domain.task import Task, TaskState, Workspace
+from codex_runner.domain.task import Task, TaskState, WorkspaceRequest
 from codex_runner.domain.transitions import Action
 from codex_runner.runner_home.daemon_info import read_info
 from codex_runner.store import rows
@@ -108,7 +108,7 @@ def build_task(
     task = Task(
         id=ids.task_id(),
         prompt=f"fix the flaky test in module {created.microsecond}",
-        workspace=Workspace(cwd=cwd),
+        workspace=WorkspaceRequest(cwd=cwd),
         created_at=created,
         updated_at=created,
     )

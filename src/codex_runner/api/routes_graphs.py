@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from codex_runner.api.inputs import settings_of, workspace_of
+from codex_runner.api.inputs import settings_of
 from codex_runner.http.errors import ERROR_RESPONSES
 from codex_runner.http.routing import Router, model_response
 from codex_runner.http.wire import ChildCreate, GraphCreate, GraphOut, TaskOut
 from codex_runner.service.graphs import ChildRequest, GraphRequest, GraphView
 from codex_runner.service.tasks import TaskService
+from codex_runner.service.validation import workspace_request
 
 
 def graph_routes(service: TaskService) -> Router:
@@ -25,7 +26,7 @@ def graph_routes(service: TaskService) -> Router:
         """Create a parent and its children at once; children start as their prerequisites
         complete, the parent runs last with their results."""
         request = GraphRequest(
-            workspace=workspace_of(body.repo, body.base_ref, body.cwd),
+            workspace=workspace_request(body.repo, body.base_ref, body.cwd),
             children=tuple(_child(c) for c in body.children),
             prompt=body.prompt,
             priority=body.priority,

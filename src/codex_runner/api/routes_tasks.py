@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field
 from starlette.responses import Response
 
-from codex_runner.api.inputs import settings_of, workspace_of
+from codex_runner.api.inputs import settings_of
 from codex_runner.domain.task import TaskState
 from codex_runner.http.errors import ERROR_RESPONSES
 from codex_runner.http.routing import Router, model_response
@@ -22,6 +22,7 @@ from codex_runner.http.wire import (
     TaskOut,
 )
 from codex_runner.service.tasks import TaskService
+from codex_runner.service.validation import workspace_request
 
 
 def task_routes(service: TaskService) -> Router:
@@ -35,7 +36,7 @@ def task_routes(service: TaskService) -> Router:
     )
     async def submit_task(body: TaskCreate) -> Response:
         """Queue a task; re-sending an idempotency key answers 200 with the existing task."""
-        workspace = workspace_of(body.repo, body.base_ref, body.cwd)
+        workspace = workspace_request(body.repo, body.base_ref, body.cwd)
         task, created = await service.submit_or_find(
             body.prompt,
             workspace,

@@ -54,11 +54,20 @@ ACTIVE_STATES: frozenset[TaskState] = frozenset({TaskState.RUNNING, TaskState.AW
 IDLE_STATES: frozenset[TaskState] = frozenset(TaskState) - ACTIVE_STATES - {TaskState.QUEUED}
 
 
-@dataclass(frozen=True)
-class Workspace:
-    """Where a task runs: a git repository (a worktree is made from ``base_ref``) or a directory.
+class InvalidWorkspaceRequest(ValueError):
+    """A workspace request of the wrong shape; ``field`` names the request field to fix."""
 
-    Exactly one of ``repo`` and ``cwd`` is set.
+    def __init__(self, field: str, message: str) -> None:
+        self.field = field
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class WorkspaceRequest:
+    """Where a task asks to run: a git repository (a worktree is made from ``base_ref``) or
+    a directory. What exists on disk once it is made is a ``workspace.Workspace``.
+
+    Exactly one of ``repo`` and ``cwd`` is set; ``base_ref`` only goes with ``repo``.
     """
 
     repo: str | None = None
@@ -66,22 +75,43 @@ class Workspace:
     cwd: str | None = None
 
     def __post_init__(self) -> None:
-        if (self.repo is None) == (self.cwd is None):
-            raise ValueError("a workspace needs exactly one of repo (a git repository) or cwd")
-        if self.base_ref is not None and self.repo is None:
-            raise ValueError("base_ref only applies to a git repository workspace (set repo)")
+        check_workspace_shape(self.repo, self.base_ref, self.cwd)
 
     @classmethod
-    def git(cls, repo: str, base_ref: str = "HEAD") -> Workspace:
+    def git(cls, repo: str, base_ref: str = "HEAD") -> WorkspaceRequest:
         return cls(repo=repo, base_ref=base_ref)
 
     @classmethod
-    def directory(cls, cwd: str) -> Workspace:
+    def directory(cls, cwd: str) -> WorkspaceRequest:
         return cls(cwd=cwd)
 
     @property
     def is_git(self) -> bool:
         return self.repo is not None
+
+
+# The old name, until service/tasks.py takes the new one.
+Workspace = WorkspaceRequest
+
+
+def check_workspace_shape(repo: object, base_ref: object, cwd: object) -> None:
+    """The one rule of a workspace request's shape, whatever type its paths have.
+
+    Raises :class:`InvalidWorkspaceRequest` naming the field when not exactly one of ``repo``
+    and ``cwd`` is set, or when ``base_ref`` comes without ``repo``.
+    """
+    if repo is not None and cwd is not None:
+        raise InvalidWorkspaceRequest(
+            "cwd",
+            "give either repo (a git repository: the task gets its own worktree) or cwd "
+            "(a plain directory: the task runs in place), not both",
+        )
+    if repo is None and cwd is None:
+        raise InvalidWorkspaceRequest(
+            "repo", "say where the task runs: repo (a git repository) or cwd (a directory)"
+        )
+    if base_ref is not None and repo is None:
+        raise InvalidWorkspaceRequest("base_ref", "base_ref only applies with repo, not with cwd")
 
 
 @dataclass(frozen=True)
@@ -105,7 +135,7 @@ class Task:
 
     id: str
     prompt: str
-    workspace: Workspace
+    workspace: WorkspaceRequest
     created_at: datetime
     updated_at: datetime
     priority: int = 0  # higher runs first

@@ -26,7 +26,7 @@ from codex_runner.domain.task import (
     RuntimeSettings,
     Task,
     TaskState,
-    Workspace,
+    WorkspaceRequest,
 )
 from codex_runner.service.errors import GraphNotFound
 from codex_runner.store.protocol import Store
@@ -51,7 +51,7 @@ class ChildRequest:
 class GraphRequest:
     """A parent (optional prompt) and its children, sharing one workspace spec."""
 
-    workspace: Workspace
+    workspace: WorkspaceRequest
     children: tuple[ChildRequest, ...]
     prompt: str | None = None
     priority: int = 0

@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
-from codex_runner.domain.task import DEFAULT_MAX_RUNTIME_S, RuntimeSettings, Task, Workspace
+from codex_runner.domain.task import DEFAULT_MAX_RUNTIME_S, RuntimeSettings, Task, WorkspaceRequest
 from codex_runner.service.errors import IdempotencyKeyReused
 from codex_runner.service.graphs import GraphRequest
 
 
 def task_fingerprint(
     prompt: str,
-    workspace: Workspace,
+    workspace: WorkspaceRequest,
     *,
     priority: int,
     settings: RuntimeSettings,

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from codex_runner.domain.graph import GraphSpecError
 from codex_runner.domain.ids import IdGenerator
-from codex_runner.domain.task import DEFAULT_MAX_RUNTIME_S, RuntimeSettings, Task, Workspace
+from codex_runner.domain.task import DEFAULT_MAX_RUNTIME_S, RuntimeSettings, Task, WorkspaceRequest
 from codex_runner.service.errors import IdempotencyKeyReused, InvalidRequest
 from codex_runner.service.graphs import (
     MAX_GRAPH_SIZE,
@@ -55,7 +55,7 @@ class Submissions:
     async def task(
         self,
         prompt: str,
-        workspace: Workspace,
+        workspace: WorkspaceRequest,
         priority: int,
         settings: RuntimeSettings | None,
         max_runtime_s: float | None,

@@ -14,7 +14,13 @@ import os
 from collections.abc import Sequence
 from dataclasses import replace
 
-from codex_runner.domain.task import REASONING_EFFORTS, RuntimeSettings, Task, Workspace
+from codex_runner.domain.task import (
+    REASONING_EFFORTS,
+    InvalidWorkspaceRequest,
+    RuntimeSettings,
+    Task,
+    WorkspaceRequest,
+)
 from codex_runner.service.errors import InvalidRequest
 from codex_runner.workspace.protocol import (
     DirectoryMissing,
@@ -29,7 +35,21 @@ MAX_RUNTIME_LIMIT_S = 7 * 24 * 3600.0  # a week
 MODEL_NAME_MAX = 200
 
 
-def resolved_workspace(workspace: Workspace) -> Workspace:
+def workspace_request(repo: str | None, base_ref: str | None, cwd: str | None) -> WorkspaceRequest:
+    """A git workspace (``repo`` at ``base_ref``, default HEAD) or a directory (``cwd``).
+
+    Raises InvalidRequest naming the field when the request breaks the domain's shape rule
+    (exactly one of ``repo`` and ``cwd``; ``base_ref`` only with ``repo``).
+    """
+    try:
+        if repo is not None and cwd is None:
+            return WorkspaceRequest.git(repo, base_ref or "HEAD")
+        return WorkspaceRequest(repo=repo, base_ref=base_ref, cwd=cwd)
+    except InvalidWorkspaceRequest as exc:
+        raise InvalidRequest(exc.field, str(exc)) from exc
+
+
+def resolved_workspace(workspace: WorkspaceRequest) -> WorkspaceRequest:
     """The workspace with its path checked (absolute, no control characters) and resolved.
 
     ``..`` and symbolic links are resolved, for a repository and a directory alike, so the
@@ -52,7 +72,7 @@ def resolved_workspace(workspace: Workspace) -> Workspace:
     return replace(workspace, repo=real) if workspace.is_git else replace(workspace, cwd=real)
 
 
-async def check_workspace(workspaces: Workspaces, workspace: Workspace) -> Workspace:
+async def check_workspace(workspaces: Workspaces, workspace: WorkspaceRequest) -> WorkspaceRequest:
     """The workspace, resolved (see :func:`resolved_workspace`), once it is known it could be
     made: an absolute repo (and ref) or an existing directory."""
     workspace = resolved_workspace(workspace)

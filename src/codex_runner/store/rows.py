@@ -10,7 +10,7 @@ from codex_runner.domain.approval import Approval, ApprovalState
 from codex_runner.domain.conversation import ThreadRecord, Turn, TurnState
 from codex_runner.domain.events import ApprovalKind, FileChange, TokenUsage
 from codex_runner.domain.graph import Graph
-from codex_runner.domain.task import RuntimeSettings, Task, TaskState, Workspace
+from codex_runner.domain.task import RuntimeSettings, Task, TaskState, WorkspaceRequest
 from codex_runner.store.protocol import TASK_IDENTITY_FIELDS
 
 Row = Mapping[Any, Any]  # a RowMapping (column name -> value)
@@ -165,7 +165,7 @@ def task_from_row(row: Sequence[Any]) -> Task:
     return Task(
         id=id_,
         prompt=prompt,
-        workspace=Workspace(repo=repo, base_ref=base_ref, cwd=cwd),
+        workspace=WorkspaceRequest(repo=repo, base_ref=base_ref, cwd=cwd),
         created_at=created_at,
         updated_at=updated_at,
         priority=priority,

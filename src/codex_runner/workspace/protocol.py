@@ -28,7 +28,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from codex_runner.domain.task import Workspace as TaskWorkspace
+from codex_runner.domain.task import WorkspaceRequest, check_workspace_shape
 
 BRANCH_PREFIX = "codex-runner/"
 
@@ -43,10 +43,11 @@ def branch_name(task_id: str) -> str:
 
 @dataclass(frozen=True)
 class WorkspaceSpec:
-    """What a task asked for: a git repository (and base ref) or a plain directory.
+    """A task's :class:`~codex_runner.domain.task.WorkspaceRequest` with its paths as
+    ``Path``: what the implementations here take.
 
-    Exactly one of ``repo`` and ``cwd`` is set; ``base_ref`` (default: the repository's HEAD)
-    only goes with ``repo``.
+    The shape rule is the domain's (exactly one of ``repo`` and ``cwd``; ``base_ref``,
+    default the repository's HEAD, only with ``repo``).
     """
 
     repo: Path | None = None
@@ -54,14 +55,11 @@ class WorkspaceSpec:
     cwd: Path | None = None
 
     def __post_init__(self) -> None:
-        if (self.repo is None) == (self.cwd is None):
-            raise ValueError("a workspace needs exactly one of repo (a git repository) or cwd")
-        if self.base_ref is not None and self.repo is None:
-            raise ValueError("base_ref only applies to a git repository workspace (set repo)")
+        check_workspace_shape(self.repo, self.base_ref, self.cwd)
 
     @classmethod
-    def of_task(cls, workspace: TaskWorkspace) -> WorkspaceSpec:
-        """The spec of a task's stored workspace."""
+    def of_task(cls, workspace: WorkspaceRequest) -> WorkspaceSpec:
+        """The spec of a task's stored workspace request."""
         return cls(
             repo=Path(workspace.repo) if workspace.repo is not None else None,
             base_ref=workspace.base_ref,

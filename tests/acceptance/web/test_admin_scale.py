@@ -16,7 +16,7 @@ from playwright.async_api import Page, expect
 
 from codex_runner.api.app import create_app
 from codex_runner.codex.scripted import ScriptedRuntime, complete
-from codex_runner.domain.task import Workspace
+from codex_runner.domain.task import WorkspaceRequest
 from codex_runner.http.auth import host_allowlist
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.tasks import TaskService
@@ -75,7 +75,9 @@ async def test_the_tasks_view_pages_through_1000_tasks(
     plain.mkdir()
     async with served(tmp_path) as (url, service):
         for n in range(TASKS):
-            await service.submit(f"task number {n}", Workspace.directory(str(plain)), priority=n)
+            await service.submit(
+                f"task number {n}", WorkspaceRequest.directory(str(plain)), priority=n
+            )
         await page.goto(f"{url}/admin/login")
         await page.fill("#token", TOKEN)
         await page.click("button[type=submit]")
@@ -96,5 +98,7 @@ async def test_the_tasks_view_pages_through_1000_tasks(
         await expect(page.locator("#page-info")).to_have_text("1-50 of 1000")
         # A task submitted meanwhile shows up live, with no reload.
         await page.click('#filters [data-state=""]')
-        await service.submit("the newest", Workspace.directory(str(plain)), priority=PRIORITY_MAX)
+        await service.submit(
+            "the newest", WorkspaceRequest.directory(str(plain)), priority=PRIORITY_MAX
+        )
         await expect(page.locator("#page-info")).to_have_text("1-50 of 1001")

@@ -23,7 +23,7 @@ from codex_runner.domain.events import (
     TokenUsage,
 )
 from codex_runner.domain.graph import ChildSpec, GraphSpec, instantiate
-from codex_runner.domain.task import RuntimeSettings, Task, Workspace
+from codex_runner.domain.task import RuntimeSettings, Task, WorkspaceRequest
 from codex_runner.domain.transitions import Action
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -38,7 +38,7 @@ def make_task(**fields: Any) -> Task:
     return Task(
         id="t_1",
         prompt="fix it",
-        workspace=Workspace.git("/repo", "main"),
+        workspace=WorkspaceRequest.git("/repo", "main"),
         created_at=T0,
         updated_at=T0,
         **fields,

@@ -26,7 +26,7 @@ from codex_runner.domain.graph import (
     ready_children,
     topological_order,
 )
-from codex_runner.domain.task import RuntimeSettings, Task, TaskState, Workspace
+from codex_runner.domain.task import RuntimeSettings, Task, TaskState, WorkspaceRequest
 
 S = TaskState
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -142,7 +142,7 @@ def test_instantiate_makes_one_queued_child_per_spec_child_with_ids_for_keys() -
     parent = Task(
         id="t_parent",
         prompt="the whole thing",
-        workspace=Workspace.git("/repo", "main"),
+        workspace=WorkspaceRequest.git("/repo", "main"),
         created_at=T0,
         updated_at=T0,
         priority=3,

@@ -14,7 +14,7 @@ from codex_runner.domain.scheduling import (
     pick_next,
     queue_order_key,
 )
-from codex_runner.domain.task import Task, TaskState, Workspace
+from codex_runner.domain.task import Task, TaskState, WorkspaceRequest
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -31,7 +31,7 @@ def task(
     return Task(
         id=f"t_{n:04d}",
         prompt="p",
-        workspace=Workspace.directory("/w"),
+        workspace=WorkspaceRequest.directory("/w"),
         created_at=created,
         updated_at=created,
         priority=priority,

@@ -6,7 +6,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from codex_runner.domain.task import DEFAULT_MAX_RUNTIME_S, Task, TaskState, Workspace
+from codex_runner.domain.task import (
+    DEFAULT_MAX_RUNTIME_S,
+    InvalidWorkspaceRequest,
+    Task,
+    TaskState,
+    WorkspaceRequest,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -15,7 +21,7 @@ def make(**fields: object) -> Task:
     base: dict[str, object] = {
         "id": "t_1",
         "prompt": "go",
-        "workspace": Workspace.directory("/w"),
+        "workspace": WorkspaceRequest.directory("/w"),
         "created_at": T0,
         "updated_at": T0,
     }
@@ -32,15 +38,18 @@ def test_a_new_task_is_queued_with_the_documented_defaults() -> None:
 
 
 def test_workspace_is_a_repository_or_a_directory_never_both_or_neither() -> None:
-    assert Workspace.git("/repo").base_ref == "HEAD"
-    assert Workspace.git("/repo", "main").is_git
-    assert not Workspace.directory("/w").is_git
-    with pytest.raises(ValueError, match="exactly one"):
-        Workspace()
-    with pytest.raises(ValueError, match="exactly one"):
-        Workspace(repo="/r", cwd="/w")
-    with pytest.raises(ValueError, match="base_ref"):
-        Workspace(cwd="/w", base_ref="main")
+    assert WorkspaceRequest.git("/repo").base_ref == "HEAD"
+    assert WorkspaceRequest.git("/repo", "main").is_git
+    assert not WorkspaceRequest.directory("/w").is_git
+    with pytest.raises(InvalidWorkspaceRequest, match="say where the task runs") as neither:
+        WorkspaceRequest()
+    assert neither.value.field == "repo"
+    with pytest.raises(InvalidWorkspaceRequest, match="not both") as both:
+        WorkspaceRequest(repo="/r", cwd="/w")
+    assert both.value.field == "cwd"
+    with pytest.raises(InvalidWorkspaceRequest, match="only applies with repo") as ref:
+        WorkspaceRequest(cwd="/w", base_ref="main")
+    assert ref.value.field == "base_ref"
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codex_runner.domain.task import ACTIVE_STATES, TERMINAL_STATES, Task, TaskState, Workspace
+from codex_runner.domain.task import (
+    ACTIVE_STATES,
+    TERMINAL_STATES,
+    Task,
+    TaskState,
+    WorkspaceRequest,
+)
 from codex_runner.domain.transitions import (
     FINAL_STATES,
     TRANSITIONS,
@@ -51,7 +57,7 @@ def make_task(state: TaskState = S.QUEUED, **fields: object) -> Task:
     return Task(
         id="t_test",
         prompt="do it",
-        workspace=Workspace.directory("/w"),
+        workspace=WorkspaceRequest.directory("/w"),
         created_at=T0,
         updated_at=T0,
         state=state,

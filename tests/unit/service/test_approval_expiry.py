@@ -12,14 +12,14 @@ from codex_runner.domain.events import (
     EventKind,
     TurnStatus,
 )
-from codex_runner.domain.task import TaskState, Workspace
+from codex_runner.domain.task import TaskState, WorkspaceRequest
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.tasks import DirectoryWorkspaces, TaskService
 from codex_runner.store.memory import InMemoryStore
 
 from .waiting import wait_state
 
-WS = Workspace.directory("/tmp")
+WS = WorkspaceRequest.directory("/tmp")
 
 
 async def ask_without_decline(rt: ScriptedRuntime, rec: TurnRecorder, text: str) -> None:

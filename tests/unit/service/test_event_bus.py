@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 import pytest
 
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
-from codex_runner.domain.task import Task, Workspace
+from codex_runner.domain.task import Task, WorkspaceRequest
 from codex_runner.service.event_bus import EventBus, Lagged, follow
 from codex_runner.store.memory import InMemoryStore
 
@@ -53,7 +53,7 @@ async def _append(store: InMemoryStore, bus: EventBus, task_id: str, n: int) -> 
 async def test_follow_catch_up_then_live_without_gap_or_duplicate() -> None:
     store = InMemoryStore()
     bus = EventBus(queue_size=3)
-    task = Task("t1", "do it", Workspace.directory("/tmp"), NOW, NOW)
+    task = Task("t1", "do it", WorkspaceRequest.directory("/tmp"), NOW, NOW)
     await store.create_task(task)
     await _append(store, bus, "t1", 4)  # seq 2..5 before anyone follows
 

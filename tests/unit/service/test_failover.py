@@ -10,7 +10,7 @@ from codex_runner.codex.runtime import TurnRecorder
 from codex_runner.codex.scripted import ScriptedRuntime, complete
 from codex_runner.config import AuthSettings
 from codex_runner.domain.events import ErrorInfo, FailureClass
-from codex_runner.domain.task import TaskState, Workspace
+from codex_runner.domain.task import TaskState, WorkspaceRequest
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.failover import ProfileFailover
 from codex_runner.service.profiles import ProfileSwitcher
@@ -68,7 +68,7 @@ async def test_a_usage_limit_switches_profile_and_the_retry_completes(tmp_path: 
     service = service_with(failover, runtime)
     await service.start()
     try:
-        task = await service.submit("big job", Workspace.directory(str(tmp_path)))
+        task = await service.submit("big job", WorkspaceRequest.directory(str(tmp_path)))
         done = await settled(service, task.id)
     finally:
         await service.stop()
@@ -85,7 +85,7 @@ async def test_without_failover_a_usage_limit_fails_the_task(tmp_path: Path) -> 
     service = service_with(None, runtime)
     await service.start()
     try:
-        task = await service.submit("big job", Workspace.directory(str(tmp_path)))
+        task = await service.submit("big job", WorkspaceRequest.directory(str(tmp_path)))
         done = await settled(service, task.id)
     finally:
         await service.stop()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from codex_runner.codex.scripted import ScriptedRuntime, complete, gated
-from codex_runner.domain.task import TaskState, Workspace
+from codex_runner.domain.task import TaskState, WorkspaceRequest
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.home_watch import (
     PROBE_NAME,
@@ -25,7 +25,7 @@ from codex_runner.store.memory import InMemoryStore
 
 from .waiting import wait_state
 
-WS = Workspace.directory("/tmp")
+WS = WorkspaceRequest.directory("/tmp")
 
 
 def sound_home(tmp_path: Path) -> HomeBaseline:

@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 
 from codex_runner.codex.scripted import ScriptedRuntime, complete
-from codex_runner.domain.task import REASONING_EFFORTS, RuntimeSettings, Workspace
+from codex_runner.domain.task import REASONING_EFFORTS, RuntimeSettings, WorkspaceRequest
 from codex_runner.service.errors import IdempotencyKeyReused, InvalidRequest
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.graphs import ChildRequest, GraphRequest
 from codex_runner.service.tasks import DirectoryWorkspaces, TaskService
+from codex_runner.service.validation import workspace_request
 from codex_runner.store.memory import InMemoryStore
 
 
@@ -36,7 +37,7 @@ async def test_a_priority_that_is_not_an_integer_in_range_is_refused(
 ) -> None:
     service, store = make()
     with pytest.raises(InvalidRequest) as caught:
-        await service.submit("go", Workspace.directory(str(tmp_path)), priority=priority)  # type: ignore[arg-type]
+        await service.submit("go", WorkspaceRequest.directory(str(tmp_path)), priority=priority)  # type: ignore[arg-type]
     assert caught.value.field == "priority"
     assert "an integer from -1000 to 1000" in str(caught.value)
     assert await store.list_tasks() == []
@@ -48,7 +49,7 @@ async def test_a_max_runtime_that_is_not_a_positive_finite_number_is_refused(
 ) -> None:
     service, _ = make()
     with pytest.raises(InvalidRequest) as caught:
-        await service.submit("go", Workspace.directory(str(tmp_path)), max_runtime_s=seconds)  # type: ignore[arg-type]
+        await service.submit("go", WorkspaceRequest.directory(str(tmp_path)), max_runtime_s=seconds)  # type: ignore[arg-type]
     assert caught.value.field == "max_runtime_s"
     assert "max_runtime_s must be a positive finite number of seconds" in str(caught.value)
 
@@ -59,13 +60,15 @@ async def test_an_effort_codex_does_not_know_is_refused_naming_the_allowed_ones(
     service, _ = make()
     with pytest.raises(InvalidRequest) as caught:
         await service.submit(
-            "go", Workspace.directory(str(tmp_path)), settings=RuntimeSettings(effort="ultra")
+            "go",
+            WorkspaceRequest.directory(str(tmp_path)),
+            settings=RuntimeSettings(effort="ultra"),
         )
     assert caught.value.field == "effort"
     assert "none, minimal, low, medium, high, xhigh" in str(caught.value)
     for effort in REASONING_EFFORTS:
         task = await service.submit(
-            "go", Workspace.directory(str(tmp_path)), settings=RuntimeSettings(effort=effort)
+            "go", WorkspaceRequest.directory(str(tmp_path)), settings=RuntimeSettings(effort=effort)
         )
         assert task.settings.effort == effort
 
@@ -77,14 +80,14 @@ async def test_a_model_name_with_a_control_character_or_too_long_is_refused(
     service, _ = make()
     with pytest.raises(InvalidRequest) as caught:
         await service.submit(
-            "go", Workspace.directory(str(tmp_path)), settings=RuntimeSettings(model=model)
+            "go", WorkspaceRequest.directory(str(tmp_path)), settings=RuntimeSettings(model=model)
         )
     assert caught.value.field == "model"
 
 
 async def test_a_graph_checks_its_own_and_its_childrens_values(tmp_path: Path) -> None:
     service, store = make()
-    workspace = Workspace.directory(str(tmp_path))
+    workspace = WorkspaceRequest.directory(str(tmp_path))
     bad_child = GraphRequest(workspace, (ChildRequest("a", "do a", priority=True),))
     with pytest.raises(InvalidRequest) as caught:
         await service.submit_graph_or_find(bad_child)
@@ -109,7 +112,7 @@ async def test_cwd_is_stored_resolved_through_dot_dot_and_symlinks(tmp_path: Pat
     link.symlink_to(real)
     dotted = f"{real}/sub/../sub/.."
     for given in (dotted, str(link)):
-        task = await service.submit("go", Workspace.directory(given))
+        task = await service.submit("go", WorkspaceRequest.directory(given))
         assert task.workspace.cwd == str(real.resolve())
 
 
@@ -120,7 +123,7 @@ async def test_a_symlink_to_a_missing_directory_is_refused_naming_where_it_point
     link = tmp_path / "link"
     link.symlink_to(tmp_path / "gone")
     with pytest.raises(InvalidRequest) as caught:
-        await service.submit("go", Workspace.directory(str(link)))
+        await service.submit("go", WorkspaceRequest.directory(str(link)))
     assert caught.value.field == "cwd"
     assert "gone" in str(caught.value)
 
@@ -128,16 +131,16 @@ async def test_a_symlink_to_a_missing_directory_is_refused_naming_where_it_point
 async def test_a_relative_or_escaping_cwd_is_refused_before_resolving(tmp_path: Path) -> None:
     service, _ = make()
     with pytest.raises(InvalidRequest, match="absolute"):
-        await service.submit("go", Workspace.directory("../etc"))
+        await service.submit("go", WorkspaceRequest.directory("../etc"))
     with pytest.raises(InvalidRequest, match="control character"):
-        await service.submit("go", Workspace.directory(f"{tmp_path}\n"))
+        await service.submit("go", WorkspaceRequest.directory(f"{tmp_path}\n"))
 
 
 async def test_the_same_key_with_another_request_is_refused_naming_the_key(
     tmp_path: Path,
 ) -> None:
     service, store = make()
-    workspace = Workspace.directory(str(tmp_path))
+    workspace = WorkspaceRequest.directory(str(tmp_path))
     first = await service.submit("x", workspace, idempotency_key="k1")
     for other in (
         {"prompt": "y"},
@@ -154,7 +157,7 @@ async def test_the_same_key_with_another_request_is_refused_naming_the_key(
     # The same request, even spelled with another path to the same directory, finds it.
     (tmp_path / "sub").mkdir()
     again, created = await service.submit_or_find(
-        "x", Workspace.directory(f"{tmp_path}/sub/.."), idempotency_key="k1"
+        "x", WorkspaceRequest.directory(f"{tmp_path}/sub/.."), idempotency_key="k1"
     )
     assert (again.id, created) == (first.id, False)
     assert len(await store.list_tasks()) == 1
@@ -162,18 +165,20 @@ async def test_the_same_key_with_another_request_is_refused_naming_the_key(
 
 async def test_a_task_stored_without_a_fingerprint_is_found_by_its_key(tmp_path: Path) -> None:
     service, store = make()
-    task = await service.submit("x", Workspace.directory(str(tmp_path)), idempotency_key="old")
+    task = await service.submit(
+        "x", WorkspaceRequest.directory(str(tmp_path)), idempotency_key="old"
+    )
     # As a task made before fingerprints were kept.
     store._tasks[task.id] = task.__class__(**{**task.__dict__, "idempotency_fingerprint": None})
     found, created = await service.submit_or_find(
-        "y", Workspace.directory(str(tmp_path)), idempotency_key="old"
+        "y", WorkspaceRequest.directory(str(tmp_path)), idempotency_key="old"
     )
     assert (found.id, created) == (task.id, False)
 
 
 async def test_racing_submits_with_one_key_make_exactly_one_task(tmp_path: Path) -> None:
     service, store = make()
-    workspace = Workspace.directory(str(tmp_path))
+    workspace = WorkspaceRequest.directory(str(tmp_path))
     results = await asyncio.gather(
         *(service.submit_or_find("x", workspace, idempotency_key="race") for _ in range(20))
     )
@@ -184,7 +189,7 @@ async def test_racing_submits_with_one_key_make_exactly_one_task(tmp_path: Path)
 
 async def test_racing_submits_with_one_key_and_other_bodies_are_refused(tmp_path: Path) -> None:
     service, store = make()
-    workspace = Workspace.directory(str(tmp_path))
+    workspace = WorkspaceRequest.directory(str(tmp_path))
     results = await asyncio.gather(
         *(
             service.submit_or_find(f"x{i % 2}", workspace, idempotency_key="race")
@@ -201,7 +206,7 @@ async def test_racing_submits_with_one_key_and_other_bodies_are_refused(tmp_path
 
 async def test_a_graph_key_with_another_request_is_refused(tmp_path: Path) -> None:
     service, store = make()
-    workspace = Workspace.directory(str(tmp_path))
+    workspace = WorkspaceRequest.directory(str(tmp_path))
     request = GraphRequest(workspace, (ChildRequest("a", "do a"),), idempotency_key="g")
     first, _ = await service.submit_graph_or_find(request)
     again, created = await service.submit_graph_or_find(request)
@@ -212,3 +217,24 @@ async def test_a_graph_key_with_another_request_is_refused(tmp_path: Path) -> No
     with pytest.raises(IdempotencyKeyReused):  # a task's key is not a graph's
         await service.submit("x", workspace, idempotency_key="g")
     assert len(await store.list_tasks()) == 2
+
+
+@pytest.mark.parametrize(
+    ("repo", "base_ref", "cwd", "field"),
+    [
+        (None, None, None, "repo"),
+        ("/r", None, "/w", "cwd"),
+        (None, "main", "/w", "base_ref"),
+    ],
+)
+def test_a_workspace_request_of_the_wrong_shape_is_refused_naming_the_field(
+    repo: str | None, base_ref: str | None, cwd: str | None, field: str
+) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        workspace_request(repo, base_ref, cwd)
+    assert refused.value.field == field
+
+
+def test_a_repository_workspace_request_defaults_to_head() -> None:
+    assert workspace_request("/r", None, None) == WorkspaceRequest.git("/r", "HEAD")
+    assert workspace_request(None, None, "/w") == WorkspaceRequest.directory("/w")

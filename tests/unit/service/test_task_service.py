@@ -10,7 +10,7 @@ from codex_runner.codex.scripted import Script, ScriptedRuntime, ask, complete, 
 from codex_runner.domain.approval import ApprovalAlreadySettled, DecisionNotOffered
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.events import FailureClass
-from codex_runner.domain.task import TaskState, Workspace
+from codex_runner.domain.task import TaskState, WorkspaceRequest
 from codex_runner.domain.transitions import Action, InvalidTransition
 from codex_runner.service.event_bus import EventBus, follow
 from codex_runner.service.live_run import CrashHistory
@@ -21,7 +21,7 @@ from codex_runner.store.protocol import TaskUpdate
 
 from .waiting import wait_state
 
-WS = Workspace.directory("/tmp")
+WS = WorkspaceRequest.directory("/tmp")
 
 
 def make(

@@ -18,7 +18,7 @@ from codex_runner.codex.scripted import (
     write_file,
 )
 from codex_runner.domain.conversation import TurnState
-from codex_runner.domain.task import Task, TaskState, Workspace
+from codex_runner.domain.task import Task, TaskState, WorkspaceRequest
 from codex_runner.domain.transitions import InvalidTransition
 from codex_runner.service.errors import GraphNotFound, InvalidRequest, TaskNotRunning
 from codex_runner.service.event_bus import EventBus
@@ -54,8 +54,8 @@ class Setup:
         )
 
     @property
-    def git(self) -> Workspace:
-        return Workspace.git(str(self.repo), "main")
+    def git(self) -> WorkspaceRequest:
+        return WorkspaceRequest.git(str(self.repo), "main")
 
     @staticmethod
     def workspaces_spec(task: Task) -> WorkspaceSpec:
@@ -105,10 +105,10 @@ async def test_commit_on_complete_off_leaves_work_uncommitted(tmp_path: Path) ->
 async def test_bad_submissions_name_the_field_and_create_nothing(setup: Setup) -> None:
     cases = [
         (("", setup.git), "prompt"),
-        (("x", Workspace.git(str(setup.repo.parent / "nope"))), "repo"),
-        (("x", Workspace.git(str(setup.repo), "no-such-ref")), "base_ref"),
-        (("x", Workspace.directory(str(setup.repo / "missing"))), "cwd"),
-        (("x", Workspace.directory("relative/dir")), "cwd"),
+        (("x", WorkspaceRequest.git(str(setup.repo.parent / "nope"))), "repo"),
+        (("x", WorkspaceRequest.git(str(setup.repo), "no-such-ref")), "base_ref"),
+        (("x", WorkspaceRequest.directory(str(setup.repo / "missing"))), "cwd"),
+        (("x", WorkspaceRequest.directory("relative/dir")), "cwd"),
     ]
     for (prompt, workspace), field in cases:
         with pytest.raises(InvalidRequest) as caught:

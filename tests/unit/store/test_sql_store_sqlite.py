@@ -18,7 +18,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, event
 
 from codex_runner.domain.durable_event import NewEvent
-from codex_runner.domain.task import Task, Workspace
+from codex_runner.domain.task import Task, WorkspaceRequest
 from codex_runner.store import migrations, rows, tables
 from codex_runner.store.errors import SchemaError, StoreBusy
 from codex_runner.store.sql import DEFAULT_READERS, SqlStore
@@ -31,7 +31,7 @@ def new_task(n: int = 1) -> Task:
     return Task(
         id=f"t_{n:04d}",
         prompt="p",
-        workspace=Workspace.directory("/w"),
+        workspace=WorkspaceRequest.directory("/w"),
         created_at=T0,
         updated_at=T0,
     )

@@ -25,7 +25,13 @@ from codex_runner.domain.durable_event import NewEvent
 from codex_runner.domain.events import ApprovalKind, FileChange, TokenUsage
 from codex_runner.domain.graph import ChildSpec, GraphPlan, GraphSpec, instantiate
 from codex_runner.domain.scheduling import pick_next
-from codex_runner.domain.task import ACTIVE_STATES, RuntimeSettings, Task, TaskState, Workspace
+from codex_runner.domain.task import (
+    ACTIVE_STATES,
+    RuntimeSettings,
+    Task,
+    TaskState,
+    WorkspaceRequest,
+)
 from codex_runner.domain.transitions import Action
 from codex_runner.store import (
     ApprovalAlreadyExists,
@@ -102,7 +108,7 @@ def make_task(clock: Callable[[], datetime]) -> Callable[..., Task]:
         base: dict[str, Any] = {
             "id": f"t_{next(numbers):04d}",
             "prompt": "fix the bug",
-            "workspace": Workspace.directory("/w"),
+            "workspace": WorkspaceRequest.directory("/w"),
             "created_at": now,
             "updated_at": now,
         }
@@ -127,7 +133,7 @@ async def test_a_created_task_reads_back_equal_with_task_created_as_event_one(
     store: Store, make_task: Callable[..., Task]
 ) -> None:
     task = make_task(
-        workspace=Workspace.git("/repo", "main"),
+        workspace=WorkspaceRequest.git("/repo", "main"),
         priority=4,
         settings=RuntimeSettings("gpt-x", "high", "workspace-write", "on-request"),
         reason="submitted by ci",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from html.parser import HTMLParser
 
-from codex_runner.domain.task import TaskState, Workspace
+from codex_runner.domain.task import TaskState, WorkspaceRequest
 from codex_runner.domain.transitions import user_actions
 from codex_runner.web.routes import user_actions_by_state
 
@@ -52,7 +52,7 @@ def test_the_actions_per_state_are_the_transition_tables_user_actions() -> None:
 async def test_a_task_page_shows_only_the_actions_its_state_allows(
     site: Site, browser: Browser
 ) -> None:
-    task = await site.service.submit("wait here", Workspace(cwd=str(site.plain_dir)))
+    task = await site.service.submit("wait here", WorkspaceRequest(cwd=str(site.plain_dir)))
     queued = await _task_page(browser, task.id)
     assert queued.buttons == {
         "interrupt": False,

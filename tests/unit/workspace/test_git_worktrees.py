@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_runner.domain.task import Workspace as TaskWorkspace
+from codex_runner.domain.task import WorkspaceRequest
 from codex_runner.workspace.git_worktrees import GitWorktrees
 from codex_runner.workspace.numstat import parse_numstat
 from codex_runner.workspace.protocol import (
@@ -96,7 +96,7 @@ async def test_create_from_a_named_ref_starts_at_that_refs_commit(
 async def test_create_accepts_the_spec_stored_on_a_task(
     worktrees: GitWorktrees, repo: GitRepo
 ) -> None:
-    spec = WorkspaceSpec.of_task(TaskWorkspace.git(str(repo.path), "feature"))
+    spec = WorkspaceSpec.of_task(WorkspaceRequest.git(str(repo.path), "feature"))
 
     ws = await worktrees.create("t_1", spec)
 

@@ -24,7 +24,7 @@ from codex_runner.bridges.slack.session_locks import SessionLocks
 from codex_runner.bridges.slack.sessions import SessionFiles, session_notes
 from codex_runner.bridges.slack.settings import BridgeSettings
 from codex_runner.domain.approval import ApprovalError
-from codex_runner.domain.task import Task, Workspace
+from codex_runner.domain.task import Task, WorkspaceRequest
 from codex_runner.domain.transitions import FINAL_STATES, InvalidTransition
 from codex_runner.service.errors import IdempotencyKeyReused
 from codex_runner.service.tasks import TaskService
@@ -351,7 +351,7 @@ class Conversations:
     async def _submit(
         self, prompt: str, files: SessionFiles, images: Sequence[str], *, idempotency_key: str
     ) -> Task:
-        workspace = Workspace.directory(str(files.workspace))
+        workspace = WorkspaceRequest.directory(str(files.workspace))
         return await self._service.submit(
             prompt, workspace, idempotency_key=idempotency_key, images=images
         )

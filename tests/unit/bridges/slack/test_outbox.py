@@ -9,7 +9,7 @@ from codex_runner.bridges.slack.db import BridgeDb, Post, Session
 from codex_runner.bridges.slack.event_log import TaskLog
 from codex_runner.bridges.slack.outbox import Outbox, backoff_delay
 from codex_runner.domain.durable_event import NewEvent
-from codex_runner.domain.task import Task, Workspace
+from codex_runner.domain.task import Task, WorkspaceRequest
 from codex_runner.store.memory import InMemoryStore
 
 
@@ -67,7 +67,11 @@ async def test_posts_survive_an_outage_in_order_and_refused_ones_are_recorded(
     store = InMemoryStore()
     now = datetime.now(UTC)
     task = Task(
-        id="t1", prompt="p", workspace=Workspace.directory("/tmp"), created_at=now, updated_at=now
+        id="t1",
+        prompt="p",
+        workspace=WorkspaceRequest.directory("/tmp"),
+        created_at=now,
+        updated_at=now,
     )
     await store.create_task(task)
     db = BridgeDb(tmp_path / "s.sqlite")
