@@ -25,8 +25,8 @@ def estimate_tokens(size_in_bytes: int) -> int:
     return max(1, size_in_bytes // 4)
 
 
-class EventSink(Protocol):
-    """Where the events of one answer go."""
+class AnswerSink(Protocol):
+    """Where the events of one answer go: the SSE body or the WebSocket."""
 
     async def send(self, event_type: str, data: bytes) -> None: ...
 
@@ -54,7 +54,7 @@ class SocketSink:
 class EventStream:
     """One streamed answer: created, items (added/delta/done), completed."""
 
-    def __init__(self, sink: EventSink, model: str, input_bytes: int) -> None:
+    def __init__(self, sink: AnswerSink, model: str, input_bytes: int) -> None:
         self._sink = sink
         self.id = new_id("resp")
         self._model = model

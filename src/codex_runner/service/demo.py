@@ -17,7 +17,7 @@ from codex_runner.codex.approval_policies import fixed_decision
 from codex_runner.codex.runtime import TurnResult
 from codex_runner.config import load_config
 from codex_runner.mockmodel import MockModelServer, load_script
-from codex_runner.service.single_turn import EventSink, run_single_turn
+from codex_runner.service.single_turn import CodexEventHandler, run_single_turn
 
 DEMO_PROMPT = "run the demo"
 
@@ -37,7 +37,9 @@ def make_scratch_repo(root: Path) -> Path:
     return repo
 
 
-async def run_demo(on_event: EventSink, runtime: str = "app-server") -> tuple[TurnResult, Path]:
+async def run_demo(
+    on_event: CodexEventHandler, runtime: str = "app-server"
+) -> tuple[TurnResult, Path]:
     """Run the demo turn; returns its result and the scratch repository (kept for a look)."""
     root = Path(tempfile.mkdtemp(prefix="codex-runner-demo-"))
     repo = make_scratch_repo(root)

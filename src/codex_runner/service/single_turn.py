@@ -11,7 +11,8 @@ from codex_runner.codex.runtime import ApprovalHandler, ThreadOptions, TurnResul
 from codex_runner.config import RunnerConfig
 from codex_runner.domain.events import CodexEvent
 
-EventSink = Callable[[CodexEvent], None]
+# Told every Codex event of the turn as it happens (the CLI prints them).
+CodexEventHandler = Callable[[CodexEvent], None]
 
 
 async def run_single_turn(
@@ -19,7 +20,7 @@ async def run_single_turn(
     prompt: str,
     cwd: Path,
     *,
-    on_event: EventSink,
+    on_event: CodexEventHandler,
     approvals: ApprovalHandler | None = None,
     thread_id: str | None = None,
 ) -> TurnResult:
