@@ -90,10 +90,6 @@ class WorkspaceRequest:
         return self.repo is not None
 
 
-# The old name, until service/tasks.py takes the new one.
-Workspace = WorkspaceRequest
-
-
 def check_workspace_shape(repo: object, base_ref: object, cwd: object) -> None:
     """The one rule of a workspace request's shape, whatever type its paths have.
 

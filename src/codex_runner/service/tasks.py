@@ -26,7 +26,13 @@ from codex_runner.domain.approval import Approval
 from codex_runner.domain.conversation import Turn as TurnRecord
 from codex_runner.domain.durable_event import EVENT_TYPES, NewEvent, TaskEvent
 from codex_runner.domain.ids import IdGenerator
-from codex_runner.domain.task import ACTIVE_STATES, RuntimeSettings, Task, TaskState, Workspace
+from codex_runner.domain.task import (
+    ACTIVE_STATES,
+    RuntimeSettings,
+    Task,
+    TaskState,
+    WorkspaceRequest,
+)
 from codex_runner.domain.transitions import Action, InvalidTransition
 from codex_runner.service.approvals import ApprovalDesk
 from codex_runner.service.errors import InvalidRequest, TaskNotRunning
@@ -237,7 +243,7 @@ class TaskService:
     async def submit(
         self,
         prompt: str,
-        workspace: Workspace,
+        workspace: WorkspaceRequest,
         priority: int = 0,
         settings: RuntimeSettings | None = None,
         max_runtime_s: float | None = None,
@@ -263,7 +269,7 @@ class TaskService:
     async def submit_or_find(
         self,
         prompt: str,
-        workspace: Workspace,
+        workspace: WorkspaceRequest,
         priority: int = 0,
         settings: RuntimeSettings | None = None,
         max_runtime_s: float | None = None,
