@@ -141,7 +141,7 @@ class Daemon:
             approval_timeout_decision=settings.approval_timeout_decision,
             commit_on_complete=settings.commit_on_complete,
             auto_resume=settings.auto_resume,
-            event_sink=self._task_logs,
+            task_log=self._task_logs,
             failover=failover,
             admission=self.home_watch.check_admission,
         )

@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_OPEN = 128
 
 
-class EventSink(Protocol):
+class TaskLogSink(Protocol):
+    """Where committed events are copied for people: the task log files (or a test's list)."""
+
     def write(self, events: Sequence[TaskEvent]) -> None:
         """Record committed events (any tasks, seq order within a task)."""
 

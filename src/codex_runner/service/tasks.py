@@ -44,7 +44,7 @@ from codex_runner.service.runner import TaskRunner
 from codex_runner.service.scheduler import Scheduler
 from codex_runner.service.settling import SettleWatch
 from codex_runner.service.submissions import Submissions
-from codex_runner.service.task_log import EventSink
+from codex_runner.service.task_log import TaskLogSink
 from codex_runner.service.validation import check_images
 from codex_runner.service.worktree_gc import collect_worktrees
 from codex_runner.service.writer import TaskWriter
@@ -104,7 +104,7 @@ class TaskService:
         approval_timeout_decision: str = "decline",
         commit_on_complete: bool = True,
         auto_resume: bool = False,
-        event_sink: EventSink | None = None,
+        task_log: TaskLogSink | None = None,
         failover: FailoverPolicy | None = None,
         clock: Callable[[], datetime] = _utc_now,
         ids: IdGenerator | None = None,
@@ -123,7 +123,7 @@ class TaskService:
         self._clock = clock
         ids = ids or IdGenerator()
         self._admission = admission
-        self._writer = TaskWriter(store, bus, sink=event_sink, clock=clock)
+        self._writer = TaskWriter(store, bus, sink=task_log, clock=clock)
         self._approvals = ApprovalDesk(
             store,
             self._writer.publish_events,

@@ -19,7 +19,7 @@ from codex_runner.domain.task import Task, TaskState
 from codex_runner.domain.transitions import FINAL_STATES, Action, InvalidTransition
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.graphs import MAX_GRAPH_SIZE
-from codex_runner.service.task_log import EventSink
+from codex_runner.service.task_log import TaskLogSink
 from codex_runner.store.errors import TaskConflict, TaskNotFound
 from codex_runner.store.protocol import Store, TaskUpdate
 
@@ -34,7 +34,7 @@ class TaskWriter:
         store: Store,
         bus: EventBus,
         *,
-        sink: EventSink | None,
+        sink: TaskLogSink | None,
         clock: Callable[[], datetime],
     ) -> None:
         self._store = store

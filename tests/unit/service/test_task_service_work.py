@@ -49,7 +49,7 @@ class Setup:
             self.runtime,
             self.workspaces,
             EventBus(),
-            event_sink=self.logs,
+            task_log=self.logs,
             **options,  # type: ignore[arg-type]
         )
 
