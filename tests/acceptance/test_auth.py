@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from codex_runner.auth.login import LoginCancelled, LoginPrompt, login_with_chatgpt
-from codex_runner.auth.profiles import ProfileStore
+from codex_runner.auth.profile_store import ProfileStore
 from codex_runner.codex.app_server import AppServerRuntime
 from codex_runner.codex.runtime import ThreadOptions
 from codex_runner.config import RunnerConfig, load_config
 from codex_runner.domain.events import TurnStatus
 from codex_runner.mockmodel import MockModelServer
 from codex_runner.runner_home.team_home import team_home
-from codex_runner.service.profiles import ProfileSwitcher, SwitchMode, SwitchRefused
+from codex_runner.service.profile_switch import ProfileSwitcher, SwitchMode, SwitchRefused
 
 from .conftest import ConfigFactory
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from starlette.responses import Response
 
-from codex_runner.auth.profiles import ProfileError, check_name
+from codex_runner.auth.profile_store import ProfileError, check_name
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import ConfigError
 from codex_runner.http.errors import error_response
@@ -19,7 +19,7 @@ from codex_runner.http.wire import (
     ProfileSwitchBody,
     ProfileSwitchOut,
 )
-from codex_runner.service.profiles import ProfileSwitcher, SwitchMode, SwitchRefused
+from codex_runner.service.profile_switch import ProfileSwitcher, SwitchMode, SwitchRefused
 
 
 def auth_router(switcher: ProfileSwitcher) -> Router:

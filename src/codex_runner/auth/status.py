@@ -10,7 +10,7 @@ from typing import Any
 from codex_runner.auth.account import AccountInfo, describe_mode
 from codex_runner.auth.account_session import AccountSession, Launcher
 from codex_runner.auth.api_key_store import ApiKeyStore, ApiKeyStoreError
-from codex_runner.auth.profiles import AUTH_FILE, auth_mode_of
+from codex_runner.auth.profile_store import AUTH_FILE, auth_mode_of
 from codex_runner.codex.binary import codex_version, find_codex_binary
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import RunnerConfig, active_profile

@@ -10,7 +10,7 @@ import typer
 from rich.markup import escape
 
 from codex_runner.auth.account import describe_mode
-from codex_runner.auth.profiles import ProfileError, ProfileInfo, ProfileStore
+from codex_runner.auth.profile_store import ProfileError, ProfileInfo, ProfileStore
 from codex_runner.cli.config_cmd import fail, load, out
 from codex_runner.cli.daemon_link import ApiDaemonLink
 from codex_runner.runner_home.api_token import TokenMissing, read_token

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from codex_runner.auth.profiles import ProfileStore
+from codex_runner.auth.profile_store import ProfileStore
 from codex_runner.codex.app_server import AppServerRuntime
 from codex_runner.codex.factory import create_runtime
 from codex_runner.codex.rpc_log import RpcLog
@@ -20,9 +20,9 @@ from codex_runner.codex.runtime import CodexRuntime
 from codex_runner.config import RunnerConfig
 from codex_runner.daemon.startup import StartupTimes, timed
 from codex_runner.service.event_bus import EventBus
-from codex_runner.service.failover import ProfileFailover
 from codex_runner.service.home_watch import HomeBaseline, HomeWatch
-from codex_runner.service.profiles import ProfileSwitcher
+from codex_runner.service.profile_failover import ProfileFailover
+from codex_runner.service.profile_switch import ProfileSwitcher
 from codex_runner.service.task_log import TaskLogFiles
 from codex_runner.service.tasks import TaskService
 from codex_runner.store.sql import SqlStore

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from codex_runner.auth.api_key_store import ApiKeyStore, ApiKeyStoreError
 from codex_runner.auth.login import LoginFailed, login_with_api_key, logout
-from codex_runner.auth.profiles import AUTH_FILE, auth_mode_of
+from codex_runner.auth.profile_store import AUTH_FILE, auth_mode_of
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import ConfigError, RunnerConfig, active_profile
 from codex_runner.runner_home.api_token import TokenMissing, read_token

@@ -22,7 +22,7 @@ from typing import Any
 from codex_runner.auth.account import describe_mode
 from codex_runner.auth.account_session import AccountSession, Launcher
 from codex_runner.auth.api_key_store import KEY_FILE
-from codex_runner.auth.profiles import AUTH_FILE, ProfileStore
+from codex_runner.auth.profile_store import AUTH_FILE, ProfileStore
 from codex_runner.codex.binary import codex_version, find_codex_binary
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import CodexSettings, ConfigError, RunnerConfig, load_config

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from codex_runner.auth.failover import FailoverDecision
+from codex_runner.auth.failover_rules import FailoverDecision
 from codex_runner.codex.errors import TransportClosed
 from codex_runner.codex.runtime import (
     ApprovalHandler,
@@ -32,10 +32,10 @@ from codex_runner.domain.graph import coordinator_input
 from codex_runner.domain.task import Task
 from codex_runner.domain.transitions import Action, InvalidTransition
 from codex_runner.service.approvals import ApprovalDesk
-from codex_runner.service.failover import FailoverPolicy
 from codex_runner.service.graphs import load_graph
 from codex_runner.service.ingest import ingest_turn_events
 from codex_runner.service.live_run import CrashHistory, LiveRun
+from codex_runner.service.profile_failover import FailoverPolicy
 from codex_runner.service.turn_records import finished_turn
 from codex_runner.service.validation import commit_message
 from codex_runner.service.writer import Abandoned, TaskWriter

@@ -37,8 +37,8 @@ from codex_runner.domain.transitions import Action, InvalidTransition
 from codex_runner.service.approvals import ApprovalDesk
 from codex_runner.service.errors import InvalidRequest, TaskNotRunning
 from codex_runner.service.event_bus import EventBus, follow
-from codex_runner.service.failover import FailoverPolicy
 from codex_runner.service.graphs import GraphRequest, GraphView, load_graph
+from codex_runner.service.profile_failover import FailoverPolicy
 from codex_runner.service.recovery import Recovery
 from codex_runner.service.runner import TaskRunner
 from codex_runner.service.scheduler import Scheduler

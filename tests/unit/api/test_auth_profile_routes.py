@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from codex_runner.api.auth_routes import auth_router
-from codex_runner.auth.profiles import ProfileStore
+from codex_runner.auth.profile_store import ProfileStore
 from codex_runner.codex.errors import TurnBusy
 from codex_runner.http.json_app import json_app
-from codex_runner.service.profiles import ProfileSwitcher
+from codex_runner.service.profile_switch import ProfileSwitcher
 
 
 class Runtime:

@@ -6,7 +6,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from codex_runner.auth.profiles import ProfileStore
+from codex_runner.auth.profile_store import ProfileStore
 from codex_runner.codex.home import codex_config, prepare_codex_home
 from codex_runner.config import load_config
 from codex_runner.runner_home.team_home import link_problems, link_team_home, team_home

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from codex_runner.auth.profiles import ProfileError, ProfileStore
+from codex_runner.auth.profile_store import ProfileError, ProfileStore
 from codex_runner.codex.errors import TurnBusy
-from codex_runner.service.profiles import ProfileSwitcher, SwitchMode, SwitchRefused
+from codex_runner.service.profile_switch import ProfileSwitcher, SwitchMode, SwitchRefused
 
 
 class FakeRuntime:

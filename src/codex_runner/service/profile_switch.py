@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any, Protocol
 
-from codex_runner.auth.profiles import ProfileStore
+from codex_runner.auth.profile_store import ProfileStore
 from codex_runner.codex.errors import TurnBusy
 
 log = logging.getLogger(__name__)

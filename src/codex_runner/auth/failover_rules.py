@@ -3,7 +3,7 @@
 When Codex reports a usage-limit or quota error and ``[auth] failover = true``, the task
 service may switch to the next allowed profile and retry the turn. These functions decide
 whether an error qualifies and which profile comes next; the service performs the switch
-(:class:`codex_runner.service.profiles.ProfileSwitcher`) and records it as an event.
+(:class:`codex_runner.service.profile_switch.ProfileSwitcher`) and records it as an event.
 """
 
 from __future__ import annotations

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codex_runner.auth.failover import FailoverDecision
-from codex_runner.auth.profiles import ProfileStore
+from codex_runner.auth.failover_rules import FailoverDecision
+from codex_runner.auth.profile_store import ProfileStore
 from codex_runner.codex.runtime import TurnRecorder
 from codex_runner.codex.scripted import ScriptedRuntime, complete
 from codex_runner.config import AuthSettings
 from codex_runner.domain.events import ErrorInfo, FailureClass
 from codex_runner.domain.task import TaskState, WorkspaceRequest
 from codex_runner.service.event_bus import EventBus
-from codex_runner.service.failover import ProfileFailover
-from codex_runner.service.profiles import ProfileSwitcher
+from codex_runner.service.profile_failover import ProfileFailover
+from codex_runner.service.profile_switch import ProfileSwitcher
 from codex_runner.service.tasks import DirectoryWorkspaces, TaskService
 from codex_runner.store.memory import InMemoryStore
 

@@ -6,7 +6,7 @@ live at ``$CODEX_RUNNER_HOME/profiles/<name>/codex-home``; the active one is nam
 a runner that never created a profile works as before.
 
 This module manages files only; switching the profile a running runtime uses is
-:mod:`codex_runner.service.profiles`.
+:mod:`codex_runner.service.profile_switch`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Profile failover for the task service: on a usage-limit error, switch account and retry.
 
-Off unless ``[auth] failover = true``. The decision is :func:`codex_runner.auth.failover.
+Off unless ``[auth] failover = true``. The decision is :func:`codex_runner.auth.failover_rules.
 decide_failover` (pure); this class keeps which profiles each task's turn already failed on,
 so a turn visits every profile at most once, and applies the switch. A switch forces other
 running turns to end interrupted: they fail on the exhausted account anyway.
@@ -11,11 +11,11 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
-from codex_runner.auth.failover import FailoverDecision, decide_failover
-from codex_runner.auth.profiles import ProfileStore
+from codex_runner.auth.failover_rules import FailoverDecision, decide_failover
+from codex_runner.auth.profile_store import ProfileStore
 from codex_runner.config import AuthSettings
 from codex_runner.domain.events import ErrorInfo
-from codex_runner.service.profiles import ProfileSwitcher, SwitchMode
+from codex_runner.service.profile_switch import ProfileSwitcher, SwitchMode
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_runner.auth.profiles import ProfileError, ProfileStore, auth_mode_of
+from codex_runner.auth.profile_store import ProfileError, ProfileStore, auth_mode_of
 from codex_runner.config import ConfigError, load_config
 
 API_KEY_AUTH = {"auth_mode": "apikey", "OPENAI_API_KEY": "sk-test-profile"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from codex_runner.auth.failover import (
+from codex_runner.auth.failover_rules import (
     decide_failover,
     failover_candidates,
     is_quota_error,
