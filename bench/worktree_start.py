@@ -19,8 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from codex_runner.domain.task import WorkspaceRequest
 from codex_runner.workspace.git_worktrees import GitWorktrees
-from codex_runner.workspace.protocol import WorkspaceSpec
 from verdicts import report
 
 IDENTITY = ("-c", "user.name=bench", "-c", "user.email=bench@localhost")
@@ -52,7 +52,7 @@ def bare_create(repo: Path, root: Path, name: str) -> float:
 
 async def runner_create(worktrees: GitWorktrees, repo: Path, task_id: str) -> float:
     started = time.perf_counter()
-    workspace = await worktrees.create(task_id, WorkspaceSpec(repo=repo))
+    workspace = await worktrees.create(task_id, WorkspaceRequest(repo=str(repo)))
     elapsed = time.perf_counter() - started
     await worktrees.remove(workspace, force=True)
     return elapsed

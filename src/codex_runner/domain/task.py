@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from pathlib import Path
 
 from codex_runner.domain.events import TokenUsage
 
@@ -75,7 +76,20 @@ class WorkspaceRequest:
     cwd: str | None = None
 
     def __post_init__(self) -> None:
-        check_workspace_shape(self.repo, self.base_ref, self.cwd)
+        if self.repo is not None and self.cwd is not None:
+            raise InvalidWorkspaceRequest(
+                "cwd",
+                "give either repo (a git repository: the task gets its own worktree) or cwd "
+                "(a plain directory: the task runs in place), not both",
+            )
+        if self.repo is None and self.cwd is None:
+            raise InvalidWorkspaceRequest(
+                "repo", "say where the task runs: repo (a git repository) or cwd (a directory)"
+            )
+        if self.base_ref is not None and self.repo is None:
+            raise InvalidWorkspaceRequest(
+                "base_ref", "base_ref only applies with repo, not with cwd"
+            )
 
     @classmethod
     def git(cls, repo: str, base_ref: str = "HEAD") -> WorkspaceRequest:
@@ -89,25 +103,13 @@ class WorkspaceRequest:
     def is_git(self) -> bool:
         return self.repo is not None
 
+    @property
+    def repo_path(self) -> Path | None:
+        return Path(self.repo) if self.repo is not None else None
 
-def check_workspace_shape(repo: object, base_ref: object, cwd: object) -> None:
-    """The one rule of a workspace request's shape, whatever type its paths have.
-
-    Raises :class:`InvalidWorkspaceRequest` naming the field when not exactly one of ``repo``
-    and ``cwd`` is set, or when ``base_ref`` comes without ``repo``.
-    """
-    if repo is not None and cwd is not None:
-        raise InvalidWorkspaceRequest(
-            "cwd",
-            "give either repo (a git repository: the task gets its own worktree) or cwd "
-            "(a plain directory: the task runs in place), not both",
-        )
-    if repo is None and cwd is None:
-        raise InvalidWorkspaceRequest(
-            "repo", "say where the task runs: repo (a git repository) or cwd (a directory)"
-        )
-    if base_ref is not None and repo is None:
-        raise InvalidWorkspaceRequest("base_ref", "base_ref only applies with repo, not with cwd")
+    @property
+    def cwd_path(self) -> Path | None:
+        return Path(self.cwd) if self.cwd is not None else None
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from codex_runner.service.validation import commit_message
 from codex_runner.service.writer import Abandoned, TaskWriter
 from codex_runner.store.errors import TaskConflict
 from codex_runner.store.protocol import Store
-from codex_runner.workspace.protocol import WorkspaceError, Workspaces, WorkspaceSpec
+from codex_runner.workspace.protocol import WorkspaceError, Workspaces
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ class TaskRunner:
                     task, Action.COMPLETE, reason="all children completed", final_message=first_text
                 )
                 return
-        workspace = await self._workspaces.create(task.id, WorkspaceSpec.of_task(task.workspace))
+        workspace = await self._workspaces.create(task.id, task.workspace)
         options = ThreadOptions(
             cwd=workspace.path,
             model=task.settings.model,
@@ -328,7 +328,7 @@ class TaskRunner:
         self, task: Task, turn_number: int
     ) -> tuple[str | None, str | None, str]:
         """After a completed turn: commit the worktree (if configured); (branch, summary, note)."""
-        workspace = await self._workspaces.locate(task.id, WorkspaceSpec.of_task(task.workspace))
+        workspace = await self._workspaces.locate(task.id, task.workspace)
         if workspace is None or not workspace.is_worktree:
             return task.branch, task.diff_summary, ""
         try:

@@ -51,7 +51,7 @@ from codex_runner.service.writer import TaskWriter
 from codex_runner.store.errors import ApprovalNotFound, TaskNotFound
 from codex_runner.store.protocol import Store
 from codex_runner.workspace.directories import DirectoryWorkspaces
-from codex_runner.workspace.protocol import GcReport, Workspaces, WorkspaceSpec
+from codex_runner.workspace.protocol import GcReport, Workspaces
 
 __all__ = [
     "DirectoryWorkspaces",
@@ -212,7 +212,7 @@ class TaskService:
         """The task branch's unified diff against its base (empty for a directory task);
         for a worktree gc collected, empty with when it was collected."""
         task = await self.get(task_id)
-        workspace = await self._workspaces.locate(task.id, WorkspaceSpec.of_task(task.workspace))
+        workspace = await self._workspaces.locate(task.id, task.workspace)
         if workspace is None:
             return TaskDiff("", collected_at=task.workspace_collected_at)
         return TaskDiff(await self._workspaces.diff(workspace))

@@ -27,7 +27,6 @@ from codex_runner.workspace.protocol import (
     NotAGitRepository,
     UnknownRef,
     Workspaces,
-    WorkspaceSpec,
 )
 
 PRIORITY_MIN, PRIORITY_MAX = -1000, 1000
@@ -79,7 +78,7 @@ async def check_workspace(workspaces: Workspaces, workspace: WorkspaceRequest) -
     field = "repo" if workspace.is_git else "cwd"
     path = workspace.repo if workspace.is_git else workspace.cwd
     try:
-        await workspaces.validate(WorkspaceSpec.of_task(workspace))
+        await workspaces.validate(workspace)
     except NotAGitRepository as exc:
         raise InvalidRequest("repo", str(exc)) from exc
     except UnknownRef as exc:

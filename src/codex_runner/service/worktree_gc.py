@@ -12,7 +12,7 @@ from datetime import datetime
 from codex_runner.domain.task import TERMINAL_STATES
 from codex_runner.store.errors import TaskConflict, TaskNotFound
 from codex_runner.store.protocol import Store
-from codex_runner.workspace.protocol import FinishedWorkspace, GcReport, Workspaces, WorkspaceSpec
+from codex_runner.workspace.protocol import FinishedWorkspace, GcReport, Workspaces
 
 
 async def collect_worktrees(
@@ -29,8 +29,7 @@ async def collect_worktrees(
     for task in await store.tasks_in_states(TERMINAL_STATES):
         if not task.workspace.is_git or task.finished_at is None:
             continue
-        spec = WorkspaceSpec.of_task(task.workspace)
-        workspace = await workspaces.locate(task.id, spec)
+        workspace = await workspaces.locate(task.id, task.workspace)
         if workspace is not None:
             finished.append(FinishedWorkspace(workspace, task.finished_at))
     report = await workspaces.gc(finished, retention_s, force=force)

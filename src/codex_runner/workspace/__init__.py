@@ -25,7 +25,6 @@ from codex_runner.workspace.protocol import (
     WorkspaceExists,
     WorkspaceKind,
     Workspaces,
-    WorkspaceSpec,
     branch_name,
 )
 
@@ -49,7 +48,6 @@ __all__ = [
     "WorkspaceError",
     "WorkspaceExists",
     "WorkspaceKind",
-    "WorkspaceSpec",
     "Workspaces",
     "branch_name",
 ]

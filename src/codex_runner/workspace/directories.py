@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from codex_runner.domain.task import WorkspaceRequest
 from codex_runner.workspace.protocol import (
     CODEX_RUNNER_IDENTITY,
     DiffSummary,
@@ -21,29 +22,29 @@ from codex_runner.workspace.protocol import (
     NotAGitRepository,
     Workspace,
     WorkspaceKind,
-    WorkspaceSpec,
 )
 
 
 class DirectoryWorkspaces:
-    async def validate(self, spec: WorkspaceSpec) -> None:
-        if spec.repo is not None:
+    async def validate(self, request: WorkspaceRequest) -> None:
+        if request.repo_path is not None:
             raise NotAGitRepository(
-                spec.repo, "this runner only runs tasks in directories; pass cwd instead of repo"
+                request.repo_path,
+                "this runner only runs tasks in directories; pass cwd instead of repo",
             )
-        assert spec.cwd is not None
-        if not spec.cwd.is_dir():
-            raise DirectoryMissing(spec.cwd)
+        assert request.cwd_path is not None
+        if not request.cwd_path.is_dir():
+            raise DirectoryMissing(request.cwd_path)
 
-    async def create(self, task_id: str, spec: WorkspaceSpec) -> Workspace:
-        await self.validate(spec)
-        assert spec.cwd is not None
-        return Workspace(task_id, spec.cwd.absolute(), WorkspaceKind.DIRECTORY)
+    async def create(self, task_id: str, request: WorkspaceRequest) -> Workspace:
+        await self.validate(request)
+        assert request.cwd_path is not None
+        return Workspace(task_id, request.cwd_path.absolute(), WorkspaceKind.DIRECTORY)
 
-    async def locate(self, task_id: str, spec: WorkspaceSpec) -> Workspace | None:
-        if spec.cwd is None or not spec.cwd.is_dir():
+    async def locate(self, task_id: str, request: WorkspaceRequest) -> Workspace | None:
+        if request.cwd_path is None or not request.cwd_path.is_dir():
             return None
-        return Workspace(task_id, spec.cwd.absolute(), WorkspaceKind.DIRECTORY)
+        return Workspace(task_id, request.cwd_path.absolute(), WorkspaceKind.DIRECTORY)
 
     async def commit_changes(
         self, workspace: Workspace, message: str, author: GitIdentity = CODEX_RUNNER_IDENTITY

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from codex_runner.domain.task import WorkspaceRequest
 from codex_runner.workspace.git_process import GIT_TIMEOUT_S, GitResult, GitRunner, failed
 from codex_runner.workspace.numstat import parse_numstat
 from codex_runner.workspace.protocol import (
@@ -42,7 +43,6 @@ from codex_runner.workspace.protocol import (
     UnmergedWork,
     Workspace,
     WorkspaceKind,
-    WorkspaceSpec,
     branch_name,
     collect_garbage,
 )
@@ -94,19 +94,19 @@ class GitWorktrees:
 
     # --- the Workspaces interface ----------------------------------------------------------
 
-    async def validate(self, spec: WorkspaceSpec) -> None:
-        if spec.cwd is not None:
-            _require_directory(spec.cwd)
+    async def validate(self, request: WorkspaceRequest) -> None:
+        if request.cwd_path is not None:
+            _require_directory(request.cwd_path)
             return
-        assert spec.repo is not None
-        await self._repository(spec.repo, spec.base_ref or "HEAD")
+        assert request.repo_path is not None
+        await self._repository(request.repo_path, request.base_ref or "HEAD")
 
-    async def create(self, task_id: str, spec: WorkspaceSpec) -> Workspace:
+    async def create(self, task_id: str, request: WorkspaceRequest) -> Workspace:
         _check_task_id(task_id)
-        if spec.cwd is not None:
-            return Workspace(task_id, _require_directory(spec.cwd), WorkspaceKind.DIRECTORY)
-        assert spec.repo is not None
-        repo = await self._repository(spec.repo, spec.base_ref or "HEAD")
+        if request.cwd_path is not None:
+            return Workspace(task_id, _require_directory(request.cwd_path), WorkspaceKind.DIRECTORY)
+        assert request.repo_path is not None
+        repo = await self._repository(request.repo_path, request.base_ref or "HEAD")
         assert repo.commit is not None
         path = self.root / task_id
         branch = branch_name(task_id)
@@ -137,21 +137,21 @@ class GitWorktrees:
             raise
         return _worktree(task_id, path, repo.top, repo.commit)
 
-    async def locate(self, task_id: str, spec: WorkspaceSpec) -> Workspace | None:
+    async def locate(self, task_id: str, request: WorkspaceRequest) -> Workspace | None:
         _check_task_id(task_id)
-        if spec.cwd is not None:
-            if not spec.cwd.is_dir():
+        if request.cwd_path is not None:
+            if not request.cwd_path.is_dir():
                 return None
-            return Workspace(task_id, spec.cwd.resolve(), WorkspaceKind.DIRECTORY)
-        assert spec.repo is not None
-        repo = await self._repository(spec.repo, None)
+            return Workspace(task_id, request.cwd_path.resolve(), WorkspaceKind.DIRECTORY)
+        assert request.repo_path is not None
+        repo = await self._repository(request.repo_path, None)
         path = self.root / task_id
         admin = existing_worktree(path, repo, branch_name(task_id))
         if admin is None or half_made(admin):
             return None
         base = read_base(admin)
-        if base is None and spec.base_ref is not None:
-            base = await self._merge_base(repo.top, branch_name(task_id), spec.base_ref)
+        if base is None and request.base_ref is not None:
+            base = await self._merge_base(repo.top, branch_name(task_id), request.base_ref)
         return _worktree(task_id, path, repo.top, base)
 
     async def commit_changes(

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from codex_runner.domain.task import WorkspaceRequest
 from codex_runner.workspace.protocol import (
     CODEX_RUNNER_IDENTITY,
     DiffSummary,
@@ -32,7 +33,6 @@ from codex_runner.workspace.protocol import (
     Workspace,
     WorkspaceExists,
     WorkspaceKind,
-    WorkspaceSpec,
     branch_name,
     collect_garbage,
 )
@@ -84,16 +84,16 @@ class InMemoryWorkspaces:
 
     # --- the Workspaces interface ----------------------------------------------------------
 
-    async def validate(self, spec: WorkspaceSpec) -> None:
+    async def validate(self, request: WorkspaceRequest) -> None:
         await asyncio.sleep(0)
-        self._check(spec)
+        self._check(request)
 
-    async def create(self, task_id: str, spec: WorkspaceSpec) -> Workspace:
+    async def create(self, task_id: str, request: WorkspaceRequest) -> Workspace:
         await asyncio.sleep(0)
-        base = self._check(spec)
-        if spec.cwd is not None:
-            return Workspace(task_id, spec.cwd.resolve(), WorkspaceKind.DIRECTORY)
-        assert spec.repo is not None
+        base = self._check(request)
+        if request.cwd_path is not None:
+            return Workspace(task_id, request.cwd_path.resolve(), WorkspaceKind.DIRECTORY)
+        assert request.repo_path is not None
         existing = self._worktrees.get(task_id)
         if existing is not None:
             return existing.workspace
@@ -107,17 +107,17 @@ class InMemoryWorkspaces:
             kind=WorkspaceKind.WORKTREE,
             branch=branch_name(task_id),
             base_commit=base,
-            repo=spec.repo.resolve(),
+            repo=request.repo_path.resolve(),
         )
         self._worktrees[task_id] = _Worktree(ws, tip=base or "")
         return ws
 
-    async def locate(self, task_id: str, spec: WorkspaceSpec) -> Workspace | None:
+    async def locate(self, task_id: str, request: WorkspaceRequest) -> Workspace | None:
         await asyncio.sleep(0)
-        if spec.cwd is not None:
-            if not spec.cwd.is_dir():
+        if request.cwd_path is not None:
+            if not request.cwd_path.is_dir():
                 return None
-            return Workspace(task_id, spec.cwd.resolve(), WorkspaceKind.DIRECTORY)
+            return Workspace(task_id, request.cwd_path.resolve(), WorkspaceKind.DIRECTORY)
         tree = self._worktrees.get(task_id)
         return tree.workspace if tree is not None else None
 
@@ -158,7 +158,7 @@ class InMemoryWorkspaces:
 
     async def prune(self, repo: Path) -> None:
         await asyncio.sleep(0)
-        self._check(WorkspaceSpec(repo=repo))
+        self._check(WorkspaceRequest(repo=str(repo)))
 
     async def gc(
         self, finished: Sequence[FinishedWorkspace], retention_s: float, *, force: bool = False
@@ -170,21 +170,21 @@ class InMemoryWorkspaces:
 
     # --- internals -------------------------------------------------------------------------
 
-    def _check(self, spec: WorkspaceSpec) -> str | None:
+    def _check(self, request: WorkspaceRequest) -> str | None:
         """Raise what validate raises; returns the base commit for a repository."""
-        if spec.cwd is not None:
-            if not spec.cwd.is_dir():
-                raise DirectoryMissing(spec.cwd)
+        if request.cwd_path is not None:
+            if not request.cwd_path.is_dir():
+                raise DirectoryMissing(request.cwd_path)
             return None
-        assert spec.repo is not None
-        if not spec.repo.exists():
-            raise NotAGitRepository(spec.repo, "it does not exist")
-        refs = self._repos.get(spec.repo.resolve())
+        assert request.repo_path is not None
+        if not request.repo_path.exists():
+            raise NotAGitRepository(request.repo_path, "it does not exist")
+        refs = self._repos.get(request.repo_path.resolve())
         if refs is None:
-            raise NotAGitRepository(spec.repo, "not a git repository")
-        ref = spec.base_ref or "HEAD"
+            raise NotAGitRepository(request.repo_path, "not a git repository")
+        ref = request.base_ref or "HEAD"
         if ref not in refs:
-            raise UnknownRef(spec.repo, ref)
+            raise UnknownRef(request.repo_path, ref)
         return refs[ref]
 
     def _tree(self, workspace: Workspace) -> _Worktree:

@@ -28,7 +28,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from codex_runner.domain.task import WorkspaceRequest, check_workspace_shape
+from codex_runner.domain.task import WorkspaceRequest
 
 BRANCH_PREFIX = "codex-runner/"
 
@@ -39,32 +39,6 @@ def branch_name(task_id: str) -> str:
 
 
 # --- values --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class WorkspaceSpec:
-    """A task's :class:`~codex_runner.domain.task.WorkspaceRequest` with its paths as
-    ``Path``: what the implementations here take.
-
-    The shape rule is the domain's (exactly one of ``repo`` and ``cwd``; ``base_ref``,
-    default the repository's HEAD, only with ``repo``).
-    """
-
-    repo: Path | None = None
-    base_ref: str | None = None
-    cwd: Path | None = None
-
-    def __post_init__(self) -> None:
-        check_workspace_shape(self.repo, self.base_ref, self.cwd)
-
-    @classmethod
-    def of_task(cls, workspace: WorkspaceRequest) -> WorkspaceSpec:
-        """The spec of a task's stored workspace request."""
-        return cls(
-            repo=Path(workspace.repo) if workspace.repo is not None else None,
-            base_ref=workspace.base_ref,
-            cwd=Path(workspace.cwd) if workspace.cwd is not None else None,
-        )
 
 
 class WorkspaceKind(StrEnum):
@@ -277,14 +251,14 @@ class GitFailed(WorkspaceError):
 
 
 class Workspaces(Protocol):
-    async def validate(self, spec: WorkspaceSpec) -> None:
+    async def validate(self, request: WorkspaceRequest) -> None:
         """Check that ``create`` could make this workspace, creating nothing.
 
         Raises NotAGitRepository (repo missing or not a git repository top level),
         UnknownRef (base ref names no commit), DirectoryMissing (cwd is not a directory).
         """
 
-    async def create(self, task_id: str, spec: WorkspaceSpec) -> Workspace:
+    async def create(self, task_id: str, request: WorkspaceRequest) -> Workspace:
         """Make the task's workspace, or return it if it already exists (crash recovery).
 
         For a repository: a worktree on a new branch ``codex-runner/<task-id>`` from the base
@@ -293,7 +267,7 @@ class Workspaces(Protocol):
         nothing it made is left behind.
         """
 
-    async def locate(self, task_id: str, spec: WorkspaceSpec) -> Workspace | None:
+    async def locate(self, task_id: str, request: WorkspaceRequest) -> Workspace | None:
         """The task's workspace if it exists now, without creating anything."""
 
     async def commit_changes(

@@ -18,7 +18,7 @@ from codex_runner.codex.scripted import (
     write_file,
 )
 from codex_runner.domain.conversation import TurnState
-from codex_runner.domain.task import Task, TaskState, WorkspaceRequest
+from codex_runner.domain.task import TaskState, WorkspaceRequest
 from codex_runner.domain.transitions import InvalidTransition
 from codex_runner.service.errors import GraphNotFound, InvalidRequest, TaskNotRunning
 from codex_runner.service.event_bus import EventBus
@@ -27,7 +27,6 @@ from codex_runner.service.task_log import TaskLogFiles
 from codex_runner.service.tasks import TaskService
 from codex_runner.store.memory import InMemoryStore
 from codex_runner.workspace.memory import InMemoryWorkspaces
-from codex_runner.workspace.protocol import WorkspaceSpec
 
 from .waiting import wait_state
 
@@ -57,10 +56,6 @@ class Setup:
     def git(self) -> WorkspaceRequest:
         return WorkspaceRequest.git(str(self.repo), "main")
 
-    @staticmethod
-    def workspaces_spec(task: Task) -> WorkspaceSpec:
-        return WorkspaceSpec.of_task(task.workspace)
-
 
 @pytest.fixture
 async def setup(tmp_path: Path) -> Setup:
@@ -76,7 +71,7 @@ async def test_a_completed_task_commits_its_worktree_and_records_the_summary(
         done = await wait_state(setup.service, task.id, TaskState.COMPLETED)
         assert done.branch == f"codex-runner/{task.id}"
         assert done.diff_summary is not None and "out.txt" in done.diff_summary
-        ws = await setup.workspaces.locate(task.id, setup.workspaces_spec(task))
+        ws = await setup.workspaces.locate(task.id, task.workspace)
         assert ws is not None
         assert setup.workspaces.commit_messages(ws)[0].startswith("write a file")
         assert "+write a file" in (await setup.service.diff(task.id)).diff
@@ -96,7 +91,7 @@ async def test_commit_on_complete_off_leaves_work_uncommitted(tmp_path: Path) ->
     try:
         task = await s.service.submit("write", s.git)
         await wait_state(s.service, task.id, TaskState.COMPLETED)
-        ws = await s.workspaces.locate(task.id, s.workspaces_spec(task))
+        ws = await s.workspaces.locate(task.id, task.workspace)
         assert ws is not None and s.workspaces.commit_messages(ws) == []
     finally:
         await s.service.stop()
@@ -380,7 +375,7 @@ async def test_gc_removes_finished_worktrees_only(tmp_path: Path) -> None:
         await s.runtime.wait_started(2)
         report = await s.service.gc(0, force=True)
         assert [w.task_id for w in report.removed] == [done.id]
-        assert await s.workspaces.locate(busy.id, s.workspaces_spec(busy)) is not None
+        assert await s.workspaces.locate(busy.id, busy.workspace) is not None
         s.runtime.gate.set()
     finally:
         await s.service.stop()

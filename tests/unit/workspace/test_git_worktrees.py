@@ -24,7 +24,6 @@ from codex_runner.workspace.protocol import (
     UnmergedWork,
     WorkspaceExists,
     WorkspaceKind,
-    WorkspaceSpec,
 )
 
 from .conftest import Git, GitRepo
@@ -69,7 +68,7 @@ def assert_process_ends(pid: int) -> None:
 async def test_create_checks_out_the_repos_head_on_the_task_branch(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
-    ws = await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
 
     assert ws.kind is WorkspaceKind.WORKTREE
     assert ws.path == worktrees.root / "t_1"
@@ -86,7 +85,7 @@ async def test_create_checks_out_the_repos_head_on_the_task_branch(
 async def test_create_from_a_named_ref_starts_at_that_refs_commit(
     worktrees: GitWorktrees, repo: GitRepo, git: Git, ref: str
 ) -> None:
-    ws = await worktrees.create("t_1", WorkspaceSpec(repo=repo.path, base_ref=ref))
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path), base_ref=ref))
 
     assert ws.base_commit == repo.feature
     assert git(ws.path, "rev-parse", "HEAD") == repo.feature
@@ -96,7 +95,7 @@ async def test_create_from_a_named_ref_starts_at_that_refs_commit(
 async def test_create_accepts_the_spec_stored_on_a_task(
     worktrees: GitWorktrees, repo: GitRepo
 ) -> None:
-    spec = WorkspaceSpec.of_task(WorkspaceRequest.git(str(repo.path), "feature"))
+    spec = WorkspaceRequest.git(str(repo.path), "feature")
 
     ws = await worktrees.create("t_1", spec)
 
@@ -106,7 +105,7 @@ async def test_create_accepts_the_spec_stored_on_a_task(
 async def test_create_again_for_the_same_task_returns_the_same_worktree_with_its_work(
     worktrees: GitWorktrees, repo: GitRepo
 ) -> None:
-    spec = WorkspaceSpec(repo=repo.path)
+    spec = WorkspaceRequest(repo=str(repo.path))
     first = await worktrees.create("t_1", spec)
     (first.path / "work.txt").write_text("in progress\n")
 
@@ -119,7 +118,7 @@ async def test_create_again_for_the_same_task_returns_the_same_worktree_with_its
 async def test_create_keeps_the_recorded_base_even_when_the_base_ref_moved_since(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
-    spec = WorkspaceSpec(repo=repo.path)
+    spec = WorkspaceRequest(repo=str(repo.path))
     first = await worktrees.create("t_1", spec)
     git(repo.path, "merge", "--quiet", "--ff-only", "feature")
 
@@ -133,7 +132,7 @@ async def test_create_restores_a_worktree_deleted_by_hand_from_its_branch(
 ) -> None:
     import shutil
 
-    spec = WorkspaceSpec(repo=repo.path)
+    spec = WorkspaceRequest(repo=str(repo.path))
     ws = await worktrees.create("t_1", spec)
     (ws.path / "work.txt").write_text("done\n")
     summary = await worktrees.commit_changes(ws, "work")
@@ -150,7 +149,7 @@ async def test_create_restores_a_worktree_deleted_by_hand_from_its_branch(
 async def test_create_redoes_a_worktree_whose_checkout_was_cut_short_by_a_crash(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
-    spec = WorkspaceSpec(repo=repo.path)
+    spec = WorkspaceRequest(repo=str(repo.path))
     ws = await worktrees.create("t_1", spec)
     # What `git worktree add` leaves when killed mid-checkout: the "initializing" lock.
     admin = Path(git(ws.path, "rev-parse", "--absolute-git-dir"))
@@ -175,7 +174,7 @@ async def test_create_refuses_a_path_taken_by_another_repositorys_worktree(
     git(other, "worktree", "add", "--quiet", "-b", "codex-runner/t_1", str(worktrees.root / "t_1"))
 
     with pytest.raises(WorkspaceExists, match="another repository"):
-        await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+        await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
     assert task_branches(git, repo) == []
 
 
@@ -187,7 +186,7 @@ async def test_create_removes_the_branch_and_worktree_it_made_when_git_fails(
     hook.chmod(0o755)
 
     with pytest.raises(GitFailed, match="hook says no"):
-        await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+        await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
 
     assert_nothing_created(git, repo, worktrees)
 
@@ -204,7 +203,7 @@ async def test_a_git_call_that_hangs_is_killed_with_its_children_and_create_clea
     worktrees = GitWorktrees(tmp_path / "worktrees", timeout_s=1.0)
 
     with pytest.raises(GitFailed, match="no answer within"):
-        await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+        await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
 
     assert_process_ends(int(pid_file.read_text()))
     hook.unlink()
@@ -218,7 +217,7 @@ async def test_create_ignores_git_variables_leaked_from_a_parent_git_process(
     monkeypatch.setenv("GIT_INDEX_FILE", str(tmp_path / "elsewhere-index"))
     worktrees = GitWorktrees(tmp_path / "worktrees")
 
-    ws = await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
 
     assert ws.base_commit == repo.head
 
@@ -227,7 +226,7 @@ async def test_create_rejects_a_task_id_that_cannot_name_a_branch(
     worktrees: GitWorktrees, repo: GitRepo
 ) -> None:
     with pytest.raises(ValueError, match="task id"):
-        await worktrees.create("../escape", WorkspaceSpec(repo=repo.path))
+        await worktrees.create("../escape", WorkspaceRequest(repo=str(repo.path)))
 
 
 # --- validate --------------------------------------------------------------------------------
@@ -241,15 +240,23 @@ async def test_validate_names_each_bad_input_and_creates_nothing(
     empty = tmp_path / "empty"
     empty.mkdir()
     git(empty, "init", "--quiet")
-    cases: list[tuple[WorkspaceSpec, type[Exception], str]] = [
-        (WorkspaceSpec(repo=tmp_path / "missing"), NotAGitRepository, "does not exist"),
-        (WorkspaceSpec(repo=repo.path / "README.md"), NotAGitRepository, "not a directory"),
-        (WorkspaceSpec(repo=plain), NotAGitRepository, "not a git repository"),
-        (WorkspaceSpec(repo=repo.path / "src"), NotAGitRepository, "not its top level"),
-        (WorkspaceSpec(repo=empty), NotAGitRepository, "no commits"),
-        (WorkspaceSpec(repo=repo.path, base_ref="nope"), UnknownRef, "'nope' does not name"),
-        (WorkspaceSpec(repo=repo.path, base_ref="--help"), UnknownRef, "--help"),
-        (WorkspaceSpec(cwd=tmp_path / "missing"), DirectoryMissing, "not an existing directory"),
+    cases: list[tuple[WorkspaceRequest, type[Exception], str]] = [
+        (WorkspaceRequest(repo=str(tmp_path / "missing")), NotAGitRepository, "does not exist"),
+        (WorkspaceRequest(repo=str(repo.path / "README.md")), NotAGitRepository, "not a directory"),
+        (WorkspaceRequest(repo=str(plain)), NotAGitRepository, "not a git repository"),
+        (WorkspaceRequest(repo=str(repo.path / "src")), NotAGitRepository, "not its top level"),
+        (WorkspaceRequest(repo=str(empty)), NotAGitRepository, "no commits"),
+        (
+            WorkspaceRequest(repo=str(repo.path), base_ref="nope"),
+            UnknownRef,
+            "'nope' does not name",
+        ),
+        (WorkspaceRequest(repo=str(repo.path), base_ref="--help"), UnknownRef, "--help"),
+        (
+            WorkspaceRequest(cwd=str(tmp_path / "missing")),
+            DirectoryMissing,
+            "not an existing directory",
+        ),
     ]
     for spec, error, message in cases:
         with pytest.raises(error, match=message):
@@ -262,9 +269,9 @@ async def test_validate_names_each_bad_input_and_creates_nothing(
 async def test_validate_accepts_good_input_without_creating_anything(
     worktrees: GitWorktrees, repo: GitRepo, git: Git, tmp_path: Path
 ) -> None:
-    await worktrees.validate(WorkspaceSpec(repo=repo.path))
-    await worktrees.validate(WorkspaceSpec(repo=repo.path, base_ref="v1"))
-    await worktrees.validate(WorkspaceSpec(cwd=tmp_path))
+    await worktrees.validate(WorkspaceRequest(repo=str(repo.path)))
+    await worktrees.validate(WorkspaceRequest(repo=str(repo.path), base_ref="v1"))
+    await worktrees.validate(WorkspaceRequest(cwd=str(tmp_path)))
 
     assert_nothing_created(git, repo, worktrees)
 
@@ -275,7 +282,7 @@ async def test_validate_accepts_good_input_without_creating_anything(
 async def test_commit_changes_commits_everything_but_ignored_files_as_the_runner(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
-    ws = await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
     (ws.path / "README.md").write_text("hello, world\n")  # 1 insertion, 1 deletion
     (ws.path / "notes.txt").write_text("a\nb\n")  # 2 insertions
     (ws.path / "debug.log").write_text("ignored\n")
@@ -297,7 +304,7 @@ async def test_commit_changes_commits_everything_but_ignored_files_as_the_runner
 async def test_commit_changes_without_new_changes_returns_the_branch_summary_and_commits_nothing(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
-    ws = await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
     (ws.path / "notes.txt").write_text("a\n")
     first = await worktrees.commit_changes(ws, "turn 1")
 
@@ -310,7 +317,7 @@ async def test_commit_changes_without_new_changes_returns_the_branch_summary_and
 async def test_commit_changes_on_an_untouched_worktree_reports_no_changes(
     worktrees: GitWorktrees, repo: GitRepo
 ) -> None:
-    ws = await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
 
     summary = await worktrees.commit_changes(ws, "turn 1")
 
@@ -321,7 +328,7 @@ async def test_commit_changes_on_an_untouched_worktree_reports_no_changes(
 async def test_commit_changes_refuses_a_worktree_switched_to_another_branch(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
-    ws = await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
     git(ws.path, "switch", "--quiet", "--detach")
 
     with pytest.raises(NotOnTaskBranch, match="switch codex-runner/t_1"):
@@ -331,7 +338,7 @@ async def test_commit_changes_refuses_a_worktree_switched_to_another_branch(
 async def test_diff_summary_reports_renames_and_binary_files(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
-    ws = await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
     git(ws.path, "mv", "src/app.py", "src/main.py")
     (ws.path / "logo.bin").write_bytes(b"\x00\x01\x02")
     await worktrees.commit_changes(ws, "turn 1")
@@ -358,7 +365,7 @@ def test_numstat_parsing_handles_plain_renamed_and_binary_entries() -> None:
 async def test_diff_shows_commits_and_uncommitted_work_without_touching_the_index(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
-    ws = await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
     (ws.path / "committed.txt").write_text("committed line\n")
     await worktrees.commit_changes(ws, "turn 1")
     (ws.path / "README.md").write_text("edited line\n")
@@ -379,7 +386,7 @@ async def test_diff_shows_commits_and_uncommitted_work_without_touching_the_inde
 
 async def test_diff_is_cut_with_a_note_beyond_the_size_bound(tmp_path: Path, repo: GitRepo) -> None:
     worktrees = GitWorktrees(tmp_path / "worktrees", max_diff_bytes=200)
-    ws = await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
     (ws.path / "big.txt").write_text("x" * 80 + "\n" * 100)
 
     diff = await worktrees.diff(ws)
@@ -394,7 +401,7 @@ async def test_diff_is_cut_with_a_note_beyond_the_size_bound(tmp_path: Path, rep
 async def test_remove_refuses_commits_not_merged_into_head_and_says_how_to_force(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
-    ws = await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
     (ws.path / "work.txt").write_text("work\n")
     await worktrees.commit_changes(ws, "turn 1")
 
@@ -408,7 +415,7 @@ async def test_remove_refuses_commits_not_merged_into_head_and_says_how_to_force
 async def test_remove_refuses_uncommitted_changes(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
-    ws = await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
     (ws.path / "scratch.txt").write_text("not committed\n")
 
     with pytest.raises(UnmergedWork, match="uncommitted changes"):
@@ -419,7 +426,7 @@ async def test_remove_refuses_uncommitted_changes(
 async def test_remove_deletes_worktree_and_branch_once_the_work_is_merged(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
-    ws = await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
     (ws.path / "work.txt").write_text("work\n")
     (ws.path / "debug.log").write_text("ignored files do not block removal\n")
     await worktrees.commit_changes(ws, "turn 1")
@@ -435,7 +442,7 @@ async def test_remove_deletes_worktree_and_branch_once_the_work_is_merged(
 async def test_remove_with_force_deletes_unmerged_and_uncommitted_work(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
-    ws = await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
     (ws.path / "work.txt").write_text("work\n")
     await worktrees.commit_changes(ws, "turn 1")
     (ws.path / "scratch.txt").write_text("not committed\n")
@@ -451,7 +458,7 @@ async def test_remove_of_a_worktree_deleted_by_hand_forgets_it_and_its_branch(
 ) -> None:
     import shutil
 
-    ws = await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
     shutil.rmtree(ws.path)
 
     await worktrees.remove(ws)
@@ -466,8 +473,8 @@ async def test_remove_finds_the_base_commit_when_the_workspace_value_lacks_it(
 ) -> None:
     # A task started from "feature" (not merged into main): the base commit itself is not
     # the task's work, so a Workspace rebuilt without base_commit must still be removable.
-    ws = await worktrees.create("t_1", WorkspaceSpec(repo=repo.path, base_ref="feature"))
-    located = await worktrees.locate("t_1", WorkspaceSpec(repo=repo.path))
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path), base_ref="feature"))
+    located = await worktrees.locate("t_1", WorkspaceRequest(repo=str(repo.path)))
     assert located == ws
 
     from dataclasses import replace
@@ -482,7 +489,7 @@ async def test_prune_forgets_worktrees_deleted_by_hand(
 ) -> None:
     import shutil
 
-    ws = await worktrees.create("t_1", WorkspaceSpec(repo=repo.path))
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
     shutil.rmtree(ws.path)
 
     await worktrees.prune(repo.path)
@@ -494,7 +501,7 @@ async def test_prune_forgets_worktrees_deleted_by_hand(
 async def test_gc_removes_old_merged_worktrees_and_keeps_recent_and_unmerged_ones(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
-    spec = WorkspaceSpec(repo=repo.path)
+    spec = WorkspaceRequest(repo=str(repo.path))
     old_clean = await worktrees.create("t_old", spec)
     recent = await worktrees.create("t_recent", spec)
     unmerged = await worktrees.create("t_unmerged", spec)

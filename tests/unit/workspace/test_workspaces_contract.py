@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from codex_runner.domain.task import WorkspaceRequest
 from codex_runner.workspace.git_worktrees import GitWorktrees
 from codex_runner.workspace.memory import InMemoryWorkspaces
 from codex_runner.workspace.protocol import (
@@ -22,7 +23,6 @@ from codex_runner.workspace.protocol import (
     WorkspaceExists,
     WorkspaceKind,
     Workspaces,
-    WorkspaceSpec,
 )
 
 from .conftest import GitRepo, run_git
@@ -68,14 +68,14 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Harness:
     return Harness(memory, root, path, "c" * 40, "f" * 40, memory.mark_merged)
 
 
-def bad_specs(h: Harness, tmp_path: Path) -> list[tuple[WorkspaceSpec, type[Exception]]]:
+def bad_specs(h: Harness, tmp_path: Path) -> list[tuple[WorkspaceRequest, type[Exception]]]:
     plain = tmp_path / "plain"
     plain.mkdir(exist_ok=True)
     return [
-        (WorkspaceSpec(repo=tmp_path / "missing"), NotAGitRepository),
-        (WorkspaceSpec(repo=plain), NotAGitRepository),
-        (WorkspaceSpec(repo=h.repo, base_ref="no-such-ref"), UnknownRef),
-        (WorkspaceSpec(cwd=tmp_path / "missing"), DirectoryMissing),
+        (WorkspaceRequest(repo=str(tmp_path / "missing")), NotAGitRepository),
+        (WorkspaceRequest(repo=str(plain)), NotAGitRepository),
+        (WorkspaceRequest(repo=str(h.repo), base_ref="no-such-ref"), UnknownRef),
+        (WorkspaceRequest(cwd=str(tmp_path / "missing")), DirectoryMissing),
     ]
 
 
@@ -95,13 +95,13 @@ async def test_create_rejects_bad_input_like_validate_and_leaves_nothing(
         with pytest.raises(error):
             await harness.workspaces.create("t_1", spec)
     assert harness.root_is_empty()
-    assert await harness.workspaces.locate("t_1", WorkspaceSpec(repo=harness.repo)) is None
+    assert await harness.workspaces.locate("t_1", WorkspaceRequest(repo=str(harness.repo))) is None
 
 
 async def test_a_repo_workspace_is_a_worktree_on_the_task_branch_from_head(
     harness: Harness,
 ) -> None:
-    ws = await harness.workspaces.create("t_1", WorkspaceSpec(repo=harness.repo))
+    ws = await harness.workspaces.create("t_1", WorkspaceRequest(repo=str(harness.repo)))
 
     assert ws.kind is WorkspaceKind.WORKTREE
     assert ws.task_id == "t_1"
@@ -113,7 +113,7 @@ async def test_a_repo_workspace_is_a_worktree_on_the_task_branch_from_head(
 
 
 async def test_a_named_base_ref_sets_the_base_commit(harness: Harness) -> None:
-    spec = WorkspaceSpec(repo=harness.repo, base_ref="feature")
+    spec = WorkspaceRequest(repo=str(harness.repo), base_ref="feature")
 
     ws = await harness.workspaces.create("t_1", spec)
 
@@ -123,7 +123,7 @@ async def test_a_named_base_ref_sets_the_base_commit(harness: Harness) -> None:
 async def test_creating_twice_returns_the_same_workspace_and_locate_finds_it(
     harness: Harness,
 ) -> None:
-    spec = WorkspaceSpec(repo=harness.repo)
+    spec = WorkspaceRequest(repo=str(harness.repo))
     first = await harness.workspaces.create("t_1", spec)
     (first.path / "work.txt").write_text("kept\n")
 
@@ -137,7 +137,7 @@ async def test_create_refuses_a_path_already_taken_by_something_else(harness: Ha
     (harness.root / "t_1" / "someone.txt").write_text("else\n")
 
     with pytest.raises(WorkspaceExists, match="move or delete"):
-        await harness.workspaces.create("t_1", WorkspaceSpec(repo=harness.repo))
+        await harness.workspaces.create("t_1", WorkspaceRequest(repo=str(harness.repo)))
     assert (harness.root / "t_1" / "someone.txt").exists()
 
 
@@ -148,7 +148,7 @@ async def test_a_cwd_workspace_is_the_directory_itself_and_is_never_committed_or
     cwd.mkdir()
     (cwd / "file.txt").write_text("mine\n")
 
-    ws = await harness.workspaces.create("t_1", WorkspaceSpec(cwd=cwd))
+    ws = await harness.workspaces.create("t_1", WorkspaceRequest(cwd=str(cwd)))
 
     assert ws == Workspace("t_1", cwd.resolve(), WorkspaceKind.DIRECTORY)
     assert await harness.workspaces.commit_changes(ws, "turn 1") is None
@@ -160,7 +160,7 @@ async def test_a_cwd_workspace_is_the_directory_itself_and_is_never_committed_or
 
 
 async def test_commit_changes_summarises_the_files_the_task_wrote(harness: Harness) -> None:
-    ws = await harness.workspaces.create("t_1", WorkspaceSpec(repo=harness.repo))
+    ws = await harness.workspaces.create("t_1", WorkspaceRequest(repo=str(harness.repo)))
     (ws.path / "one.txt").write_text("a\nb\nc\n")
     (ws.path / "two.txt").write_text("d\n")
 
@@ -174,7 +174,7 @@ async def test_commit_changes_summarises_the_files_the_task_wrote(harness: Harne
 
 
 async def test_commit_changes_with_nothing_new_returns_the_same_summary(harness: Harness) -> None:
-    ws = await harness.workspaces.create("t_1", WorkspaceSpec(repo=harness.repo))
+    ws = await harness.workspaces.create("t_1", WorkspaceRequest(repo=str(harness.repo)))
     (ws.path / "one.txt").write_text("a\n")
     first = await harness.workspaces.commit_changes(ws, "turn 1")
 
@@ -182,7 +182,7 @@ async def test_commit_changes_with_nothing_new_returns_the_same_summary(harness:
 
 
 async def test_diff_includes_work_that_is_not_committed_yet(harness: Harness) -> None:
-    ws = await harness.workspaces.create("t_1", WorkspaceSpec(repo=harness.repo))
+    ws = await harness.workspaces.create("t_1", WorkspaceRequest(repo=str(harness.repo)))
     (ws.path / "committed.txt").write_text("first\n")
     await harness.workspaces.commit_changes(ws, "turn 1")
     (ws.path / "pending.txt").write_text("second\n")
@@ -196,7 +196,7 @@ async def test_diff_includes_work_that_is_not_committed_yet(harness: Harness) ->
 
 
 async def test_remove_refuses_unmerged_commits_unless_forced(harness: Harness) -> None:
-    ws = await harness.workspaces.create("t_1", WorkspaceSpec(repo=harness.repo))
+    ws = await harness.workspaces.create("t_1", WorkspaceRequest(repo=str(harness.repo)))
     (ws.path / "work.txt").write_text("work\n")
     await harness.workspaces.commit_changes(ws, "turn 1")
 
@@ -206,11 +206,11 @@ async def test_remove_refuses_unmerged_commits_unless_forced(harness: Harness) -
 
     await harness.workspaces.remove(ws, force=True)
     assert not ws.path.exists()
-    assert await harness.workspaces.locate("t_1", WorkspaceSpec(repo=harness.repo)) is None
+    assert await harness.workspaces.locate("t_1", WorkspaceRequest(repo=str(harness.repo))) is None
 
 
 async def test_remove_refuses_uncommitted_changes_unless_forced(harness: Harness) -> None:
-    ws = await harness.workspaces.create("t_1", WorkspaceSpec(repo=harness.repo))
+    ws = await harness.workspaces.create("t_1", WorkspaceRequest(repo=str(harness.repo)))
     (ws.path / "pending.txt").write_text("work\n")
 
     with pytest.raises(UnmergedWork, match="uncommitted changes"):
@@ -223,7 +223,7 @@ async def test_remove_refuses_uncommitted_changes_unless_forced(harness: Harness
 async def test_remove_deletes_merged_work_and_a_second_remove_is_a_no_op(
     harness: Harness,
 ) -> None:
-    ws = await harness.workspaces.create("t_1", WorkspaceSpec(repo=harness.repo))
+    ws = await harness.workspaces.create("t_1", WorkspaceRequest(repo=str(harness.repo)))
     (ws.path / "work.txt").write_text("work\n")
     await harness.workspaces.commit_changes(ws, "turn 1")
     harness.merge(ws)
@@ -232,11 +232,11 @@ async def test_remove_deletes_merged_work_and_a_second_remove_is_a_no_op(
     await harness.workspaces.remove(ws)
 
     assert not ws.path.exists()
-    assert await harness.workspaces.locate("t_1", WorkspaceSpec(repo=harness.repo)) is None
+    assert await harness.workspaces.locate("t_1", WorkspaceRequest(repo=str(harness.repo))) is None
 
 
 async def test_a_removed_task_workspace_can_be_created_afresh(harness: Harness) -> None:
-    spec = WorkspaceSpec(repo=harness.repo)
+    spec = WorkspaceRequest(repo=str(harness.repo))
     ws = await harness.workspaces.create("t_1", spec)
     await harness.workspaces.remove(ws)
 
@@ -249,13 +249,13 @@ async def test_a_removed_task_workspace_can_be_created_afresh(harness: Harness) 
 async def test_gc_removes_old_clean_workspaces_and_says_why_it_kept_the_others(
     harness: Harness, tmp_path: Path
 ) -> None:
-    spec = WorkspaceSpec(repo=harness.repo)
+    spec = WorkspaceRequest(repo=str(harness.repo))
     old = await harness.workspaces.create("t_old", spec)
     recent = await harness.workspaces.create("t_recent", spec)
     unmerged = await harness.workspaces.create("t_unmerged", spec)
     (unmerged.path / "work.txt").write_text("work\n")
     await harness.workspaces.commit_changes(unmerged, "turn 1")
-    directory = await harness.workspaces.create("t_dir", WorkspaceSpec(cwd=tmp_path))
+    directory = await harness.workspaces.create("t_dir", WorkspaceRequest(cwd=str(tmp_path)))
     finished = [
         FinishedWorkspace(old, OLD),
         FinishedWorkspace(recent, NOW - timedelta(minutes=5)),
@@ -276,7 +276,7 @@ async def test_gc_removes_old_clean_workspaces_and_says_why_it_kept_the_others(
 
 
 async def test_gc_with_force_removes_unmerged_work_too(harness: Harness) -> None:
-    ws = await harness.workspaces.create("t_1", WorkspaceSpec(repo=harness.repo))
+    ws = await harness.workspaces.create("t_1", WorkspaceRequest(repo=str(harness.repo)))
     (ws.path / "work.txt").write_text("work\n")
     await harness.workspaces.commit_changes(ws, "turn 1")
 
