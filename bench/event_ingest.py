@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from codex_runner.codex.runtime import TurnInput, TurnResult
+from codex_runner.codex.runtime import DeltaListener, TurnInput, TurnResult
 from codex_runner.domain import durable_event
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.events import CodexEvent, EventKind, Item, ItemType, TokenUsage, TurnStatus
@@ -109,6 +109,9 @@ class FirehoseTurn:
                 await asyncio.sleep(0)
             yield event
         self._done = True
+
+    def on_delta(self, listener: DeltaListener | None) -> None:
+        pass  # a firehose of events only
 
     async def wait(self, timeout: float | None = None) -> TurnResult:
         return TurnResult("th1", "tu1", TurnStatus.COMPLETED, None, TokenUsage())

@@ -6,6 +6,7 @@ from typing import Any
 
 from codex_runner.codex.model_errors import MAX_ERROR_CHARS, http_status_of, model_error_message
 from codex_runner.codex.safe_text import safe_text
+from codex_runner.domain.delta import Delta, DeltaKind
 from codex_runner.domain.events import (
     ApprovalKind,
     ApprovalRequest,
@@ -187,3 +188,36 @@ def approval_response(
         granted = decision_name(wire_decision) == "accept"
         return {"permissions": params.get("permissions") or {} if granted else {}}
     return {"decision": wire_decision}
+
+
+_APPENDING_DELTAS: dict[str, DeltaKind] = {
+    "item/agentMessage/delta": DeltaKind.AGENT_MESSAGE,
+    "item/reasoning/summaryTextDelta": DeltaKind.REASONING,
+    "item/commandExecution/outputDelta": DeltaKind.COMMAND_OUTPUT,
+    "item/plan/delta": DeltaKind.PLAN,
+}
+
+
+def delta_from_wire(method: str, params: dict[str, Any]) -> Delta | None:
+    """The delta a notification carries, or None when it carries none.
+
+    ``turn/plan/updated`` and ``turn/diff/updated`` name no item: they are snapshots of the
+    turn's whole plan and diff, keyed by the turn id.
+    """
+    kind = _APPENDING_DELTAS.get(method)
+    if kind is not None:
+        text = params.get("delta")
+        if not isinstance(text, str) or not text:
+            return None
+        return Delta(str(params.get("itemId", "")), kind, text)
+    turn_id = str(params.get("turnId", ""))
+    if method == "turn/diff/updated" and isinstance(params.get("diff"), str):
+        return Delta(turn_id, DeltaKind.DIFF, params["diff"], replaces=True)
+    if method == "turn/plan/updated" and isinstance(params.get("plan"), list):
+        steps = [
+            f"[{step.get('status', '')}] {step.get('step', '')}"
+            for step in params["plan"]
+            if isinstance(step, dict)
+        ]
+        return Delta(turn_id, DeltaKind.PLAN, "\n".join(steps), replaces=True)
+    return None

@@ -20,6 +20,7 @@ from codex_runner.codex.approval_policies import fallback_decision
 from codex_runner.codex.errors import CodexError, NoActiveTurn, RpcError
 from codex_runner.codex.runtime import (
     ApprovalHandler,
+    DeltaListener,
     ImageInput,
     TextInput,
     TurnInput,
@@ -83,6 +84,9 @@ class AppServerTurn:
 
     def events(self) -> AsyncIterator[CodexEvent]:
         return self.recorder.events()
+
+    def on_delta(self, listener: DeltaListener | None) -> None:
+        self.recorder.delta_listener = listener
 
     async def wait(self, timeout: float | None = None) -> TurnResult:
         return await self.recorder.wait(timeout)
@@ -187,6 +191,8 @@ class AppServerTurn:
             recorder.emit(CodexEvent(EventKind.ERROR, thread_id, turn_id or self.id, error=error))
         elif method == "turn/completed":
             self._complete(params.get("turn") or {})
+        elif (delta := wire.delta_from_wire(method, params)) is not None:
+            recorder.emit_delta(delta)
 
     def _complete(self, wire_turn: dict[str, Any]) -> None:
         turn_id = wire_turn.get("id")

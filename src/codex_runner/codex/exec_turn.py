@@ -18,7 +18,13 @@ import tomli_w
 from codex_runner.codex.errors import UnsupportedOperation
 from codex_runner.codex.exec_events import ExecTranslator, lost_thread_reason
 from codex_runner.codex.process import ChildProcess
-from codex_runner.codex.runtime import ThreadOptions, TurnInput, TurnRecorder, TurnResult
+from codex_runner.codex.runtime import (
+    DeltaListener,
+    ThreadOptions,
+    TurnInput,
+    TurnRecorder,
+    TurnResult,
+)
 from codex_runner.config import CodexSettings
 from codex_runner.domain.events import (
     CodexEvent,
@@ -102,6 +108,9 @@ class ExecTurn:
 
     def events(self) -> AsyncIterator[CodexEvent]:
         return self.recorder.events()
+
+    def on_delta(self, listener: DeltaListener | None) -> None:
+        self.recorder.delta_listener = listener
 
     async def wait(self, timeout: float | None = None) -> TurnResult:
         return await self.recorder.wait(timeout)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
+from codex_runner.domain.delta import Delta
 from codex_runner.domain.events import (
     ApprovalRequest,
     CodexEvent,
@@ -135,6 +136,11 @@ class Turn(Protocol):
 
     def events(self) -> AsyncIterator[CodexEvent]: ...
 
+    def on_delta(self, listener: DeltaListener | None) -> None:
+        """Hand each live delta of this turn to ``listener`` (None: drop them, the default).
+        Deltas are not events: nothing replays them, the completed item is the record."""
+        ...
+
     async def wait(self, timeout: float | None = None) -> TurnResult: ...
 
     async def steer(self, prompt: str | Sequence[TurnInput]) -> None: ...
@@ -181,6 +187,9 @@ def error_note(error: ErrorInfo) -> str:
     return error.message
 
 
+DeltaListener = Callable[[Delta], None]
+
+
 class TurnRecorder:
     """The state shared by every runtime's turn: an append-only event list, the result.
 
@@ -204,10 +213,19 @@ class TurnRecorder:
         # The latest error Codex reported in this turn, retried ones included: a turn that
         # then goes quiet (an unreachable provider) fails naming it, not just the silence.
         self.last_error: ErrorInfo | None = None
+        self.delta_listener: DeltaListener | None = None
 
     @property
     def done(self) -> bool:
         return self._result.done()
+
+    def emit_delta(self, delta: Delta) -> None:
+        """A live piece of a streaming item: to the listener, if any; never kept."""
+        if self.done:
+            return
+        self.last_activity = time.monotonic()
+        if self.delta_listener is not None:
+            self.delta_listener(delta)
 
     def emit(self, event: CodexEvent) -> None:
         if self.done:

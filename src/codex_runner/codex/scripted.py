@@ -16,6 +16,7 @@ from pathlib import Path
 
 from codex_runner.codex.runtime import (
     ApprovalHandler,
+    DeltaListener,
     RuntimeStatus,
     TextInput,
     ThreadHandle,
@@ -92,6 +93,9 @@ class ScriptedTurn:
 
     def events(self) -> AsyncIterator[CodexEvent]:
         return self._rec.events()
+
+    def on_delta(self, listener: DeltaListener | None) -> None:
+        self._rec.delta_listener = listener
 
     async def wait(self, timeout: float | None = None) -> TurnResult:
         return await self._rec.wait(timeout)

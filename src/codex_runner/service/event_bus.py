@@ -3,6 +3,9 @@
 Events reach the bus only after the store has committed them. A subscriber that falls too far
 behind is not silently skipped: its subscription ends with :class:`Lagged`, and the consumer
 re-reads from the store (``follow`` does exactly that pattern: subscribe, catch up, go live).
+
+Beside the committed events runs a live channel of deltas (pieces of items still streaming),
+which are never stored: see :mod:`codex_runner.service.delta_channel`.
 """
 
 from __future__ import annotations
@@ -10,7 +13,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
+from codex_runner.domain.delta import Delta
 from codex_runner.domain.durable_event import TaskEvent
+from codex_runner.service.delta_channel import DeltaSubscription
 from codex_runner.store.protocol import Store
 
 DEFAULT_QUEUE_SIZE = 10_000
@@ -87,6 +92,7 @@ class EventBus:
     def __init__(self, *, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
         self._queue_size = queue_size
         self._subs: dict[str | None, set[Subscription]] = {}
+        self._delta_subs: dict[str, set[DeltaSubscription]] = {}
 
     def subscribe(self, task_id: str | None = None) -> Subscription:
         """Events of ``task_id`` (every task when None) published from now on."""
@@ -100,6 +106,27 @@ class EventBus:
             for key in (event.task_id, None):
                 for sub in list(self._subs.get(key, ())):
                     sub._offer(event)
+
+    def subscribe_deltas(self, task_id: str) -> DeltaSubscription:
+        """Live deltas of ``task_id`` from now on; close the subscription when done."""
+        sub = DeltaSubscription(task_id)
+        self._delta_subs.setdefault(task_id, set()).add(sub)
+        return sub
+
+    def unsubscribe_deltas(self, sub: DeltaSubscription) -> None:
+        sub.close()
+        subs = self._delta_subs.get(sub.task_id)
+        if subs is not None:
+            subs.discard(sub)
+            if not subs:
+                del self._delta_subs[sub.task_id]
+
+    def publish_delta(self, task_id: str, delta: Delta) -> None:
+        """Hand a live delta to the task's delta subscribers; never blocks, never stored."""
+        for sub in list(self._delta_subs.get(task_id, ())):
+            sub.offer(delta)
+            if sub.dropped:
+                self.unsubscribe_deltas(sub)
 
     def subscriber_count(self) -> int:
         return sum(len(s) for s in self._subs.values())

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from codex_runner.codex.runtime import Turn
 from codex_runner.domain import durable_event
+from codex_runner.domain.delta import Delta
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.events import CodexEvent
 from codex_runner.store.protocol import Store
@@ -29,9 +30,11 @@ async def ingest_turn_events(
     *,
     clock: Callable[[], datetime],
     publish: Callable[[Sequence[TaskEvent]], Awaitable[None]],
+    publish_delta: Callable[[str, Delta], None] | None = None,
 ) -> None:
     """Store each of ``turn``'s events (all that are ready go in one transaction), then
-    publish them. Returns when the turn's event stream ends.
+    publish them. Returns when the turn's event stream ends. The turn's live deltas go to
+    ``publish_delta`` as they come, never to the store.
 
     The published events are built from what was just committed rather than read back:
     the same values, before their JSON round trip (enums and tuples where a reader of the
@@ -48,6 +51,8 @@ async def ingest_turn_events(
         # Not in a finally: once cancelled, nobody reads the queue and a full one would block.
         await queue.put(None)
 
+    if publish_delta is not None:
+        turn.on_delta(lambda delta: publish_delta(task_id, delta))
     reader = asyncio.create_task(read())
     try:
         ended = False
@@ -73,6 +78,7 @@ async def ingest_turn_events(
                     ]
                 )
     finally:
+        turn.on_delta(None)
         reader.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await reader

@@ -217,7 +217,12 @@ class TaskRunner:
         """The turn's result with its events stored; None when it overran the max runtime."""
         pump = asyncio.create_task(
             ingest_turn_events(
-                self._store, task.id, turn, clock=self._clock, publish=self._writer.publish_events
+                self._store,
+                task.id,
+                turn,
+                clock=self._clock,
+                publish=self._writer.publish_events,
+                publish_delta=self._writer.publish_delta,
             )
         )
         try:

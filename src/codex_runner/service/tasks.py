@@ -35,6 +35,7 @@ from codex_runner.domain.task import (
 )
 from codex_runner.domain.transitions import Action, InvalidTransition
 from codex_runner.service.approvals import ApprovalDesk
+from codex_runner.service.delta_channel import DeltaSubscription
 from codex_runner.service.errors import InvalidRequest, TaskNotRunning
 from codex_runner.service.event_bus import EventBus, follow
 from codex_runner.service.graphs import GraphRequest, GraphView, load_graph
@@ -171,6 +172,10 @@ class TaskService:
     def events(self, task_id: str, after_seq: int = 0) -> AsyncIterator[TaskEvent]:
         """The task's events after ``after_seq``: stored ones, then live ones, with no gap."""
         return follow(self._store, self._bus, task_id, after_seq)
+
+    def live_deltas(self, task_id: str) -> DeltaSubscription:
+        """The task's live deltas from now on (never stored); close it when done."""
+        return self._bus.subscribe_deltas(task_id)
 
     async def read_events(
         self, task_id: str, after_seq: int = 0, limit: int = 1000

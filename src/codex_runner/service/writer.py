@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from codex_runner.domain import durable_event
+from codex_runner.domain.delta import Delta
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.graph import blocked_by_failure, topological_order
 from codex_runner.domain.task import Task, TaskState
@@ -153,6 +154,10 @@ class TaskWriter:
         if self._sink is not None:
             self._sink.write(events)
         self._bus.publish(events)
+
+    def publish_delta(self, task_id: str, delta: Delta) -> None:
+        """Publish a live delta of the task's running turn (never stored)."""
+        self._bus.publish_delta(task_id, delta)
 
     async def fail_dependents(self, failed: Task) -> None:
         """Fail the queued tasks of ``failed``'s graph that can now never start."""

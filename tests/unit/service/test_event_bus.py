@@ -5,8 +5,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from codex_runner.domain.delta import Delta, DeltaKind
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.task import Task, WorkspaceRequest
+from codex_runner.service.delta_channel import MAX_PENDING_ITEMS
 from codex_runner.service.event_bus import EventBus, Lagged, follow
 from codex_runner.store.memory import InMemoryStore
 
@@ -75,3 +77,34 @@ async def test_follow_catch_up_then_live_without_gap_or_duplicate() -> None:
     await consumer
     assert seen == list(range(2, 31))
     assert bus.subscriber_count() == 0
+
+
+def _delta(item: str, text: str) -> Delta:
+    return Delta(item, DeltaKind.AGENT_MESSAGE, text)
+
+
+async def test_deltas_reach_only_their_task_coalesced_per_item() -> None:
+    bus = EventBus()
+    sub = bus.subscribe_deltas("t1")
+    for piece in ("a", "b", "c"):
+        bus.publish_delta("t1", _delta("i1", piece))
+    bus.publish_delta("t1", _delta("i2", "x"))
+    bus.publish_delta("t2", _delta("i1", "other task"))
+    await asyncio.wait_for(sub.wait_ready(), 1)
+    assert sub.take() == [_delta("i1", "abc"), _delta("i2", "x")]
+    assert sub.take() == []
+    bus.unsubscribe_deltas(sub)
+    bus.publish_delta("t1", _delta("i1", "late"))
+    assert sub.take() == []
+
+
+async def test_a_delta_subscriber_that_holds_too_much_is_dropped_not_blocking() -> None:
+    bus = EventBus()
+    sub = bus.subscribe_deltas("t1")
+    for n in range(MAX_PENDING_ITEMS + 1):
+        bus.publish_delta("t1", _delta(f"i{n}", "x"))
+    assert sub.dropped
+    await asyncio.wait_for(sub.wait_ready(), 1)
+    assert sub.take() == []
+    bus.publish_delta("t1", _delta("i0", "more"))  # no longer subscribed: nothing held
+    assert sub.take() == []
