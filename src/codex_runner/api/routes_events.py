@@ -41,6 +41,13 @@ def event_routes(service: TaskService, streams: EventStreams) -> Router:
         until_terminal: Annotated[
             bool, Field(description="End after the event that settles the task.")
         ] = False,
+        deltas: Annotated[
+            bool,
+            Field(
+                description="Also send live codex.delta events (not stored, no id) between "
+                "the durable events."
+            ),
+        ] = False,
         last_event_id: Annotated[
             int | None,
             Header("Last-Event-ID"),
@@ -51,11 +58,16 @@ def event_routes(service: TaskService, streams: EventStreams) -> Router:
         await service.get(task_id)  # 404 before the stream starts
         start = last_event_id if last_event_id is not None else after
         if not until_terminal:
-            return streams.response(service.events(task_id, start))
+            live = service.live_deltas(task_id) if deltas else None
+            return streams.response(service.events(task_id, start), deltas=live)
         watch = service.settle_watch(task_id)
         if await watch.settled_at(start):
             return streams.response(_no_events())  # settled, and everything was sent before
-        return streams.response(service.events(task_id, start), stop_after=watch.settled_after)
+        # Subscribed before the catch-up is read: no delta published meanwhile is missed.
+        live = service.live_deltas(task_id) if deltas else None
+        return streams.response(
+            service.events(task_id, start), stop_after=watch.settled_after, deltas=live
+        )
 
     return router
 

@@ -8,6 +8,7 @@ its client carries on with the durable events alone (the completed items say eve
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from codex_runner.domain.delta import Delta
 
@@ -23,10 +24,12 @@ class DeltaSubscription:
         self,
         task_id: str,
         *,
+        on_close: Callable[[DeltaSubscription], None] = lambda _sub: None,
         max_items: int = MAX_PENDING_ITEMS,
         max_chars: int = MAX_PENDING_CHARS,
     ) -> None:
         self.task_id = task_id
+        self._on_close = on_close
         self._max_items = max_items
         self._max_chars = max_chars
         # Keyed by item and kind, in order of each item's first pending piece.
@@ -49,6 +52,7 @@ class DeltaSubscription:
             self.dropped = True
             self._pending.clear()
             self._chars = 0
+            self._on_close(self)
         self._ready.set()
 
     async def wait_ready(self) -> None:
@@ -65,6 +69,9 @@ class DeltaSubscription:
         return taken
 
     def close(self) -> None:
-        self.closed = True
-        self._pending.clear()
-        self._ready.set()
+        """Stop receiving deltas (idempotent)."""
+        if not self.closed:
+            self.closed = True
+            self._pending.clear()
+            self._ready.set()
+            self._on_close(self)

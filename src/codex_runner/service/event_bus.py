@@ -109,12 +109,11 @@ class EventBus:
 
     def subscribe_deltas(self, task_id: str) -> DeltaSubscription:
         """Live deltas of ``task_id`` from now on; close the subscription when done."""
-        sub = DeltaSubscription(task_id)
+        sub = DeltaSubscription(task_id, on_close=self._forget_deltas)
         self._delta_subs.setdefault(task_id, set()).add(sub)
         return sub
 
-    def unsubscribe_deltas(self, sub: DeltaSubscription) -> None:
-        sub.close()
+    def _forget_deltas(self, sub: DeltaSubscription) -> None:
         subs = self._delta_subs.get(sub.task_id)
         if subs is not None:
             subs.discard(sub)
@@ -125,11 +124,11 @@ class EventBus:
         """Hand a live delta to the task's delta subscribers; never blocks, never stored."""
         for sub in list(self._delta_subs.get(task_id, ())):
             sub.offer(delta)
-            if sub.dropped:
-                self.unsubscribe_deltas(sub)
 
     def subscriber_count(self) -> int:
-        return sum(len(s) for s in self._subs.values())
+        return sum(len(s) for s in self._subs.values()) + sum(
+            len(s) for s in self._delta_subs.values()
+        )
 
     def _remove(self, sub: Subscription) -> None:
         subs = self._subs.get(sub.task_id)

@@ -15,8 +15,10 @@ import pytest
 import uvicorn
 
 from codex_runner.api.app import create_app
+from codex_runner.domain.delta import Delta, DeltaKind
 from codex_runner.domain.task import TaskState
 from codex_runner.http.sse import EventStreams
+from codex_runner.service.delta_channel import MAX_PENDING_ITEMS
 
 from .conftest import AUTH, TOKEN, Harness
 
@@ -245,3 +247,69 @@ async def test_the_stream_needs_the_token(harness: Harness, served: Served) -> N
     task = await harness.submit("quick")
     response = await served.client.get(f"/v1/tasks/{task['id']}/events/stream")
     assert response.status_code == 401
+
+
+def _delta(item: str, text: str) -> Delta:
+    return Delta(item, DeltaKind.AGENT_MESSAGE, text)
+
+
+async def test_deltas_true_interleaves_live_deltas_without_ids(
+    harness: Harness, served: Served
+) -> None:
+    task = await harness.submit("wait for the gate")
+    await harness.wait_state(task["id"], TaskState.RUNNING)
+    stored = await harness.service.read_events(task["id"])
+    async with asyncio.timeout(WAIT_S):
+        async with served.stream(task["id"], deltas="true", until_terminal="true") as response:
+            messages = read_sse(response)
+            await events_of(messages, until_seq=stored[-1].seq)
+            for piece in ("Hel", "lo", " world"):  # one burst: coalesced into one delta
+                harness.bus.publish_delta(task["id"], _delta("m1", piece))
+            got = await anext(_skip_comments(messages))
+            assert (got.id, got.event) == (None, "codex.delta")
+            assert got.data == {"item_id": "m1", "kind": "agent_message", "text": "Hello world"}
+            harness.runtime.gate.set()
+            rest = await events_of(messages)
+    every = await harness.service.read_events(task["id"])
+    assert [m.id for m in rest] == [e.seq for e in every if e.seq > stored[-1].seq]
+
+
+async def test_without_deltas_true_no_delta_is_sent(harness: Harness, served: Served) -> None:
+    task = await harness.submit("wait for the gate")
+    await harness.wait_state(task["id"], TaskState.RUNNING)
+    async with asyncio.timeout(WAIT_S):
+        async with served.stream(task["id"], until_terminal="true") as response:
+            messages = read_sse(response)
+            await events_of(messages, until_seq=1)
+            harness.bus.publish_delta(task["id"], _delta("m1", "not for this client"))
+            harness.runtime.gate.set()
+            rest = await events_of(messages)
+    assert all(m.id is not None for m in rest)
+
+
+async def test_a_client_too_slow_for_deltas_gets_every_durable_event_and_one_notice(
+    harness: Harness, served: Served
+) -> None:
+    task = await harness.submit("wait for the gate")
+    await harness.wait_state(task["id"], TaskState.RUNNING)
+    async with asyncio.timeout(WAIT_S):
+        async with served.stream(task["id"], deltas="true", until_terminal="true") as response:
+            messages = read_sse(response)
+            first = await events_of(messages, until_seq=1)
+            # More items than a subscription holds arrive before the client reads any.
+            for n in range(2 * MAX_PENDING_ITEMS):
+                harness.bus.publish_delta(task["id"], _delta(f"m{n}", "x"))
+            harness.runtime.gate.set()
+            rest = await events_of(messages)
+    got = first + rest
+    assert [m.event for m in got].count("codex.deltas_dropped") == 1
+    assert not [m for m in got if m.event == "codex.delta"]
+    every = await harness.service.read_events(task["id"])
+    assert [m.id for m in got if m.id is not None] == [e.seq for e in every]
+    assert harness.bus.subscriber_count() == 0
+
+
+async def _skip_comments(messages: AsyncIterator[Sse]) -> AsyncIterator[Sse]:
+    async for message in messages:
+        if message.comment is None:
+            yield message

@@ -93,7 +93,8 @@ async def test_deltas_reach_only_their_task_coalesced_per_item() -> None:
     await asyncio.wait_for(sub.wait_ready(), 1)
     assert sub.take() == [_delta("i1", "abc"), _delta("i2", "x")]
     assert sub.take() == []
-    bus.unsubscribe_deltas(sub)
+    sub.close()
+    assert bus.subscriber_count() == 0
     bus.publish_delta("t1", _delta("i1", "late"))
     assert sub.take() == []
 
@@ -104,6 +105,7 @@ async def test_a_delta_subscriber_that_holds_too_much_is_dropped_not_blocking() 
     for n in range(MAX_PENDING_ITEMS + 1):
         bus.publish_delta("t1", _delta(f"i{n}", "x"))
     assert sub.dropped
+    assert bus.subscriber_count() == 0
     await asyncio.wait_for(sub.wait_ready(), 1)
     assert sub.take() == []
     bus.publish_delta("t1", _delta("i0", "more"))  # no longer subscribed: nothing held
