@@ -41,9 +41,12 @@ class _Step(BaseModel):
 
 
 class MessageStep(_Step):
-    """An assistant message with this text."""
+    """An assistant message with this text, streamed in ``deltas`` pieces with
+    ``delta_delay`` seconds between them (so a client sees it grow before it completes)."""
 
     message: str
+    deltas: int = Field(default=1, ge=1, le=10_000)
+    delta_delay: float = Field(default=0.0, ge=0, le=60)
 
 
 class ReasoningStep(_Step):

@@ -42,6 +42,7 @@ from codex_runner.mockmodel.script import (
     DelayStep,
     HangStep,
     HttpErrorStep,
+    MessageStep,
     Script,
     Step,
 )
@@ -442,6 +443,12 @@ class MockModelServer:
                 await self._stopping.wait()
                 _drop_connection(request)
                 return False
+            elif isinstance(step, MessageStep):
+                await stream.add_item(
+                    item_for(step, conversation),
+                    deltas=step.deltas,
+                    delta_delay=step.delta_delay,
+                )
             else:
                 await stream.add_item(item_for(step, conversation))
         await stream.complete()

@@ -7,6 +7,7 @@ HTTP response body, or one text frame per event on a WebSocket.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -23,6 +24,14 @@ def new_id(prefix: str) -> str:
 def estimate_tokens(size_in_bytes: int) -> int:
     # About four bytes per token, like English text through a BPE tokenizer.
     return max(1, size_in_bytes // 4)
+
+
+def split_text(text: str, pieces: int) -> list[str]:
+    """``text`` in at most ``pieces`` non-empty consecutive parts (one part for empty text)."""
+    if not text:
+        return [text]
+    size = -(-len(text) // min(pieces, len(text)))
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 class AnswerSink(Protocol):
@@ -82,7 +91,11 @@ class EventStream:
         await self._send("response.created", {"response": self._envelope("in_progress")})
         await self._send("response.in_progress", {"response": self._envelope("in_progress")})
 
-    async def add_item(self, item: dict[str, Any]) -> None:
+    async def add_item(
+        self, item: dict[str, Any], *, deltas: int = 1, delta_delay: float = 0.0
+    ) -> None:
+        """Stream ``item``: added, its text in ``deltas`` pieces (``delta_delay`` seconds
+        apart; messages only), done."""
         index = len(self.output)
         started = {**item, "status": "in_progress"}
         if item["type"] == "message":
@@ -90,13 +103,20 @@ class EventStream:
         elif item["type"] == "reasoning":
             started["summary"] = []
         await self._send("response.output_item.added", {"output_index": index, "item": started})
-        # One delta per text: Codex streams deltas to its clients (agentMessage/delta).
+        # Codex streams these deltas on to its clients (item/agentMessage/delta).
         if item["type"] == "message":
-            text = item["content"][0]["text"]
-            await self._send(
-                "response.output_text.delta",
-                {"item_id": item["id"], "output_index": index, "content_index": 0, "delta": text},
-            )
+            for n, piece in enumerate(split_text(item["content"][0]["text"], deltas)):
+                if n and delta_delay:
+                    await asyncio.sleep(delta_delay)
+                await self._send(
+                    "response.output_text.delta",
+                    {
+                        "item_id": item["id"],
+                        "output_index": index,
+                        "content_index": 0,
+                        "delta": piece,
+                    },
+                )
         elif item["type"] == "reasoning":
             text = item["summary"][0]["text"]
             await self._send(

@@ -15,6 +15,7 @@ import pytest
 
 from codex_runner.mockmodel import MockModelServer, RecordedRequest, Script, ServerState
 from codex_runner.mockmodel.answers import write_file_command
+from codex_runner.mockmodel.stream import split_text
 
 Serve = Callable[[dict[str, Any]], Awaitable[MockModelServer]]
 ENVIRONMENT = "<environment_context>\n  <cwd>/tmp/repo</cwd>\n</environment_context>"
@@ -577,3 +578,24 @@ async def test_on_request_sees_each_recorded_call(
         await stream(http, server, turn("hello"))
 
     assert seen == server.requests
+
+
+async def test_a_message_can_stream_in_several_deltas(
+    serve: Serve, http: aiohttp.ClientSession
+) -> None:
+    text = "The answer grows piece by piece."
+    server = await serve(
+        one_rule([{"message": text, "deltas": 4, "delta_delay": 0.01}], match="grow")
+    )
+
+    events = await stream(http, server, turn("grow"))
+
+    pieces = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
+    assert len(pieces) == 4 and all(pieces)
+    assert "".join(pieces) == text == only_message(events)
+
+
+def test_split_text_keeps_every_character_in_order() -> None:
+    assert split_text("abcdefg", 3) == ["abc", "def", "g"]
+    assert split_text("ab", 5) == ["a", "b"]
+    assert split_text("", 3) == [""]

@@ -25,6 +25,11 @@ RULES = {
             "responses": [[{"shell": "true"}], [{"message": "ran"}]],
         },
         {"name": "boom", "match": "boom", "responses": [[{"http_error": 503}]]},
+        {
+            "name": "grow",
+            "match": "grow",
+            "responses": [[{"message": "one two three", "deltas": 3, "delta_delay": 0.01}]],
+        },
         {"name": "cut", "match": "cut", "responses": [[{"message": "partial"}, {"cut": True}]]},
     ]
 }
@@ -217,3 +222,13 @@ async def test_stop_drops_an_idle_connection_at_once(
         message = await socket.receive()
 
     assert message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
+
+
+async def test_a_message_streams_in_its_scripted_deltas_over_the_socket(
+    socket: aiohttp.ClientWebSocketResponse,
+) -> None:
+    events = await answer(socket, create([DEVELOPER, user("grow")]))
+
+    pieces = [e["delta"] for e in events if e["type"] == "response.output_text.delta"]
+    assert len(pieces) == 3
+    assert "".join(pieces) == "one two three" == output_of(events)[0]["content"][0]["text"]
