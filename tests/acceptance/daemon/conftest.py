@@ -21,11 +21,17 @@ KILL_MY_APP_SERVER = (
     "p=$(awk '{print $4}' /proc/$p/stat); done"
 )
 
+STREAMED_ANSWER = "This answer arrives in six pieces, one after another, as it is written."
+
 DAEMON_RULES: list[dict[str, Any]] = [
     # First: a graph parent's input quotes its children's prompts, which other rules match.
     {"match": "Results of the", "responses": [[{"echo": True}]]},
     *RULES,
     {"match": "quick", "responses": [[{"message": "quick done"}]]},
+    {
+        "match": "answer in pieces",
+        "responses": [[{"message": STREAMED_ANSWER, "deltas": 6, "delta_delay": 0.1}]],
+    },
     {
         "match": "write notes",
         "responses": [
