@@ -116,6 +116,16 @@ class ServiceSettings(_Strict):
     auto_resume: bool = Field(
         default=False, description="Re-queue tasks that a restart reconciled to interrupted."
     )
+    warm_threads: int = Field(
+        default=64,
+        ge=0,
+        le=10_000,
+        description="Threads kept loaded in Codex after their turn, so a follow-up skips "
+        "thread/resume (0 releases each as its turn ends).",
+    )
+    warm_thread_idle_s: float = Field(
+        default=300.0, ge=0, description="A warm thread unused this long is released."
+    )
     rpc_log: bool = Field(default=False, description="Log raw Codex JSON-RPC (secrets redacted).")
     rpc_log_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     store_busy_timeout_s: float = Field(

@@ -312,7 +312,13 @@ class AppServerRuntime:
         self, thread_id: str, options: ThreadOptions, *, context: str | None = None
     ) -> ThreadHandle:
         """Load a thread by id. A thread Codex cannot load (rollout missing or empty) is
-        replaced by a fresh thread that carries ``context`` into its next turn."""
+        replaced by a fresh thread that carries ``context`` into its next turn. A thread
+        still loaded in this app-server (kept warm after its turn) needs no ``thread/resume``:
+        its settings are those it was opened with."""
+        state = self._threads.get(thread_id)
+        if state is not None and state.generation == self._generation and self._conn is not None:
+            state.options = options
+            return ThreadHandle(thread_id)
         try:
             await self._resume(thread_id, options)
             return ThreadHandle(thread_id)

@@ -25,6 +25,7 @@ from codex_runner.service.profile_failover import ProfileFailover
 from codex_runner.service.profile_switch import ProfileSwitcher
 from codex_runner.service.task_log import TaskLogFiles
 from codex_runner.service.tasks import TaskService
+from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
 from codex_runner.store.sql import SqlStore
 from codex_runner.workspace.git_worktrees import GitWorktrees
 
@@ -112,11 +113,14 @@ class Daemon:
 
         # No runtime-wide approval handler: the runner hands each turn its task's own.
         self._runtime = create_runtime(self.config, rpc_log=rpc_log)
+        warm_threads = WarmThreadKeeper(
+            self._runtime, limit=settings.warm_threads, idle_s=settings.warm_thread_idle_s
+        )
         failover = None
         # Exec starts a process per turn; a pinned codex.home has no profiles to switch to.
         if isinstance(self._runtime, AppServerRuntime) and self.config.uses_profiles:
             profiles = ProfileStore(self.config.home)
-            self.switcher = ProfileSwitcher(profiles, self._runtime)
+            self.switcher = ProfileSwitcher(profiles, self._runtime, warm_threads=warm_threads)
             failover = ProfileFailover(self.config.auth, profiles, self.switcher)
         self._task_logs = TaskLogFiles(self.paths.task_logs)
         self.home_watch = HomeWatch(
@@ -144,6 +148,7 @@ class Daemon:
             task_log=self._task_logs,
             failover=failover,
             admission=self.home_watch.check_admission,
+            warm_threads=warm_threads,
         )
         try:
             # Codex starts (a process of its own) while the store reconciles what a crash

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from codex_runner.auth.profile_store import ProfileStore
 from codex_runner.codex.errors import TurnBusy
+from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +63,18 @@ class SwitchOutcome:
 class ProfileSwitcher:
     """Applies profile switches to a running runtime and records the active profile."""
 
-    def __init__(self, store: ProfileStore, runtime: SwitchableRuntime) -> None:
+    def __init__(
+        self,
+        store: ProfileStore,
+        runtime: SwitchableRuntime,
+        *,
+        warm_threads: WarmThreadKeeper | None = None,
+    ) -> None:
+        """``warm_threads`` are released before each switch: the new Codex home's process
+        would not have them loaded, and the old one's memory should not outlive it."""
         self.store = store
         self.runtime = runtime
+        self._warm_threads = warm_threads
         self._lock = asyncio.Lock()
         self._pending: str | None = None
         self._pending_task: asyncio.Task[None] | None = None
@@ -125,6 +135,8 @@ class ProfileSwitcher:
     async def _apply(self, name: str, *, force: bool) -> None:
         self.last_error = None
         async with self._lock:
+            if self._warm_threads is not None:
+                await self._warm_threads.release_all()
             await self.runtime.switch_codex_home(self.store.codex_home(name), force=force)
             # Recorded after the runtime runs on the new home: a failed restart leaves the
             # old profile active on disk too.

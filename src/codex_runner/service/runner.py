@@ -38,6 +38,7 @@ from codex_runner.service.live_run import CrashHistory, LiveRun
 from codex_runner.service.profile_failover import FailoverPolicy
 from codex_runner.service.turn_records import finished_turn
 from codex_runner.service.validation import commit_message
+from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
 from codex_runner.service.writer import Abandoned, TaskWriter
 from codex_runner.store.errors import TaskConflict
 from codex_runner.store.protocol import Store
@@ -64,7 +65,9 @@ class TaskRunner:
         failover: FailoverPolicy | None,
         commit_on_complete: bool,
         clock: Callable[[], datetime],
+        warm: WarmThreadKeeper | None = None,
     ) -> None:
+        """``warm`` keeps threads loaded after their turn; without it each is released."""
         self._store = store
         self._runtime = runtime
         self._workspaces = workspaces
@@ -73,6 +76,7 @@ class TaskRunner:
         self._failover = failover
         self._commit_on_complete = commit_on_complete
         self._clock = clock
+        self._warm = warm if warm is not None else WarmThreadKeeper(runtime, limit=0, idle_s=0)
 
     async def run(self, queued: Task, live: LiveRun) -> None:
         """Run the task's next turn; raises Abandoned when someone else took it over."""
@@ -115,6 +119,7 @@ class TaskRunner:
             approval_policy=task.settings.approval_policy,
         )
         if task.thread_id is not None:
+            self._warm.take(task.thread_id)  # in use again: the idle timer must not release it
             handle = await self._runtime.resume_thread(task.thread_id, options, context=task.prompt)
         else:
             handle = await self._runtime.start_thread(options)
@@ -168,9 +173,10 @@ class TaskRunner:
             await self._store.save_turn(finished_turn(record, result, self._clock()))
             expiry = self._approvals.take_expiry(task.id)
             await self._approvals.end_turn(task.id)
-            # Before the task settles: once it is queued again, its next run resumes the thread.
+            # Before the task settles: once it is queued again, its next run finds the thread
+            # warm (no thread/resume), or resumes it if the warm bounds let it go.
             released = True
-            await self._runtime.release_thread(handle.id)
+            await self._warm.keep(turn.thread_id)
         except BaseException:
             if not released:
                 await self._let_go(task.id, handle.id, turn)

@@ -47,6 +47,7 @@ from codex_runner.service.settling import SettleWatch
 from codex_runner.service.submissions import Submissions
 from codex_runner.service.task_log import TaskLogSink
 from codex_runner.service.validation import check_images
+from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
 from codex_runner.service.worktree_gc import collect_worktrees
 from codex_runner.service.writer import TaskWriter
 from codex_runner.store.errors import ApprovalNotFound, TaskNotFound
@@ -111,9 +112,11 @@ class TaskService:
         ids: IdGenerator | None = None,
         stop_timeout_s: float = 10.0,
         admission: Callable[[], None] | None = None,
+        warm_threads: WarmThreadKeeper | None = None,
     ) -> None:
         """``admission()`` raises (e.g. HomeUnavailable) while new work must be refused;
-        queued tasks wait meanwhile."""
+        queued tasks wait meanwhile. ``warm_threads`` keeps threads loaded after their turn
+        (without it, each is released as its turn ends)."""
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         self._store = store
@@ -133,6 +136,11 @@ class TaskService:
             timeout_s=approval_timeout_s,
             timeout_decision=approval_timeout_decision,
         )
+        self.warm_threads = (
+            warm_threads
+            if warm_threads is not None
+            else WarmThreadKeeper(runtime, limit=0, idle_s=0)
+        )
         runner = TaskRunner(
             store,
             runtime,
@@ -142,6 +150,7 @@ class TaskService:
             failover=failover,
             commit_on_complete=commit_on_complete,
             clock=clock,
+            warm=self.warm_threads,
         )
         self._submissions = Submissions(store, workspaces, self._writer, ids=ids, clock=clock)
         self._recovery = Recovery(
@@ -322,6 +331,7 @@ class TaskService:
         else:
             task = await self._writer.transition(task, Action.CANCEL, reason="cancelled by request")
             self._scheduler.forget(task.id)  # say, a crash suspect cancelled while queued
+        await self.warm_threads.release(task.thread_id)
         if task.is_graph_parent and task.graph_id is not None:
             # Dependents first, so no child is failed as a dependent before it is cancelled.
             for child in reversed((await self.graph(task.graph_id)).children):
@@ -410,9 +420,14 @@ class TaskService:
 
         Only terminal tasks are considered; a running task's worktree is never touched.
         """
-        return await collect_worktrees(
+        report = await collect_worktrees(
             self._store, self._workspaces, retention_s, force=force, clock=self._clock
         )
+        for removed in report.removed:
+            # Its workspace is gone, so no follow-up can run on the thread: unload it now.
+            if (task := await self._store.get_task(removed.task_id)) is not None:
+                await self.warm_threads.release(task.thread_id)
+        return report
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -421,13 +436,16 @@ class TaskService:
         if recover:
             await self.recover()
         self._scheduler.start()
+        self.warm_threads.start()
 
     async def stop(self, reason: str | None = None) -> None:
-        """Stop scheduling, interrupt running turns and wait (bounded) for the runners.
+        """Stop scheduling, interrupt running turns and wait (bounded) for the runners, then
+        release the warm threads.
 
         ``reason`` (why the daemon stops) is what the interrupted tasks say.
         """
         await self._scheduler.stop(reason)
+        await self.warm_threads.close()
 
     async def recover(self) -> None:
         """Tasks left running or awaiting approval by a crash become interrupted (see

@@ -440,3 +440,29 @@ async def test_a_failed_unsubscribe_is_not_raised(tmp_path: Path, harness: Harne
     peer.reply_error(req, -32601, "method not found")
     await asyncio.wait_for(release, 5)
     await runtime.close()
+
+
+async def test_resuming_a_thread_still_loaded_sends_no_resume_and_a_released_one_does(
+    tmp_path: Path, harness: Harness
+) -> None:
+    runtime, peer = await _runtime(tmp_path, harness)
+    await _open_thread(runtime, peer)
+    turn = await _start_turn(runtime, peer, "th1", "tu1", "go")
+    peer.notify("turn/completed", {"threadId": "th1", "turn": {"id": "tu1", "status": "completed"}})
+    await turn.wait(5)
+    # Kept warm after its turn: the follow-up goes straight to turn/start.
+    handle = await asyncio.wait_for(runtime.resume_thread("th1", OPTIONS), 5)
+    assert handle.id == "th1" and handle.replaced_thread_id is None
+    assert peer.transport.sent.empty()
+    follow_up = await _start_turn(runtime, peer, "th1", "tu2", "again")
+    peer.notify("turn/completed", {"threadId": "th1", "turn": {"id": "tu2", "status": "completed"}})
+    await follow_up.wait(5)
+    release = asyncio.create_task(runtime.release_thread("th1"))
+    peer.reply(await peer.expect_request("thread/unsubscribe"), {"status": "unsubscribed"})
+    await asyncio.wait_for(release, 5)
+    resume = asyncio.create_task(runtime.resume_thread("th1", OPTIONS))
+    req = await peer.expect_request("thread/resume")
+    assert req["params"]["threadId"] == "th1"
+    peer.reply(req, {"thread": {"id": "th1"}})
+    await asyncio.wait_for(resume, 5)
+    await runtime.close()
