@@ -156,7 +156,10 @@ class EventStreams:
                 if getter in done:
                     event = getter.result()
                     getter = None
-                    yield encode_event(event)
+                    # Deltas still held go first, window or not: Codex sent them before
+                    # this event, and an item's deltas must not trail its completion.
+                    held = deltas.take() if deltas is not None and not deltas.dropped else []
+                    yield b"".join(encode_delta(d) for d in held) + encode_event(event)
                     if stop_after is not None and await stop_after(event):
                         return
                 elif pump in done:

@@ -268,10 +268,14 @@ async def test_deltas_true_interleaves_live_deltas_without_ids(
             got = await anext(_skip_comments(messages))
             assert (got.id, got.event) == (None, "codex.delta")
             assert got.data == {"item_id": "m1", "kind": "agent_message", "text": "Hello world"}
+            # Inside the coalescing window, then a durable event: the delta still goes first.
+            harness.bus.publish_delta(task["id"], _delta("m1", "!"))
             harness.runtime.gate.set()
             rest = await events_of(messages)
+    assert rest[0].event == "codex.delta" and rest[0].data is not None
+    assert rest[0].data["text"] == "!"
     every = await harness.service.read_events(task["id"])
-    assert [m.id for m in rest] == [e.seq for e in every if e.seq > stored[-1].seq]
+    assert [m.id for m in rest[1:]] == [e.seq for e in every if e.seq > stored[-1].seq]
 
 
 async def test_without_deltas_true_no_delta_is_sent(harness: Harness, served: Served) -> None:
