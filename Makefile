@@ -43,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python -m compileall -q src
 	export BENCH_RESULTS=$$(mktemp /tmp/codex-runner-bench-XXXXXX); \
 	$(BIN)/python bench/turn_latency.py && \
+	$(BIN)/python bench/followup_latency.py && \
 	$(BIN)/python bench/task_throughput.py --rounds 3 && \
 	$(BIN)/python bench/event_ingest.py && \
 	$(BIN)/python bench/restart.py --rounds 5 && \

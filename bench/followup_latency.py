@@ -1,0 +1,220 @@
+"""Follow-up latency: a message to a task through the daemon vs the same turn as raw JSON-RPC.
+
+Two comparisons, in one run, against the same scripted model (one assistant message per
+turn) and the same codex binary:
+
+- follow-up: ``POST /v1/tasks/{id}/message`` on a completed task, timed until
+  ``codex.turn.completed`` arrives on the task's SSE stream (opened before the message is
+  sent), vs ``turn/start`` to ``turn/completed`` on a raw app-server that keeps the thread
+  loaded. Each task (and each raw thread) takes ``--followups`` follow-ups after its first
+  turn, so both histories grow alike.
+- first turn: ``POST /v1/tasks`` with a repository (so the task gets a git worktree), timed
+  until ``codex.turn.completed`` on its SSE stream, vs a raw ``thread/start`` + turn.
+
+The daemon and the raw app-server are measured in alternating blocks so machine drift hits
+both alike; medians are compared.
+
+Run: ``make bench`` or ``.venv/bin/python bench/followup_latency.py [--blocks 8]``.
+Targets (issue 16): follow-up <= 1.10x the raw warm turn; first turn <= 1.25x raw.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import tomli_w
+
+from codex_runner.codex.home import prepare_codex_home
+from codex_runner.config import load_config
+from codex_runner.mockmodel import MockModelServer, Script
+from task_throughput import DaemonProcess
+from turn_latency import PROMPT, SCRIPT, RawAppServer
+from verdicts import report
+
+TURN_TIMEOUT_S = 60.0
+
+
+async def _until_event(lines: Any, wanted: str, deadline: float) -> dict[str, Any]:
+    """Read SSE lines until an event of type ``wanted``; that event."""
+    async with asyncio.timeout(deadline):
+        async for line in lines:
+            if line.startswith("data:"):
+                event: dict[str, Any] = json.loads(line[5:].strip())
+                if event["type"] == wanted:
+                    return event
+    raise RuntimeError(f"the stream ended before {wanted}")
+
+
+async def _last_seq(client: httpx.AsyncClient, task_id: str) -> int:
+    response = await client.get(f"/v1/tasks/{task_id}/events", params={"limit": 1000})
+    response.raise_for_status()
+    events = response.json()["events"]
+    return int(events[-1]["seq"]) if events else 0
+
+
+async def _settled(lines: Any) -> None:
+    """Read on until the task completes (untimed: the next message needs it settled)."""
+    async with asyncio.timeout(TURN_TIMEOUT_S):
+        async for line in lines:
+            if line.startswith("data:"):
+                event = json.loads(line[5:].strip())
+                if event["type"] == "task.state_changed" and event["data"].get("to") in (
+                    "completed",
+                    "failed",
+                    "cancelled",
+                ):
+                    if event["data"]["to"] != "completed":
+                        raise RuntimeError(f"the task ended {event['data']['to']}")
+                    return
+    raise RuntimeError("the stream ended before the task settled")
+
+
+async def daemon_first_turn(client: httpx.AsyncClient, repo: Path) -> tuple[str, float]:
+    """A new task with a worktree, to its first ``codex.turn.completed``; (task id, seconds)."""
+    started = time.perf_counter()
+    response = await client.post("/v1/tasks", json={"prompt": PROMPT, "repo": str(repo)})
+    response.raise_for_status()
+    task_id = str(response.json()["id"])
+    async with client.stream("GET", f"/v1/tasks/{task_id}/events/stream", timeout=None) as stream:
+        lines = stream.aiter_lines()
+        await _until_event(lines, "codex.turn.completed", TURN_TIMEOUT_S)
+        elapsed = time.perf_counter() - started
+        await _settled(lines)
+    return task_id, elapsed
+
+
+async def daemon_follow_up(client: httpx.AsyncClient, task_id: str) -> float:
+    after = await _last_seq(client, task_id)
+    async with client.stream(
+        "GET", f"/v1/tasks/{task_id}/events/stream", params={"after": after}, timeout=None
+    ) as stream:
+        lines = stream.aiter_lines()
+        started = time.perf_counter()
+        response = await client.post(f"/v1/tasks/{task_id}/message", json={"prompt": PROMPT})
+        response.raise_for_status()
+        await _until_event(lines, "codex.turn.completed", TURN_TIMEOUT_S)
+        elapsed = time.perf_counter() - started
+        await _settled(lines)
+    return elapsed
+
+
+async def raw_first_turn(raw: RawAppServer, cwd: Path) -> tuple[str, float]:
+    started = time.perf_counter()
+    thread_id = await raw.new_thread(cwd)
+    await raw.turn(thread_id)
+    return thread_id, time.perf_counter() - started
+
+
+async def raw_follow_up(raw: RawAppServer, thread_id: str) -> float:
+    started = time.perf_counter()
+    await raw.turn(thread_id)
+    return time.perf_counter() - started
+
+
+def _git_repo(path: Path) -> None:
+    path.mkdir()
+    identity = ["-c", "user.email=bench@example.invalid", "-c", "user.name=bench"]
+    for args in (
+        ["init", "-q", "-b", "main"],
+        [*identity, "commit", "-q", "--allow-empty", "-m", "init"],
+    ):
+        subprocess.run(["git", *args], cwd=path, check=True)
+
+
+def _ms(samples: list[float]) -> float:
+    return statistics.median(samples) * 1000
+
+
+def _row(name: str, samples: list[float], base_ms: float) -> str:
+    p90 = sorted(samples)[max(0, int(len(samples) * 0.9) - 1)] * 1000
+    median = _ms(samples)
+    return (
+        f"| {name:<30} | {len(samples):>4} | {median:>9.1f} | {p90:>7.1f} "
+        f"| {median / base_ms:>5.2f}x |"
+    )
+
+
+async def main(blocks: int, followups: int) -> None:
+    os.environ.setdefault("MOCK_API_KEY", "bench")
+    root = Path(tempfile.mkdtemp(prefix="codex-runner-followup-"))
+    try:
+        repo, cwd = root / "repo", root / "work"
+        _git_repo(repo)
+        cwd.mkdir()
+        async with MockModelServer(Script.from_dict(SCRIPT), port=0) as server:
+            codex = {"config": server.codex_config(), "approval_policy": "never"}
+            raw_home, daemon_home = root / "raw", root / "daemon"
+            for home in (raw_home, daemon_home):
+                home.mkdir()
+                (home / "config.toml").write_text(tomli_w.dumps({"codex": codex}))
+            config = load_config(raw_home)
+            prepare_codex_home(config)
+            raw = RawAppServer(config)
+            daemon = DaemonProcess(daemon_home)
+            first: dict[str, list[float]] = {"daemon": [], "raw": []}
+            follow: dict[str, list[float]] = {"daemon": [], "raw": []}
+            try:
+                await raw.start()
+                await daemon.start()
+                async with daemon.client() as client:
+                    for block in range(blocks + 1):  # block 0 warms both up, untimed
+                        task_id, d_first = await daemon_first_turn(client, repo)
+                        d_follow = [
+                            await daemon_follow_up(client, task_id) for _ in range(followups)
+                        ]
+                        thread_id, r_first = await raw_first_turn(raw, cwd)
+                        r_follow = [await raw_follow_up(raw, thread_id) for _ in range(followups)]
+                        if block:
+                            first["daemon"].append(d_first)
+                            first["raw"].append(r_first)
+                            follow["daemon"] += d_follow
+                            follow["raw"] += r_follow
+            finally:
+                daemon.stop()
+                await raw.close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    raw_follow_ms, raw_first_ms = _ms(follow["raw"]), _ms(first["raw"])
+    print(f"\nfollow-up and first-turn latency, medians (this machine, {os.cpu_count()} cores)\n")
+    print(f"| {'path':<30} | {'n':>4} | {'median ms':>9} | {'p90 ms':>7} | {'vs raw':>6} |")
+    print(f"|{'-' * 32}|{'-' * 6}|{'-' * 11}|{'-' * 9}|{'-' * 8}|")
+    print(_row("raw warm turn (limit)", follow["raw"], raw_follow_ms))
+    print(_row("daemon follow-up (HTTP to SSE)", follow["daemon"], raw_follow_ms))
+    print(_row("raw thread/start + turn", first["raw"], raw_first_ms))
+    print(_row("daemon first turn, worktree", first["daemon"], raw_first_ms))
+    follow_ratio = _ms(follow["daemon"]) / raw_follow_ms
+    first_ratio = _ms(first["daemon"]) / raw_first_ms
+    report(
+        "followup_latency",
+        "follow-up / raw warm turn",
+        f"{follow_ratio:.2f}x ({_ms(follow['daemon']):.0f} vs {raw_follow_ms:.0f} ms)",
+        "<= 1.10x",
+        follow_ratio <= 1.10,
+    )
+    report(
+        "followup_latency",
+        "first turn / raw start + turn",
+        f"{first_ratio:.2f}x ({_ms(first['daemon']):.0f} vs {raw_first_ms:.0f} ms)",
+        "<= 1.25x",
+        first_ratio <= 1.25,
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--blocks", type=int, default=8, help="alternating timed blocks")
+    parser.add_argument("--followups", type=int, default=4, help="follow-ups per task")
+    args = parser.parse_args()
+    asyncio.run(main(args.blocks, args.followups))
