@@ -5,8 +5,10 @@ model calls, two shell commands) against the scripted model, one batch after ano
 after each batch reads the resident set size (RSS) of the daemon and of its Codex
 processes from /proc. It does so twice:
 
-- released (codex-runner's defaults): the runner unsubscribes from each task's thread when
-  its turn ends, and Codex unloads it (``thread_unload_delay_secs = 0``);
+- released (codex-runner's defaults, with a short ``[service] warm_thread_idle_s``): the
+  runner keeps each task's thread warm after its turn and unsubscribes from it once it has
+  been idle that long (memory is read after waiting past it), and Codex unloads it
+  (``thread_unload_delay_secs = 0``);
 - kept loaded (the baseline, measured in the same run): the same daemon with
   ``thread_unload_delay_secs = 1800``, so that every thread stays in Codex's memory, as it
   did before the runner released threads.
@@ -37,6 +39,9 @@ from task_throughput import PROMPT, SCRIPT, DaemonProcess, wait_terminal
 from verdicts import report
 
 BATCH = 100
+# Warm threads are released after this long idle; memory is read once it has passed.
+WARM_IDLE_S = 2.0
+IDLE_MARGIN_S = 2.0
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -94,11 +99,13 @@ async def run(
     extra: dict[str, object],
     args: argparse.Namespace,
 ) -> Run:
+    """Both runs wait past the warm-thread idle window after each batch, so that they
+    differ only in whether Codex unloads a released thread."""
     home = root / name.replace(" ", "-")
     home.mkdir()
     settings = {
         "codex": {"config": {**server.codex_config(), **extra}},
-        "service": {"max_concurrent_tasks": BATCH},
+        "service": {"max_concurrent_tasks": BATCH, "warm_thread_idle_s": WARM_IDLE_S},
     }
     (home / "config.toml").write_text(tomli_w.dumps(settings))
     cwd = root / "work"
@@ -119,6 +126,7 @@ async def run(
                 ids = [r.json()["id"] for r in await asyncio.gather(*posts)]
                 tasks = await wait_terminal(client, ids, args.timeout)
                 outcome.completed += sum(1 for t in tasks if t["state"] == "completed")
+                await asyncio.sleep(WARM_IDLE_S + IDLE_MARGIN_S)  # the warm threads expire
                 outcome.daemon_mb.append(rss_mb(daemon.proc.pid))
                 outcome.codex_mb.append(sum(rss_mb(p) for p in descendants(daemon.proc.pid)))
                 print(
