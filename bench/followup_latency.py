@@ -14,7 +14,8 @@ turn) and the same codex binary:
 The daemon and the raw app-server are measured in alternating blocks so machine drift hits
 both alike; medians are compared.
 
-Run: ``make bench`` or ``.venv/bin/python bench/followup_latency.py [--blocks 8]``.
+Run: ``make bench`` or ``.venv/bin/python bench/followup_latency.py [--blocks 8]``
+(``--warm-threads 0``: the daemon releases every thread after its turn, as it used to).
 Targets (issue 16): follow-up <= 1.10x the raw warm turn; first turn <= 1.25x raw.
 """
 
@@ -145,7 +146,7 @@ def _row(name: str, samples: list[float], base_ms: float) -> str:
     )
 
 
-async def main(blocks: int, followups: int) -> None:
+async def main(blocks: int, followups: int, warm_threads: int | None) -> None:
     os.environ.setdefault("MOCK_API_KEY", "bench")
     root = Path(tempfile.mkdtemp(prefix="codex-runner-followup-"))
     try:
@@ -155,9 +156,11 @@ async def main(blocks: int, followups: int) -> None:
         async with MockModelServer(Script.from_dict(SCRIPT), port=0) as server:
             codex = {"config": server.codex_config(), "approval_policy": "never"}
             raw_home, daemon_home = root / "raw", root / "daemon"
-            for home in (raw_home, daemon_home):
+            service = {} if warm_threads is None else {"warm_threads": warm_threads}
+            for home, settings in ((raw_home, {}), (daemon_home, service)):
                 home.mkdir()
-                (home / "config.toml").write_text(tomli_w.dumps({"codex": codex}))
+                config_toml = {"codex": codex, "service": settings}
+                (home / "config.toml").write_text(tomli_w.dumps(config_toml))
             config = load_config(raw_home)
             prepare_codex_home(config)
             raw = RawAppServer(config)
@@ -216,5 +219,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--blocks", type=int, default=8, help="alternating timed blocks")
     parser.add_argument("--followups", type=int, default=4, help="follow-ups per task")
+    parser.add_argument(
+        "--warm-threads",
+        type=int,
+        default=None,
+        help="the daemon's [service] warm_threads (0 shows follow-ups without warm threads)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.blocks, args.followups))
+    asyncio.run(main(args.blocks, args.followups, args.warm_threads))
