@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from codex_runner.auth.profile_store import ProfileError, ProfileStore
 from codex_runner.codex.errors import TurnBusy
+from codex_runner.codex.runtime import CodexRuntime
 from codex_runner.service.profile_switch import ProfileSwitcher, SwitchMode, SwitchRefused
+from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
 
 
 class FakeRuntime:
@@ -118,3 +121,22 @@ async def test_close_drops_a_pending_switch(store: ProfileStore) -> None:
     await switcher.close()
     runtime.end_turn()
     assert switcher.pending is None and store.active() == "default" and runtime.homes == []
+
+
+async def test_warm_threads_are_released_before_the_runtime_switches(
+    store: ProfileStore,
+) -> None:
+    runtime = FakeRuntime()
+    order: list[str] = []
+
+    class Releasing:
+        async def release_thread(self, thread_id: str) -> None:
+            assert runtime.homes == [], "released after the switch"
+            order.append(thread_id)
+
+    warm = WarmThreadKeeper(cast(CodexRuntime, Releasing()), limit=4, idle_s=300)
+    await warm.keep("th1")
+    switcher = ProfileSwitcher(store, runtime, warm_threads=warm)
+    await switcher.switch("alice")
+    assert order == ["th1"] and len(warm) == 0
+    assert runtime.homes == [(store.codex_home("alice"), False)]
