@@ -46,7 +46,13 @@ from codex_runner.mockmodel.script import (
     Script,
     Step,
 )
-from codex_runner.mockmodel.stream import EventStream, SocketSink, SseSink
+from codex_runner.mockmodel.stream import (
+    EventStream,
+    SocketSink,
+    SseSink,
+    drop_connection,
+    error_response,
+)
 from codex_runner.mockmodel.websocket import (
     SocketConversation,
     SocketRequestError,
@@ -67,19 +73,6 @@ LISTEN_BACKLOG: Final = 4096
 MAX_BODY_BYTES: Final = 64 * 1024 * 1024
 # How long stop() lets handlers finish after it told them to; hangs and delays end at once.
 STOP_GRACE_SECONDS: Final = 2.0
-
-
-def _drop_connection(request: web.Request) -> None:
-    # Abort (not close) so the client sees a truncated chunked body, as when a proxy dies.
-    if request.transport is not None:
-        request.transport.abort()
-
-
-def _error_response(status: int, message: str, body: str | None = None) -> web.Response:
-    if body is not None:
-        return web.Response(status=status, text=body, content_type="application/json")
-    error = {"error": {"message": message, "type": "mock_model_error", "code": str(status)}}
-    return web.json_response(error, status=status)
 
 
 class ServerState(enum.Enum):
@@ -268,7 +261,7 @@ class MockModelServer:
     async def _handle_other(self, request: web.Request) -> web.Response:
         self.other_requests.append(OtherRequest(request.method, request.path, 404))
         log.warning("mock model: no endpoint %s %s", request.method, request.path)
-        return _error_response(404, f"mock model has no endpoint {request.method} {request.path}")
+        return error_response(404, f"mock model has no endpoint {request.method} {request.path}")
 
     @contextlib.contextmanager
     def _answering(self) -> Iterator[None]:
@@ -313,9 +306,9 @@ class MockModelServer:
             # KB); decoding them was the scripted model's largest cost under load.
             body = orjson.loads(raw)
         except ValueError as error:
-            return _error_response(400, f"mock model cannot read the request body: {error}")
+            return error_response(400, f"mock model cannot read the request body: {error}")
         if not isinstance(body, dict):
-            return _error_response(400, "mock model expects a JSON object body")
+            return error_response(400, "mock model expects a JSON object body")
         conversation, plan = await self._take(request, body)
         if any(isinstance(step, HttpErrorStep) for step in plan.steps):
             return await self._play_error(plan.steps)
@@ -332,7 +325,7 @@ class MockModelServer:
     async def _handle_socket(self, request: web.Request) -> web.StreamResponse:
         socket = web.WebSocketResponse(max_msg_size=MAX_BODY_BYTES)
         if not socket.can_prepare(request).ok:
-            return _error_response(
+            return error_response(
                 405, "GET /v1/responses is the WebSocket endpoint; POST model calls instead"
             )
         await socket.prepare(request)
@@ -400,9 +393,9 @@ class MockModelServer:
     async def _play_error(self, steps: Sequence[Step]) -> web.Response:
         for step in steps:
             if isinstance(step, DelayStep) and await self._stopped_within(step.delay):
-                return _error_response(503, "mock model is stopping")
+                return error_response(503, "mock model is stopping")
             if isinstance(step, HttpErrorStep):
-                return _error_response(
+                return error_response(
                     step.http_error, f"scripted HTTP {step.http_error}", step.body
                 )
         raise AssertionError("validated responses with http_error end with it")
@@ -412,7 +405,7 @@ class MockModelServer:
     ) -> bool:
         for step in steps:
             if isinstance(step, DelayStep) and await self._stopped_within(step.delay):
-                _drop_connection(request)
+                drop_connection(request)
                 return False
             if isinstance(step, HttpErrorStep):
                 message = step.body if step.body is not None else f"scripted HTTP {step.http_error}"
@@ -432,16 +425,16 @@ class MockModelServer:
         for step in steps:
             if isinstance(step, DelayStep):
                 if await self._stopped_within(step.delay):
-                    _drop_connection(request)
+                    drop_connection(request)
                     return False
             elif isinstance(step, CutStep):
-                _drop_connection(request)
+                drop_connection(request)
                 return False
             elif isinstance(step, HangStep):
                 # No timeout on purpose: a hang lasts until stop() or until the client leaves
                 # (which cancels this handler, see handler_cancellation).
                 await self._stopping.wait()
-                _drop_connection(request)
+                drop_connection(request)
                 return False
             elif isinstance(step, MessageStep):
                 await stream.add_item(

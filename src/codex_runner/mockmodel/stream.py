@@ -17,6 +17,21 @@ import orjson
 from aiohttp import web
 
 
+def drop_connection(request: web.Request) -> None:
+    """End the HTTP answer mid-body: a cut stream, as when a proxy dies."""
+    # Abort (not close) so the client sees a truncated chunked body.
+    if request.transport is not None:
+        request.transport.abort()
+
+
+def error_response(status: int, message: str, body: str | None = None) -> web.Response:
+    """An HTTP error answer: ``body`` as given, else an OpenAI-style error object."""
+    if body is not None:
+        return web.Response(status=status, text=body, content_type="application/json")
+    error = {"error": {"message": message, "type": "mock_model_error", "code": str(status)}}
+    return web.json_response(error, status=status)
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
 

@@ -48,7 +48,7 @@ from codex_runner.service.submissions import Submissions
 from codex_runner.service.task_log import TaskLogSink
 from codex_runner.service.validation import check_images
 from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
-from codex_runner.service.worktree_gc import collect_worktrees
+from codex_runner.service.worktree_gc import TaskDiff, collect_worktrees
 from codex_runner.service.writer import TaskWriter
 from codex_runner.store.errors import ApprovalNotFound, TaskNotFound
 from codex_runner.store.protocol import Store
@@ -75,18 +75,6 @@ class ServiceStatus:
     counts: dict[TaskState, int]
     active: tuple[Task, ...]  # running or awaiting approval
     max_concurrent: int
-
-
-@dataclass(frozen=True)
-class TaskDiff:
-    """A task branch's diff, or why there is none: gc collected its worktree (and branch)."""
-
-    diff: str
-    collected_at: datetime | None = None  # set when gc removed the worktree, diff empty
-
-    @property
-    def collected(self) -> bool:
-        return self.collected_at is not None
 
 
 def _utc_now() -> datetime:

@@ -6,13 +6,25 @@ Only terminal tasks are considered; a running task's worktree is never touched.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from codex_runner.domain.task import TERMINAL_STATES
 from codex_runner.store.errors import TaskConflict, TaskNotFound
 from codex_runner.store.protocol import Store
 from codex_runner.workspace.protocol import FinishedWorkspace, GcReport, Workspaces
+
+
+@dataclass(frozen=True)
+class TaskDiff:
+    """A task branch's diff, or why there is none: gc collected its worktree (and branch)."""
+
+    diff: str
+    collected_at: datetime | None = None  # set when gc removed the worktree, diff empty
+
+    @property
+    def collected(self) -> bool:
+        return self.collected_at is not None
 
 
 async def collect_worktrees(
