@@ -1,6 +1,8 @@
-"""The task service with warm threads: kept after a turn, released on cancel and at stop."""
+"""The task service with warm threads: kept after a turn, released on cancel, gc and stop."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from codex_runner.codex.scripted import ScriptedRuntime, complete, gated
 from codex_runner.domain.task import TaskState, WorkspaceRequest
@@ -8,6 +10,7 @@ from codex_runner.service.event_bus import EventBus
 from codex_runner.service.tasks import DirectoryWorkspaces, TaskService
 from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
 from codex_runner.store.memory import InMemoryStore
+from codex_runner.workspace.memory import InMemoryWorkspaces
 
 from .waiting import wait_state
 
@@ -67,5 +70,35 @@ async def test_without_warm_threads_each_thread_is_released_as_its_turn_ends() -
         task = await service.submit("hello", WS)
         await wait_state(service, task.id, TaskState.COMPLETED)
         assert runtime.released == ["th1"]
+    finally:
+        await service.stop()
+
+
+async def test_collecting_a_finished_tasks_worktree_releases_its_warm_thread(
+    tmp_path: Path,
+) -> None:
+    runtime = ScriptedRuntime(lambda _: complete)
+    workspaces = InMemoryWorkspaces(tmp_path / "worktrees")
+    repo = tmp_path / "repo"
+    workspaces.add_repository(repo, {"HEAD": "a" * 40})
+    service = TaskService(
+        InMemoryStore(),
+        runtime,
+        workspaces,
+        EventBus(),
+        max_concurrent=2,
+        approval_timeout_s=5.0,
+        warm_threads=WarmThreadKeeper(runtime, limit=4, idle_s=300),
+    )
+    await service.start()
+    try:
+        task = await service.submit("hello", WorkspaceRequest.git(str(repo)))
+        await wait_state(service, task.id, TaskState.COMPLETED)
+        assert "th1" in service.warm_threads
+        report = await service.gc(0, force=True)
+        assert [w.task_id for w in report.removed] == [task.id]
+        # No follow-up can run without the worktree: the thread is unloaded at once.
+        assert runtime.released == ["th1"]
+        assert "th1" not in service.warm_threads
     finally:
         await service.stop()
