@@ -39,6 +39,7 @@ from codex_runner.service.delta_channel import DeltaSubscription
 from codex_runner.service.errors import InvalidRequest, TaskNotRunning
 from codex_runner.service.event_bus import EventBus, follow
 from codex_runner.service.graphs import GraphRequest, GraphView, load_graph
+from codex_runner.service.home_watch import HomeUnavailable
 from codex_runner.service.profile_failover import FailoverPolicy
 from codex_runner.service.recovery import Recovery
 from codex_runner.service.runner import TaskRunner
@@ -102,7 +103,7 @@ class TaskService:
         admission: Callable[[], None] | None = None,
         warm_threads: WarmThreadKeeper | None = None,
     ) -> None:
-        """``admission()`` raises (e.g. HomeUnavailable) while new work must be refused;
+        """``admission()`` raises HomeUnavailable while new work must be refused;
         queued tasks wait meanwhile. ``warm_threads`` keeps threads loaded after their turn
         (without it, each is released as its turn ends)."""
         if max_concurrent < 1:
@@ -366,7 +367,7 @@ class TaskService:
         """Whether new work is taken now (queued tasks start only then)."""
         try:
             self._admit()
-        except Exception:
+        except HomeUnavailable:  # any other error is a bug: let it show, not stall the queue
             return False
         return True
 
