@@ -46,6 +46,7 @@ _SCRIPTS = [
     "live",
     "markdown",
     "runtime",
+    "streaming",
     "task",
     "tasks",
     "timeline",

@@ -22,6 +22,8 @@ from ..daemon.conftest import DAEMON_RULES, start_daemon
 
 __all__ = ["start_daemon"]  # the daemon fixture, over this directory's daemon_model
 
+WEB_STREAMED_ANSWER = "The page shows this answer growing, piece by piece, as it is written."
+
 WEB_RULES: list[dict[str, Any]] = [
     # First: resuming without new input sends this, which the daemon rules treat as poison.
     {"match": "Continue where you left off", "responses": [[{"message": "resumed and done"}]]},
@@ -30,6 +32,15 @@ WEB_RULES: list[dict[str, Any]] = [
         "responses": [
             [{"shell": "echo approved > approved.txt"}],
             [{"message": "**Approved**: wrote `approved.txt`\n\n- one\n- two"}],
+        ],
+    },
+    {
+        # A command gated by an approval (so the page is open before anything streams),
+        # whose output comes in two pieces a second apart, then an answer streamed in six.
+        "match": "web stream",
+        "responses": [
+            [{"shell": "echo first piece; sleep 1; echo second piece"}],
+            [{"message": WEB_STREAMED_ANSWER, "deltas": 6, "delta_delay": 0.3}],
         ],
     },
 ]

@@ -3,15 +3,18 @@ import { api, attempt, notice } from "./api.js";
 import { approvalCard, refreshApprovalCount } from "./approvals.js";
 import { age, debounce, diffBlock, el, stateBadge, taskLink } from "./dom.js";
 import { follow } from "./live.js";
+import { streamingBlocks } from "./streaming.js";
 import { timelineEntry } from "./timeline.js";
 
 const body = document.body;
+const TURN_ENDS = new Set(["codex.turn.completed", "codex.turn.failed", "codex.turn.interrupted"]);
 
 export function taskView() {
   const taskId = body.dataset.taskId;
   const base = `/v1/tasks/${encodeURIComponent(taskId)}`;
   const timeline = document.getElementById("timeline");
   let lastSeq = 0;
+  const streams = streamingBlocks(timeline);
   // Per state, the actions the transition table lets a person take (rendered by the server).
   const userActions = JSON.parse(body.dataset.userActions || "{}");
 
@@ -84,7 +87,11 @@ export function taskView() {
     if (event.seq <= lastSeq) return;
     lastSeq = event.seq;
     const data = event.data || {};
-    if (event.type === "codex.item.completed" && data.item) dropRunning(data.item.id);
+    if (event.type === "codex.item.completed" && data.item) {
+      dropRunning(data.item.id);
+      streams.complete(data.item.id);
+    }
+    if (TURN_ENDS.has(event.type)) streams.clear();
     if (event.type === "codex.approval.requested" && data.approval) dropRunning(data.approval.item_id);
     const node = timelineEntry(event);
     if (node && event.type === "codex.item.started" && data.item && data.item.id) {
@@ -122,7 +129,10 @@ export function taskView() {
 
   attempt(loadDiff);
   // EventSource resends the last seq it saw (Last-Event-ID) when it reconnects.
-  follow(`${base}/events/stream`, addEvent, refresh);
+  // With deltas=true the stream also sends live codex.delta events (no seq) between them.
+  const source = follow(`${base}/events/stream?deltas=true`, addEvent, refresh);
+  source.addEventListener("codex.delta", (message) => streams.add(JSON.parse(message.data)));
+  source.addEventListener("codex.deltas_dropped", () => streams.paused());
   follow("/admin/feed", (event) => {
     if (event.type.startsWith("approval.")) attempt(refreshApprovalCount);
   });
