@@ -7,7 +7,8 @@ worktree, and nobody else writes there, so concurrent creates in one repository 
 contend for a lock.
 
 Creating costs one ``git rev-parse`` plus the ``git worktree add`` itself; nothing else runs
-over the tree (``bench``: within ~1.2x of a bare ``git worktree add -b``).
+over the tree (``bench``: within ~1.2x of a bare ``git worktree add -b``). Finding a worktree
+made earlier (every run after a task's first) reads its files and runs no git at all.
 
 Every git call runs with a timeout in its own process group (so hooks and filters die with
 it), is always reaped, never prompts (no terminal, no askpass, no editor) and sees no git
@@ -51,6 +52,7 @@ from codex_runner.workspace.worktree_admin import (
     admin_dir,
     existing_worktree,
     half_made,
+    present_worktree,
     read_base,
     read_base_of,
     write_base,
@@ -106,6 +108,8 @@ class GitWorktrees:
         if request.cwd_path is not None:
             return Workspace(task_id, _require_directory(request.cwd_path), WorkspaceKind.DIRECTORY)
         assert request.repo_path is not None
+        if (present := self._present(task_id, request.repo_path)) is not None:
+            return present
         repo = await self._repository(request.repo_path, request.base_ref or "HEAD")
         assert repo.commit is not None
         path = self.root / task_id
@@ -144,6 +148,8 @@ class GitWorktrees:
                 return None
             return Workspace(task_id, request.cwd_path.resolve(), WorkspaceKind.DIRECTORY)
         assert request.repo_path is not None
+        if (present := self._present(task_id, request.repo_path)) is not None:
+            return present
         repo = await self._repository(request.repo_path, None)
         path = self.root / task_id
         admin = existing_worktree(path, repo, branch_name(task_id))
@@ -263,6 +269,21 @@ class GitWorktrees:
         return await collect_garbage(remove, finished, retention_s, now=self._clock(), force=force)
 
     # --- steps -----------------------------------------------------------------------------
+
+    def _present(self, task_id: str, repo: Path) -> Workspace | None:
+        """The task's worktree, when plain file reads show it whole; None to ask git.
+
+        Every run of a task after its first finds its worktree made: confirming it from the
+        files git itself reads (the worktree's ``.git`` link, its admin directory's HEAD and
+        the recorded base) spares a follow-up a git process (a few ms) and gives the same
+        answer. The base ref is not resolved again: the worktree's base is the one recorded
+        when it was made, even if that ref has moved or gone since.
+        """
+        path = self.root / task_id
+        base = present_worktree(path, repo, branch_name(task_id))
+        if base is None:
+            return None
+        return _worktree(task_id, path, repo.resolve(), base)
 
     async def _repository(self, repo: Path, ref: str | None) -> Repository:
         """The repository's top level and common git dir, and ``ref``'s commit (one call)."""

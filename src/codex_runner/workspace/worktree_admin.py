@@ -54,6 +54,26 @@ def existing_worktree(path: Path, repo: Repository, branch: str) -> Path | None:
     return admin
 
 
+def present_worktree(path: Path, repo: Path, branch: str) -> str | None:
+    """The base commit of the task's worktree at ``path`` when plain file reads show it
+    whole: a worktree of ``repo`` in the usual layout (``repo/.git`` a directory), checked
+    out on ``branch``, its checkout finished and its base recorded. None when they cannot
+    tell; the caller then asks git, which also says what is wrong.
+    """
+    try:
+        if not (path / ".git").is_file():
+            return None
+        admin = admin_dir(path).resolve()
+        git_dir = repo / ".git"
+        if not git_dir.is_dir() or admin.parent != (git_dir / "worktrees").resolve():
+            return None
+        if half_made(admin) or (admin / "HEAD").read_text().strip() != f"ref: refs/heads/{branch}":
+            return None
+    except (OSError, WorkspaceExists):
+        return None
+    return read_base(admin)
+
+
 def half_made(admin: Path) -> bool:
     # `git worktree add` locks a worktree with reason "initializing" until its checkout ends.
     try:

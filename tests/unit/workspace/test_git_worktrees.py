@@ -115,6 +115,39 @@ async def test_create_again_for_the_same_task_returns_the_same_worktree_with_its
     assert (again.path / "work.txt").read_text() == "in progress\n"
 
 
+async def test_create_and_locate_of_a_worktree_made_earlier_run_no_git(
+    worktrees: GitWorktrees, repo: GitRepo, tmp_path: Path
+) -> None:
+    spec = WorkspaceRequest(repo=str(repo.path), base_ref="feature")
+    first = await worktrees.create("t_1", spec)
+    # The same root with a git that cannot run: any git call would raise GitFailed.
+    no_git = GitWorktrees(worktrees.root, git=str(tmp_path / "no-such-git"))
+
+    assert await no_git.create("t_1", spec) == first
+    assert await no_git.locate("t_1", spec) == first
+
+
+async def test_create_of_a_worktree_made_earlier_works_after_its_base_ref_is_gone(
+    worktrees: GitWorktrees, repo: GitRepo, git: Git
+) -> None:
+    spec = WorkspaceRequest(repo=str(repo.path), base_ref="feature")
+    first = await worktrees.create("t_1", spec)
+    git(repo.path, "branch", "--quiet", "--delete", "--force", "feature")
+
+    assert await worktrees.create("t_1", spec) == first
+
+
+async def test_create_still_refuses_a_worktree_switched_off_its_branch_since(
+    worktrees: GitWorktrees, repo: GitRepo, git: Git
+) -> None:
+    spec = WorkspaceRequest(repo=str(repo.path))
+    first = await worktrees.create("t_1", spec)
+    git(first.path, "switch", "--quiet", "--detach")
+
+    with pytest.raises(WorkspaceExists, match="not branch codex-runner/t_1"):
+        await worktrees.create("t_1", spec)
+
+
 async def test_create_keeps_the_recorded_base_even_when_the_base_ref_moved_since(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
