@@ -135,12 +135,17 @@ class TaskRunner:
             text = task.pending_message or (first_text if first_run else CONTINUE_PROMPT)
             inputs: list[TurnInput] = [TextInput(text)]
             inputs += [ImageInput(Path(p)) for p in task.pending_images]
-            task = await self._writer.save(
-                task.id,
-                thread_id=handle.id,
-                pending_message=None,
-                pending_images=(),
-                branch=workspace.branch,
+            # The turn's number is read beside the write (a reader thread, parallel to the
+            # store's writer): both are on the path of every turn.
+            task, earlier_turns = await asyncio.gather(
+                self._writer.save_run(
+                    task,
+                    thread_id=handle.id,
+                    pending_message=None,
+                    pending_images=(),
+                    branch=workspace.branch,
+                ),
+                self._store.list_turns(task.id),
             )
             if live.stop_action is not None:
                 released = True
@@ -149,7 +154,7 @@ class TaskRunner:
                     task, live.stop_action, reason=live.stop_request_reason()
                 )
                 return
-            number = len(await self._store.list_turns(task.id)) + 1
+            number = len(earlier_turns) + 1
             turn = await self._runtime.start_turn(
                 handle.id,
                 inputs if len(inputs) > 1 else text,

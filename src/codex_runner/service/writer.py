@@ -132,6 +132,25 @@ class TaskWriter:
                 continue
             return after
 
+    async def save_run(self, started: Task, **fields: Any) -> Task:
+        """Write fields of a task its runner has just started, onto ``started`` (what the
+        runner's own START transition wrote) instead of re-reading it; Abandoned if it left
+        ``running``.
+
+        Safe without the re-read because until the run's turn starts nobody but the runner
+        writes the task's fields: others only change its state (a cancel, an interrupt),
+        and the compare-and-set on ``running`` catches that. The read it spares is on the
+        path of every turn.
+        """
+        if started.state is not TaskState.RUNNING:
+            raise Abandoned()
+        after = replace(started, updated_at=self._clock(), **fields)
+        try:
+            await self._store.update_task(after, expected_state=TaskState.RUNNING)
+        except TaskConflict:
+            raise Abandoned() from None
+        return after
+
     async def append(self, task_id: str, events: Sequence[NewEvent]) -> list[TaskEvent]:
         """Add events to the task's history (no state change), then publish them."""
         seqs = await self._store.append_events(task_id, list(events))
