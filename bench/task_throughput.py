@@ -28,7 +28,8 @@ Each size runs ``--rounds`` times with the paths interleaved; the table shows ea
 median round and every round's turns/s (this machine's speed drifts by 10-20% between runs).
 
 Run: ``.venv/bin/python bench/task_throughput.py [--sizes 1,20,100] [--rounds 3] [--timeout 300]
-[--transport websocket|sse]``.
+[--transport websocket|sse] [--compare-stdio]``. ``--compare-stdio`` adds the daemon with its
+app-server on stdio (``[codex] listen = "stdio"``) beside the default shared Unix socket.
 Target: codex-runner at 100 tasks >= 20 turns/s (CODEX_NOTES: raw default 4.4 turns/s).
 """
 
@@ -365,15 +366,22 @@ async def wait_terminal(
 
 
 async def run_daemon(
-    root: Path, server: MockModelServer, cwd: Path, n: int, timeout: float, tag: str = ""
+    root: Path,
+    server: MockModelServer,
+    cwd: Path,
+    n: int,
+    timeout: float,
+    tag: str = "",
+    listen: str = "socket",
 ) -> Outcome:
-    home = root / f"daemon-{tag}{n}"
+    home = root / f"daemon-{listen}-{tag}{n}"
     home.mkdir()
     settings = {
         "codex": {
             "config": server.codex_config(),
             "sandbox": "workspace-write",
             "approval_policy": "never",
+            "listen": listen,
         },
         "service": {"max_concurrent_tasks": n},
     }
@@ -415,7 +423,7 @@ async def run_daemon(
             f"this process (scripted model, client) {bench_cpu:.1f}"
         )
         return Outcome(
-            "codex-runner daemon",
+            "codex-runner daemon" if listen == "socket" else "codex-runner (stdio)",
             n,
             completed,
             len(done) - completed,
@@ -486,7 +494,13 @@ def print_table(outcomes: list[Outcome], transport: str) -> None:
 
 
 async def main(
-    sizes: list[int], timeout: float, skip_headless: bool, keep: bool, rounds: int, transport: str
+    sizes: list[int],
+    timeout: float,
+    skip_headless: bool,
+    keep: bool,
+    rounds: int,
+    transport: str,
+    compare_stdio: bool,
 ) -> None:
     os.environ.setdefault("MOCK_API_KEY", "bench")
     root = Path(tempfile.mkdtemp(prefix="codex-runner-throughput-"))
@@ -511,6 +525,10 @@ async def main(
                         )
                     outcomes.append(await run_daemon(root, server, cwd, n, timeout, tag))
                     last = outcomes[-1]
+                    if compare_stdio:
+                        outcomes.append(
+                            await run_daemon(root, server, cwd, n, timeout, tag, "stdio")
+                        )
                     print(
                         f"  N={n} round {r + 1}: daemon {last.turns_per_s:.2f} turns/s",
                         file=sys.stderr,
@@ -529,6 +547,11 @@ if __name__ == "__main__":
     parser.add_argument("--timeout", type=float, default=300.0, help="seconds per run")
     parser.add_argument("--skip-headless", action="store_true", help="no raw headless row")
     parser.add_argument("--keep", action="store_true", help="keep the homes and logs")
+    parser.add_argument(
+        "--compare-stdio",
+        action="store_true",
+        help="also run the daemon with [codex] listen = stdio (its app-server on a pipe)",
+    )
     parser.add_argument("--rounds", type=int, default=1, help="rounds per size (median)")
     parser.add_argument(
         "--transport",
@@ -539,4 +562,14 @@ if __name__ == "__main__":
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     rounds = max(1, args.rounds)
-    asyncio.run(main(sizes, args.timeout, args.skip_headless, args.keep, rounds, args.transport))
+    asyncio.run(
+        main(
+            sizes,
+            args.timeout,
+            args.skip_headless,
+            args.keep,
+            rounds,
+            args.transport,
+            args.compare_stdio,
+        )
+    )

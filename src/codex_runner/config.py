@@ -82,6 +82,29 @@ class CodexSettings(_Strict):
     config: dict[str, Any] = Field(
         default_factory=dict, description="Keys of Codex's own config.toml, merged into it."
     )
+    listen: Literal["socket", "stdio"] = Field(
+        default="socket",
+        description="How the runner talks to its own app-server: on a Unix socket that humans "
+        "and tools can attach to (`task attach`), or privately on stdio.",
+    )
+    url: str | None = Field(
+        default=None,
+        description="Use an app-server something else started (ws://HOST:PORT or "
+        "unix:///PATH) instead of spawning one; the runner reconnects when it goes away.",
+    )
+    url_token_env: str | None = Field(
+        default=None,
+        description="Environment variable holding the bearer token of a ws:// url.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _app_server_address(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("ws://", "wss://", "unix:///")):
+            raise ValueError(
+                f"{value!r} is not an app-server address; use ws://HOST:PORT or unix:///PATH"
+            )
+        return value
 
     @field_validator("effort")
     @classmethod
@@ -186,8 +209,9 @@ class RunnerConfig(_Strict):
 
     @property
     def uses_profiles(self) -> bool:
-        """Auth profiles (switching, failover) apply unless ``codex.home`` pins one Codex home."""
-        return not self.codex.home
+        """Auth profiles (switching, failover) apply unless ``codex.home`` pins one Codex home
+        or ``codex.url`` names an app-server that runs on its own home."""
+        return not self.codex.home and not self.codex.url
 
     @property
     def codex_home(self) -> Path:

@@ -1,9 +1,10 @@
 """The app-server runtime: one supervised ``codex app-server``, many threads and turns.
 
-Supervision: the child runs in its own process group with an allow-listed environment.
-When it dies, every in-flight turn ends failed with ``transport_closed_before_turn_completed``
-and the child restarts with exponential backoff; more than ``max_restarts`` crashes within
-``restart_window_s`` stop the runtime with a clear error instead of looping.
+Supervision: the child runs in its own process group with an allow-listed environment,
+listening on the shared Unix socket (or stdio). When it dies, every in-flight turn ends
+failed with ``transport_closed_before_turn_completed`` and the child restarts with
+exponential backoff (codex/restart_policy.py); an app-server named by ``[codex] url`` is
+reconnected to instead.
 
 Turns are routed by thread id: the runtime allows one active turn per thread (a second
 ``turn/start`` on a busy thread is refused; use steer), so every notification that names a
@@ -15,17 +16,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-import uuid
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from codex_runner.codex import app_server_events as wire
+from codex_runner.codex.app_server_routing import TurnRoutes
 from codex_runner.codex.app_server_threads import ThreadState, resume_on, thread_params
 from codex_runner.codex.app_server_turn import AppServerTurn, wire_inputs
-from codex_runner.codex.approval_policies import decline_all, fallback_decision
-from codex_runner.codex.connection import AppServerConnection, Launcher, spawn_app_server
+from codex_runner.codex.approval_policies import decline_all
+from codex_runner.codex.connection import AppServerConnection, Launcher, default_launcher
 from codex_runner.codex.errors import (
     CodexError,
     RuntimeUnavailable,
@@ -33,8 +32,9 @@ from codex_runner.codex.errors import (
     TransportClosed,
     TurnBusy,
 )
-from codex_runner.codex.process import ChildProcess, PidRegistry
+from codex_runner.codex.process import PidRegistry
 from codex_runner.codex.reported_warnings import PROCESS_WARNINGS, ReportedWarnings
+from codex_runner.codex.restart_policy import RestartPolicy
 from codex_runner.codex.rpc_log import RpcLog, TracingTransport
 from codex_runner.codex.runtime import (
     ApprovalHandler,
@@ -77,11 +77,15 @@ class AppServerRuntime:
         self._conn: AppServerConnection | None = None
         self._generation = 0
         self._threads: dict[str, ThreadState] = {}
-        self._active: dict[str, AppServerTurn] = {}
+        self._routes = TurnRoutes(
+            request_timeout_s=self.settings.request_timeout_s, warn=self._warn
+        )
         self._ready = asyncio.Event()
         self._state = "stopped"
         self._state_changed = asyncio.Event()
-        self._crashes: deque[float] = deque()
+        self._policy = RestartPolicy(
+            self.settings, external=launcher is None and bool(self.settings.url)
+        )
         self._restart_task: asyncio.Task[None] | None = None
         self._status = RuntimeStatus(kind=self.kind, state="stopped")
         self._malformed_before = 0
@@ -103,6 +107,14 @@ class AppServerRuntime:
             self._warn(f"reaped {len(reaped)} orphaned codex process(es) left by a crash: {reaped}")
         try:
             await self._connect()
+        except CodexError as exc:
+            if not self._policy.external:
+                self._set_state("stopped")
+                raise
+            # An app-server the runner does not own may come later: wait for it.
+            self._status.last_error = str(exc)
+            self._warn(f"the app-server at {self.settings.url} is not reachable yet: {exc}")
+            self._begin_restart()
         except BaseException:
             self._set_state("stopped")
             raise
@@ -142,13 +154,7 @@ class AppServerRuntime:
 
     def _launch(self) -> Launcher:
         # Read at every (re)connect: switch_codex_home changes the config's Codex home.
-        if self._launcher is not None:
-            return self._launcher
-
-        async def spawn() -> tuple[Transport, ChildProcess | None]:
-            return await spawn_app_server(self.config, self._registry)
-
-        return spawn
+        return self._launcher or default_launcher(self.config)
 
     def _trace(self, transport: Transport) -> Transport:
         assert self._rpc_log is not None
@@ -161,7 +167,7 @@ class AppServerRuntime:
             self.config,
             launcher=self._launch(),
             on_notification=self._route,
-            on_server_request=self._server_request,
+            on_server_request=self._routes.server_request,
             on_close=lambda exc: self._on_transport_closed(generation, exc),
             wrap=self._trace if self._rpc_log is not None else None,
         )
@@ -190,40 +196,38 @@ class AppServerRuntime:
         if generation != self._generation or self._state != "ready":
             return
         self._ready.clear()
-        message = f"codex app-server exited before the turn completed: {exc}"
+        if self._policy.external:
+            message = f"the app-server at {self.settings.url} went away during the turn: {exc}"
+        else:
+            message = f"codex app-server exited before the turn completed: {exc}"
         self._status.last_error = str(exc)
-        for turn in list(self._active.values()):
+        for turn in self._routes.take_all():
             turn.fail(FailureClass.TRANSPORT_CLOSED_BEFORE_TURN_COMPLETED, message)
-        self._active.clear()
-        now = time.monotonic()
-        self._crashes.append(now)
-        while self._crashes and self._crashes[0] < now - self.settings.restart_window_s:
-            self._crashes.popleft()
-        self._set_state("restarting")
+        self._policy.lost()
+        self._begin_restart()
+
+    def _begin_restart(self) -> None:
+        self._set_state("reconnecting" if self._policy.external else "restarting")
         self._restart_task = asyncio.create_task(self._restart(), name="codex-app-server-restart")
 
     async def _restart(self) -> None:
         await self._disconnect()
-        while self._state == "restarting":
-            if len(self._crashes) > self.settings.max_restarts:
+        attempt = 0
+        while self._state in ("restarting", "reconnecting"):
+            if (why := self._policy.given_up(self._status.last_error)) is not None:
                 self._set_state("failed")
-                self._status.last_error = (
-                    f"codex app-server crashed {len(self._crashes)} times within "
-                    f"{self.settings.restart_window_s:g}s; stopped restarting. "
-                    f"Last failure: {self._status.last_error}"
-                )
-                log.error("%s", self._status.last_error)
+                self._status.last_error = why
+                log.error("%s", why)
                 return
-            delay = min(0.1 * 2 ** (len(self._crashes) - 1), 10.0)
-            await asyncio.sleep(delay)
+            await asyncio.sleep(self._policy.delay(attempt))
+            attempt += 1
             try:
                 await self._connect()
                 self._status.restarts += 1
                 return
             except CodexError as exc:
                 self._status.last_error = str(exc)
-                self._crashes.append(time.monotonic())
-                self._set_state("restarting")
+                self._policy.lost()
 
     async def _ready_connection(self) -> AppServerConnection:
         if self._state in ("failed", "closed", "stopped"):
@@ -277,20 +281,11 @@ class AppServerRuntime:
         self._status.restarts += 1
 
     def _end_all_turns(self, reason: str) -> None:
-        for turn in list(self._active.values()):
+        for turn in self._routes.take_all():
             turn.abandon(reason)
-        self._active.clear()
 
     def _running(self) -> list[AppServerTurn]:
-        return [turn for turn in self._active.values() if not turn.done]
-
-    def _live_turn(self, thread_id: object) -> AppServerTurn | None:
-        """The running turn on ``thread_id``; a turn that ended is dropped from the map."""
-        turn = self._active.get(thread_id) if isinstance(thread_id, str) else None
-        if turn is not None and turn.done:
-            del self._active[turn.thread_id]
-            return None
-        return turn
+        return self._routes.running()
 
     async def request(self, method: str, params: dict[str, Any] | None = None) -> Any:
         """Send any app-server request on the live connection (escape hatch for callers)."""
@@ -354,7 +349,7 @@ class AppServerRuntime:
         The next turn resumes the thread from its rollout. Failing to unsubscribe costs only
         memory, so it is logged and never raised.
         """
-        if self._live_turn(thread_id) is not None:
+        if self._routes.live(thread_id) is not None:
             return  # a turn runs on it (say, a follow-up started already): keep it
         state = self._threads.pop(thread_id, None)
         conn = self._conn
@@ -379,7 +374,7 @@ class AppServerRuntime:
             raise CodexError(
                 f"thread {thread_id} is not open in this runtime; call resume_thread first"
             )
-        if self._live_turn(thread_id) is not None:
+        if self._routes.live(thread_id) is not None:
             raise TurnBusy(
                 f"a turn is already running on thread {thread_id}; steer it or wait for it"
             )
@@ -398,7 +393,7 @@ class AppServerRuntime:
             approvals=approvals or self._approvals,
             request_timeout_s=self.settings.request_timeout_s,
         )
-        self._active[thread_id] = turn  # before turn/start: notifications may come first
+        self._routes.active[thread_id] = turn  # before turn/start: notifications may come first
         if state.notice is not None:
             turn.recorder.emit(state.notice)
             state.notice = None
@@ -409,7 +404,7 @@ class AppServerRuntime:
             result = await conn.request("turn/start", params)
         except CodexError as exc:
             turn.fail(exc.failure_class, f"turn/start failed: {exc}")
-            self._live_turn(thread_id)
+            self._routes.live(thread_id)
             return turn
         turn.learn_id(str(result["turn"]["id"]))
         if not turn.done:
@@ -421,18 +416,22 @@ class AppServerRuntime:
 
     # incoming ----------------------------------------------------------------------------
     def _route(self, method: str, params: dict[str, Any]) -> None:
-        turn = self._live_turn(params.get("threadId"))
-        if turn is not None:
-            turn.on_notification(method, params)
-        elif method in ("warning", "configWarning", "deprecationNotice"):
-            self._warn(str(params.get("message") or params.get("summary") or params))
+        self._routes.route(method, params, self._adoptable)
 
-    async def _server_request(self, method: str, params: dict[str, Any]) -> Any:
-        if method not in wire.APPROVAL_METHODS:
-            raise CodexError(f"codex-runner does not handle {method}")
-        request, wire_decisions = wire.approval_from_wire(uuid.uuid4().hex, method, params)
-        turn = self._live_turn(request.thread_id)
-        if turn is None:
-            decision = fallback_decision(request)
-            return wire.approval_response(request.kind, wire_decisions[decision], params)
-        return await turn.answer_approval(request, wire_decisions, params)
+    def _adoptable(self, thread_id: str) -> AppServerConnection | None:
+        """The connection a turn started elsewhere on ``thread_id`` is followed on: only a
+        thread loaded by this app-server (a restart unloaded the others)."""
+        state = self._threads.get(thread_id)
+        if state is None or state.generation != self._generation:
+            return None
+        return self._conn
+
+    @property
+    def on_turn_started_elsewhere(self) -> Callable[[AppServerTurn], None] | None:
+        """Told of each turn another client of the shared app-server starts on a thread the
+        runner has loaded (the service records it as the task's turn)."""
+        return self._routes.on_turn_started_elsewhere
+
+    @on_turn_started_elsewhere.setter
+    def on_turn_started_elsewhere(self, callback: Callable[[AppServerTurn], None] | None) -> None:
+        self._routes.on_turn_started_elsewhere = callback

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from codex_runner.codex import app_server_events as wire
 from codex_runner.codex.approval_policies import fallback_decision
 from codex_runner.codex.errors import CodexError, NoActiveTurn, RpcError
+from codex_runner.codex.jsonrpc import NO_REPLY
 from codex_runner.codex.runtime import (
     ApprovalHandler,
     DeltaListener,
@@ -28,6 +29,7 @@ from codex_runner.codex.runtime import (
     TurnResult,
     as_inputs,
 )
+from codex_runner.domain.approval import ANSWERED_ELSEWHERE
 from codex_runner.domain.events import (
     ApprovalRequest,
     CodexEvent,
@@ -54,8 +56,12 @@ class AppServerTurn:
         *,
         approvals: ApprovalHandler,
         request_timeout_s: float,
+        started_elsewhere: bool = False,
     ) -> None:
         self.channel = channel
+        # Started by another client of a shared app-server (a person in the Codex TUI), not
+        # by the runner: the runner records it and may answer its approvals, nothing more.
+        self.started_elsewhere = started_elsewhere
         self.recorder = TurnRecorder(thread_id)
         self.turn_id_known = asyncio.Event()
         self._approvals = approvals
@@ -158,6 +164,19 @@ class AppServerTurn:
                 ),
             )
 
+    def use_approvals(self, approvals: ApprovalHandler) -> None:
+        """Where this turn's later approval requests go (a turn adopted from another client
+        learns its task's handler after it started)."""
+        self._approvals = approvals
+
+    def answered_elsewhere(self, approval_id: str) -> bool:
+        """Another client answered approval ``approval_id``: stop waiting, never answer it."""
+        future = self.pending_approvals.get(approval_id)
+        if future is None or future.done():
+            return False
+        future.set_result(ANSWERED_ELSEWHERE)
+        return True
+
     def force_pending_approvals(self, preferred: Sequence[str] = ("decline", "cancel")) -> None:
         """Answer every parked approval now (before an interrupt, which they would block)."""
         for future in self.pending_approvals.values():
@@ -228,6 +247,20 @@ class AppServerTurn:
             decision = await _first_of(self._approvals(request), forced)
         finally:
             self.pending_approvals.pop(request.id, None)
+        if decision == ANSWERED_ELSEWHERE:
+            note = getattr(self._approvals, "answered_elsewhere", None)
+            if note is not None:
+                await note(request)
+            self.recorder.emit(
+                CodexEvent(
+                    EventKind.APPROVAL_RESOLVED,
+                    request.thread_id,
+                    self.id,
+                    approval=request,
+                    decision=decision,
+                )
+            )
+            return NO_REPLY
         if decision not in wire_decisions:
             # Never fall back to an accepting answer: decline, else cancel.
             fallback = fallback_decision(request)

@@ -10,12 +10,20 @@ both talk to Codex through it; only what they do with the connection differs.
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from codex_runner.codex.binary import bundled_path_dir, find_codex_binary
+from codex_runner.codex.endpoint import (
+    connect_path,
+    parse_endpoint,
+    prepare_socket_folder,
+    shared_socket_path,
+)
 from codex_runner.codex.errors import CodexError, RuntimeUnavailable, TransportClosed
 from codex_runner.codex.handshake import ServerInfo, initialize
 from codex_runner.codex.home import child_environment, prepare_codex_home
@@ -61,20 +69,133 @@ def stdio_launcher(config: RunnerConfig) -> Launcher:
     return launch
 
 
+async def spawn_shared_app_server(
+    config: RunnerConfig, registry: PidRegistry
+) -> tuple[Transport, ChildProcess]:
+    """Start ``codex app-server --listen unix://PATH`` and connect to it.
+
+    The runner owns the child exactly as on stdio (its process group, its pid file, the
+    kernel's SIGTERM when the runner dies); other clients share the same Codex through the
+    socket (see codex/endpoint.py for where it is and who may open it).
+    """
+    settings = config.codex
+    binary = find_codex_binary(settings.bin)
+    home = await asyncio.to_thread(prepare_codex_home, config)
+    path = shared_socket_path(config)
+    await asyncio.to_thread(prepare_socket_folder, path)
+    child = await ChildProcess.spawn(
+        [str(binary), "app-server", "--listen", f"unix://{path}"],
+        env=child_environment(config, bundled_path_dir()),
+        cwd=home,
+        registry=registry,
+        stdin_devnull=True,  # it does not read stdin, so closing it would not stop it
+        stdout_devnull=True,
+        # When the runner dies, stop at once: a listening Codex drains its turns for seconds
+        # on SIGTERM (it needs a second one) and nothing would send that. Its tools die with
+        # it (Codex arms their parent-death signal too); an unfinished turn's thread is
+        # resumed, or replaced with context, by the next daemon.
+        death_signal=signal.SIGKILL,
+    )
+    try:
+        transport = await _connect_when_listening(child, path, config)
+    except BaseException:
+        await child.terminate(settings.shutdown_grace_s)
+        raise
+    return transport, child
+
+
+async def _connect_when_listening(
+    child: ChildProcess, path: Path, config: RunnerConfig
+) -> Transport:
+    settings = config.codex
+    deadline = asyncio.get_running_loop().time() + settings.start_timeout_s
+    delay = 0.005
+    while True:
+        if child.returncode is not None:
+            raise RuntimeUnavailable(
+                f"codex app-server exited before it listened on unix://{path}: "
+                f"{child.describe_exit()}"
+            )
+        remaining = deadline - asyncio.get_running_loop().time()
+        if remaining <= 0:
+            raise RuntimeUnavailable(
+                f"codex app-server did not listen on unix://{path} within "
+                f"{settings.start_timeout_s:g}s; {child.describe_exit()}"
+            )
+        if await asyncio.to_thread(os.path.exists, path):  # follows the symlink to the socket
+            from codex_runner.codex.socket_transport import WebSocketTransport
+
+            try:
+                return await WebSocketTransport.connect(
+                    connect_path(path),
+                    max_message_bytes=settings.max_line_bytes,
+                    timeout_s=min(remaining, settings.start_timeout_s),
+                    write_timeout_s=settings.request_timeout_s,
+                )
+            except TransportClosed:
+                pass  # the socket exists but does not accept yet
+        await asyncio.sleep(min(delay, max(remaining, 0.0)))
+        delay = min(delay * 2, 0.1)
+
+
+def shared_launcher(config: RunnerConfig) -> Launcher:
+    """A launcher that spawns a child app-server listening on the shared socket."""
+    registry = PidRegistry(config.pids_dir)
+
+    async def launch() -> tuple[Transport, ChildProcess | None]:
+        return await spawn_shared_app_server(config, registry)
+
+    return launch
+
+
 def unix_socket_launcher(path: Path, config: RunnerConfig) -> Launcher:
     """A launcher that connects to a running ``codex app-server --listen unix://PATH``."""
 
     async def launch() -> tuple[Transport, ChildProcess | None]:
-        from codex_runner.codex.socket_transport import UnixSocketTransport
+        from codex_runner.codex.socket_transport import WebSocketTransport
 
-        transport = await UnixSocketTransport.connect(
-            path,
+        transport = await WebSocketTransport.connect(
+            connect_path(path),
             max_message_bytes=config.codex.max_line_bytes,
             timeout_s=config.codex.start_timeout_s,
+            write_timeout_s=config.codex.request_timeout_s,
         )
         return transport, None
 
     return launch
+
+
+def external_launcher(config: RunnerConfig) -> Launcher:
+    """A launcher that connects to ``[codex] url``, an app-server the runner does not own."""
+    settings = config.codex
+    assert settings.url is not None
+    endpoint = parse_endpoint(settings.url)
+    if endpoint.scheme == "unix":
+        return unix_socket_launcher(Path(endpoint.address), config)
+
+    async def launch() -> tuple[Transport, ChildProcess | None]:
+        from codex_runner.codex.socket_transport import WebSocketTransport
+
+        token = os.environ.get(settings.url_token_env) if settings.url_token_env else None
+        transport = await WebSocketTransport.connect_url(
+            endpoint.address,
+            token=token,
+            max_message_bytes=settings.max_line_bytes,
+            timeout_s=settings.start_timeout_s,
+            write_timeout_s=settings.request_timeout_s,
+        )
+        return transport, None
+
+    return launch
+
+
+def default_launcher(config: RunnerConfig) -> Launcher:
+    """What ``config`` asks for: ``[codex] url``, else a child on the socket or on stdio."""
+    if config.codex.url:
+        return external_launcher(config)
+    if config.codex.listen == "socket":
+        return shared_launcher(config)
+    return stdio_launcher(config)
 
 
 async def _refuse(method: str, params: dict[str, Any]) -> Any:

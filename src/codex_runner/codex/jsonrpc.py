@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import itertools
 import logging
 import random
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -27,6 +28,21 @@ from codex_runner.codex.transport import OversizedLine, Transport
 log = logging.getLogger(__name__)
 
 OVERLOADED = -32001
+
+# The id Codex gave the server request being handled, for the handler to remember: when
+# another client answers the request first, ``serverRequest/resolved`` names it by this id.
+# Each request's handler runs in its own task, so the variable is per request.
+SERVER_REQUEST_ID: contextvars.ContextVar[object] = contextvars.ContextVar("server_request_id")
+
+
+class _NoReply:
+    def __repr__(self) -> str:
+        return "NO_REPLY"
+
+
+# What a server request handler returns when the request must not be answered on this
+# connection (another client of a shared app-server answered it already).
+NO_REPLY: Final = _NoReply()
 
 NotificationRouter = Callable[[str, dict[str, Any]], None]
 ServerRequestHandler = Callable[[str, dict[str, Any]], Awaitable[Any]]
@@ -193,9 +209,13 @@ class JsonRpcConnection:
         task.add_done_callback(self._server_tasks.discard)
 
     async def _answer(self, request_id: Any, method: str, params: dict[str, Any]) -> None:
+        SERVER_REQUEST_ID.set(request_id)
         reply: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
         try:
-            reply["result"] = await self._on_server_request(method, params)
+            result = await self._on_server_request(method, params)
+            if result is NO_REPLY:
+                return
+            reply["result"] = result
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -18,7 +18,7 @@ import signal
 import sys
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from codex_runner.codex.safe_text import safe_text
@@ -31,10 +31,13 @@ STDERR_LINE_CHARS = 2000  # longest stderr line kept (a 50 MB line must not sit 
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(Exception):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _die_with_parent(sig: int) -> Callable[[], None]:
+    def arm() -> None:  # pragma: no cover - runs in the child between fork and exec
+        if sys.platform.startswith("linux"):
+            with contextlib.suppress(Exception):
+                ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, sig)
+
+    return arm
 
 
 class PidRegistry:
@@ -116,17 +119,21 @@ class ChildProcess:
         cwd: Path | None = None,
         registry: PidRegistry | None = None,
         stdin_devnull: bool = False,
+        stdout_devnull: bool = False,
         stdout_limit: int = 64 * 1024 * 1024,
+        death_signal: int = signal.SIGTERM,
     ) -> ChildProcess:
         proc = await asyncio.create_subprocess_exec(
             *argv,
             stdin=asyncio.subprocess.DEVNULL if stdin_devnull else asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
+            # A child that talks on a socket: nobody would read a pipe, and a full one
+            # would block it.
+            stdout=asyncio.subprocess.DEVNULL if stdout_devnull else asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
             env=env,
             cwd=str(cwd) if cwd else None,
             start_new_session=True,  # own process group: signals reach Codex's children too
-            preexec_fn=_die_with_parent,
+            preexec_fn=_die_with_parent(death_signal),
             umask=user_umask(),  # the daemon's own umask is private; Codex works in the user's
             limit=stdout_limit,
         )

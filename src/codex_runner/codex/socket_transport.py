@@ -1,10 +1,11 @@
-"""A transport to a running ``codex app-server --listen unix://PATH``.
+"""A transport to a running app-server: ``--listen unix://PATH`` or ``--listen ws://IP:PORT``.
 
-The socket speaks WebSocket, not the newline-delimited JSON of stdio (checked with
-codex-cli 0.163): the client sends an HTTP/1.1 ``Upgrade: websocket`` request, then each
-JSON-RPC message is one text frame. Codex answers a bare JSON line by closing the
-connection. Its upgrade response announces ``x-codex-websocket-max-unfragmented-message-bytes``
-(16 MiB), so a message bound of ``max_line_bytes`` is the same bound stdio has.
+Both speak WebSocket, not the newline-delimited JSON of stdio (checked with codex-cli
+0.163): the client sends an HTTP/1.1 ``Upgrade: websocket`` request, then each JSON-RPC
+message is one text frame. Codex answers a bare JSON line by closing the connection. Its
+upgrade response announces ``x-codex-websocket-max-unfragmented-message-bytes`` (16 MiB), so
+a message bound of ``max_line_bytes`` is the same bound stdio has. A WebSocket listener
+started with ``--ws-auth`` wants ``Authorization: Bearer TOKEN`` on the upgrade.
 """
 
 from __future__ import annotations
@@ -19,16 +20,16 @@ from codex_runner.codex.errors import TransportClosed
 from codex_runner.codex.transport import WRITE_TIMEOUT_S, OversizedLine
 
 
-class UnixSocketTransport:
+class WebSocketTransport:
     def __init__(
         self,
-        path: Path,
+        address: str,
         session: aiohttp.ClientSession,
         ws: aiohttp.ClientWebSocketResponse,
         *,
         write_timeout_s: float,
     ) -> None:
-        self.path = path
+        self.address = address  # unix://PATH or ws://HOST:PORT, for messages
         self._session = session
         self._ws = ws
         self._write_timeout_s = write_timeout_s
@@ -43,26 +44,74 @@ class UnixSocketTransport:
         max_message_bytes: int,
         timeout_s: float,
         write_timeout_s: float = WRITE_TIMEOUT_S,
-    ) -> UnixSocketTransport:
-        """Open the socket and upgrade it; TransportClosed names the path when that fails."""
-        session = aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(path)))
+    ) -> WebSocketTransport:
+        """Open a Unix socket and upgrade it; TransportClosed names the path when that fails."""
+        return await cls._open(
+            f"unix://{path}",
+            aiohttp.ClientSession(connector=aiohttp.UnixConnector(path=str(path))),
+            "ws://localhost/",
+            {},
+            max_message_bytes=max_message_bytes,
+            timeout_s=timeout_s,
+            write_timeout_s=write_timeout_s,
+            hint=f"start one with `codex app-server --listen unix://{path}`",
+        )
+
+    @classmethod
+    async def connect_url(
+        cls,
+        url: str,
+        *,
+        token: str | None,
+        max_message_bytes: int,
+        timeout_s: float,
+        write_timeout_s: float = WRITE_TIMEOUT_S,
+    ) -> WebSocketTransport:
+        """Open ``ws://HOST:PORT`` (with a bearer ``token`` when the listener wants one)."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return await cls._open(
+            url,
+            aiohttp.ClientSession(),
+            url,
+            headers,
+            max_message_bytes=max_message_bytes,
+            timeout_s=timeout_s,
+            write_timeout_s=write_timeout_s,
+            hint=f"start one with `codex app-server --listen {url}`",
+        )
+
+    @classmethod
+    async def _open(
+        cls,
+        address: str,
+        session: aiohttp.ClientSession,
+        url: str,
+        headers: dict[str, str],
+        *,
+        max_message_bytes: int,
+        timeout_s: float,
+        write_timeout_s: float,
+        hint: str,
+    ) -> WebSocketTransport:
         try:
             async with asyncio.timeout(timeout_s):  # connect and upgrade: one deadline
                 ws = await session.ws_connect(
-                    "ws://localhost/",
+                    url,
+                    headers=headers,
                     max_msg_size=max_message_bytes,
                     timeout=aiohttp.ClientWSTimeout(ws_close=timeout_s),
                 )
         except (aiohttp.ClientError, OSError, TimeoutError) as exc:
             await session.close()
+            # The error text names the address, never the headers (the token).
+            reason = type(exc).__name__ if isinstance(exc, TimeoutError) else str(exc)
             raise TransportClosed(
-                f"cannot connect to a Codex app-server at unix://{path} ({exc or type(exc)}); "
-                f"start one with `codex app-server --listen unix://{path}`"
+                f"cannot connect to a Codex app-server at {address} ({reason}); {hint}"
             ) from None
         except BaseException:
             await session.close()
             raise
-        return cls(path, session, ws, write_timeout_s=write_timeout_s)
+        return cls(address, session, ws, write_timeout_s=write_timeout_s)
 
     async def send(self, line: bytes) -> None:
         async with self._write_lock:
@@ -75,7 +124,7 @@ class UnixSocketTransport:
             except TimeoutError:
                 await self.close()
                 raise TransportClosed(
-                    f"Codex did not read from unix://{self.path} for "
+                    f"Codex did not read from {self.address} for "
                     f"{self._write_timeout_s:g}s; the connection was closed"
                 ) from None
             except (ConnectionError, aiohttp.ClientError) as exc:
@@ -114,4 +163,4 @@ class UnixSocketTransport:
             await self._session.close()
 
     def describe(self) -> str:
-        return f"app-server at unix://{self.path}: {self._why_closed or 'connected'}"
+        return f"app-server at {self.address}: {self._why_closed or 'connected'}"

@@ -12,6 +12,11 @@ from enum import StrEnum
 
 from codex_runner.domain.events import ApprovalKind, ApprovalRequest, FileChange
 
+# The decision recorded when another client of a shared app-server (a person in the Codex
+# TUI) answered the request first. Codex does not say what they chose; the item that
+# follows (run, declined) does. Nobody can choose it through the runner.
+ANSWERED_ELSEWHERE = "answered_elsewhere"
+
 
 class ApprovalState(StrEnum):
     PENDING = "pending"
@@ -105,7 +110,7 @@ def decide(approval: Approval, decision: str, by: str, *, now: datetime) -> Appr
     """
     if approval.state is not ApprovalState.PENDING:
         raise ApprovalAlreadySettled(approval)
-    if decision not in approval.available_decisions:
+    if decision not in approval.available_decisions and decision != ANSWERED_ELSEWHERE:
         raise DecisionNotOffered(approval, decision)
     return replace(
         approval,

@@ -14,13 +14,22 @@ from datetime import datetime
 
 from codex_runner.codex.approval_policies import fallback_decision
 from codex_runner.domain import durable_event
-from codex_runner.domain.approval import Approval
+from codex_runner.domain.approval import (
+    ANSWERED_ELSEWHERE,
+    Approval,
+    ApprovalAlreadySettled,
+    DecisionNotOffered,
+)
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.events import ApprovalRequest
 from codex_runner.domain.ids import IdGenerator
 from codex_runner.store.protocol import Store
 
 Publish = Callable[[Sequence[TaskEvent]], Awaitable[None]]
+
+# Who decided an approval that a client of the shared app-server answered (Codex does not
+# say which client; the Codex TUI is the usual one).
+ELSEWHERE_BY = "another Codex client"
 
 
 class ApprovalDesk:
@@ -76,12 +85,31 @@ class ApprovalDesk:
 
     async def decide(self, approval_id: str, decision: str, by: str) -> Approval:
         """Decide a pending approval once; raises the domain errors for a bad decision."""
+        if decision == ANSWERED_ELSEWHERE and (
+            current := await self._store.get_approval(approval_id)
+        ):
+            raise DecisionNotOffered(current, decision)  # only Codex can say that
         decided = await self._store.decide_approval(approval_id, decision, by=by, now=self._clock())
         await self._publish_outcome(decided, durable_event.EventType.APPROVAL_DECIDED)
         future = self._futures.get(approval_id)
         if future is not None and not future.done():
             future.set_result(decision)
         return decided
+
+    async def answered_elsewhere(self, task_id: str, request: ApprovalRequest) -> Approval | None:
+        """Another client of the shared app-server answered ``request`` first: record that,
+        once; None when the approval was settled meanwhile (its turn ended first)."""
+        for approval in await self._store.list_pending_approvals(task_id=task_id):
+            if approval.request_id == request.id:
+                try:
+                    decided = await self._store.decide_approval(
+                        approval.id, ANSWERED_ELSEWHERE, by=ELSEWHERE_BY, now=self._clock()
+                    )
+                except ApprovalAlreadySettled:
+                    return None
+                await self._publish_outcome(decided, durable_event.EventType.APPROVAL_DECIDED)
+                return decided
+        return None
 
     async def end_turn(self, task_id: str) -> None:
         """The turn is over: nobody can answer its pending approvals any more."""
