@@ -11,6 +11,11 @@ turn) and the same codex binary:
 - first turn: ``POST /v1/tasks`` with a repository (so the task gets a git worktree), timed
   until ``codex.turn.completed`` on its SSE stream, vs a raw ``thread/start`` + turn.
 
+The raw threads run in git worktrees of the same repository too (each made, untimed, before
+its thread starts), as the daemon's tasks do: Codex itself spends more on a turn in a git
+repository than in a plain directory (about 6 ms here), which is not the runner's overhead.
+The daemon's first turn is timed with its worktree's creation included.
+
 The daemon and the raw app-server are measured in alternating blocks so machine drift hits
 both alike; medians are compared.
 
@@ -58,10 +63,17 @@ async def _until_event(lines: Any, wanted: str, deadline: float) -> dict[str, An
 
 
 async def _last_seq(client: httpx.AsyncClient, task_id: str) -> int:
-    response = await client.get(f"/v1/tasks/{task_id}/events", params={"limit": 1000})
-    response.raise_for_status()
-    events = response.json()["events"]
-    return int(events[-1]["seq"]) if events else 0
+    """The task's newest event seq (read page by page: a page holds at most 1000)."""
+    last = 0
+    while True:
+        response = await client.get(
+            f"/v1/tasks/{task_id}/events", params={"after": last, "limit": 1000}
+        )
+        response.raise_for_status()
+        page = response.json()
+        if not page["events"]:
+            return last
+        last = int(page["last_seq"])
 
 
 async def _settled(lines: Any) -> None:
@@ -110,7 +122,10 @@ async def daemon_follow_up(client: httpx.AsyncClient, task_id: str) -> float:
     return elapsed
 
 
-async def raw_first_turn(raw: RawAppServer, cwd: Path) -> tuple[str, float]:
+async def raw_first_turn(raw: RawAppServer, repo: Path, cwd: Path) -> tuple[str, float]:
+    """A raw thread in a new worktree of ``repo`` at ``cwd`` (made untimed), and its turn."""
+    add = ["git", "worktree", "add", "--quiet", "--detach", str(cwd)]
+    await asyncio.to_thread(subprocess.run, add, cwd=repo, check=True)
     started = time.perf_counter()
     thread_id = await raw.new_thread(cwd)
     await raw.turn(thread_id)
@@ -150,9 +165,8 @@ async def main(blocks: int, followups: int, warm_threads: int | None) -> None:
     os.environ.setdefault("MOCK_API_KEY", "bench")
     root = Path(tempfile.mkdtemp(prefix="codex-runner-followup-"))
     try:
-        repo, cwd = root / "repo", root / "work"
+        repo, raw_worktrees = root / "repo", root / "raw-worktrees"
         _git_repo(repo)
-        cwd.mkdir()
         async with MockModelServer(Script.from_dict(SCRIPT), port=0) as server:
             codex = {"config": server.codex_config(), "approval_policy": "never"}
             raw_home, daemon_home = root / "raw", root / "daemon"
@@ -176,7 +190,8 @@ async def main(blocks: int, followups: int, warm_threads: int | None) -> None:
                         d_follow = [
                             await daemon_follow_up(client, task_id) for _ in range(followups)
                         ]
-                        thread_id, r_first = await raw_first_turn(raw, cwd)
+                        cwd = raw_worktrees / str(block)
+                        thread_id, r_first = await raw_first_turn(raw, repo, cwd)
                         r_follow = [await raw_follow_up(raw, thread_id) for _ in range(followups)]
                         if block:
                             first["daemon"].append(d_first)
