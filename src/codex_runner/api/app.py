@@ -19,6 +19,7 @@ from codex_runner.api.routes_approvals import approval_routes
 from codex_runner.api.routes_events import event_routes
 from codex_runner.api.routes_graphs import graph_routes
 from codex_runner.api.routes_runtime import runtime_routes
+from codex_runner.api.routes_sessions import session_routes
 from codex_runner.api.routes_tasks import task_routes
 from codex_runner.http.auth import BearerAuth, BrowserAccess
 from codex_runner.http.errors import UnexpectedErrors
@@ -68,6 +69,7 @@ def create_app(
         event_routes(service, streams),
         approval_routes(service),
         graph_routes(service),
+        session_routes(service),
     ]
     groups = [*own, *routers]
     app = json_app(

@@ -9,7 +9,7 @@ from pydantic import Field
 from starlette.responses import Response
 
 from codex_runner.api.inputs import settings_of
-from codex_runner.domain.task import TaskState
+from codex_runner.domain.task import Task, TaskState
 from codex_runner.http.errors import ERROR_RESPONSES
 from codex_runner.http.routing import Router, model_response
 from codex_runner.http.wire import (
@@ -28,6 +28,9 @@ from codex_runner.service.validation import workspace_request
 def task_routes(service: TaskService) -> Router:
     router = Router(prefix="/v1/tasks", tags=["tasks"], responses=ERROR_RESPONSES)
 
+    def out(task: Task) -> TaskOut:
+        return TaskOut.of(task, attached=service.sessions.attached(task.id))
+
     @router.post(
         "",
         status=201,
@@ -44,8 +47,9 @@ def task_routes(service: TaskService) -> Router:
             settings=settings_of(body.model, body.effort, body.sandbox, body.approval_policy),
             max_runtime_s=body.max_runtime_s,
             idempotency_key=body.idempotency_key,
+            thread_id=body.thread_id,
         )
-        return model_response(TaskOut.of(task), 201 if created else 200)
+        return model_response(out(task), 201 if created else 200)
 
     @router.get("")
     async def list_tasks(
@@ -59,38 +63,38 @@ def task_routes(service: TaskService) -> Router:
         tasks = await service.list_tasks(
             states=state or None, graph_id=graph_id, limit=limit, offset=offset
         )
-        return TaskList(tasks=[TaskOut.of(t) for t in tasks])
+        return TaskList(tasks=[out(t) for t in tasks])
 
     @router.get("/{task_id}")
     async def get_task(task_id: str) -> TaskOut:
-        return TaskOut.of(await service.get(task_id))
+        return out(await service.get(task_id))
 
     @router.post("/{task_id}/interrupt")
     async def interrupt_task(task_id: str) -> TaskOut:
         """Stop the live turn; the thread is kept and the task can be resumed."""
-        return TaskOut.of(await service.interrupt(task_id))
+        return out(await service.interrupt(task_id))
 
     @router.post("/{task_id}/resume")
     async def resume_task(task_id: str, body: ResumeBody | None = None) -> TaskOut:
         """Re-queue an interrupted task on its thread, optionally with new input."""
         prompt = body.prompt if body is not None else None
-        return TaskOut.of(await service.resume(task_id, prompt))
+        return out(await service.resume(task_id, prompt))
 
     @router.post("/{task_id}/steer")
     async def steer_task(task_id: str, body: PromptBody) -> TaskOut:
         """Add input to the task's live turn."""
         await service.steer(task_id, body.prompt)
-        return TaskOut.of(await service.get(task_id))
+        return out(await service.get(task_id))
 
     @router.post("/{task_id}/message")
     async def message_task(task_id: str, body: PromptBody) -> TaskOut:
         """A follow-up for an interrupted or completed task, queued as its next turn."""
-        return TaskOut.of(await service.message(task_id, body.prompt))
+        return out(await service.message(task_id, body.prompt))
 
     @router.post("/{task_id}/cancel")
     async def cancel_task(task_id: str) -> TaskOut:
         """End the task for good (a graph parent cancels its unfinished children)."""
-        return TaskOut.of(await service.cancel(task_id))
+        return out(await service.cancel(task_id))
 
     @router.get("/{task_id}/diff")
     async def task_diff(task_id: str) -> DiffOut:

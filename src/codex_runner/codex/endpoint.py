@@ -60,6 +60,18 @@ def shared_socket_path(config: RunnerConfig) -> Path:
     return config.pids_dir / SOCKET_FOLDER / SOCKET_NAME
 
 
+def shared_remote(config: RunnerConfig) -> str | None:
+    """The address a person's Codex attaches to (``codex --remote``), or None when the
+    runner's Codex cannot be shared (the exec runtime, or its app-server on stdio)."""
+    if config.codex.runtime != "app-server":
+        return None
+    if config.codex.url:
+        return config.codex.url
+    if config.codex.listen == "socket":
+        return f"unix://{shared_socket_path(config)}"
+    return None
+
+
 def connect_path(path: Path) -> Path:
     """The address a client connects to: the symlink's target when short enough."""
     try:

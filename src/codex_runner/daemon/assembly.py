@@ -14,6 +14,8 @@ from pathlib import Path
 
 from codex_runner.auth.profile_store import ProfileStore
 from codex_runner.codex.app_server import AppServerRuntime
+from codex_runner.codex.binary import find_codex_binary
+from codex_runner.codex.endpoint import shared_remote
 from codex_runner.codex.factory import create_runtime
 from codex_runner.codex.rpc_log import RpcLog
 from codex_runner.codex.runtime import CodexRuntime
@@ -21,6 +23,7 @@ from codex_runner.config import RunnerConfig
 from codex_runner.daemon.startup import StartupTimes, timed
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.home_watch import HomeBaseline, HomeWatch
+from codex_runner.service.live_sessions import SharedAppServer
 from codex_runner.service.profile_failover import ProfileFailover
 from codex_runner.service.profile_switch import ProfileSwitcher
 from codex_runner.service.task_log import TaskLogFiles
@@ -98,6 +101,18 @@ class Daemon:
             and self.home_problem() is None
         )
 
+    def _shared_app_server(self) -> SharedAppServer | None:
+        remote = shared_remote(self.config)
+        if remote is None:
+            return None
+        config = self.config
+
+        def codex_home() -> str | None:
+            return None if config.codex.url else str(self.config.codex_home)
+
+        binary = str(find_codex_binary(config.codex.bin))
+        return SharedAppServer(remote=remote, codex_bin=binary, codex_home=codex_home)
+
     def home_problem(self) -> str | None:
         """What is wrong with the home (deleted, replaced, read-only), None when sound."""
         return self.home_watch.problem if self.home_watch is not None else None
@@ -149,6 +164,7 @@ class Daemon:
             failover=failover,
             admission=self.home_watch.check_admission,
             warm_threads=warm_threads,
+            shared=self._shared_app_server(),
         )
         try:
             # Codex starts (a process of its own) while the store reconciles what a crash

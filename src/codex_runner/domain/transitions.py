@@ -53,6 +53,9 @@ class Action(StrEnum):
     CANCEL = "cancel"
     RECONCILE = "reconcile"
     DEPENDENCY_FAILED = "dependency_failed"
+    # Another client of the shared app-server (a person in the Codex TUI) started a turn on
+    # the task's thread: the task runs it, though the runner did not start it.
+    TURN_STARTED_ELSEWHERE = "turn_started_elsewhere"
 
 
 _S = TaskState
@@ -78,6 +81,8 @@ TRANSITIONS: Mapping[tuple[TaskState, Action], TaskState] = MappingProxyType(
         (_S.INTERRUPTED, _A.MESSAGE): _S.QUEUED,
         (_S.INTERRUPTED, _A.CANCEL): _S.CANCELLED,
         (_S.COMPLETED, _A.MESSAGE): _S.QUEUED,
+        (_S.COMPLETED, _A.TURN_STARTED_ELSEWHERE): _S.RUNNING,
+        (_S.INTERRUPTED, _A.TURN_STARTED_ELSEWHERE): _S.RUNNING,
     }
 )
 
@@ -142,7 +147,7 @@ def apply(task: Task, action: Action, *, now: datetime, reason: str | None = Non
     target = TRANSITIONS.get((task.state, action))
     if target is None:
         raise InvalidTransition(task.id, task.state, action)
-    started_at = now if action is Action.START else task.started_at
+    started_at = now if action in (Action.START, Action.TURN_STARTED_ELSEWHERE) else task.started_at
     attempts = task.attempts + 1 if action is Action.START else task.attempts
     finished_at = now if target.is_terminal else None
     return replace(

@@ -24,6 +24,8 @@ from codex_runner.service.errors import (
     GraphNotFound,
     IdempotencyKeyReused,
     InvalidRequest,
+    NoAppServer,
+    NotAttachable,
     TaskNotRunning,
 )
 from codex_runner.service.home_watch import HomeUnavailable
@@ -43,6 +45,8 @@ _MAPPED: tuple[tuple[type[Exception], int, str, str | None], ...] = (
     (GraphNotFound, 404, "not_found", None),
     (InvalidTransition, 409, "invalid_transition", None),
     (TaskNotRunning, 409, "task_not_running", None),
+    (NotAttachable, 409, "not_attachable", None),
+    (NoAppServer, 409, "no_app_server", None),
     (IdempotencyKeyReused, 409, "idempotency_conflict", "idempotency_key"),
     (ApprovalAlreadySettled, 409, "approval_settled", None),
     (WorkspaceError, 409, "workspace_error", None),

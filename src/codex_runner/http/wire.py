@@ -99,6 +99,11 @@ class _WorkOptions(_Request):
 
 class TaskCreate(_WorkOptions):
     prompt: str = Field(min_length=1, max_length=200_000)
+    thread_id: str | None = Field(
+        default=None,
+        max_length=100,
+        description="Adopt this existing Codex thread (`GET /v1/threads`) as the task's.",
+    )
 
 
 class PromptBody(_Request):
@@ -180,9 +185,14 @@ class TaskOut(BaseModel):
     idempotency_key: str | None
     attempts: int
     pending_message: str | None
+    attached: bool = Field(
+        default=False,
+        description="A person's Codex client is attached to the task's thread, or runs a turn "
+        "on it (see GET /v1/tasks/{id}/attach).",
+    )
 
     @classmethod
-    def of(cls, task: Task) -> TaskOut:
+    def of(cls, task: Task, *, attached: bool = False) -> TaskOut:
         u = task.usage
         return cls(
             id=task.id,
@@ -220,6 +230,7 @@ class TaskOut(BaseModel):
             idempotency_key=task.idempotency_key,
             attempts=task.attempts,
             pending_message=task.pending_message,
+            attached=attached,
         )
 
 

@@ -43,3 +43,15 @@ class IdempotencyKeyReused(Exception):
             f"idempotency key {key!r} was already used for task {task_id} with a different "
             "request; send that same request again to get it, or use a new key"
         )
+
+
+class NotAttachable(Exception):
+    """A task whose Codex thread nobody can attach to now; the message says why and when."""
+
+    def __init__(self, task_id: str, message: str) -> None:
+        self.task_id = task_id
+        super().__init__(message)
+
+
+class NoAppServer(Exception):
+    """The request needs a Codex app-server and this daemon runs ``codex exec``."""

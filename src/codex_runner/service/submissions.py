@@ -6,10 +6,12 @@ with an ``idempotency_key`` already used finds what that key made, if it is the 
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
+from codex_runner.domain.conversation import ThreadRecord
 from codex_runner.domain.graph import GraphSpecError
 from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import DEFAULT_MAX_RUNTIME_S, RuntimeSettings, Task, WorkspaceRequest
@@ -61,11 +63,18 @@ class Submissions:
         max_runtime_s: float | None,
         idempotency_key: str | None,
         images: Sequence[str],
+        thread_id: str | None = None,
     ) -> tuple[Task, bool]:
         """The queued task, or the one ``idempotency_key`` already made; with whether it was
-        created. Raises InvalidRequest (naming the field); nothing is written then."""
+        created. Raises InvalidRequest (naming the field); nothing is written then.
+
+        With ``thread_id`` the task adopts that Codex thread: its first turn resumes it with
+        the prompt (a thread Codex cannot load is replaced, saying so in the task's events).
+        """
         if not prompt.strip():
             raise InvalidRequest("prompt", "the prompt is empty: say what the task should do")
+        if thread_id is not None:
+            thread_id = await self._adoptable_thread(thread_id)
         check_priority(priority)
         settings = check_settings(settings or RuntimeSettings())
         max_runtime_s = check_max_runtime(max_runtime_s)
@@ -98,6 +107,8 @@ class Submissions:
             idempotency_key=idempotency_key,
             idempotency_fingerprint=fingerprint,
             pending_images=check_images(images),
+            thread_id=thread_id,
+            pending_message=prompt if thread_id is not None else None,
         )
         try:
             await self._store.create_task(task)
@@ -106,8 +117,29 @@ class Submissions:
             if fingerprint is not None:
                 check_same_request(exc.key, existing, fingerprint)
             return existing, False
+        if thread_id is not None:
+            await self._store.record_thread(ThreadRecord(thread_id, task.id, now))
         await self._writer.publish(task.id, [1])
         return task, True
+
+    async def _adoptable_thread(self, thread_id: str) -> str:
+        """A Codex thread id no task owns yet."""
+        try:
+            thread_id = str(uuid.UUID(thread_id.strip()))
+        except ValueError:
+            raise InvalidRequest(
+                "thread_id",
+                f"{thread_id!r} is not a Codex thread id (a UUID); "
+                "`codex-runner threads list` shows them",
+            ) from None
+        owner = await self._store.find_task_by_thread(thread_id)
+        if owner is not None:
+            raise InvalidRequest(
+                "thread_id",
+                f"thread {thread_id} already belongs to task {owner.id}; "
+                "send that task a follow-up message instead",
+            )
+        return thread_id
 
     async def graph(self, request: GraphRequest) -> tuple[GraphView, bool]:
         """The graph, its parent and children created in one transaction, or the one its

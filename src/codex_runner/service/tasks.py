@@ -16,18 +16,16 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from codex_runner.codex.runtime import CodexRuntime, RuntimeStatus
+from codex_runner.codex.runtime import CodexRuntime
 from codex_runner.domain import durable_event
 from codex_runner.domain.approval import Approval
 from codex_runner.domain.conversation import Turn as TurnRecord
 from codex_runner.domain.durable_event import EVENT_TYPES, NewEvent, TaskEvent
 from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import (
-    ACTIVE_STATES,
     RuntimeSettings,
     Task,
     TaskState,
@@ -40,11 +38,13 @@ from codex_runner.service.errors import InvalidRequest, TaskNotRunning
 from codex_runner.service.event_bus import EventBus, follow
 from codex_runner.service.graphs import GraphRequest, GraphView, load_graph
 from codex_runner.service.home_watch import HomeUnavailable
+from codex_runner.service.live_sessions import LiveSessions, SharedAppServer
 from codex_runner.service.profile_failover import FailoverPolicy
 from codex_runner.service.recovery import Recovery
 from codex_runner.service.runner import TaskRunner
 from codex_runner.service.scheduler import Scheduler
 from codex_runner.service.settling import SettleWatch
+from codex_runner.service.status import ServiceStatus, service_status
 from codex_runner.service.submissions import Submissions
 from codex_runner.service.task_log import TaskLogSink
 from codex_runner.service.validation import check_images
@@ -68,14 +68,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ServiceStatus:
-    runtime: RuntimeStatus
-    counts: dict[TaskState, int]
-    active: tuple[Task, ...]  # running or awaiting approval
-    max_concurrent: int
 
 
 def _utc_now() -> datetime:
@@ -102,10 +94,12 @@ class TaskService:
         stop_timeout_s: float = 10.0,
         admission: Callable[[], None] | None = None,
         warm_threads: WarmThreadKeeper | None = None,
+        shared: SharedAppServer | None = None,
     ) -> None:
         """``admission()`` raises HomeUnavailable while new work must be refused;
         queued tasks wait meanwhile. ``warm_threads`` keeps threads loaded after their turn
-        (without it, each is released as its turn ends)."""
+        (without it, each is released as its turn ends). ``shared`` is the app-server people
+        can attach to (None: attaching is refused)."""
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         self._store = store
@@ -144,6 +138,16 @@ class TaskService:
         self._submissions = Submissions(store, workspaces, self._writer, ids=ids, clock=clock)
         self._recovery = Recovery(
             store, self._writer, self._approvals, auto_resume=auto_resume, clock=clock
+        )
+        self.sessions = LiveSessions(
+            store,
+            runtime,
+            workspaces,
+            self._writer,
+            self._approvals,
+            self.warm_threads,
+            clock=clock,
+            shared=shared,
         )
         self._scheduler = Scheduler(
             store,
@@ -234,12 +238,7 @@ class TaskService:
         return approval
 
     async def status(self) -> ServiceStatus:
-        return ServiceStatus(
-            runtime=self._runtime.status(),
-            counts=await self._store.count_by_state(),
-            active=tuple(await self._store.tasks_in_states(ACTIVE_STATES)),
-            max_concurrent=self._max,
-        )
+        return await service_status(self._runtime, self._store, self._max)
 
     # --- commands --------------------------------------------------------------------------
 
@@ -252,20 +251,12 @@ class TaskService:
         max_runtime_s: float | None = None,
         idempotency_key: str | None = None,
         images: Sequence[str] = (),
+        thread_id: str | None = None,
     ) -> Task:
-        """Queue a new task; with an ``idempotency_key`` already used, the existing task.
-
-        Raises InvalidRequest (naming the field) for an empty prompt, a workspace that cannot
-        be made, a missing image or a bad max runtime; nothing is written then.
-        """
+        """Queue a new task; with an ``idempotency_key`` already used, the existing task
+        (see :meth:`submit_or_find`)."""
         task, _ = await self.submit_or_find(
-            prompt=prompt,
-            workspace=workspace,
-            priority=priority,
-            settings=settings,
-            max_runtime_s=max_runtime_s,
-            idempotency_key=idempotency_key,
-            images=images,
+            prompt, workspace, priority, settings, max_runtime_s, idempotency_key, images, thread_id
         )
         return task
 
@@ -278,16 +269,19 @@ class TaskService:
         max_runtime_s: float | None = None,
         idempotency_key: str | None = None,
         images: Sequence[str] = (),
+        thread_id: str | None = None,
     ) -> tuple[Task, bool]:
         """Queue a new task, or find the one an ``idempotency_key`` already made; with
-        whether it was created (an API answers 201 or 200 on that).
+        whether it was created (an API answers 201 or 200 on that). ``thread_id`` adopts an
+        existing Codex thread as the task's (its first turn resumes it).
 
         Raises InvalidRequest (naming the field) for an empty prompt, a workspace that cannot
-        be made, a missing image or a bad max runtime; nothing is written then.
+        be made, a missing image, a bad max runtime or a thread another task owns; nothing is
+        written then.
         """
         self._admit()
         task, created = await self._submissions.task(
-            prompt, workspace, priority, settings, max_runtime_s, idempotency_key, images
+            prompt, workspace, priority, settings, max_runtime_s, idempotency_key, images, thread_id
         )
         if created:
             self._scheduler.wake()
@@ -306,7 +300,11 @@ class TaskService:
     async def interrupt(self, task_id: str) -> Task:
         """Stop the task's live turn (thread kept); it can be resumed later."""
         task = await self.get(task_id)
+        elsewhere = self.sessions.turn_started_elsewhere(task_id)
         if await self._scheduler.stop_run(task, Action.INTERRUPT):
+            return await self.get(task_id)
+        if elsewhere is not None:  # its follower settles the task as the turn ends
+            await elsewhere.interrupt()
             return await self.get(task_id)
         return await self._writer.transition(
             task, Action.INTERRUPT, reason="interrupted by request"
@@ -386,7 +384,7 @@ class TaskService:
             raise InvalidRequest("prompt", "the steer text is empty")
         task = await self.get(task_id)
         run = self._scheduler.live_run(task_id)
-        turn = run.turn if run is not None else None
+        turn = run.turn if run is not None else self.sessions.turn_started_elsewhere(task_id)
         if turn is None or task.state is not TaskState.RUNNING:
             raise TaskNotRunning(task_id, task.state, "steer")
         await turn.steer(prompt)
@@ -409,14 +407,14 @@ class TaskService:
 
         Only terminal tasks are considered; a running task's worktree is never touched.
         """
-        report = await collect_worktrees(
-            self._store, self._workspaces, retention_s, force=force, clock=self._clock
+        return await collect_worktrees(
+            self._store,
+            self._workspaces,
+            retention_s,
+            force=force,
+            clock=self._clock,
+            unload=self.warm_threads.release,
         )
-        for removed in report.removed:
-            # Its workspace is gone, so no follow-up can run on the thread: unload it now.
-            if (task := await self._store.get_task(removed.task_id)) is not None:
-                await self.warm_threads.release(task.thread_id)
-        return report
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -434,6 +432,7 @@ class TaskService:
         ``reason`` (why the daemon stops) is what the interrupted tasks say.
         """
         await self._scheduler.stop(reason)
+        await self.sessions.close_all()
         await self.warm_threads.close()
 
     async def recover(self) -> None:

@@ -5,7 +5,7 @@ Only terminal tasks are considered; a running task's worktree is never touched.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -34,9 +34,11 @@ async def collect_worktrees(
     *,
     force: bool,
     clock: Callable[[], datetime],
+    unload: Callable[[str | None], Awaitable[None]] | None = None,
 ) -> GcReport:
     """Remove worktrees of tasks finished more than ``retention_s`` ago (see Workspaces.gc)
-    and mark each of those tasks collected."""
+    and mark each of those tasks collected; ``unload`` is handed each one's thread id (its
+    workspace is gone, so no follow-up can run on the thread: unload it now)."""
     finished: list[FinishedWorkspace] = []
     for task in await store.tasks_in_states(TERMINAL_STATES):
         if not task.workspace.is_git or task.finished_at is None:
@@ -47,12 +49,15 @@ async def collect_worktrees(
     report = await workspaces.gc(finished, retention_s, force=force)
     collected_at = clock()
     for removed in report.removed:
-        await _mark_collected(store, removed.task_id, collected_at)
+        thread_id = await _mark_collected(store, removed.task_id, collected_at)
+        if unload is not None:
+            await unload(thread_id)
     return report
 
 
-async def _mark_collected(store: Store, task_id: str, at: datetime) -> None:
-    """Remember when gc removed the task's worktree, so its diff can say so."""
+async def _mark_collected(store: Store, task_id: str, at: datetime) -> str | None:
+    """Remember when gc removed the task's worktree, so its diff can say so; returns the
+    task's thread id."""
     for _ in range(3):  # the task may change meanwhile (a follow-up message)
         task = await store.get_task(task_id)
         if task is None:
@@ -63,4 +68,5 @@ async def _mark_collected(store: Store, task_id: str, at: datetime) -> None:
             )
         except TaskConflict:
             continue
-        return
+        return task.thread_id
+    return None

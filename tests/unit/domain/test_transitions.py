@@ -50,6 +50,8 @@ EXPECTED = {
     (S.INTERRUPTED, A.MESSAGE): S.QUEUED,
     (S.INTERRUPTED, A.CANCEL): S.CANCELLED,
     (S.COMPLETED, A.MESSAGE): S.QUEUED,
+    (S.COMPLETED, A.TURN_STARTED_ELSEWHERE): S.RUNNING,
+    (S.INTERRUPTED, A.TURN_STARTED_ELSEWHERE): S.RUNNING,
 }
 
 
@@ -203,11 +205,11 @@ actions = st.sampled_from(list(Action))
 
 
 @given(states, actions)
-def test_terminal_states_are_left_only_by_a_follow_up_message(
+def test_terminal_states_are_left_only_by_a_follow_up_message_or_a_turn_started_elsewhere(
     state: TaskState, action: Action
 ) -> None:
     if state.is_terminal and can_apply(state, action):
-        assert action is A.MESSAGE
+        assert action in (A.MESSAGE, A.TURN_STARTED_ELSEWHERE)
         assert state is S.COMPLETED
 
 

@@ -1,0 +1,48 @@
+"""A task's approval handler: what its Codex turn hands each approval request.
+
+The request is parked on the approval desk (the task waits in ``awaiting_approval``) until
+someone decides; when another client of the shared app-server answers it first, the desk
+records that and the task runs on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from codex_runner.domain.events import ApprovalRequest
+from codex_runner.domain.transitions import Action, InvalidTransition
+from codex_runner.service.approvals import ApprovalDesk
+from codex_runner.service.writer import TaskWriter
+from codex_runner.store.protocol import Store
+
+
+class TaskApprovals:
+    def __init__(self, desk: ApprovalDesk, store: Store, writer: TaskWriter, task_id: str) -> None:
+        self._desk = desk
+        self._store = store
+        self._writer = writer
+        self.task_id = task_id
+
+    async def __call__(self, request: ApprovalRequest) -> str:
+        async def parked() -> None:
+            with contextlib.suppress(InvalidTransition):
+                await self._writer.transition_by_id(
+                    self.task_id, Action.PARK_FOR_APPROVAL, only_from_running=True
+                )
+
+        decision = await self._desk.park(self.task_id, request, parked)
+        await self._run_on(f"approval {decision}")
+        return decision
+
+    async def answered_elsewhere(self, request: ApprovalRequest) -> None:
+        """Called by the turn when another client answered ``request`` first."""
+        if await self._desk.answered_elsewhere(self.task_id, request) is not None:
+            await self._run_on("approval answered in another Codex client")
+
+    async def _run_on(self, reason: str) -> None:
+        # Back to running once nothing else waits for a person.
+        if not await self._store.list_pending_approvals(task_id=self.task_id):
+            with contextlib.suppress(InvalidTransition):
+                await self._writer.transition_by_id(
+                    self.task_id, Action.APPROVAL_RESOLVED, reason=reason
+                )
