@@ -2,14 +2,17 @@
 
 A dropped connection is resumed with ``Last-Event-ID``; events come in order and never
 twice; the task's state (asked of the daemon) tells a finished stream from a lost one.
+Asked for, live deltas (``codex.delta``, never stored, so never resumed) come between them.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import time
 from collections.abc import Collection, Generator, Iterator, Mapping
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import quote
 
@@ -24,6 +27,7 @@ from codex_runner.cli.daemon_errors import (
     raise_for_status,
     unreachable,
 )
+from codex_runner.domain.delta import Delta, DeltaKind
 from codex_runner.domain.durable_event import STATE_CHANGE_TYPES
 from codex_runner.domain.task import TaskState
 from codex_runner.http.wire import EventOut, TaskOut
@@ -54,6 +58,21 @@ class StreamingDaemon(Protocol):
     ) -> AbstractContextManager[httpx.Response]: ...
 
 
+DELTA_EVENT = "codex.delta"
+DELTAS_DROPPED_EVENT = "codex.deltas_dropped"
+
+
+@dataclass(frozen=True)
+class DeltasDropped:
+    """The daemon stopped sending deltas to this too-slow client; durable events go on."""
+
+    reason: str
+
+
+# What following with deltas yields: durable events, live deltas, and the drop notice.
+LiveItem = EventOut | Delta | DeltasDropped
+
+
 class _StreamDropped(Exception):
     """The event stream broke in a way a reconnect may fix."""
 
@@ -67,6 +86,30 @@ def follow_events(
     until_states: Collection[TaskState] = (),
     max_reconnects: int = MAX_RECONNECTS,
 ) -> Iterator[EventOut]:
+    """The task's events after ``after``, live: :func:`follow_live` without deltas."""
+    for item in follow_live(
+        daemon,
+        task_id,
+        after=after,
+        until_terminal=until_terminal,
+        until_states=until_states,
+        max_reconnects=max_reconnects,
+        deltas=False,
+    ):
+        if isinstance(item, EventOut):
+            yield item
+
+
+def follow_live(
+    daemon: StreamingDaemon,
+    task_id: str,
+    *,
+    after: int = 0,
+    until_terminal: bool = True,
+    until_states: Collection[TaskState] = (),
+    max_reconnects: int = MAX_RECONNECTS,
+    deltas: bool = True,
+) -> Iterator[LiveItem]:
     """The task's events after ``after``, live, over Server-Sent Events.
 
     A dropped connection is resumed with ``Last-Event-ID`` (at most ``max_reconnects``
@@ -83,8 +126,12 @@ def follow_events(
         clean = False
         stopped = False
         try:
-            with contextlib.closing(_stream_once(daemon, task_id, last, until_terminal)) as stream:
+            stream_once = _stream_once(daemon, task_id, last, until_terminal, deltas)
+            with contextlib.closing(stream_once) as stream:
                 for event in stream:
+                    if not isinstance(event, EventOut):
+                        yield event
+                        continue
                     if event.seq <= last:
                         continue  # a resumed stream may repeat what we already have
                     last = event.seq
@@ -130,10 +177,12 @@ def _settled_in(daemon: StreamingDaemon, task_id: str, states: Collection[TaskSt
 
 
 def _stream_once(
-    daemon: StreamingDaemon, task_id: str, after: int, until_terminal: bool
-) -> Generator[EventOut, None, None]:
+    daemon: StreamingDaemon, task_id: str, after: int, until_terminal: bool, deltas: bool
+) -> Generator[LiveItem, None, None]:
     path = f"/v1/tasks/{quote(task_id, safe='')}/events/stream"
     params = {"after": after, "until_terminal": "true" if until_terminal else "false"}
+    if deltas:
+        params["deltas"] = "true"
     # Connection: close, so a stream's connection never goes back to the pool: after the
     # server ends a stream, the next call must not race the server closing that socket.
     headers = {"Accept": "text/event-stream", "Last-Event-ID": str(after), "Connection": "close"}
@@ -147,13 +196,19 @@ def _stream_once(
             if response.status_code >= 400:
                 response.read()
                 raise_for_status(response)
-            for data in sse_data(response.iter_lines()):
+            for name, data in sse_messages(response.iter_lines()):
                 try:
-                    yield EventOut.model_validate_json(data)
-                except ValidationError as exc:
+                    if name == DELTA_EVENT:
+                        yield _delta(data)
+                    elif name == DELTAS_DROPPED_EVENT:
+                        yield DeltasDropped(str(json.loads(data).get("reason", "")))
+                    else:
+                        yield EventOut.model_validate_json(data)
+                except (ValidationError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                    why = first_error(exc) if isinstance(exc, ValidationError) else repr(exc)
                     raise ClientError(
                         f"the daemon at {daemon.base_url} sent an event this client cannot "
-                        f"read ({first_error(exc)}); are the versions the same?"
+                        f"read ({why}); are the versions the same?"
                     ) from None
     except httpx.ConnectError:
         raise _StreamDropped(unreachable(daemon.base_url)) from None
@@ -166,19 +221,36 @@ def _enters(event: EventOut, states: Collection[TaskState]) -> bool:
     return event.type in STATE_CHANGE_TYPES and event.data.get("to") in states
 
 
+def _delta(data: str) -> Delta:
+    fields = json.loads(data)
+    return Delta(str(fields["item_id"]), DeltaKind(fields["kind"]), str(fields["text"]))
+
+
 def sse_data(lines: Iterator[str]) -> Iterator[str]:
-    """The ``data`` of each Server-Sent Event; comments (keepalives) and other fields are
-    skipped, multi-line data is joined with newlines."""
+    """The ``data`` of each Server-Sent Event: :func:`sse_messages` without the names."""
+    for _name, data in sse_messages(lines):
+        yield data
+
+
+def sse_messages(lines: Iterator[str]) -> Iterator[tuple[str, str]]:
+    """``(event name, data)`` of each Server-Sent Event (the name is ``message`` when the
+    event names none); comments (keepalives) and other fields are skipped, multi-line data
+    is joined with newlines."""
     data: list[str] = []
+    name = "message"
     for line in lines:
         if not line:
             if data:
-                yield "\n".join(data)
+                yield name, "\n".join(data)
             data = []
+            name = "message"
             continue
         if line.startswith(":"):
             continue
-        name, _, value = line.partition(":")
-        if name == "data":
-            data.append(value[1:] if value.startswith(" ") else value)
+        field, _, value = line.partition(":")
+        value = value[1:] if value.startswith(" ") else value
+        if field == "data":
+            data.append(value)
+        elif field == "event":
+            name = value
     # An event without its closing blank line was cut off; it is read again on resume.

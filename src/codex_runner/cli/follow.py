@@ -3,12 +3,12 @@
 A follow never waits on a state only a person can leave: an interrupted task ends it (it
 waits for `task resume`), and so does a task awaiting approval when the caller says not to
 wait for the approval. Each ending has its own status (:mod:`.exit_codes`) and one line on
-stderr saying what to do next.
+stderr saying what to do next. Readable output also prints the live deltas of items still
+streaming (the answer as it grows, command output as it comes) unless told not to, and on a
+terminal a spinner says which command runs.
 """
 
 from __future__ import annotations
-
-import contextlib
 
 import typer
 from rich.console import Console
@@ -17,7 +17,10 @@ from rich.markup import escape
 from codex_runner.cli import exit_codes
 from codex_runner.cli.client import DaemonClient
 from codex_runner.cli.daemon_errors import ClientError, DaemonLost
+from codex_runner.cli.event_stream import DeltasDropped, follow_live
 from codex_runner.cli.render import TaskEventView, error_exit, print_model_json, styled_state
+from codex_runner.cli.status_line import StatusLine
+from codex_runner.domain.delta import Delta
 from codex_runner.domain.durable_event import STATE_CHANGE_TYPES, TaskEvent
 from codex_runner.domain.task import TaskState
 from codex_runner.domain.transitions import FINAL_STATES
@@ -39,35 +42,31 @@ WAIT_APPROVAL_HELP = (
     "Stop following when the task waits for an approval (exit 4) instead of waiting for "
     "someone to decide it."
 )
+NO_DELTAS_HELP = (
+    "Print Codex's answer and command output once each item completes, instead of live as "
+    "they stream."
+)
 
 
 def follow_task(
-    client: DaemonClient, task_id: str, *, json_output: bool, wait_for_approval: bool = True
+    client: DaemonClient,
+    task_id: str,
+    *,
+    json_output: bool,
+    wait_for_approval: bool = True,
+    deltas: bool = True,
 ) -> None:
     """Stream the task's events until it is completed (exit 0), failed or cancelled (1),
     interrupted (3), awaiting approval without ``wait_for_approval`` (4); 5 when the daemon
-    went away, 130 when the user stops following (the task goes on)."""
+    went away, 130 when the user stops following (the task goes on). With ``deltas`` (and
+    readable output) the items still streaming are printed as they grow."""
     stop_states = {TaskState.INTERRUPTED}
     if not wait_for_approval:
         stop_states.add(TaskState.AWAITING_APPROVAL)
-    view = TaskEventView(out)
-    count = 0
-    seen: tuple[TaskState, str | None] | None = None  # the last state change: state, reason
-    status = contextlib.nullcontext() if json_output else out.status(f"following task {task_id}")
     try:
-        with status as spinner:
-            for event in client.follow_events(
-                task_id, until_terminal=True, until_states=stop_states
-            ):
-                count += 1
-                seen = _state_change(event) or seen
-                if json_output:
-                    print_model_json(event)
-                    continue
-                view(as_task_event(event))
-                if spinner is not None:
-                    shown = seen[0].value if seen else "…"
-                    spinner.update(f"task {task_id}: {shown} · {count} events")
+        seen = _show_events(
+            client, task_id, stop_states, json_output=json_output, deltas=deltas and not json_output
+        )
         task = client.get_task(task_id)
     except KeyboardInterrupt:
         raise error_exit(
@@ -90,6 +89,47 @@ def follow_task(
         tokens = task.usage.total_tokens
         out.print(f"task [bold]{task.id}[/] {styled_state(state)} [dim]({tokens} tokens)[/]")
     _end(client, task, state, reason)
+
+
+def _show_events(
+    client: DaemonClient,
+    task_id: str,
+    stop_states: set[TaskState],
+    *,
+    json_output: bool,
+    deltas: bool,
+) -> tuple[TaskState, str | None] | None:
+    """Print the task's events (and deltas) as they come; the last state change seen."""
+    status = StatusLine(out, f"following task {task_id}", drawn=False if json_output else None)
+    view = TaskEventView(out, status=status)
+    count = 0
+    seen: tuple[TaskState, str | None] | None = None  # the last state change: state, reason
+    try:
+        status.resume()  # draws the spinner, on a terminal
+        for item in follow_live(
+            client,
+            task_id,
+            until_terminal=True,
+            until_states=stop_states,
+            max_reconnects=client.max_reconnects,
+            deltas=deltas,
+        ):
+            if isinstance(item, Delta):
+                view.delta(item)
+            elif isinstance(item, DeltasDropped):
+                continue  # the completed items still come, and print what was not shown
+            elif json_output:
+                seen = _state_change(item) or seen
+                print_model_json(item)
+            else:
+                count += 1
+                seen = _state_change(item) or seen
+                view(as_task_event(item))
+                shown = seen[0].value if seen else "…"
+                status.set_idle(f"task {task_id}: {shown} · {count} events")
+    finally:
+        view.end()
+    return seen
 
 
 def _end(client: DaemonClient, task: TaskOut, state: TaskState, reason: str | None) -> None:

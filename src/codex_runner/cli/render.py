@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import typer
 from pydantic import BaseModel
-from rich.console import Console
+from rich.console import Console, RenderableType
 from rich.markdown import Markdown
 from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
+from codex_runner.cli.status_line import StatusLine
+from codex_runner.cli.streamed_items import StreamedItems
+from codex_runner.domain.delta import Delta
 from codex_runner.domain.durable_event import CODEX_PREFIX, STATE_CHANGE_TYPES, EventType, TaskEvent
 from codex_runner.domain.events import CodexEvent, EventKind, ItemType
 
@@ -25,72 +29,110 @@ def print_json_event(event: CodexEvent) -> None:
 
 
 class LiveView:
-    """One line (or panel) per meaningful event; streaming deltas are not shown."""
+    """One line (or panel) per meaningful event, and the live deltas of items still
+    streaming (:meth:`delta`): the answer as it grows, which its completion then does not
+    print again, and command output as it comes. ``status``, when given, is the spinner
+    that shows the command running now (drawn on a terminal only)."""
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(self, console: Console | None = None, *, status: StatusLine | None = None) -> None:
         self.console = console or Console(highlight=False)
+        # Without a spinner of the caller's, one that is never drawn.
+        self.status = status or StatusLine(self.console, drawn=False)
+        self._streamed = StreamedItems(self.console, self.status)
+
+    def print(self, *objects: RenderableType, **options: Any) -> None:
+        """Print below whatever streamed so far (an answer's open line is ended first)."""
+        self._streamed.break_line()
+        self.console.print(*objects, **options)
+
+    def delta(self, delta: Delta) -> None:
+        """A live piece of an item still streaming."""
+        self._streamed.add(delta)
+
+    def pause(self) -> None:
+        """Leave the terminal to someone else for a moment: any open line ended, the
+        spinner off until ``status.resume()``."""
+        self._streamed.break_line()
+        self.status.pause()
+
+    def end(self) -> None:
+        """The stream ended: take the spinner off and end any line left open."""
+        self.status.close()
+        self._streamed.break_line()
 
     def __call__(self, event: CodexEvent) -> None:
-        c = self.console
         kind = event.kind
         if kind is EventKind.THREAD_STARTED:
-            c.print(f"[dim]thread {event.thread_id}[/]")
+            self.print(f"[dim]thread {event.thread_id}[/]")
         elif kind is EventKind.THREAD_RESUMED:
-            c.print(f"[dim]resumed thread {event.thread_id}[/]")
+            self.print(f"[dim]resumed thread {event.thread_id}[/]")
         elif kind in (EventKind.THREAD_REPLACED, EventKind.WARNING):
-            c.print(f"[yellow]! {escape(event.message or '')}[/]")
+            self.print(f"[yellow]! {escape(event.message or '')}[/]")
         elif kind is EventKind.TURN_STARTED:
-            c.print(f"[dim]turn {event.turn_id} started[/]")
+            self.print(f"[dim]turn {event.turn_id} started[/]")
         elif kind is EventKind.TURN_STEERED:
-            c.print(f"[cyan]» steered:[/] {escape(event.message or '')}")
+            self.print(f"[cyan]» steered:[/] {escape(event.message or '')}")
         elif kind is EventKind.ITEM_STARTED and event.item is not None:
             if event.item.type is ItemType.COMMAND_EXECUTION:
-                c.print(Text.assemble(("$ ", "bold cyan"), (event.item.command or "", "cyan")))
+                self.print(Text.assemble(("$ ", "bold cyan"), (event.item.command or "", "cyan")))
+                self.status.set_command(event.item.command or "")
         elif kind is EventKind.ITEM_COMPLETED and event.item is not None:
             self._item(event)
         elif kind is EventKind.APPROVAL_REQUESTED and event.approval is not None:
+            self.status.set_command(None)  # it waits for a person, it does not run
             a = event.approval
             what = a.command or ", ".join(ch.path for ch in a.changes) or a.reason or a.kind
-            c.print(f"[bold yellow]? approval requested ({a.kind}):[/] {escape(what)}")
+            self.print(f"[bold yellow]? approval requested ({a.kind}):[/] {escape(what)}")
         elif kind is EventKind.APPROVAL_RESOLVED:
-            c.print(f"[yellow]  decision: {escape(event.decision or '')}[/]")
+            self.print(f"[yellow]  decision: {escape(event.decision or '')}[/]")
         elif kind is EventKind.ERROR and event.error is not None:
             retry = " (Codex retries)" if event.error.will_retry else ""
-            c.print(f"[red]error{retry}: {escape(event.error.message)}[/]")
-        elif kind is EventKind.TURN_COMPLETED:
+            self.print(f"[red]error{retry}: {escape(event.error.message)}[/]")
+        if kind in _TURN_ENDS:
+            self.status.set_command(None)
+            self._streamed.forget()
+        if kind is EventKind.TURN_COMPLETED:
             tokens = event.usage.total_tokens if event.usage else 0
-            c.print(f"[bold green]✓ turn completed[/] [dim]({tokens} tokens)[/]")
+            self.print(f"[bold green]✓ turn completed[/] [dim]({tokens} tokens)[/]")
         elif kind is EventKind.TURN_FAILED:
             reason = event.error.message if event.error else "unknown reason"
             cls = f" ({event.error.failure_class})" if event.error else ""
-            c.print(f"[bold red]✗ turn failed{cls}:[/] {escape(reason)}")
+            self.print(f"[bold red]✗ turn failed{cls}:[/] {escape(reason)}")
         elif kind is EventKind.TURN_INTERRUPTED:
-            c.print("[bold yellow]■ turn interrupted[/]")
+            self.print("[bold yellow]■ turn interrupted[/]")
 
     def _item(self, event: CodexEvent) -> None:
         item = event.item
         assert item is not None
-        c = self.console
         if item.type is ItemType.AGENT_MESSAGE and item.text:
-            c.print(
+            if self._streamed.finish_answer(item.id, item.text):
+                return
+            self.print(
                 Panel(Markdown(item.text), title="codex", title_align="left", border_style="blue")
             )
         elif item.type is ItemType.REASONING and item.text:
-            c.print(Text(item.text, style="dim italic"))
+            self.print(Text(item.text, style="dim italic"))
         elif item.type is ItemType.COMMAND_EXECUTION:
+            self.status.set_command(None)
             code = item.exit_code
             style = "green" if code == 0 else "red"
-            lines = (item.output or "").rstrip().splitlines()
+            unprinted = self._streamed.finish_output(item.id, item.output or "")
+            lines = (item.output or "").rstrip().splitlines() if unprinted is None else unprinted
             shown = lines[-MAX_OUTPUT_LINES:]
             if len(lines) > len(shown):
-                c.print(f"[dim]  … {len(lines) - len(shown)} more lines[/]")
+                self.print(f"[dim]  … {len(lines) - len(shown)} more lines[/]")
             for line in shown:
-                c.print(Text("  " + line, style="dim"))
+                self.print(Text("  " + line, style="dim"))
             shown_code = code if code is not None else "?"
-            c.print(f"[{style}]  exit {shown_code}[/] [dim]{item.status or ''}[/]")
+            self.print(f"[{style}]  exit {shown_code}[/] [dim]{item.status or ''}[/]")
         elif item.type is ItemType.FILE_CHANGE:
             for change in item.changes:
-                c.print(f"[magenta]✎ {change.kind} {escape(change.path)}[/]")
+                self.print(f"[magenta]✎ {change.kind} {escape(change.path)}[/]")
+
+
+_TURN_ENDS = frozenset(
+    {EventKind.TURN_COMPLETED, EventKind.TURN_FAILED, EventKind.TURN_INTERRUPTED}
+)
 
 
 # --- daemon client output ----------------------------------------------------------------
@@ -131,12 +173,19 @@ class TaskEventView:
     """Readable lines for a task's durable events: runner events (state changes, messages,
     approvals) plus the Codex events inside them, drawn as :class:`LiveView` draws them."""
 
-    def __init__(self, console: Console | None = None) -> None:
+    def __init__(self, console: Console | None = None, *, status: StatusLine | None = None) -> None:
         self.console = console or Console(highlight=False)
-        self._codex = LiveView(self.console)
+        self._codex = LiveView(self.console, status=status)
+
+    def delta(self, delta: Delta) -> None:
+        """A live piece of an item still streaming (see :class:`LiveView`)."""
+        self._codex.delta(delta)
+
+    def end(self) -> None:
+        self._codex.end()
 
     def __call__(self, event: TaskEvent) -> None:
-        c = self.console
+        c = self._codex  # its print ends an answer's open line first
         data = event.data
         if event.type.startswith(CODEX_PREFIX):
             try:
@@ -183,11 +232,11 @@ class TaskEventView:
         what = str(data.get("command") or paths or data.get("reason") or "")
         offered = data.get("available_decisions")
         decisions = "|".join(str(d) for d in offered) if isinstance(offered, list) else "DECISION"
-        self.console.print(
+        self._codex.print(
             f"[bold yellow]? approval {escape(approval_id)} ({escape(str(data.get('kind', '')))})"
             f":[/] {escape(what)}"
         )
-        self.console.print(
+        self._codex.print(
             f"[dim]  decide: codex-runner approvals decide {escape(approval_id)} "
             f"{escape(decisions)}[/]"
         )

@@ -1,4 +1,6 @@
-"""``codex-runner run``: one Codex turn in a directory, streamed to the terminal."""
+"""``codex-runner run``: one Codex turn in a directory, streamed to the terminal: the answer
+and command output as they stream (unless ``--no-deltas``), and on a terminal a spinner with
+the command running now."""
 
 from __future__ import annotations
 
@@ -7,12 +9,16 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich.console import Console
 
 from codex_runner.cli import exit_codes
 from codex_runner.cli.approvals import approval_handler
+from codex_runner.cli.follow import NO_DELTAS_HELP
 from codex_runner.cli.main import error_console, fail
 from codex_runner.cli.render import LiveView, print_json_event
+from codex_runner.cli.status_line import StatusLine
 from codex_runner.codex.errors import CodexError
+from codex_runner.codex.runtime import ApprovalHandler
 from codex_runner.config import (
     ApprovalPolicy,
     ConfigError,
@@ -20,7 +26,7 @@ from codex_runner.config import (
     SandboxMode,
     load_config,
 )
-from codex_runner.domain.events import TurnStatus
+from codex_runner.domain.events import ApprovalRequest, TurnStatus
 from codex_runner.service.single_turn import run_single_turn
 
 # The choices are config's own types: typer lists them in --help and refuses others.
@@ -42,6 +48,9 @@ def run(
         ),
     ] = None,
     thread: Annotated[str | None, typer.Option(help="Resume this Codex thread id.")] = None,
+    no_deltas: Annotated[
+        bool, typer.Option("--no-deltas", help=NO_DELTAS_HELP, show_default=False)
+    ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="One JSON event per line.")] = False,
 ) -> None:
     """Run one Codex turn in a directory and stream what happens."""
@@ -60,18 +69,28 @@ def run(
         )
     except ConfigError as exc:
         raise fail(str(exc), exit_codes.USAGE) from None
-    view = print_json_event if json_output else LiveView()
+    console = Console(highlight=False)
+    live = None if json_output else LiveView(console, status=StatusLine(console))
     handler = approval_handler(approve, error_console())
     try:
         result = asyncio.run(
             run_single_turn(
-                config, prompt, cwd.resolve(), on_event=view, approvals=handler, thread_id=thread
+                config,
+                prompt,
+                cwd.resolve(),
+                on_event=print_json_event if live is None else live,
+                approvals=handler if live is None else _asked_below(live, handler),
+                thread_id=thread,
+                on_delta=None if live is None or no_deltas else live.delta,
             )
         )
     except CodexError as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
         raise fail("interrupted", exit_codes.STOPPED_BY_USER) from None
+    finally:
+        if live is not None:
+            live.end()
     if result.status is TurnStatus.INTERRUPTED:
         raise fail(
             f"turn interrupted; continue the thread with: codex-runner run PROMPT --cwd "
@@ -82,3 +101,16 @@ def run(
         reason = result.error.message if result.error else result.status.value
         cls = f" [{result.error.failure_class}]" if result.error else ""
         raise fail(f"turn {result.status.value}{cls}: {reason}")
+
+
+def _asked_below(live: LiveView, handler: ApprovalHandler) -> ApprovalHandler:
+    """``handler``, with the spinner off and any open line ended while it asks a person."""
+
+    async def ask(request: ApprovalRequest) -> str:
+        live.pause()
+        try:
+            return await handler(request)
+        finally:
+            live.status.resume()
+
+    return ask

@@ -16,7 +16,12 @@ from rich.table import Table
 from rich.text import Text
 
 from codex_runner.cli.daemon_session import UrlOption, daemon_session, request_body
-from codex_runner.cli.follow import WAIT_APPROVAL_HELP, as_task_event, follow_task
+from codex_runner.cli.follow import (
+    NO_DELTAS_HELP,
+    WAIT_APPROVAL_HELP,
+    as_task_event,
+    follow_task,
+)
 from codex_runner.cli.id_prefix import resolve_task_id
 from codex_runner.cli.render import (
     STATE_STYLES,
@@ -59,6 +64,7 @@ TASK_COLUMNS = (
 NoWaitApproval = Annotated[
     bool, typer.Option("--no-wait-approval", help=WAIT_APPROVAL_HELP, show_default=False)
 ]
+NoDeltas = Annotated[bool, typer.Option("--no-deltas", help=NO_DELTAS_HELP, show_default=False)]
 
 
 def resolve_dir(path: Path | None) -> str | None:
@@ -97,6 +103,7 @@ def submit(
         bool, typer.Option(help="Stream the task's events until it ends or needs a person.")
     ] = False,
     no_wait_approval: NoWaitApproval = False,
+    no_deltas: NoDeltas = False,
     json_output: JsonOption = False,
     url: UrlOption = None,
 ) -> None:
@@ -139,7 +146,11 @@ def submit(
                 )
         if follow:
             follow_task(
-                client, task.id, json_output=json_output, wait_for_approval=not no_wait_approval
+                client,
+                task.id,
+                json_output=json_output,
+                wait_for_approval=not no_wait_approval,
+                deltas=not no_deltas,
             )
 
 
@@ -197,17 +208,23 @@ def logs(
         ),
     ] = False,
     no_wait_approval: NoWaitApproval = False,
+    no_deltas: NoDeltas = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="One API event (EventOut) JSON per line.")
     ] = False,
     url: UrlOption = None,
 ) -> None:
-    """A task's event history, readable (or JSON lines); --follow streams it live."""
+    """A task's event history, readable (or JSON lines); --follow streams it live, with
+    the answer and command output printed as they stream (unless --no-deltas)."""
     with daemon_session(url) as client:
         task_id = resolve_task_id(client, task_id)
         if follow:
             follow_task(
-                client, task_id, json_output=json_output, wait_for_approval=not no_wait_approval
+                client,
+                task_id,
+                json_output=json_output,
+                wait_for_approval=not no_wait_approval,
+                deltas=not no_deltas,
             )
             return
         view = TaskEventView(out)

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from codex_runner.codex.factory import create_runtime
-from codex_runner.codex.runtime import ApprovalHandler, ThreadOptions, TurnResult
+from codex_runner.codex.runtime import ApprovalHandler, DeltaListener, ThreadOptions, TurnResult
 from codex_runner.config import RunnerConfig
 from codex_runner.domain.events import CodexEvent
 
@@ -23,9 +23,11 @@ async def run_single_turn(
     on_event: CodexEventHandler,
     approvals: ApprovalHandler | None = None,
     thread_id: str | None = None,
+    on_delta: DeltaListener | None = None,
 ) -> TurnResult:
     """Open the configured runtime, start (or resume) a thread in ``cwd``, run ``prompt``,
-    hand every event to ``on_event`` as it happens, and close the runtime."""
+    hand every event to ``on_event`` as it happens (and every live delta to ``on_delta``),
+    and close the runtime."""
     runtime = create_runtime(config, approvals)
     await runtime.start()
     try:
@@ -35,6 +37,7 @@ async def run_single_turn(
         else:
             thread = await runtime.start_thread(options)
         turn = await runtime.start_turn(thread.id, prompt)
+        turn.on_delta(on_delta)
         try:
             async for event in turn.events():
                 on_event(event)

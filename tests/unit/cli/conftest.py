@@ -7,6 +7,7 @@ sent. Its SSE route can drop the connection mid-stream to exercise resumption.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -143,6 +144,8 @@ class FakeDaemon:
     graphs: dict[str, GraphOut] = field(default_factory=dict)
     diffs: dict[str, DiffOut] = field(default_factory=dict)
     plans: dict[str, StreamPlan] = field(default_factory=dict)
+    # Per task, live deltas (their JSON) a ?deltas=true stream sends after the event of a seq.
+    deltas: dict[str, dict[int, list[dict[str, str]]]] = field(default_factory=dict)
     requests: list[tuple[str, str, Any]] = field(default_factory=list)
     streams: list[dict[str, Any]] = field(default_factory=list)
     url: str = ""
@@ -301,6 +304,7 @@ def build_app(fake: FakeDaemon) -> Starlette:
         task_id = request.path_params["task_id"]
         after = query(request, "after", _INT, 0)
         until_terminal = query(request, "until_terminal", _BOOL, False)
+        with_deltas = query(request, "deltas", _BOOL, False)
         last_event_id = request.headers.get("Last-Event-ID")
         if task_id not in fake.tasks:
             return missing("task", task_id)
@@ -311,6 +315,7 @@ def build_app(fake: FakeDaemon) -> Starlette:
                 "after": after,
                 "last_event_id": last_event_id,
                 "until_terminal": until_terminal,
+                "deltas": with_deltas,
             }
         )
         plan = fake.plans.get(task_id, StreamPlan())
@@ -327,6 +332,8 @@ def build_app(fake: FakeDaemon) -> Starlette:
                 if limit is not None and event.seq > limit:
                     break
                 yield sse(event)
+                for delta in fake.deltas.get(task_id, {}).get(event.seq, []) if with_deltas else []:
+                    yield f"event: codex.delta\ndata: {json.dumps(delta)}\n\n".encode()
             if limit is not None:
                 raise DropConnection("dropped on purpose")
             fake.tasks[task_id] = fake.tasks[task_id].model_copy(update={"state": plan.settle})

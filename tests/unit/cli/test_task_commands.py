@@ -350,6 +350,49 @@ def test_logs_follow_renders_until_the_task_ends(cli: CliRun, fake: FakeDaemon) 
     assert "task t_a completed" in result.stdout
 
 
+def test_logs_follow_prints_the_answer_as_it_streams_and_not_again(
+    cli: CliRun, fake: FakeDaemon
+) -> None:
+    fake.add_task(task_out("t_a", state=TaskState.RUNNING), history("t_a"))
+    fake.deltas["t_a"] = {
+        2: [{"item_id": "c1", "kind": "command_output", "text": "1 fail"}],
+        6: [
+            {"item_id": "m1", "kind": "agent_message", "text": "Fixed the "},
+            {"item_id": "m1", "kind": "agent_message", "text": "off-by"},
+        ],
+    }
+    result = cli("task", "logs", "t_a", "--follow")
+    assert result.exit_code == 0, result.output
+    assert fake.streams[0]["deltas"] is True
+    out = result.stdout
+    assert out.count("Fixed the off-by-one.") == 1
+    assert "codex: Fixed the off-by-one.\n" in out  # the rest, after what streamed
+    assert out.count("1 failed") == 1  # streamed "1 fail", completed with the rest of it
+    assert out.index("codex: Fixed") < out.index("→ completed")
+
+
+def test_logs_follow_no_deltas_asks_for_none_and_prints_completed_items(
+    cli: CliRun, fake: FakeDaemon
+) -> None:
+    fake.add_task(task_out("t_a", state=TaskState.RUNNING), history("t_a"))
+    fake.deltas["t_a"] = {6: [{"item_id": "m1", "kind": "agent_message", "text": "Fixed"}]}
+    result = cli("task", "logs", "t_a", "--follow", "--no-deltas")
+    assert result.exit_code == 0, result.output
+    assert fake.streams[0]["deltas"] is False
+    assert "codex:" not in result.stdout
+    assert result.stdout.count("Fixed the off-by-one.") == 1
+
+
+def test_logs_follow_json_stays_one_durable_event_per_line(cli: CliRun, fake: FakeDaemon) -> None:
+    fake.add_task(task_out("t_a", state=TaskState.RUNNING), history("t_a"))
+    fake.deltas["t_a"] = {6: [{"item_id": "m1", "kind": "agent_message", "text": "Fixed"}]}
+    result = cli("task", "logs", "t_a", "--follow", "--json")
+    assert result.exit_code == 0, result.output
+    assert fake.streams[0]["deltas"] is False
+    seqs = [EventOut.model_validate_json(line).seq for line in result.stdout.splitlines()]
+    assert seqs == list(range(1, 9))
+
+
 def test_following_a_task_that_fails_exits_1_with_its_reason(cli: CliRun, fake: FakeDaemon) -> None:
     events = [
         event_out("t_a", 1, "task.created", {"prompt": "x"}),
