@@ -27,7 +27,7 @@ from codex_runner.codex.runtime import (
 from codex_runner.domain.conversation import ThreadRecord
 from codex_runner.domain.conversation import Turn as TurnRecord
 from codex_runner.domain.durable_event import EventType, NewEvent
-from codex_runner.domain.events import ApprovalRequest, ErrorInfo, FailureClass, TurnStatus
+from codex_runner.domain.events import ErrorInfo, FailureClass, TurnStatus
 from codex_runner.domain.graph import coordinator_input
 from codex_runner.domain.task import Task
 from codex_runner.domain.transitions import Action, InvalidTransition
@@ -36,6 +36,7 @@ from codex_runner.service.graphs import load_graph
 from codex_runner.service.ingest import ingest_turn_events
 from codex_runner.service.live_run import CrashHistory, LiveRun
 from codex_runner.service.profile_failover import FailoverPolicy
+from codex_runner.service.task_approvals import TaskApprovals
 from codex_runner.service.turn_records import finished_turn
 from codex_runner.service.validation import commit_message
 from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
@@ -194,23 +195,7 @@ class TaskRunner:
     def _approval_handler(self, task_id: str) -> ApprovalHandler:
         """Where the approval requests of this task's turn go: the turn is handed it at
         start, so no request has to be traced back to its task by thread."""
-
-        async def handle(request: ApprovalRequest) -> str:
-            async def parked() -> None:
-                with contextlib.suppress(InvalidTransition):
-                    await self._writer.transition_by_id(
-                        task_id, Action.PARK_FOR_APPROVAL, only_from_running=True
-                    )
-
-            decision = await self._approvals.park(task_id, request, parked)
-            if not await self._store.list_pending_approvals(task_id=task_id):
-                with contextlib.suppress(InvalidTransition):
-                    await self._writer.transition_by_id(
-                        task_id, Action.APPROVAL_RESOLVED, reason=f"approval {decision}"
-                    )
-            return decision
-
-        return handle
+        return TaskApprovals(self._approvals, self._store, self._writer, task_id)
 
     async def _let_go(self, task_id: str, thread_id: str, turn: Turn | None) -> None:
         """A run that failed midway: stop its Codex turn (nobody would read it, and it would
