@@ -40,6 +40,7 @@ from codex_runner.codex.app_server_events import file_changes
 from codex_runner.codex.errors import LOST_THREAD_MESSAGE
 from codex_runner.codex.model_errors import http_status_in, model_error_message
 from codex_runner.codex.safe_text import safe_text
+from codex_runner.domain.delta import Delta, DeltaKind
 from codex_runner.domain.events import (
     CodexEvent,
     ErrorInfo,
@@ -166,6 +167,24 @@ def _json_text(value: Any) -> str | None:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+# What an unfinished item's partial state streams as, and where its text is.
+_DELTA_KINDS: dict[str, DeltaKind] = {
+    "agent_message": DeltaKind.AGENT_MESSAGE,
+    "reasoning": DeltaKind.REASONING,
+    "command_execution": DeltaKind.COMMAND_OUTPUT,
+    "todo_list": DeltaKind.PLAN,
+}
+
+
+def _partial_text(raw: dict[str, Any]) -> str | None:
+    raw_type = raw.get("type")
+    if raw_type == "command_execution":
+        return _text(raw.get("aggregated_output"))
+    if raw_type == "todo_list":
+        return _todo_text(raw.get("items"))
+    return _text(raw.get("text"))
+
+
 def item_from_exec(raw: dict[str, Any]) -> Item:
     raw_type = str(raw.get("type", ""))
     item_type = ITEM_TYPES.get(raw_type, ItemType.OTHER)
@@ -215,6 +234,7 @@ class ExecTranslator:
         self.usage_total: TokenUsage | None = None  # thread total from turn.completed
         self.unknown_types: set[str] = set()
         self._baseline = usage_baseline
+        self._streamed: dict[str, str] = {}  # item id -> its text as the last delta left it
 
     def _event(self, kind: EventKind, **fields: Any) -> CodexEvent:
         return CodexEvent(kind, thread_id=self.thread_id, **fields)
@@ -260,6 +280,33 @@ class ExecTranslator:
             return [self._event(EventKind.ERROR, error=self.last_error)]
         self.unknown_types.add(str(kind))
         return []
+
+    def deltas(self, line: dict[str, Any]) -> list[Delta]:
+        """The live deltas one parsed line carries (see :func:`parse_line`); may be empty.
+
+        Exec lines carry an unfinished item's whole state so far (``item.started``,
+        ``item.updated``), not pieces: a message's or command output's growth becomes the
+        text added since the last line, a todo list (or text that changed rather than grew)
+        a snapshot that replaces it. ``item.completed`` carries none: the completed item is
+        the durable record.
+        """
+        raw = line.get("item")
+        if not isinstance(raw, dict):
+            return []
+        item_id = str(raw.get("id", ""))
+        if line.get("type") == "item.completed":
+            self._streamed.pop(item_id, None)
+            return []
+        kind = _DELTA_KINDS.get(str(raw.get("type")))
+        text = _partial_text(raw)
+        if line.get("type") not in ("item.started", "item.updated") or kind is None or not text:
+            return []
+        before = self._streamed.get(item_id, "")
+        self._streamed[item_id] = text
+        if kind is DeltaKind.PLAN or not text.startswith(before):
+            return [] if text == before else [Delta(item_id, kind, text, replaces=True)]
+        added = text[len(before) :]
+        return [Delta(item_id, kind, added)] if added else []
 
     def _item(self, kind: str, raw: Any) -> list[CodexEvent]:
         if not isinstance(raw, dict):

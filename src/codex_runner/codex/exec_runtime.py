@@ -446,3 +446,5 @@ class ExecRuntime:
                 turn.thread_announced(translator.started_thread_id)
             for event in events:
                 recorder.emit(event)
+            for delta in translator.deltas(parsed):
+                recorder.emit_delta(delta)

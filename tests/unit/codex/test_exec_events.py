@@ -16,6 +16,7 @@ from codex_runner.codex.exec_events import (
     usage_delta,
     usage_from_exec,
 )
+from codex_runner.domain.delta import Delta, DeltaKind
 from codex_runner.domain.events import (
     CodexEvent,
     EventKind,
@@ -244,3 +245,65 @@ def test_lost_thread_is_recognised_in_stderr() -> None:
     assert reason is not None and reason.startswith("thread/resume: thread/resume failed: no")
     assert lost_thread_reason("Error: some other failure") is None
     assert lost_thread_reason(None) is None
+
+
+def _line(kind: str, **item: Any) -> dict[str, Any]:
+    return {"type": kind, "item": item}
+
+
+def test_a_growing_command_output_and_message_stream_as_the_text_each_line_adds() -> None:
+    translator = ExecTranslator(THREAD)
+    command = {"id": "item_1", "type": "command_execution", "command": "make"}
+    message = {"id": "item_2", "type": "agent_message"}
+    lines = [
+        _line("item.started", **command, aggregated_output="", status="in_progress"),
+        _line("item.updated", **command, aggregated_output="one\n", status="in_progress"),
+        _line("item.updated", **command, aggregated_output="one\ntwo\n", status="in_progress"),
+        _line("item.started", **message, text="The ans"),
+        _line("item.updated", **message, text="The answer"),
+        _line("item.updated", **message, text="The answer"),  # nothing new: no delta
+    ]
+
+    deltas = [d for line in lines for d in translator.deltas(line)]
+
+    assert deltas == [
+        Delta("item_1", DeltaKind.COMMAND_OUTPUT, "one\n"),
+        Delta("item_1", DeltaKind.COMMAND_OUTPUT, "two\n"),
+        Delta("item_2", DeltaKind.AGENT_MESSAGE, "The ans"),
+        Delta("item_2", DeltaKind.AGENT_MESSAGE, "wer"),
+    ]
+
+
+def test_a_todo_list_streams_as_snapshots_and_rewritten_text_replaces_what_was_sent() -> None:
+    translator = ExecTranslator(THREAD)
+    todo = {"id": "item_3", "type": "todo_list"}
+    first = [{"text": "read", "completed": False}, {"text": "fix", "completed": False}]
+    second = [{"text": "read", "completed": True}, {"text": "fix", "completed": False}]
+
+    assert translator.deltas(_line("item.started", **todo, items=first)) == [
+        Delta("item_3", DeltaKind.PLAN, "[ ] read\n[ ] fix", replaces=True)
+    ]
+    assert translator.deltas(_line("item.updated", **todo, items=second)) == [
+        Delta("item_3", DeltaKind.PLAN, "[x] read\n[ ] fix", replaces=True)
+    ]
+    message = {"id": "item_4", "type": "reasoning"}
+    translator.deltas(_line("item.updated", **message, text="Thinking about it"))
+    assert translator.deltas(_line("item.updated", **message, text="Rethought")) == [
+        Delta("item_4", DeltaKind.REASONING, "Rethought", replaces=True)
+    ]
+
+
+def test_completed_items_and_other_lines_carry_no_delta() -> None:
+    translator = ExecTranslator(THREAD)
+    message = {"id": "item_1", "type": "agent_message"}
+    translator.deltas(_line("item.updated", **message, text="partial"))
+
+    assert translator.deltas(_line("item.completed", **message, text="partial and whole")) == []
+    # Its id is forgotten with it: a later item reusing it (a resumed process numbers its
+    # items from item_0 again) streams from its own start.
+    assert translator.deltas(_line("item.started", **message, text="new")) == [
+        Delta("item_1", DeltaKind.AGENT_MESSAGE, "new")
+    ]
+    assert translator.deltas(_line("item.updated", id="x", type="file_change", changes=[])) == []
+    assert translator.deltas({"type": "turn.started"}) == []
+    assert translator.deltas({"type": "item.updated", "item": "not an object"}) == []
