@@ -20,7 +20,8 @@ The daemon and the raw app-server are measured in alternating blocks so machine 
 both alike; medians are compared.
 
 Run: ``make bench`` or ``.venv/bin/python bench/followup_latency.py [--blocks 8]``
-(``--warm-threads 0``: the daemon releases every thread after its turn, as it used to).
+(``--warm-threads 0``: the daemon releases every thread after its turn, as it used to;
+``--listen stdio``: the daemon talks to its app-server on stdio instead of the shared socket).
 Targets (issue 16): follow-up <= 1.10x the raw warm turn; first turn <= 1.25x raw.
 """
 
@@ -161,7 +162,9 @@ def _row(name: str, samples: list[float], base_ms: float) -> str:
     )
 
 
-async def main(blocks: int, followups: int, warm_threads: int | None) -> None:
+async def main(
+    blocks: int, followups: int, warm_threads: int | None, listen: str | None = None
+) -> None:
     os.environ.setdefault("MOCK_API_KEY", "bench")
     root = Path(tempfile.mkdtemp(prefix="codex-runner-followup-"))
     try:
@@ -171,9 +174,13 @@ async def main(blocks: int, followups: int, warm_threads: int | None) -> None:
             codex = {"config": server.codex_config(), "approval_policy": "never"}
             raw_home, daemon_home = root / "raw", root / "daemon"
             service = {} if warm_threads is None else {"warm_threads": warm_threads}
-            for home, settings in ((raw_home, {}), (daemon_home, service)):
+            daemon_codex = codex if listen is None else {**codex, "listen": listen}
+            for home, codex_settings, settings in (
+                (raw_home, codex, {}),
+                (daemon_home, daemon_codex, service),
+            ):
                 home.mkdir()
-                config_toml = {"codex": codex, "service": settings}
+                config_toml = {"codex": codex_settings, "service": settings}
                 (home / "config.toml").write_text(tomli_w.dumps(config_toml))
             config = load_config(raw_home)
             prepare_codex_home(config)
@@ -240,5 +247,11 @@ if __name__ == "__main__":
         default=None,
         help="the daemon's [service] warm_threads (0 shows follow-ups without warm threads)",
     )
+    parser.add_argument(
+        "--listen",
+        choices=["socket", "stdio"],
+        default=None,
+        help="the daemon's [codex] listen (how it talks to its app-server; default its default)",
+    )
     args = parser.parse_args()
-    asyncio.run(main(args.blocks, args.followups, args.warm_threads))
+    asyncio.run(main(args.blocks, args.followups, args.warm_threads, args.listen))
