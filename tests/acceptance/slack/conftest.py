@@ -29,7 +29,17 @@ from .fake_slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 
 API_TOKEN = "daemon-api-token"
 
+SLACK_STREAMED_ANSWER = (
+    "Slack sees this answer grow in the status message, piece by piece, then posted whole."
+)
+
 SLACK_RULES: list[dict[str, Any]] = [
+    {
+        # About three seconds of writing: a few live edits of the status message, at most
+        # one a second.
+        "match": "stream slowly",
+        "responses": [[{"message": SLACK_STREAMED_ANSWER, "deltas": 8, "delta_delay": 0.4}]],
+    },
     {"match": "hello", "responses": [[{"message": "Hi there, **friend**"}]]},
     {"match": "what did I say", "responses": [[{"echo": True}]]},
     {"match": "hang forever", "responses": [[{"hang": True}]]},

@@ -9,6 +9,7 @@ import asyncio
 import itertools
 import json
 import struct
+import time
 import uuid
 import zlib
 from collections.abc import Callable
@@ -37,6 +38,8 @@ class ApiCall:
     method: str
     params: dict[str, Any]
     status: int
+    # When the request arrived (time.monotonic()): rate limits are checked on these.
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -294,6 +297,7 @@ class FakeSlack:
     # --- Web API ---------------------------------------------------------------------------
 
     async def _api(self, request: web.Request) -> web.Response:
+        arrived = time.monotonic()
         method = request.match_info["method"]
         params: dict[str, Any] = dict(request.query)
         if request.method == "POST":
@@ -305,23 +309,25 @@ class FakeSlack:
             "token"
         )
         if method in self.down_methods:
-            self.calls.append(ApiCall(method, params, 500))
+            self.calls.append(ApiCall(method, params, 500, arrived))
             await self._touch()
             return web.json_response({"ok": False, "error": "internal_error"}, status=500)
         expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
         if token != expected:
-            return self._answer(method, params, {"ok": False, "error": "invalid_auth"})
+            return self._answer(method, params, {"ok": False, "error": "invalid_auth"}, arrived)
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
-            return self._answer(method, params, {"ok": False, "error": "unknown_method"})
+            return self._answer(method, params, {"ok": False, "error": "unknown_method"}, arrived)
         body, headers = handler(params)
-        response = self._answer(method, params, body)
+        response = self._answer(method, params, body, arrived)
         response.headers.update(headers)
         await self._touch()
         return response
 
-    def _answer(self, method: str, params: dict[str, Any], body: dict[str, Any]) -> web.Response:
-        self.calls.append(ApiCall(method, params, 200))
+    def _answer(
+        self, method: str, params: dict[str, Any], body: dict[str, Any], arrived: float
+    ) -> web.Response:
+        self.calls.append(ApiCall(method, params, 200, arrived))
         return web.json_response(body)
 
     def _m_auth_test(self, params: dict[str, Any]) -> Reply:

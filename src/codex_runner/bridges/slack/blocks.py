@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from codex_runner.bridges.slack.mrkdwn import escape
+from codex_runner.bridges.slack.mrkdwn import escape, to_mrkdwn
 
 ACTION_PREFIX = "approval:"  # action_id = ACTION_PREFIX + decision; value = approval id
 _SECTION_LIMIT = 2_900  # a section's text may hold 3,000 characters
@@ -95,6 +95,14 @@ CANCELLED = ":no_entry_sign: Cancelled."
 def running_text(command: str) -> str:
     short = command if len(command) <= 200 else command[:197] + "…"
     return f":hourglass_flowing_sand: Running `{escape(short)}`"
+
+
+def writing_text(answer: str) -> str:
+    """The status message while Codex writes its answer: the text so far (its end, if long)."""
+    text = to_mrkdwn(answer)
+    if len(text) > _SECTION_LIMIT:
+        text = "…" + text[-_SECTION_LIMIT:]
+    return f":writing_hand: Writing…\n{text}"
 
 
 def done_text(total_tokens: int) -> str:

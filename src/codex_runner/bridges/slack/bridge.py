@@ -23,6 +23,7 @@ from codex_runner.bridges.slack.app import Inbound, build_app
 from codex_runner.bridges.slack.conversations import Conversations
 from codex_runner.bridges.slack.db import SEEN_RETENTION_S, BridgeDb, Session
 from codex_runner.bridges.slack.event_log import TaskLog
+from codex_runner.bridges.slack.live_status import LiveStatus, StatusLocks
 from codex_runner.bridges.slack.names import DisplayNames
 from codex_runner.bridges.slack.outbox import Outbox
 from codex_runner.bridges.slack.relay import EventContext, Relay
@@ -89,8 +90,14 @@ class SlackBridge:
         api = WebSlackApi(client)
         task_log = TaskLog(self._service.record_event)
         names = self._names = DisplayNames(api)
+        status_locks = StatusLocks()
         outbox = self._outbox = Outbox(
-            db, api, task_log, retry_base_s=settings.retry_base_s, retry_max_s=settings.retry_max_s
+            db,
+            api,
+            task_log,
+            retry_base_s=settings.retry_base_s,
+            retry_max_s=settings.retry_max_s,
+            status_locks=status_locks,
         )
         conversations = self.conversations = Conversations(
             settings=settings,
@@ -111,6 +118,7 @@ class SlackBridge:
             outbox.notify,
             conversations.dispatch_next,
             self._service.settle_watch,
+            LiveStatus(db, api, self._service.live_deltas, status_locks),
         )
         self.helpers = AgentHelpers(
             db=db,

@@ -19,6 +19,7 @@ from codex_runner.bridges.slack import event_log
 from codex_runner.bridges.slack.api import SlackApi, SlackRejected, SlackUnavailable
 from codex_runner.bridges.slack.db import BridgeDb, OutboxEntry
 from codex_runner.bridges.slack.event_log import TaskLog
+from codex_runner.bridges.slack.live_status import StatusLocks
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +41,11 @@ class Outbox:
         retry_base_s: float,
         retry_max_s: float,
         clock: Callable[[], float] = time.time,
+        status_locks: StatusLocks | None = None,
     ) -> None:
         self._db = db
+        # Shared with the live edits of status messages: an update waits for one on its way.
+        self._status_locks = status_locks if status_locks is not None else StatusLocks()
         self._api = api
         self._log = task_log
         self._base = retry_base_s
@@ -134,9 +138,10 @@ class Outbox:
             ts = self._db.ref_ts(post.lane, str(payload["ref"]))
             if ts is None:
                 raise ValueError(f"no posted message {payload['ref']} to update")
-            await self._api.update_message(
-                post.channel, ts, str(payload["text"]), payload.get("blocks")
-            )
+            async with self._status_locks.hold(post.lane):
+                await self._api.update_message(
+                    post.channel, ts, str(payload["text"]), payload.get("blocks")
+                )
             return ts
         if post.op == "react":
             await self._api.add_reaction(post.channel, str(payload["ts"]), str(payload["name"]))

@@ -16,6 +16,7 @@ from typing import Any
 
 from codex_runner.bridges.slack import blocks
 from codex_runner.bridges.slack.db import BridgeDb, Post, Session
+from codex_runner.bridges.slack.live_status import LiveStatus
 from codex_runner.bridges.slack.mrkdwn import split_message, to_mrkdwn
 from codex_runner.domain.durable_event import EventType, TaskEvent
 from codex_runner.domain.events import EventKind, ItemType
@@ -172,8 +173,10 @@ class Relay:
         on_posts: Callable[[], None],
         on_turn_end: Callable[[str], Awaitable[None]],
         settle_watch: WatchSettling,
+        live: LiveStatus | None = None,
     ) -> None:
         self._db = db
+        self._live = live
         self._follow = follow
         self._context = context
         self._on_posts = on_posts
@@ -216,6 +219,8 @@ class Relay:
         """Post what ``event`` means in the thread; the status message's new reference."""
         ctx = await self._context(event, session)
         plan = plan_posts(event, session, status_ref, ctx)
+        if self._live is not None:  # first: no live edit may follow these posts
+            self._live.saw(key, event, plan.status_ref, plan.turn_ended)
         self._db.relay(key, plan.posts, cursor=event.seq, status_ref=plan.status_ref)
         if plan.posts:
             self._on_posts()
@@ -244,6 +249,13 @@ class Relay:
         session = self._db.session(key)
         if session is None:
             return
+        if self._live is None:
+            await self._follow_task(key, session)
+            return
+        async with self._live.following(key, session.task_id):
+            await self._follow_task(key, session)
+
+    async def _follow_task(self, key: str, session: Session) -> None:
         task_id = session.task_id
         status_ref = session.status_ref
         if await self._done_at(key, self._settle_watch(task_id), session.event_cursor):
