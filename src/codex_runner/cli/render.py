@@ -37,7 +37,7 @@ class LiveView:
     def __init__(self, console: Console | None = None, *, status: StatusLine | None = None) -> None:
         self.console = console or Console(highlight=False)
         # Without a spinner of the caller's, one that is never drawn.
-        self.status = status or StatusLine(self.console, drawn=False)
+        self.status = status if status is not None else StatusLine(self.console, drawn=False)
         self._streamed = StreamedItems(self.console, self.status)
 
     def print(self, *objects: RenderableType, **options: Any) -> None:
