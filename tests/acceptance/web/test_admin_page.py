@@ -73,7 +73,8 @@ class PageTrouble:
 async def timeline_entries(page: Page) -> list[tuple[int, str]]:
     """The timeline's entries as shown, top to bottom: (seq, what: the event type, or
     "command" for a command)."""
-    entries: list[list[str]] = await page.locator("#timeline > li").evaluate_all(
+    # Only the events' entries: a block still growing from live deltas has no seq.
+    entries: list[list[str]] = await page.locator("#timeline > li[data-seq]").evaluate_all(
         "nodes => nodes.map(n => [n.dataset.seq,"
         " n.classList.contains('command') ? 'command' : n.dataset.type])"
     )
