@@ -42,6 +42,7 @@ from codex_runner.http.wire import (
     TaskList,
     TaskOut,
 )
+from codex_runner.http.wire_sessions import AttachCreate, AttachOut, ThreadList
 
 CALL_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 EVENT_PAGE = 500
@@ -188,6 +189,24 @@ class DaemonClient:
 
     def get_graph(self, graph_id: str) -> GraphOut:
         return self._call(GraphOut, "GET", f"/v1/graphs/{_seg(graph_id)}")
+
+    # --- live sessions ---------------------------------------------------------------------
+
+    def attach_target(self, task_id: str) -> AttachOut:
+        return self._call(AttachOut, "GET", f"/v1/tasks/{_seg(task_id)}/attach")
+
+    def open_attachment(self, task_id: str, pid: int) -> AttachOut:
+        path = f"/v1/tasks/{_seg(task_id)}/attach"
+        return self._call(AttachOut, "POST", path, body=AttachCreate(pid=pid))
+
+    def close_attachment(self, task_id: str, attachment_id: str) -> None:
+        self._request("DELETE", f"/v1/tasks/{_seg(task_id)}/attach/{_seg(attachment_id)}")
+
+    def threads(self, *, cwd: str | None = None, limit: int = 50) -> ThreadList:
+        params: list[tuple[str, str | int]] = [("limit", limit)]
+        if cwd is not None:
+            params.append(("cwd", cwd))
+        return self._call(ThreadList, "GET", "/v1/threads", params=params)
 
     # --- the live event stream -------------------------------------------------------------
 

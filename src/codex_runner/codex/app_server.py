@@ -172,6 +172,7 @@ class AppServerRuntime:
             wrap=self._trace if self._rpc_log is not None else None,
         )
         self._conn = conn
+        self._routes.new_connection()
         try:
             info = await conn.open()
         except BaseException:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +24,8 @@ from codex_runner.codex.jsonrpc import SERVER_REQUEST_ID
 from codex_runner.domain.events import ApprovalRequest
 
 log = logging.getLogger(__name__)
+
+MAX_EARLY_RESOLUTIONS = 1024  # resolutions kept for requests not handled yet
 
 # The loaded thread's channel when a turn may be adopted on it, else None.
 AdoptableThread = Callable[[str], TurnChannel | None]
@@ -43,6 +46,7 @@ class TurnRoutes:
         # Server requests waiting for an answer: Codex's request id -> (turn, approval id),
         # so that ``serverRequest/resolved`` from another client can stand the runner down.
         self._server_requests: dict[str, tuple[AppServerTurn, str]] = {}
+        self._resolved_early: OrderedDict[str, None] = OrderedDict()
         # Told of each turn another client starts on a thread the runner has loaded.
         self.on_turn_started_elsewhere: Callable[[AppServerTurn], None] | None = None
 
@@ -102,10 +106,21 @@ class TurnRoutes:
     def _resolved_elsewhere(self, params: dict[str, Any]) -> None:
         # Codex tells every client when a request is resolved, the one that answered too:
         # by then the runner's own answer has removed the entry.
-        entry = self._server_requests.pop(str(params.get("requestId")), None)
+        key = str(params.get("requestId"))
+        entry = self._server_requests.pop(key, None)
         if entry is not None:
             turn, approval_id = entry
             turn.answered_elsewhere(approval_id)
+            return
+        # The request itself may not be handled yet (its task has not run: both messages
+        # came in one read); remember the answer for it, boundedly.
+        self._resolved_early[key] = None
+        while len(self._resolved_early) > MAX_EARLY_RESOLUTIONS:
+            self._resolved_early.popitem(last=False)
+
+    def new_connection(self) -> None:
+        """Request ids are per connection: what an earlier one resolved means nothing now."""
+        self._resolved_early.clear()
 
     async def server_request(self, method: str, params: dict[str, Any]) -> Any:
         if method not in wire.APPROVAL_METHODS:
@@ -117,6 +132,10 @@ class TurnRoutes:
             return wire.approval_response(request.kind, wire_decisions[decision], params)
         key = str(SERVER_REQUEST_ID.get(None))
         self._server_requests[key] = (turn, request.id)
+        if self._resolved_early.pop(key, False) is None:
+            # Answered elsewhere already: stand down once the turn has it parked.
+            self._server_requests.pop(key, None)
+            asyncio.get_running_loop().call_soon(turn.answered_elsewhere, request.id)
         try:
             return await turn.answer_approval(request, wire_decisions, params)
         finally:

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any, Protocol
 
 from codex_runner.codex import app_server_events as wire
@@ -70,6 +70,10 @@ class AppServerTurn:
         self.pending_approvals: dict[str, asyncio.Future[str]] = {}
         self.last_error: ErrorInfo | None = None
         self.watchdog: asyncio.Task[None] | None = None
+        # The tasks answering approvals, and those another client answered whose answer is
+        # still being recorded (see wait()).
+        self._answering: dict[str, asyncio.Task[Any]] = {}
+        self._settling: set[asyncio.Task[Any]] = set()
 
     @property
     def thread_id(self) -> str:
@@ -95,7 +99,12 @@ class AppServerTurn:
         self.recorder.delta_listener = listener
 
     async def wait(self, timeout: float | None = None) -> TurnResult:
-        return await self.recorder.wait(timeout)
+        result = await self.recorder.wait(timeout)
+        if self._settling:
+            # A decision made just before the turn ended is still being recorded (another
+            # client's answer, say): whoever waits for the turn then sees it recorded.
+            await asyncio.wait(set(self._settling), timeout=self._request_timeout_s)
+        return result
 
     # ending --------------------------------------------------------------------------------
     def stop_watchdog(self) -> None:
@@ -175,6 +184,12 @@ class AppServerTurn:
         if future is None or future.done():
             return False
         future.set_result(ANSWERED_ELSEWHERE)
+        # From now on, whoever waits for the turn waits for this answer to be recorded too:
+        # the turn may complete before the answering task next runs.
+        answering = self._answering.get(approval_id)
+        if answering is not None:
+            self._settling.add(answering)
+            answering.add_done_callback(self._settling.discard)
         return True
 
     def force_pending_approvals(self, preferred: Sequence[str] = ("decline", "cancel")) -> None:
@@ -234,33 +249,51 @@ class AppServerTurn:
                 error or ErrorInfo("Codex reported the turn failed", FailureClass.MODEL_ERROR),
             )
 
+    async def _stand_down(self, handler: asyncio.Future[str], request: ApprovalRequest) -> None:
+        """Another client answered ``request``: tell the handler (it records the approval as
+        answered elsewhere and returns), then say so in the turn's events."""
+        note = getattr(self._approvals, "answered_elsewhere", None)
+        if note is None:
+            handler.cancel()
+        else:
+            note(request)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(handler, self._request_timeout_s)
+        self.recorder.emit(
+            CodexEvent(
+                EventKind.APPROVAL_RESOLVED,
+                request.thread_id,
+                self.id,
+                approval=request,
+                decision=ANSWERED_ELSEWHERE,
+            )
+        )
+
     async def answer_approval(
         self, request: ApprovalRequest, wire_decisions: dict[str, Any], params: dict[str, Any]
     ) -> Any:
         """Park ``request`` with this turn's handler; the wire answer to send Codex."""
         forced: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self.pending_approvals[request.id] = forced
+        if (current := asyncio.current_task()) is not None:
+            self._answering[request.id] = current
         self.recorder.emit(
             CodexEvent(EventKind.APPROVAL_REQUESTED, request.thread_id, self.id, approval=request)
         )
+        handler = asyncio.ensure_future(self._approvals(request))
         try:
-            decision = await _first_of(self._approvals(request), forced)
+            decision = await _first_of(handler, forced)
+        except BaseException:
+            handler.cancel()
+            raise
         finally:
             self.pending_approvals.pop(request.id, None)
+            self._answering.pop(request.id, None)
         if decision == ANSWERED_ELSEWHERE:
-            note = getattr(self._approvals, "answered_elsewhere", None)
-            if note is not None:
-                await note(request)
-            self.recorder.emit(
-                CodexEvent(
-                    EventKind.APPROVAL_RESOLVED,
-                    request.thread_id,
-                    self.id,
-                    approval=request,
-                    decision=decision,
-                )
-            )
+            await self._stand_down(handler, request)
             return NO_REPLY
+        if not handler.done():
+            handler.cancel()  # a decision the runtime forced (interrupt, shutdown)
         if decision not in wire_decisions:
             # Never fall back to an accepting answer: decline, else cancel.
             fallback = fallback_decision(request)
@@ -287,17 +320,13 @@ class AppServerTurn:
         return wire.approval_response(request.kind, wire_decisions[decision], params)
 
 
-async def _first_of(decision: Awaitable[str], forced: asyncio.Future[str]) -> str:
-    """The handler's decision, unless the runtime forces one first (interrupt, shutdown)."""
-    handler = asyncio.ensure_future(decision)
-    try:
-        done, _ = await asyncio.wait({handler, forced}, return_when=asyncio.FIRST_COMPLETED)
-        if forced in done:
-            return forced.result()
-        return handler.result()
-    finally:
-        if not handler.done():
-            handler.cancel()
+async def _first_of(handler: asyncio.Future[str], forced: asyncio.Future[str]) -> str:
+    """The handler's decision, unless the runtime forces one first (interrupt, shutdown,
+    another client's answer); the caller decides what becomes of the handler then."""
+    done, _ = await asyncio.wait({handler, forced}, return_when=asyncio.FIRST_COMPLETED)
+    if forced in done:
+        return forced.result()
+    return handler.result()
 
 
 def wire_inputs(inputs: Sequence[TurnInput]) -> list[dict[str, Any]]:

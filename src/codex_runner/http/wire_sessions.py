@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from codex_runner.codex.thread_catalog import ThreadSummary
-from codex_runner.service.live_sessions import Attachment, AttachTarget
+if TYPE_CHECKING:  # the CLI reads these models without loading the service
+    from codex_runner.codex.thread_catalog import ThreadSummary
+    from codex_runner.service.live_sessions import Attachment, AttachTarget
 
 
 class AttachOut(BaseModel):

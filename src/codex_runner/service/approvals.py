@@ -58,6 +58,10 @@ class ApprovalDesk:
         # turn (Codex 0.163 offers no decline for commands, and cancel interrupts), the
         # task must say it was the timeout, not that someone interrupted it.
         self._expiries: dict[str, str] = {}
+        # Codex request id -> the approval parked for it, and the requests another client
+        # answered (remembered until their park ends: the answer may come before the park).
+        self._parked: dict[str, str] = {}
+        self._elsewhere: set[str] = set()
 
     async def park(
         self,
@@ -71,17 +75,34 @@ class ApprovalDesk:
         )
         future: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._futures[approval.id] = future
+        self._parked[request.id] = approval.id
         self._asked.add(task_id)
         try:
             seq = await self._store.create_approval(approval)
             await self._publish_seq(task_id, seq)
             await on_parked()
+            if request.id in self._elsewhere and not future.done():
+                future.set_result(ANSWERED_ELSEWHERE)  # answered before it was stored
             try:
-                return await asyncio.wait_for(asyncio.shield(future), self._timeout_s)
+                decision = await asyncio.wait_for(asyncio.shield(future), self._timeout_s)
             except TimeoutError:
                 return await self._expire(approval, request)
+            if decision == ANSWERED_ELSEWHERE:
+                await self._record_elsewhere(approval)
+            return decision
         finally:
             self._futures.pop(approval.id, None)
+            self._parked.pop(request.id, None)
+            self._elsewhere.discard(request.id)
+
+    async def _record_elsewhere(self, approval: Approval) -> None:
+        try:
+            decided = await self._store.decide_approval(
+                approval.id, ANSWERED_ELSEWHERE, by=ELSEWHERE_BY, now=self._clock()
+            )
+        except ApprovalAlreadySettled:
+            return  # decided here, or expired, just before: that stands
+        await self._publish_outcome(decided, durable_event.EventType.APPROVAL_DECIDED)
 
     async def decide(self, approval_id: str, decision: str, by: str) -> Approval:
         """Decide a pending approval once; raises the domain errors for a bad decision."""
@@ -96,20 +117,14 @@ class ApprovalDesk:
             future.set_result(decision)
         return decided
 
-    async def answered_elsewhere(self, task_id: str, request: ApprovalRequest) -> Approval | None:
-        """Another client of the shared app-server answered ``request`` first: record that,
-        once; None when the approval was settled meanwhile (its turn ended first)."""
-        for approval in await self._store.list_pending_approvals(task_id=task_id):
-            if approval.request_id == request.id:
-                try:
-                    decided = await self._store.decide_approval(
-                        approval.id, ANSWERED_ELSEWHERE, by=ELSEWHERE_BY, now=self._clock()
-                    )
-                except ApprovalAlreadySettled:
-                    return None
-                await self._publish_outcome(decided, durable_event.EventType.APPROVAL_DECIDED)
-                return decided
-        return None
+    def answered_elsewhere(self, request: ApprovalRequest) -> None:
+        """Another client of the shared app-server answered ``request`` first: its parked
+        approval (now, or once ``park`` has stored it) is recorded as answered elsewhere."""
+        self._elsewhere.add(request.id)
+        approval_id = self._parked.get(request.id)
+        future = self._futures.get(approval_id) if approval_id is not None else None
+        if future is not None and not future.done():
+            future.set_result(ANSWERED_ELSEWHERE)
 
     async def end_turn(self, task_id: str) -> None:
         """The turn is over: nobody can answer its pending approvals any more."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 
+from codex_runner.domain.approval import ANSWERED_ELSEWHERE
 from codex_runner.domain.events import ApprovalRequest
 from codex_runner.domain.transitions import Action, InvalidTransition
 from codex_runner.service.approvals import ApprovalDesk
@@ -31,13 +32,16 @@ class TaskApprovals:
                 )
 
         decision = await self._desk.park(self.task_id, request, parked)
-        await self._run_on(f"approval {decision}")
+        if decision == ANSWERED_ELSEWHERE:
+            await self._run_on("approval answered in another Codex client")
+        else:
+            await self._run_on(f"approval {decision}")
         return decision
 
-    async def answered_elsewhere(self, request: ApprovalRequest) -> None:
-        """Called by the turn when another client answered ``request`` first."""
-        if await self._desk.answered_elsewhere(self.task_id, request) is not None:
-            await self._run_on("approval answered in another Codex client")
+    def answered_elsewhere(self, request: ApprovalRequest) -> None:
+        """Called by the turn when another client answered ``request`` first: the parked
+        request ends recorded as answered elsewhere, and this handler returns."""
+        self._desk.answered_elsewhere(request)
 
     async def _run_on(self, reason: str) -> None:
         # Back to running once nothing else waits for a person.

@@ -39,12 +39,16 @@ async def test_an_approval_answered_by_another_client_is_never_answered_again(
     told: list[str] = []
 
     class Human:
-        async def __call__(self, request: ApprovalRequest) -> str:
-            await asyncio.Event().wait()
-            raise AssertionError("unreachable")
+        def __init__(self) -> None:
+            self.elsewhere = asyncio.Event()
 
-        async def answered_elsewhere(self, request: ApprovalRequest) -> None:
+        async def __call__(self, request: ApprovalRequest) -> str:
+            await self.elsewhere.wait()
+            return ANSWERED_ELSEWHERE
+
+        def answered_elsewhere(self, request: ApprovalRequest) -> None:
             told.append(request.command or "")
+            self.elsewhere.set()
 
     runtime, peer = await _runtime(tmp_path, harness)
     await _open_thread(runtime, peer)
@@ -70,6 +74,44 @@ async def test_an_approval_answered_by_another_client_is_never_answered_again(
     assert message.get("method") == "thread/unsubscribe", message
     peer.reply(message, {"status": "unsubscribed"})
     await release
+    await runtime.close()
+
+
+async def test_an_answer_elsewhere_that_arrives_with_the_request_is_not_missed(
+    tmp_path: Path,
+) -> None:
+    harness = Harness()
+    asked: list[str] = []
+
+    class Human:
+        def __init__(self) -> None:
+            self.elsewhere = asyncio.Event()
+
+        async def __call__(self, request: ApprovalRequest) -> str:
+            asked.append(request.id)
+            await self.elsewhere.wait()
+            return ANSWERED_ELSEWHERE
+
+        def answered_elsewhere(self, request: ApprovalRequest) -> None:
+            self.elsewhere.set()
+
+    runtime, peer = await _runtime(tmp_path, harness)
+    await _open_thread(runtime, peer)
+    start = asyncio.create_task(runtime.start_turn("th1", "go", approvals=Human()))
+    req = await peer.expect_request("turn/start")
+    peer.reply(req, {"turn": {"id": "tu1"}})
+    turn = await start
+    # Both in one read: the request's task has not run when the resolution is routed.
+    peer.server_request(3, APPROVAL, _approval_params("th1", "tu1"))
+    peer.notify("serverRequest/resolved", {"threadId": "th1", "requestId": 3})
+    for _ in range(100):
+        if any(e.kind is EventKind.APPROVAL_RESOLVED for e in turn.recorder._events):
+            break
+        await asyncio.sleep(0.01)
+    peer.notify("turn/completed", {"threadId": "th1", "turn": {"id": "tu1", "status": "completed"}})
+    assert (await turn.wait(5)).ok
+    decisions = [e.decision for e in turn.recorder._events if e.kind is EventKind.APPROVAL_RESOLVED]
+    assert len(asked) == 1 and decisions == [ANSWERED_ELSEWHERE]
     await runtime.close()
 
 
