@@ -10,7 +10,8 @@ import pytest
 from codex_runner.cli import event_stream
 from codex_runner.cli.client import DaemonClient
 from codex_runner.cli.daemon_errors import ClientError, DaemonLost
-from codex_runner.cli.event_stream import sse_data
+from codex_runner.cli.event_stream import sse_data, sse_messages
+from codex_runner.domain.delta import Delta, DeltaKind
 from codex_runner.domain.task import TaskState
 from codex_runner.http.wire import EventOut
 
@@ -133,3 +134,47 @@ def test_resumed_events_are_models(fake: FakeDaemon) -> None:
     with DaemonClient(fake.url, TOKEN) as client:
         events = list(client.follow_events("t_a"))
     assert [type(e) for e in events] == [EventOut]
+
+
+def test_sse_messages_carry_their_event_names() -> None:
+    lines = [
+        "id: 1",
+        "event: task.created",
+        "data: {}",
+        "",
+        "event: codex.delta",
+        'data: {"item_id": "m1", "kind": "agent_message", "text": "Hi"}',
+        "",
+        "data: unnamed",
+        "",
+    ]
+    assert list(sse_messages(iter(lines))) == [
+        ("task.created", "{}"),
+        ("codex.delta", '{"item_id": "m1", "kind": "agent_message", "text": "Hi"}'),
+        ("message", "unnamed"),
+    ]
+
+
+def test_following_with_deltas_yields_them_between_the_events_and_never_counts_them(
+    fake: FakeDaemon,
+) -> None:
+    events = [event_out("t_a", n, "task.created", {}) for n in (1, 2)]
+    fake.add_task(task_out("t_a", state=TaskState.RUNNING), events)
+    fake.deltas["t_a"] = {1: [{"item_id": "m1", "kind": "agent_message", "text": "Hi"}]}
+    with DaemonClient(fake.url, TOKEN) as client:
+        got = list(event_stream.follow_live(client, "t_a"))
+        plain = list(client.follow_events("t_a"))
+    assert got[0] == events[0] and got[2] == events[1]
+    assert got[1] == Delta("m1", DeltaKind.AGENT_MESSAGE, "Hi")
+    assert plain == events
+    assert [s["deltas"] for s in fake.streams] == [True, False]
+
+
+def test_a_delta_this_client_cannot_read_is_a_clear_error(fake: FakeDaemon) -> None:
+    fake.add_task(task_out("t_a", state=TaskState.RUNNING))
+    fake.deltas["t_a"] = {1: [{"item_id": "m1", "kind": "hologram", "text": "?"}]}
+    with (
+        DaemonClient(fake.url, TOKEN) as client,
+        pytest.raises(ClientError, match=r"cannot read .* are the versions the same"),
+    ):
+        list(event_stream.follow_live(client, "t_a"))
