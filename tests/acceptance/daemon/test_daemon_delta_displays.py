@@ -1,7 +1,8 @@
 """The command line prints live deltas from the real Codex binary: `task submit --follow`
 (through the daemon's event stream) and `run` (in-process) print the scripted answer as it
 streams in pieces and not a second time when it completes, and command output as it comes;
-`--no-deltas` prints completed items only."""
+`--no-deltas` prints completed items only; on a terminal (a pty) a spinner names the running
+command, on a pipe nothing but plain lines."""
 
 from __future__ import annotations
 
