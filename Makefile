@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 # Root installs packages itself; anyone else goes through sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run demo test lint typecheck unit acceptance bench clean chromium
+.PHONY: run demo test lint typecheck unit acceptance bench clean test-tools
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -27,13 +27,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The admin page's browser tests drive Debian's Chromium (Playwright's own browser download
-# needs the internet); installed once when missing.
-chromium:
-	command -v chromium >/dev/null || ($(SUDO) apt-get update && \
-		$(SUDO) apt-get install -y --no-install-recommends chromium)
+# Debian packages the tests drive: Chromium for the admin page's browser tests (Playwright's
+# own browser download needs the internet), tmux for the Codex TUI attached to a task.
+# Installed once when missing.
+test-tools:
+	command -v chromium >/dev/null && command -v tmux >/dev/null || ($(SUDO) apt-get update && \
+		$(SUDO) apt-get install -y --no-install-recommends chromium tmux)
 
-test: lint typecheck chromium
+test: lint typecheck test-tools
 	$(BIN)/pytest -q -p no:cacheprovider
 
 # Bytecode first: with PYTHONDONTWRITEBYTECODE set (as in some CI images) an editable

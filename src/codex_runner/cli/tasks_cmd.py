@@ -15,6 +15,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from codex_runner.cli.attach_cmd import attach
 from codex_runner.cli.daemon_session import UrlOption, daemon_session, request_body
 from codex_runner.cli.follow import (
     NO_DELTAS_HELP,
@@ -50,6 +51,7 @@ SUBMIT_FLAGS = {
     "max_runtime_s": "--max-runtime",
     "repo": "--repo",
     "cwd": "--cwd",
+    "thread_id": "--thread",
 }
 PROMPT_FLAGS = {"prompt": "PROMPT"}
 TASK_COLUMNS = (
@@ -99,6 +101,12 @@ def submit(
     idempotency_key: Annotated[
         str | None, typer.Option(help="Submitting the same key again returns the same task.")
     ] = None,
+    thread: Annotated[
+        str | None,
+        typer.Option(
+            "--thread", help="Adopt this existing Codex thread (see `threads list`) as the task's."
+        ),
+    ] = None,
     follow: Annotated[
         bool, typer.Option(help="Stream the task's events until it ends or needs a person.")
     ] = False,
@@ -128,6 +136,7 @@ def submit(
             "approval_policy": approval_policy,
             "max_runtime_s": max_runtime,
             "idempotency_key": idempotency_key,
+            "thread_id": thread,
         },
         SUBMIT_FLAGS,
     )
@@ -152,6 +161,10 @@ def submit(
                 wait_for_approval=not no_wait_approval,
                 deltas=not no_deltas,
             )
+
+
+# `task attach` lives in its own module (it runs the Codex TUI).
+task_app.command("attach")(attach)
 
 
 @task_app.command("list")
