@@ -127,20 +127,21 @@ class TaskRunner:
         turn: Turn | None = None
         released = False
         try:
+            new_thread = None
             if handle.id != task.thread_id:
-                await self._store.record_thread(
-                    ThreadRecord(
-                        handle.id, task.id, self._clock(), replaces=handle.replaced_thread_id
-                    )
+                new_thread = ThreadRecord(
+                    handle.id, task.id, self._clock(), replaces=handle.replaced_thread_id
                 )
             text = task.pending_message or (first_text if first_run else CONTINUE_PROMPT)
             inputs: list[TurnInput] = [TextInput(text)]
             inputs += [ImageInput(Path(p)) for p in task.pending_images]
-            # The turn's number is read beside the write (a reader thread, parallel to the
-            # store's writer): both are on the path of every turn.
+            # One write records a new thread with the task's input taken (so the thread is
+            # never the task's without its record), and the turn's number is read beside it
+            # (a reader thread, parallel to the store's writer): all on every turn's path.
             task, earlier_turns = await asyncio.gather(
                 self._writer.save_run(
                     task,
+                    thread=new_thread,
                     thread_id=handle.id,
                     pending_message=None,
                     pending_images=(),
@@ -172,10 +173,8 @@ class TaskRunner:
             if turn.thread_id != handle.id:
                 # The exec runtime hands out a provisional id until Codex names the thread;
                 # keep Codex's own, or the thread could not be resumed after a restart.
-                await self._store.record_thread(
-                    ThreadRecord(turn.thread_id, task.id, self._clock(), replaces=handle.id)
-                )
-                await self._writer.save(task.id, thread_id=turn.thread_id)
+                named = ThreadRecord(turn.thread_id, task.id, self._clock(), replaces=handle.id)
+                await self._writer.save(task.id, thread=named, thread_id=turn.thread_id)
             await self._store.save_turn(finished_turn(record, result, self._clock()))
             expiry = self._approvals.take_expiry(task.id)
             await self._approvals.end_turn(task.id)

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from codex_runner.domain import durable_event
+from codex_runner.domain.conversation import ThreadRecord
 from codex_runner.domain.delta import Delta
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.graph import blocked_by_failure, topological_order
@@ -118,24 +119,28 @@ class TaskWriter:
         )
         return [c.task for c in changes]
 
-    async def save(self, task_id: str, **fields: Any) -> Task:
+    async def save(
+        self, task_id: str, *, thread: ThreadRecord | None = None, **fields: Any
+    ) -> Task:
         """Write fields of a running task without changing its state (Abandoned if it left
-        ``running``)."""
+        ``running``), recording ``thread`` as the task's in the same transaction."""
         while True:
             current = await self.get(task_id)
             if current.state is not TaskState.RUNNING:
                 raise Abandoned()
             after = replace(current, updated_at=self._clock(), **fields)
             try:
-                await self._store.update_task(after, expected_state=current.state)
+                await self._store.update_task(after, expected_state=current.state, thread=thread)
             except TaskConflict:
                 continue
             return after
 
-    async def save_run(self, started: Task, **fields: Any) -> Task:
+    async def save_run(
+        self, started: Task, *, thread: ThreadRecord | None = None, **fields: Any
+    ) -> Task:
         """Write fields of a task its runner has just started, onto ``started`` (what the
-        runner's own START transition wrote) instead of re-reading it; Abandoned if it left
-        ``running``.
+        runner's own START transition wrote) instead of re-reading it, recording ``thread``
+        as the task's in the same transaction; Abandoned if it left ``running``.
 
         Safe without the re-read because until the run's turn starts nobody but the runner
         writes the task's fields: others only change its state (a cancel, an interrupt),
@@ -146,7 +151,7 @@ class TaskWriter:
             raise Abandoned()
         after = replace(started, updated_at=self._clock(), **fields)
         try:
-            await self._store.update_task(after, expected_state=TaskState.RUNNING)
+            await self._store.update_task(after, expected_state=TaskState.RUNNING, thread=thread)
         except TaskConflict:
             raise Abandoned() from None
         return after

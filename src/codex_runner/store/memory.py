@@ -120,10 +120,19 @@ class InMemoryStore:
         return None if task_id is None else self._tasks[task_id]
 
     async def update_task(
-        self, task: Task, *, expected_state: TaskState, events: Sequence[NewEvent] = ()
+        self,
+        task: Task,
+        *,
+        expected_state: TaskState,
+        events: Sequence[NewEvent] = (),
+        thread: ThreadRecord | None = None,
     ) -> list[int]:
         await self._enter()
+        if thread is not None:
+            self._check_thread(thread)
         (seqs,) = self._update([TaskUpdate(task, expected_state, events)])
+        if thread is not None:
+            self._threads.setdefault(thread.thread_id, thread)
         return seqs
 
     async def update_tasks(self, updates: Sequence[TaskUpdate]) -> list[list[int]]:
@@ -279,13 +288,15 @@ class InMemoryStore:
 
     async def record_thread(self, thread: ThreadRecord) -> None:
         await self._enter()
+        self._check_thread(thread)
+        self._threads.setdefault(thread.thread_id, thread)
+
+    def _check_thread(self, thread: ThreadRecord) -> None:
+        """Raise what recording ``thread`` would raise (TaskNotFound, ThreadOwnedElsewhere)."""
         self._require(thread.task_id)
         existing = self._threads.get(thread.thread_id)
-        if existing is not None:
-            if existing.task_id != thread.task_id:
-                raise ThreadOwnedElsewhere(thread.thread_id, existing.task_id)
-            return
-        self._threads[thread.thread_id] = thread
+        if existing is not None and existing.task_id != thread.task_id:
+            raise ThreadOwnedElsewhere(thread.thread_id, existing.task_id)
 
     async def find_task_by_thread(self, thread_id: str) -> Task | None:
         await self._enter()

@@ -90,12 +90,19 @@ class Store(Protocol):
     async def find_by_idempotency_key(self, key: str) -> Task | None: ...
 
     async def update_task(
-        self, task: Task, *, expected_state: TaskState, events: Sequence[NewEvent] = ()
+        self,
+        task: Task,
+        *,
+        expected_state: TaskState,
+        events: Sequence[NewEvent] = (),
+        thread: ThreadRecord | None = None,
     ) -> list[int]:
-        """Write ``task`` if the stored task is still in ``expected_state``; append ``events``.
+        """Write ``task`` if the stored task is still in ``expected_state``; append ``events``;
+        record ``thread`` as :meth:`record_thread` does; all in one transaction.
 
         Identity fields fixed at creation (``TASK_IDENTITY_FIELDS``) are not written.
-        Returns the events' seqs. Raises TaskNotFound, TaskConflict (nothing written).
+        Returns the events' seqs. Raises TaskNotFound, TaskConflict, ThreadOwnedElsewhere
+        (nothing written).
         """
 
     async def update_tasks(self, updates: Sequence[TaskUpdate]) -> list[list[int]]:

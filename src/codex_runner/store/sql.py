@@ -47,7 +47,6 @@ from codex_runner.store.errors import (
     StoreClosed,
     TaskConflict,
     TaskNotFound,
-    ThreadOwnedElsewhere,
 )
 from codex_runner.store.graph_check import check_graph_plan
 from codex_runner.store.protocol import (
@@ -214,7 +213,12 @@ class SqlStore:
         return found[0] if found else None
 
     async def update_task(
-        self, task: Task, *, expected_state: TaskState, events: Sequence[NewEvent] = ()
+        self,
+        task: Task,
+        *,
+        expected_state: TaskState,
+        events: Sequence[NewEvent] = (),
+        thread: ThreadRecord | None = None,
     ) -> list[int]:
         params = rows.task_update_values(task)
         params.update(match_id=task.id, match_state=expected_state.value)
@@ -226,6 +230,8 @@ class SqlStore:
                 if actual is None:
                     raise TaskNotFound(task.id)
                 raise TaskConflict(task.id, expected_state, TaskState(actual))
+            if thread is not None:
+                steps.record_thread(conn, thread)  # raising undoes the update with it
             return steps.append(conn, task.id, events)
 
         return await self._write(work)
@@ -397,12 +403,7 @@ class SqlStore:
     async def record_thread(self, thread: ThreadRecord) -> None:
         def work(conn: Connection) -> None:
             steps.require_task(conn, thread.task_id)
-            owner = conn.scalar(statements.THREAD_OWNER, {"match_thread_id": thread.thread_id})
-            if owner is not None:
-                if owner != thread.task_id:
-                    raise ThreadOwnedElsewhere(thread.thread_id, owner)
-                return
-            conn.execute(statements.INSERT_THREAD, [rows.thread_to_row(thread)])
+            steps.record_thread(conn, thread)
 
         await self._write(work)
 

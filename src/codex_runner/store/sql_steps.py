@@ -15,6 +15,7 @@ from sqlalchemy import Connection, RowMapping, Select, insert, select
 from codex_runner.domain import approval as approvals_rules
 from codex_runner.domain import durable_event
 from codex_runner.domain.approval import Approval
+from codex_runner.domain.conversation import ThreadRecord
 from codex_runner.domain.durable_event import NewEvent
 from codex_runner.domain.task import Task, TaskState
 from codex_runner.store import rows
@@ -22,14 +23,17 @@ from codex_runner.store.errors import (
     DuplicateIdempotencyKey,
     TaskAlreadyExists,
     TaskNotFound,
+    ThreadOwnedElsewhere,
     UnknownDependency,
 )
 from codex_runner.store.sql_statements import (
     BUMP_EVENT_COUNTER,
     INSERT_EVENTS,
+    INSERT_THREAD,
     SET_EVENT_COUNTER,
     SETTLE_APPROVAL,
     TASK_STATE,
+    THREAD_OWNER,
 )
 from codex_runner.store.tables import event_counters, events, task_dependencies, tasks
 
@@ -48,6 +52,15 @@ def chunks(values: Sequence[str]) -> list[Sequence[str]]:
 def require_task(conn: Connection, task_id: str) -> None:
     if conn.scalar(TASK_STATE, {"match_id": task_id}) is None:
         raise TaskNotFound(task_id)
+
+
+def record_thread(conn: Connection, thread: ThreadRecord) -> None:
+    """Remember the thread as its task's (the task exists); a no-op when it already is."""
+    owner = conn.scalar(THREAD_OWNER, {"match_thread_id": thread.thread_id})
+    if owner is None:
+        conn.execute(INSERT_THREAD, [rows.thread_to_row(thread)])
+    elif owner != thread.task_id:
+        raise ThreadOwnedElsewhere(thread.thread_id, owner)
 
 
 def existing_ids(conn: Connection, ids: Collection[str]) -> set[str]:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from codex_runner.domain.conversation import ThreadRecord
 from codex_runner.domain.task import Task, TaskState, WorkspaceRequest
 from codex_runner.domain.transitions import Action
 from codex_runner.service.event_bus import EventBus
@@ -45,7 +46,18 @@ async def test_save_run_on_a_task_cancelled_since_it_started_abandons_and_writes
     cancelled = await writer.transition(started, Action.CANCEL, reason="cancelled by request")
 
     with pytest.raises(Abandoned):
-        await writer.save_run(started, thread_id="th1", pending_message=None)
+        await writer.save_run(
+            started, thread=ThreadRecord("th1", "t1", NOW), thread_id="th1", pending_message=None
+        )
 
     assert await store.get_task("t1") == cancelled
     assert cancelled.pending_message == "next"
+    assert await store.find_task_by_thread("th1") is None
+
+
+async def test_save_run_records_a_new_thread_with_the_task_that_uses_it() -> None:
+    writer, store, started = await started_task()
+
+    saved = await writer.save_run(started, thread=ThreadRecord("th2", "t1", NOW), thread_id="th2")
+
+    assert await store.find_task_by_thread("th2") == saved

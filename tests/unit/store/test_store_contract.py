@@ -722,6 +722,42 @@ async def test_threads_find_their_task(store: Store, make_task: Callable[..., Ta
         await store.record_thread(ThreadRecord("th_3", "t_missing", T0))
 
 
+async def test_an_update_can_record_the_tasks_thread_in_the_same_transaction(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    task, other = await put(store, make_task()), await put(store, make_task())
+    await store.record_thread(ThreadRecord("th_other", other.id, T0))
+    started, change = de.transition(task, Action.START, now=clock())
+
+    # A thread another task owns: nothing is written, neither the task nor its event.
+    with pytest.raises(ThreadOwnedElsewhere):
+        await store.update_task(
+            replace(started, thread_id="th_other"),
+            expected_state=S.QUEUED,
+            events=[change],
+            thread=ThreadRecord("th_other", task.id, T0),
+        )
+    assert await store.get_task(task.id) == task
+    assert await seqs_of(store, task.id) == [1]
+
+    # A stale state: the thread is not recorded either.
+    with pytest.raises(TaskConflict):
+        await store.update_task(
+            replace(started, thread_id="th_1"),
+            expected_state=S.RUNNING,
+            thread=ThreadRecord("th_1", task.id, T0),
+        )
+    assert await store.find_task_by_thread("th_1") is None
+
+    saved = replace(started, thread_id="th_1")
+    seqs = await store.update_task(
+        saved, expected_state=S.QUEUED, events=[change], thread=ThreadRecord("th_1", task.id, T0)
+    )
+    assert seqs == [2]
+    assert await store.get_task(task.id) == saved
+    assert await store.find_task_by_thread("th_1") == saved
+
+
 async def test_turns_are_saved_replaced_and_listed_by_number(
     store: Store, make_task: Callable[..., Task]
 ) -> None:
