@@ -24,6 +24,7 @@ from codex_runner.auth.account_session import AccountSession, Launcher
 from codex_runner.auth.api_key_store import KEY_FILE
 from codex_runner.auth.profile_store import AUTH_FILE, ProfileStore
 from codex_runner.codex.binary import codex_version, find_codex_binary
+from codex_runner.codex.connection import external_launcher
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import CodexSettings, ConfigError, RunnerConfig, load_config
 from codex_runner.runner_home.api_token import TokenMissing, read_token, token_path
@@ -139,20 +140,22 @@ async def _check_app_server_and_auth(
         codex_home = config.codex_home
     except ConfigError as exc:
         return [_error("app-server", f"not started: {exc}"), _error("auth", str(exc))]
+    external = config.codex.url if launcher is None else None
+    if external:  # [codex] url: check the app-server the daemon will use, start none
+        launcher = external_launcher(config)
     try:
         async with AccountSession(config, codex_home, launcher=launcher) as session:
-            started = _ok(
-                "app-server",
-                f"codex app-server answered initialize (Codex home {codex_home})",
-            )
+            where = f"at {external}" if external else f"(Codex home {codex_home})"
+            started = _ok("app-server", f"codex app-server {where} answered initialize")
             account = await session.account()
     except (CodexError, ConfigError, OSError) as exc:
+        fix = (
+            f"start it (`codex app-server --listen {external}`) or fix [codex] url"
+            if external
+            else "run `codex app-server` by hand to see its error, or reinstall codex-runner"
+        )
         return [
-            _error(
-                "app-server",
-                f"codex app-server did not start or answer: {exc}",
-                "run `codex app-server` by hand to see its error, or reinstall codex-runner",
-            ),
+            _error("app-server", f"codex app-server did not start or answer: {exc}", fix),
             _error("auth", "not checked: the app-server did not answer"),
         ]
     if account.authenticated:
