@@ -17,7 +17,8 @@ repository than in a plain directory (about 6 ms here), which is not the runner'
 The daemon's first turn is timed with its worktree's creation included.
 
 The daemon and the raw app-server are measured in alternating blocks so machine drift hits
-both alike; medians are compared.
+both alike; medians are compared. The run also prints where a daemon follow-up's time goes,
+phase by phase, from the timestamps of the task's own events.
 
 Run: ``make bench`` or ``.venv/bin/python bench/followup_latency.py [--blocks 8]``
 (``--warm-threads 0``: the daemon releases every thread after its turn, as it used to;
@@ -36,6 +37,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,12 +54,29 @@ from verdicts import report
 TURN_TIMEOUT_S = 60.0
 
 
-async def _until_event(lines: Any, wanted: str, deadline: float) -> dict[str, Any]:
-    """Read SSE lines until an event of type ``wanted``; that event."""
+# Where a follow-up's time goes, from the task's own event timestamps (the daemon's clock, the
+# wall clock the bench reads too; an event is stamped as the daemon builds it, just before its
+# commit): each phase ends with the event named.
+PHASES = (
+    ("POST -> message taken", "task.message_received"),
+    ("-> run started (running)", "task.state_changed:running"),
+    ("-> codex.turn.started", "codex.turn.started"),
+    ("-> codex.turn.completed", "codex.turn.completed"),
+)
+LAST_PHASE = "-> read from the SSE stream"
+
+
+async def _until_event(
+    lines: Any, wanted: str, deadline: float, seen: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Read SSE lines until an event of type ``wanted``; that event (every event read is
+    added to ``seen``)."""
     async with asyncio.timeout(deadline):
         async for line in lines:
             if line.startswith("data:"):
                 event: dict[str, Any] = json.loads(line[5:].strip())
+                if seen is not None:
+                    seen.append(event)
                 if event["type"] == wanted:
                     return event
     raise RuntimeError(f"the stream ended before {wanted}")
@@ -108,19 +127,39 @@ async def daemon_first_turn(client: httpx.AsyncClient, repo: Path) -> tuple[str,
     return task_id, elapsed
 
 
-async def daemon_follow_up(client: httpx.AsyncClient, task_id: str) -> float:
+def _phases(posted: float, events: list[dict[str, Any]], received: float) -> dict[str, float]:
+    """Seconds of each of PHASES and LAST_PHASE, from wall-clock ``posted`` to ``received``."""
+    marks = [posted]
+    for _, key in PHASES:
+        type_, _, to = key.partition(":")
+        event = next(
+            e for e in events if e["type"] == type_ and (not to or e["data"].get("to") == to)
+        )
+        marks.append(datetime.fromisoformat(event["at"]).timestamp())
+    marks.append(received)
+    names = [name for name, _ in PHASES] + [LAST_PHASE]
+    spans = zip(names, marks[:-1], marks[1:], strict=True)
+    return {name: end - start for name, start, end in spans}
+
+
+async def daemon_follow_up(
+    client: httpx.AsyncClient, task_id: str
+) -> tuple[float, dict[str, float]]:
+    """A follow-up to its ``codex.turn.completed`` on the SSE stream: (seconds, phases)."""
     after = await _last_seq(client, task_id)
     async with client.stream(
         "GET", f"/v1/tasks/{task_id}/events/stream", params={"after": after}, timeout=None
     ) as stream:
         lines = stream.aiter_lines()
-        started = time.perf_counter()
+        seen: list[dict[str, Any]] = []
+        posted, started = time.time(), time.perf_counter()
         response = await client.post(f"/v1/tasks/{task_id}/message", json={"prompt": PROMPT})
         response.raise_for_status()
-        await _until_event(lines, "codex.turn.completed", TURN_TIMEOUT_S)
+        await _until_event(lines, "codex.turn.completed", TURN_TIMEOUT_S, seen)
         elapsed = time.perf_counter() - started
+        received = time.time()
         await _settled(lines)
-    return elapsed
+    return elapsed, _phases(posted, seen, received)
 
 
 async def raw_first_turn(raw: RawAppServer, repo: Path, cwd: Path) -> tuple[str, float]:
@@ -188,15 +227,17 @@ async def main(
             daemon = DaemonProcess(daemon_home)
             first: dict[str, list[float]] = {"daemon": [], "raw": []}
             follow: dict[str, list[float]] = {"daemon": [], "raw": []}
+            phases: list[dict[str, float]] = []
             try:
                 await raw.start()
                 await daemon.start()
                 async with daemon.client() as client:
                     for block in range(blocks + 1):  # block 0 warms both up, untimed
                         task_id, d_first = await daemon_first_turn(client, repo)
-                        d_follow = [
+                        d_timed = [
                             await daemon_follow_up(client, task_id) for _ in range(followups)
                         ]
+                        d_follow = [seconds for seconds, _ in d_timed]
                         cwd = raw_worktrees / str(block)
                         thread_id, r_first = await raw_first_turn(raw, repo, cwd)
                         r_follow = [await raw_follow_up(raw, thread_id) for _ in range(followups)]
@@ -205,6 +246,7 @@ async def main(
                             first["raw"].append(r_first)
                             follow["daemon"] += d_follow
                             follow["raw"] += r_follow
+                            phases += [p for _, p in d_timed]
             finally:
                 daemon.stop()
                 await raw.close()
@@ -219,6 +261,9 @@ async def main(
     print(_row("daemon follow-up (HTTP to SSE)", follow["daemon"], raw_follow_ms))
     print(_row("raw thread/start + turn", first["raw"], raw_first_ms))
     print(_row("daemon first turn, worktree", first["daemon"], raw_first_ms))
+    print("\nwhere a daemon follow-up's time goes (medians, from the task's event timestamps)\n")
+    for name in [n for n, _ in PHASES] + [LAST_PHASE]:
+        print(f"  {name:<28} {_ms([p[name] for p in phases]):7.1f} ms")
     follow_ratio = _ms(follow["daemon"]) / raw_follow_ms
     first_ratio = _ms(first["daemon"]) / raw_first_ms
     report(
