@@ -52,6 +52,8 @@ from codex_runner.workspace.worktree_admin import (
     admin_dir,
     existing_worktree,
     half_made,
+    head_ref,
+    loose_branch_tip,
     present_worktree,
     read_base,
     read_base_of,
@@ -170,9 +172,14 @@ class GitWorktrees:
         path, branch = workspace.path, _branch(workspace)
         if not path.is_dir():
             raise DirectoryMissing(path, fix=_RECREATE)
-        head = await self._git.run(["symbolic-ref", "--quiet", "HEAD"], cwd=path, check=False)
-        if head.text.strip() != f"refs/heads/{branch}":
-            raise NotOnTaskBranch(workspace, head.text.strip().removeprefix("refs/heads/"))
+        # The worktree's own HEAD file says what `git symbolic-ref HEAD` would, without a
+        # git process on the way from a completed turn to its task's completion.
+        head = head_ref(path)
+        if head is None:
+            asked = await self._git.run(["symbolic-ref", "--quiet", "HEAD"], cwd=path, check=False)
+            head = asked.text.strip()
+        if head != f"refs/heads/{branch}":
+            raise NotOnTaskBranch(workspace, head.removeprefix("refs/heads/"))
         await self._git.run(["add", "--all"], cwd=path)
         staged = await self._git.run(["diff", "--cached", "--quiet"], cwd=path, check=False)
         if staged.returncode not in (0, 1):
@@ -397,6 +404,11 @@ class GitWorktrees:
         return base
 
     async def _tip(self, workspace: Workspace) -> str | None:
+        # The task branch's loose ref (where each of our commits leaves it) spares a git
+        # process on the way from a completed turn to its task's completion.
+        tip = loose_branch_tip(_repo(workspace), _branch(workspace))
+        if tip is not None:
+            return tip
         result = await self._git.run(
             ["rev-parse", "--verify", "--quiet", f"refs/heads/{_branch(workspace)}^{{commit}}"],
             cwd=_repo(workspace),

@@ -1,4 +1,5 @@
-"""A task worktree's private admin directory (``<repo>/.git/worktrees/<task-id>/``).
+"""A task worktree's private admin directory (``<repo>/.git/worktrees/<task-id>/``), and the
+files git keeps for it that can be read without running git (its HEAD, its branch's loose ref).
 
 The commit a worktree was made from is kept there in ``codex-runner-base``: git ignores the
 file and deletes it with the worktree, and nobody else writes there.
@@ -6,12 +7,14 @@ file and deletes it with the worktree, and nobody else writes there.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from codex_runner.workspace.protocol import WorkspaceExists
 
 BASE_FILE = "codex-runner-base"
+_OBJECT_ID = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")  # SHA-1 or SHA-256
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,29 @@ def present_worktree(path: Path, repo: Path, branch: str) -> str | None:
     except (OSError, WorkspaceExists):
         return None
     return read_base(admin)
+
+
+def head_ref(path: Path) -> str | None:
+    """The ref the worktree at ``path`` has checked out, as ``git symbolic-ref HEAD`` says
+    it (``refs/heads/...``; empty for a detached HEAD), read from its admin directory's HEAD;
+    None when the files cannot tell (the caller asks git)."""
+    try:
+        head = (admin_dir(path) / "HEAD").read_text().strip()
+    except (OSError, WorkspaceExists):
+        return None
+    return head.removeprefix("ref: ") if head.startswith("ref: ") else ""
+
+
+def loose_branch_tip(repo: Path, branch: str) -> str | None:
+    """The commit ``branch`` points at, from its loose ref file in the usual layout
+    (``repo/.git/refs/heads/<branch>``: git writes a branch's new tip there, atomically, and
+    reads it before any packed copy); None when there is no such file (a packed ref, another
+    ref store, no branch): the caller asks git."""
+    try:
+        text = (repo / ".git" / "refs" / "heads" / branch).read_text().strip()
+    except OSError:
+        return None
+    return text if _OBJECT_ID.match(text) else None
 
 
 def half_made(admin: Path) -> bool:

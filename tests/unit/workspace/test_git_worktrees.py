@@ -358,14 +358,35 @@ async def test_commit_changes_on_an_untouched_worktree_reports_no_changes(
     assert (summary.commit, summary.files_changed, summary.text) == (repo.head, 0, "no changes")
 
 
+async def test_commit_changes_reports_the_new_tip_whether_the_branch_ref_is_loose_or_packed(
+    worktrees: GitWorktrees, repo: GitRepo, git: Git
+) -> None:
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
+    (ws.path / "a.txt").write_text("a\n")
+    loose = await worktrees.commit_changes(ws, "turn 1")
+    git(repo.path, "pack-refs", "--all")  # no loose ref file left: git is asked instead
+
+    packed = await worktrees.diff_summary(ws)
+
+    assert loose is not None and packed is not None
+    assert loose.commit == packed.commit == git(repo.path, "rev-parse", "codex-runner/t_1")
+    assert loose.commit != repo.head and packed.files_changed == 1
+
+
 async def test_commit_changes_refuses_a_worktree_switched_to_another_branch(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
     ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path)))
     git(ws.path, "switch", "--quiet", "--detach")
 
-    with pytest.raises(NotOnTaskBranch, match="switch codex-runner/t_1"):
+    with pytest.raises(NotOnTaskBranch, match="switch codex-runner/t_1") as detached:
         await worktrees.commit_changes(ws, "turn 1")
+    assert "is on a detached HEAD" in str(detached.value)
+
+    git(ws.path, "switch", "--quiet", "-c", "elsewhere")
+    with pytest.raises(NotOnTaskBranch) as moved:
+        await worktrees.commit_changes(ws, "turn 1")
+    assert moved.value.head == "elsewhere"
 
 
 async def test_diff_summary_reports_renames_and_binary_files(
