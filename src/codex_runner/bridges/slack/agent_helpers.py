@@ -8,11 +8,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from codex_runner.bridges.chat.bridge_db import BridgeDb, Session
+from codex_runner.bridges.chat.task_log import TaskLog
 from codex_runner.bridges.slack import event_log, helper_rules
 from codex_runner.bridges.slack.api import SlackApi, SlackRejected, SlackUnavailable
 from codex_runner.bridges.slack.conversations import Conversations
-from codex_runner.bridges.slack.db import BridgeDb, Session
-from codex_runner.bridges.slack.event_log import TaskLog
 from codex_runner.bridges.slack.helper_rules import HelperRefused
 from codex_runner.bridges.slack.names import DisplayNames
 from codex_runner.bridges.slack.rules import mentioned_users
@@ -70,7 +70,7 @@ class AgentHelpers:
 
     @staticmethod
     def check_thread(session: Session, channel_id: str | None, thread_ts: str | None) -> None:
-        if channel_id not in (None, session.channel) or thread_ts not in (None, session.thread_ts):
+        if channel_id not in (None, session.channel) or thread_ts not in (None, session.thread):
             raise HelperRefused(403, "a session may only use its own thread")
 
     async def history(
@@ -79,7 +79,7 @@ class AgentHelpers:
         count = helper_rules.clamp_limit(limit)
         try:
             messages = await self._api.replies(
-                session.channel, session.thread_ts, helper_rules.MAX_HISTORY
+                session.channel, session.thread, helper_rules.MAX_HISTORY
             )
         except SlackUnavailable as exc:
             raise HelperRefused(503, f"Slack is unavailable: {exc}") from None

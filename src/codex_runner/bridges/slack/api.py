@@ -18,6 +18,8 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from codex_runner.bridges.chat.errors import ChatRejected, ChatUnavailable
+
 log = logging.getLogger(__name__)
 
 _RETRYABLE_ERRORS = frozenset(
@@ -26,11 +28,11 @@ _RETRYABLE_ERRORS = frozenset(
 MAX_DOWNLOAD_BYTES = 20 * 1024 * 1024
 
 
-class SlackUnavailable(Exception):
+class SlackUnavailable(ChatUnavailable):
     """Slack could not take the call now; try again later."""
 
 
-class SlackRejected(Exception):
+class SlackRejected(ChatRejected):
     """Slack refused the call (bad channel, missing scope, ...); retrying will not help."""
 
     def __init__(self, method: str, error: str) -> None:

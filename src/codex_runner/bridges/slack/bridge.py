@@ -17,20 +17,22 @@ from typing import Any
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from codex_runner.bridges.chat.bridge_db import SEEN_RETENTION_S, BridgeDb, Session
+from codex_runner.bridges.chat.outbox import Outbox
+from codex_runner.bridges.chat.session_locks import StatusLocks
 from codex_runner.bridges.slack.agent_helpers import AgentHelpers, HelperKeys
 from codex_runner.bridges.slack.api import SlackRejected, SlackUnavailable, WebSlackApi
 from codex_runner.bridges.slack.app import Inbound, build_app
 from codex_runner.bridges.slack.conversations import Conversations
-from codex_runner.bridges.slack.db import SEEN_RETENTION_S, BridgeDb, Session
-from codex_runner.bridges.slack.event_log import TaskLog
-from codex_runner.bridges.slack.live_status import LiveStatus, StatusLocks
+from codex_runner.bridges.slack.event_log import slack_task_log
+from codex_runner.bridges.slack.live_status import LiveStatus
 from codex_runner.bridges.slack.names import DisplayNames
-from codex_runner.bridges.slack.outbox import Outbox
 from codex_runner.bridges.slack.relay import EventContext, Relay
 from codex_runner.bridges.slack.rules import session_key
 from codex_runner.bridges.slack.sessions import SessionFiles, new_helper_key
 from codex_runner.bridges.slack.settings import BridgeSettings
 from codex_runner.bridges.slack.settings import resolve as resolve_settings
+from codex_runner.bridges.slack.transport import SlackTransport
 from codex_runner.config import RunnerConfig
 from codex_runner.domain.durable_event import EventType, TaskEvent
 from codex_runner.service.tasks import TaskService
@@ -88,12 +90,12 @@ class SlackBridge:
         db.forget_seen_before(time.time() - SEEN_RETENTION_S)
         client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url)
         api = WebSlackApi(client)
-        task_log = TaskLog(self._service.record_event)
+        task_log = slack_task_log(self._service.record_event)
         names = self._names = DisplayNames(api)
         status_locks = StatusLocks()
         outbox = self._outbox = Outbox(
             db,
-            api,
+            SlackTransport(api),
             task_log,
             retry_base_s=settings.retry_base_s,
             retry_max_s=settings.retry_max_s,
@@ -201,7 +203,7 @@ class SlackBridge:
             daemon_url=self._daemon_url,
             helper_key=helper_key,
             channel=session.channel,
-            thread_ts=session.thread_ts,
+            thread_ts=session.thread,
         )
         self._keys.issue(session.key, helper_key)
 

@@ -13,16 +13,18 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from codex_runner.bridges.slack import event_log, rules
+from codex_runner.bridges.chat import task_log as event_log
+from codex_runner.bridges.chat.bridge_db import BridgeDb, Post, Session
+from codex_runner.bridges.chat.session_locks import SessionLocks
+from codex_runner.bridges.chat.task_log import TaskLog
+from codex_runner.bridges.slack import rules
 from codex_runner.bridges.slack.api import SlackApi, SlackRejected, SlackUnavailable
-from codex_runner.bridges.slack.db import BridgeDb, Post, Session
-from codex_runner.bridges.slack.event_log import TaskLog
 from codex_runner.bridges.slack.mrkdwn import split_message, to_mrkdwn
 from codex_runner.bridges.slack.names import DisplayNames
 from codex_runner.bridges.slack.rules import Delivery, IncomingMessage, Route
-from codex_runner.bridges.slack.session_locks import SessionLocks
 from codex_runner.bridges.slack.sessions import SessionFiles, session_notes
 from codex_runner.bridges.slack.settings import BridgeSettings
+from codex_runner.bridges.slack.transport import FILE, REACT
 from codex_runner.domain.approval import ApprovalError
 from codex_runner.domain.task import Task, WorkspaceRequest
 from codex_runner.domain.transitions import FINAL_STATES, InvalidTransition
@@ -166,7 +168,7 @@ class Conversations:
                     session.key, message.user, message.ts, text, images
                 )
                 self._enqueue(
-                    [self._post(session, "react", {"ts": message.ts, "name": QUEUED_REACTION})]
+                    [self._post(session, REACT, {"ts": message.ts, "name": QUEUED_REACTION})]
                 )
                 await self._log.record(
                     task.id,
@@ -197,7 +199,11 @@ class Conversations:
             await self._log.record(
                 current.task_id if current else task.id,
                 event_log.MESSAGE_DISPATCHED,
-                {"ts": queued.ts, "user": queued.user, "queue_depth": self._db.queue_depth(key)},
+                {
+                    "ts": queued.message_id,
+                    "user": queued.user,
+                    "queue_depth": self._db.queue_depth(key),
+                },
             )
 
     async def _stop(self, message: IncomingMessage, session: Session) -> None:
@@ -278,7 +284,7 @@ class Conversations:
 
     def post_file(self, session: Session, path: Path, filename: str, comment: str | None) -> None:
         payload = {"path": str(path), "filename": filename, "comment": comment, "spooled": True}
-        self._enqueue([self._post(session, "file", payload)])
+        self._enqueue([self._post(session, FILE, payload)])
 
     async def _reply(self, session: Session, text: str) -> None:
         self._enqueue([self._post(session, "post", {"text": text})])
@@ -289,7 +295,7 @@ class Conversations:
         post = Post(
             lane=key,
             channel=message.channel,
-            thread_ts=message.root_ts,
+            thread=message.root_ts,
             op="post",
             payload={"text": text},
             task_id=task_id,
@@ -300,7 +306,7 @@ class Conversations:
         return Post(
             lane=session.key,
             channel=session.channel,
-            thread_ts=session.thread_ts,
+            thread=session.thread,
             op=op,
             payload=payload,
             task_id=session.task_id or None,
@@ -371,7 +377,7 @@ class Conversations:
         await self._log.record(
             task.id,
             event_log.SESSION_STARTED,
-            {"channel": session.channel, "thread_ts": session.thread_ts, "replaces_task": old.id},
+            {"channel": session.channel, "thread_ts": session.thread, "replaces_task": old.id},
         )
         self._watch(session.key)
         return task

@@ -23,10 +23,10 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
+from codex_runner.bridges.chat.bridge_db import BridgeDb
+from codex_runner.bridges.chat.session_locks import StatusLocks
 from codex_runner.bridges.slack import blocks
 from codex_runner.bridges.slack.api import SlackApi, SlackRejected, SlackUnavailable
-from codex_runner.bridges.slack.db import BridgeDb
-from codex_runner.bridges.slack.session_locks import SessionLocks
 from codex_runner.domain.delta import Delta, DeltaKind
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.events import EventKind, ItemType
@@ -38,10 +38,6 @@ log = logging.getLogger(__name__)
 EDIT_INTERVAL_S = 1.0
 # Answers completed in one turn that are remembered, so their late deltas are ignored.
 MAX_FINISHED = 256
-
-
-class StatusLocks(SessionLocks):
-    """Per thread: held while its status message is edited, live or from the outbox."""
 
 
 @dataclass
@@ -192,7 +188,7 @@ class LiveStatus:
             session = self._db.session(key)
             if text is None or session is None or answer.status_ref is None:
                 return False
-            ts = self._db.ref_ts(key, answer.status_ref)
+            ts = self._db.message_id(key, answer.status_ref)
             if ts is None:
                 return False  # not posted yet: the next round tries again
             shown = answer.text

@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from codex_runner.bridges.chat.bridge_db import BridgeDb, Post, Session
 from codex_runner.bridges.slack import blocks
-from codex_runner.bridges.slack.db import BridgeDb, Post, Session
 from codex_runner.bridges.slack.live_status import LiveStatus
 from codex_runner.bridges.slack.mrkdwn import split_message, to_mrkdwn
 from codex_runner.domain.durable_event import EventType, TaskEvent
@@ -143,7 +143,7 @@ def _post(session: Session, op: str, payload: dict[str, Any]) -> Post:
     return Post(
         lane=session.key,
         channel=session.channel,
-        thread_ts=session.thread_ts,
+        thread=session.thread,
         op=op,
         payload=payload,
         task_id=session.task_id,

@@ -67,7 +67,7 @@ def slack_router(bridge: SlackBridge) -> Router:
         if format == "json":
             return {
                 "channel_id": session.channel,
-                "thread_ts": session.thread_ts,
+                "thread_ts": session.thread,
                 "messages": entries,
             }
         return PlainTextResponse(history_text(entries))

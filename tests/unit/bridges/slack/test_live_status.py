@@ -8,17 +8,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from codex_runner.bridges.chat.bridge_db import BridgeDb, Post, Session
+from codex_runner.bridges.chat.outbox import Outbox
+from codex_runner.bridges.chat.session_locks import StatusLocks
 from codex_runner.bridges.slack import blocks
-from codex_runner.bridges.slack.db import BridgeDb, Post, Session
-from codex_runner.bridges.slack.event_log import TaskLog
-from codex_runner.bridges.slack.live_status import LiveAnswer, LiveStatus, StatusLocks
-from codex_runner.bridges.slack.outbox import Outbox
+from codex_runner.bridges.slack.event_log import slack_task_log
+from codex_runner.bridges.slack.live_status import LiveAnswer, LiveStatus
+from codex_runner.bridges.slack.transport import SlackTransport
 from codex_runner.domain.delta import Delta, DeltaKind
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.events import CodexEvent, EventKind, Item, ItemType
 from codex_runner.service.event_bus import EventBus
 
-from .test_outbox import FlakySlack
+from .test_transport import FlakySlack
 
 NOW = datetime.now(UTC)
 SESSION = Session("k", "C1", "1.1", "t1", "U1")
@@ -128,7 +130,12 @@ async def test_an_edit_on_its_way_lands_before_the_outboxs_next_update(tmp_path:
     locks = StatusLocks()
     bus = EventBus()
     outbox = Outbox(
-        db, slack, TaskLog(record), retry_base_s=0.01, retry_max_s=0.01, status_locks=locks
+        db,
+        SlackTransport(slack),
+        slack_task_log(record),
+        retry_base_s=0.01,
+        retry_max_s=0.01,
+        status_locks=locks,
     )
     status = Post("k", "C1", "post", {"text": blocks.WORKING, "ref": "status:3"}, "1.1", "t1")
     db.relay("k", [status], cursor=3, status_ref="status:3")

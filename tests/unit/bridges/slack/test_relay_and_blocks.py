@@ -3,8 +3,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from codex_runner.bridges.chat.bridge_db import Session
 from codex_runner.bridges.slack import blocks
-from codex_runner.bridges.slack.db import Session
 from codex_runner.bridges.slack.relay import EventContext, plan_posts
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.events import CodexEvent, EventKind, Item, ItemType
@@ -47,7 +47,7 @@ def test_a_turn_is_one_status_message_edited_in_place_plus_the_agent_messages() 
     )
     assert done.turn_ended and done.status_ref is None
     assert [(p.op, p.payload["text"]) for p in done.posts] == [("update", blocks.done_text(1234))]
-    assert all(p.lane == "k" and p.thread_ts == "1.1" and p.task_id == "t1" for p in done.posts)
+    assert all(p.lane == "k" and p.thread == "1.1" and p.task_id == "t1" for p in done.posts)
 
 
 def test_a_failure_is_posted_and_a_restart_is_explained() -> None:

@@ -1,4 +1,4 @@
-"""One lock per Slack session, kept only while someone holds it or waits for it.
+"""One lock per chat session, kept only while someone holds it or waits for it.
 
 The bridge serialises the messages of one session (deliver now or queue, dispatch the
 next, stop). A plain dict of locks would keep one for every session ever seen, for the
@@ -37,3 +37,7 @@ class SessionLocks:
     def __len__(self) -> int:
         """Sessions whose lock is held or awaited right now."""
         return len(self._locks)
+
+
+class StatusLocks(SessionLocks):
+    """Per thread: held while its status message is edited, live or from the outbox."""

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from codex_runner.bridges.slack.session_locks import SessionLocks
+from codex_runner.bridges.chat.session_locks import SessionLocks
 
 
 async def test_one_session_runs_one_holder_at_a_time_and_others_are_not_blocked() -> None:

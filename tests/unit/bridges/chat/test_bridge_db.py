@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from codex_runner.bridges.slack.db import BridgeDb, Post, Session
+from codex_runner.bridges.chat.bridge_db import BridgeDb, Post, Session
 
 
 def post(lane: str, text: str, op: str = "post", **payload: object) -> Post:
-    return Post(lane=lane, channel="C1", thread_ts="1.1", op=op, payload={"text": text, **payload})
+    return Post(lane=lane, channel="C1", thread="1.1", op=op, payload={"text": text, **payload})
 
 
 def test_queue_seen_ids_and_outbox_survive_a_restart(tmp_path: Path) -> None:
@@ -46,7 +46,7 @@ def test_a_newer_edit_supersedes_an_unsent_one_and_refs_are_remembered(tmp_path:
     head = db.outbox_heads()[0]
     db.mark_attempt(head.id)
     db.delivered(head, "5.5")
-    assert db.ref_ts("x", "status:1") == "5.5"
+    assert db.message_id("x", "status:1") == "5.5"
     db.enqueue_posts([post("x", "running a", "update", ref="status:1")])
     db.enqueue_posts([post("x", "running b", "update", ref="status:1")])
     assert db.outbox_size() == 1 and db.outbox_heads()[0].post.payload["text"] == "running b"

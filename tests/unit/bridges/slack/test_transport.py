@@ -4,10 +4,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from codex_runner.bridges.chat.bridge_db import BridgeDb, Post, Session
+from codex_runner.bridges.chat.outbox import Outbox
 from codex_runner.bridges.slack.api import BotIdentity, SlackRejected, SlackUnavailable
-from codex_runner.bridges.slack.db import BridgeDb, Post, Session
-from codex_runner.bridges.slack.event_log import TaskLog
-from codex_runner.bridges.slack.outbox import Outbox, backoff_delay
+from codex_runner.bridges.slack.event_log import slack_task_log
+from codex_runner.bridges.slack.transport import SlackTransport
 from codex_runner.domain.durable_event import NewEvent
 from codex_runner.domain.task import Task, WorkspaceRequest
 from codex_runner.store.memory import InMemoryStore
@@ -57,11 +58,7 @@ class FlakySlack:
         return b""
 
 
-def test_backoff_doubles_up_to_the_cap() -> None:
-    assert [backoff_delay(n, 1.0, 10.0) for n in range(1, 7)] == [1, 2, 4, 8, 10, 10]
-
-
-async def test_posts_survive_an_outage_in_order_and_refused_ones_are_recorded(
+async def test_slack_gets_the_posts_after_an_outage_and_records_them_as_slack_events(
     tmp_path: Path,
 ) -> None:
     store = InMemoryStore()
@@ -82,10 +79,12 @@ async def test_posts_survive_an_outage_in_order_and_refused_ones_are_recorded(
     async def record(task_id: str, type: str, data: dict[str, Any]) -> None:
         await store.append_events(task_id, [NewEvent(type, datetime.now(UTC), data)])
 
-    outbox = Outbox(db, slack, TaskLog(record), retry_base_s=0.001, retry_max_s=0.01)
+    outbox = Outbox(
+        db, SlackTransport(slack), slack_task_log(record), retry_base_s=0.001, retry_max_s=0.01
+    )
 
     def p(text: str, op: str = "post", **extra: Any) -> Post:
-        return Post("k", "C1", op, {"text": text, **extra}, thread_ts="1.1", task_id="t1")
+        return Post("k", "C1", op, {"text": text, **extra}, thread="1.1", task_id="t1")
 
     db.enqueue_posts(
         [p("one", ref="status:1"), p("two"), p("bad one"), p("done", "update", ref="status:1")]
@@ -102,3 +101,11 @@ async def test_posts_survive_an_outage_in_order_and_refused_ones_are_recorded(
     assert types.count("slack.delivery_retry") == 3
     assert types.count("slack.delivery_dropped") == 1
     assert types.count("slack.delivered") == 3
+    delivered = [e.data for e in await store.read_events("t1") if e.type == "slack.delivered"]
+    assert delivered[0] == {
+        "op": "post",
+        "channel": "C1",
+        "ts": "1.000001",
+        "thread_ts": "1.1",
+        "text": "one",
+    }

@@ -1,9 +1,10 @@
-"""Delivery of the outbox: every post reaches Slack, in order per thread, whatever Slack's mood.
+"""Delivery of the outbox: every post reaches the chat, in order per thread, whatever its mood.
 
-A lane (one thread) sends only its oldest entry; while Slack is down that entry is retried
+A lane (one thread) sends only its oldest entry; while the chat is down that entry is retried
 with exponential backoff (base, doubling, capped) and everything behind it waits, so messages
 arrive in the order Codex wrote them. Entries live in SQLite, so a restart loses none.
-Slack refusing an entry for good (a deleted channel, a missing scope) drops it, recorded.
+The chat refusing an entry for good (a deleted channel, a missing scope) drops it, recorded.
+The chat itself is behind :class:`~codex_runner.bridges.chat.transport.ChatTransport`.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from codex_runner.bridges.slack import event_log
-from codex_runner.bridges.slack.api import SlackApi, SlackRejected, SlackUnavailable
-from codex_runner.bridges.slack.db import BridgeDb, OutboxEntry
-from codex_runner.bridges.slack.event_log import TaskLog
-from codex_runner.bridges.slack.live_status import StatusLocks
+from codex_runner.bridges.chat import task_log as what
+from codex_runner.bridges.chat.bridge_db import UPDATE, BridgeDb, OutboxEntry
+from codex_runner.bridges.chat.errors import ChatRejected, ChatUnavailable
+from codex_runner.bridges.chat.session_locks import StatusLocks
+from codex_runner.bridges.chat.task_log import TaskLog
+from codex_runner.bridges.chat.transport import ChatTransport
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class Outbox:
     def __init__(
         self,
         db: BridgeDb,
-        api: SlackApi,
+        transport: ChatTransport,
         task_log: TaskLog,
         *,
         retry_base_s: float,
@@ -46,7 +47,7 @@ class Outbox:
         self._db = db
         # Shared with the live edits of status messages: an update waits for one on its way.
         self._status_locks = status_locks if status_locks is not None else StatusLocks()
-        self._api = api
+        self._transport = transport
         self._log = task_log
         self._base = retry_base_s
         self._max = retry_max_s
@@ -60,7 +61,7 @@ class Outbox:
         self._wake.set()
 
     def start(self) -> None:
-        self._loop = asyncio.create_task(self._run(), name="slack-outbox")
+        self._loop = asyncio.create_task(self._run(), name=f"{self._log.bridge}-outbox")
 
     async def stop(self, timeout: float = 5.0) -> None:
         if self._loop is None:
@@ -98,60 +99,39 @@ class Outbox:
         self._db.mark_attempt(entry.id)
         post = entry.post
         try:
-            ts = await self._send(entry)
-        except SlackUnavailable as exc:
+            message_id = await self._send(entry)
+        except ChatUnavailable as exc:
             attempts = entry.attempts + 1
             delay = backoff_delay(attempts, self._base, self._max)
             self._db.retry_later(entry.id, self._clock() + delay, str(exc))
-            log.warning("Slack unavailable (%s); retrying %s in %.1fs", exc, post.op, delay)
+            log.warning(
+                "%s unavailable (%s); retrying %s in %.1fs", self._log.bridge, exc, post.op, delay
+            )
             await self._log.record(
                 post.task_id,
-                event_log.DELIVERY_RETRY,
+                what.DELIVERY_RETRY,
                 {"op": post.op, "error": str(exc), "attempt": attempts, "retry_in_s": delay},
             )
             return
-        except (SlackRejected, OSError, ValueError) as exc:
+        except (ChatRejected, OSError, ValueError) as exc:
             self._db.drop(entry.id)
-            log.error("dropped a Slack %s: %s", post.op, exc)
+            log.error("dropped a %s %s: %s", self._log.bridge, post.op, exc)
             await self._log.record(
-                post.task_id, event_log.DELIVERY_DROPPED, {"op": post.op, "error": str(exc)}
+                post.task_id, what.DELIVERY_DROPPED, {"op": post.op, "error": str(exc)}
             )
             return
-        self._db.delivered(entry, ts)
-        data = {"op": post.op, "channel": post.channel}
-        if ts:
-            data["file_id" if post.op == "file" else "ts"] = ts
-        if post.thread_ts:
-            data["thread_ts"] = post.thread_ts
-        if text := post.payload.get("text"):
-            data["text"] = str(text)[:500]
-        await self._log.record(post.task_id, event_log.DELIVERED, data)
+        self._db.delivered(entry, message_id)
+        await self._log.record(
+            post.task_id, what.DELIVERED, self._transport.receipt(post, message_id)
+        )
 
     async def _send(self, entry: OutboxEntry) -> str | None:
         post = entry.post
-        payload = post.payload
-        if post.op == "post":
-            return await self._api.post_message(
-                post.channel, post.thread_ts, str(payload["text"]), payload.get("blocks")
-            )
-        if post.op == "update":
-            ts = self._db.ref_ts(post.lane, str(payload["ref"]))
-            if ts is None:
-                raise ValueError(f"no posted message {payload['ref']} to update")
-            async with self._status_locks.hold(post.lane):
-                await self._api.update_message(
-                    post.channel, ts, str(payload["text"]), payload.get("blocks")
-                )
-            return ts
-        if post.op == "react":
-            await self._api.add_reaction(post.channel, str(payload["ts"]), str(payload["name"]))
-            return None
-        if post.op == "file":
-            path = Path(str(payload["path"]))
-            file_id = await self._api.upload_file(
-                post.channel, post.thread_ts, path, str(payload["filename"]), payload.get("comment")
-            )
-            if payload.get("spooled"):
-                await asyncio.to_thread(path.unlink, True)
-            return file_id or None
-        raise ValueError(f"unknown outbox op {post.op!r}")
+        if post.op != UPDATE:
+            return await self._transport.send(post)
+        message_id = self._db.message_id(post.lane, str(post.payload["ref"]))
+        if message_id is None:
+            raise ValueError(f"no posted message {post.payload['ref']} to update")
+        async with self._status_locks.hold(post.lane):
+            await self._transport.edit(post, message_id)
+        return message_id

@@ -1,12 +1,17 @@
-"""The bridge's own durable state in ``$CODEX_RUNNER_HOME/slack.sqlite``; all its SQL is here.
+"""A chat bridge's own durable state in one SQLite file (Slack's: ``slack.sqlite``); all its
+SQL is here.
 
-- ``sessions``: one per Slack thread (channel + thread ts): its task, requester, and how far
+- ``sessions``: one per chat thread (channel + thread): its task, requester, and how far
   the relay has read the task's events (``event_cursor``), so a restart neither loses nor
   repeats a post.
-- ``seen``: event ids (and message keys) already handled; Slack's retries are dropped.
+- ``seen``: event ids (and message keys) already handled; the chat's retries are dropped.
 - ``queued``: messages that arrived while a turn ran, in arrival order.
-- ``outbox``: posts not yet delivered to Slack, delivered in order per lane (a thread).
-- ``refs``: the ts of posted messages that later get edited (status, approval requests).
+- ``outbox``: posts not yet delivered to the chat, delivered in order per lane (a thread).
+- ``refs``: the chat's ids of posted messages that later get edited (status, approval
+  requests).
+
+The columns keep the names the Slack bridge gave them (``thread_ts``, ``refs.ts``), so an
+existing ``slack.sqlite`` reads as it is: a chat thread's id and a message id, whatever chat.
 
 Each call is one short transaction on a private file (WAL), fast enough to run on the event
 loop; there is one connection and one owner (:class:`BridgeDb`).
@@ -24,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 SEEN_RETENTION_S = 7 * 24 * 3600.0
+POST = "post"
+UPDATE = "update"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS sessions (
@@ -70,9 +77,11 @@ CREATE TABLE IF NOT EXISTS refs (
 
 @dataclass(frozen=True)
 class Session:
+    """One chat thread bound to one task (and so to one Codex thread)."""
+
     key: str
     channel: str
-    thread_ts: str
+    thread: str  # the chat thread's id in its channel (Slack: the root message's ts)
     task_id: str
     requester: str
     event_cursor: int = 0
@@ -84,20 +93,25 @@ class QueuedMessage:
     id: int
     session_key: str
     user: str
-    ts: str
+    message_id: str  # the chat's id of the message (Slack: its ts)
     text: str
     images: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Post:
-    """One Slack call waiting in the outbox (op: post | update | react | file)."""
+    """One thing to say in the chat, waiting in the outbox.
+
+    ``op`` is :data:`POST` (a new message; with ``payload["ref"]`` its id is remembered),
+    :data:`UPDATE` (an edit of the message posted under ``payload["ref"]``), or an op of the
+    bridge's own that its transport knows (Slack: ``react``, ``file``).
+    """
 
     lane: str
     channel: str
     op: str
     payload: dict[str, Any]
-    thread_ts: str | None = None
+    thread: str | None = None
     task_id: str | None = None
 
 
@@ -110,6 +124,8 @@ class OutboxEntry:
 
 
 class BridgeDb:
+    """The one connection to a bridge's database, and its only owner."""
+
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -158,7 +174,7 @@ class BridgeDb:
                 (
                     session.key,
                     session.channel,
-                    session.thread_ts,
+                    session.thread,
                     session.task_id,
                     session.requester,
                     time.time(),
@@ -197,13 +213,13 @@ class BridgeDb:
     # --- the queue -------------------------------------------------------------------------
 
     def enqueue_message(
-        self, key: str, user: str, ts: str, text: str, images: Sequence[str]
+        self, key: str, user: str, message_id: str, text: str, images: Sequence[str]
     ) -> int:
         """Queue a message; returns the queue's depth after it."""
         with self._tx() as c:
             c.execute(
                 "INSERT INTO queued (session_key, user, ts, text, images) VALUES (?, ?, ?, ?, ?)",
-                (key, user, ts, text, json.dumps(list(images))),
+                (key, user, message_id, text, json.dumps(list(images))),
             )
             return int(
                 c.execute("SELECT COUNT(*) FROM queued WHERE session_key = ?", (key,)).fetchone()[0]
@@ -252,7 +268,7 @@ class BridgeDb:
 
     def _insert_posts(self, c: sqlite3.Connection, posts: Sequence[Post]) -> None:
         for post in posts:
-            ref = post.payload.get("ref") if post.op == "update" else None
+            ref = post.payload.get("ref") if post.op == UPDATE else None
             if ref is not None:
                 # A newer edit of the same message supersedes any edit not yet sent.
                 c.execute(
@@ -267,7 +283,7 @@ class BridgeDb:
                     post.lane,
                     post.task_id,
                     post.channel,
-                    post.thread_ts,
+                    post.thread,
                     post.op,
                     json.dumps(post.payload),
                 ),
@@ -286,7 +302,7 @@ class BridgeDb:
                     lane=r[1],
                     task_id=r[2],
                     channel=r[3],
-                    thread_ts=r[4],
+                    thread=r[4],
                     op=r[5],
                     payload=json.loads(r[6]),
                 ),
@@ -304,14 +320,14 @@ class BridgeDb:
         with self._tx() as c:
             c.execute("UPDATE outbox SET attempts = attempts + 1 WHERE id = ?", (entry_id,))
 
-    def delivered(self, entry: OutboxEntry, ts: str | None) -> None:
+    def delivered(self, entry: OutboxEntry, message_id: str | None) -> None:
         with self._tx() as c:
             c.execute("DELETE FROM outbox WHERE id = ?", (entry.id,))
             ref = entry.post.payload.get("ref")
-            if entry.post.op == "post" and ref and ts:
+            if entry.post.op == POST and ref and message_id:
                 c.execute(
                     "INSERT OR REPLACE INTO refs (lane, ref, ts) VALUES (?, ?, ?)",
-                    (entry.post.lane, ref, ts),
+                    (entry.post.lane, ref, message_id),
                 )
 
     def retry_later(self, entry_id: int, next_at: float, error: str) -> None:
@@ -325,7 +341,8 @@ class BridgeDb:
         with self._tx() as c:
             c.execute("DELETE FROM outbox WHERE id = ?", (entry_id,))
 
-    def ref_ts(self, lane: str, ref: str) -> str | None:
+    def message_id(self, lane: str, ref: str) -> str | None:
+        """The chat's id of the message posted in ``lane`` under ``ref``, once delivered."""
         row = self._conn.execute(
             "SELECT ts FROM refs WHERE lane = ? AND ref = ?", (lane, ref)
         ).fetchone()
