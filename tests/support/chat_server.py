@@ -63,6 +63,8 @@ class FakeChatServer:
             "ok",
             {},
         )
+        # (event, payload) pushes sent on the topic right after an ok join's reply.
+        self.after_join: Callable[[Frame], list[tuple[str, dict[str, Any]]]] = lambda f: []
         # event -> the reply to a push of that event (ok with {} when absent).
         self.replies: dict[str, Callable[[Frame], Reply]] = {}
         self.frames: deque[Frame] = deque(maxlen=max_frames)
@@ -225,6 +227,9 @@ class FakeChatServer:
             status, response = reply
             body = {"status": status, "response": response}
             await self._send(ws, join_ref, ref, topic, "phx_reply", body)
+        if event == "phx_join" and reply is not None and reply[0] == "ok":
+            for pushed_event, pushed in self.after_join(frame):
+                await self._send(ws, join_ref, None, topic, pushed_event, pushed)
         if event == "phx_leave" and topic in joined:
             # Phoenix ends the channel after a leave and says so.
             del joined[topic]

@@ -100,7 +100,8 @@ class PhoenixSocket:
         self._max_queue = max_queue
         self._last_ref = 0
         self._joined: dict[str, str] = {}  # topic -> the join_ref of its current join
-        self._pending: dict[str, tuple[str, asyncio.Future[dict[str, Any]]]] = {}
+        # ref -> (topic, event, the future its phx_reply settles)
+        self._pending: dict[str, tuple[str, str, asyncio.Future[dict[str, Any]]]] = {}
         self._inbox: deque[Message] = deque()
         self._arrived = asyncio.Event()
         self._dropped = 0
@@ -208,8 +209,7 @@ class PhoenixSocket:
                     "set the right token in CODEX_RUNNER_LINK_TOKEN or the token_file"
                 ) from None
             raise
-        self._joined[topic] = join_ref
-        return response
+        return response  # the reader recorded the join as the reply came, before any push
 
     async def push(
         self,
@@ -279,7 +279,7 @@ class PhoenixSocket:
             raise ConnectionLost(self._lost_reason)
         timeout = self._timeout_s if timeout_s is None else timeout_s
         reply: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[ref] = (topic, reply)
+        self._pending[ref] = (topic, event, reply)
         try:
             async with asyncio.timeout(timeout):
                 await self._send(encode_frame(join_ref, ref, topic, event, payload))
@@ -288,6 +288,10 @@ class PhoenixSocket:
             raise PushTimeout(f"no reply to {event} on {topic} within {timeout:g} s") from None
         finally:
             self._pending.pop(ref, None)
+            if not reply.done():
+                reply.cancel()
+            elif not reply.cancelled():
+                reply.exception()  # settled while the send failed: retrieved, not warned about
 
     async def _send(self, text: str) -> None:
         try:
@@ -324,7 +328,7 @@ class PhoenixSocket:
             self._deliver(Message(topic, event, payload, ref, join_ref))
 
     def _settle(self, ref: str | None, topic: str, payload: dict[str, Any]) -> None:
-        _, reply = self._pending.get(ref or "", (topic, None))
+        _, event, reply = self._pending.get(ref or "", (topic, "", None))
         if reply is None or reply.done():
             log.debug("a reply on %s to ref %s nobody waits for", topic, ref)
             return
@@ -332,6 +336,9 @@ class PhoenixSocket:
         if not isinstance(status, str) or not isinstance(response, dict):
             reply.set_exception(PhoenixError(f"a malformed phx_reply on {topic}: {payload!r}"))
         elif status == "ok":
+            if event == "phx_join" and ref is not None:
+                # Recorded here, in frame order, so a phx_error right after is not missed.
+                self._joined[topic] = ref
             reply.set_result(response)
         else:
             reply.set_exception(
@@ -348,7 +355,7 @@ class PhoenixSocket:
         if topic not in self._joined:
             return  # the close that follows our own leave, or a channel we never joined
         del self._joined[topic]
-        for waiting_topic, reply in self._pending.values():
+        for waiting_topic, _, reply in self._pending.values():
             if waiting_topic == topic and not reply.done():
                 reply.set_exception(ChannelClosed(f"the chat server ended {topic} ({event})"))
         # The owner hears of it too, so that it can join again.
@@ -379,7 +386,8 @@ class PhoenixSocket:
                     f"the chat server did not answer a heartbeat within {self._heartbeat_s:g} s"
                 )
                 # Closing wakes the reader; the close is bounded by close_timeout.
-                await self._ws.close()
+                with contextlib.suppress(Exception):
+                    await self._ws.close()
                 return
             except PushRefused as exc:  # it answered, so the connection is alive
                 log.warning("the chat server refused a heartbeat: %s", exc)
@@ -395,7 +403,7 @@ class PhoenixSocket:
             return
         self._lost_reason = reason
         self._joined.clear()
-        for _, reply in self._pending.values():
+        for _, _, reply in self._pending.values():
             if not reply.done():
                 reply.set_exception(ConnectionLost(reason))
         self._arrived.set()

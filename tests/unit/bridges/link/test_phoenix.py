@@ -291,6 +291,18 @@ async def test_a_channel_error_reaches_the_owner_and_fails_the_pushes_waiting_on
     assert client.join_ref(TOPIC) is None
 
 
+async def test_a_channel_error_right_after_the_join_reply_is_not_missed(
+    server: FakeChatServer, client: PhoenixSocket
+) -> None:
+    server.after_join = lambda frame: [("control", {"n": 1}), ("phx_error", {})]
+
+    await client.join(TOPIC, {})
+
+    events = [(await client.receive(timeout_s=5)).event for _ in range(2)]
+    assert events == ["control", "phx_error"]
+    assert client.join_ref(TOPIC) is None
+
+
 async def test_leave_sends_phx_leave_and_the_close_that_follows_is_not_a_message(
     server: FakeChatServer, client: PhoenixSocket
 ) -> None:
