@@ -1,12 +1,14 @@
 """A chat in memory: the chat core's fake, shipped beside it like the store's in-memory one.
 
-It implements :class:`~codex_runner.bridges.chat.transport.ChatTransport` and lets a test
+It implements :class:`~codex_runner.bridges.chat.transport.ChatTransport` (and
+:class:`PlainRenderer` the relay's renderer, in plain words) and lets a test
 take the chat down for a number of calls or have it refuse some texts, then read back what
 each thread shows. A bridge's own transport is tested against the same expectations.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -79,3 +81,49 @@ class InMemoryChat:
         if self.refuse_prefix is not None and text.startswith(self.refuse_prefix):
             raise ChatRejected(f"{post.op}: refused")
         return text
+
+
+class PlainRenderer:
+    """:class:`~codex_runner.bridges.chat.relay_plan.ChatRenderer` in plain words, one message
+    per answer; an approval request carries its decisions as ``actions``."""
+
+    def working(self) -> str:
+        return "Working"
+
+    def running(self, command: str) -> str:
+        return f"Running {command}"
+
+    def waiting(self) -> str:
+        return "Waiting for an approval"
+
+    def done(self, total_tokens: int) -> str:
+        return f"Done ({total_tokens} tokens)"
+
+    def stopped(self) -> str:
+        return "Stopped"
+
+    def cancelled(self) -> str:
+        return "Cancelled"
+
+    def failed(self, reason: str | None) -> str:
+        return f"Failed: {reason or 'unknown error'}"
+
+    def restarted(self) -> str:
+        return "The runner restarted during this turn"
+
+    def answer(self, markdown: str) -> list[str]:
+        return [markdown]
+
+    def approval_request(
+        self, approval_id: str, data: dict[str, Any], deciders: Sequence[str]
+    ) -> dict[str, Any]:
+        return {
+            "text": f"Approve {data.get('command') or data.get('kind')}? ({', '.join(deciders)})",
+            "actions": [str(d) for d in data.get("available_decisions") or ()],
+        }
+
+    def approval_decided(self, data: dict[str, Any], decision: str, by: str) -> dict[str, Any]:
+        return {"text": f"{decision} by {by}"}
+
+    def approval_expired(self, data: dict[str, Any]) -> dict[str, Any]:
+        return {"text": "Expired"}

@@ -19,6 +19,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from codex_runner.bridges.chat.bridge_db import SEEN_RETENTION_S, BridgeDb, Session
 from codex_runner.bridges.chat.outbox import Outbox
+from codex_runner.bridges.chat.relay import Relay
+from codex_runner.bridges.chat.relay_plan import EventContext
 from codex_runner.bridges.chat.session_locks import StatusLocks
 from codex_runner.bridges.slack.agent_helpers import AgentHelpers, HelperKeys
 from codex_runner.bridges.slack.api import SlackRejected, SlackUnavailable, WebSlackApi
@@ -27,7 +29,7 @@ from codex_runner.bridges.slack.conversations import Conversations
 from codex_runner.bridges.slack.event_log import slack_task_log
 from codex_runner.bridges.slack.live_status import LiveStatus
 from codex_runner.bridges.slack.names import DisplayNames
-from codex_runner.bridges.slack.relay import EventContext, Relay
+from codex_runner.bridges.slack.rendering import SlackRenderer
 from codex_runner.bridges.slack.rules import session_key
 from codex_runner.bridges.slack.sessions import SessionFiles, new_helper_key
 from codex_runner.bridges.slack.settings import BridgeSettings
@@ -120,7 +122,9 @@ class SlackBridge:
             outbox.notify,
             conversations.dispatch_next,
             self._service.settle_watch,
-            LiveStatus(db, api, self._service.live_deltas, status_locks),
+            SlackRenderer(),
+            own_events=task_log.prefix,
+            live=LiveStatus(db, api, self._service.live_deltas, status_locks),
         )
         self.helpers = AgentHelpers(
             db=db,

@@ -4,8 +4,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from codex_runner.bridges.chat.bridge_db import Session
+from codex_runner.bridges.chat.relay_plan import EventContext, Plan, plan_posts
 from codex_runner.bridges.slack import blocks
-from codex_runner.bridges.slack.relay import EventContext, plan_posts
+from codex_runner.bridges.slack.rendering import SlackRenderer
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.events import CodexEvent, EventKind, Item, ItemType
 
@@ -17,14 +18,16 @@ def event(seq: int, type: str, data: dict[str, Any]) -> TaskEvent:
     return TaskEvent("t1", seq, type, NOW, data)
 
 
+def plan(event: TaskEvent, session: Session, status_ref: str | None, ctx: EventContext) -> Plan:
+    return plan_posts(event, session, status_ref, ctx, SlackRenderer())
+
+
 def codex(seq: int, ev: CodexEvent) -> TaskEvent:
     return event(seq, "codex." + ev.kind.value, ev.to_dict())
 
 
 def test_a_turn_is_one_status_message_edited_in_place_plus_the_agent_messages() -> None:
-    started = plan_posts(
-        codex(3, CodexEvent(EventKind.TURN_STARTED)), SESSION, None, EventContext()
-    )
+    started = plan(codex(3, CodexEvent(EventKind.TURN_STARTED)), SESSION, None, EventContext())
     assert started.status_ref == "status:3"
     assert [(p.op, p.payload) for p in started.posts] == [
         ("post", {"text": blocks.WORKING, "ref": "status:3"})
@@ -32,14 +35,14 @@ def test_a_turn_is_one_status_message_edited_in_place_plus_the_agent_messages() 
     cmd = CodexEvent(
         EventKind.ITEM_STARTED, item=Item("i", ItemType.COMMAND_EXECUTION, command="ls")
     )
-    running = plan_posts(codex(4, cmd), SESSION, "status:3", EventContext())
+    running = plan(codex(4, cmd), SESSION, "status:3", EventContext())
     assert [(p.op, p.payload["ref"]) for p in running.posts] == [("update", "status:3")]
     said = CodexEvent(
         EventKind.ITEM_COMPLETED, item=Item("m", ItemType.AGENT_MESSAGE, text="**ok**")
     )
-    message = plan_posts(codex(5, said), SESSION, "status:3", EventContext())
+    message = plan(codex(5, said), SESSION, "status:3", EventContext())
     assert [p.payload["text"] for p in message.posts] == ["*ok*"]
-    done = plan_posts(
+    done = plan(
         event(6, "task.state_changed", {"from": "running", "to": "completed"}),
         SESSION,
         "status:3",
@@ -51,14 +54,14 @@ def test_a_turn_is_one_status_message_edited_in_place_plus_the_agent_messages() 
 
 
 def test_a_failure_is_posted_and_a_restart_is_explained() -> None:
-    failed = plan_posts(
+    failed = plan(
         event(9, "task.state_changed", {"from": "running", "to": "failed", "reason": "boom"}),
         SESSION,
         None,
         EventContext(),
     )
     assert failed.turn_ended and [p.payload["text"] for p in failed.posts] == [":x: Failed: boom"]
-    reconciled = plan_posts(
+    reconciled = plan(
         event(10, "task.reconciled", {"from": "running", "to": "interrupted"}),
         SESSION,
         "status:2",
@@ -74,7 +77,7 @@ def test_approval_buttons_offer_only_what_codex_offered_and_are_replaced_when_de
         "command": "rm -rf build",
         "available_decisions": ["accept", "cancel"],
     }
-    asked = plan_posts(
+    asked = plan(
         event(4, "approval.requested", data), SESSION, "status:3", EventContext(deciders=["U1"])
     )
     request = asked.posts[0]
@@ -85,7 +88,7 @@ def test_approval_buttons_offer_only_what_codex_offered_and_are_replaced_when_de
         ("approval:cancel", "a1"),
     ]
     assert asked.posts[1].payload == {"ref": "status:3", "text": blocks.WAITING}
-    decided = plan_posts(
+    decided = plan(
         event(5, "approval.decided", {"approval_id": "a1", "decision": "accept", "by": "slack:U1"}),
         SESSION,
         "status:3",

@@ -1,153 +1,37 @@
-"""From a task's events to posts in its thread.
+"""From a task's events to posts in its chat thread.
 
-:func:`plan_posts` is the pure mapping (one event, the session's status message, in ->
-posts out); :class:`Relay` follows each session's task events losslessly
-(``TaskService.events``) and queues the posts together with the new event cursor in one
-transaction, so after a restart nothing is posted twice or skipped.
+:func:`~codex_runner.bridges.chat.relay_plan.plan_posts` is the pure mapping (one event, the
+session's status message, in -> posts out); :class:`Relay` follows each session's task
+events losslessly (``TaskService.events``) and queues the posts together with the new event
+cursor in one transaction, so after a restart nothing is posted twice or skipped.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
-from codex_runner.bridges.chat.bridge_db import BridgeDb, Post, Session
-from codex_runner.bridges.slack import blocks
-from codex_runner.bridges.slack.live_status import LiveStatus
-from codex_runner.bridges.slack.mrkdwn import split_message, to_mrkdwn
-from codex_runner.domain.durable_event import EventType, TaskEvent
-from codex_runner.domain.events import EventKind, ItemType
-from codex_runner.domain.task import IDLE_STATES
+from codex_runner.bridges.chat.bridge_db import BridgeDb, Session
+from codex_runner.bridges.chat.relay_plan import ChatRenderer, EventContext, plan_posts
+from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.service.settling import SettleWatch
 
 log = logging.getLogger(__name__)
 
-RESTARTED_TEXT = (
-    ":warning: The runner restarted while this turn was running. Reply to continue where it "
-    "left off."
-)
 
+class LiveEdits(Protocol):
+    """Edits made from a task's live deltas while the relay follows it (Slack's status
+    message growing with the answer). Told of each event before its posts are queued, so
+    that a live edit never lands after the durable one that ends it."""
 
-@dataclass(frozen=True)
-class EventContext:
-    """What :func:`plan_posts` needs beyond the event, looked up by the caller."""
+    def following(self, key: str, task_id: str) -> contextlib.AbstractAsyncContextManager[None]:
+        """Make live edits for session ``key`` from ``task_id``'s deltas meanwhile."""
 
-    deciders: Sequence[str] = ()
-    approval_data: dict[str, Any] = field(default_factory=dict)
-    decided_by: str | None = None
-    total_tokens: int = 0
-
-
-@dataclass(frozen=True)
-class Plan:
-    posts: list[Post]
-    status_ref: str | None
-    turn_ended: bool = False
-
-
-def plan_posts(
-    event: TaskEvent, session: Session, status_ref: str | None, ctx: EventContext
-) -> Plan:
-    """The posts that show ``event`` in the session's thread."""
-    posts: list[Post] = []
-
-    def post(
-        text: str, *, ref: str | None = None, block: list[dict[str, Any]] | None = None
-    ) -> None:
-        payload: dict[str, Any] = {"text": text}
-        if ref:
-            payload["ref"] = ref
-        if block:
-            payload["blocks"] = block
-        posts.append(_post(session, "post", payload))
-
-    def update(ref: str | None, text: str, block: list[dict[str, Any]] | None = None) -> None:
-        if ref is None:
-            return
-        payload: dict[str, Any] = {"ref": ref, "text": text}
-        if block:
-            payload["blocks"] = block
-        posts.append(_post(session, "update", payload))
-
-    data = event.data
-    if event.type.startswith("codex."):
-        codex = event.codex_event()
-        if codex is None:
-            return Plan(posts, status_ref)
-        if codex.kind is EventKind.TURN_STARTED:
-            status_ref = f"status:{event.seq}"
-            post(blocks.WORKING, ref=status_ref)
-        elif codex.kind is EventKind.ITEM_STARTED and codex.item is not None:
-            if codex.item.type is ItemType.COMMAND_EXECUTION and codex.item.command:
-                update(status_ref, blocks.running_text(codex.item.command))
-        elif (
-            codex.kind is EventKind.ITEM_COMPLETED
-            and codex.item is not None
-            and codex.item.type is ItemType.AGENT_MESSAGE
-            and (codex.item.text or "").strip()
-        ):
-            for piece in split_message(to_mrkdwn(codex.item.text or "")):
-                post(piece)
-        return Plan(posts, status_ref)
-
-    if event.type == EventType.APPROVAL_REQUESTED:
-        approval_id = str(data["approval_id"])
-        post(
-            "Codex asks for an approval",
-            ref=f"approval:{approval_id}",
-            block=blocks.approval_blocks(approval_id, data, ctx.deciders),
-        )
-        update(status_ref, blocks.WAITING)
-    elif event.type == EventType.APPROVAL_DECIDED:
-        outcome = blocks.decided_text(str(data.get("decision")), ctx.decided_by or "someone")
-        update(
-            f"approval:{data['approval_id']}",
-            outcome,
-            blocks.settled_blocks(ctx.approval_data, outcome),
-        )
-    elif event.type == EventType.APPROVAL_EXPIRED:
-        update(
-            f"approval:{data['approval_id']}",
-            blocks.EXPIRED_TEXT,
-            blocks.settled_blocks(ctx.approval_data, blocks.EXPIRED_TEXT),
-        )
-    elif event.type == EventType.TASK_STATE_CHANGED:
-        to, source = data.get("to"), data.get("from")
-        if to == "running" and source == "awaiting_approval":
-            update(status_ref, blocks.WORKING)
-        elif to in IDLE_STATES:  # the turn ended
-            if to == "completed":
-                update(status_ref, blocks.done_text(ctx.total_tokens))
-                if status_ref is None:
-                    post(blocks.done_text(ctx.total_tokens))
-            elif to == "interrupted":
-                update(status_ref, blocks.STOPPED)
-            elif to == "cancelled":
-                update(status_ref, blocks.CANCELLED)
-            else:
-                text = blocks.failed_text(data.get("reason"))
-                update(status_ref, text)
-                post(text)
-            return Plan(posts, None, turn_ended=True)
-    elif event.type == EventType.TASK_RECONCILED:
-        update(status_ref, blocks.STOPPED)
-        post(RESTARTED_TEXT)
-        return Plan(posts, None, turn_ended=True)
-    return Plan(posts, status_ref)
-
-
-def _post(session: Session, op: str, payload: dict[str, Any]) -> Post:
-    return Post(
-        lane=session.key,
-        channel=session.channel,
-        thread=session.thread,
-        op=op,
-        payload=payload,
-        task_id=session.task_id,
-    )
+    def saw(self, key: str, event: TaskEvent, status_ref: str | None, turn_ended: bool) -> None:
+        """The relay is about to queue ``event``'s posts."""
 
 
 ContextLookup = Callable[[TaskEvent, Session], Awaitable[EventContext]]
@@ -173,9 +57,16 @@ class Relay:
         on_posts: Callable[[], None],
         on_turn_end: Callable[[str], Awaitable[None]],
         settle_watch: WatchSettling,
-        live: LiveStatus | None = None,
+        render: ChatRenderer,
+        *,
+        own_events: str,
+        live: LiveEdits | None = None,
     ) -> None:
+        # own_events: the prefix of the bridge's own event types (``slack.``), not relayed.
         self._db = db
+        self._render = render
+        self._own_events = own_events
+        self._name = own_events.rstrip(".")
         self._live = live
         self._follow = follow
         self._context = context
@@ -210,7 +101,7 @@ class Relay:
 
     def _start(self, session_key: str) -> None:
         self._followers[session_key] = asyncio.create_task(
-            self._run(session_key), name=f"slack-relay-{session_key}"
+            self._run(session_key), name=f"{self._name}-relay-{session_key}"
         )
 
     async def _relay_event(
@@ -218,7 +109,7 @@ class Relay:
     ) -> str | None:
         """Post what ``event`` means in the thread; the status message's new reference."""
         ctx = await self._context(event, session)
-        plan = plan_posts(event, session, status_ref, ctx)
+        plan = plan_posts(event, session, status_ref, ctx, self._render)
         if self._live is not None:  # first: no live edit may follow these posts
             self._live.saw(key, event, plan.status_ref, plan.turn_ended)
         self._db.relay(key, plan.posts, cursor=event.seq, status_ref=plan.status_ref)
@@ -268,7 +159,7 @@ class Relay:
                     if current is None or current.task_id != task_id:
                         return
                     session = current
-                    if not event.type.startswith("slack."):
+                    if not event.type.startswith(self._own_events):
                         status_ref = await self._relay_event(key, event, session, status_ref)
                     if watch.may_have_settled(event) and await self._done_at(key, watch, event.seq):
                         return
