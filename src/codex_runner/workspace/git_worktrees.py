@@ -6,9 +6,11 @@ directory (``<repo>/.git/worktrees/<task-id>/``): git ignores that file, deletes
 worktree, and nobody else writes there, so concurrent creates in one repository do not
 contend for a lock.
 
-Creating costs one ``git rev-parse`` plus the ``git worktree add`` itself; nothing else runs
-over the tree (``bench``: within ~1.2x of a bare ``git worktree add -b``). Finding a worktree
-made earlier (every run after a task's first) reads its files and runs no git at all.
+Creating costs the ``git worktree add`` itself (the commit it used is read back from the new
+branch's ref), plus one ``git rev-parse`` in unusual cases (the place taken, a repository
+whose ``.git`` is not a directory); nothing else runs over the tree (``bench``: within ~1.2x
+of a bare ``git worktree add -b``). Finding a worktree made earlier (every run after a task's
+first) reads its files and runs no git at all.
 
 Every git call runs with a timeout in its own process group (so hooks and filters die with
 it), is always reaped, never prompts (no terminal, no askpass, no editor) and sees no git
@@ -112,6 +114,9 @@ class GitWorktrees:
         assert request.repo_path is not None
         if (present := self._present(task_id, request.repo_path)) is not None:
             return present
+        fresh = await self._add_fresh(task_id, request.repo_path, request.base_ref or "HEAD")
+        if fresh is not None:
+            return fresh
         repo = await self._repository(request.repo_path, request.base_ref or "HEAD")
         assert repo.commit is not None
         path = self.root / task_id
@@ -292,6 +297,43 @@ class GitWorktrees:
             return None
         return _worktree(task_id, path, repo.resolve(), base)
 
+    async def _add_fresh(self, task_id: str, repo: Path, ref: str) -> Workspace | None:
+        """A new task's worktree in one git call: ``git worktree add`` resolves the base ref
+        itself, and the commit it used is read back from the new branch.
+
+        Every first run of a task makes its worktree; the ``git rev-parse`` the long way runs
+        first (the repository was checked when the task was submitted) costs a process on
+        that path. None, having made nothing, when the place or the branch is taken or the
+        layout is unusual: the long way handles those. A bad ref or repository raises what
+        the long way raises; any other failure undoes what the call made.
+        """
+        path, branch = self.root / task_id, branch_name(task_id)
+        top = _plain_top(repo)
+        if top is None or _exists(path) or not ref.strip() or ref[0] == "-":
+            return None
+        self.root.mkdir(parents=True, exist_ok=True)
+        add = ["worktree", "add", "--quiet", "-b", branch, str(path), f"{ref}^{{commit}}"]
+        try:
+            added = await self._git.run(add, cwd=repo, check=False)
+            if added.returncode != 0:
+                if "already exists" in added.stderr:
+                    return None  # git checks both before it makes anything
+                await self._repository(repo, ref)  # a bad ref or repository: its own error
+                raise failed(added, add[:-1])
+            base = loose_branch_tip(repo, branch) or await self._tip_of(repo, branch)
+            if base is None:
+                raise GitFailed(["rev-parse", branch], 1, "the new task branch is gone")
+            write_base(admin_dir(path), base)
+        except BaseException:
+            await asyncio.shield(self._undo_fresh(repo, path, branch))
+            raise
+        return _worktree(task_id, path, top, base)
+
+    async def _undo_fresh(self, repo: Path, path: Path, branch: str) -> None:
+        """Remove what a failed :meth:`_add_fresh` made: the branch it made has no work."""
+        tip = await self._tip_of(repo, branch)
+        await self._undo_create(repo, path, branch, tip or "")
+
     async def _repository(self, repo: Path, ref: str | None) -> Repository:
         """The repository's top level and common git dir, and ``ref``'s commit (one call)."""
         _require_repository_directory(repo)
@@ -407,11 +449,13 @@ class GitWorktrees:
         # The task branch's loose ref (where each of our commits leaves it) spares a git
         # process on the way from a completed turn to its task's completion.
         tip = loose_branch_tip(_repo(workspace), _branch(workspace))
-        if tip is not None:
-            return tip
+        return tip if tip is not None else await self._tip_of(_repo(workspace), _branch(workspace))
+
+    async def _tip_of(self, repo: Path, branch: str) -> str | None:
+        """The branch's commit, as git says it; None when there is no such branch."""
         result = await self._git.run(
-            ["rev-parse", "--verify", "--quiet", f"refs/heads/{_branch(workspace)}^{{commit}}"],
-            cwd=_repo(workspace),
+            ["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"],
+            cwd=repo,
             check=False,
         )
         return result.text.strip() if result.returncode == 0 else None
@@ -439,6 +483,12 @@ def _require_repository_directory(repo: Path) -> None:
         raise NotAGitRepository(repo, "it does not exist")
     if not repo.is_dir():
         raise NotAGitRepository(repo, "it is not a directory")
+
+
+def _plain_top(repo: Path) -> Path | None:
+    """``repo``'s top level (as git names it) when it has the usual layout, a ``.git``
+    directory of its own; None otherwise."""
+    return repo.resolve() if (repo / ".git").is_dir() else None
 
 
 def _same_directory(a: Path, b: Path) -> bool:

@@ -115,6 +115,33 @@ async def test_create_again_for_the_same_task_returns_the_same_worktree_with_its
     assert (again.path / "work.txt").read_text() == "in progress\n"
 
 
+async def test_create_of_a_new_worktree_runs_one_git_command(
+    repo: GitRepo, git: Git, tmp_path: Path
+) -> None:
+    calls = tmp_path / "git-calls"
+    counting_git = tmp_path / "counting-git"
+    counting_git.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexec git "$@"\n')
+    counting_git.chmod(0o755)
+    worktrees = GitWorktrees(tmp_path / "worktrees", git=str(counting_git))
+
+    ws = await worktrees.create("t_1", WorkspaceRequest(repo=str(repo.path), base_ref="v1"))
+
+    assert [line.split()[2:4] for line in calls.read_text().splitlines()] == [["worktree", "add"]]
+    assert ws.base_commit == repo.feature == git(ws.path, "rev-parse", "HEAD")
+    assert ws.repo == repo.path.resolve()
+    assert await worktrees.locate("t_1", WorkspaceRequest(repo=str(repo.path))) == ws
+
+
+async def test_create_with_a_ref_naming_no_commit_says_so_and_makes_nothing(
+    worktrees: GitWorktrees, repo: GitRepo, git: Git
+) -> None:
+    request = WorkspaceRequest(repo=str(repo.path), base_ref="no-such-branch")
+    with pytest.raises(UnknownRef, match="no-such-branch"):
+        await worktrees.create("t_1", request)
+
+    assert_nothing_created(git, repo, worktrees)
+
+
 async def test_create_and_locate_of_a_worktree_made_earlier_run_no_git(
     worktrees: GitWorktrees, repo: GitRepo, tmp_path: Path
 ) -> None:
