@@ -200,11 +200,55 @@ class AuthSettings(_Strict):
     )
 
 
+class LinkSettings(_Strict):
+    """The chat server link (``[link]``): this runner as a local runner of a chat server.
+
+    The token comes from CODEX_RUNNER_LINK_TOKEN or ``token_file`` (mode 0600), never from
+    this file.
+    """
+
+    url: str | None = Field(
+        default=None, description="The chat server's socket, e.g. wss://chat.example/socket."
+    )
+    runner_id: str | None = Field(default=None, description="This runner's id on the server.")
+    cwd: str | None = Field(default=None, description="Where turns started from chat run.")
+    channel: str | None = Field(
+        default=None, description="WORKSPACE/CHANNEL whose chat threads are sessions here."
+    )
+    heartbeat_s: float = Field(default=15.0, gt=0, le=3600)
+    token_file: str | None = Field(default=None, description="A 0600 file holding the token.")
+
+    @field_validator("url")
+    @classmethod
+    def _socket_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("ws://", "wss://")):
+            raise ValueError(f"{value!r} is not a WebSocket URL; write wss://HOST/socket")
+        return value
+
+    @field_validator("runner_id")
+    @classmethod
+    def _runner_id(cls, value: str | None) -> str | None:
+        if value is not None and not RUNNER_ID.fullmatch(value):
+            raise ValueError("runner_id is 1-128 letters, digits, '.', '_', ':' or '-'")
+        return value
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str | None) -> str | None:
+        if value is not None and value.count("/") != 1:
+            raise ValueError(f"{value!r} is not WORKSPACE/CHANNEL")
+        return value
+
+
+RUNNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
+
+
 class RunnerConfig(_Strict):
     home: Path
     codex: CodexSettings = CodexSettings()
     service: ServiceSettings = ServiceSettings()
     slack: SlackSettings = SlackSettings()
+    link: LinkSettings = LinkSettings()
     auth: AuthSettings = AuthSettings()
 
     @property

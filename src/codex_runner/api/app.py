@@ -26,6 +26,7 @@ from codex_runner.http.errors import UnexpectedErrors
 from codex_runner.http.json_app import json_app, open_paths
 from codex_runner.http.routing import Router
 from codex_runner.http.sse import DEFAULT_KEEPALIVE_S, EventStreams
+from codex_runner.http.wire_link import LinkOut
 from codex_runner.service.tasks import TaskService
 
 DEFAULT_GC_RETENTION_S = 7 * 24 * 3600.0
@@ -43,6 +44,7 @@ def create_app(
     browser: BrowserAccess | None = None,
     allowed_hosts: frozenset[str] | None = None,
     home_problem: Callable[[], str | None] = lambda: None,
+    link_status: Callable[[], LinkOut | None] = lambda: None,
 ) -> Starlette:
     """The API over ``service``. ``ready()`` says whether the store is open and the Codex
     runtime initialized (``/readyz``); ``routers`` are mounted under the same bearer auth,
@@ -54,7 +56,8 @@ def create_app(
     ``browser`` lets the admin page's session cookie authenticate (its router goes in
     ``routers``); ``allowed_hosts`` (see :func:`~codex_runner.http.auth.host_allowlist`)
     refuses requests for any other ``Host``. ``home_problem()`` says what is wrong with
-    the runner's home, if anything (``/readyz`` answers 503 with it).
+    the runner's home, if anything (``/readyz`` answers 503 with it); ``link_status()``
+    the chat server link's state for ``/v1/status``.
     """
     streams = EventStreams(keepalive_s=sse_keepalive_s)
     own = [
@@ -64,6 +67,7 @@ def create_app(
             gc_retention_s=gc_retention_s,
             version=version,
             home_problem=home_problem,
+            link_status=link_status,
         ),
         task_routes(service),
         event_routes(service, streams),

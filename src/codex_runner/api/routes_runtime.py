@@ -20,6 +20,7 @@ from codex_runner.http.wire import (
     StatusOut,
     TaskOut,
 )
+from codex_runner.http.wire_link import LinkOut
 from codex_runner.service.tasks import TaskService
 
 NOT_READY_MESSAGE = "not ready: the store is not open or the Codex runtime is not initialized yet"
@@ -32,6 +33,7 @@ def runtime_routes(
     gc_retention_s: float,
     version: str,
     home_problem: Callable[[], str | None] = lambda: None,
+    link_status: Callable[[], LinkOut | None] = lambda: None,
 ) -> Router:
     router = Router(tags=["daemon"], responses=ERROR_RESPONSES)
 
@@ -66,6 +68,7 @@ def runtime_routes(
             active=[TaskOut.of(t) for t in current.active],
             max_concurrent=current.max_concurrent,
             version=version,
+            link=link_status(),
         )
 
     @router.post("/v1/gc")

@@ -19,12 +19,17 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import uvicorn
 
 from codex_runner.api.app import create_app
 from codex_runner.api.auth_routes import auth_router
 from codex_runner.bridges.slack.settings import resolve as slack_settings
+from codex_runner.http.wire_link import LinkOut
+
+if TYPE_CHECKING:  # the link is imported only when configured
+    from codex_runner.bridges.link.link import ChatLink
 from codex_runner.config import RunnerConfig
 from codex_runner.daemon import logs
 from codex_runner.daemon.assembly import Daemon
@@ -140,6 +145,7 @@ async def _serve_api(
 
         bridge = SlackBridge(config, daemon.service, daemon_url=url)
         routers.append(slack_router(bridge))
+    link = _chat_link(config, daemon)
     if daemon.switcher is not None:
         routers.append(auth_router(daemon.switcher))
     sessions = AdminSessions()
@@ -153,6 +159,7 @@ async def _serve_api(
         gc_retention_s=config.service.worktree_retention_s,
         browser=admin_access(sessions),
         allowed_hosts=host_allowlist(host, sock.getsockname()[1], _machine_names(host)),
+        link_status=(lambda: LinkOut.of(link.status)) if link is not None else (lambda: None),
     )
     server = _Server(
         uvicorn.Config(
@@ -176,6 +183,8 @@ async def _serve_api(
         )
         if bridge is not None:
             await bridge.start()
+        if link is not None:
+            await link.start()
         on_listening(url)
         # A code, not the token: the link works once, for a few minutes.
         print(f"Admin page: {url}/admin/login?once={sessions.issue_login_code()}", flush=True)
@@ -190,10 +199,26 @@ async def _serve_api(
         with contextlib.suppress(Exception):
             if bridge is not None:
                 await bridge.stop()
+        with contextlib.suppress(Exception):
+            if link is not None:
+                await link.stop()
         with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
             await asyncio.wait_for(serving, SHUTDOWN_TIMEOUT_S)
         sock.close()
         remove_info(config.home, os.getpid())
+
+
+def _chat_link(config: RunnerConfig, daemon: Daemon) -> ChatLink | None:
+    """The chat server link ``[link]`` configures; a missing token stops the start."""
+    if config.link.url is None:
+        return None
+    from codex_runner.bridges.link.link import configured_link
+    from codex_runner.bridges.link.token import LinkTokenError
+
+    try:
+        return configured_link(config, daemon.service, daemon.bus)
+    except LinkTokenError as exc:
+        raise ServeError(str(exc)) from None
 
 
 class _Server(uvicorn.Server):

@@ -25,6 +25,7 @@ from codex_runner.config import ApprovalPolicy, SandboxMode
 from codex_runner.domain.approval import Approval
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.task import REASONING_EFFORTS, Task, TaskState
+from codex_runner.http.wire_link import LinkOut
 from codex_runner.service import validation
 from codex_runner.service.errors import InvalidRequest
 
@@ -353,6 +354,7 @@ class StatusOut(BaseModel):
     active: list[TaskOut]
     max_concurrent: int
     version: str
+    link: LinkOut | None = Field(default=None, description="The chat server link, if any.")
 
 
 class RemovedWorktreeOut(BaseModel):

@@ -221,6 +221,14 @@ class LiveSessions:
             owners.append((thread, owner.id if owner is not None else None))
         return owners
 
+    async def read_thread(self, thread_id: str) -> dict[str, Any]:
+        """Codex's ``thread/read`` of the thread, with its turns."""
+        request = getattr(self._runtime, "request", None)
+        if request is None:
+            raise NoAppServer("reading a Codex thread needs the app-server runtime")
+        result = await request("thread/read", {"threadId": thread_id, "includeTurns": True})
+        return dict(result.get("thread") or {}) if isinstance(result, dict) else {}
+
     # turns started elsewhere -------------------------------------------------------------
     def turn_started_elsewhere(self, task_id: str) -> Turn | None:
         """The running turn another client started on the task's thread, if any."""
