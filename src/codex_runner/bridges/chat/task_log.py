@@ -33,11 +33,22 @@ class TaskLog:
     A record that fails is logged, not raised: what it records already happened in the chat.
     """
 
-    def __init__(self, record_event: RecordEvent, *, bridge: str) -> None:
+    def __init__(
+        self,
+        record_event: RecordEvent,
+        *,
+        bridge: str,
+        message_key: str = "message_id",
+        thread_key: str = "thread",
+    ) -> None:
         if not bridge or "." in bridge:
             raise ValueError(f"a bridge's name is one word without dots, not {bridge!r}")
         self._record_event = record_event
         self.bridge = bridge
+        # The keys a message's id and a chat thread's id are recorded under, in the chat's
+        # own words (Slack's records say "ts" and "thread_ts", as they always have).
+        self.message_key = message_key
+        self.thread_key = thread_key
 
     @property
     def prefix(self) -> str:

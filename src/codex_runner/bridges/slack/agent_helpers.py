@@ -16,7 +16,7 @@ from codex_runner.bridges.slack.conversations import Conversations
 from codex_runner.bridges.slack.helper_rules import HelperRefused
 from codex_runner.bridges.slack.names import DisplayNames
 from codex_runner.bridges.slack.rules import mentioned_users
-from codex_runner.bridges.slack.sessions import SessionFiles
+from codex_runner.bridges.slack.session_files import SessionFiles
 
 
 class HelperKeys:
@@ -102,7 +102,7 @@ class AgentHelpers:
     async def post_message(self, session: Session, text: str) -> int:
         if not text.strip():
             raise HelperRefused(400, "text is empty")
-        count = await self._conversations.post_markdown(session, text)
+        count = self._conversations.post_markdown(session, text)
         await self._log.record(
             session.task_id,
             event_log.HELPER_CALL,

@@ -20,25 +20,24 @@ from slack_sdk.web.async_client import AsyncWebClient
 from codex_runner.bridges.chat.bridge_db import SEEN_RETENTION_S, BridgeDb, Session
 from codex_runner.bridges.chat.outbox import Outbox
 from codex_runner.bridges.chat.relay import Relay
-from codex_runner.bridges.chat.relay_plan import EventContext
+from codex_runner.bridges.chat.rules import session_key
 from codex_runner.bridges.chat.session_locks import StatusLocks
+from codex_runner.bridges.chat.sessions import ChatSessions
 from codex_runner.bridges.slack.agent_helpers import AgentHelpers, HelperKeys
 from codex_runner.bridges.slack.api import SlackRejected, SlackUnavailable, WebSlackApi
 from codex_runner.bridges.slack.app import Inbound, build_app
-from codex_runner.bridges.slack.conversations import Conversations
+from codex_runner.bridges.slack.conversations import Conversations, SlackHost
 from codex_runner.bridges.slack.event_log import slack_task_log
 from codex_runner.bridges.slack.live_status import LiveStatus
 from codex_runner.bridges.slack.names import DisplayNames
 from codex_runner.bridges.slack.rendering import SlackRenderer
-from codex_runner.bridges.slack.rules import session_key
-from codex_runner.bridges.slack.sessions import SessionFiles, new_helper_key
+from codex_runner.bridges.slack.session_files import SessionFiles, new_helper_key
 from codex_runner.bridges.slack.settings import BridgeSettings
 from codex_runner.bridges.slack.settings import resolve as resolve_settings
 from codex_runner.bridges.slack.transport import SlackTransport
 from codex_runner.config import RunnerConfig
-from codex_runner.domain.durable_event import EventType, TaskEvent
+from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.service.tasks import TaskService
-from codex_runner.store.errors import ApprovalNotFound
 
 log = logging.getLogger(__name__)
 
@@ -103,24 +102,32 @@ class SlackBridge:
             retry_max_s=settings.retry_max_s,
             status_locks=status_locks,
         )
+        host = SlackHost(settings, names)
+        sessions = ChatSessions(
+            db=db,
+            service=self._service,
+            task_log=task_log,
+            host=host,
+            approvers=settings.approvers,
+            notify_outbox=outbox.notify,
+            watch=lambda key: relay.watch(key),
+            follow_again=lambda key: relay.ensure(key),
+        )
         conversations = self.conversations = Conversations(
             settings=settings,
             db=db,
             api=api,
-            service=self._service,
-            task_log=task_log,
+            sessions=sessions,
+            host=host,
             names=names,
-            notify_outbox=outbox.notify,
-            watch=lambda key: relay.watch(key),
-            follow_again=lambda key: relay.ensure(key),
             issue_credentials=self._issue_credentials,
         )
         relay = self._relay = Relay(
             db,
             self._follow,
-            self._event_context,
+            sessions.event_context,
             outbox.notify,
-            conversations.dispatch_next,
+            sessions.dispatch_next,
             self._service.settle_watch,
             SlackRenderer(),
             own_events=task_log.prefix,
@@ -141,7 +148,7 @@ class SlackBridge:
             self._issue_credentials(session)
             relay.watch(session.key)
         for session in db.sessions():
-            await conversations.dispatch_next(session.key)
+            await sessions.dispatch_next(session.key)
         app = build_app(client, self._inbound, conversations)
         self._handler = AsyncSocketModeHandler(app, settings.app_token)
         self._connector = asyncio.create_task(self._connect(api), name="slack-connect")
@@ -213,29 +220,6 @@ class SlackBridge:
 
     def _follow(self, task_id: str, after_seq: int) -> AsyncIterator[TaskEvent]:
         return self._service.events(task_id, after_seq)
-
-    async def _event_context(self, event: TaskEvent, session: Session) -> EventContext:
-        assert self.conversations is not None and self._names is not None
-        if event.type == EventType.APPROVAL_REQUESTED:
-            return EventContext(deciders=self.conversations.deciders(session))
-        if event.type in (EventType.APPROVAL_DECIDED, EventType.APPROVAL_EXPIRED):
-            data: dict[str, Any] = {}
-            with contextlib.suppress(ApprovalNotFound):
-                approval = await self._service.approval(str(event.data.get("approval_id")))
-                data = {
-                    "kind": approval.kind.value,
-                    "command": approval.command,
-                    "cwd": approval.cwd,
-                    "changes": [{"path": c.path, "kind": c.kind} for c in approval.changes],
-                }
-            by = str(event.data.get("by") or "")
-            if by.startswith("slack:"):
-                by = await self._names.name(by.removeprefix("slack:"))
-            return EventContext(approval_data=data, decided_by=by or None)
-        if event.type == EventType.TASK_STATE_CHANGED and event.data.get("to") == "completed":
-            task = await self._service.get(session.task_id)
-            return EventContext(total_tokens=task.usage.total_tokens)
-        return EventContext()
 
 
 def _untyped(handler: AsyncSocketModeHandler) -> Any:

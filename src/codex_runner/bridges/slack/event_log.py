@@ -11,4 +11,4 @@ HELPER_CALL = "helper_call"  # recorded as slack.helper_call
 
 def slack_task_log(record_event: RecordEvent) -> TaskLog:
     """The task log that records this bridge's ``slack.*`` events."""
-    return TaskLog(record_event, bridge=BRIDGE)
+    return TaskLog(record_event, bridge=BRIDGE, message_key="ts", thread_key="thread_ts")

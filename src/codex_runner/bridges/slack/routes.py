@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import PlainTextResponse, Response
 
 from codex_runner.bridges.slack.helper_rules import HelperRefused, history_text
-from codex_runner.bridges.slack.sessions import SESSION_HEADER
+from codex_runner.bridges.slack.session_files import SESSION_HEADER
 from codex_runner.http.routing import Header, Router
 
 if TYPE_CHECKING:

@@ -1,19 +1,19 @@
-"""The bridge's business rules, free of I/O: who may use the bot, what a message means,
-who may decide an approval, and when a message runs now or waits in the queue.
+"""Slack's own rules, free of I/O: which events are a person's message, what a message
+means (mentions, DMs, commands), and how a thread's earlier messages read.
 
-Slack handlers only parse and hand over; every decision is made here and unit-tested.
+The rules every chat shares (access, commands, approvers, queueing) are the chat core's
+(:mod:`codex_runner.bridges.chat.rules`); Slack handlers only parse and hand over.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from codex_runner.domain.task import TaskState
-from codex_runner.domain.transitions import FINAL_STATES, accepts_message
+from codex_runner.bridges.chat.rules import AccessPolicy, Command, parse_command
 
 # Message subtypes that carry a person's words; edits, joins, bot posts and the rest do not.
 _HUMAN_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
@@ -98,34 +98,6 @@ def strip_mentions(text: str, bot_user_id: str) -> str:
     return stripped.strip()
 
 
-class Command(StrEnum):
-    STOP = "stop"
-    STATUS = "status"
-
-
-def parse_command(text: str) -> Command | None:
-    """``-stop`` / ``stop`` interrupt; ``-status`` reports. Anything else is for Codex."""
-    word = text.strip().lower().rstrip(".!")
-    if word in ("-stop", "stop"):
-        return Command.STOP
-    if word == "-status":
-        return Command.STATUS
-    return None
-
-
-@dataclass(frozen=True)
-class AccessPolicy:
-    """Who may use the bot; an empty set means everyone in the workspace."""
-
-    allowed_users: frozenset[str] = field(default_factory=frozenset)
-    allowed_channels: frozenset[str] = field(default_factory=frozenset)
-
-    def allows(self, user: str, channel: str) -> bool:
-        if self.allowed_users and user not in self.allowed_users:
-            return False
-        return not self.allowed_channels or channel in self.allowed_channels
-
-
 class Route(StrEnum):
     IGNORE = "ignore"  # not for the bot
     REFUSE = "refuse"  # for the bot, from someone not allowed: a polite refusal
@@ -158,42 +130,6 @@ def route(
     if not text and not message.images:
         return Route.IGNORE
     return Route.CONTINUE
-
-
-def may_decide(user: str, *, approvers: Collection[str], requester: str) -> bool:
-    """Approvals are decided by the configured approvers, else by the thread's requester."""
-    return user in approvers if approvers else user == requester
-
-
-class Delivery(StrEnum):
-    NOW = "now"  # hand it to Codex as the next turn
-    QUEUE = "queue"  # a turn is running (or others wait): wait in line
-    NEW_TASK = "new_task"  # the session's task is final (failed/cancelled): start afresh
-
-
-def plan_delivery(state: TaskState, queue_depth: int) -> Delivery:
-    """Messages run one turn each, in arrival order."""
-    if state in FINAL_STATES:
-        return Delivery.QUEUE if queue_depth else Delivery.NEW_TASK
-    if queue_depth or not accepts_message(state):
-        return Delivery.QUEUE
-    return Delivery.NOW
-
-
-def can_take_next(state: TaskState) -> bool:
-    """After a turn: whether the next queued message may run now."""
-    return state.is_idle
-
-
-def status_line(state: TaskState, queue_depth: int, total_tokens: int) -> str:
-    return (
-        f"State: *{state.value}* · queued messages: {queue_depth} · tokens used: {total_tokens:,}"
-    )
-
-
-def session_key(channel: str, thread_ts: str) -> str:
-    """The session's key: channel + thread, safe as a directory name."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", f"{channel}-{thread_ts}")
 
 
 def backfill_lines(
