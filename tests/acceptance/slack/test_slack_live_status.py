@@ -8,7 +8,7 @@ import itertools
 
 import pytest
 
-from codex_runner.bridges.slack.live_status import EDIT_INTERVAL_S
+from codex_runner.bridges.chat.live_status import EDIT_INTERVAL_S
 from codex_runner.bridges.slack.mrkdwn import to_mrkdwn
 from codex_runner.domain.task import TaskState
 

@@ -96,6 +96,9 @@ class PlainRenderer:
     def waiting(self) -> str:
         return "Waiting for an approval"
 
+    def writing(self, answer: str) -> str:
+        return f"Writing: {answer}"
+
     def done(self, total_tokens: int) -> str:
         return f"Done ({total_tokens} tokens)"
 

@@ -31,6 +31,9 @@ class ChatRenderer(Protocol):
     def waiting(self) -> str:
         """The status message while an approval is awaited."""
 
+    def writing(self, answer: str) -> str:
+        """The status message while Codex writes ``answer`` (the text so far, in Markdown)."""
+
     def done(self, total_tokens: int) -> str: ...
 
     def stopped(self) -> str: ...

@@ -18,6 +18,7 @@ from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
 from codex_runner.bridges.chat.bridge_db import SEEN_RETENTION_S, BridgeDb, Session
+from codex_runner.bridges.chat.live_status import LiveStatus
 from codex_runner.bridges.chat.outbox import Outbox
 from codex_runner.bridges.chat.relay import Relay
 from codex_runner.bridges.chat.rules import session_key
@@ -28,7 +29,6 @@ from codex_runner.bridges.slack.api import SlackRejected, SlackUnavailable, WebS
 from codex_runner.bridges.slack.app import Inbound, build_app
 from codex_runner.bridges.slack.conversations import Conversations, SlackHost
 from codex_runner.bridges.slack.event_log import slack_task_log
-from codex_runner.bridges.slack.live_status import LiveStatus
 from codex_runner.bridges.slack.names import DisplayNames
 from codex_runner.bridges.slack.rendering import SlackRenderer
 from codex_runner.bridges.slack.session_files import SessionFiles, new_helper_key
@@ -94,9 +94,11 @@ class SlackBridge:
         task_log = slack_task_log(self._service.record_event)
         names = self._names = DisplayNames(api)
         status_locks = StatusLocks()
+        transport = SlackTransport(api)
+        render = SlackRenderer()
         outbox = self._outbox = Outbox(
             db,
-            SlackTransport(api),
+            transport,
             task_log,
             retry_base_s=settings.retry_base_s,
             retry_max_s=settings.retry_max_s,
@@ -129,9 +131,9 @@ class SlackBridge:
             outbox.notify,
             sessions.dispatch_next,
             self._service.settle_watch,
-            SlackRenderer(),
+            render,
             own_events=task_log.prefix,
-            live=LiveStatus(db, api, self._service.live_deltas, status_locks),
+            live=LiveStatus(db, transport, render, self._service.live_deltas, status_locks),
         )
         self.helpers = AgentHelpers(
             db=db,

@@ -27,6 +27,9 @@ class SlackRenderer:
     def waiting(self) -> str:
         return blocks.WAITING
 
+    def writing(self, answer: str) -> str:
+        return blocks.writing_text(answer)
+
     def done(self, total_tokens: int) -> str:
         return blocks.done_text(total_tokens)
 

@@ -98,3 +98,8 @@ def test_approval_buttons_offer_only_what_codex_offered_and_are_replaced_when_de
     assert update.op == "update" and update.payload["ref"] == "approval:a1"
     assert update.payload["text"] == "Approve: decided by Ann"
     assert not any(b["type"] == "actions" for b in update.payload["blocks"])
+
+
+def test_a_long_answer_shows_its_end_while_it_is_written() -> None:
+    text = SlackRenderer().writing("a" * 10_000 + "THE END")
+    assert len(text) < 3_100 and text.endswith("THE END") and "…" in text

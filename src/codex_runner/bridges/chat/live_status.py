@@ -2,9 +2,11 @@
 
 Deltas are live and never stored, so these edits do not go through the outbox: a restart
 loses nothing that matters, since the answer is posted whole when its item completes, as
-always. Slack allows about one ``chat.update`` a second, so an edit goes out at most once
-per interval (counted from the end of the previous one) with all the text so far; the first
-edit of an answer waits one interval too, so an answer written faster costs no edit at all.
+always. Chats limit how often one message may be edited (Slack: about one ``chat.update`` a
+second), so an edit goes out at most once per interval (counted from the end of the previous
+one) with all the text so far; the first edit of an answer waits one interval too, so an
+answer written faster costs no edit at all. How the text reads is the bridge's
+:meth:`~codex_runner.bridges.chat.relay_plan.ChatRenderer.writing`.
 
 The status message's durable edits (running a command, waiting, done) still go through the
 outbox, and must win: the relay tells :meth:`LiveStatus.saw` about every event before it
@@ -23,10 +25,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-from codex_runner.bridges.chat.bridge_db import BridgeDb
+from codex_runner.bridges.chat.bridge_db import UPDATE, BridgeDb, Post
+from codex_runner.bridges.chat.errors import ChatRejected, ChatUnavailable
+from codex_runner.bridges.chat.relay_plan import ChatRenderer
 from codex_runner.bridges.chat.session_locks import StatusLocks
-from codex_runner.bridges.slack import blocks
-from codex_runner.bridges.slack.api import SlackApi, SlackRejected, SlackUnavailable
+from codex_runner.bridges.chat.transport import ChatTransport
 from codex_runner.domain.delta import Delta, DeltaKind
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.events import EventKind, ItemType
@@ -34,7 +37,7 @@ from codex_runner.service.delta_channel import DeltaSubscription
 
 log = logging.getLogger(__name__)
 
-# Slack's rate limit for editing one message: about one chat.update a second.
+# At most one edit of a message a second: Slack's rate limit for chat.update.
 EDIT_INTERVAL_S = 1.0
 # Answers completed in one turn that are remembered, so their late deltas are ignored.
 MAX_FINISHED = 256
@@ -78,12 +81,12 @@ class LiveAnswer:
 
     @property
     def pending(self) -> str | None:
-        """The status text to send now, or None when there is nothing new to show."""
+        """The answer so far when it is news to the status message, else None."""
         if self.status_ref is None or self.item_id is None or not self.text:
             return None
         if self.text == self.shown:
             return None
-        return blocks.writing_text(self.text)
+        return self.text
 
     def _finish(self, item_id: str) -> None:
         if len(self.finished) >= MAX_FINISHED:
@@ -99,7 +102,8 @@ class LiveStatus:
     def __init__(
         self,
         db: BridgeDb,
-        api: SlackApi,
+        transport: ChatTransport,
+        render: ChatRenderer,
         subscribe: Callable[[str], DeltaSubscription],
         locks: StatusLocks,
         *,
@@ -109,7 +113,8 @@ class LiveStatus:
         if interval_s <= 0:
             raise ValueError("interval_s must be positive")
         self._db = db
-        self._api = api
+        self._transport = transport
+        self._render = render
         self._subscribe = subscribe
         self._locks = locks
         self._interval_s = interval_s
@@ -124,7 +129,7 @@ class LiveStatus:
         if session is not None:
             answer.status_ref = session.status_ref
         deltas = self._subscribe(task_id)
-        editor = asyncio.create_task(self._edit(key, answer, deltas), name=f"slack-live-{key}")
+        editor = asyncio.create_task(self._edit(key, answer, deltas), name=f"live-status-{key}")
         try:
             yield
         finally:
@@ -158,10 +163,10 @@ class LiveStatus:
                 continue
             if answer.item_id != writing:
                 # An answer written within one interval is posted before any edit shows it:
-                # short answers cost Slack no edit at all.
+                # short answers cost the chat no edit at all.
                 writing = answer.item_id
                 next_at = max(next_at, self._clock() + self._interval_s)
-            await self._until(next_at)  # Slack's rate limit; more text comes meanwhile
+            await self._until(next_at)  # the chat's rate limit; more text comes meanwhile
             for delta in deltas.take():
                 answer.add(delta)
             try:
@@ -182,7 +187,7 @@ class LiveStatus:
             wait = deadline - self._clock()
 
     async def _send(self, key: str, answer: LiveAnswer) -> bool:
-        """Edit the status message with the text so far; whether Slack was asked."""
+        """Edit the status message with the text so far; whether the chat was asked."""
         async with self._locks.hold(key):
             text = answer.pending  # again: the relay may have finished the answer meanwhile
             session = self._db.session(key)
@@ -193,8 +198,16 @@ class LiveStatus:
                 return False  # not posted yet: the next round tries again
             shown = answer.text
             try:
-                await self._api.update_message(session.channel, ts, text, None)
-            except (SlackUnavailable, SlackRejected) as exc:
+                edit = Post(
+                    key,
+                    session.channel,
+                    UPDATE,
+                    {"text": self._render.writing(text), "ref": answer.status_ref},
+                    thread=session.thread,
+                    task_id=session.task_id,
+                )
+                await self._transport.edit(edit, ts)
+            except (ChatUnavailable, ChatRejected) as exc:
                 # The next edit carries all the text anyway; the durable ones are retried.
                 log.warning("live edit of session %s's status failed: %s", key, exc)
                 return True
