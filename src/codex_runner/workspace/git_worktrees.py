@@ -42,15 +42,14 @@ from codex_runner.workspace.protocol import (
     GitIdentity,
     NotAGitRepository,
     NotOnTaskBranch,
-    UnknownRef,
     UnmergedWork,
     Workspace,
     WorkspaceKind,
     branch_name,
     collect_garbage,
 )
+from codex_runner.workspace.repository import Repository, plain_top, resolve_repository
 from codex_runner.workspace.worktree_admin import (
-    Repository,
     admin_dir,
     existing_worktree,
     half_made,
@@ -105,7 +104,7 @@ class GitWorktrees:
             _require_directory(request.cwd_path)
             return
         assert request.repo_path is not None
-        await self._repository(request.repo_path, request.base_ref or "HEAD")
+        await resolve_repository(self._git, request.repo_path, request.base_ref or "HEAD")
 
     async def create(self, task_id: str, request: WorkspaceRequest) -> Workspace:
         _check_task_id(task_id)
@@ -117,7 +116,7 @@ class GitWorktrees:
         fresh = await self._add_fresh(task_id, request.repo_path, request.base_ref or "HEAD")
         if fresh is not None:
             return fresh
-        repo = await self._repository(request.repo_path, request.base_ref or "HEAD")
+        repo = await resolve_repository(self._git, request.repo_path, request.base_ref or "HEAD")
         assert repo.commit is not None
         path = self.root / task_id
         branch = branch_name(task_id)
@@ -157,7 +156,7 @@ class GitWorktrees:
         assert request.repo_path is not None
         if (present := self._present(task_id, request.repo_path)) is not None:
             return present
-        repo = await self._repository(request.repo_path, None)
+        repo = await resolve_repository(self._git, request.repo_path, None)
         path = self.root / task_id
         admin = existing_worktree(path, repo, branch_name(task_id))
         if admin is None or half_made(admin):
@@ -269,7 +268,7 @@ class GitWorktrees:
                 await self._git.run(["branch", "--delete", "--force", branch], cwd=repo)
 
     async def prune(self, repo: Path) -> None:
-        top = await self._repository(repo, None)
+        top = await resolve_repository(self._git, repo, None)
         await self._git.run(["worktree", "prune"], cwd=top.top)
 
     async def gc(
@@ -308,7 +307,7 @@ class GitWorktrees:
         the long way raises; any other failure undoes what the call made.
         """
         path, branch = self.root / task_id, branch_name(task_id)
-        top = _plain_top(repo)
+        top = plain_top(repo)
         if top is None or _exists(path) or not ref.strip() or ref[0] == "-":
             return None
         self.root.mkdir(parents=True, exist_ok=True)
@@ -318,7 +317,8 @@ class GitWorktrees:
             if added.returncode != 0:
                 if "already exists" in added.stderr:
                     return None  # git checks both before it makes anything
-                await self._repository(repo, ref)  # a bad ref or repository: its own error
+                # A bad ref or repository: the error that names it.
+                await resolve_repository(self._git, repo, ref)
                 raise failed(added, add[:-1])
             base = loose_branch_tip(repo, branch) or await self._tip_of(repo, branch)
             if base is None:
@@ -333,29 +333,6 @@ class GitWorktrees:
         """Remove what a failed :meth:`_add_fresh` made: the branch it made has no work."""
         tip = await self._tip_of(repo, branch)
         await self._undo_create(repo, path, branch, tip or "")
-
-    async def _repository(self, repo: Path, ref: str | None) -> Repository:
-        """The repository's top level and common git dir, and ``ref``'s commit (one call)."""
-        _require_repository_directory(repo)
-        if ref is not None and (not ref.strip() or ref.startswith("-")):
-            raise UnknownRef(repo, ref)
-        args = ["rev-parse", "--path-format=absolute", "--show-toplevel", "--git-common-dir"]
-        if ref is not None:
-            args += ["--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"]
-        result = await self._git.run(args, cwd=repo, check=False)
-        lines = result.text.splitlines()
-        if result.returncode not in (0, 1) or len(lines) < 2:
-            problem = result.stderr.strip().removeprefix("fatal: ") or "git rev-parse failed"
-            raise NotAGitRepository(repo, problem)
-        top = Path(lines[0])
-        if not _same_directory(top, repo):
-            raise NotAGitRepository(repo, f"it is inside the repository {top}, not its top level")
-        if result.returncode == 1 or (ref is not None and len(lines) < 3):
-            if ref == "HEAD":
-                raise NotAGitRepository(repo, "it has no commits yet")
-            raise UnknownRef(repo, ref or "HEAD")
-        commit = lines[2] if ref is not None else None
-        return Repository(top=top, common_dir=Path(lines[1]), commit=commit)
 
     async def _recovered(
         self, task_id: str, path: Path, repo: Repository, admin: Path, base_ref: str
@@ -476,23 +453,6 @@ def _check_task_id(task_id: str) -> None:
             f"task id {task_id!r} cannot name a worktree and a branch; use letters, digits,"
             " '_' and '-' (at most 128)"
         )
-
-
-def _require_repository_directory(repo: Path) -> None:
-    if not repo.exists():
-        raise NotAGitRepository(repo, "it does not exist")
-    if not repo.is_dir():
-        raise NotAGitRepository(repo, "it is not a directory")
-
-
-def _plain_top(repo: Path) -> Path | None:
-    """``repo``'s top level (as git names it) when it has the usual layout, a ``.git``
-    directory of its own; None otherwise."""
-    return repo.resolve() if (repo / ".git").is_dir() else None
-
-
-def _same_directory(a: Path, b: Path) -> bool:
-    return a.resolve() == b.resolve()
 
 
 def _exists(path: Path) -> bool:

@@ -8,22 +8,13 @@ file and deletes it with the worktree, and nobody else writes there.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from codex_runner.workspace.protocol import WorkspaceExists
+from codex_runner.workspace.repository import Repository
 
 BASE_FILE = "codex-runner-base"
 _OBJECT_ID = re.compile(r"^[0-9a-f]{40}(?:[0-9a-f]{24})?$")  # SHA-1 or SHA-256
-
-
-@dataclass(frozen=True)
-class Repository:
-    """A repository's top level and common git dir, as ``git rev-parse`` reports them."""
-
-    top: Path
-    common_dir: Path
-    commit: str | None  # the base ref's commit, when one was asked for
 
 
 def admin_dir(path: Path) -> Path:
