@@ -10,20 +10,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from codex_runner.bridges.chat.bridge_db import SEEN_RETENTION_S, BridgeDb, Session
-from codex_runner.bridges.chat.live_status import LiveStatus
+from codex_runner.bridges.chat.bridge_db import Session
+from codex_runner.bridges.chat.core import ChatCore
 from codex_runner.bridges.chat.outbox import Outbox
-from codex_runner.bridges.chat.relay import Relay
 from codex_runner.bridges.chat.rules import session_key
-from codex_runner.bridges.chat.session_locks import StatusLocks
-from codex_runner.bridges.chat.sessions import ChatSessions
 from codex_runner.bridges.slack.agent_helpers import AgentHelpers, HelperKeys
 from codex_runner.bridges.slack.api import SlackRejected, SlackUnavailable, WebSlackApi
 from codex_runner.bridges.slack.app import Inbound, build_app
@@ -36,7 +31,6 @@ from codex_runner.bridges.slack.settings import BridgeSettings
 from codex_runner.bridges.slack.settings import resolve as resolve_settings
 from codex_runner.bridges.slack.transport import SlackTransport
 from codex_runner.config import RunnerConfig
-from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.service.tasks import TaskService
 
 log = logging.getLogger(__name__)
@@ -58,9 +52,7 @@ class SlackBridge:
         self._daemon_url = daemon_url
         self._stop_timeout_s = stop_timeout_s
         self._connected = asyncio.Event()
-        self._db: BridgeDb | None = None
-        self._outbox: Outbox | None = None
-        self._relay: Relay | None = None
+        self._core: ChatCore | None = None
         self._inbound: Inbound | None = None
         self._handler: AsyncSocketModeHandler | None = None
         self._connector: asyncio.Task[None] | None = None
@@ -75,65 +67,43 @@ class SlackBridge:
 
     async def wait_relay_idle(self, timeout: float) -> None:
         """Until no session's task events are being relayed (settled ones are not)."""
-        if self._relay is not None:
-            await self._relay.wait_idle(timeout)
+        if self._core is not None:
+            await self._core.relay.wait_idle(timeout)
 
     @property
     def outbox(self) -> Outbox | None:
-        return self._outbox
+        return self._core.outbox if self._core is not None else None
 
     async def start(self) -> None:
         settings = self.settings
         if settings is None:
             log.info("Slack bridge off: SLACK_APP_TOKEN and SLACK_BOT_TOKEN are not both set")
             return
-        db = self._db = BridgeDb(settings.db_path)
-        db.forget_seen_before(time.time() - SEEN_RETENTION_S)
         client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url)
         api = WebSlackApi(client)
         task_log = slack_task_log(self._service.record_event)
         names = self._names = DisplayNames(api)
-        status_locks = StatusLocks()
-        transport = SlackTransport(api)
-        render = SlackRenderer()
-        outbox = self._outbox = Outbox(
-            db,
-            transport,
-            task_log,
-            retry_base_s=settings.retry_base_s,
-            retry_max_s=settings.retry_max_s,
-            status_locks=status_locks,
-        )
         host = SlackHost(settings, names)
-        sessions = ChatSessions(
-            db=db,
+        core = self._core = ChatCore(
+            db_path=settings.db_path,
             service=self._service,
             task_log=task_log,
+            transport=SlackTransport(api),
+            render=SlackRenderer(),
             host=host,
             approvers=settings.approvers,
-            notify_outbox=outbox.notify,
-            watch=lambda key: relay.watch(key),
-            follow_again=lambda key: relay.ensure(key),
+            retry_base_s=settings.retry_base_s,
+            retry_max_s=settings.retry_max_s,
         )
+        db = core.db
         conversations = self.conversations = Conversations(
             settings=settings,
             db=db,
             api=api,
-            sessions=sessions,
+            sessions=core.sessions,
             host=host,
             names=names,
             issue_credentials=self._issue_credentials,
-        )
-        relay = self._relay = Relay(
-            db,
-            self._follow,
-            sessions.event_context,
-            outbox.notify,
-            sessions.dispatch_next,
-            self._service.settle_watch,
-            render,
-            own_events=task_log.prefix,
-            live=LiveStatus(db, transport, render, self._service.live_deltas, status_locks),
         )
         self.helpers = AgentHelpers(
             db=db,
@@ -145,21 +115,16 @@ class SlackBridge:
             sessions_dir=settings.sessions_dir,
         )
         self._inbound = Inbound(conversations)
-        outbox.start()
-        for session in db.sessions():
-            self._issue_credentials(session)
-            relay.watch(session.key)
-        for session in db.sessions():
-            await sessions.dispatch_next(session.key)
+        await core.start(on_session=self._issue_credentials)
         app = build_app(client, self._inbound, conversations)
         self._handler = AsyncSocketModeHandler(app, settings.app_token)
         self._connector = asyncio.create_task(self._connect(api), name="slack-connect")
 
     def session_for(self, channel: str, thread_ts: str) -> Session | None:
         """The session of a Slack thread, if there is one."""
-        if self._db is None:
+        if self._core is None:
             return None
-        return self._db.session(session_key(channel, thread_ts))
+        return self._core.db.session(session_key(channel, thread_ts))
 
     async def wait_connected(self, timeout: float) -> None:
         async with asyncio.timeout(timeout):
@@ -167,7 +132,7 @@ class SlackBridge:
 
     async def stop(self) -> None:
         """Disconnect and stop every loop, each wait bounded by ``stop_timeout_s``."""
-        if self._db is None:
+        if self._core is None:
             return
         timeout = self._stop_timeout_s
         if self._connector is not None:
@@ -179,12 +144,8 @@ class SlackBridge:
                 await asyncio.wait_for(_untyped(self._handler).close_async(), timeout)
         if self._inbound is not None:
             await self._inbound.stop(timeout)
-        if self._relay is not None:
-            await self._relay.stop(timeout)
-        if self._outbox is not None:
-            await self._outbox.stop(timeout)
-        self._db.close()
-        self._db = None
+        await self._core.stop(timeout)
+        self._core = None
         self.helpers = None
         self._connected.clear()
 
@@ -219,9 +180,6 @@ class SlackBridge:
             thread_ts=session.thread,
         )
         self._keys.issue(session.key, helper_key)
-
-    def _follow(self, task_id: str, after_seq: int) -> AsyncIterator[TaskEvent]:
-        return self._service.events(task_id, after_seq)
 
 
 def _untyped(handler: AsyncSocketModeHandler) -> Any:
