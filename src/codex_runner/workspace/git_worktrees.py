@@ -304,7 +304,8 @@ class GitWorktrees:
         first (the repository was checked when the task was submitted) costs a process on
         that path. None, having made nothing, when the place or the branch is taken or the
         layout is unusual: the long way handles those. A bad ref or repository raises what
-        the long way raises; any other failure undoes what the call made.
+        the long way raises; any other failure (the place taken since it was checked too:
+        git makes the branch first) undoes what the call made.
         """
         path, branch = self.root / task_id, branch_name(task_id)
         top = plain_top(repo)
@@ -315,8 +316,8 @@ class GitWorktrees:
         try:
             added = await self._git.run(add, cwd=repo, check=False)
             if added.returncode != 0:
-                if "already exists" in added.stderr:
-                    return None  # git checks both before it makes anything
+                if f"a branch named '{branch}' already exists" in added.stderr:
+                    return None  # git checks that before it makes anything
                 # A bad ref or repository: the error that names it.
                 await resolve_repository(self._git, repo, ref)
                 raise failed(added, add[:-1])
@@ -325,14 +326,21 @@ class GitWorktrees:
                 raise GitFailed(["rev-parse", branch], 1, "the new task branch is gone")
             write_base(admin_dir(path), base)
         except BaseException:
-            await asyncio.shield(self._undo_fresh(repo, path, branch))
+            await asyncio.shield(self._undo_fresh(repo, path, branch, ref))
             raise
         return _worktree(task_id, path, top, base)
 
-    async def _undo_fresh(self, repo: Path, path: Path, branch: str) -> None:
-        """Remove what a failed :meth:`_add_fresh` made: the branch it made has no work."""
-        tip = await self._tip_of(repo, branch)
-        await self._undo_create(repo, path, branch, tip or "")
+    async def _undo_fresh(self, repo: Path, path: Path, branch: str, ref: str) -> None:
+        """Remove what a failed :meth:`_add_fresh` made. As after the long way, the branch
+        goes only while it is still at the base ref's commit: a branch that was there before
+        (with work of its own) and was not ours to delete stays."""
+        resolved = await self._git.run(
+            ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+            cwd=repo,
+            check=False,
+        )
+        base = resolved.text.strip() if resolved.returncode == 0 else ""
+        await self._undo_create(repo, path, branch, base)
 
     async def _recovered(
         self, task_id: str, path: Path, repo: Repository, admin: Path, base_ref: str

@@ -206,6 +206,30 @@ async def test_create_restores_a_worktree_deleted_by_hand_from_its_branch(
     assert git(again.path, "rev-parse", "HEAD") == summary.commit
 
 
+async def test_a_failed_create_keeps_a_task_branch_that_holds_work(
+    worktrees: GitWorktrees, repo: GitRepo, git: Git
+) -> None:
+    import shutil
+
+    spec = WorkspaceRequest(repo=str(repo.path))
+    ws = await worktrees.create("t_1", spec)
+    (ws.path / "work.txt").write_text("done\n")
+    summary = await worktrees.commit_changes(ws, "work")
+    assert summary is not None
+    shutil.rmtree(ws.path)
+    hook = repo.path / ".git" / "hooks" / "post-checkout"
+    hook.write_text("#!/bin/sh\necho hook says no >&2\nexit 3\n")
+    hook.chmod(0o755)
+
+    with pytest.raises(GitFailed, match="hook says no"):
+        await worktrees.create("t_1", spec)
+    # However a create ends, it cleans up after itself only: a branch made before stays.
+    await worktrees._undo_fresh(repo.path, ws.path, "codex-runner/t_1", "HEAD")
+
+    assert git(repo.path, "rev-parse", "codex-runner/t_1") == summary.commit
+    assert not ws.path.exists()
+
+
 async def test_create_redoes_a_worktree_whose_checkout_was_cut_short_by_a_crash(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
