@@ -4,6 +4,8 @@ daemon client, :class:`~codex_runner.cli.client.DaemonClient`, behind that small
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 
 from codex_runner.cli.client import DaemonClient
@@ -26,10 +28,9 @@ class ApiDaemonLink:
     def answers(self, url: str, token: str) -> DaemonAnswers:
         try:
             with self._client(url, token, PROBE_TIMEOUT) as client:
-                return DaemonAnswers(
-                    healthz=client.answer_status("/healthz"),
-                    status=client.answer_status("/v1/status"),
-                )
+                healthz = client.answer_status("/healthz")
+                status = client.answer_status("/v1/status")
+                return DaemonAnswers(healthz=healthz, status=status, link=_link_of(client, status))
         except ClientError as exc:
             raise _translated(exc) from None
 
@@ -43,6 +44,18 @@ class ApiDaemonLink:
 
     def _client(self, url: str, token: str, timeout: httpx.Timeout) -> DaemonClient:
         return DaemonClient(url, token, timeout=timeout, transport=self._transport)
+
+
+def _link_of(client: DaemonClient, status: int) -> dict[str, Any] | None:
+    """The link's state in the daemon's status, None when it has none (or answers one this
+    client cannot read: an older daemon)."""
+    if status != 200:
+        return None
+    try:
+        link = client.status().link
+    except ClientError:
+        return None
+    return link.model_dump(mode="json") if link is not None else None
 
 
 def _translated(exc: ClientError) -> DaemonRefused | DaemonUnanswered:

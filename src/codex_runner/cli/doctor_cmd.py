@@ -12,7 +12,8 @@ from rich.markup import escape
 
 from codex_runner.cli.daemon_link import ApiDaemonLink
 from codex_runner.config import default_home
-from codex_runner.service.doctor import DoctorReport, Level, run_doctor
+from codex_runner.service.doctor import run_doctor
+from codex_runner.service.doctor_checks import DoctorReport, Level
 
 _STYLE = {Level.OK: "green", Level.WARNING: "yellow", Level.ERROR: "red"}
 

@@ -213,7 +213,7 @@ def _chat_link(config: RunnerConfig, daemon: Daemon) -> ChatLink | None:
     if config.link.url is None:
         return None
     from codex_runner.bridges.link.link import configured_link
-    from codex_runner.bridges.link.token import LinkTokenError
+    from codex_runner.runner_home.link_token import LinkTokenError
 
     try:
         return configured_link(config, daemon.service, daemon.bus)

@@ -11,7 +11,7 @@ answers from a script, for tests.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 
 class DaemonUnanswered(Exception):
@@ -40,10 +40,12 @@ class DaemonRefused(Exception):
 
 @dataclass(frozen=True)
 class DaemonAnswers:
-    """The HTTP statuses the daemon answered: ``/healthz``, and ``/v1/status`` with the token."""
+    """The HTTP statuses the daemon answered: ``/healthz``, and ``/v1/status`` with the token;
+    and the chat server link's state from that status, when it has one."""
 
     healthz: int
     status: int
+    link: dict[str, Any] | None = None
 
 
 class DaemonLink(Protocol):
@@ -66,6 +68,7 @@ class FakeDaemonLink:
 
     healthz: int = 200
     status: int = 200
+    link: dict[str, Any] | None = None
     switch_message: str = "switched"
     unanswered: str | None = None
     refusal: DaemonRefused | None = None
@@ -75,7 +78,7 @@ class FakeDaemonLink:
         self.asked.append(("answers", url, token))
         if self.unanswered is not None:
             raise DaemonUnanswered(self.unanswered)
-        return DaemonAnswers(self.healthz, self.status)
+        return DaemonAnswers(self.healthz, self.status, self.link)
 
     def switch_profile(self, url: str, token: str, name: str, mode: str) -> str:
         self.asked.append(("switch_profile", url, token, name, mode))

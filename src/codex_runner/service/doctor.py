@@ -14,10 +14,7 @@ import subprocess
 import sys
 import tomllib
 import uuid
-from dataclasses import asdict, dataclass
-from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from codex_runner.auth.account import describe_mode
 from codex_runner.auth.account_session import AccountSession, Launcher
@@ -31,49 +28,13 @@ from codex_runner.runner_home.api_token import TokenMissing, read_token, token_p
 from codex_runner.runner_home.daemon_info import running_daemon
 from codex_runner.runner_home.secret_files import UnsafeSecretFile, check_private
 from codex_runner.runner_home.team_home import link_problems, owns_codex_home
-from codex_runner.service.daemon_link import DaemonLink, DaemonUnanswered
+from codex_runner.service.daemon_link import DaemonAnswers, DaemonLink, DaemonUnanswered
+from codex_runner.service.doctor_checks import Check, DoctorReport, error, ok, warn
+from codex_runner.service.link_check import check_link
 
 MIB = 1024 * 1024
 DISK_ERROR_BYTES = 100 * MIB
 DISK_WARNING_BYTES = 1024 * MIB
-
-
-class Level(StrEnum):
-    OK = "ok"
-    WARNING = "warning"
-    ERROR = "error"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    level: Level
-    message: str
-    fix: str | None = None
-
-
-@dataclass(frozen=True)
-class DoctorReport:
-    checks: tuple[Check, ...]
-
-    @property
-    def ok(self) -> bool:
-        return all(check.level is not Level.ERROR for check in self.checks)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "checks": [asdict(check) for check in self.checks]}
-
-
-def _ok(name: str, message: str) -> Check:
-    return Check(name, Level.OK, message)
-
-
-def _warn(name: str, message: str, fix: str) -> Check:
-    return Check(name, Level.WARNING, message, fix)
-
-
-def _error(name: str, message: str, fix: str | None = None) -> Check:
-    return Check(name, Level.ERROR, message, fix)
 
 
 async def run_doctor(
@@ -95,7 +56,10 @@ async def run_doctor(
     checks.extend(_check_secret_files(home))
     checks.append(_check_disk(home))
     checks.append(_check_team_links(home, config))
-    checks.append(await _check_daemon(home, daemon))
+    daemon_check, answers = await _check_daemon(home, daemon)
+    checks.append(daemon_check)
+    if config.link.url is not None:
+        checks.append(check_link(config, answers.link if answers is not None else None))
     return DoctorReport(tuple(checks))
 
 
@@ -108,26 +72,26 @@ def _check_config(home: Path) -> tuple[RunnerConfig, Check]:
             home=home.expanduser().resolve(),
             codex=CodexSettings(bin=os.environ.get("CODEX_RUNNER_CODEX_BIN") or None),
         )
-        return fallback, _error("config", str(exc))
+        return fallback, error("config", str(exc))
     where = home / "config.toml"
     found = f"{where} is valid" if where.exists() else f"no {where}; defaults apply"
-    return config, _ok("config", found)
+    return config, ok("config", found)
 
 
 def _check_binary(config: RunnerConfig) -> tuple[Check, bool]:
     try:
         binary = find_codex_binary(config.codex.bin)
     except CodexError as exc:
-        return _error("codex binary", str(exc)), False
+        return error("codex binary", str(exc)), False
     try:
         version = codex_version(binary)
     except (OSError, subprocess.SubprocessError) as exc:
-        return _error(
+        return error(
             "codex binary",
             f"{binary} does not run ({exc})",
             "reinstall codex-runner or point CODEX_RUNNER_CODEX_BIN at a working codex",
         ), False
-    return _ok("codex binary", f"codex {version} at {binary}"), True
+    return ok("codex binary", f"codex {version} at {binary}"), True
 
 
 async def _check_app_server_and_auth(
@@ -135,18 +99,18 @@ async def _check_app_server_and_auth(
 ) -> list[Check]:
     if not binary_ok and launcher is None:
         reason = "not started: no working codex binary (see above)"
-        return [_error("app-server", reason), _error("auth", reason)]
+        return [error("app-server", reason), error("auth", reason)]
     try:
         codex_home = config.codex_home
     except ConfigError as exc:
-        return [_error("app-server", f"not started: {exc}"), _error("auth", str(exc))]
+        return [error("app-server", f"not started: {exc}"), error("auth", str(exc))]
     external = config.codex.url if launcher is None else None
     if external:  # [codex] url: check the app-server the daemon will use, start none
         launcher = external_launcher(config)
     try:
         async with AccountSession(config, codex_home, launcher=launcher) as session:
             where = f"at {external}" if external else f"(Codex home {codex_home})"
-            started = _ok("app-server", f"codex app-server {where} answered initialize")
+            started = ok("app-server", f"codex app-server {where} answered initialize")
             account = await session.account()
     except (CodexError, ConfigError, OSError) as exc:
         fix = (
@@ -155,18 +119,18 @@ async def _check_app_server_and_auth(
             else "run `codex app-server` by hand to see its error, or reinstall codex-runner"
         )
         return [
-            _error("app-server", f"codex app-server did not start or answer: {exc}", fix),
-            _error("auth", "not checked: the app-server did not answer"),
+            error("app-server", f"codex app-server did not start or answer: {exc}", fix),
+            error("auth", "not checked: the app-server did not answer"),
         ]
     if account.authenticated:
         who = f" as {account.email}" if account.email else ""
         plan = f" (plan {account.plan_type})" if account.plan_type else ""
-        return [started, _ok("auth", f"{describe_mode(account.mode)}{who}{plan}")]
+        return [started, ok("auth", f"{describe_mode(account.mode)}{who}{plan}")]
     if not account.requires_openai_auth:
-        return [started, _ok("auth", "the configured model provider needs no OpenAI login")]
+        return [started, ok("auth", "the configured model provider needs no OpenAI login")]
     return [
         started,
-        _error(
+        error(
             "auth",
             f"Codex has no credentials in {codex_home}",
             "run `codex-runner config set-openai-key --api-key-stdin`, "
@@ -178,7 +142,7 @@ async def _check_app_server_and_auth(
 def _check_git() -> Check:
     git = shutil.which("git")
     if git is None:
-        return _error("git", "git is not on PATH", "install git (e.g. apt install git)")
+        return error("git", "git is not on PATH", "install git (e.g. apt install git)")
     try:
         out = subprocess.run(
             [git, "--version"],
@@ -189,8 +153,8 @@ def _check_git() -> Check:
             check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError) as exc:
-        return _error("git", f"{git} does not run ({exc})", "reinstall git")
-    return _ok("git", f"{out} at {git}")
+        return error("git", f"{git} does not run ({exc})", "reinstall git")
+    return ok("git", f"{out} at {git}")
 
 
 def bundled_bwrap(binary: Path) -> Path | None:
@@ -201,30 +165,30 @@ def bundled_bwrap(binary: Path) -> Path | None:
 
 def _check_sandbox(config: RunnerConfig) -> Check:
     if not sys.platform.startswith("linux"):
-        return _ok("sandbox", f"{sys.platform}: Codex uses the platform's own sandbox")
+        return ok("sandbox", f"{sys.platform}: Codex uses the platform's own sandbox")
     system = shutil.which("bwrap")
     if system is not None:
-        return _ok("sandbox", f"bubblewrap at {system}")
+        return ok("sandbox", f"bubblewrap at {system}")
     install = "install bubblewrap with your OS package manager (e.g. apt install bubblewrap)"
     try:
         bundled = bundled_bwrap(find_codex_binary(config.codex.bin))
     except CodexError:
         bundled = None
     if bundled is not None:
-        return _warn("sandbox", f"no bubblewrap on PATH; Codex uses its bundled {bundled}", install)
+        return warn("sandbox", f"no bubblewrap on PATH; Codex uses its bundled {bundled}", install)
     if config.codex.sandbox == "danger-full-access":
-        return _warn("sandbox", "no bubblewrap; the sandbox is off (danger-full-access)", install)
-    return _error("sandbox", "no bubblewrap on PATH and none bundled with Codex", install)
+        return warn("sandbox", "no bubblewrap; the sandbox is off (danger-full-access)", install)
+    return error("sandbox", "no bubblewrap on PATH and none bundled with Codex", install)
 
 
 def _check_state_dir(home: Path) -> Check:
     if not home.exists():
-        return _ok("state directory", f"{home} does not exist yet; it is created on first use")
+        return ok("state directory", f"{home} does not exist yet; it is created on first use")
     if not home.is_dir():
-        return _error("state directory", f"{home} is not a directory", f"remove {home}")
+        return error("state directory", f"{home} is not a directory", f"remove {home}")
     mode = stat.S_IMODE(home.stat().st_mode)
     if mode & 0o002:
-        return _error(
+        return error(
             "state directory",
             f"{home} is writable by every user (mode {mode:o})",
             f"chmod 700 {home}",
@@ -234,18 +198,18 @@ def _check_state_dir(home: Path) -> Check:
         probe.write_text("", encoding="utf-8")
         probe.unlink()
     except OSError as exc:
-        return _error(
+        return error(
             "state directory",
             f"{home} is not writable ({exc.strerror})",
             f"make {home} writable by this user, or set CODEX_RUNNER_HOME elsewhere",
         )
     if mode & 0o077:
-        return _warn(
+        return warn(
             "state directory",
             f"{home} is writable; others can list it (mode {mode:o})",
             f"chmod 700 {home}",
         )
-    return _ok("state directory", f"{home} is writable and private (mode {mode:o})")
+    return ok("state directory", f"{home} is writable and private (mode {mode:o})")
 
 
 def _secret_files(home: Path) -> list[Path]:
@@ -272,10 +236,10 @@ def _check_secret_files(home: Path) -> list[Check]:
         try:
             check_private(path)
         except UnsafeSecretFile as exc:
-            problems.append(_error("secret files", str(exc)))
+            problems.append(error("secret files", str(exc)))
     if not problems:
         problems.append(
-            _ok("secret files", "API token, API key, auth.json and Slack token files are 0600")
+            ok("secret files", "API token, API key, auth.json and Slack token files are 0600")
         )
     return problems
 
@@ -288,10 +252,10 @@ def _check_disk(home: Path) -> Check:
     text = f"{free / MIB / 1024:.1f} GiB free at {existing}"
     fix = "free disk space; worktrees, Codex sessions and the event log grow with use"
     if free < DISK_ERROR_BYTES:
-        return _error("disk space", text, fix)
+        return error("disk space", text, fix)
     if free < DISK_WARNING_BYTES:
-        return _warn("disk space", text, fix)
-    return _ok("disk space", text)
+        return warn("disk space", text, fix)
+    return ok("disk space", text)
 
 
 def _check_team_links(home: Path, config: RunnerConfig) -> Check:
@@ -302,35 +266,35 @@ def _check_team_links(home: Path, config: RunnerConfig) -> Check:
         if codex_home.is_dir() and owns_codex_home(home, codex_home):
             problems.extend(str(p) for p in link_problems(home, codex_home))
     if problems:
-        return _warn("team home", "; ".join(problems), "see each entry's fix above")
-    return _ok("team home", "every profile links to the team home's shared entries")
+        return warn("team home", "; ".join(problems), "see each entry's fix above")
+    return ok("team home", "every profile links to the team home's shared entries")
 
 
-async def _check_daemon(home: Path, daemon: DaemonLink) -> Check:
+async def _check_daemon(home: Path, daemon: DaemonLink) -> tuple[Check, DaemonAnswers | None]:
     info = running_daemon(home)
     if info is None:
-        return _ok("daemon", "not running (start it with `codex-runner serve`)")
+        return ok("daemon", "not running (start it with `codex-runner serve`)"), None
     try:
         token = read_token(home)
     except (TokenMissing, UnsafeSecretFile) as exc:
-        return _error("daemon", f"running at {info.url}, but: {exc}")
+        return error("daemon", f"running at {info.url}, but: {exc}"), None
     try:
         # The link's client is synchronous; a thread keeps this loop free while it waits.
         answers = await asyncio.to_thread(daemon.answers, info.url, token)
     except DaemonUnanswered as exc:
-        return _error(
+        return error(
             "daemon",
             f"pid {info.pid} at {info.url} does not answer ({exc})",
             "restart it: stop the process and run `codex-runner serve`",
-        )
+        ), None
     if answers.healthz != 200:
-        return _error("daemon", f"{info.url}/healthz answered {answers.healthz}")
+        return error("daemon", f"{info.url}/healthz answered {answers.healthz}"), answers
     if answers.status in (401, 403):
-        return _error(
+        return error(
             "daemon",
             f"{info.url} rejected the token in {token_path(home)}",
             "restart the daemon so it reads the current token, or check CODEX_RUNNER_HOME",
-        )
+        ), answers
     if answers.status != 200:
-        return _error("daemon", f"{info.url}/v1/status answered {answers.status}")
-    return _ok("daemon", f"running at {info.url} (pid {info.pid}); the token is accepted")
+        return error("daemon", f"{info.url}/v1/status answered {answers.status}"), answers
+    return ok("daemon", f"running at {info.url} (pid {info.pid}); the token is accepted"), answers

@@ -17,7 +17,8 @@ from codex_runner.codex.transport import Transport
 from codex_runner.runner_home.api_token import ensure_token
 from codex_runner.runner_home.daemon_info import DaemonInfo, write_info
 from codex_runner.service.daemon_link import DaemonLink, FakeDaemonLink
-from codex_runner.service.doctor import DoctorReport, Level, run_doctor
+from codex_runner.service.doctor import run_doctor
+from codex_runner.service.doctor_checks import DoctorReport, Level
 
 NO_ACCOUNT = {"account": None, "requiresOpenaiAuth": True}
 # No daemon runs in these homes: the link is never asked.

@@ -332,8 +332,8 @@ def configured_link(config: RunnerConfig, service: TaskService, bus: EventBus) -
     """The link ``[link]`` asks for (url and runner_id set), else None; LinkTokenError when
     it has no usable token."""
     from codex_runner import __version__
-    from codex_runner.bridges.link.token import link_token
     from codex_runner.codex.endpoint import shared_remote
+    from codex_runner.runner_home.link_token import link_token
 
     settings = config.link
     if settings.url is None or settings.runner_id is None:
