@@ -5,6 +5,21 @@ import { follow } from "./live.js";
 
 const STATE_ORDER = ["queued", "running", "awaiting_approval", "interrupted", "completed", "failed", "cancelled"];
 
+// The chat server link's state (none unless [link] is configured); never its token.
+function linkFacts(link) {
+  if (!link) return [["state", "not configured ([link] in config.toml)"]];
+  const when = (t) => (t ? new Date(t).toLocaleString() : "—");
+  return [
+    ["state", link.serving ? link.state : `${link.state} · instance stopped`],
+    ["server", link.url],
+    ["runner", link.runner_id],
+    ["connected since", when(link.connected_since)],
+    ["last heartbeat", when(link.last_heartbeat_at)],
+    ["last acknowledged seq", `${link.last_acked_seq} of ${link.last_seq}`],
+    ["last error", link.last_error || "none"],
+  ];
+}
+
 export function runtimeView() {
   async function load() {
     const status = await api("GET", "/v1/status");
@@ -20,6 +35,7 @@ export function runtimeView() {
       ["last error", r.last_error || "none"],
     ];
     document.getElementById("runtime").replaceChildren(...facts.flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { "data-fact": k, text: v })]));
+    document.getElementById("link").replaceChildren(...linkFacts(status.link).flatMap(([k, v]) => [el("dt", { text: k }), el("dd", { "data-link": k, text: v })]));
     const counts = STATE_ORDER.map((state) => el("tr", {}, el("td", {}, stateBadge(state)), el("td", { class: "num", text: status.counts[state] || 0 })));
     document.querySelector("#counts tbody").replaceChildren(...counts);
     const warnings = r.warnings.length ? r.warnings.map((w) => el("li", { text: w })) : [el("li", { class: "muted", text: "none" })];
