@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from ...support.chat_server import FakeChatServer, Frame
+from ..daemon.conftest import STREAMED_ANSWER
 from ..daemon.harness import TERMINAL, wait_state
 from .conftest import RUNNER_ID, TOKEN, TOPIC, StartLinked
 
@@ -226,3 +227,28 @@ async def test_a_rejected_token_stops_the_link_and_no_file_holds_the_token(
         if path.is_file():
             data = path.read_bytes()
             assert b"not-the-token" not in data and TOKEN.encode() not in data, path
+
+
+async def test_deltas_go_out_live_coalesced_and_unnumbered(
+    start_linked: StartLinked, chat: FakeChatServer
+) -> None:
+    await start_linked()
+    await chat.wait_for("instance_started")
+    started = await _control(chat, "d1", type="start_turn", text="answer in pieces")
+    task_id = started.payload["response"]["taskId"]
+    await _wait_notified(chat, task_id, "task.state_changed", to="completed")
+    frames = chat.received("codex_notification")
+    live = [f for f in frames if f.payload.get("live") and f.payload["taskId"] == task_id]
+    assert live and all(f.payload["seq"] is None for f in live)
+    answer = [f for f in live if f.payload["params"]["kind"] == "agent_message"]
+    text = "".join(f.payload["params"]["text"] for f in answer)
+    assert text == STREAMED_ANSWER
+    assert 1 < len(answer) <= 6  # streamed in pieces, never more than Codex sent
+    completed = next(
+        f
+        for f in frames
+        if f.payload.get("method") == "codex.item.completed"
+        and f.payload["taskId"] == task_id
+        and f.payload["params"]["item"]["type"] == "agent_message"
+    )
+    assert answer[0].index < completed.index  # live before the record

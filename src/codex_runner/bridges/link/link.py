@@ -25,6 +25,7 @@ from typing import Any
 
 from codex_runner.bridges.link import payloads
 from codex_runner.bridges.link.controls import ControlError, Controls
+from codex_runner.bridges.link.live_deltas import LiveDeltas, delta_notification
 from codex_runner.bridges.link.numbering import NotificationNumbers, Numbered
 from codex_runner.bridges.link.numbering_feed import NumberingFeed
 from codex_runner.bridges.link.phoenix import (
@@ -34,6 +35,7 @@ from codex_runner.bridges.link.phoenix import (
     TokenRejected,
 )
 from codex_runner.config import LinkSettings, RunnerConfig
+from codex_runner.domain.delta import Delta
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.task import TaskState
 from codex_runner.service.event_bus import EventBus
@@ -92,7 +94,11 @@ class ChatLink:
         self._cwd = Path(settings.cwd).expanduser().resolve() if settings.cwd else Path.cwd()
         self._numbers = NotificationNumbers(config.home / "link" / "numbering.db")
         self._new = asyncio.Event()
-        self._feed = NumberingFeed(service.store, bus, self._numbers, on_new=self._new.set)
+        self._feed = NumberingFeed(
+            service.store, bus, self._numbers, on_new=self._new.set, on_event=self._watch
+        )
+        self._deltas = LiveDeltas(bus, self._send_delta)
+        self._sock: PhoenixSocket | None = None  # while connected
         self._serving = True
         self.status = LinkStatus("starting", settings.url, settings.runner_id)
         self._instance: payloads.Instance | None = None
@@ -136,6 +142,7 @@ class ChatLink:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 10)
         self._tasks = []
+        await self._deltas.close()
         await self._numbers.close()
         if self.status.state != "rejected":
             self.status = replace(self.status, state="stopped")
@@ -144,6 +151,21 @@ class ChatLink:
         """Until the link ends on its own (a refused token) or is stopped."""
         if self._tasks:
             await asyncio.wait([self._tasks[1]])
+
+    def _watch(self, event: TaskEvent) -> None:
+        """A running task's deltas go out live; they stop when its turn ends."""
+        if event.type == "task.state_changed":
+            if event.data.get("to") == TaskState.RUNNING.value:
+                self._deltas.follow(event.task_id)
+            elif event.data.get("to") != TaskState.AWAITING_APPROVAL.value:
+                self._deltas.unfollow(event.task_id)
+
+    async def _send_delta(self, task_id: str, delta: Delta) -> None:
+        sock, instance = self._sock, self._instance
+        if sock is None or instance is None or sock.closed:
+            return  # deltas are live only: none wait for a connection
+        payload = delta_notification(instance.instance_id, task_id, delta)
+        await sock.push(self._topic, "codex_notification", payload)
 
     def _set_serving(self, serving: bool) -> None:
         self._serving = serving
@@ -195,6 +217,7 @@ class ChatLink:
             await sock.push(
                 self._topic, "instance_started", payloads.instance_started(self._instance, threads)
             )
+            self._sock = sock
             parts = [
                 asyncio.create_task(self._beat(sock), name="link-heartbeat"),
                 asyncio.create_task(self._send(sock, acked), name="link-notifications"),
@@ -205,6 +228,7 @@ class ChatLink:
                 for part in done:
                     part.result()  # raises the connection's end
             finally:
+                self._sock = None
                 for part in parts:
                     part.cancel()
                 for part in parts:

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 
 from codex_runner.bridges.link.numbering import NotificationNumbers
+from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.task import ACTIVE_STATES
 from codex_runner.service.event_bus import EventBus, Lagged
 from codex_runner.store.protocol import Store
@@ -26,11 +27,13 @@ class NumberingFeed:
         numbers: NotificationNumbers,
         *,
         on_new: Callable[[], None],
+        on_event: Callable[[TaskEvent], None] = lambda _event: None,
     ) -> None:
         self._store = store
         self._bus = bus
         self._numbers = numbers
         self._on_new = on_new
+        self._on_event = on_event  # each event as it is published
 
     async def run(self) -> None:
         """Number events until cancelled."""
@@ -41,6 +44,7 @@ class NumberingFeed:
             try:
                 await self.catch_up()
                 async for event in subscription:
+                    self._on_event(event)
                     if await self._numbers.number(event.task_id, [event.seq]):
                         self._on_new()
             except Lagged:
