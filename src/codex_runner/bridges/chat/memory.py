@@ -1,19 +1,25 @@
 """A chat in memory: the chat core's fake, shipped beside it like the store's in-memory one.
 
-It implements :class:`~codex_runner.bridges.chat.transport.ChatTransport` (and
-:class:`PlainRenderer` the relay's renderer, in plain words) and lets a test
+It implements :class:`~codex_runner.bridges.chat.transport.ChatTransport` (with
+:class:`PlainRenderer`, the relay's renderer in plain words, and :class:`InMemoryHost`, the
+sessions' host) and lets a test
 take the chat down for a number of calls or have it refuse some texts, then read back what
 each thread shows. A bridge's own transport is tested against the same expectations.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from codex_runner.bridges.chat.bridge_db import POST, Post
+from codex_runner.bridges.chat.bridge_db import POST, Post, Session
 from codex_runner.bridges.chat.errors import ChatRejected, ChatUnavailable
+from codex_runner.domain.task import WorkspaceRequest
+
+MARK_QUEUED = "mark_queued"  # the in-memory host's op for "this message waits in the queue"
 
 
 @dataclass
@@ -37,16 +43,32 @@ class InMemoryChat:
         self.down = 0  # how many more calls fail with ChatUnavailable
         self.refuse_prefix: str | None = None  # texts starting with it are refused for good
         self.calls = 0
+        self._changed = asyncio.Condition()
+
+    async def wait_for(self, done: Callable[[], bool], timeout: float = 5.0) -> None:
+        """Until ``done()`` holds, checked after each message the chat takes or edits."""
+        async with asyncio.timeout(timeout), self._changed:
+            await self._changed.wait_for(done)
+
+    def find(self, text: str) -> ChatMessage | None:
+        """The first message whose latest text contains ``text``."""
+        return next((m for m in self.messages.values() if text in m.text), None)
+
+    async def _notify(self) -> None:
+        async with self._changed:
+            self._changed.notify_all()
 
     async def send(self, post: Post) -> str | None:
         text = self._admit(post)
         if post.op != POST:
             self.other.append(post)
+            await self._notify()
             return None
         message_id = f"m{len(self.messages) + 1}"
         self.messages[message_id] = ChatMessage(
             message_id, post.channel, post.thread, text, dict(post.payload), [text]
         )
+        await self._notify()
         return message_id
 
     async def edit(self, post: Post, message_id: str) -> None:
@@ -57,6 +79,7 @@ class InMemoryChat:
         message.text = text
         message.payload = dict(post.payload)
         message.history.append(text)
+        await self._notify()
 
     def receipt(self, post: Post, message_id: str | None) -> dict[str, Any]:
         data: dict[str, Any] = {"op": post.op, "channel": post.channel, "thread": post.thread}
@@ -130,3 +153,33 @@ class PlainRenderer:
 
     def approval_expired(self, data: dict[str, Any]) -> dict[str, Any]:
         return {"text": "Expired"}
+
+
+class InMemoryHost:
+    """:class:`~codex_runner.bridges.chat.sessions.ChatHost` for tests: every session works
+    in ``workdir``, mentions read ``@user``, names come from ``names``, and a queued message
+    gets a :data:`MARK_QUEUED` post."""
+
+    def __init__(self, workdir: Path, names: dict[str, str] | None = None) -> None:
+        self._workdir = workdir
+        self._names = dict(names or {})
+
+    def workspace(self, session_key: str) -> WorkspaceRequest:
+        return WorkspaceRequest.directory(str(self._workdir))
+
+    def notes(self, session_key: str) -> str:
+        return f"\n(session {session_key})"
+
+    def mention(self, user: str) -> str:
+        return f"@{user}"
+
+    async def display_name(self, user: str) -> str:
+        return self._names.get(user, user)
+
+    def queued_marks(self, session: Session, message_id: str) -> list[Post]:
+        payload = {"message_id": message_id}
+        return [
+            Post(
+                session.key, session.channel, MARK_QUEUED, payload, session.thread, session.task_id
+            )
+        ]
