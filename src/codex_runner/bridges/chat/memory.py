@@ -39,7 +39,7 @@ class InMemoryChat:
 
     def __init__(self) -> None:
         self.messages: dict[str, ChatMessage] = {}
-        self.other: list[Post] = []  # ops of a bridge's own (reactions, files), in order
+        self.other: list[Post] = []  # the host's own ops (MARK_QUEUED), in order
         self.down = 0  # how many more calls fail with ChatUnavailable
         self.refuse_prefix: str | None = None  # texts starting with it are refused for good
         self.calls = 0
@@ -59,6 +59,8 @@ class InMemoryChat:
             self._changed.notify_all()
 
     async def send(self, post: Post) -> str | None:
+        if post.op not in (POST, MARK_QUEUED):
+            raise ValueError(f"unknown outbox op {post.op!r}")
         text = self._admit(post)
         if post.op != POST:
             self.other.append(post)

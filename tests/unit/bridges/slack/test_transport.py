@@ -13,6 +13,8 @@ from codex_runner.domain.durable_event import NewEvent
 from codex_runner.domain.task import Task, WorkspaceRequest
 from codex_runner.store.memory import InMemoryStore
 
+from ..chat.transport_contract import REFUSED, ChatTransportContract
+
 
 class FlakySlack:
     """A SlackApi whose posts fail while ``down`` and refuse texts starting with 'bad'."""
@@ -31,7 +33,7 @@ class FlakySlack:
         if self.down:
             self.down -= 1
             raise SlackUnavailable("chat.postMessage: internal_error")
-        if text.startswith("bad"):
+        if text.startswith(REFUSED):
             raise SlackRejected("chat.postMessage", "invalid_blocks")
         self.posted.append(text)
         return f"{len(self.posted)}.000001"
@@ -109,3 +111,12 @@ async def test_slack_gets_the_posts_after_an_outage_and_records_them_as_slack_ev
         "thread_ts": "1.1",
         "text": "one",
     }
+
+
+class TestSlackTransport(ChatTransportContract):
+    def setup_method(self) -> None:
+        self.slack = FlakySlack()
+        self.transport = SlackTransport(self.slack)
+
+    def take_down(self, calls: int) -> None:
+        self.slack.down = calls
