@@ -87,6 +87,17 @@ class Session:
     event_cursor: int = 0
     status_ref: str | None = None
 
+    def post(self, op: str, payload: dict[str, Any]) -> Post:
+        """A post in this session's thread, for its task (none yet while it starts)."""
+        return Post(
+            lane=self.key,
+            channel=self.channel,
+            op=op,
+            payload=payload,
+            thread=self.thread,
+            task_id=self.task_id or None,
+        )
+
 
 @dataclass(frozen=True)
 class QueuedMessage:

@@ -179,9 +179,4 @@ class InMemoryHost:
         return self._names.get(user, user)
 
     def queued_marks(self, session: Session, message_id: str) -> list[Post]:
-        payload = {"message_id": message_id}
-        return [
-            Post(
-                session.key, session.channel, MARK_QUEUED, payload, session.thread, session.task_id
-            )
-        ]
+        return [session.post(MARK_QUEUED, {"message_id": message_id})]

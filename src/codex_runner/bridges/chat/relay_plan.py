@@ -88,11 +88,11 @@ def plan_posts(
     posts: list[Post] = []
 
     def post(payload: dict[str, Any], *, ref: str | None = None) -> None:
-        posts.append(_post(session, POST, {**payload, "ref": ref} if ref else payload))
+        posts.append(session.post(POST, {**payload, "ref": ref} if ref else payload))
 
     def update(ref: str | None, payload: dict[str, Any]) -> None:
         if ref is not None:
-            posts.append(_post(session, UPDATE, {"ref": ref, **payload}))
+            posts.append(session.post(UPDATE, {"ref": ref, **payload}))
 
     data = event.data
     if event.type.startswith("codex."):
@@ -152,14 +152,3 @@ def plan_posts(
         post({"text": render.restarted()})
         return Plan(posts, None, turn_ended=True)
     return Plan(posts, status_ref)
-
-
-def _post(session: Session, op: str, payload: dict[str, Any]) -> Post:
-    return Post(
-        lane=session.key,
-        channel=session.channel,
-        thread=session.thread,
-        op=op,
-        payload=payload,
-        task_id=session.task_id,
-    )

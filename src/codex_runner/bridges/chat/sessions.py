@@ -283,23 +283,12 @@ class ChatSessions:
 
     def reply(self, session: Session, text: str) -> None:
         """Say ``text`` in the session's thread."""
-        self.enqueue([self.post(session, POST, {"text": text})])
+        self.enqueue([session.post(POST, {"text": text})])
 
     def reply_in(self, key: str, channel: str, thread: str, task_id: str | None, text: str) -> None:
         """Say ``text`` in a thread that may have no session (a refusal, an error)."""
         post = Post(key, channel, POST, {"text": text}, thread=thread, task_id=task_id)
         self.enqueue([post])
-
-    def post(self, session: Session, op: str, payload: dict[str, Any]) -> Post:
-        """A post in the session's thread, for its task."""
-        return Post(
-            lane=session.key,
-            channel=session.channel,
-            thread=session.thread,
-            op=op,
-            payload=payload,
-            task_id=session.task_id or None,
-        )
 
     def enqueue(self, posts: Sequence[Post]) -> None:
         """Queue ``posts`` in the outbox and wake it."""

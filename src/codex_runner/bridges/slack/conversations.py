@@ -63,8 +63,7 @@ class SlackHost:
         return await self._names.name(user)
 
     def queued_marks(self, session: Session, message_id: str) -> list[Post]:
-        payload = {"ts": message_id, "name": QUEUED_REACTION}
-        return [Post(session.key, session.channel, REACT, payload, session.thread, session.task_id)]
+        return [session.post(REACT, {"ts": message_id, "name": QUEUED_REACTION})]
 
 
 class Conversations:
@@ -156,12 +155,12 @@ class Conversations:
     def post_markdown(self, session: Session, markdown: str) -> int:
         """Queue ``markdown`` for the session's thread; returns how many messages it takes."""
         pieces = split_message(to_mrkdwn(markdown))
-        self.sessions.enqueue([self.sessions.post(session, POST, {"text": p}) for p in pieces])
+        self.sessions.enqueue([session.post(POST, {"text": p}) for p in pieces])
         return len(pieces)
 
     def post_file(self, session: Session, path: Path, filename: str, comment: str | None) -> None:
         payload = {"path": str(path), "filename": filename, "comment": comment, "spooled": True}
-        self.sessions.enqueue([self.sessions.post(session, FILE, payload)])
+        self.sessions.enqueue([session.post(FILE, payload)])
 
     # --- wording a turn --------------------------------------------------------------------
 
