@@ -42,6 +42,7 @@ from codex_runner.http.wire import (
     TaskList,
     TaskOut,
 )
+from codex_runner.http.wire_link import LinkOut, LinkStart
 from codex_runner.http.wire_sessions import AttachCreate, AttachOut, ThreadList
 
 CALL_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
@@ -189,6 +190,17 @@ class DaemonClient:
 
     def get_graph(self, graph_id: str) -> GraphOut:
         return self._call(GraphOut, "GET", f"/v1/graphs/{_seg(graph_id)}")
+
+    # --- the chat server link --------------------------------------------------------------
+
+    def link(self) -> LinkOut:
+        return self._call(LinkOut, "GET", "/v1/link")
+
+    def start_link(self, body: LinkStart) -> LinkOut:
+        return self._call(LinkOut, "PUT", "/v1/link", body=body)
+
+    def stop_link(self) -> None:
+        self._request("DELETE", "/v1/link")
 
     # --- live sessions ---------------------------------------------------------------------
 

@@ -19,18 +19,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 import uvicorn
 
 from codex_runner.api.app import create_app
 from codex_runner.api.auth_routes import auth_router
+from codex_runner.bridges.link.holder import LinkHolder
+from codex_runner.bridges.link.routes import link_router
 from codex_runner.bridges.slack.settings import resolve as slack_settings
-from codex_runner.http.wire_link import LinkOut
-
-if TYPE_CHECKING:  # the link is imported only when configured
-    from codex_runner.bridges.link.link import ChatLink
-from codex_runner.config import RunnerConfig
+from codex_runner.config import LinkSettings, RunnerConfig
 from codex_runner.daemon import logs
 from codex_runner.daemon.assembly import Daemon
 from codex_runner.daemon.home_lock import acquire as acquire_home_lock
@@ -38,9 +35,11 @@ from codex_runner.daemon.startup import since_import
 from codex_runner.daemon.stop_signals import StopRequested, StopSignals
 from codex_runner.http.auth import host_allowlist
 from codex_runner.http.routing import Router
+from codex_runner.http.wire_link import LinkOut
 from codex_runner.runner_home.api_token import ensure_token, token_path
 from codex_runner.runner_home.daemon_info import DaemonInfo, remove_info, write_info
 from codex_runner.runner_home.file_modes import make_private_by_default
+from codex_runner.runner_home.link_token import LinkTokenError, link_token
 from codex_runner.web import AdminSessions, admin_access, admin_router
 
 log = logging.getLogger(__name__)
@@ -145,7 +144,8 @@ async def _serve_api(
 
         bridge = SlackBridge(config, daemon.service, daemon_url=url)
         routers.append(slack_router(bridge))
-    link = _chat_link(config, daemon)
+    links, link_settings = _chat_link(config, daemon)
+    routers.append(link_router(links))
     if daemon.switcher is not None:
         routers.append(auth_router(daemon.switcher))
     sessions = AdminSessions()
@@ -159,7 +159,7 @@ async def _serve_api(
         gc_retention_s=config.service.worktree_retention_s,
         browser=admin_access(sessions),
         allowed_hosts=host_allowlist(host, sock.getsockname()[1], _machine_names(host)),
-        link_status=(lambda: LinkOut.of(link.status)) if link is not None else (lambda: None),
+        link_status=lambda: LinkOut.of(s) if (s := links.status()) is not None else None,
     )
     server = _Server(
         uvicorn.Config(
@@ -183,8 +183,8 @@ async def _serve_api(
         )
         if bridge is not None:
             await bridge.start()
-        if link is not None:
-            await link.start()
+        if link_settings is not None:
+            await links.start(*link_settings)
         on_listening(url)
         # A code, not the token: the link works once, for a few minutes.
         print(f"Admin page: {url}/admin/login?once={sessions.issue_login_code()}", flush=True)
@@ -200,23 +200,24 @@ async def _serve_api(
             if bridge is not None:
                 await bridge.stop()
         with contextlib.suppress(Exception):
-            if link is not None:
-                await link.stop()
+            await links.stop()
         with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
             await asyncio.wait_for(serving, SHUTDOWN_TIMEOUT_S)
         sock.close()
         remove_info(config.home, os.getpid())
 
 
-def _chat_link(config: RunnerConfig, daemon: Daemon) -> ChatLink | None:
-    """The chat server link ``[link]`` configures; a missing token stops the start."""
-    if config.link.url is None:
-        return None
-    from codex_runner.bridges.link.link import configured_link
-    from codex_runner.runner_home.link_token import LinkTokenError
-
+def _chat_link(
+    config: RunnerConfig, daemon: Daemon
+) -> tuple[LinkHolder, tuple[LinkSettings, str] | None]:
+    """The daemon's link holder, and what ``[link]`` asks it to run at start (url and
+    runner_id set); a configured link without a token stops the start."""
+    holder = LinkHolder(config, daemon.service, daemon.bus)
+    settings = config.link
+    if settings.url is None or settings.runner_id is None:
+        return holder, None
     try:
-        return configured_link(config, daemon.service, daemon.bus)
+        return holder, (settings, link_token(settings))
     except LinkTokenError as exc:
         raise ServeError(str(exc)) from None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Protocol
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class LinkState(Protocol):
@@ -65,3 +65,14 @@ class LinkOut(BaseModel):
             last_error=status.last_error,
             attempts=status.attempts,
         )
+
+
+class LinkStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(description="The chat server's socket, e.g. wss://chat.example/socket.")
+    runner_id: str
+    cwd: str | None = None
+    channel: str | None = None
+    heartbeat_s: float = Field(default=15.0, gt=0, le=3600)
+    token: str = Field(min_length=1, max_length=4096, description="Never stored or shown.")

@@ -36,8 +36,13 @@ async def _control(chat: FakeChatServer, ref: str, **control: Any) -> Frame:
     return next(iter(done)).result()
 
 
+def _numbered(chat: FakeChatServer) -> list[Frame]:
+    """The numbered notifications (not the live deltas), in arrival order."""
+    return [f for f in chat.received("codex_notification") if f.payload["seq"] is not None]
+
+
 def _notified_seqs(chat: FakeChatServer) -> list[int]:
-    return [f.payload["seq"] for f in chat.received("codex_notification")]
+    return [f.payload["seq"] for f in _numbered(chat)]
 
 
 async def _wait_notified(chat: FakeChatServer, task_id: str, method: str, **params: Any) -> Frame:
@@ -174,7 +179,7 @@ async def test_notifications_are_numbered_without_gaps_and_resent_after_a_drop(
     await chat.drop()
     await chat.wait_connected(2, timeout=60)
     await _wait_notified(chat, task_id, "task.state_changed", to="completed")
-    second = [f for f in chat.received("codex_notification") if f.connection == 2]
+    second = [f for f in _numbered(chat) if f.connection == 2]
     assert second and second[0].payload["seq"] == acked + 1
     numbers = sorted(set(_notified_seqs(chat)))
     assert numbers == list(range(1, numbers[-1] + 1))  # no gaps
@@ -197,14 +202,14 @@ async def test_a_restart_resends_nothing_the_server_acknowledged(
     last = max(_notified_seqs(chat))
     chat.join_reply = lambda topic, payload: ("ok", {"lastSeq": last})
     daemon.stop()
-    before = len(chat.received("codex_notification"))
+    before = len(_numbered(chat))
     await daemon.start()
     await chat.wait_for("instance_started", lambda f: f.connection == 2)
     again = await _control(chat, "r2", type="start_turn", text="quick two")
     await _wait_notified(
         chat, again.payload["response"]["taskId"], "task.state_changed", to="completed"
     )
-    after = chat.received("codex_notification")[before:]
+    after = _numbered(chat)[before:]
     assert after and min(f.payload["seq"] for f in after) == last + 1
     seqs = _notified_seqs(chat)
     assert len(seqs) == len(set(seqs))  # nothing twice

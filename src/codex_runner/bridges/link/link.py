@@ -350,19 +350,3 @@ class ChatLink:
             "codex_response",
             payloads.response(instance_id, control_type, ref, result),
         )
-
-
-def configured_link(config: RunnerConfig, service: TaskService, bus: EventBus) -> ChatLink | None:
-    """The link ``[link]`` asks for (url and runner_id set), else None; LinkTokenError when
-    it has no usable token."""
-    from codex_runner import __version__
-    from codex_runner.codex.endpoint import shared_remote
-    from codex_runner.runner_home.link_token import link_token
-
-    settings = config.link
-    if settings.url is None or settings.runner_id is None:
-        return None
-    token = link_token(settings)
-    return ChatLink(
-        config, service, bus, token=token, version=__version__, remote=shared_remote(config)
-    )
