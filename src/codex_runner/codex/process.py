@@ -23,6 +23,7 @@ from pathlib import Path
 
 from codex_runner.codex.safe_text import safe_text
 from codex_runner.runner_home.file_modes import user_umask
+from codex_runner.runner_home.processes import pid_alive
 
 log = logging.getLogger(__name__)
 
@@ -67,24 +68,14 @@ class PidRegistry:
             except (OSError, ValueError, KeyError):
                 path.unlink(missing_ok=True)
                 continue
-            if owner != os.getpid() and _alive(owner):
+            if owner != os.getpid() and pid_alive(owner):
                 continue  # another live runner owns it
-            if _alive(pid) and _looks_like_codex(pid):
+            if pid_alive(pid) and _looks_like_codex(pid):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
                 reaped.append(pid)
             path.unlink(missing_ok=True)
         return reaped
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _looks_like_codex(pid: int) -> bool:

@@ -12,6 +12,8 @@ import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from codex_runner.runner_home.processes import pid_alive
+
 INFO_FILE = "daemon.json"
 
 
@@ -55,12 +57,6 @@ def read_info(home: Path) -> DaemonInfo | None:
 def running_daemon(home: Path) -> DaemonInfo | None:
     """The daemon's info if its process is alive, else None."""
     info = read_info(home)
-    if info is None:
+    if info is None or not pid_alive(info.pid):
         return None
-    try:
-        os.kill(info.pid, 0)
-    except ProcessLookupError:
-        return None
-    except PermissionError:
-        pass  # alive, owned by someone else
     return info

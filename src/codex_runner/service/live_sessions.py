@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -27,16 +26,18 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from codex_runner.codex.runtime import CodexRuntime, ThreadOptions, Turn, TurnResult
+from codex_runner.codex.runtime import CodexRuntime, Turn, TurnResult
 from codex_runner.codex.thread_catalog import MAX_THREADS, ThreadSummary, list_threads
 from codex_runner.domain.conversation import Turn as TurnRecord
 from codex_runner.domain.events import TurnStatus
 from codex_runner.domain.task import Task, TaskState
 from codex_runner.domain.transitions import Action, InvalidTransition, can_apply
+from codex_runner.runner_home.processes import pid_alive
 from codex_runner.service.approvals import ApprovalDesk
 from codex_runner.service.errors import NoAppServer, NotAttachable
 from codex_runner.service.ingest import ingest_turn_events
 from codex_runner.service.task_approvals import TaskApprovals
+from codex_runner.service.thread_options import thread_options
 from codex_runner.service.turn_records import finished_turn
 from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
 from codex_runner.service.writer import TaskWriter
@@ -75,27 +76,6 @@ class Attachment:
     task_id: str
     pid: int
     at: datetime
-
-
-def thread_options(task: Task, cwd: os.PathLike[str] | str) -> ThreadOptions:
-    """The thread settings a task's turns run with, in its workspace ``cwd``."""
-    return ThreadOptions(
-        cwd=Path(cwd),
-        model=task.settings.model,
-        effort=task.settings.effort,
-        sandbox=task.settings.sandbox,
-        approval_policy=task.settings.approval_policy,
-    )
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class LiveSessions:
@@ -151,7 +131,7 @@ class LiveSessions:
         """Record that local process ``pid`` attaches to ``task``'s thread, and keep the
         thread loaded and followed by the runner while it does."""
         target = await self.target(task)
-        if pid <= 0 or not _alive(pid):
+        if pid <= 0 or not pid_alive(pid):
             raise NotAttachable(task.id, f"process {pid} is not running; pass the attaching pid")
         await self._load(task, target.thread_id)
         attachment = Attachment(uuid.uuid4().hex[:12], task.id, pid, self._clock())
@@ -191,7 +171,7 @@ class LiveSessions:
         for attachment in list(self._attachments.values()):
             if attachment.task_id != task_id:
                 continue
-            if _alive(attachment.pid):
+            if pid_alive(attachment.pid):
                 live.append(attachment)
             else:  # its process ended without saying so
                 del self._attachments[attachment.id]

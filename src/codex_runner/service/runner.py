@@ -19,7 +19,6 @@ from codex_runner.codex.runtime import (
     CodexRuntime,
     ImageInput,
     TextInput,
-    ThreadOptions,
     Turn,
     TurnInput,
     TurnResult,
@@ -37,6 +36,7 @@ from codex_runner.service.ingest import ingest_turn_events
 from codex_runner.service.live_run import CrashHistory, LiveRun
 from codex_runner.service.profile_failover import FailoverPolicy
 from codex_runner.service.task_approvals import TaskApprovals
+from codex_runner.service.thread_options import thread_options
 from codex_runner.service.turn_records import finished_turn
 from codex_runner.service.validation import commit_message
 from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
@@ -112,13 +112,7 @@ class TaskRunner:
                 )
                 return
         workspace = await self._workspaces.create(task.id, task.workspace)
-        options = ThreadOptions(
-            cwd=workspace.path,
-            model=task.settings.model,
-            effort=task.settings.effort,
-            sandbox=task.settings.sandbox,
-            approval_policy=task.settings.approval_policy,
-        )
+        options = thread_options(task, workspace.path)
         if task.thread_id is not None:
             self._warm.take(task.thread_id)  # in use again: the idle timer must not release it
             handle = await self._runtime.resume_thread(task.thread_id, options, context=task.prompt)
