@@ -259,13 +259,16 @@ class AppServerTurn:
             note(request)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(handler, self._request_timeout_s)
+        self._resolved(request, ANSWERED_ELSEWHERE)
+
+    def _resolved(self, request: ApprovalRequest, decision: str) -> None:
         self.recorder.emit(
             CodexEvent(
                 EventKind.APPROVAL_RESOLVED,
                 request.thread_id,
                 self.id,
                 approval=request,
-                decision=ANSWERED_ELSEWHERE,
+                decision=decision,
             )
         )
 
@@ -307,15 +310,7 @@ class AppServerTurn:
                 )
             )
             decision = fallback
-        self.recorder.emit(
-            CodexEvent(
-                EventKind.APPROVAL_RESOLVED,
-                request.thread_id,
-                self.id,
-                approval=request,
-                decision=decision,
-            )
-        )
+        self._resolved(request, decision)
         self.recorder.last_activity = time.monotonic()
         return wire.approval_response(request.kind, wire_decisions[decision], params)
 
