@@ -124,6 +124,9 @@ class Post:
     payload: dict[str, Any]
     thread: str | None = None
     task_id: str | None = None
+    # The outbox entry's id once queued: stable until delivered, so a chat that remembers
+    # it recognises the resend of a post whose delivery was not confirmed.
+    outbox_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -256,6 +259,18 @@ class BridgeDb:
         with self._tx() as c:
             c.execute("DELETE FROM queued WHERE id = ?", (message_id,))
 
+    def queued_with(self, message_ids: Sequence[str]) -> list[QueuedMessage]:
+        """The queued messages (of any session) with these chat message ids, oldest first."""
+        if not message_ids:
+            return []
+        placeholders = ",".join("?" for _ in message_ids)
+        rows = self._conn.execute(
+            "SELECT id, session_key, user, ts, text, images FROM queued"
+            f" WHERE ts IN ({placeholders}) ORDER BY id",
+            tuple(message_ids),
+        ).fetchall()
+        return [QueuedMessage(r[0], r[1], r[2], r[3], r[4], tuple(json.loads(r[5]))) for r in rows]
+
     def clear_queue(self, key: str) -> int:
         with self._tx() as c:
             return c.execute("DELETE FROM queued WHERE session_key = ?", (key,)).rowcount
@@ -316,6 +331,7 @@ class BridgeDb:
                     thread=r[4],
                     op=r[5],
                     payload=json.loads(r[6]),
+                    outbox_id=r[0],
                 ),
                 attempts=r[7],
                 next_at=r[8],

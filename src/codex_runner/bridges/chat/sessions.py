@@ -47,6 +47,16 @@ class ChatInput:
     images: tuple[str, ...] = ()  # saved image files handed to Codex
 
 
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    """What became of a decision from the chat: ``decided``; ``refused`` (not the person's
+    to decide); ``rejected`` (the service said no: decided already, not offered); or
+    ``unknown`` (no approval of this bridge's sessions). ``message`` says why, for people."""
+
+    outcome: str
+    message: str = ""
+
+
 class ChatHost(Protocol):
     """What the chat core asks of the bridge it serves."""
 
@@ -204,6 +214,33 @@ class ChatSessions:
         )
         self.reply(session, reply)
 
+    async def drop_queued(self, user: str, message_ids: Sequence[str]) -> list[str]:
+        """Take the named messages out of their sessions' queues (the rest stay, in order);
+        the ids of those that were still queued."""
+        dropped: list[str] = []
+        for key in dict.fromkeys(m.session_key for m in self._db.queued_with(message_ids)):
+            async with self._locks.hold(key):  # not while dispatch_next takes one
+                gone = [m for m in self._db.queued_with(message_ids) if m.session_key == key]
+                for message in gone:
+                    self._db.remove_queued(message.id)
+            session = self._db.session(key)
+            if session is None or not gone:
+                continue
+            dropped.extend(m.message_id for m in gone)
+            await self._log.record(
+                session.task_id,
+                what.COMMAND,
+                {
+                    "command": "drop_queued",
+                    "user": user,
+                    self._log.message_key: [m.message_id for m in gone],
+                    "dropped": len(gone),
+                },
+            )
+            plural = "s" if len(gone) != 1 else ""
+            self.reply(session, f"Dropped {len(gone)} queued message{plural}.")
+        return dropped
+
     async def status(self, session: Session, user: str, message_id: str) -> None:
         """``-status``: the task's state, the queue's depth, the tokens used."""
         task = await self._service.get(session.task_id)
@@ -222,7 +259,7 @@ class ChatSessions:
     def deciders(self, session: Session) -> list[str]:
         return sorted(self._approvers) or [session.requester]
 
-    async def decide(self, user: str, approval_id: str, decision: str) -> None:
+    async def decide(self, user: str, approval_id: str, decision: str) -> ApprovalOutcome:
         """A person's decision on an approval, from the chat (a button, a control)."""
         try:
             approval = await self._service.approval(approval_id)
@@ -231,7 +268,7 @@ class ChatSessions:
         session = self._db.session_by_task(approval.task_id) if approval else None
         if approval is None or session is None:
             log.warning("approval action for unknown approval %s ignored", approval_id)
-            return
+            return ApprovalOutcome("unknown", f"no chat session has approval {approval_id}")
         data = {"approval_id": approval_id, "user": user, "decision": decision}
         if not rules.may_decide(user, approvers=self._approvers, requester=session.requester):
             who = ", ".join(self._host.mention(u) for u in self.deciders(session))
@@ -241,7 +278,7 @@ class ChatSessions:
             self.reply(
                 session, f"Sorry {self._host.mention(user)}, only {who} can decide this approval."
             )
-            return
+            return ApprovalOutcome("refused", f"only {who} can decide this approval")
         try:
             await self._service.decide_approval(approval_id, decision, by=self._by_prefix + user)
         except ApprovalError as exc:
@@ -251,10 +288,11 @@ class ChatSessions:
                 {**data, "outcome": "rejected", "error": str(exc)},
             )
             self.reply(session, f"{self._host.mention(user)}: {exc}")
-            return
+            return ApprovalOutcome("rejected", str(exc))
         await self._log.record(
             session.task_id, what.APPROVAL_ACTION, {**data, "outcome": "decided"}
         )
+        return ApprovalOutcome("decided")
 
     async def event_context(self, event: TaskEvent, session: Session) -> EventContext:
         """What the relay needs to show ``event`` beyond the event itself."""

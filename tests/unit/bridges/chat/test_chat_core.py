@@ -249,3 +249,47 @@ async def test_what_the_chat_did_not_take_is_delivered_once_after_a_restart(h: H
     assert (await h.types(session.task_id)).count(
         "chat.delivered"
     ) == 3  # the status, its edit, the answer
+
+
+@pytest.mark.parametrize("script", [lambda _: gated])
+async def test_only_the_named_queued_messages_are_dropped_and_the_rest_still_run(
+    h: Harness,
+) -> None:
+    session = await h.start("first")
+    await h.runtime.wait_started(1)
+    for n in (2, 3, 4):
+        await h.say(f"message {n}", message_id=f"c{n}")
+    dropped = await h.core.sessions.drop_queued("ann", ["c3", "c9"])
+    assert dropped == ["c3"]
+    assert await h.core.sessions.drop_queued("ann", ["c3"]) == []  # gone already
+
+    h.runtime.gate.set()
+    await h.runtime.wait_started(3)
+    await h.idle()
+    assert [text for _, text in h.runtime.started][1:] == ["ann: message 2", "ann: message 4"]
+    assert "Dropped 1 queued message." in h.thread()
+    commands = [
+        e.data
+        for e in await h.store.read_events(session.task_id)
+        if e.type == "chat.command" and e.data["command"] == "drop_queued"
+    ]
+    assert commands == [
+        {"command": "drop_queued", "user": "ann", "message_id": ["c3"], "dropped": 1}
+    ]
+
+
+@pytest.mark.parametrize("script", [lambda _: ask])
+async def test_a_decision_from_the_chat_says_what_became_of_it(h: Harness) -> None:
+    await h.start("clean up")
+    await h.chat.wait_for(lambda: h.chat.find("Approve rm -rf build") is not None)
+    request = h.chat.find("Approve rm -rf build")
+    assert request is not None
+    approval_id = str(request.payload["ref"]).removeprefix("approval:")
+
+    refused = await h.core.sessions.decide("bob", approval_id, "accept")
+    assert refused.outcome == "refused" and "@ann" in refused.message
+    assert (await h.core.sessions.decide("ann", approval_id, "accept")).outcome == "decided"
+    again = await h.core.sessions.decide("ann", approval_id, "accept")
+    assert again.outcome == "rejected" and again.message
+    unknown = await h.core.sessions.decide("ann", "a_nope", "accept")
+    assert unknown.outcome == "unknown"
