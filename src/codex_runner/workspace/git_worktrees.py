@@ -21,8 +21,6 @@ The worktree's admin directory is read in :mod:`~codex_runner.workspace.worktree
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
 import re
 import shutil
 from collections.abc import Callable, Sequence
@@ -31,7 +29,6 @@ from pathlib import Path
 
 from codex_runner.domain.task import WorkspaceRequest
 from codex_runner.workspace.git_process import GIT_TIMEOUT_S, GitResult, GitRunner, failed
-from codex_runner.workspace.numstat import parse_numstat
 from codex_runner.workspace.protocol import (
     CODEX_RUNNER_IDENTITY,
     DiffSummary,
@@ -60,8 +57,13 @@ from codex_runner.workspace.worktree_admin import (
     read_base_of,
     write_base,
 )
+from codex_runner.workspace.worktree_diff import (
+    MAX_DIFF_BYTES,
+    WorktreeDiffs,
+    task_branch,
+    task_repo,
+)
 
-MAX_DIFF_BYTES = 32 * 1024 * 1024  # larger diffs are cut with a note
 _RECREATE = "the worktree was deleted; create the task's workspace again to restore it"
 _TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
@@ -89,6 +91,7 @@ class GitWorktrees:
         self.root = root.absolute()
         self.max_diff_bytes = max_diff_bytes
         self._git = GitRunner(git, timeout_s=timeout_s)
+        self._diffs = WorktreeDiffs(self._git, max_diff_bytes)
         self._clock = clock
         self._repo_locks: dict[Path, asyncio.Lock] = {}
 
@@ -163,7 +166,7 @@ class GitWorktrees:
             return None
         base = read_base(admin)
         if base is None and request.base_ref is not None:
-            base = await self._merge_base(repo.top, branch_name(task_id), request.base_ref)
+            base = await self._diffs.merge_base(repo.top, branch_name(task_id), request.base_ref)
         return _worktree(task_id, path, repo.top, base)
 
     async def commit_changes(
@@ -173,7 +176,7 @@ class GitWorktrees:
             return None
         if not message.strip():
             raise ValueError("a commit message must not be empty")
-        path, branch = workspace.path, _branch(workspace)
+        path, branch = workspace.path, task_branch(workspace)
         if not path.is_dir():
             raise DirectoryMissing(path, fix=_RECREATE)
         # The worktree's own HEAD file says what `git symbolic-ref HEAD` would, without a
@@ -208,43 +211,15 @@ class GitWorktrees:
         return await self.diff_summary(workspace)
 
     async def diff(self, workspace: Workspace) -> str:
-        if not workspace.is_worktree:
-            return ""
-        base = await self._base(workspace)
-        common = ["--no-color", "--no-ext-diff", "--find-renames", "--src-prefix=a/"]
-        common.append("--dst-prefix=b/")
-        if not workspace.path.is_dir():
-            tip = await self._tip(workspace)
-            result = await self._git.run(
-                ["diff", *common, base, tip or base, "--"],
-                cwd=_repo(workspace),
-                max_output=self.max_diff_bytes,
-                cut_ok=True,
-            )
-        else:
-            result = await self._diff_worktree(workspace.path, base, common)
-        text = result.text
-        if result.truncated:
-            text += f"\n[diff cut at {self.max_diff_bytes} bytes; see `git diff` in the worktree]\n"
-        return text
+        return await self._diffs.diff(workspace)
 
     async def diff_summary(self, workspace: Workspace) -> DiffSummary | None:
-        if not workspace.is_worktree:
-            return None
-        base = await self._base(workspace)
-        tip = await self._tip(workspace)
-        if tip is None:
-            raise GitFailed(["rev-parse", _branch(workspace)], 1, "the task branch is gone")
-        numstat = await self._git.run(
-            ["diff", "--numstat", "-z", "--no-color", "--no-ext-diff", "--find-renames", base, tip],
-            cwd=_repo(workspace),
-        )
-        return DiffSummary.of_files(tip, parse_numstat(numstat.stdout))
+        return await self._diffs.summary(workspace)
 
     async def remove(self, workspace: Workspace, *, force: bool = False) -> None:
         if not workspace.is_worktree:
             return
-        repo, path, branch = _repo(workspace), workspace.path, _branch(workspace)
+        repo, path, branch = task_repo(workspace), workspace.path, task_branch(workspace)
         if not repo.is_dir():
             # The repository (and the branch with it) is gone; only the directory is left.
             if not force:
@@ -255,7 +230,7 @@ class GitWorktrees:
             return
         lock = self._repo_locks.setdefault(repo, asyncio.Lock())
         async with lock:
-            tip = await self._tip(workspace)
+            tip = await self._diffs.tip(workspace)
             present = path.exists()
             if not force:
                 await self._refuse_unmerged(workspace, tip, present)
@@ -321,7 +296,7 @@ class GitWorktrees:
                 # A bad ref or repository: the error that names it.
                 await resolve_repository(self._git, repo, ref)
                 raise failed(added, add[:-1])
-            base = loose_branch_tip(repo, branch) or await self._tip_of(repo, branch)
+            base = loose_branch_tip(repo, branch) or await self._diffs.tip_of(repo, branch)
             if base is None:
                 raise GitFailed(["rev-parse", branch], 1, "the new task branch is gone")
             write_base(admin_dir(path), base)
@@ -348,7 +323,7 @@ class GitWorktrees:
         """The workspace of a worktree made earlier, re-reading or re-deriving its base."""
         base = read_base(admin)
         if base is None:
-            base = await self._merge_base(repo.top, branch_name(task_id), base_ref)
+            base = await self._diffs.merge_base(repo.top, branch_name(task_id), base_ref)
             if base is not None:
                 write_base(admin, base)
         return _worktree(task_id, path, repo.top, base)
@@ -380,7 +355,7 @@ class GitWorktrees:
         if tip is not None:
             base = workspace.base_commit or (read_base_of(workspace.path))
             args = ["rev-list", "--count", tip, "^HEAD"] + ([f"^{base}"] if base else [])
-            count = int((await self._git.run([*args, "--"], cwd=_repo(workspace))).text.strip())
+            count = int((await self._git.run([*args, "--"], cwd=task_repo(workspace))).text.strip())
             if count:
                 problems.append(
                     f"has {count} commit{'s' if count != 1 else ''} on {workspace.branch}"
@@ -394,62 +369,6 @@ class GitWorktrees:
                 problems.append("has uncommitted changes")
         if problems:
             raise UnmergedWork(workspace, " and ".join(problems))
-
-    async def _diff_worktree(self, path: Path, base: str, common: list[str]) -> GitResult:
-        """Diff base..worktree including untracked files, without touching the real index.
-
-        The worktree's files are staged into a copy of its index (kept beside it so a split
-        index still finds its shared part), and the copy is diffed against ``base``.
-        """
-        admin = admin_dir(path)
-        scratch = admin / f"codex-runner-diff-index-{os.getpid()}-{id(path)}"
-        try:
-            with contextlib.suppress(FileNotFoundError):
-                shutil.copyfile(admin / "index", scratch)
-            env = {"GIT_INDEX_FILE": str(scratch)}
-            await self._git.run(["add", "--all"], cwd=path, env=env)
-            return await self._git.run(
-                ["diff", "--cached", *common, base, "--"],
-                cwd=path,
-                env=env,
-                max_output=self.max_diff_bytes,
-                cut_ok=True,
-            )
-        finally:
-            scratch.unlink(missing_ok=True)
-
-    async def _base(self, workspace: Workspace) -> str:
-        if workspace.base_commit is not None:
-            return workspace.base_commit
-        base = read_base_of(workspace.path)
-        if base is None:
-            base = await self._merge_base(_repo(workspace), _branch(workspace), "HEAD")
-        if base is None:
-            raise GitFailed(
-                ["merge-base", _branch(workspace), "HEAD"], 1, "the task's base commit is unknown"
-            )
-        return base
-
-    async def _tip(self, workspace: Workspace) -> str | None:
-        # The task branch's loose ref (where each of our commits leaves it) spares a git
-        # process on the way from a completed turn to its task's completion.
-        tip = loose_branch_tip(_repo(workspace), _branch(workspace))
-        return tip if tip is not None else await self._tip_of(_repo(workspace), _branch(workspace))
-
-    async def _tip_of(self, repo: Path, branch: str) -> str | None:
-        """The branch's commit, as git says it; None when there is no such branch."""
-        result = await self._git.run(
-            ["rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}"],
-            cwd=repo,
-            check=False,
-        )
-        return result.text.strip() if result.returncode == 0 else None
-
-    async def _merge_base(self, repo: Path, branch: str, ref: str) -> str | None:
-        result = await self._git.run(
-            ["merge-base", f"refs/heads/{branch}", ref], cwd=repo, check=False
-        )
-        return result.text.strip() if result.returncode == 0 else None
 
 
 # --- helpers (pure, or plain file reads) -----------------------------------------------------
@@ -482,13 +401,3 @@ def _worktree(task_id: str, path: Path, repo: Path, base: str | None) -> Workspa
         base_commit=base,
         repo=repo,
     )
-
-
-def _repo(workspace: Workspace) -> Path:
-    if workspace.repo is None:
-        raise ValueError(f"worktree workspace of task {workspace.task_id} has no repo")
-    return workspace.repo
-
-
-def _branch(workspace: Workspace) -> str:
-    return workspace.branch or branch_name(workspace.task_id)
