@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from codex_runner.bridges.chat.sessions import ApprovalOutcome
 from codex_runner.domain.approval import ApprovalError
 from codex_runner.domain.task import Task, WorkspaceRequest
 from codex_runner.domain.transitions import InvalidTransition, accepts_message
@@ -29,6 +30,8 @@ from codex_runner.workspace.protocol import WorkspaceError
 log = logging.getLogger(__name__)
 
 DECIDED_BY = "chat"
+# (approval id, decision, by) -> what the chat-bound sessions made of it ("unknown": not theirs)
+DecideInChat = Callable[[str, str, str | None], Awaitable[ApprovalOutcome]]
 # Errors whose message is meant for the person who sent the control.
 _TOLD: tuple[type[Exception], ...] = (
     InvalidRequest,
@@ -55,13 +58,15 @@ class Controls:
         *,
         serving: Callable[[], bool],
         set_serving: Callable[[bool], None],
-        drop_queued: Callable[[Sequence[str]], Awaitable[list[str]]] | None = None,
+        drop_queued: Callable[[Sequence[str], str | None], Awaitable[list[str]]] | None = None,
+        decide_in_chat: DecideInChat | None = None,
     ) -> None:
         self._service = service
         self._cwd = cwd
         self._serving = serving
         self._set_serving = set_serving
         self._drop_queued = drop_queued
+        self._decide_in_chat = decide_in_chat
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[Any]]] = {
             "start_turn": self._start_turn,
             "steer_turn": self._steer_turn,
@@ -179,7 +184,8 @@ class Controls:
         ids = control.get("messageIds")
         if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
             raise ControlError("interrupt_queued_messages needs messageIds: a list of strings")
-        dropped = await self._drop_queued(ids) if self._drop_queued is not None else []
+        by = _optional_str(control, "by")
+        dropped = await self._drop_queued(ids, by) if self._drop_queued is not None else []
         return {"interrupted": dropped}
 
     async def _resolve_approval(self, control: dict[str, Any]) -> dict[str, Any]:
@@ -192,8 +198,21 @@ class Controls:
             approval_id = next((a.id for a in pending if a.request_id == request_id), None)
         if approval_id is None:
             raise ControlError("name a pending approval: approvalId (or its requestId)")
-        by = _optional_str(control, "by") or DECIDED_BY
-        decided = await self._service.decide_approval(approval_id, decision, by)
+        by = _optional_str(control, "by")
+        if self._decide_in_chat is not None:
+            # A chat thread's approval is decided as its sessions decide (who may, the
+            # request's post edited); any other goes straight to the service.
+            outcome = await self._decide_in_chat(approval_id, decision, by)
+            if outcome.outcome in ("refused", "rejected"):
+                raise ControlError(outcome.message)
+            if outcome.outcome == "decided":
+                decided = await self._service.approval(approval_id)
+                return {
+                    "approvalId": decided.id,
+                    "decision": decided.decision,
+                    "taskId": decided.task_id,
+                }
+        decided = await self._service.decide_approval(approval_id, decision, by or DECIDED_BY)
         return {"approvalId": decided.id, "decision": decided.decision, "taskId": decided.task_id}
 
 

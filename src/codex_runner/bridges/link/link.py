@@ -4,8 +4,10 @@ Channels (so it works behind NAT, with no port opened).
 Per connection: join ``local_runner:{runner_id}``; push ``instance_started``; a heartbeat
 at once and every ``heartbeat_s``; every numbered event the server has not acknowledged
 (the join reply's ``lastSeq``), then each new one as it comes, as ``codex_notification``;
-and each ``control`` the server pushes answered with one ``codex_response`` or
-``codex_error``. A lost connection is made again with jittered exponential backoff, capped
+each ``control`` the server pushes answered with one ``codex_response`` or
+``codex_error``; with ``[link] channel``, each ``chat_message`` handed to the channel's
+sessions (:mod:`~codex_runner.bridges.link.chat_sessions`), whose replies go out through
+the current connection. A lost connection is made again with jittered exponential backoff, capped
 at 30 s, for ever, one log line per attempt; a refused token stops the link instead (it
 would be refused again).
 """
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from codex_runner.bridges.link import payloads
+from codex_runner.bridges.link.chat_sessions import LinkChat
 from codex_runner.bridges.link.controls import ControlError, Controls
 from codex_runner.bridges.link.live_deltas import LiveDeltas, delta_notification
 from codex_runner.bridges.link.numbering import NotificationNumbers, Numbered
@@ -34,6 +37,7 @@ from codex_runner.bridges.link.phoenix import (
     PhoenixSocket,
     TokenRejected,
 )
+from codex_runner.bridges.link.transport import LinkUnavailable
 from codex_runner.config import LinkSettings, RunnerConfig
 from codex_runner.domain.delta import Delta
 from codex_runner.domain.durable_event import TaskEvent
@@ -103,11 +107,15 @@ class ChatLink:
         self.status = LinkStatus("starting", settings.url, settings.runner_id)
         self._instance: payloads.Instance | None = None
         self._tasks: list[asyncio.Task[None]] = []
+        self._chat: LinkChat | None = None  # with [link] channel, from start() on
+        bound = settings.channel is not None
         self.controls = Controls(
             service,
             self._cwd,
             serving=lambda: self._serving,
             set_serving=self._set_serving,
+            drop_queued=(lambda ids, by: self._bound().drop_queued(ids, by)) if bound else None,
+            decide_in_chat=(lambda a, d, by: self._bound().decide(a, d, by)) if bound else None,
         )
 
     # lifecycle ---------------------------------------------------------------------------
@@ -130,6 +138,16 @@ class ChatLink:
         self.status = replace(
             self.status, instance_id=instance_id, last_seq=await self._numbers.last_seq()
         )
+        if self.settings.channel is not None:
+            self._chat = LinkChat(
+                db_path=self._config.home / "link" / "chat.sqlite",
+                service=self._service,
+                channel=self.settings.channel,
+                cwd=self._cwd,
+                push=self._push_chat,
+                instance_id=instance_id,
+            )
+            await self._chat.start()
         self._tasks = [
             asyncio.create_task(self._feed.run(), name="link-numbering"),
             asyncio.create_task(self._run(), name="link-connection"),
@@ -142,6 +160,9 @@ class ChatLink:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(task, 10)
         self._tasks = []
+        if self._chat is not None:
+            await self._chat.stop(10)
+            self._chat = None
         await self._deltas.close()
         await self._numbers.close()
         if self.status.state != "rejected":
@@ -166,6 +187,17 @@ class ChatLink:
             return  # deltas are live only: none wait for a connection
         payload = delta_notification(instance.instance_id, task_id, delta)
         await sock.push(self._topic, "codex_notification", payload)
+
+    def _bound(self) -> LinkChat:
+        assert self._chat is not None, "the link's chat sessions start with the link"
+        return self._chat
+
+    async def _push_chat(self, event: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A chat session's push, through the current connection (none: try later)."""
+        sock = self._sock
+        if sock is None or sock.closed:
+            raise LinkUnavailable(f"{event}: the chat server link is not connected")
+        return await sock.push(self._topic, event, payload)
 
     def _set_serving(self, serving: bool) -> None:
         self._serving = serving
@@ -218,6 +250,8 @@ class ChatLink:
                 self._topic, "instance_started", payloads.instance_started(self._instance, threads)
             )
             self._sock = sock
+            if self._chat is not None:
+                self._chat.wake()  # replies that waited for the link
             parts = [
                 asyncio.create_task(self._beat(sock), name="link-heartbeat"),
                 asyncio.create_task(self._send(sock, acked), name="link-notifications"),
@@ -250,12 +284,15 @@ class ChatLink:
         assert self._instance is not None
         while True:
             counts = (await self._service.status()).counts
+            chat_thread, thread_id = await self._chat.bound() if self._chat else (None, None)
             payload = payloads.heartbeat(
                 self._instance,
                 serving=self._serving,
                 running=counts.get(TaskState.RUNNING, 0)
                 + counts.get(TaskState.AWAITING_APPROVAL, 0),
                 queued=counts.get(TaskState.QUEUED, 0),
+                chat_thread=chat_thread,
+                thread_id=thread_id,
             )
             await sock.push(self._topic, "heartbeat", payload)
             self.status = replace(self.status, last_heartbeat_at=_now())
@@ -313,6 +350,9 @@ class ChatLink:
         try:
             while True:
                 message = await sock.receive()
+                if message.event == "chat_message" and self._chat is not None:
+                    self._chat.offer(message.payload)
+                    continue
                 if message.event != "control":
                     log.info("chat server link: ignored %s on %s", message.event, message.topic)
                     continue
