@@ -78,7 +78,9 @@ class AppServerRuntime:
         self._generation = 0
         self._threads: dict[str, ThreadState] = {}
         self._routes = TurnRoutes(
-            request_timeout_s=self.settings.request_timeout_s, warn=self._warn
+            request_timeout_s=self.settings.request_timeout_s,
+            warn=self._warn,
+            rate_limits=self._note_rate_limits,
         )
         self._ready = asyncio.Event()
         self._state = "stopped"
@@ -147,6 +149,9 @@ class AppServerRuntime:
             while self._state not in states:
                 await self._state_changed.wait()
         return self._state
+
+    def _note_rate_limits(self, limits: dict[str, Any]) -> None:
+        self._status.rate_limits = limits
 
     def _warn(self, message: str) -> None:
         # The log has each once per daemon process, status() once per runtime.

@@ -39,9 +39,16 @@ async def leave_to_its_client(request: ApprovalRequest) -> str:
 
 
 class TurnRoutes:
-    def __init__(self, *, request_timeout_s: float, warn: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        *,
+        request_timeout_s: float,
+        warn: Callable[[str], None],
+        rate_limits: Callable[[dict[str, Any]], None] = lambda _limits: None,
+    ) -> None:
         self._request_timeout_s = request_timeout_s
         self._warn = warn
+        self._rate_limits = rate_limits
         self.active: dict[str, AppServerTurn] = {}
         # Server requests waiting for an answer: Codex's request id -> (turn, approval id),
         # so that ``serverRequest/resolved`` from another client can stand the runner down.
@@ -71,6 +78,9 @@ class TurnRoutes:
     def route(self, method: str, params: dict[str, Any], adoptable: AdoptableThread) -> None:
         if method == "serverRequest/resolved":
             self._resolved_elsewhere(params)
+            return
+        if method == "account/rateLimits/updated" and isinstance(params.get("rateLimits"), dict):
+            self._rate_limits(params["rateLimits"])
             return
         turn = self.live(params.get("threadId"))
         if turn is None and method == "turn/started":

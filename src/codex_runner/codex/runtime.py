@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from codex_runner.domain.delta import Delta
 from codex_runner.domain.events import (
@@ -112,6 +112,8 @@ class RuntimeStatus:
     last_error: str | None = None
     malformed_lines: int = 0
     warnings: list[str] = field(default_factory=list)
+    # The Codex account's rate-limit use, as Codex last reported it (None until it does).
+    rate_limits: dict[str, Any] | None = None
 
     def note_warning(self, text: str) -> None:
         """Keep ``text`` for operators (doctor, /v1/status) once, and only the latest few:

@@ -225,3 +225,17 @@ def test_a_bad_codex_url_in_the_config_names_the_forms(tmp_path: Path) -> None:
     (tmp_path / "config.toml").write_text('[codex]\nurl = "http://localhost:1"\n')
     with pytest.raises(ConfigError, match="ws://HOST:PORT or unix:///PATH"):
         load_config(tmp_path)
+
+
+async def test_the_accounts_rate_limits_are_kept_as_codex_reports_them(tmp_path: Path) -> None:
+    harness = Harness()
+    runtime, peer = await _runtime(tmp_path, harness)
+    assert runtime.status().rate_limits is None
+    limits = {"limitId": "codex", "primary": {"usedPercent": 42.0}}
+    peer.notify("account/rateLimits/updated", {"rateLimits": limits})
+    for _ in range(100):
+        if runtime.status().rate_limits is not None:
+            break
+        await asyncio.sleep(0.01)
+    assert runtime.status().rate_limits == limits
+    await runtime.close()
