@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import posixpath
+import re
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from codex_runner.mockmodel.conversation import Conversation
 from codex_runner.mockmodel.script import (
     ApplyPatchStep,
     EchoStep,
+    McpCall,
+    McpToolStep,
     MessageStep,
     ReasoningStep,
     Script,
@@ -135,6 +138,22 @@ def _apply_patch_item(patch: str, form: str | None) -> dict[str, Any]:
     return _exec_command_item({"cmd": heredoc, "login": False})
 
 
+def _mcp_tool_item(call: McpCall, conversation: Conversation) -> dict[str, Any]:
+    arguments = dict(call.arguments)
+    latest = conversation.tool_outputs[-1] if conversation.tool_outputs else ""
+    for name, pattern in call.arguments_from_output.items():
+        found = re.search(pattern, latest)
+        # No match: the call still goes out, so the tool's own error says what was wrong.
+        arguments[name] = found.group(1) if found else f"(no match for {pattern!r})"
+    namespace = f"mcp__{call.server}"
+    item = _function_call_item(call.tool, arguments)
+    if namespace in conversation.namespaces:
+        item["namespace"] = namespace
+    else:  # Codex before tool namespaces named an MCP tool mcp__SERVER__TOOL
+        item["name"] = f"{namespace}__{call.tool}"
+    return item
+
+
 def item_for(step: Step, conversation: Conversation) -> dict[str, Any]:
     """The output item a content step produces (not for delay/cut/hang/http_error)."""
     if isinstance(step, MessageStep):
@@ -154,4 +173,6 @@ def item_for(step: Step, conversation: Conversation) -> dict[str, Any]:
         return _exec_command_item({"cmd": command, "login": False})
     if isinstance(step, ApplyPatchStep):
         return _apply_patch_item(step.apply_patch, conversation.apply_patch_form)
+    if isinstance(step, McpToolStep):
+        return _mcp_tool_item(step.mcp_tool, conversation)
     raise TypeError(f"step {step!r} produces no output item")

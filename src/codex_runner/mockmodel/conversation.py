@@ -32,6 +32,9 @@ class Conversation:
     """Model calls of this turn that already ended in tool calls (``k``)."""
     apply_patch_form: str | None
     """How the request advertises ``apply_patch``: "custom", "function" or None."""
+    namespaces: frozenset[str] = frozenset()
+    """Names of the tool namespaces the request advertises (Codex puts each MCP server's
+    tools in one, ``mcp__SERVER``)."""
 
     @property
     def last_user_text(self) -> str | None:
@@ -68,6 +71,16 @@ def _apply_patch_form(tools: object) -> str | None:
             if isinstance(tool, dict) and tool.get("name") == "apply_patch":
                 return "custom" if tool.get("type") == "custom" else "function"
     return None
+
+
+def _namespaces(tools: object) -> frozenset[str]:
+    if not isinstance(tools, list):
+        return frozenset()
+    return frozenset(
+        tool["name"]
+        for tool in tools
+        if isinstance(tool, dict) and tool.get("type") == "namespace" and tool.get("name")
+    )
 
 
 def read_conversation(body: Mapping[str, Any]) -> Conversation:
@@ -108,6 +121,7 @@ def read_conversation(body: Mapping[str, Any]) -> Conversation:
         tool_outputs=tool_outputs,
         calls_done=calls_done,
         apply_patch_form=_apply_patch_form(body.get("tools")),
+        namespaces=_namespaces(body.get("tools")),
     )
 
 

@@ -120,6 +120,41 @@ class EchoStep(_Step):
     echo: Literal[True]
 
 
+class McpCall(BaseModel):
+    """Which MCP tool ``mcp_tool`` calls, and with what."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    server: str = Field(min_length=1, description="The server's name in Codex's mcp_servers.")
+    tool: str = Field(min_length=1)
+    arguments: dict[str, Any] = Field(default_factory=dict)
+    # A script cannot know what an earlier call answered (say, the id of a task it made):
+    # each of these arguments is group 1 of the regex's first match in the latest tool
+    # output of the turn.
+    arguments_from_output: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("arguments_from_output")
+    @classmethod
+    def _one_group(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, pattern in value.items():
+            try:
+                groups = re.compile(pattern).groups
+            except re.error as exc:
+                raise ValueError(f"arguments_from_output.{name}: invalid regex: {exc}") from None
+            if groups < 1:
+                raise ValueError(
+                    f"arguments_from_output.{name}: the regex needs a group, e.g. "
+                    '\'"id": "([^"]+)"\', whose match becomes the argument'
+                )
+        return value
+
+
+class McpToolStep(_Step):
+    """A call of a tool of one of Codex's MCP servers (``mcp_servers`` in its config)."""
+
+    mcp_tool: McpCall
+
+
 Step: TypeAlias = (
     MessageStep
     | ReasoningStep
@@ -131,6 +166,7 @@ Step: TypeAlias = (
     | CutStep
     | HangStep
     | EchoStep
+    | McpToolStep
 )
 
 # The key that identifies each step kind; every other key of a step is an option of it.
@@ -145,6 +181,7 @@ STEP_KINDS: dict[str, type[_Step]] = {
     "cut": CutStep,
     "hang": HangStep,
     "echo": EchoStep,
+    "mcp_tool": McpToolStep,
 }
 _OPTION_KEYS = {"workdir", "timeout_ms", "justification", "body"}
 _TERMINAL_STEPS = (CutStep, HangStep, HttpErrorStep)
