@@ -33,12 +33,15 @@ def graph_routes(service: TaskService) -> Router:
             settings=settings_of(body.model, body.effort, body.sandbox, body.approval_policy),
             max_runtime_s=body.max_runtime_s,
             idempotency_key=body.idempotency_key,
+            max_concurrent=body.max_concurrent,
         )
         view, created = await service.submit_graph_or_find(request)
         return model_response(graph_out(view), 201 if created else 200)
 
     @router.get("/{graph_id}")
     async def get_graph(graph_id: str) -> GraphOut:
+        """The graph named by its id, or by the id of any of its tasks (a child's id
+        finds the graph it belongs to)."""
         return graph_out(await service.graph(graph_id))
 
     return router
@@ -60,4 +63,5 @@ def graph_out(view: GraphView) -> GraphOut:
         parent=TaskOut.of(view.parent),
         children=[TaskOut.of(c) for c in view.children],
         blocked=sorted(view.blocked),
+        max_concurrent=view.graph.max_concurrent,
     )

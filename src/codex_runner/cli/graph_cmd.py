@@ -11,11 +11,13 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
+from codex_runner.cli.client import DaemonClient
 from codex_runner.cli.daemon_session import UrlOption, daemon_session
-from codex_runner.cli.id_prefix import resolve_graph_id
+from codex_runner.cli.id_prefix import IdNotResolved, resolve_graph_id, resolve_task_id
 from codex_runner.cli.render import STATE_STYLES, error_exit, print_model_json, styled_state
 from codex_runner.cli.tables import Cell, Column, Fit, print_table
 from codex_runner.cli.tasks_cmd import resolve_dir
+from codex_runner.domain.ids import GRAPH_PREFIX, TASK_PREFIX, is_id
 from codex_runner.http.wire import GraphCreate, GraphOut, TaskOut
 
 graph_app = typer.Typer(
@@ -34,7 +36,7 @@ def start(
     spec: Annotated[
         Path,
         typer.Option(
-            help="YAML or JSON: prompt, repo or cwd, base_ref, priority, "
+            help="YAML or JSON: prompt, repo or cwd, base_ref, priority, max_concurrent, "
             "children: [{key, prompt, depends_on}].",
             show_default=False,
         ),
@@ -47,6 +49,14 @@ def start(
     ] = None,
     base_ref: Annotated[
         str | None, typer.Option(help="Commit-ish the worktrees start from.")
+    ] = None,
+    max_concurrent: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="At most N children run at once (overrides the spec's max_concurrent).",
+            metavar="N",
+        ),
     ] = None,
     json_output: JsonOption = False,
     url: UrlOption = None,
@@ -61,6 +71,8 @@ def start(
         raw.update({"repo": resolve_dir(repo), "cwd": resolve_dir(cwd)})
     if base_ref is not None:
         raw["base_ref"] = base_ref
+    if max_concurrent is not None:
+        raw["max_concurrent"] = max_concurrent
     body = graph_request(spec, {k: v for k, v in raw.items() if v is not None})
     with daemon_session(url) as client:
         graph = client.create_graph(body)
@@ -74,18 +86,36 @@ def start(
 @graph_app.command("status")
 def status(
     graph_id: Annotated[
-        str, typer.Argument(help="The graph's id, or any unique prefix of it.", show_default=False)
+        str,
+        typer.Argument(
+            help="The graph's id, or the id of one of its tasks, or a unique prefix of either.",
+            show_default=False,
+        ),
     ],
     json_output: JsonOption = False,
     url: UrlOption = None,
 ) -> None:
     """The parent and its children in run order, with states and dependencies."""
     with daemon_session(url) as client:
-        graph = client.get_graph(resolve_graph_id(client, graph_id))
+        graph = client.get_graph(graph_or_task_id(client, graph_id))
     if json_output:
         print_model_json(graph)
         return
     render_graph(graph)
+
+
+def graph_or_task_id(client: DaemonClient, given: str) -> str:
+    """What names the graph: a graph id or a task id as given, else the graph or (when no
+    graph id starts so) the task whose id ``given`` is a unique prefix of."""
+    if is_id(given, GRAPH_PREFIX) or is_id(given, TASK_PREFIX):
+        return given
+    try:
+        return resolve_graph_id(client, given)
+    except IdNotResolved as no_graph:
+        try:
+            return resolve_task_id(client, given)
+        except IdNotResolved:
+            raise no_graph from None
 
 
 def load_spec(path: Path) -> dict[str, Any]:
@@ -145,7 +175,8 @@ GRAPH_COLUMNS = (
 def render_graph(graph: GraphOut) -> None:
     """The parent, then the children in run order; dependencies by their keys."""
     if out.is_terminal:  # a pipe gets the table's lines alone (--json has the graph's state)
-        out.print(f"graph [bold]{graph.id}[/]: {styled_state(graph.state)}")
+        limit = f" (at most {graph.max_concurrent} at once)" if graph.max_concurrent else ""
+        out.print(f"graph [bold]{graph.id}[/]: {styled_state(graph.state)}{limit}")
     keys = {child.id: child.key or child.id for child in graph.children}
     blocked = set(graph.blocked)
     rows = [_row("(parent)", graph.parent, keys, blocked=False)]

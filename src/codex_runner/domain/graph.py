@@ -60,6 +60,24 @@ class EmptyGraph(GraphSpecError):
     pass
 
 
+class InvalidMaxConcurrent(GraphSpecError):
+    pass
+
+
+def check_max_concurrent(value: int | None) -> int | None:
+    """A graph's ``max_concurrent``: None (no limit of its own) or a positive integer.
+
+    Any positive integer is accepted: the service's own limit on running tasks still
+    bounds the whole queue, so a graph limit above it simply never binds.
+    """
+    if value is not None and (isinstance(value, bool) or value < 1):
+        raise InvalidMaxConcurrent(
+            f"max_concurrent must be a positive integer (at most that many children run at"
+            f" once), got {value!r}; leave it out for no limit of the graph's own"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class ChildSpec:
     key: str
@@ -94,11 +112,16 @@ class GraphSpec:
 
 @dataclass(frozen=True)
 class Graph:
-    """The stored graph record: its id and its parent task."""
+    """The stored graph record: its id, its parent task, and how many of its tasks may run
+    at once (None: no limit of its own)."""
 
     id: str
     parent_id: str
     created_at: datetime
+    max_concurrent: int | None = None
+
+    def __post_init__(self) -> None:
+        check_max_concurrent(self.max_concurrent)
 
 
 @dataclass(frozen=True)
@@ -254,6 +277,7 @@ def instantiate(
     graph_id: str,
     new_task_id: Callable[[], str],
     now: datetime,
+    max_concurrent: int | None = None,
 ) -> GraphPlan:
     """The graph record, the parent and one queued child task per spec child.
 
@@ -280,7 +304,7 @@ def instantiate(
         )
         for child in spec.children
     )
-    graph = Graph(id=graph_id, parent_id=parent.id, created_at=now)
+    graph = Graph(id=graph_id, parent_id=parent.id, created_at=now, max_concurrent=max_concurrent)
     return GraphPlan(graph=graph, parent=parent, children=children)
 
 

@@ -138,6 +138,13 @@ class GraphCreate(_WorkOptions):
         default=None, max_length=200_000, description="The parent's own prompt; runs last."
     )
     children: list[ChildCreate] = Field(min_length=1, max_length=1000)
+    max_concurrent: int | None = Field(
+        default=None,
+        ge=1,
+        description="At most this many of the graph's children run at once (any positive"
+        " integer; the daemon's max_concurrent_tasks still bounds everything). Default: no"
+        " limit of the graph's own.",
+    )
 
 
 class GcBody(_Request):
@@ -310,6 +317,9 @@ class GraphOut(BaseModel):
     parent: TaskOut
     children: list[TaskOut] = Field(description="In a valid run order; see each depends_on.")
     blocked: list[str] = Field(description="Children that can never start: a prerequisite failed.")
+    max_concurrent: int | None = Field(
+        default=None, description="At most this many children run at once (null: no limit)."
+    )
 
 
 class DiffOut(BaseModel):

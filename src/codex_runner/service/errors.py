@@ -25,7 +25,10 @@ class TaskNotRunning(Exception):
 class GraphNotFound(LookupError):
     def __init__(self, graph_id: str) -> None:
         self.graph_id = graph_id
-        super().__init__(f"no graph {graph_id}: check the id (graph ids start with g_)")
+        super().__init__(
+            f"no graph {graph_id}: check the id (a graph's id starts with g_; the id of one"
+            " of its tasks, t_..., names it too)"
+        )
 
 
 class IdempotencyKeyReused(Exception):

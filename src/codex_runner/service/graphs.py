@@ -17,10 +17,12 @@ from codex_runner.domain.graph import (
     GraphPlan,
     GraphSpec,
     blocked_by_failure,
+    check_max_concurrent,
     graph_status,
     instantiate,
     topological_order,
 )
+from codex_runner.domain.ids import TASK_PREFIX, is_id
 from codex_runner.domain.task import (
     DEFAULT_MAX_RUNTIME_S,
     RuntimeSettings,
@@ -58,6 +60,7 @@ class GraphRequest:
     settings: RuntimeSettings = field(default_factory=RuntimeSettings)
     max_runtime_s: float | None = None
     idempotency_key: str | None = None
+    max_concurrent: int | None = None  # at most this many children run at once
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,14 @@ def plan_graph(
         idempotency_key=request.idempotency_key,
         runs_codex=bool(own_prompt),
     )
-    return instantiate(spec, parent, graph_id=graph_id, new_task_id=new_task_id, now=now)
+    return instantiate(
+        spec,
+        parent,
+        graph_id=graph_id,
+        new_task_id=new_task_id,
+        now=now,
+        max_concurrent=check_max_concurrent(request.max_concurrent),
+    )
 
 
 def view_graph(graph: Graph, members: Sequence[Task]) -> GraphView:
@@ -114,10 +124,22 @@ def view_graph(graph: Graph, members: Sequence[Task]) -> GraphView:
     )
 
 
-async def load_graph(store: Store, graph_id: str) -> GraphView:
-    """The graph with its tasks; raises GraphNotFound."""
-    graph = await store.get_graph(graph_id)
+async def find_graph(store: Store, graph_or_task_id: str) -> Graph:
+    """The graph named by its own id or by the id of one of its tasks (a child or the
+    parent); raises GraphNotFound."""
+    graph = await store.get_graph(graph_or_task_id)
+    if graph is None and is_id(graph_or_task_id, TASK_PREFIX):
+        task = await store.get_task(graph_or_task_id)
+        if task is not None and task.graph_id is not None:
+            graph = await store.get_graph(task.graph_id)
     if graph is None:
-        raise GraphNotFound(graph_id)
-    members = await store.list_tasks(graph_id=graph_id, limit=MAX_GRAPH_SIZE + 1)
+        raise GraphNotFound(graph_or_task_id)
+    return graph
+
+
+async def load_graph(store: Store, graph_or_task_id: str) -> GraphView:
+    """The graph (named by its id or one of its tasks' ids) with its tasks; raises
+    GraphNotFound."""
+    graph = await find_graph(store, graph_or_task_id)
+    members = await store.list_tasks(graph_id=graph.id, limit=MAX_GRAPH_SIZE + 1)
     return view_graph(graph, members)

@@ -52,6 +52,8 @@ def graph_fingerprint(request: GraphRequest) -> str:
             "priority": request.priority,
             "settings": asdict(request.settings),
             "max_runtime_s": request.max_runtime_s or DEFAULT_MAX_RUNTIME_S,
+            # Only when given: digests of graphs made before the option existed still match.
+            **({"max_concurrent": request.max_concurrent} if request.max_concurrent else {}),
             "children": [
                 {
                     "key": c.key,

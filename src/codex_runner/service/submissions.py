@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from codex_runner.domain.conversation import ThreadRecord
-from codex_runner.domain.graph import GraphSpecError
+from codex_runner.domain.graph import GraphSpecError, InvalidMaxConcurrent, check_max_concurrent
 from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import DEFAULT_MAX_RUNTIME_S, RuntimeSettings, Task, WorkspaceRequest
 from codex_runner.service.errors import IdempotencyKeyReused, InvalidRequest
@@ -191,6 +191,10 @@ def _checked_graph_request(request: GraphRequest) -> GraphRequest:
         raise InvalidRequest("children", f"a graph has at most {MAX_GRAPH_SIZE} children")
     check_priority(request.priority)
     check_settings(request.settings)
+    try:
+        check_max_concurrent(request.max_concurrent)
+    except InvalidMaxConcurrent as exc:
+        raise InvalidRequest("max_concurrent", str(exc)) from exc
     for i, child in enumerate(request.children):
         if child.priority is not None:
             check_priority(child.priority, f"children[{i}].priority")

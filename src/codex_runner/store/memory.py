@@ -21,7 +21,7 @@ from codex_runner.domain.approval import Approval, ApprovalState
 from codex_runner.domain.conversation import ThreadRecord, Turn
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.graph import Graph, GraphPlan
-from codex_runner.domain.scheduling import pick_next
+from codex_runner.domain.scheduling import busy_by_graph, pick_next
 from codex_runner.domain.task import Task, TaskState
 from codex_runner.store.errors import (
     ApprovalAlreadyExists,
@@ -190,7 +190,17 @@ class InMemoryStore:
     async def next_queued(self, limit: int) -> list[Task]:
         await self._enter()
         states = {task_id: task.state for task_id, task in self._tasks.items()}
-        return pick_next(self._tasks.values(), active=0, max_concurrent=limit, states=states)
+        limits = {
+            g.id: g.max_concurrent for g in self._graphs.values() if g.max_concurrent is not None
+        }
+        return pick_next(
+            self._tasks.values(),
+            active=0,
+            max_concurrent=limit,
+            states=states,
+            graph_limits=limits,
+            busy=busy_by_graph(self._tasks.values()),
+        )
 
     def _require(self, task_id: str) -> Task:
         task = self._tasks.get(task_id)

@@ -241,11 +241,21 @@ def approval_from_row(row: Row) -> Approval:
 
 
 def graph_to_row(graph: Graph) -> dict[str, Any]:
-    return {"id": graph.id, "parent_id": graph.parent_id, "created_at": graph.created_at}
+    return {
+        "id": graph.id,
+        "parent_id": graph.parent_id,
+        "created_at": graph.created_at,
+        "max_concurrent": graph.max_concurrent,
+    }
 
 
 def graph_from_row(row: Row) -> Graph:
-    return Graph(id=row["id"], parent_id=row["parent_id"], created_at=row["created_at"])
+    return Graph(
+        id=row["id"],
+        parent_id=row["parent_id"],
+        created_at=row["created_at"],
+        max_concurrent=row["max_concurrent"],
+    )
 
 
 def thread_to_row(thread: ThreadRecord) -> dict[str, Any]:

@@ -4,15 +4,29 @@ them per call. Parameters named ``match_*`` select the row; the others are the v
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Integer, bindparam, exists, insert, select, update
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from codex_runner.domain.approval import ApprovalState
-from codex_runner.domain.scheduling import QUEUE_ORDER
+from codex_runner.domain.scheduling import BUSY_STATES, QUEUE_ORDER
 from codex_runner.domain.task import TaskState
 from codex_runner.store.tables import (
     approvals,
     event_counters,
     events,
+    graphs,
     task_dependencies,
     tasks,
     threads,
@@ -20,10 +34,10 @@ from codex_runner.store.tables import (
 )
 
 
-def queue_order_by() -> list[ColumnElement[object]]:
+def queue_order_by(source: Any = tasks) -> list[ColumnElement[object]]:
     """``ORDER BY`` of the queue, from the one statement of it in ``domain.scheduling``."""
     return [
-        tasks.c[field.name].desc() if field.descending else tasks.c[field.name].asc()
+        source.c[field.name].desc() if field.descending else source.c[field.name].asc()
         for field in QUEUE_ORDER
     ]
 
@@ -78,8 +92,27 @@ READ_EVENTS = (
 )
 # The scheduler asks after every change; the alias alone copied every task column per call.
 PREREQUISITE = tasks.alias("prerequisite")
-NEXT_QUEUED = (
-    select(tasks)
+MEMBER = tasks.alias("member")
+# A ready task's place among its graph's ready tasks (1 = next), and how many of the graph's
+# tasks are busy; counted only for a graph with a max_concurrent (CASE skips the rest).
+_PLACE = func.row_number().over(partition_by=tasks.c.graph_id, order_by=queue_order_by())
+_BUSY = case(
+    (graphs.c.max_concurrent.is_(None), 0),
+    else_=select(func.count())
+    .where(
+        MEMBER.c.graph_id == tasks.c.graph_id,
+        MEMBER.c.state.in_([s.value for s in BUSY_STATES]),
+    )
+    .scalar_subquery(),
+)
+READY = (
+    select(
+        tasks,
+        _PLACE.label("graph_place"),
+        _BUSY.label("graph_busy"),
+        graphs.c.max_concurrent.label("graph_limit"),
+    )
+    .select_from(tasks.outerjoin(graphs, graphs.c.id == tasks.c.graph_id))
     .where(
         tasks.c.state == TaskState.QUEUED.value,
         ~exists().where(
@@ -88,6 +121,17 @@ NEXT_QUEUED = (
             PREREQUISITE.c.state != TaskState.COMPLETED.value,
         ),
     )
-    .order_by(*queue_order_by())
+    .subquery("ready")
+)
+# pick_next's rule: a graph's ready tasks beyond its free slots keep their place and wait.
+NEXT_QUEUED = (
+    select(*(READY.c[column.name] for column in tasks.c))
+    .where(
+        or_(
+            READY.c.graph_limit.is_(None),
+            READY.c.graph_place + READY.c.graph_busy <= READY.c.graph_limit,
+        )
+    )
+    .order_by(*queue_order_by(READY))
     .limit(bindparam("limit", type_=Integer()))
 )

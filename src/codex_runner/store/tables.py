@@ -94,6 +94,7 @@ graphs = Table(
     Column("id", String(ID), primary_key=True),
     Column("parent_id", String(ID), nullable=False),
     Column("created_at", Timestamp(), nullable=False),
+    Column("max_concurrent", Integer()),
 )
 
 tasks = Table(

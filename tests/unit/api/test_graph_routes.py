@@ -76,6 +76,8 @@ async def test_an_idempotent_graph_is_created_once(harness: Harness) -> None:
         ({"cwd": None}, "repo"),
         ({"repo": "/somewhere"}, "cwd"),
         ({"cwd": "/no/such/dir/anywhere"}, "cwd"),
+        ({"max_concurrent": 0}, "max_concurrent"),
+        ({"max_concurrent": "two"}, "max_concurrent"),
     ],
 )
 async def test_bad_graphs_are_422_and_create_nothing(
@@ -91,3 +93,17 @@ async def test_unknown_graph_is_404(harness: Harness) -> None:
     response = await harness.get("/v1/graphs/g_missing")
     assert response.status_code == 404
     assert "g_missing" in response.json()["error"]["message"]
+
+
+async def test_a_childs_task_id_names_its_graph(harness: Harness) -> None:
+    graph = (await harness.post("/v1/graphs", _graph(harness, max_concurrent=1))).json()
+    assert graph["max_concurrent"] == 1
+    for task in (graph["children"][1], graph["parent"]):
+        read = await harness.get(f"/v1/graphs/{task['id']}")
+        assert read.status_code == 200, read.text
+        assert read.json()["id"] == graph["id"]
+        assert read.json()["max_concurrent"] == 1
+    lone = (await harness.post("/v1/tasks", {"prompt": "x", "cwd": str(harness.plain_dir)})).json()
+    response = await harness.get(f"/v1/graphs/{lone['id']}")
+    assert response.status_code == 404
+    assert lone["id"] in response.json()["error"]["message"]

@@ -107,12 +107,23 @@ def test_graph_start_from_json_with_flags_that_win(
     spec = {
         "repo": "/elsewhere",
         "base_ref": "v1",
+        "max_concurrent": 4,
         "children": [{"key": "only", "prompt": "Do it."}],
     }
     (tmp_path / "graph.json").write_text(json.dumps(spec))
     monkeypatch.chdir(tmp_path)
     result = cli(
-        "graph", "start", "--spec", "graph.json", "--cwd", ".", "--base-ref", "main", "--json"
+        "graph",
+        "start",
+        "--spec",
+        "graph.json",
+        "--cwd",
+        ".",
+        "--base-ref",
+        "main",
+        "--max-concurrent",
+        "1",
+        "--json",
     )
     assert result.exit_code == 0, result.output
     graph = GraphOut.model_validate_json(result.stdout)
@@ -121,6 +132,14 @@ def test_graph_start_from_json_with_flags_that_win(
     assert body["cwd"] == str(tmp_path.resolve())
     assert "repo" not in body
     assert body["base_ref"] == "main"
+    assert body["max_concurrent"] == 1
+
+
+def test_graph_start_refuses_a_max_concurrent_below_one(cli: CliRun, tmp_path: Path) -> None:
+    (tmp_path / "g.yaml").write_text("children: [{key: a, prompt: x}]\n")
+    result = cli("graph", "start", "--spec", str(tmp_path / "g.yaml"), "--max-concurrent", "0")
+    assert result.exit_code == 2
+    assert "--max-concurrent" in result.output
 
 
 @pytest.mark.parametrize(

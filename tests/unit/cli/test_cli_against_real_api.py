@@ -264,6 +264,11 @@ def test_a_graph_from_a_spec_file(cli: CliRun, live: LiveDaemon, tmp_path: Path)
         ["api", graph.children[1].id, "completed"],
     ]
     assert [row[3] for row in rows] == ["schema, api", "-", "schema"]  # keys, not ids
+    child = graph.children[1].id
+    for named_by in (child, child[:-8]):  # a child's id, or a unique prefix of it
+        by_child = cli("graph", "status", named_by)
+        assert by_child.exit_code == 0, by_child.output
+        assert by_child.stdout == status.stdout
 
 
 def test_gc_and_an_unknown_task(cli: CliRun, live: LiveDaemon) -> None:

@@ -17,9 +17,11 @@ from codex_runner.domain.graph import (
     GraphSpec,
     GraphSpecError,
     InvalidKey,
+    InvalidMaxConcurrent,
     SelfDependency,
     UnknownDependency,
     blocked_by_failure,
+    check_max_concurrent,
     find_cycle,
     graph_status,
     instantiate,
@@ -229,3 +231,12 @@ def test_ready_and_blocked_are_consistent(
         assert states[node] is S.QUEUED
     for node in ready:
         assert all(states[p] is S.COMPLETED for p in deps[node])
+
+
+@pytest.mark.parametrize("bad", [0, -1, True])
+def test_max_concurrent_is_a_positive_integer_or_nothing(bad: int) -> None:
+    with pytest.raises(InvalidMaxConcurrent, match="max_concurrent must be a positive integer"):
+        check_max_concurrent(bad)
+    assert check_max_concurrent(None) is None
+    assert check_max_concurrent(1) == 1
+    assert check_max_concurrent(5000) == 5000  # the daemon's own limit still bounds it

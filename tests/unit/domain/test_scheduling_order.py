@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from codex_runner.domain.scheduling import (
     QUEUE_ORDER,
+    busy_by_graph,
     free_slots,
     is_ready,
     pick_next,
@@ -100,3 +102,35 @@ def test_the_sort_key_follows_the_stated_queue_order(tasks: list[Task]) -> None:
     for field in reversed(QUEUE_ORDER):
         by_fields.sort(key=lambda t: getattr(t, field.name), reverse=field.descending)
     assert by_fields == sorted(tasks, key=queue_order_key)
+
+
+def in_graph(t: Task, graph_id: str) -> Task:
+    return replace(t, graph_id=graph_id)
+
+
+def test_a_full_graph_waits_in_place_while_the_queue_goes_on_past_it() -> None:
+    first, second, third = (in_graph(task(n, age_s=10 - n), "g_1") for n in range(3))
+    other = task(9)
+    queue = [first, second, third, other]
+    picked = pick_next(queue, active=0, max_concurrent=10, states={}, graph_limits={"g_1": 2})
+    assert picked == [first, second, other]
+    busy = {"g_1": 1}
+    picked = pick_next(
+        queue, active=0, max_concurrent=10, states={}, graph_limits={"g_1": 2}, busy=busy
+    )
+    assert picked == [first, other]
+    full = pick_next(
+        queue, active=0, max_concurrent=10, states={}, graph_limits={"g_1": 1}, busy=busy
+    )
+    assert full == [other]
+
+
+def test_busy_counts_running_and_waiting_tasks_per_graph() -> None:
+    tasks = [
+        in_graph(task(1, state=TaskState.RUNNING), "g_1"),
+        in_graph(task(2, state=TaskState.AWAITING_APPROVAL), "g_1"),
+        in_graph(task(3, state=TaskState.INTERRUPTED), "g_1"),
+        in_graph(task(4, state=TaskState.RUNNING), "g_2"),
+        task(5, state=TaskState.RUNNING),
+    ]
+    assert busy_by_graph(tasks) == {"g_1": 2, "g_2": 1}

@@ -24,7 +24,7 @@ from codex_runner.domain.conversation import ThreadRecord, Turn, TurnState
 from codex_runner.domain.durable_event import NewEvent
 from codex_runner.domain.events import ApprovalKind, FileChange, TokenUsage
 from codex_runner.domain.graph import ChildSpec, GraphPlan, GraphSpec, instantiate
-from codex_runner.domain.scheduling import pick_next
+from codex_runner.domain.scheduling import busy_by_graph, pick_next
 from codex_runner.domain.task import (
     ACTIVE_STATES,
     RuntimeSettings,
@@ -817,3 +817,88 @@ async def test_everything_survives_a_reopen(
     assert await store.find_task_by_thread("th_1") == running
     assert await store.tasks_in_states(ACTIVE_STATES) == [running]
     assert await store.append_events(task.id, [event(2)]) == [len(before) + 1]
+
+
+# --- a graph's max_concurrent -----------------------------------------------------------------
+
+
+def limited_plan(make_task: Callable[..., Task], limit: int | None, graph_id: str) -> GraphPlan:
+    spec = GraphSpec(tuple(ChildSpec(k, k) for k in ("a", "b", "c")))
+    ids = iter(f"t_{graph_id}_{k}" for k in ("a", "b", "c"))
+    return instantiate(
+        spec,
+        make_task(),
+        graph_id=graph_id,
+        new_task_id=lambda: next(ids),
+        now=T0 + timedelta(hours=1),
+        max_concurrent=limit,
+    )
+
+
+async def test_a_graph_keeps_its_max_concurrent(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    plan = limited_plan(make_task, 2, "g_limited")
+    await store.create_graph(plan)
+    assert await store.get_graph("g_limited") == plan.graph
+    assert plan.graph.max_concurrent == 2
+
+
+async def test_next_queued_starts_no_more_of_a_graph_than_its_max_concurrent(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    limited = limited_plan(make_task, 1, "g_1one")
+    free = limited_plan(make_task, None, "g_2free")
+    await store.create_graph(limited)
+    await store.create_graph(free)
+    a, b, _c = limited.children
+    free_ids = [t.id for t in free.children]
+    # Queue order otherwise: the limited graph's first child, then the other graph's three.
+    assert [t.id for t in await store.next_queued(10)] == [a.id, *free_ids]
+
+    running, e1 = de.transition(a, Action.START, now=clock())
+    await store.update_task(running, expected_state=S.QUEUED, events=[e1])
+    assert [t.id for t in await store.next_queued(10)] == free_ids  # g_1one is full
+    parked, e2 = de.transition(running, Action.PARK_FOR_APPROVAL, now=clock())
+    await store.update_task(parked, expected_state=S.RUNNING, events=[e2])
+    assert [t.id for t in await store.next_queued(10)] == free_ids  # waiting still holds it
+
+    stopped, e3 = de.transition(parked, Action.INTERRUPT, now=clock())
+    await store.update_task(stopped, expected_state=S.AWAITING_APPROVAL, events=[e3])
+    assert [t.id for t in await store.next_queued(10)] == [b.id, *free_ids]
+    assert [t.id for t in await store.next_queued(2)] == [b.id, free_ids[0]]
+
+
+async def test_next_queued_follows_pick_next_with_graph_limits(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    rng = random.Random(18)
+    members: list[Task] = []
+    limits: dict[str, int] = {}
+    for n in range(6):
+        limit = rng.choice([None, 1, 2, 3])
+        plan = limited_plan(make_task, limit, f"g_{n:02d}")
+        plan = replace(
+            plan,
+            children=tuple(
+                replace(c, priority=rng.randint(-1, 1), state=rng.choice(list(TaskState)))
+                for c in plan.children
+            ),
+        )
+        await store.create_graph(plan)
+        members += [plan.parent, *plan.children]
+        if limit is not None:
+            limits[plan.graph.id] = limit
+    members += [await put(store, make_task(priority=rng.randint(-1, 1))) for _ in range(5)]
+    states = {t.id: t.state for t in members}
+    busy = busy_by_graph(members)
+    for limit in (0, 1, 4, len(members)):
+        expected = pick_next(
+            members,
+            active=0,
+            max_concurrent=limit,
+            states=states,
+            graph_limits=limits,
+            busy=busy,
+        )
+        assert await store.next_queued(limit) == expected
