@@ -91,9 +91,7 @@ async def test_an_external_app_server_killed_mid_turn_fails_the_turn_and_is_reco
             done = await wait_state(client, task["id"], TERMINAL, timeout=120)
             events = await all_events(client, task["id"])
         failed: list[dict[str, Any]] = [
-            e["data"]
-            for e in events
-            if e["type"] == "codex.turn.failed"
+            e["data"] for e in events if e["type"] == "codex.turn.failed"
         ]
         assert failed, [e["type"] for e in events]
         error = failed[0]["error"]
