@@ -15,7 +15,7 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from codex_runner.domain.task import REASONING_EFFORTS
 
@@ -243,6 +243,26 @@ class LinkSettings(_Strict):
 RUNNER_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,127}")
 
 
+class McpSettings(_Strict):
+    """The MCP server (``[mcp]``; docs/mcp.md): what ``submit_task`` uses when the caller
+    leaves it out, so an agent can submit a prompt alone. Over stdio (``codex-runner mcp``)
+    the settings of that command's home count, at ``/mcp`` the daemon's."""
+
+    repo: str | None = Field(
+        default=None, description="Absolute path of the git repository tasks run in."
+    )
+    cwd: str | None = Field(
+        default=None, description="Absolute path of a directory tasks run in (no worktree)."
+    )
+    model: str | None = Field(default=None, description="The model of a task that names none.")
+
+    @model_validator(mode="after")
+    def _one_workspace(self) -> McpSettings:
+        if self.repo is not None and self.cwd is not None:
+            raise ValueError("set one of repo and cwd: a task runs in a repository or a directory")
+        return self
+
+
 class RunnerConfig(_Strict):
     home: Path
     codex: CodexSettings = CodexSettings()
@@ -250,6 +270,7 @@ class RunnerConfig(_Strict):
     slack: SlackSettings = SlackSettings()
     link: LinkSettings = LinkSettings()
     auth: AuthSettings = AuthSettings()
+    mcp: McpSettings = McpSettings()
 
     @property
     def uses_profiles(self) -> bool:

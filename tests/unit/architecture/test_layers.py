@@ -31,6 +31,7 @@ FLOORS: dict[str, int] = {
     "api": 7,
     "web": 7,
     "bridges": 7,
+    "mcp_server": 7,
     "daemon": 8,
     "cli": 9,
     "__main__": 10,

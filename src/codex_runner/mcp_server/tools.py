@@ -1,0 +1,277 @@
+"""The MCP server's tools and resources, defined once over a
+:class:`~codex_runner.mcp_server.backend.RunnerBackend`: the daemon serves them at ``/mcp``
+over its TaskService, ``codex-runner mcp`` over stdio through the daemon's API.
+
+Each tool is thin: typed arguments, one backend call, the API's own wire model as its
+structured output. A refused call is a tool error whose text names the problem and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable
+from typing import Annotated, Any, TypeVar
+
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from pydantic import BaseModel, Field, ValidationError
+
+from codex_runner import __version__
+from codex_runner.config import ApprovalPolicy, McpSettings, SandboxMode
+from codex_runner.domain.task import TaskState
+from codex_runner.http.wire import (
+    ApprovalList,
+    ApprovalOut,
+    ChildCreate,
+    DecisionBody,
+    DiffOut,
+    EventList,
+    GraphCreate,
+    GraphOut,
+    TaskCreate,
+    TaskList,
+    TaskOut,
+)
+from codex_runner.mcp_server.backend import RunnerBackend, RunnerError
+from codex_runner.mcp_server.errors import explain, invalid_arguments
+from codex_runner.mcp_server.waiting import MAX_WAIT_S, WaitOut, wait_for_task
+
+SERVER_NAME = "codex-runner"
+INSTRUCTIONS = (
+    "codex-runner runs Codex tasks for you. submit_task(prompt=...) queues one (the server "
+    "has defaults for where it runs); wait_task blocks up to 60 s per call until it settles "
+    "or needs a decision; get_task_diff shows what it changed; send_message continues it."
+)
+T = TypeVar("T")
+M = TypeVar("M", bound=BaseModel)
+
+TaskId = Annotated[str, Field(min_length=1, max_length=100, description="The task's id.")]
+Prompt = Annotated[str, Field(min_length=1, max_length=200_000)]
+
+
+async def _call(result: Awaitable[T]) -> T:
+    try:
+        return await result
+    except RunnerError as exc:
+        raise ToolError(explain(exc)) from None
+
+
+def _build(model: type[M], fields: dict[str, Any]) -> M:
+    """The API's request model from tool arguments, judged by the API's own rules."""
+    try:
+        return model.model_validate({k: v for k, v in fields.items() if v is not None})
+    except ValidationError as exc:
+        raise ToolError(explain(invalid_arguments(exc))) from None
+
+
+def with_defaults(defaults: McpSettings, fields: dict[str, Any]) -> dict[str, Any]:
+    """``fields`` with the server's ``[mcp]`` repo or cwd and model where the caller gave
+    none; a ToolError when no workspace is known at all."""
+    fields = dict(fields)
+    if fields.get("repo") is None and fields.get("cwd") is None:
+        fields["repo"], fields["cwd"] = defaults.repo, defaults.cwd
+        if defaults.repo is None and defaults.cwd is None:
+            raise ToolError(
+                "no workspace: pass repo (a git repository) or cwd (a directory), or set "
+                "repo or cwd under [mcp] in the MCP server's config.toml"
+            )
+    if fields.get("model") is None:
+        fields["model"] = defaults.model
+    return fields
+
+
+class ChildIn(BaseModel):
+    key: str = Field(min_length=1, max_length=64, description="Unique within the graph.")
+    prompt: Prompt
+    depends_on: list[str] = Field(default_factory=list, description="Keys of prerequisites.")
+
+
+def build_server(
+    backend: RunnerBackend, defaults: McpSettings, *, name: str = SERVER_NAME
+) -> MCPServer:
+    """An MCP server whose tools call ``backend``; ``defaults`` fill in submit_task and
+    start_graph."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    server: MCPServer = MCPServer(
+        name, version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
+    )
+    # MCPServer configures the root logger (a handler on stderr); the runner's logging, set
+    # up by the daemon or the CLI, stays as it was.
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+    @server.tool()
+    async def submit_task(
+        prompt: Prompt,
+        repo: Annotated[str | None, Field(description="Absolute path of a git repository.")] = None,
+        cwd: Annotated[str | None, Field(description="Absolute path: run in place.")] = None,
+        base_ref: Annotated[str | None, Field(description="Commit-ish in repo.")] = None,
+        model: str | None = None,
+        effort: str | None = None,
+        sandbox: SandboxMode | None = None,
+        approval_policy: ApprovalPolicy | None = None,
+        priority: Annotated[int, Field(description="Higher runs first.")] = 0,
+        max_runtime_s: float | None = None,
+        idempotency_key: Annotated[
+            str | None, Field(description="Re-sending it returns the same task.")
+        ] = None,
+    ) -> TaskOut:
+        """Queue a Codex task. Without repo or cwd it runs where the server's config says;
+        wait_task waits for it."""
+        fields = with_defaults(
+            defaults,
+            {
+                "prompt": prompt,
+                "repo": repo,
+                "cwd": cwd,
+                "base_ref": base_ref,
+                "model": model,
+                "effort": effort,
+                "sandbox": sandbox,
+                "approval_policy": approval_policy,
+                "priority": priority,
+                "max_runtime_s": max_runtime_s,
+                "idempotency_key": idempotency_key,
+            },
+        )
+        return await _call(backend.submit_task(_build(TaskCreate, fields)))
+
+    @server.tool()
+    async def get_task(task_id: TaskId) -> TaskOut:
+        """The task: its state, final message, branch and diff summary."""
+        return await _call(backend.get_task(task_id))
+
+    @server.tool()
+    async def list_tasks(
+        states: Annotated[list[TaskState] | None, Field(description="Only these states.")] = None,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 50,
+    ) -> TaskList:
+        """The newest tasks first."""
+        return await _call(backend.list_tasks(states or [], limit))
+
+    @server.tool()
+    async def wait_task(
+        task_id: TaskId,
+        ctx: Context,
+        timeout_s: Annotated[
+            float, Field(ge=0, le=MAX_WAIT_S, description="At most 60; call again to go on.")
+        ] = MAX_WAIT_S,
+    ) -> WaitOut:
+        """Block until the task settles (completed, failed, cancelled), waits for an
+        approval or is interrupted, or timeout_s passes; outcome says which. Sends progress
+        notifications meanwhile."""
+        return await _call(wait_for_task(backend, task_id, timeout_s, ctx.report_progress))
+
+    @server.tool()
+    async def send_message(task_id: TaskId, prompt: Prompt) -> TaskOut:
+        """A follow-up for a completed or interrupted task, queued as its next turn."""
+        return await _call(backend.send_message(task_id, prompt))
+
+    @server.tool()
+    async def steer_task(task_id: TaskId, prompt: Prompt) -> TaskOut:
+        """Add input to the task's running turn."""
+        return await _call(backend.steer_task(task_id, prompt))
+
+    @server.tool()
+    async def interrupt_task(task_id: TaskId) -> TaskOut:
+        """Stop the running turn; the thread is kept (send_message continues it)."""
+        return await _call(backend.interrupt_task(task_id))
+
+    @server.tool()
+    async def cancel_task(task_id: TaskId) -> TaskOut:
+        """End the task for good."""
+        return await _call(backend.cancel_task(task_id))
+
+    @server.tool()
+    async def get_task_events(
+        task_id: TaskId,
+        after: Annotated[int, Field(ge=0, description="Events with a larger seq.")] = 0,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 200,
+    ) -> EventList:
+        """The task's durable events after seq ``after``; pass last_seq to read on."""
+        return await _call(backend.get_task_events(task_id, after, limit))
+
+    @server.tool()
+    async def get_task_diff(task_id: TaskId) -> DiffOut:
+        """What the task changed: its branch's unified diff against its base."""
+        return await _call(backend.get_task_diff(task_id))
+
+    @server.tool()
+    async def list_approvals(task_id: str | None = None) -> ApprovalList:
+        """Pending approvals (commands and patches Codex asks to run), of one task or all."""
+        return await _call(backend.list_approvals(task_id))
+
+    @server.tool()
+    async def decide_approval(
+        approval_id: Annotated[str, Field(min_length=1, max_length=100)],
+        decision: Annotated[str, Field(description="One of its available_decisions.")],
+    ) -> ApprovalOut:
+        """Decide a pending approval once."""
+        body = _build(DecisionBody, {"decision": decision, "by": "mcp"})
+        return await _call(backend.decide_approval(approval_id, body))
+
+    @server.tool()
+    async def start_graph(
+        children: Annotated[list[ChildIn], Field(min_length=1, max_length=1000)],
+        prompt: Annotated[str | None, Field(description="The parent's prompt; runs last.")] = None,
+        repo: str | None = None,
+        cwd: str | None = None,
+        base_ref: str | None = None,
+        model: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> GraphOut:
+        """A parent task with children; each child starts once the children it depends_on
+        completed, and the parent runs last with their results."""
+        fields = with_defaults(
+            defaults,
+            {
+                "prompt": prompt,
+                "repo": repo,
+                "cwd": cwd,
+                "base_ref": base_ref,
+                "model": model,
+                "idempotency_key": idempotency_key,
+                "children": [_build(ChildCreate, c.model_dump()).model_dump() for c in children],
+            },
+        )
+        return await _call(backend.start_graph(_build(GraphCreate, fields)))
+
+    @server.tool()
+    async def get_graph(
+        graph_id: Annotated[str, Field(description="The graph's id, or any of its tasks'.")],
+    ) -> GraphOut:
+        """The graph: its parent and children, their states, and children that cannot run."""
+        return await _call(backend.get_graph(graph_id))
+
+    _task_resource(server, backend)
+    return server
+
+
+def _task_resource(server: MCPServer, backend: RunnerBackend) -> None:
+    @server.resource(
+        "task://{task_id}",
+        name="task",
+        description="A task with its final message and diff.",
+        mime_type="application/json",
+    )
+    async def read(task_id: str) -> str:
+        try:
+            task = await backend.get_task(task_id)
+            diff = await backend.get_task_diff(task_id)
+        except RunnerError as exc:
+            if exc.code == "not_found":
+                raise ResourceNotFoundError(explain(exc)) from None
+            raise ResourceError(explain(exc)) from None
+        return json.dumps(
+            {
+                "id": task.id,
+                "state": task.state,
+                "prompt": task.prompt,
+                "final_message": task.final_message,
+                "branch": task.branch,
+                "diff_summary": task.diff_summary,
+                "diff": diff.diff,
+            }
+        )
