@@ -53,11 +53,13 @@ async def start_linked(
 ) -> AsyncIterator[StartLinked]:
     started: list[LinkedDaemon] = []
 
-    async def start(*, token: str = TOKEN, **link: Any) -> LinkedDaemon:
+    async def start(
+        *, token: str = TOKEN, codex: dict[str, Any] | None = None, **link: Any
+    ) -> LinkedDaemon:
         home = tmp_path / "home"
         home.mkdir(exist_ok=True)
         settings = {
-            "codex": {"config": link_model.codex_config()},
+            "codex": {"config": link_model.codex_config(), **(codex or {})},
             "link": {
                 "url": chat.url,
                 "runner_id": RUNNER_ID,
