@@ -364,6 +364,11 @@ class BridgeDb:
                 (next_at, error, entry_id),
             )
 
+    def retry_now(self) -> None:
+        """Every entry waiting out a backoff is due at once."""
+        with self._tx() as c:
+            c.execute("UPDATE outbox SET next_at = 0 WHERE next_at > 0")
+
     def drop(self, entry_id: int) -> None:
         with self._tx() as c:
             c.execute("DELETE FROM outbox WHERE id = ?", (entry_id,))

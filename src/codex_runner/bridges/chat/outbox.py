@@ -60,6 +60,12 @@ class Outbox:
         self._idle.clear()
         self._wake.set()
 
+    def retry_now(self) -> None:
+        """The chat is back (a bridge's connection made again): what waits out a backoff
+        goes now instead of when its delay ends."""
+        self._db.retry_now()
+        self.notify()
+
     def start(self) -> None:
         self._loop = asyncio.create_task(self._run(), name=f"{self._log.bridge}-outbox")
 

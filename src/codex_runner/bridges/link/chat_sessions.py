@@ -135,8 +135,8 @@ class LinkChat:
         await self.core.stop(timeout)
 
     def wake(self) -> None:
-        """The link is up again: let the outbox look at what waits."""
-        self.core.outbox.notify()
+        """The link is up again: what waited for it goes now, not when its backoff ends."""
+        self.core.outbox.retry_now()
 
     # --- messages in -----------------------------------------------------------------------
 
@@ -184,7 +184,8 @@ class LinkChat:
                 await sessions.status(session, message.author_id, message.message_id)
             else:
                 await sessions.deliver(session, _input(message))
-            self._active = key
+            if self.core.db.session(key) is not None:
+                self._active = key
         except Exception as exc:
             # Marked as seen already (nothing runs twice), so say what went wrong instead.
             log.exception("chat message %s in %s could not be handled", message.message_id, key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,21 @@ async def test_an_edit_of_a_message_never_posted_is_dropped_with_the_reason(
 def test_a_bridge_name_with_a_dot_is_refused() -> None:
     with pytest.raises(ValueError, match="one word"):
         TaskLog(Recorded(), bridge="slack.x")
+
+
+async def test_retry_now_sends_what_waits_out_a_backoff_at_once(tmp_path: Path) -> None:
+    db = BridgeDb(tmp_path / "chat.sqlite")
+    chat = InMemoryChat()
+    chat.down = 1
+    db.enqueue_posts([post("after the outage")])
+    outbox = Outbox(db, chat, TaskLog(Recorded(), bridge="chat"), retry_base_s=600, retry_max_s=600)
+    outbox.start()
+    try:
+        async with asyncio.timeout(5):
+            while chat.calls < 1 or db.outbox_heads()[0].next_at == 0:  # noqa: ASYNC110
+                await asyncio.sleep(0.01)  # until the first try failed and waits 600 s
+        outbox.retry_now()
+        await outbox.wait_idle(5)
+    finally:
+        await outbox.stop()
+    assert chat.thread("C1", "k.1") == ["after the outage"]
