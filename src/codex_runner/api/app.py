@@ -72,7 +72,7 @@ def create_app(
         task_routes(service),
         event_routes(service, streams),
         approval_routes(service),
-        graph_routes(service),
+        graph_routes(service, streams),
         session_routes(service),
     ]
     groups = [*own, *routers]

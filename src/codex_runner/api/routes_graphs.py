@@ -1,19 +1,32 @@
-"""Graph routes: submit a parent with dependent children, read a graph's state."""
+"""Graph routes: submit a parent with dependent children, read a graph's state, and follow
+its own event stream (what its children and parent did, numbered among themselves)."""
 
 from __future__ import annotations
 
-from starlette.responses import Response
+from typing import Annotated
+
+from pydantic import Field
+from starlette.responses import Response, StreamingResponse
 
 from codex_runner.api.inputs import settings_of
 from codex_runner.http.errors import ERROR_RESPONSES
-from codex_runner.http.routing import Router, model_response
-from codex_runner.http.wire import ChildCreate, GraphCreate, GraphOut, TaskOut
+from codex_runner.http.routing import Header, Router, model_response
+from codex_runner.http.sse import EventStreams
+from codex_runner.http.wire import (
+    INT64_MAX,
+    ChildCreate,
+    EventList,
+    EventOut,
+    GraphCreate,
+    GraphOut,
+    TaskOut,
+)
 from codex_runner.service.graphs import ChildRequest, GraphRequest, GraphView
 from codex_runner.service.tasks import TaskService
 from codex_runner.service.validation import workspace_request
 
 
-def graph_routes(service: TaskService) -> Router:
+def graph_routes(service: TaskService, streams: EventStreams) -> Router:
     router = Router(prefix="/v1/graphs", tags=["graphs"], responses=ERROR_RESPONSES)
 
     @router.post(
@@ -43,6 +56,41 @@ def graph_routes(service: TaskService) -> Router:
         """The graph named by its id, or by the id of any of its tasks (a child's id
         finds the graph it belongs to)."""
         return graph_out(await service.graph(graph_id))
+
+    @router.get("/{graph_id}/events")
+    async def list_graph_events(
+        graph_id: str,
+        after: Annotated[
+            int, Field(ge=0, le=INT64_MAX, description="Events with a larger seq.")
+        ] = 0,
+        limit: Annotated[int, Field(ge=1, le=1000)] = 1000,
+    ) -> EventList:
+        """The graph's own events (graph.created, graph.child_started ...), numbered 1, 2,
+        3 ... among themselves; each names the parent as task_id and its place in the
+        parent's history as data.parent_seq."""
+        graph = await service.graph_feed.graph(graph_id)
+        events = await service.graph_feed.read(graph, after, limit)
+        last = events[-1].seq if events else after
+        return EventList(events=[EventOut.of(e) for e in events], last_seq=last)
+
+    @router.get(
+        "/{graph_id}/events/stream",
+        responses={200: {"content": {"text/event-stream": {}}, "description": "SSE feed."}},
+    )
+    async def stream_graph_events(
+        graph_id: str,
+        after: Annotated[int, Field(ge=0, le=INT64_MAX, description="Start after this seq.")] = 0,
+        last_event_id: Annotated[
+            int | None,
+            Header("Last-Event-ID"),
+            Field(ge=0, le=INT64_MAX, description="Overrides after."),
+        ] = None,
+    ) -> StreamingResponse:
+        """The graph's stored events after ``after`` (or ``Last-Event-ID``), then live ones,
+        no gap, in the graph's own numbering."""
+        graph = await service.graph_feed.graph(graph_id)  # 404 before the stream starts
+        start = last_event_id if last_event_id is not None else after
+        return streams.response(service.graph_feed.follow(graph, start))
 
     return router
 

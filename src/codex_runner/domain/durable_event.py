@@ -8,7 +8,8 @@ Event types use the domain language:
 
 - ``task.created``, ``task.state_changed``, ``task.reconciled`` (a state change made by
   startup reconciliation; same data as ``task.state_changed``), ``task.message_received``
-- ``graph.created`` (on the parent's history)
+- ``graph.created`` (on the parent's history), and the graph's progress on the parent's
+  history too (``graph.child_started`` ...: :mod:`codex_runner.domain.graph_progress`)
 - ``approval.requested``, ``approval.decided``, ``approval.expired``
 - ``codex.<kind>`` for each canonical Codex event, e.g. ``codex.turn.completed``; its data is
   ``CodexEvent.to_dict()``, so :meth:`TaskEvent.codex_event` gives the event back.
@@ -40,6 +41,13 @@ class EventType(StrEnum):
     TASK_RECONCILED = "task.reconciled"
     TASK_MESSAGE_RECEIVED = "task.message_received"
     GRAPH_CREATED = "graph.created"
+    # A graph's progress, on its parent's history: see domain/graph_progress.py.
+    GRAPH_CHILD_STARTED = "graph.child_started"
+    GRAPH_CHILD_COMPLETED = "graph.child_completed"
+    GRAPH_CHILD_FAILED = "graph.child_failed"
+    GRAPH_DEPENDENCY_SATISFIED = "graph.dependency_satisfied"
+    GRAPH_COMPLETED = "graph.completed"
+    GRAPH_FAILED = "graph.failed"
     APPROVAL_REQUESTED = "approval.requested"
     APPROVAL_DECIDED = "approval.decided"
     APPROVAL_EXPIRED = "approval.expired"

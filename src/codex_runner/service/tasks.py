@@ -36,6 +36,7 @@ from codex_runner.service.approvals import ApprovalDesk
 from codex_runner.service.delta_channel import DeltaSubscription
 from codex_runner.service.errors import InvalidRequest, TaskNotRunning
 from codex_runner.service.event_bus import EventBus, follow
+from codex_runner.service.graph_feed import GraphFeed
 from codex_runner.service.graphs import GraphRequest, GraphView, load_graph
 from codex_runner.service.home_watch import HomeUnavailable
 from codex_runner.service.live_sessions import LiveSessions, SharedAppServer
@@ -111,6 +112,7 @@ class TaskService:
         ids = ids or IdGenerator()
         self._admission = admission
         self._writer = TaskWriter(store, bus, sink=task_log, clock=clock)
+        self.graph_feed = GraphFeed(store, bus)  # each graph's own event stream
         self._approvals = ApprovalDesk(
             store,
             self._writer.publish_events,

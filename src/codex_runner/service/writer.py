@@ -1,5 +1,6 @@
 """Writing a task's state: compare-and-set transitions and field updates, each with its events
-published once committed, and what a failed or cancelled task does to its graph.
+(and the graph progress the store records with a graph task's state change) published once
+committed, and what a failed or cancelled task does to its graph.
 
 The service's commands, its runners and restart recovery all change tasks through here.
 """
@@ -65,10 +66,11 @@ class TaskWriter:
         while True:
             base = replace(current, **fields) if fields else current
             after, event = durable_event.transition(base, action, now=self._clock(), reason=reason)
+            graph_events: list[TaskEvent] = []  # the graph's progress, on its parent
             try:
                 written = [event, *extra]
                 seqs = await self._store.update_task(
-                    after, expected_state=current.state, events=written
+                    after, expected_state=current.state, events=written, graph_events=graph_events
                 )
             except TaskConflict:
                 if not retry:
@@ -77,7 +79,7 @@ class TaskWriter:
                 continue
             pairs = zip(seqs, written, strict=True)
             await self.publish_events(
-                [TaskEvent(task.id, n, e.type, e.at, e.data) for n, e in pairs]
+                [TaskEvent(task.id, n, e.type, e.at, e.data) for n, e in pairs] + graph_events
             )
             if after.state in FINAL_STATES:
                 await self.fail_dependents(after)
@@ -109,13 +111,15 @@ class TaskWriter:
             with contextlib.suppress(InvalidTransition):
                 after, event = durable_event.transition(task, action, now=now, reason=reason)
                 changes.append(TaskUpdate(after, task.state, (event,)))
-        seqs = await self._store.update_tasks(changes)
+        graph_events: list[TaskEvent] = []
+        seqs = await self._store.update_tasks(changes, graph_events=graph_events)
         await self.publish_events(
             [
                 TaskEvent(c.task.id, n, e.type, e.at, e.data)
                 for c, numbers in zip(changes, seqs, strict=True)
                 for n, e in zip(numbers, c.events, strict=True)
             ]
+            + graph_events
         )
         return [c.task for c in changes]
 

@@ -21,6 +21,7 @@ from codex_runner.domain.approval import Approval, ApprovalState
 from codex_runner.domain.conversation import ThreadRecord, Turn
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.graph import Graph, GraphPlan
+from codex_runner.domain.graph_progress import GRAPH_STREAM_TYPES, progress_events
 from codex_runner.domain.scheduling import busy_by_graph, pick_next
 from codex_runner.domain.task import Task, TaskState
 from codex_runner.store.errors import (
@@ -126,20 +127,25 @@ class InMemoryStore:
         expected_state: TaskState,
         events: Sequence[NewEvent] = (),
         thread: ThreadRecord | None = None,
+        graph_events: list[TaskEvent] | None = None,
     ) -> list[int]:
         await self._enter()
         if thread is not None:
             self._check_thread(thread)
-        (seqs,) = self._update([TaskUpdate(task, expected_state, events)])
+        (seqs,) = self._update([TaskUpdate(task, expected_state, events)], graph_events)
         if thread is not None:
             self._threads.setdefault(thread.thread_id, thread)
         return seqs
 
-    async def update_tasks(self, updates: Sequence[TaskUpdate]) -> list[list[int]]:
+    async def update_tasks(
+        self, updates: Sequence[TaskUpdate], *, graph_events: list[TaskEvent] | None = None
+    ) -> list[list[int]]:
         await self._enter()
-        return self._update(list(updates))
+        return self._update(list(updates), graph_events)
 
-    def _update(self, batch: list[TaskUpdate]) -> list[list[int]]:
+    def _update(
+        self, batch: list[TaskUpdate], graph_events: list[TaskEvent] | None
+    ) -> list[list[int]]:
         check_distinct(batch)
         for update in batch:  # check all first: nothing is written if one fails
             current = self._require(update.task.id)
@@ -149,7 +155,24 @@ class InMemoryStore:
             current = self._tasks[update.task.id]
             fixed = {name: getattr(current, name) for name in TASK_IDENTITY_FIELDS}
             self._tasks[update.task.id] = replace(update.task, **fixed)
-        return [self._append(u.task.id, u.events) for u in batch]
+        seqs = [self._append(u.task.id, u.events) for u in batch]
+        for update in batch:
+            progress = self._record_progress(update.expected_state, self._tasks[update.task.id])
+            if graph_events is not None:
+                graph_events += progress
+        return seqs
+
+    def _record_progress(self, before: TaskState, after: Task) -> list[TaskEvent]:
+        graph = self._graphs.get(after.graph_id) if after.graph_id is not None else None
+        if graph is None or before is after.state:
+            return []
+        members = [t for t in self._tasks.values() if t.graph_id == after.graph_id]
+        new = progress_events(before, after, members)
+        if not new:
+            return []
+        parent = graph.parent_id
+        self._append(parent, new)
+        return self._events[parent][-len(new) :]
 
     async def list_tasks(
         self,
@@ -231,6 +254,14 @@ class InMemoryStore:
         log = self._events.get(task_id, [])
         start = max(after_seq, 0)
         return log[start : start + max(limit, 0)]
+
+    async def read_graph_events(
+        self, parent_id: str, *, skip: int = 0, limit: int = DEFAULT_EVENT_PAGE
+    ) -> list[TaskEvent]:
+        await self._enter()
+        stream = [e for e in self._events.get(parent_id, []) if e.type in GRAPH_STREAM_TYPES]
+        start = max(skip, 0)
+        return stream[start : start + max(limit, 0)]
 
     async def last_seq(self, task_id: str) -> int:
         await self._enter()

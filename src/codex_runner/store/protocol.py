@@ -11,8 +11,10 @@ Rules every implementation keeps:
   ``task.created`` and has no gaps, however many writers append at once.
 - Operations that create or settle something record it in the task's history in the same
   write: ``task.created`` (and ``graph.created`` on a graph's parent), ``approval.requested``,
-  ``approval.decided``, ``approval.expired``. Any other events come from the caller through
-  ``update_task(events=...)`` or ``append_events``.
+  ``approval.decided``, ``approval.expired``; and a state change of a graph's task records
+  what it tells the graph (``graph.child_started`` ...: :func:`~codex_runner.domain.
+  graph_progress.progress_events`) on the graph's parent. Any other events come from the
+  caller through ``update_task(events=...)`` or ``append_events``.
 - ``update_task`` is compare-and-set on the task's state: it fails with
   :class:`~codex_runner.store.errors.TaskConflict` rather than lose someone else's update.
 - Values come back equal to what was written (frozen domain dataclasses; event data as
@@ -96,16 +98,21 @@ class Store(Protocol):
         expected_state: TaskState,
         events: Sequence[NewEvent] = (),
         thread: ThreadRecord | None = None,
+        graph_events: list[TaskEvent] | None = None,
     ) -> list[int]:
         """Write ``task`` if the stored task is still in ``expected_state``; append ``events``;
-        record ``thread`` as :meth:`record_thread` does; all in one transaction.
+        record ``thread`` as :meth:`record_thread` does; record the graph's progress on its
+        parent when a graph task changes state; all in one transaction.
 
         Identity fields fixed at creation (``TASK_IDENTITY_FIELDS``) are not written.
-        Returns the events' seqs. Raises TaskNotFound, TaskConflict, ThreadOwnedElsewhere
-        (nothing written).
+        Returns the events' seqs; the graph events written on the parent are added to
+        ``graph_events`` when given (to be published). Raises TaskNotFound, TaskConflict,
+        ThreadOwnedElsewhere (nothing written).
         """
 
-    async def update_tasks(self, updates: Sequence[TaskUpdate]) -> list[list[int]]:
+    async def update_tasks(
+        self, updates: Sequence[TaskUpdate], *, graph_events: list[TaskEvent] | None = None
+    ) -> list[list[int]]:
         """``update_task`` for many tasks in one transaction: all are written or none.
 
         Returns each update's event seqs, in order. Raises TaskNotFound or TaskConflict for
@@ -150,6 +157,13 @@ class Store(Protocol):
         self, task_id: str, *, after_seq: int = 0, limit: int = DEFAULT_EVENT_PAGE
     ) -> list[TaskEvent]:
         """Events with ``seq > after_seq`` in seq order, at most ``limit``."""
+
+    async def read_graph_events(
+        self, parent_id: str, *, skip: int = 0, limit: int = DEFAULT_EVENT_PAGE
+    ) -> list[TaskEvent]:
+        """The graph's stream: the parent's events of the types in
+        :data:`~codex_runner.domain.graph_progress.GRAPH_STREAM_TYPES`, in seq order,
+        leaving out the first ``skip`` of them, at most ``limit``."""
 
     async def last_seq(self, task_id: str) -> int:
         """The seq of the task's newest event (0 for an unknown task)."""

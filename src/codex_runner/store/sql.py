@@ -38,6 +38,7 @@ from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.graph import Graph, GraphPlan
 from codex_runner.domain.task import Task, TaskState
 from codex_runner.store import migrations, rows
+from codex_runner.store import sql_graph_progress as graph_progress
 from codex_runner.store import sql_statements as statements
 from codex_runner.store import sql_steps as steps
 from codex_runner.store.errors import (
@@ -219,11 +220,12 @@ class SqlStore:
         expected_state: TaskState,
         events: Sequence[NewEvent] = (),
         thread: ThreadRecord | None = None,
+        graph_events: list[TaskEvent] | None = None,
     ) -> list[int]:
         params = rows.task_update_values(task)
         params.update(match_id=task.id, match_state=expected_state.value)
 
-        def work(conn: Connection) -> list[int]:
+        def work(conn: Connection) -> tuple[list[int], list[TaskEvent]]:
             result = conn.execute(statements.UPDATE_TASK_IF_STATE, params)
             if result.rowcount == 0:
                 actual = conn.scalar(statements.TASK_STATE, {"match_id": task.id})
@@ -232,11 +234,17 @@ class SqlStore:
                 raise TaskConflict(task.id, expected_state, TaskState(actual))
             if thread is not None:
                 steps.record_thread(conn, thread)  # raising undoes the update with it
-            return steps.append(conn, task.id, events)
+            seqs = steps.append(conn, task.id, events)
+            return seqs, graph_progress.record(conn, [(expected_state, task)])
 
-        return await self._write(work)
+        seqs, progress = await self._write(work)
+        if graph_events is not None:
+            graph_events += progress
+        return seqs
 
-    async def update_tasks(self, updates: Sequence[TaskUpdate]) -> list[list[int]]:
+    async def update_tasks(
+        self, updates: Sequence[TaskUpdate], *, graph_events: list[TaskEvent] | None = None
+    ) -> list[list[int]]:
         batch = list(updates)
         check_distinct(batch)
         params = [
@@ -248,7 +256,7 @@ class SqlStore:
             for u in batch
         ]
 
-        def work(conn: Connection) -> list[list[int]]:
+        def work(conn: Connection) -> tuple[list[list[int]], list[TaskEvent]]:
             # Checked first (we hold the write lock): one executemany then writes them all.
             states = steps.states(conn, [u.task.id for u in batch])
             for change in batch:
@@ -259,9 +267,14 @@ class SqlStore:
                     raise TaskConflict(change.task.id, change.expected_state, actual)
             if params:
                 conn.execute(statements.UPDATE_TASK_IF_STATE, params)
-            return steps.append_many(conn, [(u.task.id, u.events) for u in batch])
+            seqs = steps.append_many(conn, [(u.task.id, u.events) for u in batch])
+            changes = [(u.expected_state, u.task) for u in batch]
+            return seqs, graph_progress.record(conn, changes)
 
-        return await self._write(work)
+        seqs, progress = await self._write(work)
+        if graph_events is not None:
+            graph_events += progress
+        return seqs
 
     async def list_tasks(
         self,
@@ -325,6 +338,11 @@ class SqlStore:
 
         return await self._read(work)
 
+    async def read_graph_events(
+        self, parent_id: str, *, skip: int = 0, limit: int = DEFAULT_EVENT_PAGE
+    ) -> list[TaskEvent]:
+        return await self._read(lambda conn: graph_progress.read(conn, parent_id, skip, limit))
+
     async def last_seq(self, task_id: str) -> int:
         query = select(event_counters.c.last_seq).where(event_counters.c.task_id == task_id)
         found = await self._read(lambda conn: conn.scalar(query))
@@ -378,19 +396,7 @@ class SqlStore:
         self, task_ids: Collection[str], *, now: datetime
     ) -> list[Approval]:
         ids = list(dict.fromkeys(task_ids))
-
-        def work(conn: Connection) -> list[Approval]:
-            pending: list[Approval] = []
-            for chunk in steps.chunks(ids):
-                query = select(approvals).where(
-                    approvals.c.task_id.in_(chunk),
-                    approvals.c.state == ApprovalState.PENDING.value,
-                )
-                pending += [rows.approval_from_row(r) for r in conn.execute(query).mappings()]
-            pending.sort(key=lambda a: (a.created_at, a.id))
-            return steps.expire(conn, pending, now)
-
-        return await self._write(work)
+        return await self._write(lambda conn: steps.expire_pending_of(conn, ids, now))
 
     # --- graphs ----------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, RowMapping, Select, insert, select
 
 from codex_runner.domain import approval as approvals_rules
 from codex_runner.domain import durable_event
-from codex_runner.domain.approval import Approval
+from codex_runner.domain.approval import Approval, ApprovalState
 from codex_runner.domain.conversation import ThreadRecord
 from codex_runner.domain.durable_event import NewEvent
 from codex_runner.domain.task import Task, TaskState
@@ -35,7 +35,13 @@ from codex_runner.store.sql_statements import (
     TASK_STATE,
     THREAD_OWNER,
 )
-from codex_runner.store.tables import event_counters, events, task_dependencies, tasks
+from codex_runner.store.tables import (
+    approvals,
+    event_counters,
+    events,
+    task_dependencies,
+    tasks,
+)
 
 # SQLite limits bound parameters per statement; keep IN (...) lists well below it.
 _IN_CHUNK = 500
@@ -164,6 +170,18 @@ def expire(conn: Connection, pending: Sequence[Approval], now: datetime) -> list
         by_task.setdefault(approval.task_id, []).append(durable_event.approval_expired(approval))
     append_many(conn, list(by_task.items()))
     return expired
+
+
+def expire_pending_of(conn: Connection, task_ids: Sequence[str], now: datetime) -> list[Approval]:
+    """Expire every pending approval of the tasks, oldest first."""
+    pending: list[Approval] = []
+    for chunk in chunks(task_ids):
+        query = select(approvals).where(
+            approvals.c.task_id.in_(chunk), approvals.c.state == ApprovalState.PENDING.value
+        )
+        pending += [rows.approval_from_row(r) for r in conn.execute(query).mappings()]
+    pending.sort(key=lambda a: (a.created_at, a.id))
+    return expire(conn, pending, now)
 
 
 def states(conn: Connection, task_ids: Sequence[str]) -> dict[str, TaskState]:

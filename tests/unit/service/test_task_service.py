@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -230,7 +231,7 @@ async def test_recovery_interrupts_active_tasks(
     await store.update_task(parked, expected_state=b_run.state, events=[ev])
     if batch_conflicts:  # another writer got in between: each task is reconciled alone
 
-        async def conflict(updates: object) -> list[list[int]]:
+        async def conflict(updates: object, **_: object) -> list[list[int]]:
             raise TaskConflict(a.id, TaskState.RUNNING, TaskState.CANCELLED)
 
         monkeypatch.setattr(store, "update_tasks", conflict)
@@ -262,12 +263,14 @@ async def test_recovery_with_auto_resume_runs_crashed_tasks_to_completion(
         real = store.update_tasks
         calls = 0
 
-        async def second_batch_conflicts(updates: list[TaskUpdate]) -> list[list[int]]:
+        async def second_batch_conflicts(
+            updates: list[TaskUpdate], **options: Any
+        ) -> list[list[int]]:
             nonlocal calls
             calls += 1
             if calls == 2:  # the resume batch: resumed one by one instead
                 raise TaskConflict(crashed[0].id, TaskState.INTERRUPTED, TaskState.QUEUED)
-            return await real(updates)
+            return await real(updates, **options)
 
         monkeypatch.setattr(store, "update_tasks", second_batch_conflicts)
     await service.start()

@@ -21,7 +21,7 @@ from codex_runner.domain.approval import (
     DecisionNotOffered,
 )
 from codex_runner.domain.conversation import ThreadRecord, Turn, TurnState
-from codex_runner.domain.durable_event import NewEvent
+from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.events import ApprovalKind, FileChange, TokenUsage
 from codex_runner.domain.graph import ChildSpec, GraphPlan, GraphSpec, instantiate
 from codex_runner.domain.scheduling import busy_by_graph, pick_next
@@ -902,3 +902,64 @@ async def test_next_queued_follows_pick_next_with_graph_limits(
             busy=busy,
         )
         assert await store.next_queued(limit) == expected
+
+
+# --- a graph's progress on its parent ---------------------------------------------------------
+
+
+async def test_a_graph_tasks_state_change_records_the_graphs_progress_in_the_same_write(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    plan = plan_for(make_task)  # build; test needs build; docs
+    await store.create_graph(plan)
+    build, test, _docs = plan.children
+    told: list[TaskEvent] = []
+    running, e1 = de.transition(build, Action.START, now=clock())
+    await store.update_task(running, expected_state=S.QUEUED, events=[e1], graph_events=told)
+    done, e2 = de.transition(running, Action.COMPLETE, now=clock())
+    await store.update_task(done, expected_state=S.RUNNING, events=[e2], graph_events=told)
+    saved = replace(done, final_message="built")  # no change of state: nothing to tell
+    await store.update_task(saved, expected_state=S.COMPLETED, graph_events=told)
+
+    assert [(e.type, e.data.get("key")) for e in told] == [
+        ("graph.child_started", "build"),
+        ("graph.child_completed", "build"),
+        ("graph.dependency_satisfied", "test"),
+    ]
+    parent_log = await store.read_events(plan.parent.id)
+    assert parent_log[2:] == told  # committed on the parent, numbered after graph.created
+    assert [e.seq for e in parent_log] == [1, 2, 3, 4, 5]
+    stream = await store.read_graph_events(plan.parent.id)
+    assert [e.type for e in stream] == ["graph.created", *(e.type for e in told)]
+    assert await store.read_graph_events(plan.parent.id, skip=2, limit=1) == [told[1]]
+    assert await store.read_graph_events(plan.parent.id, skip=9) == []
+    assert [e.type for e in await store.read_events(build.id)] == [
+        "task.created",
+        "task.state_changed",
+        "task.state_changed",
+    ]
+    assert test.id == told[2].data["task_id"]
+
+
+async def test_a_batch_records_each_changes_progress_and_a_failed_write_records_none(
+    store: Store, make_task: Callable[..., Task], clock: Callable[[], datetime]
+) -> None:
+    plan = plan_for(make_task)
+    await store.create_graph(plan)
+    build, test, docs = plan.children
+    cancels = [
+        TaskUpdate(after, task.state, (event,))
+        for task in (build, test, docs)
+        for after, event in [de.transition(task, Action.CANCEL, now=clock())]
+    ]
+    stale = TaskUpdate(cancels[0].task, S.RUNNING, cancels[0].events)
+    told: list[TaskEvent] = []
+    with pytest.raises(TaskConflict):
+        await store.update_tasks([stale, *cancels[1:]], graph_events=told)
+    assert told == []
+    assert len(await store.read_graph_events(plan.parent.id)) == 1
+    await store.update_tasks(cancels, graph_events=told)
+    assert [(e.type, e.data["key"], e.data["state"]) for e in told] == [
+        ("graph.child_failed", k, "cancelled") for k in ("build", "test", "docs")
+    ]
+    assert (await store.read_graph_events(plan.parent.id))[1:] == told
