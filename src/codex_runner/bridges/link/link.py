@@ -7,9 +7,9 @@ at once and every ``heartbeat_s``; every numbered event the server has not ackno
 each ``control`` the server pushes answered with one ``codex_response`` or
 ``codex_error``; with ``[link] channel``, each ``chat_message`` handed to the channel's
 sessions (:mod:`~codex_runner.bridges.link.chat_sessions`), whose replies go out through
-the current connection. A lost connection is made again with jittered exponential backoff, capped
-at 30 s, for ever, one log line per attempt; a refused token stops the link instead (it
-would be refused again).
+the current connection. A lost connection is made again with jittered exponential
+backoff, capped at 30 s, for ever, one log line per attempt; a refused token stops the
+link instead (it would be refused again).
 """
 
 from __future__ import annotations
