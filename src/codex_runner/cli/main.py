@@ -52,6 +52,7 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "doctor": ("codex_runner.cli.doctor_cmd", "doctor_command", False),
     "slack": ("codex_runner.cli.slack_cmd", "slack_app", True),
     "link": ("codex_runner.cli.link_cmd", "link_command", False),
+    "mcp": ("codex_runner.cli.mcp_cmd", "mcp_command", False),
     "demo": ("codex_runner.cli.demo", "demo_command", False),
     "mock-model": ("codex_runner.cli.mock_model", "mock_model_command", False),
 }

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 import uvicorn
+from starlette.routing import Route
 
 from codex_runner.api.app import create_app
 from codex_runner.api.auth_routes import auth_router
@@ -36,6 +37,7 @@ from codex_runner.daemon.stop_signals import StopRequested, StopSignals
 from codex_runner.http.auth import host_allowlist
 from codex_runner.http.routing import Router
 from codex_runner.http.wire_link import LinkOut
+from codex_runner.mcp_server.mount import MCP_PATH, McpMount
 from codex_runner.runner_home.api_token import ensure_token, token_path
 from codex_runner.runner_home.daemon_info import DaemonInfo, remove_info, write_info
 from codex_runner.runner_home.file_modes import make_private_by_default
@@ -150,6 +152,8 @@ async def _serve_api(
         routers.append(auth_router(daemon.switcher))
     sessions = AdminSessions()
     routers.append(admin_router(daemon.service, daemon.bus, token=token, sessions=sessions))
+    hosts = host_allowlist(host, sock.getsockname()[1], _machine_names(host))
+    mcp = McpMount(daemon.service, config.mcp, allowed_hosts=hosts)
     app = create_app(
         daemon.service,
         token=token,
@@ -158,9 +162,12 @@ async def _serve_api(
         routers=routers,
         gc_retention_s=config.service.worktree_retention_s,
         browser=admin_access(sessions),
-        allowed_hosts=host_allowlist(host, sock.getsockname()[1], _machine_names(host)),
+        allowed_hosts=hosts,
         link_status=lambda: LinkOut.of(s) if (s := links.status()) is not None else None,
     )
+    # MCP: an ASGI app of its own, not a JSON route; routed beside the API's routes, so the
+    # same middleware (bearer token, Host check) guards it.
+    app.router.routes.append(Route(MCP_PATH, endpoint=mcp))
     server = _Server(
         uvicorn.Config(
             app,
@@ -196,6 +203,7 @@ async def _serve_api(
     finally:
         server.should_exit = True
         app.state.event_streams.close_all()
+        await mcp.aclose()
         with contextlib.suppress(Exception):
             if bridge is not None:
                 await bridge.stop()

@@ -16,11 +16,11 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp
 
 from codex_runner.config import McpSettings
+from codex_runner.mcp_server.mount import MCP_PATH
 from codex_runner.mcp_server.service_backend import ServiceBackend
 from codex_runner.mcp_server.tools import build_server
 from codex_runner.service.tasks import TaskService
 
-MCP_PATH = "/mcp"
 MAX_SESSIONS = 100
 SESSION_IDLE_TIMEOUT_S = 30 * 60.0
 
