@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import yaml
 
 from .conftest import StartDaemon
-from .harness import TERMINAL, wait_state
+from .harness import TERMINAL, all_events, wait_state
+
+STATE_CHANGE = "task.state_changed"
 
 pytestmark = pytest.mark.acceptance
 
@@ -95,3 +102,82 @@ async def test_a_failed_prerequisite_fails_its_dependents_which_never_start(
         }
         refused = await client.post("/v1/graphs", json=cyclic)
         assert refused.status_code == 422 and "cycle" in refused.json()["error"]["message"]
+
+
+async def graph_stream(
+    client: httpx.AsyncClient, graph_id: str, *, last_event_id: int | None = None
+) -> AsyncIterator[tuple[int, dict[str, Any]]]:
+    """The graph's SSE stream: (id, event) pairs, stored then live."""
+    headers = {} if last_event_id is None else {"Last-Event-ID": str(last_event_id)}
+    url = f"/v1/graphs/{graph_id}/events/stream"
+    async with client.stream("GET", url, headers=headers, timeout=None) as response:
+        assert response.status_code == 200, await response.aread()
+        seq = None
+        async for line in response.aiter_lines():
+            if line.startswith("id:"):
+                seq = int(line[3:].strip())
+            elif line.startswith("data:"):
+                assert seq is not None
+                yield seq, json.loads(line[5:].strip())
+
+
+async def test_a_graph_with_max_concurrent_one_runs_one_child_at_a_time_and_reports_as_it_goes(
+    start_daemon: StartDaemon, repo: Path
+) -> None:
+    daemon = await start_daemon(service={"max_concurrent_tasks": 4})
+    body = {
+        "cwd": str(repo),
+        "max_concurrent": 1,
+        "children": [
+            {"key": "a", "prompt": "quick a"},
+            {"key": "b", "prompt": "quick b"},
+            {"key": "c", "prompt": "quick c", "depends_on": ["a"]},
+        ],
+    }
+    async with daemon.client() as client:
+        response = await client.post("/v1/graphs", json=body)
+        assert response.status_code == 201, response.text
+        graph = response.json()
+        assert graph["max_concurrent"] == 1
+        ids = {c["key"]: c["id"] for c in graph["children"]}
+        seen: list[tuple[int, dict[str, Any]]] = []
+        async with asyncio.timeout(180):
+            async for seq, event in graph_stream(client, graph["id"]):
+                seen.append((seq, event))
+                if event["type"] == "graph.child_completed":
+                    break  # leave mid-graph, then come back where it left off
+            async for seq, event in graph_stream(client, ids["c"], last_event_id=seen[-1][0]):
+                seen.append((seq, event))
+                if event["type"] in ("graph.completed", "graph.failed"):
+                    break
+        assert [seq for seq, _ in seen] == list(range(1, len(seen) + 1))
+        assert [(e["type"], e["data"].get("key")) for _, e in seen] == [
+            ("graph.created", None),
+            ("graph.child_started", "a"),
+            ("graph.child_completed", "a"),
+            ("graph.dependency_satisfied", "c"),
+            ("graph.child_started", "b"),
+            ("graph.child_completed", "b"),
+            ("graph.child_started", "c"),
+            ("graph.child_completed", "c"),
+            ("graph.completed", None),
+        ]
+        page = (await client.get(f"/v1/graphs/{ids['b']}/events")).json()
+        assert [(e["seq"], e["type"]) for e in page["events"]] == [
+            (seq, e["type"]) for seq, e in seen
+        ]
+        spans = []
+        for task_id in ids.values():
+            changes = [e for e in await all_events(client, task_id) if e["type"] == STATE_CHANGE]
+            started = [e["at"] for e in changes if e["data"]["to"] == "running"]
+            finished = [e["at"] for e in changes if e["data"]["to"] == "completed"]
+            assert len(started) == 1 and len(finished) == 1
+            spans.append((started[0], finished[0]))
+    spans.sort()
+    for (_, finished), (started, _) in itertools.pairwise(spans):
+        assert finished <= started, spans  # never two children at once
+    code, out, err = await daemon.cli("graph", "status", ids["c"])  # a child names its graph
+    assert code == 0, err
+    rows = [tuple(line.split("\t")[:3]) for line in out.splitlines()[1:]]
+    assert rows[0] == ("(parent)", graph["parent"]["id"], "completed")
+    assert sorted(rows[1:]) == [(key, ids[key], "completed") for key in ("a", "b", "c")]
