@@ -75,7 +75,7 @@ async def wait_for_task(
             await events.put(exc)
 
     pumping = asyncio.create_task(pump(), name=f"mcp-wait-{task_id}")
-    reported = began
+    reported = began - MIN_REPORT_GAP_S  # the first event is reported at once
     latest = "waiting"
     try:
         while (left := began + timeout_s - loop.time()) > 0:

@@ -23,9 +23,19 @@ async def test_a_task_is_submitted_waited_for_and_read_with_its_events_and_diff(
         task = await tools.ok("submit_task", prompt="write notes")
         assert task["repo"] == str(repo)  # tmp_path is resolved already
 
-        waited = await tools.ok("wait_task", task_id=task["id"], timeout_s=60)
+        progress: list[str | None] = []
 
+        async def record(value: float, total: float | None, message: str | None) -> None:
+            progress.append(message)
+
+        result = await client.call_tool(
+            "wait_task", {"task_id": task["id"], "timeout_s": 60}, progress_callback=record
+        )
+
+        assert result.structured_content is not None, result.content
+        waited = result.structured_content
         assert waited["outcome"] == "settled", waited
+        assert progress and all(m and "latest event" in m for m in progress)
         assert waited["task"]["state"] == "completed"
         assert waited["task"]["final_message"] == "wrote notes"
         listed = await tools.ok("list_tasks", states=["completed"])
