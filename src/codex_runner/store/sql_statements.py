@@ -10,12 +10,13 @@ from sqlalchemy import (
     ColumnElement,
     Integer,
     bindparam,
-    case,
     exists,
     func,
     insert,
+    literal_column,
     or_,
     select,
+    union_all,
     update,
 )
 
@@ -93,45 +94,62 @@ READ_EVENTS = (
 # The scheduler asks after every change; the alias alone copied every task column per call.
 PREREQUISITE = tasks.alias("prerequisite")
 MEMBER = tasks.alias("member")
-# A ready task's place among its graph's ready tasks (1 = next), and how many of the graph's
-# tasks are busy; counted only for a graph with a max_concurrent (CASE skips the rest).
-_PLACE = func.row_number().over(partition_by=tasks.c.graph_id, order_by=queue_order_by())
-_BUSY = case(
-    (graphs.c.max_concurrent.is_(None), 0),
-    else_=select(func.count())
-    .where(
-        MEMBER.c.graph_id == tasks.c.graph_id,
-        MEMBER.c.state.in_([s.value for s in BUSY_STATES]),
-    )
-    .scalar_subquery(),
+LIMITING = graphs.alias("limiting")
+_QUEUE_LIMIT = bindparam("limit", type_=Integer())
+_QUEUED = tasks.c.state == literal_column(f"'{TaskState.QUEUED.value}'")  # matches the index
+_READY = ~exists().where(
+    task_dependencies.c.task_id == tasks.c.id,
+    PREREQUISITE.c.id == task_dependencies.c.prerequisite_id,
+    PREREQUISITE.c.state != TaskState.COMPLETED.value,
 )
-READY = (
+_IN_LIMITED_GRAPH = exists().where(
+    LIMITING.c.id == tasks.c.graph_id, LIMITING.c.max_concurrent.is_not(None)
+)
+# Tasks of no graph with a max_concurrent: straight from the queue index, stopping at LIMIT.
+_FREE = (
+    select(tasks)
+    .where(_QUEUED, _READY, or_(tasks.c.graph_id.is_(None), ~_IN_LIMITED_GRAPH))
+    .order_by(*queue_order_by())
+    .limit(_QUEUE_LIMIT)
+    .subquery("free")
+)
+# Queued tasks of graphs with a max_concurrent (few, through ix_tasks_queued_graph): each
+# one's place among its graph's ready tasks (1 = next) and how many of the graph are busy.
+_LIMITED = (
     select(
         tasks,
-        _PLACE.label("graph_place"),
-        _BUSY.label("graph_busy"),
+        func.row_number()
+        .over(partition_by=tasks.c.graph_id, order_by=queue_order_by())
+        .label("graph_place"),
+        select(func.count())
+        .where(
+            MEMBER.c.graph_id == tasks.c.graph_id,
+            MEMBER.c.state.in_([s.value for s in BUSY_STATES]),
+        )
+        .scalar_subquery()
+        .label("graph_busy"),
         graphs.c.max_concurrent.label("graph_limit"),
     )
-    .select_from(tasks.outerjoin(graphs, graphs.c.id == tasks.c.graph_id))
+    .select_from(tasks.join(graphs, graphs.c.id == tasks.c.graph_id))
     .where(
-        tasks.c.state == TaskState.QUEUED.value,
-        ~exists().where(
-            task_dependencies.c.task_id == tasks.c.id,
-            PREREQUISITE.c.id == task_dependencies.c.prerequisite_id,
-            PREREQUISITE.c.state != TaskState.COMPLETED.value,
-        ),
+        # SQLite's likelihood() tells its planner that the state alone selects many rows,
+        # so that it reads ix_tasks_queued_graph, not the whole queue from ix_tasks_queue.
+        func.likelihood(_QUEUED, literal_column("0.9")),
+        tasks.c.graph_id.is_not(None),
+        graphs.c.max_concurrent.is_not(None),
+        _READY,
     )
-    .subquery("ready")
+    .subquery("limited")
 )
-# pick_next's rule: a graph's ready tasks beyond its free slots keep their place and wait.
+_CANDIDATES = union_all(
+    select(*(_FREE.c[column.name] for column in tasks.c)),
+    select(*(_LIMITED.c[column.name] for column in tasks.c)).where(
+        _LIMITED.c.graph_place + _LIMITED.c.graph_busy <= _LIMITED.c.graph_limit
+    ),
+).subquery("candidates")
+# pick_next's rule: a full graph's ready tasks keep their place and wait; the rest go on.
 NEXT_QUEUED = (
-    select(*(READY.c[column.name] for column in tasks.c))
-    .where(
-        or_(
-            READY.c.graph_limit.is_(None),
-            READY.c.graph_place + READY.c.graph_busy <= READY.c.graph_limit,
-        )
-    )
-    .order_by(*queue_order_by(READY))
-    .limit(bindparam("limit", type_=Integer()))
+    select(*(_CANDIDATES.c[column.name] for column in tasks.c))
+    .order_by(*queue_order_by(_CANDIDATES))
+    .limit(_QUEUE_LIMIT)
 )

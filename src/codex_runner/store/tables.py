@@ -28,6 +28,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -148,6 +149,19 @@ Index(
 )
 Index("ix_tasks_created_at", tasks.c.created_at, tasks.c.id)
 Index("ix_tasks_graph_id", tasks.c.graph_id)
+# The queued tasks of graphs, few beside the whole queue, per graph in queue order: where a
+# graph's max_concurrent is applied (the WHERE is literal so that the planner can prove a
+# query's implies it).
+_QUEUED_IN_A_GRAPH = text("state = 'queued' AND graph_id IS NOT NULL")
+Index(
+    "ix_tasks_queued_graph",
+    tasks.c.graph_id,
+    tasks.c.priority.desc(),
+    tasks.c.created_at,
+    tasks.c.id,
+    sqlite_where=_QUEUED_IN_A_GRAPH,
+    postgresql_where=_QUEUED_IN_A_GRAPH,
+)
 Index("ix_tasks_parent_id", tasks.c.parent_id)
 Index("uq_tasks_idempotency_key", tasks.c.idempotency_key, unique=True)
 
