@@ -104,8 +104,11 @@ async def test_a_chat_thread_is_one_session_on_one_codex_thread(
         if e["type"] in ("link.message_received", "link.message_queued")
     ]
     assert handled == ["m1", "m2"]  # m1 once, though it came twice
+    # The heartbeat names the thread and, once its task has one, the Codex thread.
     beat = await chat.wait_for(
-        "heartbeat", lambda f: f.payload["chatThreadId"] == "th-1", timeout=WAIT_S
+        "heartbeat",
+        lambda f: f.payload["chatThreadId"] == "th-1" and f.payload["threadId"] is not None,
+        timeout=WAIT_S,
     )
     assert beat.payload["threadId"] == task["thread_id"]
     assert (beat.payload["workspace"], beat.payload["channel"]) == ("acme", "general")
