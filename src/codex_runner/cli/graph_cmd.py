@@ -11,13 +11,11 @@ import yaml
 from pydantic import ValidationError
 from rich.console import Console
 
-from codex_runner.cli.client import DaemonClient
 from codex_runner.cli.daemon_session import UrlOption, daemon_session
-from codex_runner.cli.id_prefix import IdNotResolved, resolve_graph_id, resolve_task_id
+from codex_runner.cli.id_prefix import resolve_graph_or_task_id
 from codex_runner.cli.render import STATE_STYLES, error_exit, print_model_json, styled_state
 from codex_runner.cli.tables import Cell, Column, Fit, print_table
 from codex_runner.cli.tasks_cmd import resolve_dir
-from codex_runner.domain.ids import GRAPH_PREFIX, TASK_PREFIX, is_id
 from codex_runner.http.wire import GraphCreate, GraphOut, TaskOut
 
 graph_app = typer.Typer(
@@ -97,25 +95,11 @@ def status(
 ) -> None:
     """The parent and its children in run order, with states and dependencies."""
     with daemon_session(url) as client:
-        graph = client.get_graph(graph_or_task_id(client, graph_id))
+        graph = client.get_graph(resolve_graph_or_task_id(client, graph_id))
     if json_output:
         print_model_json(graph)
         return
     render_graph(graph)
-
-
-def graph_or_task_id(client: DaemonClient, given: str) -> str:
-    """What names the graph: a graph id or a task id as given, else the graph or (when no
-    graph id starts so) the task whose id ``given`` is a unique prefix of."""
-    if is_id(given, GRAPH_PREFIX) or is_id(given, TASK_PREFIX):
-        return given
-    try:
-        return resolve_graph_id(client, given)
-    except IdNotResolved as no_graph:
-        try:
-            return resolve_task_id(client, given)
-        except IdNotResolved:
-            raise no_graph from None
 
 
 def load_spec(path: Path) -> dict[str, Any]:

@@ -46,6 +46,20 @@ def resolve_graph_id(client: DaemonClient, given: str) -> str:
     return _unique("graph", given, graphs, "codex-runner task list --json")
 
 
+def resolve_graph_or_task_id(client: DaemonClient, given: str) -> str:
+    """The graph id ``given`` is a unique prefix of, or else the task id (a task's id names
+    its graph where the daemon takes either)."""
+    if given.startswith(GRAPH_PREFIX):
+        return resolve_graph_id(client, given)
+    if given.startswith(TASK_PREFIX):
+        return resolve_task_id(client, given)
+    tasks = list(_tasks(client))
+    graphs = {t.graph_id for t in tasks if t.graph_id}
+    if matching(given, graphs):
+        return _unique("graph", given, graphs, "codex-runner task list --json")
+    return _unique("graph or task", given, (t.id for t in tasks), "codex-runner task list")
+
+
 def matching(given: str, ids: Iterable[str]) -> list[str]:
     """The ids ``given`` names: itself when it is one of them, else those it begins (with
     or without their kind prefix), in sorted order."""
