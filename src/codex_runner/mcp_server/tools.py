@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
+from mcp_types import CallToolResult, InputRequiredResult
 from pydantic import BaseModel, Field, ValidationError
 
 from codex_runner import __version__
@@ -87,6 +88,22 @@ class ChildIn(BaseModel):
     depends_on: list[str] = Field(default_factory=list, description="Keys of prerequisites.")
 
 
+class _Server(MCPServer):
+    """MCPServer whose refusal of bad arguments names the argument in one line (the SDK
+    answers with pydantic's whole report, links included)."""
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], context: Context | None = None
+    ) -> CallToolResult | InputRequiredResult:
+        try:
+            return await super().call_tool(name, arguments, context)
+        except ToolError as exc:
+            if isinstance(exc.__cause__, ValidationError):
+                problem = explain(invalid_arguments(exc.__cause__))
+                raise ToolError(f"{name}: {problem}") from None
+            raise
+
+
 def build_server(
     backend: RunnerBackend, defaults: McpSettings, *, name: str = SERVER_NAME
 ) -> MCPServer:
@@ -94,9 +111,7 @@ def build_server(
     start_graph."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
-    server: MCPServer = MCPServer(
-        name, version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
-    )
+    server = _Server(name, version=__version__, instructions=INSTRUCTIONS, log_level="WARNING")
     # MCPServer configures the root logger (a handler on stderr); the runner's logging, set
     # up by the daemon or the CLI, stays as it was.
     root.handlers[:] = handlers

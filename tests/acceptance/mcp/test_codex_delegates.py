@@ -28,6 +28,9 @@ async def test_a_codex_task_delegates_to_another_task_through_the_mcp_server(
         # call that needs asking, so this server's tools need none.
         "default_tools_approval_mode": "approve",
         "tool_timeout_sec": 120,
+        # Codex then waits for the server before the thread's first model call (else the
+        # first call may come before the server has listed its tools).
+        "required": True,
     }
     daemon = await start_daemon(
         codex_config={"mcp_servers": {"runner": runner_server}}, mcp={"cwd": str(tmp_path)}
@@ -42,11 +45,16 @@ async def test_a_codex_task_delegates_to_another_task_through_the_mcp_server(
         assert parent["state"] == "completed", parent
         assert parent["final_message"] == "delegated; the child is done"
         tasks = (await client.get("/v1/tasks")).json()["tasks"]
-        (child,) = [t for t in tasks if t["id"] != parent["id"]]
+        children = [t for t in tasks if t["id"] != parent["id"]]
+        told = [r.tool_outputs for r in mcp_model.requests]
+        assert len(children) == 1, f"the model was told: {told}"
+        (child,) = children
         assert child["prompt"] == "child work, please"
         assert (child["state"], child["final_message"]) == ("completed", CHILD_ANSWER)
     # What the delegating model was told: the child's task, then its settled result.
     delegating = [r for r in mcp_model.requests if r.last_user_text == "delegate the work"]
+    offered = [t.get("name") for t in delegating[0].body["tools"]]
+    assert "mcp__runner" in offered, offered
     submitted, waited = delegating[1].tool_outputs[-1], delegating[2].tool_outputs[-1]
     assert child["id"] in submitted
     assert '"outcome":"settled"' in waited.replace(" ", "") and CHILD_ANSWER in waited

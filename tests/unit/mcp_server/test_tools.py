@@ -125,7 +125,8 @@ async def test_wait_task_refuses_more_than_sixty_seconds(tools: Tools) -> None:
 
     text = await tools.error("wait_task", task_id=task["id"], timeout_s=61)
 
-    assert "timeout_s" in text
+    assert "argument 'timeout_s'" in text and "60" in text
+    assert "\n" not in text and "errors.pydantic.dev" not in text
 
 
 async def test_an_approval_is_waited_for_listed_and_decided(tools: Tools) -> None:
