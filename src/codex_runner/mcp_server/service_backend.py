@@ -181,6 +181,7 @@ class ServiceBackend:
                 settings=_settings(body),
                 max_runtime_s=body.max_runtime_s,
                 idempotency_key=body.idempotency_key,
+                max_concurrent=body.max_concurrent,
             )
             view, _ = await self._service.submit_graph_or_find(request)
             return view
@@ -197,6 +198,7 @@ class ServiceBackend:
             parent=self._out(view.parent),
             children=[self._out(c) for c in view.children],
             blocked=sorted(view.blocked),
+            max_concurrent=view.graph.max_concurrent,
         )
 
 

@@ -235,6 +235,14 @@ def build_server(
         cwd: str | None = None,
         base_ref: str | None = None,
         model: str | None = None,
+        effort: str | None = None,
+        sandbox: SandboxMode | None = None,
+        approval_policy: ApprovalPolicy | None = None,
+        priority: int = 0,
+        max_runtime_s: float | None = None,
+        max_concurrent: Annotated[
+            int | None, Field(ge=1, description="At most this many children run at once.")
+        ] = None,
         idempotency_key: str | None = None,
     ) -> GraphOut:
         """A parent task with children; each child starts once the children it depends_on
@@ -247,6 +255,12 @@ def build_server(
                 "cwd": cwd,
                 "base_ref": base_ref,
                 "model": model,
+                "effort": effort,
+                "sandbox": sandbox,
+                "approval_policy": approval_policy,
+                "priority": priority,
+                "max_runtime_s": max_runtime_s,
+                "max_concurrent": max_concurrent,
                 "idempotency_key": idempotency_key,
                 "children": [_build(ChildCreate, c.model_dump()).model_dump() for c in children],
             },

@@ -200,10 +200,13 @@ async def test_a_graph_starts_and_is_found_by_a_childs_id(tools: Tools) -> None:
             {"key": "a", "prompt": "fix a"},
             {"key": "b", "prompt": "fix b", "depends_on": ["a"]},
         ],
+        max_concurrent=1,
     )
 
     assert [c["key"] for c in graph["children"]] == ["a", "b"]
-    found = await tools.ok("get_graph", graph_id=graph["id"])
+    assert graph["max_concurrent"] == 1
+    child = graph["children"][1]["id"]
+    found = await tools.ok("get_graph", graph_id=child)
     assert found["id"] == graph["id"]
     bad = await tools.error(
         "start_graph", children=[{"key": "a", "prompt": "x", "depends_on": ["zz"]}]
