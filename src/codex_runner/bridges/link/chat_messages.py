@@ -1,4 +1,4 @@
-"""The chat server's ``chat_message`` push, read and checked: no I/O.
+"""The chat server's ``chat_message`` push, read, checked and routed: no I/O.
 
     {"author": {"id": "u1", "name": "Ann"}, "text": "fix the test",
      "chatThreadId": "th-42", "messageId": "m-1001"}
@@ -10,7 +10,10 @@ names one message for good: the runner handles each once, however often it comes
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+
+from codex_runner.bridges.chat.rules import Command, parse_command
 
 MAX_TEXT_CHARS = 100_000
 
@@ -51,6 +54,30 @@ def parse_chat_message(payload: dict[str, Any]) -> ChatMessage:
         chat_thread_id=_required(payload, "chatThreadId", "chatThreadId"),
         message_id=_required(payload, "messageId", "messageId"),
     )
+
+
+class Route(StrEnum):
+    IGNORE = "ignore"  # nothing to do (no text)
+    NO_SESSION = "no_session"  # a command in a thread with no session yet
+    START = "start"  # the thread's first message: a new session
+    STOP = "stop"
+    STATUS = "status"
+    CONTINUE = "continue"  # the session's next message
+
+
+def route(message: ChatMessage, *, has_session: bool) -> Route:
+    """What a message of the link's channel asks for: every message there is for Codex
+    (no mention needed), but a command needs a session to act on."""
+    if not message.text.strip():
+        return Route.IGNORE
+    command = parse_command(message.text)
+    if not has_session:
+        return Route.START if command is None else Route.NO_SESSION
+    if command is Command.STOP:
+        return Route.STOP
+    if command is Command.STATUS:
+        return Route.STATUS
+    return Route.CONTINUE
 
 
 def _required(data: dict[str, Any], key: str, name: str) -> str:

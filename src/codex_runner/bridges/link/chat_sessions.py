@@ -22,13 +22,15 @@ from typing import Any
 
 from codex_runner.bridges.chat.bridge_db import Post, Session
 from codex_runner.bridges.chat.core import ChatCore
-from codex_runner.bridges.chat.rules import Command, parse_command, session_key
+from codex_runner.bridges.chat.rules import session_key
 from codex_runner.bridges.chat.sessions import ApprovalOutcome, ChatInput
 from codex_runner.bridges.chat.task_log import TaskLog
 from codex_runner.bridges.link.chat_messages import (
     BadChatMessage,
     ChatMessage,
+    Route,
     parse_chat_message,
+    route,
 )
 from codex_runner.bridges.link.rendering import LinkRenderer
 from codex_runner.bridges.link.transport import QUEUED, LinkTransport, Push
@@ -168,22 +170,22 @@ class LinkChat:
         key = session_key(self._channel, message.chat_thread_id)
         session = self.core.db.session(key)
         sessions = self.core.sessions
+        thread = message.chat_thread_id
         try:
-            command = parse_command(message.text)
-            if not message.text.strip():
-                return  # nothing to do (an attachment the runner does not read)
-            if session is None and command is not None:
-                sessions.reply_in(key, self._channel, message.chat_thread_id, None, NO_SESSION)
-            elif session is None:
-                given = _input(message)
-                thread = message.chat_thread_id
-                await sessions.start(key, self._channel, thread, given, given.turn_text)
-            elif command is Command.STOP:
-                await sessions.stop(session, message.author_id, message.message_id)
-            elif command is Command.STATUS:
-                await sessions.status(session, message.author_id, message.message_id)
-            else:
-                await sessions.deliver(session, _input(message))
+            match route(message, has_session=session is not None):
+                case Route.IGNORE:
+                    return
+                case Route.NO_SESSION:
+                    sessions.reply_in(key, self._channel, thread, None, NO_SESSION)
+                case Route.START:
+                    given = _input(message)
+                    await sessions.start(key, self._channel, thread, given, given.turn_text)
+                case Route.STOP if session is not None:
+                    await sessions.stop(session, message.author_id, message.message_id)
+                case Route.STATUS if session is not None:
+                    await sessions.status(session, message.author_id, message.message_id)
+                case Route.CONTINUE if session is not None:
+                    await sessions.deliver(session, _input(message))
             if self.core.db.session(key) is not None:
                 self._active = key
         except Exception as exc:
@@ -191,7 +193,7 @@ class LinkChat:
             log.exception("chat message %s in %s could not be handled", message.message_id, key)
             task_id = session.task_id if session else None
             sorry = f"Sorry, that did not work: {exc}"
-            sessions.reply_in(key, self._channel, message.chat_thread_id, task_id, sorry)
+            sessions.reply_in(key, self._channel, thread, task_id, sorry)
 
     # --- what the link's heartbeat and controls ask -----------------------------------------
 

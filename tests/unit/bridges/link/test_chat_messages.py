@@ -6,7 +6,12 @@ from typing import Any
 
 import pytest
 
-from codex_runner.bridges.link.chat_messages import BadChatMessage, parse_chat_message
+from codex_runner.bridges.link.chat_messages import (
+    BadChatMessage,
+    Route,
+    parse_chat_message,
+    route,
+)
 from codex_runner.bridges.link.rendering import LinkRenderer, split_reply
 
 
@@ -60,3 +65,22 @@ def test_an_approval_request_carries_the_decisions_offered_and_who_may_decide() 
     assert payload["deciders"] == ["u1"] and "rm -rf build" in payload["text"]
     decided = LinkRenderer().approval_decided(data, "accept", "Ann")
     assert decided["outcome"] == "decided" and decided["decidedBy"] == "Ann"
+
+
+@pytest.mark.parametrize(
+    ("text", "has_session", "expected"),
+    [
+        ("fix it", False, Route.START),
+        ("-stop", False, Route.NO_SESSION),
+        ("  ", True, Route.IGNORE),
+        ("fix it", True, Route.CONTINUE),
+        ("-stop", True, Route.STOP),
+        ("Stop!", True, Route.STOP),
+        ("-status", True, Route.STATUS),
+        ("stop the build when it fails", True, Route.CONTINUE),
+    ],
+)
+def test_every_message_of_the_channel_is_for_codex_and_commands_need_a_session(
+    text: str, has_session: bool, expected: Route
+) -> None:
+    assert route(parse_chat_message(message(text=text)), has_session=has_session) is expected
