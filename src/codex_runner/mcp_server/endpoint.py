@@ -16,7 +16,6 @@ from mcp.server.transport_security import TransportSecuritySettings
 from starlette.types import ASGIApp
 
 from codex_runner.config import McpSettings
-from codex_runner.mcp_server.mount import MCP_PATH
 from codex_runner.mcp_server.service_backend import ServiceBackend
 from codex_runner.mcp_server.tools import build_server
 from codex_runner.service.tasks import TaskService
@@ -26,13 +25,14 @@ SESSION_IDLE_TIMEOUT_S = 30 * 60.0
 
 
 class McpEndpoint:
-    """``app`` serves MCP at :data:`MCP_PATH`; it answers only inside :meth:`running`."""
+    """``app`` serves MCP at ``path``; it answers only inside :meth:`running`."""
 
     def __init__(
         self,
         service: TaskService,
         defaults: McpSettings,
         *,
+        path: str,
         allowed_hosts: Collection[str] | None = None,
     ) -> None:
         server = build_server(ServiceBackend(service), defaults)
@@ -44,9 +44,9 @@ class McpEndpoint:
             allowed_origins=[f"http://{host}" for host in hosts],
         )
         # Builds the session manager (the Starlette app it returns is not used: the
-        # daemon's own app routes MCP_PATH, behind its middleware).
+        # daemon's own app routes the path, behind its middleware).
         server.streamable_http_app(
-            streamable_http_path=MCP_PATH,
+            streamable_http_path=path,
             transport_security=security,
             max_sessions=MAX_SESSIONS,
             session_idle_timeout=SESSION_IDLE_TIMEOUT_S,

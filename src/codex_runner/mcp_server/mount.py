@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MCP_PATH = "/mcp"  # where the daemon serves MCP (endpoint.py routes the same path)
+MCP_PATH = "/mcp"  # where the daemon serves MCP
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -64,7 +64,7 @@ class McpMount:
                     importlib.import_module, "codex_runner.mcp_server.endpoint"
                 )
                 endpoint: McpEndpoint = module.McpEndpoint(
-                    self._service, self._defaults, allowed_hosts=self._hosts
+                    self._service, self._defaults, path=MCP_PATH, allowed_hosts=self._hosts
                 )
                 ready = asyncio.Event()
                 self._running = asyncio.create_task(self._run(endpoint, ready), name="mcp")
