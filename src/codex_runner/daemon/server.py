@@ -2,9 +2,9 @@
 
 Order: the home's lock (one daemon per home), the API token (refused if others can read
 it), the daemon's parts (store migrated, Codex initialized, crashed tasks reconciled), the
-HTTP server, then ``daemon.json`` so clients find the URL; the Slack bridge starts last
-because it needs the URL. Shutdown (SIGINT or SIGTERM, alike) runs the same steps
-backwards, each bounded.
+HTTP server (with MCP at ``/mcp``, set up on its first request), then ``daemon.json`` so
+clients find the URL; the Slack bridge starts last because it needs the URL. Shutdown
+(SIGINT or SIGTERM, alike) runs the same steps backwards, each bounded.
 """
 
 from __future__ import annotations

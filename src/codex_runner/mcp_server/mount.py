@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from starlette.types import Receive, Scope, Send
 
 from codex_runner.config import McpSettings
+from codex_runner.http.errors import error_response
 from codex_runner.service.tasks import TaskService
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 MCP_PATH = "/mcp"  # where the daemon serves MCP
 
+STOPPED_MESSAGE = "MCP is stopped: the daemon is shutting down; connect again once it runs"
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
 
@@ -53,12 +55,17 @@ class McpMount:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = await self._started()
+        if endpoint is None:
+            stopped = error_response(503, "unavailable", STOPPED_MESSAGE)
+            await stopped(scope, receive, send)
+            return
         await endpoint.app(scope, receive, send)
 
-    async def _started(self) -> McpEndpoint:
+    async def _started(self) -> McpEndpoint | None:
+        """The endpoint, set up on first use; None once stopped."""
         async with self._lock:
             if self._closed:
-                raise RuntimeError("the MCP endpoint is stopped")
+                return None
             if self._endpoint is None:
                 module = await asyncio.to_thread(
                     importlib.import_module, "codex_runner.mcp_server.endpoint"
