@@ -20,6 +20,7 @@ MAX_WAIT_S = 60.0
 HEARTBEAT_S = 5.0
 MIN_REPORT_GAP_S = 0.5
 EVENT_BUFFER = 256
+MAX_FOLLOWS = 5  # event streams one wait opens at most (the first and reconnections)
 
 Outcome = Literal["settled", "awaiting_approval", "interrupted", "timeout"]
 # (progress, total, message): the MCP progress notification.
@@ -67,10 +68,15 @@ async def wait_for_task(
     events: asyncio.Queue[EventOut | BaseException] = asyncio.Queue(EVENT_BUFFER)
 
     async def pump() -> None:
+        after = 0
         try:
-            async with contextlib.aclosing(backend.follow_events(task_id, 0)) as stream:
-                async for event in stream:
-                    await events.put(event)
+            # A stream the daemon ends (it stops: its streams close) is followed again from
+            # the last event; a daemon that is gone then fails the call, saying so.
+            for _ in range(MAX_FOLLOWS):
+                async with contextlib.aclosing(backend.follow_events(task_id, after)) as stream:
+                    async for event in stream:
+                        after = event.seq
+                        await events.put(event)
         except Exception as exc:  # handed to the waiter, which raises it
             await events.put(exc)
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncGenerator
 from pathlib import Path
 
 from mcp_types import TextResourceContents
 
 from codex_runner.config import McpSettings
 from codex_runner.domain.task import TaskState
+from codex_runner.http.wire import EventOut
+from codex_runner.mcp_server.service_backend import ServiceBackend
+from codex_runner.mcp_server.waiting import wait_for_task
 
 from .conftest import Tools, tools_over
 
@@ -212,3 +216,28 @@ async def test_a_graph_starts_and_is_found_by_a_childs_id(tools: Tools) -> None:
         "start_graph", children=[{"key": "a", "prompt": "x", "depends_on": ["zz"]}]
     )
     assert "zz" in bad
+
+
+async def test_a_wait_follows_again_when_the_event_stream_ends(tools: Tools) -> None:
+    task = await tools.ok("submit_task", prompt="wait for the gate")
+    backend = ServiceBackend(tools.service)
+    follows: list[int] = []
+    follow = backend.follow_events
+
+    async def short_streams(task_id: str, after: int) -> AsyncGenerator[EventOut, None]:
+        follows.append(after)
+        async for event in follow(task_id, after):
+            yield event
+            if len(follows) == 1:
+                tools.runtime.gate.set()
+                return  # the first stream ends after one event, as when a daemon stops
+
+    backend.follow_events = short_streams  # type: ignore[method-assign]
+
+    async def ignore(value: float, total: float | None, message: str | None) -> None:
+        return None
+
+    waited = await wait_for_task(backend, task["id"], 10, ignore)
+
+    assert waited.outcome == "settled"
+    assert follows[0] == 0 and follows[1] >= 1
