@@ -257,3 +257,18 @@ async def test_deltas_go_out_live_coalesced_and_unnumbered(
         and f.payload["params"]["item"]["type"] == "agent_message"
     )
     assert answer[0].index < completed.index  # live before the record
+
+
+async def test_a_running_turn_is_steered_and_interrupted_from_the_chat(
+    start_linked: StartLinked, chat: FakeChatServer
+) -> None:
+    await start_linked()
+    await chat.wait_for("instance_started")
+    started = await _control(chat, "i1", type="start_turn", text="long job")
+    task_id = started.payload["response"]["taskId"]
+    await _wait_notified(chat, task_id, "codex.item.started")
+    steered = await _control(chat, "i2", type="steer_turn", taskId=task_id, text="steer-extra")
+    assert steered.event == "codex_response", steered.payload
+    stopped = await _control(chat, "i3", type="interrupt_turn", taskId=task_id)
+    assert stopped.event == "codex_response", stopped.payload
+    await _wait_notified(chat, task_id, "task.state_changed", to="interrupted")

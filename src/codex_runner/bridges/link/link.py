@@ -283,7 +283,8 @@ class ChatLink:
     async def _beat(self, sock: PhoenixSocket) -> None:
         assert self._instance is not None
         while True:
-            counts = (await self._service.status()).counts
+            status = await self._service.status()
+            counts = status.counts
             chat_thread, thread_id = await self._chat.bound() if self._chat else (None, None)
             payload = payloads.heartbeat(
                 self._instance,
@@ -293,6 +294,7 @@ class ChatLink:
                 queued=counts.get(TaskState.QUEUED, 0),
                 chat_thread=chat_thread,
                 thread_id=thread_id,
+                rate_limits=status.runtime.rate_limits,
             )
             await sock.push(self._topic, "heartbeat", payload)
             self.status = replace(self.status, last_heartbeat_at=_now())
