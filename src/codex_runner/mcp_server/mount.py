@@ -74,17 +74,22 @@ class McpMount:
                     self._service, self._defaults, path=MCP_PATH, allowed_hosts=self._hosts
                 )
                 ready = asyncio.Event()
-                self._running = asyncio.create_task(self._run(endpoint, ready), name="mcp")
-                waiting = asyncio.create_task(ready.wait())
+                running = asyncio.create_task(self._run(endpoint, ready), name="mcp")
+                waiting = asyncio.create_task(ready.wait(), name="mcp-ready")
                 await asyncio.wait(
-                    {self._running, waiting},
+                    {running, waiting},
                     timeout=START_TIMEOUT_S,
                     return_when=asyncio.FIRST_COMPLETED,
                 )
                 waiting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiting
                 if not ready.is_set():
+                    running.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await running
                     raise RuntimeError("the MCP session manager did not start")
-                self._endpoint = endpoint
+                self._running, self._endpoint = running, endpoint
             return self._endpoint
 
     async def _run(self, endpoint: McpEndpoint, ready: asyncio.Event) -> None:
