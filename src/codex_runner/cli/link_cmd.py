@@ -84,7 +84,7 @@ def link_command(
             client.start_link(body)
             print(f"linked to {url} as {runner_id}; stop with Ctrl-C", flush=True)
             try:
-                code = _run_tui(config) if tui else _watch(client)
+                code = _run_tui(config, client.link().thread_id) if tui else _watch(client)
             finally:
                 with contextlib.suppress(ClientError):
                     client.stop_link()
@@ -160,11 +160,17 @@ def _describe(link: LinkOut) -> str:
     return f"link: {link.state}"
 
 
-def _run_tui(config: RunnerConfig) -> int:
+def _run_tui(config: RunnerConfig, thread_id: str | None) -> int:
+    """The Codex TUI on the bound chat session's thread, else a new session, both on the
+    runner's shared app-server."""
     remote = shared_remote(config)
     if remote is None:
         raise fail('--tui needs the shared app-server ([codex] listen = "socket", the default)')
-    command = [str(find_codex_binary(config.codex.bin)), "--remote", remote]
+    binary = str(find_codex_binary(config.codex.bin))
+    if thread_id is not None:
+        command = [binary, "resume", "--remote", remote, thread_id]
+    else:
+        command = [binary, "--remote", remote]
     env = {**os.environ}
     if not config.codex.url:
         env["CODEX_HOME"] = str(config.codex_home)

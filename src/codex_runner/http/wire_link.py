@@ -33,6 +33,8 @@ class LinkState(Protocol):
     def last_error(self) -> str | None: ...
     @property
     def attempts(self) -> int: ...
+    @property
+    def thread_id(self) -> str | None: ...
 
 
 class LinkOut(BaseModel):
@@ -49,6 +51,9 @@ class LinkOut(BaseModel):
     last_seq: int
     last_error: str | None
     attempts: int
+    thread_id: str | None = Field(
+        default=None, description="The bound chat session's Codex thread, if any."
+    )
 
     @classmethod
     def of(cls, status: LinkState) -> LinkOut:
@@ -64,6 +69,7 @@ class LinkOut(BaseModel):
             last_seq=status.last_seq,
             last_error=status.last_error,
             attempts=status.attempts,
+            thread_id=status.thread_id,
         )
 
 

@@ -4,8 +4,10 @@ runs; with one running it uses it and leaves it running; Ctrl-C ends the link.""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -118,3 +120,38 @@ async def test_a_refused_token_ends_link_with_an_error(
     assert proc.returncode == 1, (out, err)
     text = out.decode() + err.decode()
     assert "refused" in text and TOKEN not in text
+
+
+async def test_link_tui_opens_codex_on_the_shared_app_server(
+    tmp_path: Path, link_model: MockModelServer, chat: FakeChatServer, repo: Path
+) -> None:
+    from ..daemon.test_daemon_attach_tui import Tmux
+
+    home = _home(tmp_path, link_model)
+    daemon = Daemon(home)
+    await daemon.start()
+    tmux = Tmux(tmp_path / "tmux.sock")
+    try:
+        command = " ".join(
+            [*CLI, "link", "--url", chat.url, "--runner-id", RUNNER_ID, "--cwd", str(repo), "--tui"]
+        )
+        env = {
+            "CODEX_RUNNER_HOME": str(home),
+            "MOCK_API_KEY": "k",
+            "CODEX_RUNNER_LINK_TOKEN": TOKEN,
+            "TERM": "xterm-256color",
+        }
+        tmux.start(command, env)
+        await chat.wait_for("instance_started", timeout=60)
+        await tmux.wait_for("OpenAI Codex")  # the TUI, on the runner's own app-server
+        async with daemon.client() as client:
+            assert (await client.get("/v1/link")).json()["state"] == "connected"
+        # Ctrl-C twice quits the TUI; the command then ends the link.
+        async with daemon.client() as client, asyncio.timeout(60):
+            while (await client.get("/v1/link")).status_code != 404:
+                tmux.run("send-keys", "-t", "t", "C-c")
+                await asyncio.sleep(0.5)  # the TUI's own pace: nothing to wait on
+    finally:
+        with contextlib.suppress(subprocess.CalledProcessError):  # it ended with the command
+            tmux.run("kill-server")
+        daemon.stop()

@@ -67,6 +67,7 @@ class LinkStatus:
     last_seq: int = 0
     last_error: str | None = None
     attempts: int = 0  # connection attempts since the last success
+    thread_id: str | None = None  # the bound chat session's Codex thread (`link --tui`)
 
 
 def _now() -> datetime:
@@ -297,7 +298,7 @@ class ChatLink:
                 rate_limits=status.runtime.rate_limits,
             )
             await sock.push(self._topic, "heartbeat", payload)
-            self.status = replace(self.status, last_heartbeat_at=_now())
+            self.status = replace(self.status, last_heartbeat_at=_now(), thread_id=thread_id)
             await asyncio.sleep(self.settings.heartbeat_s)
 
     # notifications -----------------------------------------------------------------------
