@@ -79,6 +79,10 @@ def link_command(
         heartbeat_s=settings.heartbeat_s,
         token=token,
     )
+    # A closed terminal (SIGHUP) or a SIGTERM ends the link as Ctrl-C does: through the
+    # cleanup below, so a running daemon is not left with a link nobody watches.
+    for sig in (signal.SIGHUP, signal.SIGTERM):
+        signal.signal(sig, _interrupt)
     try:
         with _daemon(config) as client:
             client.start_link(body)
@@ -91,6 +95,10 @@ def link_command(
     except ClientError as exc:
         raise fail(str(exc)) from None
     raise typer.Exit(code)
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 @contextlib.contextmanager

@@ -54,8 +54,8 @@ def _home(tmp_path: Path, model: MockModelServer) -> Path:
     return home
 
 
-async def _interrupt(proc: asyncio.subprocess.Process) -> tuple[int, str]:
-    proc.send_signal(signal.SIGINT)
+async def _interrupt(proc: asyncio.subprocess.Process, sig: int = signal.SIGINT) -> tuple[int, str]:
+    proc.send_signal(sig)
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None
     return proc.returncode, out.decode() + err.decode()
@@ -100,7 +100,8 @@ async def test_link_uses_a_running_daemon_and_leaves_it_running(
             async with daemon.client() as client:
                 assert (await client.get("/v1/link")).json()["state"] == "connected"
         finally:
-            code, output = await _interrupt(proc)
+            # SIGTERM (or a closed terminal's SIGHUP) ends the link as Ctrl-C does.
+            code, output = await _interrupt(proc, signal.SIGTERM)
         assert code == 0, output
         assert running_daemon(home) is not None
         async with daemon.client() as client:
