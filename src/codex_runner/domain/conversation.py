@@ -42,6 +42,7 @@ class Turn:
     finished_at: datetime | None = None
     usage: TokenUsage = field(default_factory=TokenUsage)
     error: str | None = None
+    final_message: str | None = None  # Codex's last agent message of this turn
 
     def __post_init__(self) -> None:
         if self.number < 1:

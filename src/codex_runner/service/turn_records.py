@@ -27,4 +27,5 @@ def finished_turn(record: TurnRecord, result: TurnResult | None, now: datetime) 
         usage=result.usage,
         codex_turn_id=result.turn_id or record.codex_turn_id,
         error=result.error.message if result.error is not None else None,
+        final_message=result.final_message,
     )

@@ -279,6 +279,7 @@ def turn_to_row(turn: Turn) -> dict[str, Any]:
         "finished_at": turn.finished_at,
         **_usage_columns(turn.usage),
         "error": turn.error,
+        "final_message": turn.final_message,
     }
 
 
@@ -294,4 +295,5 @@ def turn_from_row(row: Row) -> Turn:
         finished_at=row["finished_at"],
         usage=_usage(row),
         error=row["error"],
+        final_message=row["final_message"],
     )

@@ -247,5 +247,6 @@ turns = Table(
     Column("reasoning_output_tokens", BigInteger(), nullable=False),
     Column("total_tokens", BigInteger(), nullable=False),
     Column("error", Text()),
+    Column("final_message", Text()),
     PrimaryKeyConstraint("task_id", "number"),
 )

@@ -302,7 +302,9 @@ async def test_a_message_after_completion_runs_a_new_turn_on_the_same_thread(
         assert done.final_message == "done: second"
         assert s.runtime.started == [("th1", "first"), ("th1", "second")]
         assert s.runtime.images == [[str(image)]]
-        assert [t.number for t in await s.service.turns(task.id)] == [1, 2]
+        turns = await s.service.turns(task.id)
+        assert [t.number for t in turns] == [1, 2]
+        assert [t.final_message for t in turns] == ["done: first", "done: second"]
         assert done.pending_images == ()
     finally:
         await s.service.stop()
