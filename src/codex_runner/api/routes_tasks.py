@@ -1,5 +1,5 @@
 """Task routes: submit, list, read, and the lifecycle actions (interrupt, resume, steer,
-message, cancel), plus the task branch's diff."""
+message, cancel), plus the task's turns and its branch's diff."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from codex_runner.http.wire import (
     TaskList,
     TaskOut,
 )
+from codex_runner.http.wire_turns import TurnList, current_turn_id
 from codex_runner.service.tasks import TaskService
 from codex_runner.service.validation import workspace_request
 
@@ -67,7 +68,16 @@ def task_routes(service: TaskService) -> Router:
 
     @router.get("/{task_id}")
     async def get_task(task_id: str) -> TaskOut:
-        return out(await service.get(task_id))
+        task = await service.get(task_id)
+        turn_id = current_turn_id(await service.turns(task.id))
+        return TaskOut.of(
+            task, attached=service.sessions.attached(task.id), current_turn_id=turn_id
+        )
+
+    @router.get("/{task_id}/turns")
+    async def task_turns(task_id: str) -> TurnList:
+        """The task's turns by number: input, status, timing, usage, final message."""
+        return TurnList.of(task_id, await service.turns(task_id))
 
     @router.post("/{task_id}/interrupt")
     async def interrupt_task(task_id: str) -> TaskOut:

@@ -44,6 +44,7 @@ from codex_runner.http.wire import (
 )
 from codex_runner.http.wire_link import LinkOut, LinkStart
 from codex_runner.http.wire_sessions import AttachCreate, AttachOut, ThreadList
+from codex_runner.http.wire_turns import TurnList
 
 CALL_TIMEOUT = httpx.Timeout(30.0, connect=5.0)
 EVENT_PAGE = 500
@@ -171,6 +172,9 @@ class DaemonClient:
 
     def diff(self, task_id: str) -> DiffOut:
         return self._call(DiffOut, "GET", f"/v1/tasks/{_seg(task_id)}/diff")
+
+    def turns(self, task_id: str) -> TurnList:
+        return self._call(TurnList, "GET", f"/v1/tasks/{_seg(task_id)}/turns")
 
     # --- approvals and graphs --------------------------------------------------------------
 

@@ -32,6 +32,7 @@ from codex_runner.cli.render import (
     styled_state,
 )
 from codex_runner.cli.tables import Cell, Column, Fit, print_table
+from codex_runner.cli.turns_cmd import turns
 from codex_runner.domain.task import TaskState
 from codex_runner.http.wire import PromptBody, ResumeBody, TaskCreate, TaskOut
 
@@ -165,6 +166,7 @@ def submit(
 
 # `task attach` lives in its own module (it runs the Codex TUI).
 task_app.command("attach")(attach)
+task_app.command("turns")(turns)
 
 
 @task_app.command("list")

@@ -198,9 +198,16 @@ class TaskOut(BaseModel):
         description="A person's Codex client is attached to the task's thread, or runs a turn "
         "on it (see GET /v1/tasks/{id}/attach).",
     )
+    current_turn_id: str | None = Field(
+        default=None,
+        description="Codex's id of the current or last turn (null before the first); given "
+        "when one task is read (GET /v1/tasks/{id}), null in lists and action answers.",
+    )
 
     @classmethod
-    def of(cls, task: Task, *, attached: bool = False) -> TaskOut:
+    def of(
+        cls, task: Task, *, attached: bool = False, current_turn_id: str | None = None
+    ) -> TaskOut:
         u = task.usage
         return cls(
             id=task.id,
@@ -239,6 +246,7 @@ class TaskOut(BaseModel):
             attempts=task.attempts,
             pending_message=task.pending_message,
             attached=attached,
+            current_turn_id=current_turn_id,
         )
 
 

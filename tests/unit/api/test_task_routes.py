@@ -320,3 +320,38 @@ async def test_a_path_too_long_for_the_file_system_is_422(harness: Harness) -> N
         assert response.status_code == 422
         assert response.json()["error"]["field"] == field
     assert await harness.service.list_tasks() == []
+
+
+async def test_a_tasks_turns_are_listed_in_order_with_their_final_messages(
+    harness: Harness,
+) -> None:
+    prompt = "fix it " + "x" * 300
+    task = await harness.submit(prompt)
+    await harness.wait_state(task["id"], TaskState.COMPLETED)
+    await harness.post(f"/v1/tasks/{task['id']}/message", {"prompt": "and the docs"})
+    await harness.wait_state(task["id"], TaskState.COMPLETED)
+
+    response = await harness.get(f"/v1/tasks/{task['id']}/turns")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    turns = body["turns"]
+    assert [t["number"] for t in turns] == [1, 2]
+    assert [t["status"] for t in turns] == ["completed", "completed"]
+    assert turns[0]["input_summary"] == prompt[:200]
+    assert turns[1]["input_summary"] == "and the docs"
+    assert [t["final_message"] for t in turns] == [f"done: {prompt}", "done: and the docs"]
+    assert all(t["finished_at"] and t["usage"]["total_tokens"] == 5 for t in turns)
+    assert body["current_turn_id"] == turns[1]["id"]
+    read = (await harness.get(f"/v1/tasks/{task['id']}")).json()
+    assert read["current_turn_id"] == turns[1]["id"]
+
+
+async def test_a_task_before_its_first_turn_has_no_current_turn(harness: Harness) -> None:
+    # The harness runs two tasks at once: two that wait keep the third queued.
+    for n in range(2):
+        await harness.submit(f"wait {n}")
+    task = await harness.submit("fix it later", priority=-5)
+    read = (await harness.get(f"/v1/tasks/{task['id']}")).json()
+    assert read["state"] == "queued" and read["current_turn_id"] is None
+    assert (await harness.get(f"/v1/tasks/{task['id']}/turns")).json()["turns"] == []
+    assert (await harness.get("/v1/tasks/t_missing/turns")).status_code == 404

@@ -25,6 +25,7 @@ from codex_runner.cli import exit_codes
 from codex_runner.codex.scripted import Script, ScriptedRuntime, ask, complete, gated
 from codex_runner.domain.task import TaskState
 from codex_runner.http.wire import EventOut, GraphOut, TaskList, TaskOut
+from codex_runner.http.wire_turns import TurnList
 from codex_runner.service.event_bus import EventBus, Subscription
 from codex_runner.service.tasks import TaskService
 from codex_runner.store.memory import InMemoryStore
@@ -351,3 +352,29 @@ def test_gc_lists_each_removed_worktree_with_its_path(
     lines = gc.stdout.splitlines()
     assert lines[0] == "removed 1 worktree(s)"
     assert lines[1].split()[:3] == ["-", task_id, str(live.worktrees / task_id)]
+
+
+def test_task_turns_lists_each_turn_with_its_final_message(cli: CliRun, live: LiveDaemon) -> None:
+    result = cli("task", "submit", "fix it", "--cwd", str(live.plain), "--follow")
+    task_id = result.stdout.split("submitted task ", 1)[1].split()[0]
+    assert cli("task", "message", task_id, "and the docs").exit_code == 0
+    # The message answers once the task is queued again: completed now means turn 2 ended.
+    live.run(live.wait_state(task_id, TaskState.COMPLETED))
+
+    listed = TurnList.model_validate_json(cli("task", "turns", task_id[:8], "--json").stdout)
+    assert [(t.number, t.final_message) for t in listed.turns] == [
+        (1, "done: fix it"),
+        (2, "done: and the docs"),
+    ]
+    plain = cli("task", "turns", task_id).stdout.splitlines()
+    assert plain[0].split("\t") == [
+        "#",
+        "STATUS",
+        "TOOK",
+        "TOKENS",
+        "INPUT",
+        "FINAL MESSAGE",
+        "TURN ID",
+    ]
+    assert [line.split("\t")[:2] for line in plain[1:]] == [["1", "completed"], ["2", "completed"]]
+    assert plain[2].split("\t")[4:6] == ["and the docs", "done: and the docs"]
