@@ -217,7 +217,9 @@ class ChatLink:
                 self.status = replace(self.status, state="rejected", last_error=str(exc))
                 log.error("the chat server link stopped: %s", exc)
                 return
-            except (PhoenixError, OSError) as exc:
+            except Exception as exc:
+                if not isinstance(exc, PhoenixError | OSError):  # a bug: say so, keep linking
+                    log.exception("the chat server link failed; connecting again")
                 self.status = replace(self.status, state="disconnected", last_error=str(exc))
                 delay = min(RECONNECT_MAX_S, RECONNECT_BASE_S * 2 ** min(attempt, 10))
                 delay *= random.uniform(0.5, 1.0)
