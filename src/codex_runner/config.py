@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from codex_runner.domain.exec_flags import ExecFlagRefused, check_exec_extra_args
 from codex_runner.domain.task import REASONING_EFFORTS
 
 RuntimeKind = Literal["app-server", "exec"]
@@ -45,6 +46,25 @@ class ConfigError(Exception):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ExecSettings(_Strict):
+    """The ``codex exec`` runtime (``[codex.exec]``)."""
+
+    extra_args: tuple[str, ...] = Field(
+        default=(),
+        description="Flags appended to every `codex exec` (and `exec resume`), from an "
+        "allow-list: --skip-git-repo-check, --strict-config, --enable/--disable FEATURE, "
+        "-c KEY=VALUE except the sandbox and approval keys.",
+    )
+
+    @field_validator("extra_args")
+    @classmethod
+    def _allowed_flags(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        try:
+            return check_exec_extra_args(value)
+        except ExecFlagRefused as exc:
+            raise ValueError(str(exc)) from None
 
 
 class CodexSettings(_Strict):
@@ -96,6 +116,7 @@ class CodexSettings(_Strict):
         default=None,
         description="Environment variable holding the bearer token of a ws:// url.",
     )
+    exec: ExecSettings = ExecSettings()
 
     @field_validator("url")
     @classmethod

@@ -250,6 +250,9 @@ def exec_argv(
         argv += ["-c", f"developer_instructions={toml_value(options.developer_instructions)}"]
     for path in images:
         argv += ["-i", str(path)]
+    # Checked against the allow-list at load; the switch the runner always passes is not
+    # repeated (codex refuses a switch given twice).
+    argv += [arg for arg in settings.exec.extra_args if arg != "--skip-git-repo-check"]
     # "--" ends the options: a prompt starting with "-" stays a prompt, and -i (which takes
     # several values) cannot swallow it.
     argv.append("--")
