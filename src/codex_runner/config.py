@@ -18,6 +18,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from codex_runner.domain.exec_flags import ExecFlagRefused, check_exec_extra_args
+from codex_runner.domain.model_names import check_model_aliases
 from codex_runner.domain.task import REASONING_EFFORTS
 
 RuntimeKind = Literal["app-server", "exec"]
@@ -117,6 +118,27 @@ class CodexSettings(_Strict):
         description="Environment variable holding the bearer token of a ws:// url.",
     )
     exec: ExecSettings = ExecSettings()
+    models: dict[str, str] = Field(
+        default_factory=dict,
+        description='Model aliases (fast = "gpt-5-codex-mini"), usable wherever a model is '
+        "named; tasks store the model an alias stands for.",
+    )
+
+    @field_validator("models")
+    @classmethod
+    def _aliases(cls, value: dict[str, str]) -> dict[str, str]:
+        return check_model_aliases(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _resolved_model(cls, data: Any) -> Any:
+        # The default model may be an alias too; Codex is only ever told real names. (The
+        # map itself is checked after this: an alias of an alias is refused there.)
+        if isinstance(data, dict) and isinstance(data.get("models"), dict):
+            model = data.get("model")
+            if isinstance(model, str) and model in data["models"]:
+                return {**data, "model": data["models"][model]}
+        return data
 
     @field_validator("url")
     @classmethod

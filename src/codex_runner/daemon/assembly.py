@@ -165,6 +165,7 @@ class Daemon:
             admission=self.home_watch.check_admission,
             warm_threads=warm_threads,
             shared=self._shared_app_server(),
+            model_aliases=self.config.codex.models,
         )
         try:
             # Codex starts (a process of its own) while the store reconciles what a crash

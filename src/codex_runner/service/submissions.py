@@ -7,7 +7,7 @@ with an ``idempotency_key`` already used finds what that key made, if it is the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -47,7 +47,9 @@ class Submissions:
         *,
         ids: IdGenerator,
         clock: Callable[[], datetime],
+        model_aliases: Mapping[str, str] | None = None,
     ) -> None:
+        self._aliases = dict(model_aliases or {})
         self._store = store
         self._workspaces = workspaces
         self._writer = writer
@@ -76,7 +78,7 @@ class Submissions:
         if thread_id is not None:
             thread_id = await self._adoptable_thread(thread_id)
         check_priority(priority)
-        settings = check_settings(settings or RuntimeSettings())
+        settings = check_settings(settings or RuntimeSettings(), self._aliases)
         max_runtime_s = check_max_runtime(max_runtime_s)
         workspace = resolved_workspace(workspace)
         fingerprint: str | None = None
@@ -144,7 +146,7 @@ class Submissions:
     async def graph(self, request: GraphRequest) -> tuple[GraphView, bool]:
         """The graph, its parent and children created in one transaction, or the one its
         ``idempotency_key`` already made; with whether it was created."""
-        request = _checked_graph_request(request)
+        request = _checked_graph_request(request, self._aliases)
         fingerprint: str | None = None
         if request.idempotency_key is not None:
             fingerprint = graph_fingerprint(request)
@@ -184,24 +186,27 @@ class Submissions:
         return await load_graph(self._store, existing.graph_id)
 
 
-def _checked_graph_request(request: GraphRequest) -> GraphRequest:
-    """The request with its values checked (each error names its field) and its workspace
-    resolved; the workspace is not yet known to exist."""
+def _checked_graph_request(request: GraphRequest, aliases: Mapping[str, str]) -> GraphRequest:
+    """The request with its values checked (each error names its field), its model aliases
+    resolved and its workspace resolved; the workspace is not yet known to exist."""
     if len(request.children) > MAX_GRAPH_SIZE:
         raise InvalidRequest("children", f"a graph has at most {MAX_GRAPH_SIZE} children")
     check_priority(request.priority)
-    check_settings(request.settings)
     try:
         check_max_concurrent(request.max_concurrent)
     except InvalidMaxConcurrent as exc:
         raise InvalidRequest("max_concurrent", str(exc)) from exc
+    children = []
     for i, child in enumerate(request.children):
         if child.priority is not None:
             check_priority(child.priority, f"children[{i}].priority")
         if child.settings is not None:
-            check_settings(child.settings)
+            child = replace(child, settings=check_settings(child.settings, aliases))
+        children.append(child)
     return replace(
         request,
+        settings=check_settings(request.settings, aliases),
+        children=tuple(children),
         max_runtime_s=check_max_runtime(request.max_runtime_s),
         workspace=resolved_workspace(request.workspace),
     )

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -96,11 +96,12 @@ class TaskService:
         admission: Callable[[], None] | None = None,
         warm_threads: WarmThreadKeeper | None = None,
         shared: SharedAppServer | None = None,
+        model_aliases: Mapping[str, str] | None = None,
     ) -> None:
         """``admission()`` raises HomeUnavailable while new work must be refused;
         queued tasks wait meanwhile. ``warm_threads`` keeps threads loaded after their turn
         (without it, each is released as its turn ends). ``shared`` is the app-server people
-        can attach to (None: attaching is refused)."""
+        can attach to (None: attaching is refused). ``model_aliases``: [codex.models]."""
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         self._store = store
@@ -137,7 +138,9 @@ class TaskService:
             clock=clock,
             warm=self.warm_threads,
         )
-        self._submissions = Submissions(store, workspaces, self._writer, ids=ids, clock=clock)
+        self._submissions = Submissions(
+            store, workspaces, self._writer, ids=ids, clock=clock, model_aliases=model_aliases
+        )
         self._recovery = Recovery(
             store, self._writer, self._approvals, auto_resume=auto_resume, clock=clock
         )

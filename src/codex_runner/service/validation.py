@@ -11,9 +11,10 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
+from codex_runner.domain.model_names import MODEL_NAME_MAX, resolve_model
 from codex_runner.domain.task import (
     REASONING_EFFORTS,
     InvalidWorkspaceRequest,
@@ -31,7 +32,6 @@ from codex_runner.workspace.protocol import (
 
 PRIORITY_MIN, PRIORITY_MAX = -1000, 1000
 MAX_RUNTIME_LIMIT_S = 7 * 24 * 3600.0  # a week
-MODEL_NAME_MAX = 200
 
 
 def workspace_request(repo: str | None, base_ref: str | None, cwd: str | None) -> WorkspaceRequest:
@@ -162,12 +162,16 @@ def check_effort(value: object) -> str | None:
     return value
 
 
-def check_settings(settings: RuntimeSettings) -> RuntimeSettings:
+def check_settings(
+    settings: RuntimeSettings, aliases: Mapping[str, str] | None = None
+) -> RuntimeSettings:
     """The Codex settings a task asks for (model and effort; sandbox and approval policy are
-    typed by their callers)."""
+    typed by their callers), with a model alias (``[codex.models]``) replaced by the model
+    it stands for: the task stores, and Codex is told, the real name."""
     check_model(settings.model)
     check_effort(settings.effort)
-    return settings
+    model = resolve_model(settings.model, aliases or {})
+    return settings if model == settings.model else replace(settings, model=model)
 
 
 def check_images(images: Sequence[str]) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""``[codex.exec] extra_args``: checked when the config loads, reaching every codex exec."""
+"""`[codex.exec] extra_args` (checked at load, reaching every codex exec) and `[codex.models]`."""
 
 from __future__ import annotations
 
@@ -68,3 +68,28 @@ def test_a_refused_flag_fails_the_load_naming_the_key_and_the_flag(
 def test_an_unknown_exec_key_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"unknown key 'codex\.exec\.args'"):
         load_config(_home(tmp_path, '[codex.exec]\nargs = ["--oss"]\n'))
+
+
+def test_model_aliases_load_and_the_default_model_may_be_one(tmp_path: Path) -> None:
+    home = _home(tmp_path, '[codex]\nmodel = "fast"\n[codex.models]\nfast = "gpt-5-codex-mini"\n')
+    settings = load_config(home).codex
+    assert settings.models == {"fast": "gpt-5-codex-mini"}
+    assert settings.model == "gpt-5-codex-mini"
+
+
+def test_a_model_flag_naming_an_alias_is_resolved_too(tmp_path: Path) -> None:
+    home = _home(tmp_path, '[codex.models]\nfast = "gpt-5-codex-mini"\n')
+    assert load_config(home, overrides={"model": "fast"}).codex.model == "gpt-5-codex-mini"
+
+
+@pytest.mark.parametrize(
+    ("models", "named"),
+    [
+        ('fast = "mini"\nquick = "fast"\n', "names another alias"),
+        ('fast = ""\n', "a model name"),
+        ("fast = 5\n", "codex.models.fast"),
+    ],
+)
+def test_a_bad_alias_map_fails_the_load(tmp_path: Path, models: str, named: str) -> None:
+    with pytest.raises(ConfigError, match=named):
+        load_config(_home(tmp_path, f"[codex.models]\n{models}"))

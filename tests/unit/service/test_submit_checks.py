@@ -238,3 +238,45 @@ def test_a_workspace_request_of_the_wrong_shape_is_refused_naming_the_field(
 def test_a_repository_workspace_request_defaults_to_head() -> None:
     assert workspace_request("/r", None, None) == WorkspaceRequest.git("/r", "HEAD")
     assert workspace_request(None, None, "/w") == WorkspaceRequest.directory("/w")
+
+
+def make_with_aliases(aliases: dict[str, str]) -> TaskService:
+    return TaskService(
+        InMemoryStore(),
+        ScriptedRuntime(lambda _: complete),
+        DirectoryWorkspaces(),
+        EventBus(),
+        max_concurrent=1,
+        approval_timeout_s=5.0,
+        model_aliases=aliases,
+    )
+
+
+async def test_a_model_alias_is_stored_as_the_model_it_stands_for(tmp_path: Path) -> None:
+    service = make_with_aliases({"fast": "gpt-5-codex-mini"})
+    workspace = WorkspaceRequest.directory(str(tmp_path))
+    aliased = await service.submit("go", workspace, settings=RuntimeSettings(model="fast"))
+    named = await service.submit("go", workspace, settings=RuntimeSettings(model="gpt-5-codex"))
+    assert aliased.settings.model == "gpt-5-codex-mini"
+    assert named.settings.model == "gpt-5-codex"
+    # Without the map, "fast" is a model name like any other.
+    plain = await make_with_aliases({}).submit("go", workspace, settings=RuntimeSettings("fast"))
+    assert plain.settings.model == "fast"
+
+
+async def test_a_graph_resolves_its_own_and_its_childrens_model_aliases(tmp_path: Path) -> None:
+    service = make_with_aliases({"fast": "gpt-5-codex-mini", "deep": "gpt-5-codex"})
+    request = GraphRequest(
+        WorkspaceRequest.directory(str(tmp_path)),
+        (
+            ChildRequest("a", "do a"),
+            ChildRequest("b", "do b", settings=RuntimeSettings(model="deep")),
+        ),
+        prompt="sum up",
+        settings=RuntimeSettings(model="fast"),
+    )
+    view, created = await service.submit_graph_or_find(request)
+    assert created
+    models = {child.key: child.settings.model for child in view.children}
+    assert models == {"a": "gpt-5-codex-mini", "b": "gpt-5-codex"}
+    assert view.parent.settings.model == "gpt-5-codex-mini"
