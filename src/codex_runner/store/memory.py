@@ -59,6 +59,7 @@ class InMemoryStore:
         self._graphs: dict[str, Graph] = {}
         self._threads: dict[str, ThreadRecord] = {}
         self._turns: dict[str, dict[int, Turn]] = {}
+        self._directory_threads: dict[str, str] = {}
 
     async def close(self) -> None:
         self._closed = True
@@ -353,6 +354,16 @@ class InMemoryStore:
         await self._enter()
         turns = self._turns.get(task_id, {})
         return [turns[n] for n in sorted(turns)]
+
+    # --- directories -----------------------------------------------------------------------
+
+    async def record_directory_thread(self, path: str, thread_id: str, at: datetime) -> None:
+        await self._enter()
+        self._directory_threads[path] = thread_id
+
+    async def directory_thread(self, path: str) -> str | None:
+        await self._enter()
+        return self._directory_threads.get(path)
 
 
 def _json_copy(data: dict[str, Any]) -> dict[str, Any]:

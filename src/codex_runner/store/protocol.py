@@ -218,3 +218,12 @@ class Store(Protocol):
 
     async def list_turns(self, task_id: str) -> list[Turn]:
         """The task's turns by number."""
+
+    # --- directories -----------------------------------------------------------------------
+
+    async def record_directory_thread(self, path: str, thread_id: str, at: datetime) -> None:
+        """Remember ``thread_id`` as the thread `run` last used in directory ``path``
+        (resolved), replacing the one before."""
+
+    async def directory_thread(self, path: str) -> str | None:
+        """The thread `run` last used in directory ``path``, None when it never ran there."""

@@ -64,7 +64,6 @@ from codex_runner.store.tables import (
     event_counters,
     graphs,
     tasks,
-    threads,
 )
 
 DEFAULT_FILENAME = "runner.sqlite"
@@ -414,24 +413,11 @@ class SqlStore:
         await self._write(work)
 
     async def find_task_by_thread(self, thread_id: str) -> Task | None:
-        query = (
-            select(tasks)
-            .join(threads, threads.c.task_id == tasks.c.id)
-            .where(threads.c.thread_id == thread_id)
-        )
-        found = await self._read_tasks(query)
+        found = await self._read_tasks(statements.TASK_BY_THREAD, {"match_thread_id": thread_id})
         return found[0] if found else None
 
     async def save_turn(self, turn: Turn) -> None:
-        row = rows.turn_to_row(turn)
-
-        def work(conn: Connection) -> None:
-            steps.require_task(conn, turn.task_id)
-            match = {"match_task_id": turn.task_id, "match_number": turn.number}
-            if conn.execute(statements.UPDATE_TURN, {**row, **match}).rowcount == 0:
-                conn.execute(statements.INSERT_TURN, [row])
-
-        await self._write(work)
+        await self._write(lambda conn: steps.save_turn(conn, turn))
 
     async def list_turns(self, task_id: str) -> list[Turn]:
         params = {"task_id": task_id}
@@ -439,6 +425,18 @@ class SqlStore:
             lambda conn: conn.execute(statements.TURNS_OF_TASK, params).mappings().all()
         )
         return [rows.turn_from_row(r) for r in found]
+
+    # --- directories -----------------------------------------------------------------------
+
+    async def record_directory_thread(self, path: str, thread_id: str, at: datetime) -> None:
+        await self._write(lambda conn: steps.record_directory_thread(conn, path, thread_id, at))
+
+    async def directory_thread(self, path: str) -> str | None:
+        params = {"match_path": path}
+        found: str | None = await self._read(
+            lambda conn: conn.scalar(statements.DIRECTORY_THREAD, params)
+        )
+        return found
 
 
 def _conforms(store: SqlStore) -> Store:

@@ -25,6 +25,7 @@ from codex_runner.domain.scheduling import BUSY_STATES, QUEUE_ORDER
 from codex_runner.domain.task import TaskState
 from codex_runner.store.tables import (
     approvals,
+    directory_threads,
     event_counters,
     events,
     graphs,
@@ -84,6 +85,18 @@ TURNS_OF_TASK = (
 )
 THREAD_OWNER = select(threads.c.task_id).where(threads.c.thread_id == bindparam("match_thread_id"))
 INSERT_THREAD = insert(threads)
+TASK_BY_THREAD = (
+    select(tasks)
+    .join(threads, threads.c.task_id == tasks.c.id)
+    .where(threads.c.thread_id == bindparam("match_thread_id"))
+)
+DIRECTORY_THREAD = select(directory_threads.c.thread_id).where(
+    directory_threads.c.path == bindparam("match_path")
+)
+UPDATE_DIRECTORY_THREAD = update(directory_threads).where(
+    directory_threads.c.path == bindparam("match_path")
+)
+INSERT_DIRECTORY_THREAD = insert(directory_threads)
 # Publishing by seq reads its batch back: building this per call cost more than running it.
 READ_EVENTS = (
     select(events.c.seq, events.c.type, events.c.at, events.c.data)

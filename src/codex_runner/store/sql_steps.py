@@ -15,7 +15,7 @@ from sqlalchemy import Connection, RowMapping, Select, insert, select
 from codex_runner.domain import approval as approvals_rules
 from codex_runner.domain import durable_event
 from codex_runner.domain.approval import Approval, ApprovalState
-from codex_runner.domain.conversation import ThreadRecord
+from codex_runner.domain.conversation import ThreadRecord, Turn
 from codex_runner.domain.durable_event import NewEvent
 from codex_runner.domain.task import Task, TaskState
 from codex_runner.store import rows
@@ -28,12 +28,16 @@ from codex_runner.store.errors import (
 )
 from codex_runner.store.sql_statements import (
     BUMP_EVENT_COUNTER,
+    INSERT_DIRECTORY_THREAD,
     INSERT_EVENTS,
     INSERT_THREAD,
+    INSERT_TURN,
     SET_EVENT_COUNTER,
     SETTLE_APPROVAL,
     TASK_STATE,
     THREAD_OWNER,
+    UPDATE_DIRECTORY_THREAD,
+    UPDATE_TURN,
 )
 from codex_runner.store.tables import (
     approvals,
@@ -67,6 +71,21 @@ def record_thread(conn: Connection, thread: ThreadRecord) -> None:
         conn.execute(INSERT_THREAD, [rows.thread_to_row(thread)])
     elif owner != thread.task_id:
         raise ThreadOwnedElsewhere(thread.thread_id, owner)
+
+
+def save_turn(conn: Connection, turn: Turn) -> None:
+    """Insert or replace turn ``(task_id, number)`` of a task that exists."""
+    require_task(conn, turn.task_id)
+    row = rows.turn_to_row(turn)
+    match = {"match_task_id": turn.task_id, "match_number": turn.number}
+    if conn.execute(UPDATE_TURN, {**row, **match}).rowcount == 0:
+        conn.execute(INSERT_TURN, [row])
+
+
+def record_directory_thread(conn: Connection, path: str, thread_id: str, at: datetime) -> None:
+    row = {"path": path, "thread_id": thread_id, "updated_at": at}
+    if conn.execute(UPDATE_DIRECTORY_THREAD, {**row, "match_path": path}).rowcount == 0:
+        conn.execute(INSERT_DIRECTORY_THREAD, [row])
 
 
 def existing_ids(conn: Connection, ids: Collection[str]) -> set[str]:

@@ -250,3 +250,13 @@ turns = Table(
     Column("final_message", Text()),
     PrimaryKeyConstraint("task_id", "number"),
 )
+
+# The thread `codex-runner run` last used in each directory (by resolved path), so that
+# `run --continue` resumes it; kept here rather than in a dot-file in the user's repo.
+directory_threads = Table(
+    "directory_threads",
+    metadata,
+    Column("path", Text(), primary_key=True),
+    Column("thread_id", String(CODEX_ID), nullable=False),
+    Column("updated_at", Timestamp(), nullable=False),
+)

@@ -781,6 +781,16 @@ async def test_turns_are_saved_replaced_and_listed_by_number(
         await store.save_turn(replace(first, task_id="t_missing"))
 
 
+async def test_the_last_thread_run_used_in_a_directory_is_kept_per_path(store: Store) -> None:
+    assert await store.directory_thread("/work/a") is None
+    await store.record_directory_thread("/work/a", "th_1", T0)
+    await store.record_directory_thread("/work/b", "th_2", T0)
+    await store.record_directory_thread("/work/a", "th_3", T0 + timedelta(minutes=1))
+    assert await store.directory_thread("/work/a") == "th_3"
+    assert await store.directory_thread("/work/b") == "th_2"
+    assert await store.directory_thread("/work/a/sub") is None
+
+
 # --- lifecycle --------------------------------------------------------------------------------
 
 
@@ -807,6 +817,7 @@ async def test_everything_survives_a_reopen(
     await store.create_graph(plan)
     await store.record_thread(ThreadRecord("th_1", task.id, T0))
     await store.save_turn(Turn(task.id, 1, "fix", T0))
+    await store.record_directory_thread("/work/a", "th_9", T0)
     before = await store.read_events(task.id)
 
     store = await harness.reopen(store)
@@ -817,6 +828,7 @@ async def test_everything_survives_a_reopen(
     assert await store.get_graph(plan.graph.id) == plan.graph
     assert await store.find_task_by_thread("th_1") == running
     assert await store.tasks_in_states(ACTIVE_STATES) == [running]
+    assert await store.directory_thread("/work/a") == "th_9"
     assert await store.append_events(task.id, [event(2)]) == [len(before) + 1]
 
 
