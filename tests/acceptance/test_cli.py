@@ -145,3 +145,53 @@ async def test_following_a_task_interrupted_from_elsewhere_exits_3_with_how_to_r
         f"task {task['id']} was interrupted (reason: interrupted by request); "
         f"resume it with: codex-runner task resume {task['id']}"
     ]
+
+
+def _relative(path: Path) -> str:
+    return os.path.relpath(path)
+
+
+def _names(path: Path) -> list[str]:
+    return sorted(p.name for p in path.iterdir())
+
+
+@pytest.mark.parametrize("runtime", ["app-server", "exec"])
+async def test_run_continue_resumes_the_last_thread_run_used_in_that_directory(
+    make_config: ConfigFactory, repo: Path, tmp_path: Path, model: MockModelServer, runtime: str
+) -> None:
+    config = make_config(runtime=runtime)
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    code, _, err = await _cli(
+        "run", "hello from the first run", "--cwd", str(repo), home=config.home
+    )
+    assert code == 0, err
+    # Another directory's run does not become this directory's thread.
+    code, _, err = await _cli("run", "hello next door", "--cwd", str(other), home=config.home)
+    assert code == 0, err
+    # A relative --cwd names the same directory once resolved.
+    code, _, err = await _cli(
+        "run",
+        "what did I say",
+        "--cwd",
+        _relative(repo),
+        "--continue",
+        "--json",
+        home=config.home,
+    )
+    assert code == 0, err
+    request = next(r for r in model.requests if r.last_user_text == "what did I say")
+    assert "hello from the first run" in request.user_texts
+    assert "hello next door" not in request.user_texts
+    # Nothing of the runner's is left in the user's directory.
+    assert _names(repo) == [".git", "README.md"]
+
+
+async def test_run_continue_where_nothing_ran_says_so(
+    make_config: ConfigFactory, repo: Path
+) -> None:
+    config = make_config()
+    code, out, err = await _cli("run", "hello", "--cwd", str(repo), "--continue", home=config.home)
+    assert code == 2
+    assert f"no earlier `run` in {repo}; run without --continue" in err
+    assert out == ""

@@ -18,7 +18,7 @@ from codex_runner.cli.main import error_console, fail
 from codex_runner.cli.render import LiveView, print_json_event
 from codex_runner.cli.status_line import StatusLine
 from codex_runner.codex.errors import CodexError
-from codex_runner.codex.runtime import ApprovalHandler
+from codex_runner.codex.runtime import ApprovalHandler, TurnResult
 from codex_runner.config import (
     ApprovalPolicy,
     ConfigError,
@@ -27,7 +27,9 @@ from codex_runner.config import (
     load_config,
 )
 from codex_runner.domain.events import ApprovalRequest, TurnStatus
-from codex_runner.service.single_turn import run_single_turn
+from codex_runner.service.single_turn import NoEarlierRun, continued_thread, run_single_turn
+from codex_runner.store.errors import StoreError
+from codex_runner.store.sql import DEFAULT_FILENAME, SqlStore
 
 # The choices are config's own types: typer lists them in --help and refuses others.
 Decision = Literal["accept", "decline"]
@@ -48,6 +50,14 @@ def run(
         ),
     ] = None,
     thread: Annotated[str | None, typer.Option(help="Resume this Codex thread id.")] = None,
+    continue_last: Annotated[
+        bool,
+        typer.Option(
+            "--continue",
+            help="Resume the thread the last `run` in this directory used.",
+            show_default=False,
+        ),
+    ] = False,
     no_deltas: Annotated[
         bool, typer.Option("--no-deltas", help=NO_DELTAS_HELP, show_default=False)
     ] = False,
@@ -69,22 +79,33 @@ def run(
         )
     except ConfigError as exc:
         raise fail(str(exc), exit_codes.USAGE) from None
+    if continue_last and thread is not None:
+        raise fail("--continue and --thread both name the thread; give one", exit_codes.USAGE)
     console = Console(highlight=False)
     live = None if json_output else LiveView(console, status=StatusLine(console))
     handler = approval_handler(approve, error_console())
-    try:
-        result = asyncio.run(
-            run_single_turn(
+    where = cwd.resolve()
+
+    async def in_store() -> TurnResult:
+        # The runner's store remembers each directory's last thread (for --continue).
+        async with await SqlStore.open(config.home / DEFAULT_FILENAME) as store:
+            last = await continued_thread(store, where) if continue_last else thread
+            return await run_single_turn(
                 config,
                 prompt,
-                cwd.resolve(),
+                where,
                 on_event=print_json_event if live is None else live,
                 approvals=handler if live is None else _asked_below(live, handler),
-                thread_id=thread,
+                thread_id=last,
                 on_delta=None if live is None or no_deltas else live.delta,
+                directories=store,
             )
-        )
-    except CodexError as exc:
+
+    try:
+        result = asyncio.run(in_store())
+    except NoEarlierRun as exc:
+        raise fail(str(exc), exit_codes.USAGE) from None
+    except (CodexError, StoreError) as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
         raise fail("interrupted", exit_codes.STOPPED_BY_USER) from None
@@ -94,7 +115,7 @@ def run(
     if result.status is TurnStatus.INTERRUPTED:
         raise fail(
             f"turn interrupted; continue the thread with: codex-runner run PROMPT --cwd "
-            f"{cwd} --thread {result.thread_id}",
+            f"{cwd} --continue (or --thread {result.thread_id})",
             exit_codes.INTERRUPTED,
         )
     if not result.ok:
