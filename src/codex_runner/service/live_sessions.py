@@ -290,9 +290,9 @@ class LiveSessions:
 
     async def close_all(self) -> None:
         """Stop following (shutdown): the turns themselves end with the runtime."""
-        for follower in list(self._followers):
+        followers = list(self._followers)
+        for follower in followers:
             follower.cancel()
-        for follower in list(self._followers):
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(follower, 5.0)
+        if followers:
+            await asyncio.wait(followers, timeout=5.0)
         self._attachments.clear()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -76,4 +77,4 @@ async def start_linked(
 
     yield start
     for daemon in started:
-        daemon.stop()
+        await asyncio.to_thread(daemon.stop)  # the fake chat server shares this loop

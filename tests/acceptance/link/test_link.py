@@ -201,7 +201,7 @@ async def test_a_restart_resends_nothing_the_server_acknowledged(
     )
     last = max(_notified_seqs(chat))
     chat.join_reply = lambda topic, payload: ("ok", {"lastSeq": last})
-    daemon.stop()
+    await asyncio.to_thread(daemon.stop)  # the fake chat server shares this loop
     before = len(_numbered(chat))
     await daemon.start()
     await chat.wait_for("instance_started", lambda f: f.connection == 2)
@@ -227,7 +227,7 @@ async def test_a_rejected_token_stops_the_link_and_no_file_holds_the_token(
             await asyncio.sleep(0.1)  # the daemon's state, over HTTP
     assert "token" in link["last_error"] and "not-the-token" not in link["last_error"]
     assert chat.rejected >= 1 and chat.connections == 0
-    daemon.stop()
+    await asyncio.to_thread(daemon.stop)  # the fake chat server shares this loop
     for path in daemon.home.rglob("*"):
         if path.is_file():
             data = path.read_bytes()

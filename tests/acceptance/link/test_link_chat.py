@@ -239,7 +239,7 @@ async def test_a_restart_resends_only_what_the_server_did_not_confirm(
     )
     async with daemon.client() as client:
         await wait_state(client, first.payload["taskId"], TERMINAL)
-    daemon.stop()
+    await asyncio.to_thread(daemon.stop)  # the fake chat server shares this loop
     del chat.replies["chat_reply"]
     await daemon.start()
     await chat.wait_connected(2, timeout=WAIT_S)

@@ -108,7 +108,7 @@ async def test_link_uses_a_running_daemon_and_leaves_it_running(
             assert (await client.get("/v1/link")).status_code == 404  # the link ended
             assert (await client.get("/readyz")).status_code == 200
     finally:
-        daemon.stop()
+        await asyncio.to_thread(daemon.stop)  # the fake chat server shares this loop
 
 
 async def test_a_refused_token_ends_link_with_an_error(
@@ -155,4 +155,4 @@ async def test_link_tui_opens_codex_on_the_shared_app_server(
     finally:
         with contextlib.suppress(subprocess.CalledProcessError):  # it ended with the command
             tmux.run("kill-server")
-        daemon.stop()
+        await asyncio.to_thread(daemon.stop)  # the fake chat server shares this loop

@@ -15,7 +15,6 @@ link instead (it would be refused again).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import socket
@@ -157,9 +156,9 @@ class ChatLink:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, 10)
+        # asyncio.wait: a cancelled child's CancelledError must not be taken for our own.
+        if self._tasks:
+            await asyncio.wait(self._tasks, timeout=10)
         self._tasks = []
         if self._chat is not None:
             await self._chat.stop(10)
@@ -268,9 +267,9 @@ class ChatLink:
                 self._sock = None
                 for part in parts:
                     part.cancel()
-                for part in parts:
-                    with contextlib.suppress(asyncio.CancelledError, Exception):
-                        await part
+                # Not `await part` under suppress(CancelledError): that would swallow the
+                # cancellation of this task (a stopping link) along with the parts'.
+                await asyncio.wait(parts, timeout=10)
 
     async def _threads_here(self) -> list[dict[str, Any]]:
         try:

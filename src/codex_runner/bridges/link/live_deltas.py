@@ -6,7 +6,6 @@ reconnect; the completed item, a numbered notification, is the record."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -60,9 +59,8 @@ class LiveDeltas:
         self._followers.clear()
         for follower in followers:
             follower.cancel()
-        for follower in followers:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(follower, 5)
+        if followers:
+            await asyncio.wait(followers, timeout=5)
 
     async def _forward(self, task_id: str) -> None:
         subscription = self._bus.subscribe_deltas(task_id)
