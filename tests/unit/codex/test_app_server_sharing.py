@@ -32,38 +32,42 @@ def _approval_params(thread: str, turn: str) -> dict[str, Any]:
     }
 
 
+class Human:
+    """A person who never decides here: the approval ends when another client answers."""
+
+    def __init__(self) -> None:
+        self.asked = asyncio.Event()
+        self.times_asked = 0
+        self.elsewhere = asyncio.Event()
+        self.told: list[str] = []
+
+    async def __call__(self, request: ApprovalRequest) -> str:
+        self.times_asked += 1
+        self.asked.set()
+        await self.elsewhere.wait()
+        return ANSWERED_ELSEWHERE
+
+    def answered_elsewhere(self, request: ApprovalRequest) -> None:
+        self.told.append(request.command or "")
+        self.elsewhere.set()
+
+
 async def test_an_approval_answered_by_another_client_is_never_answered_again(
     tmp_path: Path,
 ) -> None:
     harness = Harness()
-    told: list[str] = []
-
-    class Human:
-        def __init__(self) -> None:
-            self.elsewhere = asyncio.Event()
-
-        async def __call__(self, request: ApprovalRequest) -> str:
-            await self.elsewhere.wait()
-            return ANSWERED_ELSEWHERE
-
-        def answered_elsewhere(self, request: ApprovalRequest) -> None:
-            told.append(request.command or "")
-            self.elsewhere.set()
-
+    human = Human()
     runtime, peer = await _runtime(tmp_path, harness)
     await _open_thread(runtime, peer)
-    start = asyncio.create_task(runtime.start_turn("th1", "go", approvals=Human()))
+    start = asyncio.create_task(runtime.start_turn("th1", "go", approvals=human))
     req = await peer.expect_request("turn/start")
     peer.reply(req, {"turn": {"id": "tu1"}})
     turn = await start
     peer.server_request(0, APPROVAL, _approval_params("th1", "tu1"))
-    await asyncio.sleep(0.05)
+    await asyncio.wait_for(human.asked.wait(), 5)  # the request is parked with the human
     peer.notify("serverRequest/resolved", {"threadId": "th1", "requestId": 0})
-    for _ in range(100):
-        if told:
-            break
-        await asyncio.sleep(0.01)
-    assert told == ["touch f"]
+    await asyncio.wait_for(human.elsewhere.wait(), 5)
+    assert human.told == ["touch f"]
     peer.notify("turn/completed", {"threadId": "th1", "turn": {"id": "tu1", "status": "completed"}})
     assert (await turn.wait(5)).ok
     resolved = [e for e in turn.recorder._events if e.kind is EventKind.APPROVAL_RESOLVED]
@@ -81,23 +85,10 @@ async def test_an_answer_elsewhere_that_arrives_with_the_request_is_not_missed(
     tmp_path: Path,
 ) -> None:
     harness = Harness()
-    asked: list[str] = []
-
-    class Human:
-        def __init__(self) -> None:
-            self.elsewhere = asyncio.Event()
-
-        async def __call__(self, request: ApprovalRequest) -> str:
-            asked.append(request.id)
-            await self.elsewhere.wait()
-            return ANSWERED_ELSEWHERE
-
-        def answered_elsewhere(self, request: ApprovalRequest) -> None:
-            self.elsewhere.set()
-
+    human = Human()
     runtime, peer = await _runtime(tmp_path, harness)
     await _open_thread(runtime, peer)
-    start = asyncio.create_task(runtime.start_turn("th1", "go", approvals=Human()))
+    start = asyncio.create_task(runtime.start_turn("th1", "go", approvals=human))
     req = await peer.expect_request("turn/start")
     peer.reply(req, {"turn": {"id": "tu1"}})
     turn = await start
@@ -111,7 +102,8 @@ async def test_an_answer_elsewhere_that_arrives_with_the_request_is_not_missed(
     peer.notify("turn/completed", {"threadId": "th1", "turn": {"id": "tu1", "status": "completed"}})
     assert (await turn.wait(5)).ok
     decisions = [e.decision for e in turn.recorder._events if e.kind is EventKind.APPROVAL_RESOLVED]
-    assert len(asked) == 1 and decisions == [ANSWERED_ELSEWHERE]
+    assert human.times_asked == 1 and human.told == ["touch f"]
+    assert decisions == [ANSWERED_ELSEWHERE]
     await runtime.close()
 
 
