@@ -8,11 +8,12 @@ from typing import Annotated
 from pydantic import Field
 from starlette.responses import StreamingResponse
 
+from codex_runner.api.inputs import EventPageLimit, EventsAfter, LastEventId
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.http.errors import ERROR_RESPONSES
-from codex_runner.http.routing import Header, Router
+from codex_runner.http.routing import Router
 from codex_runner.http.sse import EventStreams
-from codex_runner.http.wire import INT64_MAX, EventList, EventOut
+from codex_runner.http.wire import EventList
 from codex_runner.service.tasks import TaskService
 
 
@@ -22,14 +23,11 @@ def event_routes(service: TaskService, streams: EventStreams) -> Router:
     @router.get("/{task_id}/events")
     async def list_events(
         task_id: str,
-        after: Annotated[
-            int, Field(ge=0, le=INT64_MAX, description="Events with a larger seq.")
-        ] = 0,
-        limit: Annotated[int, Field(ge=1, le=1000)] = 1000,
+        after: EventsAfter = 0,
+        limit: EventPageLimit = 1000,
     ) -> EventList:
         events = await service.read_events(task_id, after_seq=after, limit=limit)
-        last = events[-1].seq if events else after
-        return EventList(events=[EventOut.of(e) for e in events], last_seq=last)
+        return EventList.page(events, after)
 
     @router.get(
         "/{task_id}/events/stream",
@@ -37,7 +35,7 @@ def event_routes(service: TaskService, streams: EventStreams) -> Router:
     )
     async def stream_events(
         task_id: str,
-        after: Annotated[int, Field(ge=0, le=INT64_MAX, description="Start after this seq.")] = 0,
+        after: EventsAfter = 0,
         until_terminal: Annotated[
             bool, Field(description="End after the event that settles the task.")
         ] = False,
@@ -48,11 +46,7 @@ def event_routes(service: TaskService, streams: EventStreams) -> Router:
                 "the durable events."
             ),
         ] = False,
-        last_event_id: Annotated[
-            int | None,
-            Header("Last-Event-ID"),
-            Field(ge=0, le=INT64_MAX, description="Overrides after."),
-        ] = None,
+        last_event_id: LastEventId = None,
     ) -> StreamingResponse:
         """Stored events after ``after`` (or ``Last-Event-ID``), then live ones, no gap."""
         await service.get(task_id)  # 404 before the stream starts

@@ -3,20 +3,15 @@ its own event stream (what its children and parent did, numbered among themselve
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from pydantic import Field
 from starlette.responses import Response, StreamingResponse
 
-from codex_runner.api.inputs import settings_of
+from codex_runner.api.inputs import EventPageLimit, EventsAfter, LastEventId, settings_of
 from codex_runner.http.errors import ERROR_RESPONSES
-from codex_runner.http.routing import Header, Router, model_response
+from codex_runner.http.routing import Router, model_response
 from codex_runner.http.sse import EventStreams
 from codex_runner.http.wire import (
-    INT64_MAX,
     ChildCreate,
     EventList,
-    EventOut,
     GraphCreate,
     GraphOut,
     TaskOut,
@@ -60,18 +55,15 @@ def graph_routes(service: TaskService, streams: EventStreams) -> Router:
     @router.get("/{graph_id}/events")
     async def list_graph_events(
         graph_id: str,
-        after: Annotated[
-            int, Field(ge=0, le=INT64_MAX, description="Events with a larger seq.")
-        ] = 0,
-        limit: Annotated[int, Field(ge=1, le=1000)] = 1000,
+        after: EventsAfter = 0,
+        limit: EventPageLimit = 1000,
     ) -> EventList:
         """The graph's own events (graph.created, graph.child_started ...), numbered 1, 2,
         3 ... among themselves; each names the parent as task_id and its place in the
         parent's history as data.parent_seq."""
         graph = await service.graph_feed.graph(graph_id)
         events = await service.graph_feed.read(graph, after, limit)
-        last = events[-1].seq if events else after
-        return EventList(events=[EventOut.of(e) for e in events], last_seq=last)
+        return EventList.page(events, after)
 
     @router.get(
         "/{graph_id}/events/stream",
@@ -79,12 +71,8 @@ def graph_routes(service: TaskService, streams: EventStreams) -> Router:
     )
     async def stream_graph_events(
         graph_id: str,
-        after: Annotated[int, Field(ge=0, le=INT64_MAX, description="Start after this seq.")] = 0,
-        last_event_id: Annotated[
-            int | None,
-            Header("Last-Event-ID"),
-            Field(ge=0, le=INT64_MAX, description="Overrides after."),
-        ] = None,
+        after: EventsAfter = 0,
+        last_event_id: LastEventId = None,
     ) -> StreamingResponse:
         """The graph's stored events after ``after`` (or ``Last-Event-ID``), then live ones,
         no gap, in the graph's own numbering."""

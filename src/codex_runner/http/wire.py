@@ -13,7 +13,7 @@ command that reads them loads no web framework. The request checks are the servi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -271,6 +271,12 @@ class EventOut(BaseModel):
 class EventList(BaseModel):
     events: list[EventOut]
     last_seq: int = Field(description="Pass as ?after= to read the next page.")
+
+    @classmethod
+    def page(cls, events: Sequence[TaskEvent], after: int) -> EventList:
+        """A page read after ``after``; an empty one keeps ``after`` as its last seq."""
+        last = events[-1].seq if events else after
+        return cls(events=[EventOut.of(e) for e in events], last_seq=last)
 
 
 class FileChangeOut(BaseModel):

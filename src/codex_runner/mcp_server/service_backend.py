@@ -124,8 +124,7 @@ class ServiceBackend:
 
     async def get_task_events(self, task_id: str, after: int, limit: int) -> EventList:
         events = await _answer(self._service.read_events(task_id, after_seq=after, limit=limit))
-        last = events[-1].seq if events else after
-        return EventList(events=[EventOut.of(e) for e in events], last_seq=last)
+        return EventList.page(events, after)
 
     async def follow_events(self, task_id: str, after: int) -> AsyncGenerator[EventOut, None]:
         await self.get_task(task_id)  # an unknown task is an error, not a silent wait
