@@ -43,6 +43,7 @@ class Turn:
     usage: TokenUsage = field(default_factory=TokenUsage)
     error: str | None = None
     final_message: str | None = None  # Codex's last agent message of this turn
+    result_json: str | None = None  # the validated JSON of a turn with an output schema
 
     def __post_init__(self) -> None:
         if self.number < 1:

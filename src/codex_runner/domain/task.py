@@ -8,12 +8,14 @@ branch) are set with :func:`dataclasses.replace` by the service as Codex reports
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 
 from codex_runner.domain.events import TokenUsage
+from codex_runner.domain.task_options import SessionOptions, TurnOverrides
 
 DEFAULT_MAX_RUNTIME_S = 5 * 60 * 60.0  # five hours
 # The reasoning efforts the pinned Codex knows (its ReasoningEffort values).
@@ -166,6 +168,14 @@ class Task:
     idempotency_fingerprint: str | None = None
     # When gc removed the task's worktree (its diff is gone with it).
     workspace_collected_at: datetime | None = None
+    # Codex session options, fixed for the task's life (instructions, personality, tier...).
+    session: SessionOptions = field(default_factory=SessionOptions)
+    purpose: str | None = None  # a short label callers find tasks by
+    metadata: Mapping[str, str] = field(default_factory=dict)  # the caller's own keys
+    # Overrides for the next turn only (set with its input; cleared when the turn starts).
+    next_turn: TurnOverrides = field(default_factory=TurnOverrides)
+    # The validated JSON (as text) of the latest turn that had an output schema.
+    result_json: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.state, TaskState):  # accept "queued" from JSON or a test

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -180,6 +180,8 @@ class InMemoryStore:
         *,
         states: Collection[TaskState] | None = None,
         graph_id: str | None = None,
+        purpose: str | None = None,
+        metadata: Mapping[str, str] | None = None,
         limit: int = DEFAULT_PAGE,
         offset: int = 0,
     ) -> list[Task]:
@@ -190,6 +192,8 @@ class InMemoryStore:
             for t in self._tasks.values()
             if (wanted is None or t.state in wanted)
             and (graph_id is None or t.graph_id == graph_id)
+            and (purpose is None or t.purpose == purpose)
+            and all(t.metadata.get(k) == v for k, v in (metadata or {}).items())
         ]
         tasks.sort(key=lambda t: (t.created_at, t.id), reverse=True)
         return tasks[offset : offset + limit]

@@ -24,7 +24,7 @@ Rules every implementation keeps:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -125,10 +125,13 @@ class Store(Protocol):
         *,
         states: Collection[TaskState] | None = None,
         graph_id: str | None = None,
+        purpose: str | None = None,
+        metadata: Mapping[str, str] | None = None,
         limit: int = DEFAULT_PAGE,
         offset: int = 0,
     ) -> list[Task]:
-        """Tasks newest first (created_at, then id, descending), optionally filtered."""
+        """Tasks newest first (created_at, then id, descending), optionally filtered (every
+        ``metadata`` key must hold its value)."""
 
     async def tasks_in_states(self, states: Collection[TaskState]) -> list[Task]:
         """Every task in ``states``, oldest first; for startup reconciliation."""

@@ -11,6 +11,7 @@ from codex_runner.domain.conversation import ThreadRecord, Turn, TurnState
 from codex_runner.domain.events import ApprovalKind, FileChange, TokenUsage
 from codex_runner.domain.graph import Graph
 from codex_runner.domain.task import RuntimeSettings, Task, TaskState, WorkspaceRequest
+from codex_runner.domain.task_options import SessionOptions, TurnOverrides
 from codex_runner.store.protocol import TASK_IDENTITY_FIELDS
 
 Row = Mapping[Any, Any]  # a RowMapping (column name -> value)
@@ -71,6 +72,11 @@ def task_to_row(task: Task) -> dict[str, Any]:
         "runs_codex": task.runs_codex,
         "idempotency_fingerprint": task.idempotency_fingerprint,
         "workspace_collected_at": task.workspace_collected_at,
+        "session_options": task.session.to_json(),
+        "purpose": task.purpose,
+        "meta": dict(task.metadata),
+        "next_turn": task.next_turn.to_json(),
+        "result_json": task.result_json,
     }
 
 
@@ -118,6 +124,11 @@ TASK_COLUMNS = (
     "runs_codex",
     "idempotency_fingerprint",
     "workspace_collected_at",
+    "session_options",
+    "purpose",
+    "meta",
+    "next_turn",
+    "result_json",
 )
 
 
@@ -161,6 +172,11 @@ def task_from_row(row: Sequence[Any]) -> Task:
         runs_codex,
         idempotency_fingerprint,
         workspace_collected_at,
+        session_options,
+        purpose,
+        meta,
+        next_turn,
+        result_json,
     ) = row
     return Task(
         id=id_,
@@ -193,6 +209,11 @@ def task_from_row(row: Sequence[Any]) -> Task:
         runs_codex=bool(runs_codex),
         idempotency_fingerprint=idempotency_fingerprint,
         workspace_collected_at=workspace_collected_at,
+        session=SessionOptions.from_json(session_options),
+        purpose=purpose,
+        metadata=meta or {},
+        next_turn=TurnOverrides.from_json(next_turn),
+        result_json=result_json,
     )
 
 
@@ -280,6 +301,7 @@ def turn_to_row(turn: Turn) -> dict[str, Any]:
         **_usage_columns(turn.usage),
         "error": turn.error,
         "final_message": turn.final_message,
+        "result_json": turn.result_json,
     }
 
 
@@ -296,4 +318,5 @@ def turn_from_row(row: Row) -> Turn:
         usage=_usage(row),
         error=row["error"],
         final_message=row["final_message"],
+        result_json=row["result_json"],
     )

@@ -21,14 +21,24 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, RowMapping, Select, func, insert, select
+from sqlalchemy import (
+    JSON,
+    Connection,
+    Engine,
+    RowMapping,
+    Select,
+    func,
+    insert,
+    select,
+    type_coerce,
+)
 
 from codex_runner.domain import approval as approvals_rules
 from codex_runner.domain import durable_event
@@ -280,6 +290,8 @@ class SqlStore:
         *,
         states: Collection[TaskState] | None = None,
         graph_id: str | None = None,
+        purpose: str | None = None,
+        metadata: Mapping[str, str] | None = None,
         limit: int = DEFAULT_PAGE,
         offset: int = 0,
     ) -> list[Task]:
@@ -288,6 +300,11 @@ class SqlStore:
             query = query.where(tasks.c.state.in_([s.value for s in states]))
         if graph_id is not None:
             query = query.where(tasks.c.graph_id == graph_id)
+        if purpose is not None:
+            query = query.where(tasks.c.purpose == purpose)
+        for key, value in (metadata or {}).items():
+            # JSON path look-up on both databases (json_extract on SQLite, ->> on PostgreSQL).
+            query = query.where(type_coerce(tasks.c.meta, JSON)[key].as_string() == value)
         query = query.order_by(tasks.c.created_at.desc(), tasks.c.id.desc())
         return await self._read_tasks(query.limit(limit).offset(offset))
 

@@ -9,8 +9,9 @@ Change the schema only together with a new migration in ``migrations/versions``.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -72,6 +73,19 @@ class IdList(TypeDecorator[tuple[str, ...]]):
         if not value or value == "[]":
             return ()
         return tuple(json.loads(value))
+
+
+class JsonText(TypeDecorator[dict[str, Any]]):
+    """A JSON object in TEXT; an empty one is stored as NULL (most tasks set nothing)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Mapping[str, Any] | None, dialect: Dialect) -> str | None:
+        return json.dumps(dict(value), separators=(",", ":")) if value else None
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> dict[str, Any]:
+        return json.loads(value) if value else {}
 
 
 # A BIGINT key that is still SQLite's rowid (only INTEGER PRIMARY KEY is).
@@ -138,6 +152,11 @@ tasks = Table(
     Column("runs_codex", Boolean(), nullable=False),
     Column("idempotency_fingerprint", String(64)),
     Column("workspace_collected_at", Timestamp()),
+    Column("session_options", JsonText()),
+    Column("purpose", String(64)),
+    Column("meta", JsonText()),
+    Column("next_turn", JsonText()),
+    Column("result_json", Text()),
 )
 # The scheduler's queue: equality on state, then exactly the ORDER BY of next_queued.
 Index(
@@ -163,6 +182,7 @@ Index(
     postgresql_where=_QUEUED_IN_A_GRAPH,
 )
 Index("ix_tasks_parent_id", tasks.c.parent_id)
+Index("ix_tasks_purpose", tasks.c.purpose, tasks.c.created_at)
 Index("uq_tasks_idempotency_key", tasks.c.idempotency_key, unique=True)
 
 # Edges of depends_on, so readiness is one query (tasks.depends_on keeps the order).
@@ -248,6 +268,7 @@ turns = Table(
     Column("total_tokens", BigInteger(), nullable=False),
     Column("error", Text()),
     Column("final_message", Text()),
+    Column("result_json", Text()),
     PrimaryKeyConstraint("task_id", "number"),
 )
 

@@ -239,7 +239,9 @@ async def test_tasks_from_schema_0002_keep_working_after_the_upgrade(db_path: Pa
         config.attributes["connection"] = conn
         command.upgrade(config, "0002")
         row = rows.task_to_row(new_task())
-        for added in ("idempotency_fingerprint", "workspace_collected_at"):
+        added_later = ("idempotency_fingerprint", "workspace_collected_at")
+        added_later += ("session_options", "purpose", "meta", "next_turn", "result_json")
+        for added in added_later:
             row.pop(added)
         conn.execute(tables.tasks.insert().values(**row))
     engine.dispose()
@@ -247,3 +249,4 @@ async def test_tasks_from_schema_0002_keep_working_after_the_upgrade(db_path: Pa
         found = await store.get_task("t_0001")
     assert found is not None
     assert found.idempotency_fingerprint is None and found.workspace_collected_at is None
+    assert found.session.to_json() == {} and found.metadata == {} and found.purpose is None

@@ -32,6 +32,7 @@ from codex_runner.domain.task import (
     TaskState,
     WorkspaceRequest,
 )
+from codex_runner.domain.task_options import SessionOptions, TurnOverrides
 from codex_runner.domain.transitions import Action
 from codex_runner.store import (
     ApprovalAlreadyExists,
@@ -152,6 +153,17 @@ async def test_a_created_task_reads_back_equal_with_task_created_as_event_one(
         runs_codex=False,
         started_at=T0,
         finished_at=T0 + timedelta(microseconds=7),
+        session=SessionOptions(
+            developer_instructions="be brief",
+            personality="pragmatic",
+            config={"features.web_search": True, "model_verbosity": "low"},
+            ephemeral=True,
+            runtime="exec",
+        ),
+        purpose="review",
+        metadata={"ticket": "ENG-1", "pr.number": "42"},
+        next_turn=TurnOverrides(effort="high", cwd="src", output_schema={"type": "object"}),
+        result_json='{"ok":true}',
     )
     await store.create_task(task)
     assert await store.get_task(task.id) == task
@@ -415,6 +427,20 @@ async def test_list_filter_order_and_pages(store: Store, make_task: Callable[...
     assert counts == {**dict.fromkeys(TaskState, 0), S.QUEUED: 3, S.RUNNING: 3, S.FAILED: 3}
     wanted = [made[0].id, made[1].id, "t_missing"]
     assert await store.states_of(wanted) == {made[0].id: S.QUEUED, made[1].id: S.RUNNING}
+
+
+async def test_list_filters_by_purpose_and_every_metadata_key(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    a = await put(store, make_task(purpose="review", metadata={"team": "core", "pr": "1"}))
+    b = await put(store, make_task(purpose="review", metadata={"team": "web", "pr": "2"}))
+    c = await put(store, make_task(metadata={"team": "core", "odd key.x": 'it\'s "q"'}))
+    assert await store.list_tasks(purpose="review") == [b, a]
+    assert await store.list_tasks(metadata={"team": "core"}) == [c, a]
+    assert await store.list_tasks(purpose="review", metadata={"team": "core", "pr": "1"}) == [a]
+    assert await store.list_tasks(metadata={"team": "core", "pr": "2"}) == []
+    assert await store.list_tasks(metadata={"odd key.x": 'it\'s "q"'}) == [c]
+    assert await store.list_tasks(purpose="other") == []
 
 
 async def test_next_queued_is_priority_then_fifo_and_only_ready_tasks(
