@@ -21,7 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from codex_runner.codex.app_server_routing import TurnRoutes
-from codex_runner.codex.app_server_threads import ThreadState, resume_on, thread_params
+from codex_runner.codex.app_server_threads import (
+    ThreadState,
+    opened_with,
+    resume_on,
+    thread_params,
+    turn_params,
+)
 from codex_runner.codex.app_server_turn import AppServerTurn, wire_inputs
 from codex_runner.codex.approval_policies import decline_all
 from codex_runner.codex.connection import AppServerConnection, Launcher, default_launcher
@@ -43,6 +49,7 @@ from codex_runner.codex.runtime import (
     ThreadHandle,
     ThreadOptions,
     TurnInput,
+    TurnOptions,
     as_inputs,
 )
 from codex_runner.codex.transport import Transport
@@ -306,6 +313,7 @@ class AppServerRuntime:
             options,
             self._generation,
             notice=CodexEvent(EventKind.THREAD_STARTED, thread_id=thread_id),
+            opened_with=opened_with(result),
         )
         return ThreadHandle(thread_id)
 
@@ -339,11 +347,13 @@ class AppServerRuntime:
 
     async def _resume(self, thread_id: str, options: ThreadOptions) -> None:
         conn = await self._ready_connection()
-        await resume_on(conn, thread_id, thread_params(self.settings, options))
+        params = thread_params(self.settings, options, starting=False)
+        result = await resume_on(conn, thread_id, params)
         self._threads[thread_id] = ThreadState(
             options,
             self._generation,
             notice=CodexEvent(EventKind.THREAD_RESUMED, thread_id=thread_id),
+            opened_with=opened_with(result),
         )
 
     async def release_thread(self, thread_id: str) -> None:
@@ -373,8 +383,10 @@ class AppServerRuntime:
         prompt: str | Sequence[TurnInput],
         *,
         approvals: ApprovalHandler | None = None,
+        options: TurnOptions | None = None,
     ) -> AppServerTurn:
-        """Start a turn; its approval requests go to ``approvals`` (else the runtime's)."""
+        """Start a turn; its approval requests go to ``approvals`` (else the runtime's);
+        ``options`` hold for this turn only."""
         state = self._threads.get(thread_id)
         if state is None:
             raise CodexError(
@@ -404,8 +416,7 @@ class AppServerRuntime:
             turn.recorder.emit(state.notice)
             state.notice = None
         params: dict[str, Any] = {"threadId": thread_id, "input": wire_inputs(inputs)}
-        if effort := state.options.effort or self.settings.effort:
-            params["effort"] = effort
+        params.update(turn_params(self.settings, state, options))
         try:
             result = await conn.request("turn/start", params)
         except CodexError as exc:

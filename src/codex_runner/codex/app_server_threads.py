@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from codex_runner.codex.app_server_turn import TurnChannel
@@ -19,7 +19,7 @@ from codex_runner.codex.errors import (
     RpcError,
     ThreadLost,
 )
-from codex_runner.codex.runtime import ThreadOptions
+from codex_runner.codex.runtime import ThreadOptions, TurnOptions
 from codex_runner.config import CodexSettings
 from codex_runner.domain.events import CodexEvent
 
@@ -35,29 +35,100 @@ class ThreadState:
     generation: int  # process generation the thread is loaded in
     notice: CodexEvent | None = None  # delivered as the first event of the next turn
     context: str | None = None  # earlier context to prepend to the next turn's input
+    # The thread's own model and effort as Codex reported them when it was opened: what a
+    # turn after an overriding one puts back when neither the task nor the config names one.
+    opened_with: dict[str, Any] = field(default_factory=dict)
+    # turn/start fields the last turn overrode: the next turn sets them back.
+    overridden: frozenset[str] = frozenset()
 
 
-def thread_params(settings: CodexSettings, options: ThreadOptions) -> dict[str, Any]:
-    """The settings ``thread/start`` and ``thread/resume`` take: the options, else defaults."""
+def thread_params(
+    settings: CodexSettings, options: ThreadOptions, *, starting: bool = True
+) -> dict[str, Any]:
+    """The settings ``thread/start`` (``starting``) and ``thread/resume`` take: the options,
+    else defaults."""
     params: dict[str, Any] = {"cwd": str(options.cwd)}
     params["sandbox"] = options.sandbox or settings.sandbox
     params["approvalPolicy"] = options.approval_policy or settings.approval_policy
     if model := options.model or settings.model:
         params["model"] = model
-    if options.developer_instructions:
-        params["developerInstructions"] = options.developer_instructions
+    for key, value in (
+        ("developerInstructions", options.developer_instructions),
+        ("baseInstructions", options.base_instructions),
+        ("personality", options.personality),
+        ("serviceTier", options.service_tier),
+        ("modelProvider", options.model_provider),
+    ):
+        if value:
+            params[key] = value
+    if options.config:
+        params["config"] = dict(options.config)
+    if starting and options.ephemeral:
+        params["ephemeral"] = True  # resume has no such field: the thread already is or not
     return params
 
 
-async def resume_on(channel: TurnChannel, thread_id: str, params: dict[str, Any]) -> None:
+def opened_with(result: Any) -> dict[str, Any]:
+    """What a thread/start or thread/resume response says the thread runs with."""
+    if not isinstance(result, dict):
+        return {}
+    return {k: result[k] for k in ("model", "reasoningEffort") if result.get(k)}
+
+
+# A sandbox mode (config and thread/start spelling) as the SandboxPolicy turn/start takes.
+SANDBOX_POLICIES: dict[str, dict[str, Any]] = {
+    "read-only": {"type": "readOnly"},
+    "workspace-write": {"type": "workspaceWrite"},
+    "danger-full-access": {"type": "dangerFullAccess"},
+}
+
+
+def turn_params(
+    settings: CodexSettings, state: ThreadState, options: TurnOptions | None
+) -> dict[str, Any]:
+    """The settings fields of one ``turn/start``: this turn's overrides, and the thread's own
+    for each field the turn before overrode (Codex keeps an override for later turns)."""
+    thread = state.options
+    own: dict[str, Any] = {
+        "model": thread.model or settings.model or state.opened_with.get("model"),
+        "effort": thread.effort or settings.effort or state.opened_with.get("reasoningEffort"),
+        "sandboxPolicy": SANDBOX_POLICIES.get(thread.sandbox or settings.sandbox),
+        "approvalPolicy": thread.approval_policy or settings.approval_policy,
+        "cwd": str(thread.cwd),
+        "summary": "auto",  # Codex's default; no thread setting names another
+    }
+    params: dict[str, Any] = {}
+    if own["effort"] and (thread.effort or settings.effort):
+        params["effort"] = own["effort"]  # as before overrides existed: every turn says it
+    wanted: dict[str, Any] = {}
+    if options is not None:
+        wanted = {
+            "model": options.model,
+            "effort": options.effort,
+            "summary": options.summary,
+            "sandboxPolicy": SANDBOX_POLICIES.get(options.sandbox or ""),
+            "approvalPolicy": options.approval_policy,
+            "cwd": str(options.cwd) if options.cwd is not None else None,
+        }
+        wanted = {k: v for k, v in wanted.items() if v is not None}
+    for key in state.overridden - wanted.keys():
+        if own.get(key) is not None:
+            params[key] = own[key]
+    params.update(wanted)
+    state.overridden = frozenset(wanted)
+    if options is not None and options.output_schema is not None:
+        params["outputSchema"] = dict(options.output_schema)  # Codex applies it to one turn
+    return params
+
+
+async def resume_on(channel: TurnChannel, thread_id: str, params: dict[str, Any]) -> Any:
     """``thread/resume``, retried while Codex still closes the thread; ThreadLost when Codex
-    cannot load it (rollout missing or empty)."""
+    cannot load it (rollout missing or empty). Returns Codex's response."""
     request = {"threadId": thread_id, **params, "excludeTurns": True}
     deadline = time.monotonic() + RESUME_WHILE_CLOSING_S
     while True:
         try:
-            await channel.request("thread/resume", request)
-            return
+            return await channel.request("thread/resume", request)
         except RpcError as exc:
             if LOST_THREAD_MESSAGE.search(exc.rpc_message):
                 raise ThreadLost(exc.rpc_message) from None

@@ -27,15 +27,13 @@ that are not Codex UUIDs (e.g. a provisional id from an earlier runtime) are rep
 same way without a doomed ``exec resume``: for such ids Codex would silently start a new
 thread instead of failing.
 
-Approvals. ``codex exec`` has no channel to answer approval requests, so every turn runs
-with ``approval_policy="never"``. When the configured (or thread) policy is something else,
-the thread's first turn carries a ``warning`` event saying so; use the app-server runtime
-for approvals. Steering is likewise impossible (:class:`UnsupportedOperation`).
+Approvals. ``codex exec`` cannot answer approval requests, so every turn runs with
+``approval_policy="never"``; a thread that asked for another policy gets a ``warning`` event
+on its first turn (the service refuses such tasks at submit). Steering is impossible too.
 
-Usage. Exec reports the thread's running token total; a turn's usage is the difference
-from the total after the thread's previous turn in this runtime, remembered across
-``release_thread`` (for a thread this runtime never ran, the first turn after
-``resume_thread`` reports the running total, flagged ``baseline_known: False``).
+Usage. A turn's usage is the difference between Codex's running token total and the total
+after the thread's previous turn (remembered across ``release_thread``; unknown for a thread
+this runtime never ran: the running total, flagged ``baseline_known: False``).
 
 Processes. Each process has its own group and is always reaped: at the end of its turn
 (the turn's result is published only after the process exited), on interrupt (SIGINT to
@@ -59,7 +57,17 @@ from pathlib import Path
 from codex_runner.codex.binary import bundled_path_dir, codex_version, find_codex_binary
 from codex_runner.codex.errors import CodexError, RuntimeUnavailable, TurnBusy
 from codex_runner.codex.exec_events import ExecTranslator, parse_line
-from codex_runner.codex.exec_turn import ExecAttempt, ExecThread, ExecTurn, exec_argv, stop_child
+from codex_runner.codex.exec_turn import (
+    ExecAttempt,
+    ExecThread,
+    ExecTurn,
+    approval_warning,
+    check_cwd,
+    exec_argv,
+    is_codex_thread_id,
+    output_schema_file,
+    stop_child,
+)
 from codex_runner.codex.home import child_environment, prepare_codex_home
 from codex_runner.codex.process import ChildProcess, PidRegistry
 from codex_runner.codex.reported_warnings import PROCESS_WARNINGS, ReportedWarnings
@@ -71,6 +79,7 @@ from codex_runner.codex.runtime import (
     ThreadHandle,
     ThreadOptions,
     TurnInput,
+    TurnOptions,
     as_inputs,
 )
 from codex_runner.config import RunnerConfig
@@ -89,14 +98,6 @@ PROVISIONAL_PREFIX = "exec-"
 # Token totals kept for released threads (a few hundred bytes each); the oldest go first,
 # and a thread resumed without one reports its usage as a running total (baseline unknown).
 _REMEMBERED_USAGE_TOTALS = 10_000
-
-
-def _is_codex_thread_id(thread_id: str) -> bool:
-    try:
-        uuid.UUID(thread_id)
-    except ValueError:
-        return False
-    return True
 
 
 class ExecRuntime:
@@ -200,17 +201,10 @@ class ExecRuntime:
     def _lookup(self, thread_id: str) -> ExecThread | None:
         return self._threads.get(self._aliases.get(thread_id, thread_id))
 
-    @staticmethod
-    def _check_cwd(options: ThreadOptions) -> None:
-        if not options.cwd.is_dir():
-            raise CodexError(
-                f"thread cwd {options.cwd} is not a directory; create the workspace first"
-            )
-
     async def start_thread(self, options: ThreadOptions) -> ThreadHandle:
         """A provisional thread; Codex creates the real one when the first turn runs."""
         self._require_ready()
-        self._check_cwd(options)
+        check_cwd(options)
         key = f"{PROVISIONAL_PREFIX}{uuid.uuid4()}"
         self._threads[key] = ExecThread(
             key,
@@ -226,7 +220,7 @@ class ExecRuntime:
         """Record the thread; its next turn runs ``exec resume`` (see the module docstring
         for how an unresumable thread is replaced)."""
         self._require_ready()
-        self._check_cwd(options)
+        check_cwd(options)
         known = self._lookup(thread_id)
         if known is not None:
             # Already open here (by either id): one state per thread, so two ids can never
@@ -247,7 +241,7 @@ class ExecRuntime:
             context=context,
             usage_total=self._usage_totals.pop(thread_id, None),
         )
-        if not _is_codex_thread_id(thread_id):
+        if not is_codex_thread_id(thread_id):
             # Never hand exec resume a non-UUID: Codex would treat it as a thread name and
             # quietly start a new thread. Such an id never ran a turn (e.g. provisional).
             state.codex_id = None
@@ -278,6 +272,7 @@ class ExecRuntime:
         prompt: str | Sequence[TurnInput],
         *,
         approvals: ApprovalHandler | None = None,
+        options: TurnOptions | None = None,
     ) -> ExecTurn:
         """Start a turn on a thread (provisional or Codex id); returns once it is under way.
 
@@ -294,7 +289,12 @@ class ExecRuntime:
                 f"a turn is already running on thread {thread_id}; wait for it or interrupt "
                 "it (the exec runtime cannot steer)"
             )
-        turn = ExecTurn(state, state.codex_id or state.key, grace_s=self.settings.shutdown_grace_s)
+        turn = ExecTurn(
+            state,
+            state.codex_id or state.key,
+            grace_s=self.settings.shutdown_grace_s,
+            options=options,
+        )
         state.active = turn
         self._approval_warning(turn)
         turn.task = asyncio.create_task(
@@ -304,24 +304,17 @@ class ExecRuntime:
 
     def _approval_warning(self, turn: ExecTurn) -> None:
         state = turn.state
-        policy = state.options.approval_policy or self.settings.approval_policy
+        policy = (
+            turn.options.approval_policy
+            or state.options.approval_policy
+            or self.settings.approval_policy
+        )
         if policy == "never" or state.approvals_warned:
             return
         state.approvals_warned = True
-        message = (
-            f"approval policy {policy!r} is not possible with codex exec, which cannot ask for "
-            "approvals; this thread runs with approval policy 'never' (the sandbox still "
-            "applies). Use the app-server runtime to approve commands."
-        )
-        self._warn(message)
-        turn.recorder.emit(
-            CodexEvent(
-                EventKind.WARNING,
-                thread_id=turn.thread_id,
-                message=message,
-                data={"requested_approval_policy": policy, "approval_policy": "never"},
-            )
-        )
+        warning = approval_warning(policy, turn.thread_id)
+        self._warn(warning.message or "")
+        turn.recorder.emit(warning)
 
     async def _run_turn(self, turn: ExecTurn, inputs: list[TurnInput]) -> None:
         state = turn.state
@@ -376,25 +369,32 @@ class ExecRuntime:
 
     async def _attempt(self, turn: ExecTurn, prompt: str, images: Sequence[Path]) -> ExecAttempt:
         """Run one codex exec process to its end; it is reaped before this returns."""
-        state, grace = turn.state, self.settings.shutdown_grace_s
+        state = turn.state
         if self._binary is None:
             raise RuntimeUnavailable("codex exec runtime is not started")
-        argv = exec_argv(
-            self._binary,
-            self.settings,
-            state.options,
-            state.codex_id,
-            state.prompt_for(prompt),
-            images,
-        )
-        child = await ChildProcess.spawn(
-            argv,
-            env=self._env,
-            cwd=state.options.cwd,
-            registry=self._registry,
-            stdin_devnull=True,
-            stdout_limit=self.settings.max_line_bytes,
-        )
+        with output_schema_file(turn.options.output_schema) as schema_file:
+            argv = exec_argv(
+                self._binary,
+                self.settings,
+                state.options,
+                state.codex_id,
+                state.prompt_for(prompt),
+                images,
+                turn=turn.options,
+                schema_file=schema_file,
+            )
+            child = await ChildProcess.spawn(
+                argv,
+                env=self._env,
+                cwd=turn.options.cwd or state.options.cwd,
+                registry=self._registry,
+                stdin_devnull=True,
+                stdout_limit=self.settings.max_line_bytes,
+            )
+            return await self._follow(turn, child)
+
+    async def _follow(self, turn: ExecTurn, child: ChildProcess) -> ExecAttempt:
+        state, grace = turn.state, self.settings.shutdown_grace_s
         turn.child = child
         attempt = ExecAttempt(
             ExecTranslator(turn.thread_id, state.usage_total), child, resumed_id=state.codex_id

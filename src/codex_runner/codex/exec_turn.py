@@ -8,20 +8,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import signal
-from collections.abc import AsyncIterator, Sequence
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import tomli_w
 
-from codex_runner.codex.errors import UnsupportedOperation
+from codex_runner.codex.errors import CodexError, UnsupportedOperation
 from codex_runner.codex.exec_events import ExecTranslator, lost_thread_reason
 from codex_runner.codex.process import ChildProcess
 from codex_runner.codex.runtime import (
     DeltaListener,
     ThreadOptions,
     TurnInput,
+    TurnOptions,
     TurnRecorder,
     TurnResult,
 )
@@ -85,8 +91,16 @@ class ExecAttempt:
 class ExecTurn:
     """A turn on the exec runtime: one process (two when a lost thread is replaced)."""
 
-    def __init__(self, state: ExecThread, thread_id: str, *, grace_s: float) -> None:
+    def __init__(
+        self,
+        state: ExecThread,
+        thread_id: str,
+        *,
+        grace_s: float,
+        options: TurnOptions | None = None,
+    ) -> None:
         self.state = state
+        self.options = options or TurnOptions()  # this turn's overrides
         self._grace_s = grace_s
         self.recorder = TurnRecorder(thread_id)
         self.child: ChildProcess | None = None
@@ -218,8 +232,8 @@ def _with_detail(error: ErrorInfo, stderr: str | None) -> ErrorInfo:
     return replace(error, detail=stderr[-2000:])
 
 
-def toml_value(value: str) -> str:
-    """``value`` as a TOML string for ``-c key=value`` (tomli_w handles every escape)."""
+def toml_value(value: Any) -> str:
+    """``value`` as a TOML value for ``-c key=value`` (tomli_w handles every escape)."""
     return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
 
 
@@ -230,9 +244,18 @@ def exec_argv(
     codex_id: str | None,
     prompt: str,
     images: Sequence[Path] = (),
+    *,
+    turn: TurnOptions | None = None,
+    schema_file: Path | None = None,
 ) -> list[str]:
-    """``codex exec`` for a fresh thread, ``codex exec resume`` when ``codex_id`` is set."""
-    sandbox = options.sandbox or settings.sandbox
+    """``codex exec`` for a fresh thread, ``codex exec resume`` when ``codex_id`` is set.
+
+    Each process is one turn, so ``turn``'s overrides apply to it alone; the thread's session
+    options go in as ``-c`` config on every turn (exec keeps none of them between processes).
+    ``schema_file`` holds the turn's output schema.
+    """
+    turn = turn or TurnOptions()
+    sandbox = turn.sandbox or options.sandbox or settings.sandbox
     argv = [str(binary), "exec"]
     if codex_id is not None:
         # resume has no -s / -C in 0.163: the sandbox goes in as config, and the process
@@ -240,14 +263,28 @@ def exec_argv(
         argv += ["resume", "--json", "--skip-git-repo-check"]
         argv += ["-c", f"sandbox_mode={toml_value(sandbox)}"]
     else:
-        argv += ["--json", "--skip-git-repo-check", "-s", sandbox, "-C", str(options.cwd)]
+        cwd = turn.cwd or options.cwd
+        argv += ["--json", "--skip-git-repo-check", "-s", sandbox, "-C", str(cwd)]
     argv += ["-c", 'approval_policy="never"']  # exec has no channel to answer approvals
-    if model := options.model or settings.model:
+    if model := turn.model or options.model or settings.model:
         argv += ["-m", model]
-    if effort := options.effort or settings.effort:
-        argv += ["-c", f"model_reasoning_effort={toml_value(effort)}"]
-    if options.developer_instructions:
-        argv += ["-c", f"developer_instructions={toml_value(options.developer_instructions)}"]
+    config: dict[str, Any] = {
+        "model_reasoning_effort": turn.effort or options.effort or settings.effort,
+        "model_reasoning_summary": turn.summary,
+        "developer_instructions": options.developer_instructions,
+        "base_instructions": options.base_instructions,
+        "personality": options.personality,
+        "service_tier": options.service_tier,
+        "model_provider": options.model_provider,
+        **options.config,
+    }
+    for key, value in config.items():
+        if value is not None:
+            argv += ["-c", f"{key}={toml_value(value)}"]
+    if options.ephemeral:
+        argv.append("--ephemeral")
+    if schema_file is not None:
+        argv += ["--output-schema", str(schema_file)]
     for path in images:
         argv += ["-i", str(path)]
     # Checked against the allow-list at load; the switch the runner always passes is not
@@ -260,6 +297,51 @@ def exec_argv(
         argv.append(codex_id)
     argv.append(prompt)
     return argv
+
+
+@contextlib.contextmanager
+def output_schema_file(schema: Mapping[str, Any] | None) -> Iterator[Path | None]:
+    """The turn's output schema in a private file for ``--output-schema``, removed after
+    the turn (None: no schema, no file)."""
+    if schema is None:
+        yield None
+        return
+    fd, name = tempfile.mkstemp(prefix="codex-runner-schema-", suffix=".json")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump(schema, out)
+        yield Path(name)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(name)
+
+
+def check_cwd(options: ThreadOptions) -> None:
+    if not options.cwd.is_dir():
+        raise CodexError(f"thread cwd {options.cwd} is not a directory; create the workspace first")
+
+
+def is_codex_thread_id(thread_id: str) -> bool:
+    try:
+        uuid.UUID(thread_id)
+    except ValueError:
+        return False
+    return True
+
+
+def approval_warning(policy: str, thread_id: str) -> CodexEvent:
+    """The warning a thread's first exec turn carries when it asked for approvals."""
+    message = (
+        f"approval policy {policy!r} is not possible with codex exec, which cannot ask for "
+        "approvals; this thread runs with approval policy 'never' (the sandbox still "
+        "applies). Use the app-server runtime to approve commands."
+    )
+    return CodexEvent(
+        EventKind.WARNING,
+        thread_id=thread_id,
+        message=message,
+        data={"requested_approval_policy": policy, "approval_policy": "never"},
+    )
 
 
 async def stop_child(child: ChildProcess, grace: float) -> None:

@@ -13,11 +13,16 @@ def create_runtime(
     approvals: ApprovalHandler | None = None,
     *,
     rpc_log: RpcLog | None = None,
+    kind: str | None = None,
 ) -> CodexRuntime:
-    """The runtime named by ``config.codex.runtime`` (``app-server`` or ``exec``).
+    """The runtime named by ``kind``, else by ``config.codex.runtime`` (``app-server`` or
+    ``exec``).
 
     ``rpc_log`` records the app-server's raw JSON-RPC (exec speaks none).
     """
+    if kind is not None and kind != config.codex.runtime:
+        codex = config.codex.model_copy(update={"runtime": kind})
+        config = config.model_copy(update={"codex": codex})
     if config.codex.runtime == "exec":
         from codex_runner.codex.exec_runtime import ExecRuntime
 

@@ -41,6 +41,11 @@ def _die_with_parent(sig: int) -> Callable[[], None]:
     return arm
 
 
+# Children this process started and has not reaped yet: never orphans, whichever registry
+# looks (a runtime started later in the daemon, for a task on the other runtime, reaps too).
+_LIVE_CHILDREN: set[int] = set()
+
+
 class PidRegistry:
     """Pid files of the children this runner started, for reaping after a hard crash."""
 
@@ -51,8 +56,10 @@ class PidRegistry:
         self.directory.mkdir(parents=True, exist_ok=True)
         payload = {"pid": pid, "owner": os.getpid(), "argv0": argv[0], "at": time.time()}
         (self.directory / f"codex-{pid}.json").write_text(json.dumps(payload))
+        _LIVE_CHILDREN.add(pid)
 
     def forget(self, pid: int) -> None:
+        _LIVE_CHILDREN.discard(pid)
         with contextlib.suppress(FileNotFoundError):
             (self.directory / f"codex-{pid}.json").unlink()
 
@@ -70,6 +77,8 @@ class PidRegistry:
                 continue
             if owner != os.getpid() and pid_alive(owner):
                 continue  # another live runner owns it
+            if owner == os.getpid() and pid in _LIVE_CHILDREN:
+                continue  # this process's own, still running
             if pid_alive(pid) and _looks_like_codex(pid):
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)

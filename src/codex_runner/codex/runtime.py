@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -49,12 +49,37 @@ DROPPED_OUTPUT = "[dropped]"
 
 @dataclass(frozen=True)
 class ThreadOptions:
+    """A thread's settings: given when it starts and again when it is resumed. None (or
+    empty) leaves Codex's (or the runner's configured) default."""
+
     cwd: Path
     model: str | None = None
     effort: str | None = None
     sandbox: str | None = None
     approval_policy: str | None = None
     developer_instructions: str | None = None
+    base_instructions: str | None = None
+    personality: str | None = None
+    service_tier: str | None = None
+    model_provider: str | None = None
+    # Codex config overrides by dotted key, for this thread only.
+    config: Mapping[str, Any] = field(default_factory=dict)
+    ephemeral: bool = False  # Codex keeps no rollout: the thread cannot be resumed later
+
+
+@dataclass(frozen=True)
+class TurnOptions:
+    """Settings for one turn only; None keeps the thread's. The runtime puts the thread's
+    own back on the next turn (Codex would keep a turn's override for the turns after it).
+    ``output_schema`` (a JSON Schema) constrains the turn's final message."""
+
+    model: str | None = None
+    effort: str | None = None
+    summary: str | None = None
+    sandbox: str | None = None
+    approval_policy: str | None = None
+    cwd: Path | None = None
+    output_schema: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -171,9 +196,11 @@ class CodexRuntime(Protocol):
         prompt: str | Sequence[TurnInput],
         *,
         approvals: ApprovalHandler | None = None,
+        options: TurnOptions | None = None,
     ) -> Turn:
         """Start a turn on an open thread. Its approval requests go to ``approvals`` when
-        given (the caller knows whose turn it is), else to the runtime's handler."""
+        given (the caller knows whose turn it is), else to the runtime's handler;
+        ``options`` override the thread's settings for this turn only."""
         ...
 
     async def release_thread(self, thread_id: str) -> None:

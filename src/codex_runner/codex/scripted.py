@@ -22,6 +22,7 @@ from codex_runner.codex.runtime import (
     ThreadHandle,
     ThreadOptions,
     TurnInput,
+    TurnOptions,
     TurnRecorder,
     TurnResult,
 )
@@ -123,6 +124,8 @@ class ScriptedRuntime:
     turn_approvals: dict[str, ApprovalHandler] = field(default_factory=dict)  # by thread id
     cwds: dict[str, Path] = field(default_factory=dict)  # thread id -> its working directory
     images: list[list[str]] = field(default_factory=list)  # image paths of each turn with images
+    thread_options: dict[str, ThreadOptions] = field(default_factory=dict)  # latest, by thread
+    turn_options: list[TurnOptions | None] = field(default_factory=list)  # each turn's
     live: int = 0
     max_live: int = 0
     threads: int = 0
@@ -144,12 +147,14 @@ class ScriptedRuntime:
         self.threads += 1
         thread_id = f"th{self.threads}"
         self.cwds[thread_id] = options.cwd
+        self.thread_options[thread_id] = options
         return ThreadHandle(thread_id)
 
     async def resume_thread(
         self, thread_id: str, options: ThreadOptions, *, context: str | None = None
     ) -> ThreadHandle:
         self.resumed.append(thread_id)
+        self.thread_options[thread_id] = options
         return ThreadHandle(thread_id)
 
     async def release_thread(self, thread_id: str) -> None:
@@ -161,7 +166,9 @@ class ScriptedRuntime:
         prompt: str | Sequence[TurnInput],
         *,
         approvals: ApprovalHandler | None = None,
+        options: TurnOptions | None = None,
     ) -> ScriptedTurn:
+        self.turn_options.append(options)
         if approvals is not None:
             self.turn_approvals[thread_id] = approvals
         else:

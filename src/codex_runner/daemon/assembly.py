@@ -19,6 +19,7 @@ from codex_runner.codex.endpoint import shared_remote
 from codex_runner.codex.factory import create_runtime
 from codex_runner.codex.rpc_log import RpcLog
 from codex_runner.codex.runtime import CodexRuntime
+from codex_runner.codex.task_runtimes import TaskRuntimes
 from codex_runner.config import RunnerConfig
 from codex_runner.daemon.startup import StartupTimes, timed
 from codex_runner.service.event_bus import EventBus
@@ -71,6 +72,7 @@ class Daemon:
         self.paths = Paths(config.home)
         self._store: SqlStore | None = None
         self._runtime: CodexRuntime | None = None
+        self._runtimes: TaskRuntimes | None = None
         self._service: TaskService | None = None
         self._task_logs: TaskLogFiles | None = None
         self.bus = EventBus()
@@ -128,8 +130,12 @@ class Daemon:
 
         # No runtime-wide approval handler: the runner hands each turn its task's own.
         self._runtime = create_runtime(self.config, rpc_log=rpc_log)
+        # A task may ask for the other runtime kind; it is made when the first one does.
+        self._runtimes = TaskRuntimes(
+            self._runtime, lambda kind: create_runtime(self.config, rpc_log=rpc_log, kind=kind)
+        )
         warm_threads = WarmThreadKeeper(
-            self._runtime, limit=settings.warm_threads, idle_s=settings.warm_thread_idle_s
+            self._runtimes, limit=settings.warm_threads, idle_s=settings.warm_thread_idle_s
         )
         failover = None
         # Exec starts a process per turn; a pinned codex.home has no profiles to switch to.
@@ -152,7 +158,7 @@ class Daemon:
         )
         self._service = TaskService(
             self._store,
-            self._runtime,
+            self._runtimes,
             GitWorktrees(self.paths.worktrees),
             self.bus,
             max_concurrent=settings.max_concurrent_tasks,
@@ -226,6 +232,9 @@ class Daemon:
         if self._task_logs is not None:
             self._task_logs.close()
             self._task_logs = None
+        if self._runtimes is not None:
+            with contextlib.suppress(Exception):
+                await self._runtimes.close()  # the runtime made for a task, if any
         if self._runtime is not None:
             with contextlib.suppress(Exception):
                 await self._runtime.close()
@@ -233,5 +242,6 @@ class Daemon:
             with contextlib.suppress(Exception):
                 await self._store.close()
         self._service = None
+        self._runtimes = None
         self._runtime = None
         self._store = None

@@ -64,6 +64,8 @@ class FailureClass(StrEnum):
     PROTOCOL_ERROR = "protocol_error"
     RUNTIME_UNAVAILABLE = "runtime_unavailable"
     PROCESS_EXITED = "process_exited"
+    # The final message does not parse as JSON or does not match the turn's output schema.
+    OUTPUT_SCHEMA_MISMATCH = "output_schema_mismatch"
     INTERNAL = "internal"
 
 

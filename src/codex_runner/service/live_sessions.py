@@ -108,6 +108,12 @@ class LiveSessions:
     # attaching ---------------------------------------------------------------------------
     async def target(self, task: Task) -> AttachTarget:
         """How to open the Codex TUI on ``task``'s thread; NotAttachable says why not."""
+        if task.session.runtime not in (None, "app-server"):
+            raise NotAttachable(
+                task.id,
+                f"task {task.id} runs on the {task.session.runtime} runtime, whose turns are "
+                "separate processes with nothing to attach to; submit with runtime app-server",
+            )
         if self.shared is None:
             raise NotAttachable(
                 task.id,

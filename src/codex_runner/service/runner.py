@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -16,27 +17,29 @@ from codex_runner.auth.failover_rules import FailoverDecision
 from codex_runner.codex.errors import TransportClosed
 from codex_runner.codex.runtime import (
     ApprovalHandler,
-    CodexRuntime,
     ImageInput,
     TextInput,
     Turn,
     TurnInput,
     TurnResult,
 )
+from codex_runner.codex.task_runtimes import TaskRuntimes
 from codex_runner.domain.conversation import ThreadRecord
 from codex_runner.domain.conversation import Turn as TurnRecord
 from codex_runner.domain.durable_event import EventType, NewEvent
 from codex_runner.domain.events import ErrorInfo, FailureClass, TurnStatus
 from codex_runner.domain.graph import coordinator_input
 from codex_runner.domain.task import Task
+from codex_runner.domain.task_options import TurnOverrides
 from codex_runner.domain.transitions import Action, InvalidTransition
 from codex_runner.service.approvals import ApprovalDesk
 from codex_runner.service.graphs import load_graph
 from codex_runner.service.ingest import ingest_turn_events
 from codex_runner.service.live_run import CrashHistory, LiveRun
 from codex_runner.service.profile_failover import FailoverPolicy
+from codex_runner.service.structured_results import StructuredResult, structured_result
 from codex_runner.service.task_approvals import TaskApprovals
-from codex_runner.service.thread_options import thread_options
+from codex_runner.service.thread_options import thread_options, turn_options
 from codex_runner.service.turn_records import finished_turn
 from codex_runner.service.validation import commit_message
 from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
@@ -58,7 +61,7 @@ class TaskRunner:
     def __init__(
         self,
         store: Store,
-        runtime: CodexRuntime,
+        runtimes: TaskRuntimes,
         workspaces: Workspaces,
         writer: TaskWriter,
         approvals: ApprovalDesk,
@@ -70,14 +73,14 @@ class TaskRunner:
     ) -> None:
         """``warm`` keeps threads loaded after their turn; without it each is released."""
         self._store = store
-        self._runtime = runtime
+        self._runtimes = runtimes
         self._workspaces = workspaces
         self._writer = writer
         self._approvals = approvals
         self._failover = failover
         self._commit_on_complete = commit_on_complete
         self._clock = clock
-        self._warm = warm if warm is not None else WarmThreadKeeper(runtime, limit=0, idle_s=0)
+        self._warm = warm if warm is not None else WarmThreadKeeper(runtimes, limit=0, idle_s=0)
 
     async def run(self, queued: Task, live: LiveRun) -> None:
         """Run the task's next turn; raises Abandoned when someone else took it over."""
@@ -113,11 +116,14 @@ class TaskRunner:
                 return
         workspace = await self._workspaces.create(task.id, task.workspace)
         options = thread_options(task, workspace.path)
+        kind = task.session.runtime
         if task.thread_id is not None:
             self._warm.take(task.thread_id)  # in use again: the idle timer must not release it
-            handle = await self._runtime.resume_thread(task.thread_id, options, context=task.prompt)
+            handle = await self._runtimes.resume_thread(
+                task.thread_id, options, context=task.prompt, runtime=kind
+            )
         else:
-            handle = await self._runtime.start_thread(options)
+            handle = await self._runtimes.start_thread(options, runtime=kind)
         turn: Turn | None = None
         released = False
         try:
@@ -129,6 +135,7 @@ class TaskRunner:
             text = task.pending_message or (first_text if first_run else CONTINUE_PROMPT)
             inputs: list[TurnInput] = [TextInput(text)]
             inputs += [ImageInput(Path(p)) for p in task.pending_images]
+            overrides = task.next_turn
             # One write records a new thread with the task's input taken (so the thread is
             # never the task's without its record), and the turn's number is read beside it
             # (a reader thread, parallel to the store's writer): all on every turn's path.
@@ -139,22 +146,24 @@ class TaskRunner:
                     thread_id=handle.id,
                     pending_message=None,
                     pending_images=(),
+                    next_turn=TurnOverrides(),
                     branch=workspace.branch,
                 ),
                 self._store.list_turns(task.id),
             )
             if live.stop_action is not None:
                 released = True
-                await self._runtime.release_thread(handle.id)
+                await self._runtimes.release_thread(handle.id)
                 await self._writer.transition(
                     task, live.stop_action, reason=live.stop_request_reason()
                 )
                 return
             number = len(earlier_turns) + 1
-            turn = await self._runtime.start_turn(
+            turn = await self._runtimes.start_turn(
                 handle.id,
                 inputs if len(inputs) > 1 else text,
                 approvals=self._approval_handler(task.id),
+                options=turn_options(overrides, workspace.path),
             )
             live.turn = turn
             record = TurnRecord(
@@ -167,9 +176,17 @@ class TaskRunner:
             if turn.thread_id != handle.id:
                 # The exec runtime hands out a provisional id until Codex names the thread;
                 # keep Codex's own, or the thread could not be resumed after a restart.
+                self._runtimes.learn(handle.id, turn.thread_id)
                 named = ThreadRecord(turn.thread_id, task.id, self._clock(), replaces=handle.id)
                 await self._writer.save(task.id, thread=named, thread_id=turn.thread_id)
-            await self._store.save_turn(finished_turn(record, result, self._clock()))
+            structured = None
+            if result is not None and result.ok and overrides.output_schema is not None:
+                structured = structured_result(overrides.output_schema, result.final_message)
+                result = _checked(result, structured)
+            finished = finished_turn(record, result, self._clock())
+            if structured is not None:
+                finished = replace(finished, result_json=structured.json_text)
+            await self._store.save_turn(finished)
             expiry = self._approvals.take_expiry(task.id)
             await self._approvals.end_turn(task.id)
             # Before the task settles: once it is queued again, its next run finds the thread
@@ -183,7 +200,9 @@ class TaskRunner:
         if result is None:
             await self._writer.transition_by_id(task.id, Action.FAIL, reason="max runtime exceeded")
             return
-        await self._settle(task.id, result, number, live, expiry=expiry)
+        await self._settle(
+            task.id, result, number, live, expiry=expiry, result_json=finished.result_json
+        )
 
     def _approval_handler(self, task_id: str) -> ApprovalHandler:
         """Where the approval requests of this task's turn go: the turn is handed it at
@@ -200,7 +219,7 @@ class TaskRunner:
         self._approvals.take_expiry(task_id)
         with contextlib.suppress(Exception):
             await self._approvals.end_turn(task_id)
-        await self._runtime.release_thread(thread_id)
+        await self._runtimes.release_thread(thread_id)
 
     async def _await_turn(self, task: Task, turn: Turn) -> TurnResult | None:
         """The turn's result with its events stored; None when it overran the max runtime."""
@@ -235,8 +254,10 @@ class TaskRunner:
         live: LiveRun,
         *,
         expiry: str | None = None,
+        result_json: str | None = None,
     ) -> None:
-        """``expiry`` says why an approval of the turn expired, if one did."""
+        """``expiry`` says why an approval of the turn expired, if one did; ``result_json``
+        is the turn's structured result, if it had an output schema."""
         task = await self._writer.get(task_id)
         if self._failover is not None and result.status is not TurnStatus.FAILED:
             self._failover.forget(task_id)
@@ -250,6 +271,7 @@ class TaskRunner:
                 usage=task.usage.plus(result.usage),
                 branch=branch,
                 diff_summary=diff,
+                result_json=result_json,
             )
         elif result.status is TurnStatus.INTERRUPTED:
             usage = task.usage.plus(result.usage)
@@ -262,6 +284,15 @@ class TaskRunner:
                 await self._writer.transition(task, Action.INTERRUPT, reason=reason, usage=usage)
         elif _crashed(result):
             await self._settle_crash(task, live)
+        elif _mismatched(result):
+            # The raw reply stays the task's final message: the caller can see what came.
+            await self._writer.transition(
+                task,
+                Action.FAIL,
+                reason=_error_text(result),
+                final_message=result.final_message,
+                usage=task.usage.plus(result.usage),
+            )
         else:
             await self._settle_failure(task, result, live)
 
@@ -337,6 +368,26 @@ class TaskRunner:
             log.warning("task %s: committing its worktree failed: %s", task.id, exc)
             return workspace.branch, task.diff_summary, f"; its changes were not committed: {exc}"
         return workspace.branch, summary.report() if summary is not None else None, ""
+
+
+def _checked(result: TurnResult, structured: StructuredResult) -> TurnResult:
+    """A completed turn whose reply missed its output schema fails, keeping the reply."""
+    if structured.ok:
+        return result
+    message = f"output_schema_mismatch: {structured.problem}"
+    error = ErrorInfo(message, FailureClass.OUTPUT_SCHEMA_MISMATCH)
+    return replace(result, status=TurnStatus.FAILED, error=error)
+
+
+def _mismatched(result: TurnResult) -> bool:
+    return (
+        result.error is not None
+        and result.error.failure_class is FailureClass.OUTPUT_SCHEMA_MISMATCH
+    )
+
+
+def _error_text(result: TurnResult) -> str:
+    return result.error.message if result.error is not None else "turn failed"
 
 
 def _crashed(result: TurnResult) -> bool:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from codex_runner.codex.runtime import CodexRuntime
+from codex_runner.codex.task_runtimes import TaskRuntimes, single_runtime
 from codex_runner.domain import durable_event
 from codex_runner.domain.approval import Approval
 from codex_runner.domain.conversation import Turn as TurnRecord
@@ -106,6 +107,9 @@ class TaskService:
             raise ValueError("max_concurrent must be at least 1")
         self._store = store
         self._runtime = runtime
+        # Each task runs on the runtime it asks for: ``runtime`` is the default, the other
+        # kind is made on first use (only with a TaskRuntimes that knows how to make it).
+        self.runtimes = runtime if isinstance(runtime, TaskRuntimes) else single_runtime(runtime)
         self._workspaces = workspaces
         self._bus = bus
         self._max = max_concurrent
@@ -125,11 +129,11 @@ class TaskService:
         self.warm_threads = (
             warm_threads
             if warm_threads is not None
-            else WarmThreadKeeper(runtime, limit=0, idle_s=0)
+            else WarmThreadKeeper(self.runtimes, limit=0, idle_s=0)
         )
         runner = TaskRunner(
             store,
-            runtime,
+            self.runtimes,
             workspaces,
             self._writer,
             self._approvals,
@@ -146,7 +150,7 @@ class TaskService:
         )
         self.sessions = LiveSessions(
             store,
-            runtime,
+            self.runtimes.default,  # people attach to the app-server the runner started
             workspaces,
             self._writer,
             self._approvals,
@@ -169,7 +173,8 @@ class TaskService:
 
     @property
     def runtime(self) -> CodexRuntime:
-        return self._runtime
+        """The default runtime (``[codex] runtime``): the one status and sessions report."""
+        return self.runtimes.default
 
     # --- queries ---------------------------------------------------------------------------
 
