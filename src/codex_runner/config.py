@@ -118,6 +118,12 @@ class CodexSettings(_Strict):
         description="Environment variable holding the bearer token of a ws:// url.",
     )
     exec: ExecSettings = ExecSettings()
+    task_config_keys: tuple[str, ...] = Field(
+        default=(),
+        description="Codex config keys a task's `config` may set beyond the safe list "
+        "(docs/programs.md), such as mcp_servers; the sandbox and approval escape hatches "
+        "are refused unless named here.",
+    )
     models: dict[str, str] = Field(
         default_factory=dict,
         description='Model aliases (fast = "gpt-5-codex-mini"), usable wherever a model is '

@@ -20,14 +20,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from codex_runner.codex import app_server_threads as threads
 from codex_runner.codex.app_server_routing import TurnRoutes
-from codex_runner.codex.app_server_threads import (
-    ThreadState,
-    opened_with,
-    resume_on,
-    thread_params,
-    turn_params,
-)
+from codex_runner.codex.app_server_threads import ThreadState
 from codex_runner.codex.app_server_turn import AppServerTurn, wire_inputs
 from codex_runner.codex.approval_policies import decline_all
 from codex_runner.codex.connection import AppServerConnection, Launcher, default_launcher
@@ -307,13 +302,13 @@ class AppServerRuntime:
     # threads -----------------------------------------------------------------------------
     async def start_thread(self, options: ThreadOptions) -> ThreadHandle:
         conn = await self._ready_connection()
-        result = await conn.request("thread/start", thread_params(self.settings, options))
+        result = await conn.request("thread/start", threads.thread_params(self.settings, options))
         thread_id = str(result["thread"]["id"])
         self._threads[thread_id] = ThreadState(
             options,
             self._generation,
             notice=CodexEvent(EventKind.THREAD_STARTED, thread_id=thread_id),
-            opened_with=opened_with(result),
+            opened_with=threads.opened_with(result),
         )
         return ThreadHandle(thread_id)
 
@@ -347,13 +342,13 @@ class AppServerRuntime:
 
     async def _resume(self, thread_id: str, options: ThreadOptions) -> None:
         conn = await self._ready_connection()
-        params = thread_params(self.settings, options, starting=False)
-        result = await resume_on(conn, thread_id, params)
+        params = threads.thread_params(self.settings, options, starting=False)
+        result = await threads.resume_on(conn, thread_id, params)
         self._threads[thread_id] = ThreadState(
             options,
             self._generation,
             notice=CodexEvent(EventKind.THREAD_RESUMED, thread_id=thread_id),
-            opened_with=opened_with(result),
+            opened_with=threads.opened_with(result),
         )
 
     async def release_thread(self, thread_id: str) -> None:
@@ -416,7 +411,7 @@ class AppServerRuntime:
             turn.recorder.emit(state.notice)
             state.notice = None
         params: dict[str, Any] = {"threadId": thread_id, "input": wire_inputs(inputs)}
-        params.update(turn_params(self.settings, state, options))
+        params.update(threads.turn_params(self.settings, state, options))
         try:
             result = await conn.request("turn/start", params)
         except CodexError as exc:

@@ -25,6 +25,7 @@ from codex_runner.daemon.startup import StartupTimes, timed
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.home_watch import HomeBaseline, HomeWatch
 from codex_runner.service.live_sessions import SharedAppServer
+from codex_runner.service.option_checks import OptionRules
 from codex_runner.service.profile_failover import ProfileFailover
 from codex_runner.service.profile_switch import ProfileSwitcher
 from codex_runner.service.task_log import TaskLogFiles
@@ -171,7 +172,12 @@ class Daemon:
             admission=self.home_watch.check_admission,
             warm_threads=warm_threads,
             shared=self._shared_app_server(),
-            model_aliases=self.config.codex.models,
+            option_rules=OptionRules(
+                aliases=self.config.codex.models,
+                config_keys=frozenset(self.config.codex.task_config_keys),
+                default_runtime=self.config.codex.runtime,
+            ),
+            uploads=self.paths.home / "uploads",
         )
         try:
             # Codex starts (a process of its own) while the store reconciles what a crash

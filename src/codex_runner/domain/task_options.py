@@ -139,6 +139,25 @@ class TurnOverrides:
         return cls(**{k: v for k, v in (data or {}).items() if k in names})
 
 
+@dataclass(frozen=True)
+class TaskOptions:
+    """What a submit may add to prompt, workspace and settings: the session options, the
+    task's label and metadata, and the first turn's overrides."""
+
+    session: SessionOptions = field(default_factory=SessionOptions)
+    purpose: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    turn: TurnOverrides = field(default_factory=TurnOverrides)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "session": self.session.to_json(),
+            "purpose": self.purpose,
+            "metadata": dict(self.metadata),
+            "turn": self.turn.to_json(),
+        }
+
+
 # --- checks ------------------------------------------------------------------------------
 
 

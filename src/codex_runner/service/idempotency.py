@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -27,10 +27,13 @@ def task_fingerprint(
     settings: RuntimeSettings,
     max_runtime_s: float | None,
     images: Sequence[str],
+    options: Mapping[str, Any] | None = None,
 ) -> str:
     """The digest of one task's submit (its workspace already resolved)."""
+    extra = {"options": dict(options)} if options and any(options.values()) else {}
     return _digest(
         {
+            **extra,
             "kind": "task",
             "prompt": prompt,
             "workspace": asdict(workspace),

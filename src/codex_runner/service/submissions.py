@@ -10,11 +10,13 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 
 from codex_runner.domain.conversation import ThreadRecord
 from codex_runner.domain.graph import GraphSpecError, InvalidMaxConcurrent, check_max_concurrent
 from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import DEFAULT_MAX_RUNTIME_S, RuntimeSettings, Task, WorkspaceRequest
+from codex_runner.domain.task_options import TaskOptions
 from codex_runner.service.errors import IdempotencyKeyReused, InvalidRequest
 from codex_runner.service.graphs import (
     MAX_GRAPH_SIZE,
@@ -24,6 +26,8 @@ from codex_runner.service.graphs import (
     plan_graph,
 )
 from codex_runner.service.idempotency import check_same_request, graph_fingerprint, task_fingerprint
+from codex_runner.service.option_checks import OptionRules
+from codex_runner.service.turn_inputs import InputItem, turn_input
 from codex_runner.service.validation import (
     check_images,
     check_max_runtime,
@@ -47,9 +51,12 @@ class Submissions:
         *,
         ids: IdGenerator,
         clock: Callable[[], datetime],
-        model_aliases: Mapping[str, str] | None = None,
+        rules: OptionRules | None = None,
+        uploads: Path | None = None,
     ) -> None:
-        self._aliases = dict(model_aliases or {})
+        self._rules = rules or OptionRules()
+        self._aliases = self._rules.aliases
+        self._uploads = uploads
         self._store = store
         self._workspaces = workspaces
         self._writer = writer
@@ -58,7 +65,7 @@ class Submissions:
 
     async def task(
         self,
-        prompt: str,
+        prompt: str | Sequence[InputItem],
         workspace: WorkspaceRequest,
         priority: int,
         settings: RuntimeSettings | None,
@@ -66,21 +73,27 @@ class Submissions:
         idempotency_key: str | None,
         images: Sequence[str],
         thread_id: str | None = None,
+        options: TaskOptions | None = None,
     ) -> tuple[Task, bool]:
         """The queued task, or the one ``idempotency_key`` already made; with whether it was
         created. Raises InvalidRequest (naming the field); nothing is written then.
 
+        ``prompt`` is text or a list of input items (text and images; see turn_inputs).
         With ``thread_id`` the task adopts that Codex thread: its first turn resumes it with
         the prompt (a thread Codex cannot load is replaced, saying so in the task's events).
         """
-        if not prompt.strip():
+        if isinstance(prompt, str) and not prompt.strip():
             raise InvalidRequest("prompt", "the prompt is empty: say what the task should do")
         if thread_id is not None:
             thread_id = await self._adoptable_thread(thread_id)
         check_priority(priority)
         settings = check_settings(settings or RuntimeSettings(), self._aliases)
+        options = self._rules.task_options(options or TaskOptions(), settings)
         max_runtime_s = check_max_runtime(max_runtime_s)
         workspace = resolved_workspace(workspace)
+        if not isinstance(prompt, str):
+            given = turn_input(prompt, Path(workspace.repo or workspace.cwd or "/"), self._uploads)
+            prompt, images = given.text, [*images, *given.images]
         fingerprint: str | None = None
         if idempotency_key is not None:
             fingerprint = task_fingerprint(
@@ -90,6 +103,7 @@ class Submissions:
                 settings=settings,
                 max_runtime_s=max_runtime_s,
                 images=images,
+                options=options.to_json(),
             )
             existing = await self._store.find_by_idempotency_key(idempotency_key)
             if existing is not None:
@@ -111,6 +125,10 @@ class Submissions:
             pending_images=check_images(images),
             thread_id=thread_id,
             pending_message=prompt if thread_id is not None else None,
+            session=options.session,
+            purpose=options.purpose,
+            metadata=options.metadata,
+            next_turn=options.turn,
         )
         try:
             await self._store.create_task(task)

@@ -15,15 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from codex_runner.codex.runtime import CodexRuntime
 from codex_runner.codex.task_runtimes import TaskRuntimes, single_runtime
-from codex_runner.domain import durable_event
 from codex_runner.domain.approval import Approval
-from codex_runner.domain.conversation import Turn as TurnRecord
 from codex_runner.domain.durable_event import EVENT_TYPES, NewEvent, TaskEvent
 from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import (
@@ -32,28 +31,30 @@ from codex_runner.domain.task import (
     TaskState,
     WorkspaceRequest,
 )
+from codex_runner.domain.task_options import TaskOptions, TurnOverrides
 from codex_runner.domain.transitions import Action, InvalidTransition
 from codex_runner.service.approvals import ApprovalDesk
-from codex_runner.service.delta_channel import DeltaSubscription
 from codex_runner.service.errors import InvalidRequest, TaskNotRunning
-from codex_runner.service.event_bus import EventBus, follow
+from codex_runner.service.event_bus import EventBus
+from codex_runner.service.follow_ups import FollowUps
 from codex_runner.service.graph_feed import GraphFeed
-from codex_runner.service.graphs import GraphRequest, GraphView, load_graph
+from codex_runner.service.graphs import GraphRequest, GraphView
 from codex_runner.service.home_watch import HomeUnavailable
 from codex_runner.service.live_sessions import LiveSessions, SharedAppServer
+from codex_runner.service.option_checks import OptionRules
 from codex_runner.service.profile_failover import FailoverPolicy
 from codex_runner.service.recovery import Recovery
 from codex_runner.service.runner import TaskRunner
 from codex_runner.service.scheduler import Scheduler
-from codex_runner.service.settling import SettleWatch
 from codex_runner.service.status import ServiceStatus, service_status
 from codex_runner.service.submissions import Submissions
 from codex_runner.service.task_log import TaskLogSink
-from codex_runner.service.validation import check_images
+from codex_runner.service.task_queries import TaskQueries
+from codex_runner.service.turn_inputs import InputItem
 from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
 from codex_runner.service.worktree_gc import TaskDiff, collect_worktrees
 from codex_runner.service.writer import TaskWriter
-from codex_runner.store.errors import ApprovalNotFound, TaskNotFound
+from codex_runner.store.errors import TaskNotFound
 from codex_runner.store.protocol import Store
 from codex_runner.workspace.directories import DirectoryWorkspaces
 from codex_runner.workspace.protocol import GcReport, Workspaces
@@ -76,7 +77,7 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class TaskService:
+class TaskService(TaskQueries):
     def __init__(
         self,
         store: Store,
@@ -98,11 +99,15 @@ class TaskService:
         warm_threads: WarmThreadKeeper | None = None,
         shared: SharedAppServer | None = None,
         model_aliases: Mapping[str, str] | None = None,
+        option_rules: OptionRules | None = None,
+        uploads: Path | None = None,
     ) -> None:
         """``admission()`` raises HomeUnavailable while new work must be refused;
         queued tasks wait meanwhile. ``warm_threads`` keeps threads loaded after their turn
         (without it, each is released as its turn ends). ``shared`` is the app-server people
-        can attach to (None: attaching is refused). ``model_aliases``: [codex.models]."""
+        can attach to (None: attaching is refused). ``option_rules`` say which options a task
+        may set (else only ``model_aliases``, [codex.models], beside the defaults);
+        ``uploads`` keeps uploaded input images (None: images are taken by path only)."""
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         self._store = store
@@ -111,6 +116,10 @@ class TaskService:
         # kind is made on first use (only with a TaskRuntimes that knows how to make it).
         self.runtimes = runtime if isinstance(runtime, TaskRuntimes) else single_runtime(runtime)
         self._workspaces = workspaces
+        self._rules = option_rules or OptionRules(
+            aliases=model_aliases, default_runtime=self.runtimes.default.kind
+        )
+        self._uploads = uploads
         self._bus = bus
         self._max = max_concurrent
         self._clock = clock
@@ -143,7 +152,16 @@ class TaskService:
             warm=self.warm_threads,
         )
         self._submissions = Submissions(
-            store, workspaces, self._writer, ids=ids, clock=clock, model_aliases=model_aliases
+            store,
+            workspaces,
+            self._writer,
+            ids=ids,
+            clock=clock,
+            rules=self._rules,
+            uploads=uploads,
+        )
+        self._follow_ups = FollowUps(
+            self._writer, workspaces, self._rules, uploads=uploads, clock=clock
         )
         self._recovery = Recovery(
             store, self._writer, self._approvals, auto_resume=auto_resume, clock=clock
@@ -176,77 +194,6 @@ class TaskService:
         """The default runtime (``[codex] runtime``): the one status and sessions report."""
         return self.runtimes.default
 
-    # --- queries ---------------------------------------------------------------------------
-
-    async def get(self, task_id: str) -> Task:
-        return await self._writer.get(task_id)
-
-    def events(self, task_id: str, after_seq: int = 0) -> AsyncIterator[TaskEvent]:
-        """The task's events after ``after_seq``: stored ones, then live ones, with no gap."""
-        return follow(self._store, self._bus, task_id, after_seq)
-
-    def live_deltas(self, task_id: str) -> DeltaSubscription:
-        """The task's live deltas from now on (never stored); close it when done."""
-        return self._bus.subscribe_deltas(task_id)
-
-    async def read_events(
-        self, task_id: str, after_seq: int = 0, limit: int = 1000
-    ) -> list[TaskEvent]:
-        """One page of the task's stored events (raises TaskNotFound for an unknown task)."""
-        events = await self._store.read_events(task_id, after_seq=after_seq, limit=limit)
-        if not events:
-            await self.get(task_id)
-        return events
-
-    async def list_tasks(
-        self,
-        *,
-        states: Sequence[TaskState] | None = None,
-        graph_id: str | None = None,
-        limit: int = 100,
-        offset: int = 0,
-    ) -> list[Task]:
-        return await self._store.list_tasks(
-            states=states, graph_id=graph_id, limit=limit, offset=offset
-        )
-
-    async def settled_at(self, task_id: str, seq: int) -> bool:
-        """Whether event ``seq`` left the task settled: it is in a terminal state now and no
-        later event exists (a follow-up message would have added one). Followers that stop
-        when a task is done (``logs --follow``) stop here."""
-        task = await self.get(task_id)
-        later = await self._store.read_events(task_id, after_seq=seq, limit=1)
-        return task.state.is_terminal and not later
-
-    def settle_watch(self, task_id: str) -> SettleWatch:
-        """For a follower of the task's events: tells it when the task has settled."""
-        return SettleWatch(self.settled_at, task_id)
-
-    async def graph(self, graph_id: str) -> GraphView:
-        return await load_graph(self._store, graph_id)
-
-    async def diff(self, task_id: str) -> TaskDiff:
-        """The task branch's unified diff against its base (empty for a directory task);
-        for a worktree gc collected, empty with when it was collected."""
-        task = await self.get(task_id)
-        workspace = await self._workspaces.locate(task.id, task.workspace)
-        if workspace is None:
-            return TaskDiff("", collected_at=task.workspace_collected_at)
-        return TaskDiff(await self._workspaces.diff(workspace))
-
-    async def turns(self, task_id: str) -> list[TurnRecord]:
-        await self.get(task_id)
-        return await self._store.list_turns(task_id)
-
-    async def pending_approvals(self, task_id: str | None = None) -> list[Approval]:
-        return await self._store.list_pending_approvals(task_id=task_id)
-
-    async def approval(self, approval_id: str) -> Approval:
-        approval = await self._store.get_approval(approval_id)
-        if approval is None:
-            raise ApprovalNotFound(approval_id)
-        return approval
-
     async def status(self) -> ServiceStatus:
         return await service_status(self._runtime, self._store, self._max)
 
@@ -254,7 +201,7 @@ class TaskService:
 
     async def submit(
         self,
-        prompt: str,
+        prompt: str | Sequence[InputItem],
         workspace: WorkspaceRequest,
         priority: int = 0,
         settings: RuntimeSettings | None = None,
@@ -262,17 +209,26 @@ class TaskService:
         idempotency_key: str | None = None,
         images: Sequence[str] = (),
         thread_id: str | None = None,
+        options: TaskOptions | None = None,
     ) -> Task:
         """Queue a new task; with an ``idempotency_key`` already used, the existing task
         (see :meth:`submit_or_find`)."""
         task, _ = await self.submit_or_find(
-            prompt, workspace, priority, settings, max_runtime_s, idempotency_key, images, thread_id
+            prompt,
+            workspace,
+            priority,
+            settings,
+            max_runtime_s,
+            idempotency_key,
+            images,
+            thread_id,
+            options,
         )
         return task
 
     async def submit_or_find(
         self,
-        prompt: str,
+        prompt: str | Sequence[InputItem],
         workspace: WorkspaceRequest,
         priority: int = 0,
         settings: RuntimeSettings | None = None,
@@ -280,6 +236,7 @@ class TaskService:
         idempotency_key: str | None = None,
         images: Sequence[str] = (),
         thread_id: str | None = None,
+        options: TaskOptions | None = None,
     ) -> tuple[Task, bool]:
         """Queue a new task, or find the one an ``idempotency_key`` already made; with
         whether it was created (an API answers 201 or 200 on that). ``thread_id`` adopts an
@@ -291,7 +248,15 @@ class TaskService:
         """
         self._admit()
         task, created = await self._submissions.task(
-            prompt, workspace, priority, settings, max_runtime_s, idempotency_key, images, thread_id
+            prompt,
+            workspace,
+            priority,
+            settings,
+            max_runtime_s,
+            idempotency_key,
+            images,
+            thread_id,
+            options,
         )
         if created:
             self._scheduler.wake()
@@ -337,33 +302,30 @@ class TaskService:
                         await self.cancel(child.id)
         return task
 
-    async def resume(self, task_id: str, prompt: str | None = None) -> Task:
-        """Re-queue an interrupted task on its thread, optionally with new input."""
+    async def resume(
+        self,
+        task_id: str,
+        prompt: str | Sequence[InputItem] | None = None,
+        overrides: TurnOverrides | None = None,
+    ) -> Task:
+        """Re-queue an interrupted task on its thread, optionally with new input and
+        overrides for that turn."""
         self._admit()
-        task = await self.get(task_id)
-        fields: dict[str, Any] = {"pending_message": prompt} if prompt and prompt.strip() else {}
-        after = await self._writer.transition(
-            task, Action.RESUME, reason="resumed by request", **fields
-        )
+        after = await self._follow_ups.resume(task_id, prompt, overrides)
         self._scheduler.wake()
         return after
 
-    async def message(self, task_id: str, prompt: str, images: Sequence[str] = ()) -> Task:
-        """A follow-up for an interrupted or completed task: queued as its next turn."""
+    async def message(
+        self,
+        task_id: str,
+        prompt: str | Sequence[InputItem],
+        images: Sequence[str] = (),
+        overrides: TurnOverrides | None = None,
+    ) -> Task:
+        """A follow-up for an interrupted or completed task: queued as its next turn, with
+        ``overrides`` for that turn only."""
         self._admit()
-        if not prompt.strip():
-            raise InvalidRequest("prompt", "the message is empty: say what the task should do")
-        checked = check_images(images)
-        task = await self.get(task_id)
-        extra = [durable_event.message_received(prompt, at=self._clock())]
-        after = await self._writer.transition(
-            task,
-            Action.MESSAGE,
-            reason="follow-up message",
-            extra=extra,
-            pending_message=prompt,
-            pending_images=checked,
-        )
+        after = await self._follow_ups.message(task_id, prompt, images, overrides)
         self._scheduler.wake()
         return after
 

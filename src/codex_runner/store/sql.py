@@ -29,7 +29,6 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from sqlalchemy import (
-    JSON,
     Connection,
     Engine,
     RowMapping,
@@ -37,7 +36,6 @@ from sqlalchemy import (
     func,
     insert,
     select,
-    type_coerce,
 )
 
 from codex_runner.domain import approval as approvals_rules
@@ -295,17 +293,7 @@ class SqlStore:
         limit: int = DEFAULT_PAGE,
         offset: int = 0,
     ) -> list[Task]:
-        query = select(tasks)
-        if states is not None:
-            query = query.where(tasks.c.state.in_([s.value for s in states]))
-        if graph_id is not None:
-            query = query.where(tasks.c.graph_id == graph_id)
-        if purpose is not None:
-            query = query.where(tasks.c.purpose == purpose)
-        for key, value in (metadata or {}).items():
-            # JSON path look-up on both databases (json_extract on SQLite, ->> on PostgreSQL).
-            query = query.where(type_coerce(tasks.c.meta, JSON)[key].as_string() == value)
-        query = query.order_by(tasks.c.created_at.desc(), tasks.c.id.desc())
+        query = statements.task_page(states, graph_id, purpose, metadata)
         return await self._read_tasks(query.limit(limit).offset(offset))
 
     async def tasks_in_states(self, states: Collection[TaskState]) -> list[Task]:

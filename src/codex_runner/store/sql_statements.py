@@ -4,11 +4,14 @@ them per call. Parameters named ``match_*`` select the row; the others are the v
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Integer,
+    Select,
     bindparam,
     exists,
     func,
@@ -16,6 +19,7 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
+    type_coerce,
     union_all,
     update,
 )
@@ -34,6 +38,26 @@ from codex_runner.store.tables import (
     threads,
     turns,
 )
+
+
+def task_page(
+    states: Collection[TaskState] | None,
+    graph_id: str | None,
+    purpose: str | None,
+    metadata: Mapping[str, str] | None,
+) -> Select[Any]:
+    """Tasks newest first, filtered (a page is cut by the caller's LIMIT and OFFSET)."""
+    query = select(tasks)
+    if states is not None:
+        query = query.where(tasks.c.state.in_([s.value for s in states]))
+    if graph_id is not None:
+        query = query.where(tasks.c.graph_id == graph_id)
+    if purpose is not None:
+        query = query.where(tasks.c.purpose == purpose)
+    for key, value in (metadata or {}).items():
+        # A JSON path look-up on both databases (json_extract on SQLite, ->> on PostgreSQL).
+        query = query.where(type_coerce(tasks.c.meta, JSON)[key].as_string() == value)
+    return query.order_by(tasks.c.created_at.desc(), tasks.c.id.desc())
 
 
 def queue_order_by(source: Any = tasks) -> list[ColumnElement[object]]:
