@@ -4,6 +4,7 @@ parameters every event history takes (a task's and a graph's alike)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated
 
 from pydantic import Field
@@ -29,3 +30,12 @@ def settings_of(
     return RuntimeSettings(
         model=model, effort=effort, sandbox=sandbox, approval_policy=approval_policy
     )
+
+
+def metadata_filter(query: Mapping[str, str]) -> dict[str, str]:
+    """``metadata.KEY=VALUE`` query parameters as {KEY: VALUE} (each must match)."""
+    return {
+        name.removeprefix("metadata."): value
+        for name, value in query.items()
+        if name.startswith("metadata.") and len(name) > len("metadata.")
+    }

@@ -9,13 +9,8 @@ from codex_runner.api.inputs import EventPageLimit, EventsAfter, LastEventId, se
 from codex_runner.http.errors import ERROR_RESPONSES
 from codex_runner.http.routing import Router, model_response
 from codex_runner.http.sse import EventStreams
-from codex_runner.http.wire import (
-    ChildCreate,
-    EventList,
-    GraphCreate,
-    GraphOut,
-    TaskOut,
-)
+from codex_runner.http.wire import ChildCreate, EventList, GraphCreate, GraphOut
+from codex_runner.http.wire_tasks import TaskOut
 from codex_runner.service.graphs import ChildRequest, GraphRequest, GraphView
 from codex_runner.service.tasks import TaskService
 from codex_runner.service.validation import workspace_request

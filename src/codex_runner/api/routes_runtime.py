@@ -18,9 +18,9 @@ from codex_runner.http.wire import (
     RemovedWorktreeOut,
     RuntimeOut,
     StatusOut,
-    TaskOut,
 )
 from codex_runner.http.wire_link import LinkOut
+from codex_runner.http.wire_tasks import TaskOut
 from codex_runner.service.tasks import TaskService
 
 NOT_READY_MESSAGE = "not ready: the store is not open or the Codex runtime is not initialized yet"

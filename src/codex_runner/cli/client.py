@@ -39,11 +39,10 @@ from codex_runner.http.wire import (
     ResumeBody,
     StatusOut,
     TaskCreate,
-    TaskList,
-    TaskOut,
 )
 from codex_runner.http.wire_link import LinkOut, LinkStart
 from codex_runner.http.wire_sessions import AttachCreate, AttachOut, ThreadList
+from codex_runner.http.wire_tasks import TaskList, TaskOut
 from codex_runner.http.wire_turns import TurnList
 
 CALL_TIMEOUT = httpx.Timeout(30.0, connect=5.0)

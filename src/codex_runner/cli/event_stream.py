@@ -30,7 +30,8 @@ from codex_runner.cli.daemon_errors import (
 from codex_runner.domain.delta import Delta, DeltaKind
 from codex_runner.domain.durable_event import STATE_CHANGE_TYPES
 from codex_runner.domain.task import TaskState
-from codex_runner.http.wire import EventOut, TaskOut
+from codex_runner.http.wire import EventOut
+from codex_runner.http.wire_tasks import TaskOut
 
 # The server sends keepalive comments well inside this; silence this long means a dead link.
 STREAM_TIMEOUT = httpx.Timeout(connect=5.0, read=60.0, write=10.0, pool=5.0)

@@ -24,7 +24,8 @@ from codex_runner.domain.delta import Delta
 from codex_runner.domain.durable_event import STATE_CHANGE_TYPES, TaskEvent
 from codex_runner.domain.task import TaskState
 from codex_runner.domain.transitions import FINAL_STATES
-from codex_runner.http.wire import EventOut, TaskOut
+from codex_runner.http.wire import EventOut
+from codex_runner.http.wire_tasks import TaskOut
 
 out = Console(highlight=False)
 

@@ -16,7 +16,8 @@ from codex_runner.cli.id_prefix import resolve_graph_or_task_id
 from codex_runner.cli.render import STATE_STYLES, error_exit, print_model_json, styled_state
 from codex_runner.cli.tables import Cell, Column, Fit, print_table
 from codex_runner.cli.tasks_cmd import resolve_dir
-from codex_runner.http.wire import GraphCreate, GraphOut, TaskOut
+from codex_runner.http.wire import GraphCreate, GraphOut
+from codex_runner.http.wire_tasks import TaskOut
 
 graph_app = typer.Typer(
     name="graph",

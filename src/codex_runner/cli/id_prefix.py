@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 from codex_runner.cli.client import DaemonClient
 from codex_runner.cli.daemon_errors import ClientError
 from codex_runner.domain.ids import APPROVAL_PREFIX, GRAPH_PREFIX, TASK_PREFIX, is_id
-from codex_runner.http.wire import TaskOut
+from codex_runner.http.wire_tasks import TaskOut
 
 LIST_PAGE = 1000  # the most the list route returns at once
 SHOWN_CANDIDATES = 5

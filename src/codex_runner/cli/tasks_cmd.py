@@ -34,7 +34,8 @@ from codex_runner.cli.render import (
 from codex_runner.cli.tables import Cell, Column, Fit, print_table
 from codex_runner.cli.turns_cmd import turns
 from codex_runner.domain.task import TaskState
-from codex_runner.http.wire import PromptBody, ResumeBody, TaskCreate, TaskOut
+from codex_runner.http.wire import PromptBody, ResumeBody, TaskCreate
+from codex_runner.http.wire_tasks import TaskOut
 
 task_app = typer.Typer(
     name="task",

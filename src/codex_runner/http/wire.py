@@ -24,8 +24,16 @@ from codex_runner.codex.runtime import RuntimeStatus
 from codex_runner.config import ApprovalPolicy, SandboxMode
 from codex_runner.domain.approval import Approval
 from codex_runner.domain.durable_event import TaskEvent
-from codex_runner.domain.task import REASONING_EFFORTS, Task, TaskState
+from codex_runner.domain.task import REASONING_EFFORTS, TaskState
 from codex_runner.http.wire_link import LinkOut
+from codex_runner.http.wire_options import (
+    OneInput,
+    OutputFields,
+    SessionFields,
+    TurnFields,
+    TurnInputIn,
+)
+from codex_runner.http.wire_tasks import TaskOut
 from codex_runner.service import validation
 from codex_runner.service.errors import InvalidRequest
 
@@ -98,23 +106,36 @@ class _WorkOptions(_Request):
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200)
 
 
-class TaskCreate(_WorkOptions):
-    prompt: str = Field(min_length=1, max_length=200_000)
+class TaskCreate(OneInput, _WorkOptions, SessionFields, OutputFields):
+    """A task: its input (prompt or input items), workspace, settings and options."""
+
     thread_id: str | None = Field(
         default=None,
         max_length=100,
         description="Adopt this existing Codex thread (`GET /v1/threads`) as the task's.",
     )
+    turn_cwd: str | None = Field(
+        default=None,
+        max_length=4096,
+        description="The first turn's directory inside the workspace (later turns: cwd).",
+    )
 
 
 class PromptBody(_Request):
-    """Body of steer and message."""
+    """Body of steer."""
 
     prompt: str = Field(min_length=1, max_length=200_000)
 
 
-class ResumeBody(_Request):
+class MessageBody(OneInput, TurnFields):
+    """A follow-up: its input, and overrides for its turn only."""
+
+
+class ResumeBody(TurnFields):
+    """A resume, optionally with new input and overrides for the turn it runs."""
+
     prompt: str | None = Field(default=None, max_length=200_000)
+    input: TurnInputIn = None
 
 
 class DecisionBody(_Request):
@@ -153,105 +174,6 @@ class GcBody(_Request):
 
 
 # --- responses ---------------------------------------------------------------------------
-
-
-class UsageOut(BaseModel):
-    input_tokens: int
-    cached_input_tokens: int
-    output_tokens: int
-    reasoning_output_tokens: int
-    total_tokens: int
-
-
-class TaskOut(BaseModel):
-    id: str
-    prompt: str
-    state: TaskState
-    reason: str | None
-    priority: int
-    repo: str | None
-    base_ref: str | None
-    cwd: str | None
-    model: str | None
-    effort: str | None
-    sandbox: str | None
-    approval_policy: str | None
-    created_at: datetime
-    updated_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    thread_id: str | None
-    usage: UsageOut
-    final_message: str | None
-    branch: str | None
-    diff_summary: str | None
-    parent_id: str | None
-    graph_id: str | None
-    key: str | None
-    depends_on: list[str]
-    max_runtime_s: float
-    idempotency_key: str | None
-    attempts: int
-    pending_message: str | None
-    attached: bool = Field(
-        default=False,
-        description="A person's Codex client is attached to the task's thread, or runs a turn "
-        "on it (see GET /v1/tasks/{id}/attach).",
-    )
-    current_turn_id: str | None = Field(
-        default=None,
-        description="Codex's id of the current or last turn (null before the first); given "
-        "when one task is read (GET /v1/tasks/{id}), null in lists and action answers.",
-    )
-
-    @classmethod
-    def of(
-        cls, task: Task, *, attached: bool = False, current_turn_id: str | None = None
-    ) -> TaskOut:
-        u = task.usage
-        return cls(
-            id=task.id,
-            prompt=task.prompt,
-            state=task.state,
-            reason=task.reason,
-            priority=task.priority,
-            repo=task.workspace.repo,
-            base_ref=task.workspace.base_ref,
-            cwd=task.workspace.cwd,
-            model=task.settings.model,
-            effort=task.settings.effort,
-            sandbox=task.settings.sandbox,
-            approval_policy=task.settings.approval_policy,
-            created_at=task.created_at,
-            updated_at=task.updated_at,
-            started_at=task.started_at,
-            finished_at=task.finished_at,
-            thread_id=task.thread_id,
-            usage=UsageOut(
-                input_tokens=u.input_tokens,
-                cached_input_tokens=u.cached_input_tokens,
-                output_tokens=u.output_tokens,
-                reasoning_output_tokens=u.reasoning_output_tokens,
-                total_tokens=u.total_tokens,
-            ),
-            final_message=task.final_message,
-            branch=task.branch,
-            diff_summary=task.diff_summary,
-            parent_id=task.parent_id,
-            graph_id=task.graph_id,
-            key=task.key,
-            depends_on=list(task.depends_on),
-            max_runtime_s=task.max_runtime_s,
-            idempotency_key=task.idempotency_key,
-            attempts=task.attempts,
-            pending_message=task.pending_message,
-            attached=attached,
-            current_turn_id=current_turn_id,
-        )
-
-
-class TaskList(BaseModel):
-    tasks: list[TaskOut]
 
 
 class EventOut(BaseModel):

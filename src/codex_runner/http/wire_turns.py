@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
 from codex_runner.domain.conversation import Turn, TurnState
-from codex_runner.http.wire import UsageOut
+from codex_runner.http.wire_tasks import UsageOut
 
 # Enough of a turn's input to recognise it; the whole input is in the task's events.
 INPUT_SUMMARY_CHARS = 200
@@ -24,6 +26,10 @@ class TurnOut(BaseModel):
     usage: UsageOut
     error: str | None
     final_message: str | None = Field(description="Codex's last agent message of this turn.")
+    result: Any = Field(
+        default=None, description="The validated JSON of a turn with an output_schema."
+    )
+    has_result: bool = False
 
     @classmethod
     def of(cls, turn: Turn) -> TurnOut:
@@ -45,6 +51,8 @@ class TurnOut(BaseModel):
             ),
             error=turn.error,
             final_message=turn.final_message,
+            result=json.loads(turn.result_json) if turn.result_json is not None else None,
+            has_result=turn.result_json is not None,
         )
 
 

@@ -24,9 +24,8 @@ from codex_runner.http.wire import (
     GraphCreate,
     GraphOut,
     TaskCreate,
-    TaskList,
-    TaskOut,
 )
+from codex_runner.http.wire_tasks import TaskList, TaskOut
 
 # Codes of the API's errors (http/errors.py), plus the two only a client meets.
 DAEMON_UNREACHABLE = "daemon_unreachable"

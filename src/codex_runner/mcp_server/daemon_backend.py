@@ -24,9 +24,8 @@ from codex_runner.http.wire import (
     GraphOut,
     PromptBody,
     TaskCreate,
-    TaskList,
-    TaskOut,
 )
+from codex_runner.http.wire_tasks import TaskList, TaskOut
 from codex_runner.mcp_server.backend import DAEMON_UNREACHABLE, RunnerError
 
 M = TypeVar("M", bound=BaseModel)

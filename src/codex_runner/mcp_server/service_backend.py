@@ -20,9 +20,9 @@ from codex_runner.http.wire import (
     GraphCreate,
     GraphOut,
     TaskCreate,
-    TaskList,
-    TaskOut,
 )
+from codex_runner.http.wire_inputs import task_options_of, turn_input_of
+from codex_runner.http.wire_tasks import TaskList, TaskOut
 from codex_runner.mcp_server.backend import INTERNAL, RunnerError
 from codex_runner.service.errors import (
     GraphNotFound,
@@ -90,13 +90,14 @@ class ServiceBackend:
     async def submit_task(self, body: TaskCreate) -> TaskOut:
         async def submit() -> Task:
             task, _ = await self._service.submit_or_find(
-                body.prompt,
+                turn_input_of(body.prompt, body.input),
                 workspace_request(body.repo, body.base_ref, body.cwd),
                 priority=body.priority,
                 settings=_settings(body),
                 max_runtime_s=body.max_runtime_s,
                 idempotency_key=body.idempotency_key,
                 thread_id=body.thread_id,
+                options=task_options_of(body),
             )
             return task
 

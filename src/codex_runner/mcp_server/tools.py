@@ -31,9 +31,8 @@ from codex_runner.http.wire import (
     GraphCreate,
     GraphOut,
     TaskCreate,
-    TaskList,
-    TaskOut,
 )
+from codex_runner.http.wire_tasks import TaskList, TaskOut
 from codex_runner.mcp_server.backend import RunnerBackend, RunnerError
 from codex_runner.mcp_server.errors import explain, invalid_arguments
 from codex_runner.mcp_server.waiting import MAX_WAIT_S, WaitOut, wait_for_task

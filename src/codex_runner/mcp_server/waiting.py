@@ -11,7 +11,8 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from codex_runner.domain.task import TaskState
-from codex_runner.http.wire import EventOut, TaskOut
+from codex_runner.http.wire import EventOut
+from codex_runner.http.wire_tasks import TaskOut
 from codex_runner.mcp_server.backend import RunnerBackend
 
 MAX_WAIT_S = 60.0

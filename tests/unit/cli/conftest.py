@@ -50,10 +50,8 @@ from codex_runner.http.wire import (
     RemovedWorktreeOut,
     ResumeBody,
     TaskCreate,
-    TaskList,
-    TaskOut,
-    UsageOut,
 )
+from codex_runner.http.wire_tasks import TaskList, TaskOut, UsageOut
 from codex_runner.runner_home.daemon_info import DaemonInfo, write_info
 from codex_runner.runner_home.secret_files import write_private
 

@@ -24,7 +24,8 @@ from codex_runner.api.app import create_app
 from codex_runner.cli import exit_codes
 from codex_runner.codex.scripted import Script, ScriptedRuntime, ask, complete, gated
 from codex_runner.domain.task import TaskState
-from codex_runner.http.wire import EventOut, GraphOut, TaskList, TaskOut
+from codex_runner.http.wire import EventOut, GraphOut
+from codex_runner.http.wire_tasks import TaskList, TaskOut
 from codex_runner.http.wire_turns import TurnList
 from codex_runner.service.event_bus import EventBus, Subscription
 from codex_runner.service.tasks import TaskService

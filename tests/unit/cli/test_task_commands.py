@@ -19,7 +19,8 @@ from codex_runner.domain.events import (
 )
 from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import TaskState
-from codex_runner.http.wire import DiffOut, EventOut, TaskList, TaskOut
+from codex_runner.http.wire import DiffOut, EventOut
+from codex_runner.http.wire_tasks import TaskList, TaskOut
 
 from .conftest import (
     CliRun,

@@ -1,0 +1,56 @@
+"""Request bodies shaped into the service's values: a turn's input, a task's options, one
+turn's overrides (shared by the HTTP API and the MCP server, which take the same bodies)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from codex_runner.domain.task_options import SessionOptions, TaskOptions, TurnOverrides
+from codex_runner.http.wire import TaskCreate
+from codex_runner.http.wire_options import TurnFields
+from codex_runner.service.errors import InvalidRequest
+from codex_runner.service.turn_inputs import InputItem
+
+
+def turn_input_of(prompt: str | None, items: Sequence[Any] | None) -> str | list[InputItem]:
+    """A request's input: its prompt, or its items as the service's input items."""
+    if prompt is not None and items is not None:
+        raise InvalidRequest(
+            "input", "give either prompt (text) or input (a list of items), not both"
+        )
+    if items is None:
+        return prompt or ""  # no prompt either: the service refuses it, naming prompt
+    return [InputItem(**item.model_dump()) for item in items]
+
+
+def task_options_of(body: TaskCreate) -> TaskOptions:
+    return TaskOptions(
+        session=SessionOptions(
+            developer_instructions=body.developer_instructions,
+            base_instructions=body.base_instructions,
+            personality=body.personality,
+            service_tier=body.service_tier,
+            model_provider=body.model_provider,
+            config=body.config or {},
+            ephemeral=body.ephemeral,
+            runtime=body.runtime,
+        ),
+        purpose=body.purpose,
+        metadata=body.metadata or {},
+        turn=TurnOverrides(
+            summary=body.summary, cwd=body.turn_cwd, output_schema=body.output_schema
+        ),
+    )
+
+
+def overrides_of(body: TurnFields) -> TurnOverrides:
+    return TurnOverrides(
+        model=body.model,
+        effort=body.effort,
+        summary=body.summary,
+        sandbox=body.sandbox,
+        approval_policy=body.approval_policy,
+        cwd=body.cwd,
+        output_schema=body.output_schema,
+    )
