@@ -147,6 +147,7 @@ class TaskRunner:
                     pending_message=None,
                     pending_images=(),
                     next_turn=TurnOverrides(),
+                    result_json=None,  # the task's result is its latest turn's
                     branch=workspace.branch,
                 ),
                 self._store.list_turns(task.id),

@@ -21,6 +21,7 @@ KILL_MY_APP_SERVER = (
     "p=$(awk '{print $4}' /proc/$p/stat); done"
 )
 
+STRUCTURED_REPLY = '{"verdict": "pass", "score": 7}'
 STREAMED_ANSWER = "This answer arrives in six pieces, one after another, as it is written."
 
 DAEMON_RULES: list[dict[str, Any]] = [
@@ -28,6 +29,9 @@ DAEMON_RULES: list[dict[str, Any]] = [
     {"match": "Results of the", "responses": [[{"echo": True}]]},
     *RULES,
     {"match": "quick", "responses": [[{"message": "quick done"}]]},
+    # Replies for turns with an output schema: one that matches it, one that does not.
+    {"match": "grade it", "responses": [[{"message": STRUCTURED_REPLY}]]},
+    {"match": "ramble", "responses": [[{"message": "I would rather not answer in JSON."}]]},
     {
         "match": "answer in pieces",
         "responses": [[{"message": STREAMED_ANSWER, "deltas": 6, "delta_delay": 0.1}]],
