@@ -10,6 +10,7 @@ from codex_runner.http.errors import ERROR_RESPONSES
 from codex_runner.http.routing import Router, model_response
 from codex_runner.http.sse import EventStreams
 from codex_runner.http.wire import ChildCreate, EventList, GraphCreate, GraphOut
+from codex_runner.http.wire_inputs import task_options_of
 from codex_runner.http.wire_tasks import TaskOut
 from codex_runner.service.graphs import ChildRequest, GraphRequest, GraphView
 from codex_runner.service.tasks import TaskService
@@ -37,6 +38,7 @@ def graph_routes(service: TaskService, streams: EventStreams) -> Router:
             max_runtime_s=body.max_runtime_s,
             idempotency_key=body.idempotency_key,
             max_concurrent=body.max_concurrent,
+            options=task_options_of(body),
         )
         view, created = await service.submit_graph_or_find(request)
         return model_response(graph_out(view), 201 if created else 200)
@@ -84,6 +86,7 @@ def _child(child: ChildCreate) -> ChildRequest:
         prompt=child.prompt,
         depends_on=tuple(child.depends_on),
         priority=child.priority,
+        output_schema=child.output_schema,
     )
 
 

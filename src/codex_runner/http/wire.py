@@ -145,6 +145,9 @@ class DecisionBody(_Request):
 
 class ChildCreate(_Request):
     key: str = Field(min_length=1, max_length=64)
+    output_schema: dict[str, Any] | None = Field(
+        default=None, description="A JSON Schema this child's final message must match."
+    )
     prompt: str = Field(min_length=1, max_length=200_000)
     depends_on: list[str] = Field(default_factory=list, max_length=1000)
     priority: Annotated[
@@ -154,7 +157,10 @@ class ChildCreate(_Request):
     ] = None
 
 
-class GraphCreate(_WorkOptions):
+class GraphCreate(_WorkOptions, SessionFields, OutputFields):
+    """A graph; its session options, purpose and metadata hold for the parent and every
+    child, its summary and output_schema for the parent's own turn."""
+
     prompt: str | None = Field(
         default=None, max_length=200_000, description="The parent's own prompt; runs last."
     )

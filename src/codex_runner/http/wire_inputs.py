@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from codex_runner.domain.task_options import SessionOptions, TaskOptions, TurnOverrides
-from codex_runner.http.wire import TaskCreate
+from codex_runner.http.wire import GraphCreate, TaskCreate
 from codex_runner.http.wire_options import TurnFields
 from codex_runner.service.errors import InvalidRequest
 from codex_runner.service.turn_inputs import InputItem
@@ -24,7 +24,8 @@ def turn_input_of(prompt: str | None, items: Sequence[Any] | None) -> str | list
     return [InputItem(**item.model_dump()) for item in items]
 
 
-def task_options_of(body: TaskCreate) -> TaskOptions:
+def task_options_of(body: TaskCreate | GraphCreate) -> TaskOptions:
+    turn_cwd = body.turn_cwd if isinstance(body, TaskCreate) else None
     return TaskOptions(
         session=SessionOptions(
             developer_instructions=body.developer_instructions,
@@ -38,9 +39,7 @@ def task_options_of(body: TaskCreate) -> TaskOptions:
         ),
         purpose=body.purpose,
         metadata=body.metadata or {},
-        turn=TurnOverrides(
-            summary=body.summary, cwd=body.turn_cwd, output_schema=body.output_schema
-        ),
+        turn=TurnOverrides(summary=body.summary, cwd=turn_cwd, output_schema=body.output_schema),
     )
 
 

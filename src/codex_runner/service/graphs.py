@@ -7,9 +7,10 @@ into a view.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 from codex_runner.domain.graph import (
     ChildSpec,
@@ -30,6 +31,7 @@ from codex_runner.domain.task import (
     TaskState,
     WorkspaceRequest,
 )
+from codex_runner.domain.task_options import TaskOptions, TurnOverrides
 from codex_runner.service.errors import GraphNotFound
 from codex_runner.store.protocol import Store
 
@@ -47,6 +49,7 @@ class ChildRequest:
     depends_on: tuple[str, ...] = ()
     priority: int | None = None
     settings: RuntimeSettings | None = None
+    output_schema: Mapping[str, Any] | None = None  # this child's final message's shape
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,9 @@ class GraphRequest:
     max_runtime_s: float | None = None
     idempotency_key: str | None = None
     max_concurrent: int | None = None  # at most this many children run at once
+    # Session options, purpose and metadata for the parent and every child; the turn
+    # overrides (summary, output schema) for the parent's own turn.
+    options: TaskOptions = field(default_factory=TaskOptions)
 
 
 @dataclass(frozen=True)
@@ -98,8 +104,12 @@ def plan_graph(
         max_runtime_s=request.max_runtime_s or DEFAULT_MAX_RUNTIME_S,
         idempotency_key=request.idempotency_key,
         runs_codex=bool(own_prompt),
+        session=request.options.session,
+        purpose=request.options.purpose,
+        metadata=request.options.metadata,
+        next_turn=request.options.turn,
     )
-    return instantiate(
+    plan = instantiate(
         spec,
         parent,
         graph_id=graph_id,
@@ -107,6 +117,18 @@ def plan_graph(
         now=now,
         max_concurrent=check_max_concurrent(request.max_concurrent),
     )
+    schemas = {c.key: c.output_schema for c in request.children}
+    children = tuple(
+        replace(
+            child,
+            session=parent.session,
+            purpose=parent.purpose,
+            metadata=parent.metadata,
+            next_turn=TurnOverrides(output_schema=schemas.get(child.key or "")),
+        )
+        for child in plan.children
+    )
+    return replace(plan, children=children)
 
 
 def view_graph(graph: Graph, members: Sequence[Task]) -> GraphView:

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from typing import Any
 
 from codex_runner.domain.task import DEFAULT_MAX_RUNTIME_S, RuntimeSettings, Task, WorkspaceRequest
+from codex_runner.domain.task_options import TaskOptions
 from codex_runner.service.errors import IdempotencyKeyReused
 from codex_runner.service.graphs import GraphRequest
 
@@ -57,6 +58,7 @@ def graph_fingerprint(request: GraphRequest) -> str:
             "max_runtime_s": request.max_runtime_s or DEFAULT_MAX_RUNTIME_S,
             # Only when given: digests of graphs made before the option existed still match.
             **({"max_concurrent": request.max_concurrent} if request.max_concurrent else {}),
+            **({"options": request.options.to_json()} if request.options != TaskOptions() else {}),
             "children": [
                 {
                     "key": c.key,
@@ -64,6 +66,7 @@ def graph_fingerprint(request: GraphRequest) -> str:
                     "depends_on": list(c.depends_on),
                     "priority": c.priority,
                     "settings": asdict(c.settings) if c.settings is not None else None,
+                    **({"output_schema": c.output_schema} if c.output_schema else {}),
                 }
                 for c in request.children
             ],

@@ -7,7 +7,7 @@ with an ``idempotency_key`` already used finds what that key made, if it is the 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +16,7 @@ from codex_runner.domain.conversation import ThreadRecord
 from codex_runner.domain.graph import GraphSpecError, InvalidMaxConcurrent, check_max_concurrent
 from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import DEFAULT_MAX_RUNTIME_S, RuntimeSettings, Task, WorkspaceRequest
-from codex_runner.domain.task_options import TaskOptions
+from codex_runner.domain.task_options import TaskOptions, TurnOverrides
 from codex_runner.service.errors import IdempotencyKeyReused, InvalidRequest
 from codex_runner.service.graphs import (
     MAX_GRAPH_SIZE,
@@ -164,7 +164,7 @@ class Submissions:
     async def graph(self, request: GraphRequest) -> tuple[GraphView, bool]:
         """The graph, its parent and children created in one transaction, or the one its
         ``idempotency_key`` already made; with whether it was created."""
-        request = _checked_graph_request(request, self._aliases)
+        request = _checked_graph_request(request, self._rules)
         fingerprint: str | None = None
         if request.idempotency_key is not None:
             fingerprint = graph_fingerprint(request)
@@ -204,7 +204,7 @@ class Submissions:
         return await load_graph(self._store, existing.graph_id)
 
 
-def _checked_graph_request(request: GraphRequest, aliases: Mapping[str, str]) -> GraphRequest:
+def _checked_graph_request(request: GraphRequest, rules: OptionRules) -> GraphRequest:
     """The request with its values checked (each error names its field), its model aliases
     resolved and its workspace resolved; the workspace is not yet known to exist."""
     if len(request.children) > MAX_GRAPH_SIZE:
@@ -214,16 +214,25 @@ def _checked_graph_request(request: GraphRequest, aliases: Mapping[str, str]) ->
         check_max_concurrent(request.max_concurrent)
     except InvalidMaxConcurrent as exc:
         raise InvalidRequest("max_concurrent", str(exc)) from exc
+    aliases = rules.aliases
+    settings = check_settings(request.settings, aliases)
+    options = rules.task_options(request.options, settings)
     children = []
     for i, child in enumerate(request.children):
         if child.priority is not None:
             check_priority(child.priority, f"children[{i}].priority")
         if child.settings is not None:
             child = replace(child, settings=check_settings(child.settings, aliases))
+        if child.output_schema is not None:
+            turn = rules.follow_up(
+                TurnOverrides(output_schema=child.output_schema), options.session, settings
+            )
+            child = replace(child, output_schema=turn.output_schema)
         children.append(child)
     return replace(
         request,
-        settings=check_settings(request.settings, aliases),
+        options=options,
+        settings=settings,
         children=tuple(children),
         max_runtime_s=check_max_runtime(request.max_runtime_s),
         workspace=resolved_workspace(request.workspace),

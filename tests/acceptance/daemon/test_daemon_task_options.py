@@ -198,3 +198,36 @@ async def test_bad_options_are_refused_naming_the_field_and_create_nothing(
         assert response.status_code == 422, response.text
         assert response.json()["error"]["field"].split(".")[0] == field
         assert (await client.get("/v1/tasks")).json()["tasks"] == []
+
+
+async def test_a_graphs_options_hold_for_every_child_and_a_child_has_its_own_schema(
+    start_daemon: StartDaemon, daemon_model: MockModelServer, tmp_path: Path
+) -> None:
+    daemon = await start_daemon()
+    async with daemon.client() as client:
+        response = await client.post(
+            "/v1/graphs",
+            json={
+                "cwd": str(tmp_path),
+                "developer_instructions": "GRAPH-DEV-MARK",
+                "purpose": "nightly",
+                "metadata": {"run": "42"},
+                "children": [
+                    {"key": "grade", "prompt": "grade it", "output_schema": GRADE_SCHEMA},
+                    {"key": "greet", "prompt": "hello"},
+                ],
+            },
+        )
+        assert response.status_code == 201, response.text
+        graph = response.json()
+        parent = await wait_state(client, graph["parent"]["id"], TERMINAL)
+        assert parent["state"] == "completed", parent
+        listed = (await client.get("/v1/tasks", params={"metadata.run": "42"})).json()["tasks"]
+        assert len(listed) == 3 and {t["purpose"] for t in listed} == {"nightly"}
+        by_key = {
+            c["key"]: c for c in (await client.get(f"/v1/graphs/{graph['id']}")).json()["children"]
+        }
+        assert by_key["grade"]["result"] == json.loads(STRUCTURED_REPLY)
+        assert not by_key["greet"]["has_result"]
+    for prompt in ("grade it", "hello"):
+        assert "GRAPH-DEV-MARK" in developer_texts(asked(daemon_model, prompt))
