@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 
 import pytest
 
-from codex_runner.codex.exec_turn import ExecThread, exec_argv, toml_value
-from codex_runner.codex.runtime import ThreadOptions
+from codex_runner.codex.exec_turn import ExecThread, exec_argv, output_schema_file, toml_value
+from codex_runner.codex.runtime import ThreadOptions, TurnOptions
 from codex_runner.config import CodexSettings, load_config
 
 BIN = Path("/opt/codex")
@@ -66,3 +67,46 @@ def test_context_is_prepended_only_when_a_fresh_thread_replaces_the_old_one(
     assert state.prompt_for("go") == "Context from the earlier session:\nwe did X\n\ngo"
     state.context = None
     assert state.prompt_for("go") == "go"
+
+
+def test_session_options_and_a_turns_overrides_go_in_as_flags_and_config(
+    settings: CodexSettings, tmp_path: Path
+) -> None:
+    options = ThreadOptions(
+        cwd=tmp_path,
+        model="task-model",
+        effort="high",
+        base_instructions="base",
+        personality="pragmatic",
+        service_tier="fast",
+        model_provider="local",
+        config={"features.web_search": True, "model_verbosity": "low"},
+        ephemeral=True,
+    )
+    turn = TurnOptions(model="turn-model", effort="low", summary="detailed", cwd=tmp_path / "sub")
+    argv = exec_argv(BIN, settings, options, None, "p", turn=turn, schema_file=Path("/s.json"))
+    config = {}
+    for i, arg in enumerate(argv):
+        if arg == "-c":
+            config.update(tomllib.loads(argv[i + 1]))
+    assert argv[argv.index("-m") + 1] == "turn-model"
+    assert argv[argv.index("-C") + 1] == str(tmp_path / "sub")
+    assert config["model_reasoning_effort"] == "low"
+    assert config["model_reasoning_summary"] == "detailed"
+    assert config["base_instructions"] == "base" and config["personality"] == "pragmatic"
+    assert config["service_tier"] == "fast" and config["model_provider"] == "local"
+    assert config["features"] == {"web_search": True} and config["model_verbosity"] == "low"
+    assert "--ephemeral" in argv
+    assert argv[argv.index("--output-schema") + 1] == "/s.json"
+    # Without the turn's overrides the thread's own settings apply again.
+    plain = exec_argv(BIN, settings, options, THREAD, "p")
+    assert plain[plain.index("-m") + 1] == "task-model"
+    assert 'model_reasoning_effort="high"' in plain and "--output-schema" not in plain
+
+
+def test_an_output_schema_file_holds_the_schema_for_the_turn_and_is_removed_after() -> None:
+    with output_schema_file({"type": "object"}) as path:
+        assert path is not None and json.loads(path.read_text()) == {"type": "object"}
+    assert not path.exists()
+    with output_schema_file(None) as nothing:
+        assert nothing is None
