@@ -19,7 +19,13 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 
 from codex_runner import __version__
 from codex_runner.domain.durable_event import EVENT_TYPES, TaskEvent
-from codex_runner.domain.task import TaskState
+from codex_runner.domain.task import REASONING_EFFORTS, TaskState
+from codex_runner.domain.task_options import (
+    PERSONALITIES,
+    REASONING_SUMMARIES,
+    RUNTIME_KINDS,
+    SERVICE_TIERS,
+)
 from codex_runner.domain.transitions import user_actions
 from codex_runner.http.auth import CSRF_HEADER, BrowserAccess
 from codex_runner.http.errors import error_response
@@ -45,9 +51,12 @@ _SCRIPTS = [
     "graphs",
     "live",
     "markdown",
+    "options_form",
+    "results",
     "runtime",
     "streaming",
     "task",
+    "task_facts",
     "tasks",
     "timeline",
 ]
@@ -113,6 +122,13 @@ def admin_router(
                 event_types=sorted(EVENT_TYPES),
                 version=__version__,
                 page_size=TASKS_PAGE_SIZE,
+                # The forms' choices come from the domain, so the page offers no value the
+                # service would refuse and misses none it takes.
+                efforts=REASONING_EFFORTS,
+                personalities=PERSONALITIES,
+                service_tiers=SERVICE_TIERS,
+                summaries=REASONING_SUMMARIES,
+                runtimes=RUNTIME_KINDS,
                 **context,
             )
         )

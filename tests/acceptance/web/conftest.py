@@ -23,6 +23,7 @@ from ..daemon.conftest import DAEMON_RULES, start_daemon
 __all__ = ["start_daemon"]  # the daemon fixture, over this directory's daemon_model
 
 WEB_STREAMED_ANSWER = "The page shows this answer growing, piece by piece, as it is written."
+WEB_STRUCTURED_REPLY = '{"verdict": "pass", "score": 7}'
 
 WEB_RULES: list[dict[str, Any]] = [
     # First: resuming without new input sends this, which the daemon rules treat as poison.
@@ -34,6 +35,9 @@ WEB_RULES: list[dict[str, Any]] = [
             [{"message": "**Approved**: wrote `approved.txt`\n\n- one\n- two"}],
         ],
     },
+    # Replies for turns with an output schema: one that matches it, one that does not.
+    {"match": "web grade", "responses": [[{"message": WEB_STRUCTURED_REPLY}]]},
+    {"match": "web ramble", "responses": [[{"message": "I would rather not answer in JSON."}]]},
     {
         # A command gated by an approval (so the page is open before anything streams),
         # whose output comes in two pieces a second apart, then an answer streamed in six.

@@ -4,10 +4,12 @@ const meta = (name) => document.querySelector(`meta[name="${name}"]`).content;
 const csrfToken = meta("csrf-token");
 const csrfHeader = meta("csrf-header");
 
+// field: the request field the API names as the problem (forms show the error beside it).
 export class ApiError extends Error {
-  constructor(status, message) {
+  constructor(status, message, field) {
     super(message);
     this.status = status;
+    this.field = field || null;
   }
 }
 
@@ -28,7 +30,7 @@ export async function api(method, path, payload) {
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     const message = (data.error && data.error.message) || `HTTP ${response.status}`;
-    throw new ApiError(response.status, message);
+    throw new ApiError(response.status, message, data.error && data.error.field);
   }
   return data;
 }

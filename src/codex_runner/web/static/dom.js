@@ -53,3 +53,7 @@ export function diffBlock(text) {
   }
   return pre;
 }
+
+// A task's purpose as a small label that lists the tasks with the same purpose.
+export const purposeLabel = (purpose) =>
+  el("a", { class: "label purpose", href: `/admin/?purpose=${encodeURIComponent(purpose)}`, title: "tasks with this purpose", text: purpose });

@@ -1,9 +1,13 @@
-// The task page: its facts, diff, approvals and timeline, and the actions its state allows.
+// The task page: its facts, result, turns, diff, approvals and timeline, and the actions its
+// state allows.
 import { api, attempt, notice } from "./api.js";
 import { approvalCard, refreshApprovalCount } from "./approvals.js";
-import { age, debounce, diffBlock, el, stateBadge, taskLink } from "./dom.js";
+import { debounce, diffBlock, el, stateBadge } from "./dom.js";
 import { follow } from "./live.js";
+import { jsonField, sendForm, textFields } from "./options_form.js";
+import { resultBlock, turnEntry } from "./results.js";
 import { streamingBlocks } from "./streaming.js";
+import { taskFacts } from "./task_facts.js";
 import { timelineEntry } from "./timeline.js";
 
 const body = document.body;
@@ -30,24 +34,24 @@ export function taskView() {
     document.getElementById("task-state").replaceChildren(stateBadge(task.state));
     body.dataset.state = task.state;
     showUserActions(task.state);
-    const u = task.usage;
-    const facts = [
-      ["prompt", el("pre", { class: "prompt", text: task.prompt })],
-      ["where", task.repo ? `${task.repo} @ ${task.base_ref || "HEAD"}` : task.cwd],
-      ["branch", task.branch],
-      ["priority", task.priority],
-      ["settings", [task.model, task.effort, task.sandbox, task.approval_policy].filter(Boolean).join(" · ") || "defaults"],
-      ["tokens", el("span", { id: "tokens", text: `${u.total_tokens} total (${u.input_tokens} in, ${u.cached_input_tokens} cached, ${u.output_tokens} out, ${u.reasoning_output_tokens} reasoning)` })],
-      ["reason", task.reason],
-      ["created", `${task.created_at} (${age(task.created_at)} ago)`],
-      ["thread", task.thread_id],
-      ["graph", task.graph_id ? el("a", { href: `/admin/graphs/${encodeURIComponent(task.graph_id)}`, text: task.graph_id }) : null],
-      ["parent", task.parent_id ? taskLink(task.parent_id) : null],
-      ["pending message", task.pending_message],
-    ];
-    document.getElementById("facts").replaceChildren(
-      ...facts.filter(([, v]) => v !== null && v !== undefined && v !== "").flatMap(([k, v]) => [el("dt", { text: k }), el("dd", {}, v)]),
-    );
+    // Refreshes come with every token count: instructions a person opened stay open.
+    const facts = document.getElementById("facts");
+    const open = [...facts.querySelectorAll("dd[data-fact] > details[open]")].map((d) => d.parentElement.dataset.fact);
+    facts.replaceChildren(...taskFacts(task));
+    for (const fact of open) {
+      const details = facts.querySelector(`dd[data-fact="${CSS.escape(fact)}"] > details`);
+      if (details) details.open = true;
+    }
+    const result = document.getElementById("result");
+    result.hidden = !task.has_result;
+    document.getElementById("result-body").replaceChildren(...(task.has_result ? [resultBlock(task.result)] : []));
+  }
+
+  async function loadTurns() {
+    const data = await api("GET", `${base}/turns`);
+    const turns = document.getElementById("turns");
+    turns.replaceChildren(...data.turns.map(turnEntry));
+    if (!data.turns.length) turns.append(el("li", { class: "muted", text: "No turn yet." }));
   }
 
   async function loadDiff() {
@@ -68,6 +72,7 @@ export function taskView() {
 
   async function refresh() {
     await attempt(loadTask);
+    await attempt(loadTurns);
     await attempt(loadApprovals);
   }
   const refreshSoon = debounce(refresh, 150);
@@ -104,27 +109,51 @@ export function taskView() {
     if (event.type === "task.state_changed" || event.type === "task.reconciled") diffSoon();
   }
 
+  const form = document.getElementById("input-form");
+  const input = document.getElementById("input-text");
+
+  // The next turn's overrides (model, effort, output schema), when any is set.
+  function turnOptions() {
+    const options = textFields(form, ["model", "effort"]);
+    const schema = jsonField(form, "output_schema");
+    if (schema) options.output_schema = schema;
+    return options;
+  }
+
+  async function act(action) {
+    const text = input.value;
+    // Resume takes the text box as its new input, when there is one.
+    const body = () => {
+      if (action === "steer") return { prompt: text };
+      if (action === "message") return { prompt: text, ...turnOptions() };
+      const resume = { ...(text.trim() ? { prompt: text } : {}), ...turnOptions() };
+      return Object.keys(resume).length ? resume : undefined;
+    };
+    const done = await sendForm(form, body, (payload) => api("POST", `${base}/${action}`, payload));
+    if (done) {
+      if (action !== "resume" || text.trim()) input.value = "";
+      const told = { steer: "Steered", message: "Message queued" }[action] || action;
+      notice(`${told}: task is ${done.state}`, "info");
+    }
+    await refresh();
+  }
+
   for (const button of ["interrupt", "resume", "cancel"]) {
     document.getElementById(button).addEventListener("click", async () => {
-      // Resume takes the text box as its new input, when there is one.
-      const text = document.getElementById("input-text").value;
-      const payload = button === "resume" && text.trim() ? { prompt: text } : undefined;
-      const done = await attempt(() => api("POST", `${base}/${button}`, payload));
+      if (button === "resume") {
+        await act("resume");
+        return;
+      }
+      const done = await attempt(() => api("POST", `${base}/${button}`));
       if (done) notice(`${button}: task is ${done.state}`, "info");
       await refresh();
     });
   }
-  document.getElementById("input-form").addEventListener("submit", async (event) => {
+  form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const action = event.submitter ? event.submitter.dataset.action : "steer";
-    const text = document.getElementById("input-text").value;
-    if (!text.trim()) return;
-    const done = await attempt(() => api("POST", `${base}/${action}`, { prompt: text }));
-    if (done) {
-      document.getElementById("input-text").value = "";
-      notice(`${action === "steer" ? "Steered" : "Message queued"}: task is ${done.state}`, "info");
-    }
-    await refresh();
+    if (!input.value.trim()) return;
+    await act(action);
   });
 
   attempt(loadDiff);

@@ -1,23 +1,64 @@
-// The tasks page: the list with its state filters and pages, and the submit form.
+// The tasks page: the list with its state and purpose filters (kept in the URL) and pages,
+// and the submit form with its collapsed Codex options.
 import { api, attempt } from "./api.js";
 import { refreshApprovalCount } from "./approvals.js";
-import { age, debounce, el, stateBadge, taskLink } from "./dom.js";
+import { age, debounce, el, purposeLabel, stateBadge, taskLink } from "./dom.js";
 import { follow } from "./live.js";
+import { jsonField, metadataField, sendForm, textFields } from "./options_form.js";
 
 const body = document.body;
+const SETTINGS = ["model", "effort", "sandbox", "approval_policy"];
+const OPTIONS = ["developer_instructions", "base_instructions", "personality", "service_tier", "model_provider", "runtime", "summary", "purpose"];
+
+// The task's body from the submit form; empty fields are left out.
+function submission(form) {
+  const value = (name) => form.elements[name].value.trim();
+  const payload = { prompt: form.elements.prompt.value, priority: Number(value("priority") || 0) };
+  payload[value("where_kind")] = value("where");
+  Object.assign(payload, textFields(form, [...SETTINGS, ...OPTIONS]));
+  // Instructions are sent as typed (their spacing may matter), when not blank.
+  for (const name of ["developer_instructions", "base_instructions"]) {
+    if (payload[name]) payload[name] = form.elements[name].value;
+  }
+  if (form.elements.ephemeral.checked) payload.ephemeral = true;
+  const metadata = metadataField(form, "metadata");
+  if (metadata) payload.metadata = metadata;
+  for (const name of ["output_schema", "config"]) {
+    const parsed = jsonField(form, name);
+    if (parsed) payload[name] = parsed;
+  }
+  return payload;
+}
 
 export function tasksView() {
   const pageSize = Number(body.dataset.pageSize) || 50;
-  let filter = "";
+  const query = new URLSearchParams(window.location.search);
+  let filter = query.get("state") || "";
+  let purpose = query.get("purpose") || "";
   let offset = 0;
   const tbody = document.querySelector("#tasks tbody");
+  const purposeInput = document.getElementById("purpose-filter");
+  purposeInput.value = purpose;
+
+  // The filters live in the URL, so a reload or a shared link shows the same list.
+  function keepInUrl() {
+    const params = new URLSearchParams();
+    if (filter) params.set("state", filter);
+    if (purpose) params.set("purpose", purpose);
+    const search = params.toString();
+    window.history.replaceState(null, "", `${window.location.pathname}${search ? `?${search}` : ""}`);
+  }
+
+  function showFilter() {
+    for (const b of document.querySelectorAll("#filters .filter")) b.classList.toggle("active", b.dataset.state === filter);
+  }
 
   function row(task) {
     const where = task.repo || task.cwd || "";
     return el(
       "tr",
       { "data-task-id": task.id, "data-state": task.state },
-      el("td", {}, taskLink(task.id)),
+      el("td", {}, taskLink(task.id), task.purpose ? [" ", purposeLabel(task.purpose)] : null),
       el("td", {}, stateBadge(task.state)),
       el("td", { class: "num", text: task.priority }),
       el("td", { class: "where" }, where, task.branch ? el("div", { class: "muted", text: task.branch }) : null),
@@ -30,6 +71,7 @@ export function tasksView() {
   async function load() {
     const params = new URLSearchParams({ limit: String(pageSize + 1), offset: String(offset) });
     if (filter) params.append("state", filter);
+    if (purpose) params.append("purpose", purpose);
     const [list, status] = await Promise.all([
       api("GET", `/v1/tasks?${params}`),
       api("GET", "/v1/status"),
@@ -46,9 +88,10 @@ export function tasksView() {
       if (count) count.textContent = String(n);
     }
     document.querySelector('[data-count=""]').textContent = String(total);
-    const of = filter ? status.counts[filter] : total;
+    // The counts are of every task: with a purpose filter the page says no total.
+    const of = purpose ? "" : ` of ${filter ? status.counts[filter] : total}`;
     document.getElementById("page-info").textContent = shown.length
-      ? `${offset + 1}-${offset + shown.length} of ${of}`
+      ? `${offset + 1}-${offset + shown.length}${of}`
       : "";
     document.getElementById("prev").disabled = offset === 0;
     document.getElementById("next").disabled = list.tasks.length <= pageSize;
@@ -59,10 +102,19 @@ export function tasksView() {
     button.addEventListener("click", () => {
       filter = button.dataset.state;
       offset = 0;
-      for (const b of document.querySelectorAll("#filters .filter")) b.classList.toggle("active", b === button);
+      showFilter();
+      keepInUrl();
       attempt(load);
     });
   }
+  showFilter();
+  document.getElementById("purpose-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    purpose = purposeInput.value.trim();
+    offset = 0;
+    keepInUrl();
+    attempt(load);
+  });
   document.getElementById("prev").addEventListener("click", () => {
     offset = Math.max(0, offset - pageSize);
     attempt(load);
@@ -74,11 +126,7 @@ export function tasksView() {
   document.getElementById("submit-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = event.target;
-    const value = (name) => form.elements[name].value.trim();
-    const payload = { prompt: form.elements.prompt.value, priority: Number(value("priority") || 0) };
-    payload[value("where_kind")] = value("where");
-    for (const name of ["model", "sandbox", "approval_policy"]) if (value(name)) payload[name] = value(name);
-    const task = await attempt(() => api("POST", "/v1/tasks", payload));
+    const task = await sendForm(form, () => submission(form), (payload) => api("POST", "/v1/tasks", payload));
     if (task) window.location.assign(`/admin/tasks/${encodeURIComponent(task.id)}`);
   });
   follow(
