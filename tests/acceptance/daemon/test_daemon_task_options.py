@@ -42,8 +42,10 @@ async def message(client: httpx.AsyncClient, task_id: str, body: dict[str, Any])
 
 
 def asked(model: MockModelServer, text: str) -> RecordedRequest:
-    (request,) = [r for r in model.requests if r.last_user_text == text]
-    return request
+    # Codex adds a tag per image after the text: the first line is the caller's.
+    found = [r for r in model.requests if (r.last_user_text or "").split("\n")[0] == text]
+    assert len(found) == 1, [r.last_user_text for r in model.requests]
+    return found[0]
 
 
 def developer_texts(request: RecordedRequest) -> str:
@@ -231,3 +233,73 @@ async def test_a_graphs_options_hold_for_every_child_and_a_child_has_its_own_sch
         assert not by_key["greet"]["has_result"]
     for prompt in ("grade it", "hello"):
         assert "GRAPH-DEV-MARK" in developer_texts(asked(daemon_model, prompt))
+
+
+def tiny_png() -> bytes:
+    """A valid 1x1 PNG (Codex reads, and may resize, the images it sends)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+async def test_input_items_send_workspace_and_uploaded_images_to_codex(
+    start_daemon: StartDaemon, daemon_model: MockModelServer, tmp_path: Path
+) -> None:
+    import base64
+
+    (tmp_path / "shot.png").write_bytes(tiny_png())
+    daemon = await start_daemon()
+    async with daemon.client() as client:
+        task = await submit(
+            client,
+            {
+                "cwd": str(tmp_path),
+                "input": [
+                    {"type": "text", "text": "quick"},
+                    {"type": "local_image", "path": "shot.png"},
+                    {
+                        "type": "image",
+                        "data": base64.b64encode(tiny_png()).decode(),
+                        "media_type": "image/png",
+                    },
+                ],
+            },
+        )
+        assert task["state"] == "completed", task
+        outside = await client.post(
+            f"/v1/tasks/{task['id']}/message",
+            json={
+                "input": [
+                    {"type": "text", "text": "x"},
+                    {"type": "local_image", "path": "/etc/hostname"},
+                ]
+            },
+        )
+        assert outside.status_code == 422 and outside.json()["error"]["field"] == "input"
+        follow_up = await message(
+            client,
+            task["id"],
+            {
+                "input": [
+                    {"type": "text", "text": "hello"},
+                    {"type": "local_image", "path": "shot.png"},
+                ]
+            },
+        )
+        assert follow_up["state"] == "completed", follow_up
+    uploads = list((daemon.home / "uploads").iterdir())
+    assert len(uploads) == 1 and uploads[0].read_bytes() == tiny_png()
+    for prompt, images in (("quick", 2), ("hello", 1)):
+        request = asked(daemon_model, prompt)
+        user = [i for i in request.body["input"] if i.get("role") == "user"][-1]
+        kinds = [part["type"] for part in user["content"]]
+        assert kinds.count("input_image") == images, user
