@@ -33,6 +33,7 @@ from codex_runner.http.wire import (
     GcOut,
     GraphCreate,
     GraphOut,
+    MessageBody,
     ProfileSwitchBody,
     ProfileSwitchOut,
     PromptBody,
@@ -126,13 +127,23 @@ class DaemonClient:
         return self._parse(TaskOut, response), response.status_code == 201
 
     def list_tasks(
-        self, states: Sequence[str] = (), *, limit: int | None = None, offset: int | None = None
+        self,
+        states: Sequence[str] = (),
+        *,
+        limit: int | None = None,
+        offset: int | None = None,
+        purpose: str | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> TaskList:
+        """Tasks newest first; ``metadata``: each key must hold its value."""
         params: list[tuple[str, str | int]] = [("state", s) for s in states]
         if limit is not None:
             params.append(("limit", limit))
         if offset is not None:
             params.append(("offset", offset))
+        if purpose is not None:
+            params.append(("purpose", purpose))
+        params.extend((f"metadata.{key}", value) for key, value in (metadata or {}).items())
         return self._call(TaskList, "GET", "/v1/tasks", params=params)
 
     def get_task(self, task_id: str) -> TaskOut:
@@ -166,7 +177,7 @@ class DaemonClient:
     def steer(self, task_id: str, body: PromptBody) -> TaskOut:
         return self._call(TaskOut, "POST", f"/v1/tasks/{_seg(task_id)}/steer", body=body)
 
-    def message(self, task_id: str, body: PromptBody) -> TaskOut:
+    def message(self, task_id: str, body: MessageBody) -> TaskOut:
         return self._call(TaskOut, "POST", f"/v1/tasks/{_seg(task_id)}/message", body=body)
 
     def diff(self, task_id: str) -> DiffOut:

@@ -9,12 +9,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markdown import Markdown
-from rich.markup import escape
-from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
+from codex_runner.cli import task_options
 from codex_runner.cli.attach_cmd import attach
 from codex_runner.cli.daemon_session import UrlOption, daemon_session, request_body
 from codex_runner.cli.follow import (
@@ -32,10 +29,27 @@ from codex_runner.cli.render import (
     styled_state,
 )
 from codex_runner.cli.tables import Cell, Column, Fit, print_table
+from codex_runner.cli.task_options import (
+    Images,
+    OutputSchema,
+    Summary,
+    TurnApprovalPolicy,
+    TurnCwd,
+    TurnEffort,
+    TurnModel,
+    TurnSandbox,
+)
+from codex_runner.cli.task_view import (
+    age,
+    diff_style,
+    print_task_state,
+    render_task,
+    task_root,
+    workspace_label,
+)
 from codex_runner.cli.turns_cmd import turns
 from codex_runner.domain.task import TaskState
-from codex_runner.http.wire import PromptBody, ResumeBody, TaskCreate
-from codex_runner.http.wire_tasks import TaskOut
+from codex_runner.http.wire import MessageBody, PromptBody, ResumeBody, TaskCreate
 
 task_app = typer.Typer(
     name="task",
@@ -54,8 +68,9 @@ SUBMIT_FLAGS = {
     "repo": "--repo",
     "cwd": "--cwd",
     "thread_id": "--thread",
+    "input": "--image",
 }
-PROMPT_FLAGS = {"prompt": "PROMPT"}
+PROMPT_FLAGS = {"prompt": "PROMPT", "input": "--image"}
 TASK_COLUMNS = (
     Column("ID"),
     Column("STATE"),
@@ -109,6 +124,20 @@ def submit(
             "--thread", help="Adopt this existing Codex thread (see `threads list`) as the task's."
         ),
     ] = None,
+    developer_instructions: task_options.DeveloperInstructions = None,
+    base_instructions: task_options.BaseInstructions = None,
+    personality: task_options.Personality = None,
+    service_tier: task_options.ServiceTier = None,
+    model_provider: task_options.ModelProvider = None,
+    config: task_options.ConfigPairs = None,
+    runtime: task_options.RuntimeKind = None,
+    ephemeral: task_options.Ephemeral = False,
+    purpose: task_options.Purpose = None,
+    metadata: task_options.MetadataPairs = None,
+    output_schema: OutputSchema = None,
+    summary: Summary = None,
+    turn_cwd: task_options.FirstTurnCwd = None,
+    image: Images = None,
     follow: Annotated[
         bool, typer.Option(help="Stream the task's events until it ends or needs a person.")
     ] = False,
@@ -124,10 +153,11 @@ def submit(
             "or --cwd DIR (run in place)",
             2,
         )
+    root = resolve_dir(repo) or resolve_dir(cwd)
     body = request_body(
         TaskCreate,
         {
-            "prompt": prompt,
+            **task_options.turn_input(prompt, image, root),
             "repo": resolve_dir(repo),
             "cwd": resolve_dir(cwd),
             "base_ref": base_ref,
@@ -139,6 +169,21 @@ def submit(
             "max_runtime_s": max_runtime,
             "idempotency_key": idempotency_key,
             "thread_id": thread,
+            **task_options.session_fields(
+                developer_instructions=developer_instructions,
+                base_instructions=base_instructions,
+                personality=personality,
+                service_tier=service_tier,
+                model_provider=model_provider,
+                config=config,
+                runtime=runtime,
+                ephemeral=ephemeral,
+                purpose=purpose,
+                metadata=metadata,
+            ),
+            "output_schema": task_options.output_schema("--output-schema", output_schema),
+            "summary": summary,
+            "turn_cwd": task_options.turn_dir(turn_cwd, root),
         },
         SUBMIT_FLAGS,
     )
@@ -178,12 +223,28 @@ def list_tasks(
     ] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many tasks.")] = None,
     offset: Annotated[int | None, typer.Option(help="Skip this many tasks.")] = None,
+    purpose: Annotated[str | None, typer.Option(help="Only tasks with this purpose.")] = None,
+    metadata: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metadata",
+            help="Only tasks whose metadata KEY holds VALUE (KEY=VALUE; repeat: all must hold).",
+            show_default=False,
+        ),
+    ] = None,
     json_output: JsonOption = False,
     url: UrlOption = None,
 ) -> None:
     """List tasks, newest first as the daemon orders them."""
+    wanted = task_options.key_values("--metadata", metadata, json_values=False)
     with daemon_session(url) as client:
-        result = client.list_tasks([s.value for s in state or ()], limit=limit, offset=offset)
+        result = client.list_tasks(
+            [s.value for s in state or ()],
+            limit=limit,
+            offset=offset,
+            purpose=purpose,
+            metadata=wanted,
+        )
     if json_output:
         print_model_json(result)
         return
@@ -211,7 +272,7 @@ def show(task_id: TaskId, json_output: JsonOption = False, url: UrlOption = None
     if json_output:
         print_model_json(task)
         return
-    render_task(task)
+    render_task(out, task)
 
 
 @task_app.command("logs")
@@ -255,14 +316,14 @@ def logs(
 def interrupt(task_id: TaskId, json_output: JsonOption = False, url: UrlOption = None) -> None:
     """Stop the task's current turn; it keeps its thread and workspace for `task resume`."""
     with daemon_session(url) as client:
-        print_task_state(client.interrupt(resolve_task_id(client, task_id)), json_output)
+        print_task_state(out, client.interrupt(resolve_task_id(client, task_id)), json_output)
 
 
 @task_app.command("cancel")
 def cancel(task_id: TaskId, json_output: JsonOption = False, url: UrlOption = None) -> None:
     """Cancel the task for good."""
     with daemon_session(url) as client:
-        print_task_state(client.cancel(resolve_task_id(client, task_id)), json_output)
+        print_task_state(out, client.cancel(resolve_task_id(client, task_id)), json_output)
 
 
 @task_app.command("resume")
@@ -271,13 +332,35 @@ def resume(
     prompt: Annotated[
         str | None, typer.Argument(help="What to say when it continues.", show_default=False)
     ] = None,
+    model: TurnModel = None,
+    effort: TurnEffort = None,
+    summary: Summary = None,
+    sandbox: TurnSandbox = None,
+    approval_policy: TurnApprovalPolicy = None,
+    cwd: TurnCwd = None,
+    output_schema: OutputSchema = None,
+    image: Images = None,
     json_output: JsonOption = False,
     url: UrlOption = None,
 ) -> None:
-    """Queue an interrupted task again, on the same Codex thread."""
-    body = request_body(ResumeBody, {"prompt": prompt}, PROMPT_FLAGS)
+    """Queue an interrupted task again, on the same Codex thread (the options hold for the
+    turn it runs)."""
     with daemon_session(url) as client:
-        print_task_state(client.resume(resolve_task_id(client, task_id), body), json_output)
+        task_id = resolve_task_id(client, task_id)
+        fields = task_options.turn_fields(
+            prompt,
+            model=model,
+            effort=effort,
+            summary=summary,
+            sandbox=sandbox,
+            approval_policy=approval_policy,
+            cwd=cwd,
+            schema=output_schema,
+            images=image,
+            task_root=lambda: task_root(client.get_task(task_id)),
+        )
+        body = request_body(ResumeBody, fields, PROMPT_FLAGS)
+        print_task_state(out, client.resume(task_id, body), json_output)
 
 
 @task_app.command("steer")
@@ -290,20 +373,42 @@ def steer(
     """Add guidance to the task's running turn."""
     body = request_body(PromptBody, {"prompt": prompt}, PROMPT_FLAGS)
     with daemon_session(url) as client:
-        print_task_state(client.steer(resolve_task_id(client, task_id), body), json_output)
+        print_task_state(out, client.steer(resolve_task_id(client, task_id), body), json_output)
 
 
 @task_app.command("message")
 def message(
     task_id: TaskId,
     prompt: Annotated[str, typer.Argument(help="The follow-up message.")],
+    model: TurnModel = None,
+    effort: TurnEffort = None,
+    summary: Summary = None,
+    sandbox: TurnSandbox = None,
+    approval_policy: TurnApprovalPolicy = None,
+    cwd: TurnCwd = None,
+    output_schema: OutputSchema = None,
+    image: Images = None,
     json_output: JsonOption = False,
     url: UrlOption = None,
 ) -> None:
-    """Send a follow-up message: the task runs another turn on the same thread."""
-    body = request_body(PromptBody, {"prompt": prompt}, PROMPT_FLAGS)
+    """Send a follow-up message: the task runs another turn on the same thread (the options
+    hold for that turn only)."""
     with daemon_session(url) as client:
-        print_task_state(client.message(resolve_task_id(client, task_id), body), json_output)
+        task_id = resolve_task_id(client, task_id)
+        fields = task_options.turn_fields(
+            prompt,
+            model=model,
+            effort=effort,
+            summary=summary,
+            sandbox=sandbox,
+            approval_policy=approval_policy,
+            cwd=cwd,
+            schema=output_schema,
+            images=image,
+            task_root=lambda: task_root(client.get_task(task_id)),
+        )
+        body = request_body(MessageBody, fields, PROMPT_FLAGS)
+        print_task_state(out, client.message(task_id, body), json_output)
 
 
 @task_app.command("diff")
@@ -332,107 +437,3 @@ def diff(task_id: TaskId, json_output: JsonOption = False, url: UrlOption = None
     else:
         sys.stdout.write(result.diff if result.diff.endswith("\n") else result.diff + "\n")
         sys.stdout.flush()
-
-
-# --- shared with graph commands ----------------------------------------------------------
-
-
-def print_task_state(task: TaskOut, json_output: bool) -> None:
-    if json_output:
-        print_model_json(task)
-        return
-    reason = f" [dim]({escape(task.reason)})[/]" if task.reason else ""
-    pending = (
-        f"\n[dim]pending message:[/] {escape(short(task.pending_message, 100))}"
-        if task.pending_message
-        else ""
-    )
-    out.print(f"task [bold]{task.id}[/]: {styled_state(task.state)}{reason}{pending}")
-
-
-def render_task(task: TaskOut) -> None:
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="bold")
-    grid.add_column(overflow="fold")
-    reason = f" ({escape(task.reason)})" if task.reason else ""
-    rows: list[tuple[str, str | None]] = [
-        ("id", task.id),
-        ("state", styled_state(task.state) + reason),
-        ("priority", str(task.priority)),
-        ("repo", task.repo),
-        ("base ref", task.base_ref),
-        ("branch", task.branch),
-        ("cwd", task.cwd),
-        ("model", " ".join(x for x in (task.model, task.effort) if x) or None),
-        ("sandbox", task.sandbox),
-        ("approvals", task.approval_policy),
-        ("graph", " ".join(x for x in (task.graph_id, task.key) if x) or None),
-        ("parent", task.parent_id),
-        ("depends on", ", ".join(task.depends_on) or None),
-        ("created", task.created_at.isoformat(timespec="seconds")),
-        ("started", task.started_at.isoformat(timespec="seconds") if task.started_at else None),
-        (
-            "finished",
-            task.finished_at.isoformat(timespec="seconds") if task.finished_at else None,
-        ),
-        ("attempts", str(task.attempts)),
-        ("thread", task.thread_id),
-        (
-            "tokens",
-            f"{task.usage.total_tokens} (in {task.usage.input_tokens}, "
-            f"out {task.usage.output_tokens})",
-        ),
-        ("idempotency", task.idempotency_key),
-        ("pending", task.pending_message),
-        ("changes", task.diff_summary),
-    ]
-    for name, value in rows:
-        if value is not None:
-            grid.add_row(name, value if name == "state" else escape(value))
-    out.print(grid)
-    out.print(Panel(escape(task.prompt), title="prompt", title_align="left", border_style="dim"))
-    if task.final_message:
-        out.print(
-            Panel(
-                Markdown(task.final_message),
-                title="final message",
-                title_align="left",
-                border_style="blue",
-            )
-        )
-
-
-def workspace_label(task: TaskOut) -> str:
-    if task.repo:
-        return f"{_tilde(task.repo)} @ {task.branch}" if task.branch else _tilde(task.repo)
-    return _tilde(task.cwd or "")
-
-
-def _tilde(path: str) -> str:
-    home = str(Path.home())
-    return "~" + path[len(home) :] if path == home or path.startswith(home + "/") else path
-
-
-def age(then: datetime, now: datetime) -> str:
-    seconds = max(0, int((now - then).total_seconds()))
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def short(text: str, width: int) -> str:
-    flat = " ".join(text.split())
-    return flat if len(flat) <= width else flat[: width - 1] + "…"
-
-
-def diff_style(line: str) -> str:
-    if line.startswith(("diff --git", "+++", "---", "index ")):
-        return "bold"
-    if line.startswith("@@"):
-        return "cyan"
-    if line.startswith("+"):
-        return "green"
-    if line.startswith("-"):
-        return "red"
-    return ""

@@ -46,6 +46,7 @@ from codex_runner.http.wire import (
     GcOut,
     GraphCreate,
     GraphOut,
+    MessageBody,
     PromptBody,
     RemovedWorktreeOut,
     ResumeBody,
@@ -266,7 +267,7 @@ def build_app(fake: FakeDaemon) -> Starlette:
                 return dump(task, 200)
         task = task_out(
             f"t_{len(fake.tasks) + 1}",
-            prompt=body.prompt,
+            prompt=body.prompt or "",
             repo=body.repo,
             cwd=body.cwd,
             base_ref=body.base_ref,
@@ -280,7 +281,13 @@ def build_app(fake: FakeDaemon) -> Starlette:
         state = request.query_params.getlist("state") or None
         limit = query(request, "limit", _INT, 100)
         offset = query(request, "offset", _INT, 0)
-        record("GET", "/v1/tasks", {"state": state, "limit": limit, "offset": offset})
+        asked = {"state": state, "limit": limit, "offset": offset}
+        asked.update(
+            (name, value)
+            for name, value in request.query_params.items()
+            if name == "purpose" or name.startswith("metadata.")
+        )
+        record("GET", "/v1/tasks", asked)
         tasks = [t for t in fake.tasks.values() if not state or t.state.value in state]
         return dump(TaskList(tasks=tasks[offset : offset + limit]))
 
@@ -367,9 +374,10 @@ def build_app(fake: FakeDaemon) -> Starlette:
         return transition(task_id, "steer", TaskState.RUNNING, body.model_dump())
 
     async def message(request: Request) -> Response:
-        body = await read_body(request, PromptBody)
+        body = await read_body(request, MessageBody)
         task_id = request.path_params["task_id"]
-        return transition(task_id, "message", TaskState.QUEUED, body.model_dump())
+        dumped = body.model_dump(exclude_unset=True)
+        return transition(task_id, "message", TaskState.QUEUED, dumped)
 
     async def diff(request: Request) -> Response:
         task_id = request.path_params["task_id"]
