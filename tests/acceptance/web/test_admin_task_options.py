@@ -3,7 +3,8 @@ Chromium against the real daemon, real codex and the scripted model: options sen
 submit form reach Codex and show on the task view; errors (JSON the browser can judge, a
 value the API refuses) show beside their field and lose nothing; a result and each turn's
 result show with a copy button; a follow-up's own output schema and overrides; a reply that
-does not match its schema; the tasks list filtered by purpose, kept in the URL."""
+does not match its schema; the tasks list filtered by purpose and metadata, kept in the
+URL."""
 
 from __future__ import annotations
 
@@ -165,14 +166,15 @@ async def test_a_follow_up_takes_its_own_schema_and_a_mismatch_shows_as_the_reas
     )
 
 
-async def test_the_tasks_list_filters_by_purpose_and_keeps_it_in_the_url(
+async def test_the_tasks_list_filters_by_purpose_and_metadata_and_keeps_them_in_the_url(
     start_daemon: StartDaemon, page: Page, repo: Path
 ) -> None:
     daemon = await start_daemon()
     ids: dict[str, str] = {}
     async with daemon.client() as client:
         for purpose in ("triage", "review", None):
-            body = {"prompt": "quick", "cwd": str(repo), "purpose": purpose}
+            metadata = {"ticket": f"T-{purpose}"}
+            body = {"prompt": "quick", "cwd": str(repo), "purpose": purpose, "metadata": metadata}
             created = await client.post("/v1/tasks", json=body)
             assert created.status_code == 201, created.text
             ids[str(purpose)] = created.json()["id"]
@@ -208,3 +210,16 @@ async def test_the_tasks_list_filters_by_purpose_and_keeps_it_in_the_url(
     await expect(page).to_have_url(f"{daemon.url}/admin/?purpose=triage")
     await expect(rows).to_have_count(1)
     await expect(rows).to_have_attribute("data-task-id", ids["triage"])
+
+    # A metadata value on a task's page lists the tasks with that value; its filter shows
+    # on the list and goes with one click.
+    await page.goto(f"{daemon.url}/admin/tasks/{ids['review']}")
+    await page.locator('#facts dd[data-fact="metadata"] a').click()
+    await expect(page).to_have_url(f"{daemon.url}/admin/?metadata.ticket=T-review")
+    await expect(rows).to_have_count(1)
+    await expect(rows).to_have_attribute("data-task-id", ids["review"])
+    chip = page.locator('.metadata-filter[data-metadata="ticket"]')
+    await expect(chip).to_contain_text("ticket=T-review")
+    await chip.click()
+    await expect(page).to_have_url(f"{daemon.url}/admin/")
+    await expect(rows).to_have_count(3)

@@ -9,10 +9,16 @@ function collapsed(text) {
   return el("details", { class: "instructions" }, el("summary", { text: `${summary} (${text.length} characters)` }), el("pre", { text }));
 }
 
-function keyValues(map) {
+// Each value links to the tasks that carry the same one.
+function metadataList(map) {
   const keys = Object.keys(map || {}).sort();
   if (!keys.length) return null;
-  return el("dl", { class: "key-values" }, ...keys.flatMap((key) => [el("dt", { text: key }), el("dd", { text: map[key] })]));
+  const tasksWith = (key) => `/admin/?${new URLSearchParams([[`metadata.${key}`, map[key]]])}`;
+  return el(
+    "dl",
+    { class: "key-values" },
+    ...keys.flatMap((key) => [el("dt", { text: key }), el("dd", {}, el("a", { href: tasksWith(key), title: "tasks with this value", text: map[key] }))]),
+  );
 }
 
 export function taskFacts(task) {
@@ -26,7 +32,7 @@ export function taskFacts(task) {
     ["settings", [task.model, task.effort, task.sandbox, task.approval_policy].filter(Boolean).join(" · ") || "defaults"],
     ["runtime", task.runtime || "the daemon's default"],
     ["purpose", task.purpose ? purposeLabel(task.purpose) : null],
-    ["metadata", keyValues(task.metadata)],
+    ["metadata", metadataList(task.metadata)],
     ["personality", task.personality],
     ["service tier", task.service_tier],
     ["model provider", task.model_provider],

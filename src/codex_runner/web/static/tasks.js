@@ -1,4 +1,5 @@
-// The tasks page: the list with its state and purpose filters (kept in the URL) and pages,
+// The tasks page: the list with its state, purpose and metadata filters (kept in the URL)
+// and pages,
 // and the submit form with its collapsed Codex options.
 import { api, attempt } from "./api.js";
 import { refreshApprovalCount } from "./approvals.js";
@@ -35,6 +36,8 @@ export function tasksView() {
   const query = new URLSearchParams(window.location.search);
   let filter = query.get("state") || "";
   let purpose = query.get("purpose") || "";
+  // metadata.KEY=VALUE pairs, from a link on a task's metadata; each shown, and removable.
+  let metadata = [...query].filter(([key]) => key.startsWith("metadata."));
   let offset = 0;
   const tbody = document.querySelector("#tasks tbody");
   const purposeInput = document.getElementById("purpose-filter");
@@ -45,8 +48,29 @@ export function tasksView() {
     const params = new URLSearchParams();
     if (filter) params.set("state", filter);
     if (purpose) params.set("purpose", purpose);
+    for (const [key, value] of metadata) params.append(key, value);
     const search = params.toString();
     window.history.replaceState(null, "", `${window.location.pathname}${search ? `?${search}` : ""}`);
+  }
+
+  function showMetadataFilters() {
+    const chips = metadata.map(([key, value]) =>
+      el("button", {
+        type: "button",
+        class: "metadata-filter",
+        title: "remove this filter",
+        "data-metadata": key.slice("metadata.".length),
+        text: `${key.slice("metadata.".length)}=${value} ×`,
+        onclick: () => {
+          metadata = metadata.filter(([k, v]) => k !== key || v !== value);
+          offset = 0;
+          keepInUrl();
+          showMetadataFilters();
+          attempt(load);
+        },
+      }),
+    );
+    document.getElementById("metadata-filters").replaceChildren(...chips);
   }
 
   function showFilter() {
@@ -72,6 +96,7 @@ export function tasksView() {
     const params = new URLSearchParams({ limit: String(pageSize + 1), offset: String(offset) });
     if (filter) params.append("state", filter);
     if (purpose) params.append("purpose", purpose);
+    for (const [key, value] of metadata) params.append(key, value);
     const [list, status] = await Promise.all([
       api("GET", `/v1/tasks?${params}`),
       api("GET", "/v1/status"),
@@ -88,8 +113,8 @@ export function tasksView() {
       if (count) count.textContent = String(n);
     }
     document.querySelector('[data-count=""]').textContent = String(total);
-    // The counts are of every task: with a purpose filter the page says no total.
-    const of = purpose ? "" : ` of ${filter ? status.counts[filter] : total}`;
+    // The counts are of every task: with a purpose or metadata filter, no total is known.
+    const of = purpose || metadata.length ? "" : ` of ${filter ? status.counts[filter] : total}`;
     document.getElementById("page-info").textContent = shown.length
       ? `${offset + 1}-${offset + shown.length}${of}`
       : "";
@@ -103,11 +128,13 @@ export function tasksView() {
       filter = button.dataset.state;
       offset = 0;
       showFilter();
+  showMetadataFilters();
       keepInUrl();
       attempt(load);
     });
   }
   showFilter();
+  showMetadataFilters();
   document.getElementById("purpose-form").addEventListener("submit", (event) => {
     event.preventDefault();
     purpose = purposeInput.value.trim();
