@@ -23,6 +23,7 @@ _PUBLIC: dict[str, str] = {
     "create_runtime": "codex_runner.codex.factory",
     "CodexRuntime": "codex_runner.codex.runtime",
     "ThreadOptions": "codex_runner.codex.runtime",
+    "TurnOptions": "codex_runner.codex.runtime",
     "TextInput": "codex_runner.codex.runtime",
     "ImageInput": "codex_runner.codex.runtime",
     "Turn": "codex_runner.codex.runtime",
