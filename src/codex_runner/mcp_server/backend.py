@@ -10,7 +10,8 @@ error codes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from codex_runner.domain.task import TaskState
@@ -23,6 +24,7 @@ from codex_runner.http.wire import (
     EventOut,
     GraphCreate,
     GraphOut,
+    MessageBody,
     TaskCreate,
 )
 from codex_runner.http.wire_tasks import TaskList, TaskOut
@@ -43,6 +45,18 @@ class RunnerError(Exception):
         self.field = field
 
 
+@dataclass(frozen=True)
+class TaskQuery:
+    """Which tasks list_tasks wants, as ``GET /v1/tasks`` takes them (newest first)."""
+
+    states: Sequence[TaskState] = ()
+    graph_id: str | None = None
+    purpose: str | None = None
+    metadata: Mapping[str, str] = field(default_factory=dict)  # each key holds its value
+    limit: int = 50
+    offset: int = 0
+
+
 class RunnerBackend(Protocol):
     """The task service as the MCP tools use it; each call raises :class:`RunnerError`."""
 
@@ -50,9 +64,9 @@ class RunnerBackend(Protocol):
 
     async def get_task(self, task_id: str) -> TaskOut: ...
 
-    async def list_tasks(self, states: Sequence[TaskState], limit: int) -> TaskList: ...
+    async def list_tasks(self, query: TaskQuery) -> TaskList: ...
 
-    async def send_message(self, task_id: str, prompt: str) -> TaskOut: ...
+    async def send_message(self, task_id: str, body: MessageBody) -> TaskOut: ...
 
     async def steer_task(self, task_id: str, prompt: str) -> TaskOut: ...
 

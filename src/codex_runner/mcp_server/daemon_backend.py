@@ -12,7 +12,6 @@ from urllib.parse import quote
 import httpx
 from pydantic import BaseModel, ValidationError
 
-from codex_runner.domain.task import TaskState
 from codex_runner.http.wire import (
     ApprovalList,
     ApprovalOut,
@@ -22,11 +21,12 @@ from codex_runner.http.wire import (
     EventOut,
     GraphCreate,
     GraphOut,
+    MessageBody,
     PromptBody,
     TaskCreate,
 )
 from codex_runner.http.wire_tasks import TaskList, TaskOut
-from codex_runner.mcp_server.backend import DAEMON_UNREACHABLE, RunnerError
+from codex_runner.mcp_server.backend import DAEMON_UNREACHABLE, RunnerError, TaskQuery
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -57,14 +57,19 @@ class DaemonBackend:
     async def get_task(self, task_id: str) -> TaskOut:
         return await self._call(TaskOut, "GET", f"/v1/tasks/{_seg(task_id)}")
 
-    async def list_tasks(self, states: Sequence[TaskState], limit: int) -> TaskList:
-        params: list[tuple[str, str | int]] = [("state", str(s)) for s in states]
-        params.append(("limit", limit))
+    async def list_tasks(self, query: TaskQuery) -> TaskList:
+        params: list[tuple[str, str | int]] = [("state", str(s)) for s in query.states]
+        params += [("limit", query.limit), ("offset", query.offset)]
+        if query.graph_id is not None:
+            params.append(("graph_id", query.graph_id))
+        if query.purpose is not None:
+            params.append(("purpose", query.purpose))
+        params += [(f"metadata.{key}", value) for key, value in query.metadata.items()]
         return await self._call(TaskList, "GET", "/v1/tasks", params=params)
 
-    async def send_message(self, task_id: str, prompt: str) -> TaskOut:
+    async def send_message(self, task_id: str, body: MessageBody) -> TaskOut:
         path = f"/v1/tasks/{_seg(task_id)}/message"
-        return await self._call(TaskOut, "POST", path, body=PromptBody(prompt=prompt))
+        return await self._call(TaskOut, "POST", path, body=body)
 
     async def steer_task(self, task_id: str, prompt: str) -> TaskOut:
         path = f"/v1/tasks/{_seg(task_id)}/steer"

@@ -4,11 +4,11 @@ the API's routes make, answered in the API's wire models."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Sequence
+from collections.abc import AsyncGenerator, Awaitable
 from typing import TypeVar
 
 from codex_runner.domain.approval import ApprovalAlreadySettled, DecisionNotOffered
-from codex_runner.domain.task import RuntimeSettings, Task, TaskState
+from codex_runner.domain.task import RuntimeSettings, Task
 from codex_runner.domain.transitions import InvalidTransition
 from codex_runner.http.wire import (
     ApprovalList,
@@ -19,11 +19,12 @@ from codex_runner.http.wire import (
     EventOut,
     GraphCreate,
     GraphOut,
+    MessageBody,
     TaskCreate,
 )
-from codex_runner.http.wire_inputs import task_options_of, turn_input_of
+from codex_runner.http.wire_inputs import overrides_of, task_options_of, turn_input_of
 from codex_runner.http.wire_tasks import TaskList, TaskOut
-from codex_runner.mcp_server.backend import INTERNAL, RunnerError
+from codex_runner.mcp_server.backend import INTERNAL, RunnerError, TaskQuery
 from codex_runner.service.errors import (
     GraphNotFound,
     IdempotencyKeyReused,
@@ -106,12 +107,25 @@ class ServiceBackend:
     async def get_task(self, task_id: str) -> TaskOut:
         return self._out(await _answer(self._service.get(task_id)))
 
-    async def list_tasks(self, states: Sequence[TaskState], limit: int) -> TaskList:
-        tasks = await _answer(self._service.list_tasks(states=list(states) or None, limit=limit))
+    async def list_tasks(self, query: TaskQuery) -> TaskList:
+        tasks = await _answer(
+            self._service.list_tasks(
+                states=list(query.states) or None,
+                graph_id=query.graph_id,
+                purpose=query.purpose,
+                metadata=query.metadata,
+                limit=query.limit,
+                offset=query.offset,
+            )
+        )
         return TaskList(tasks=[self._out(t) for t in tasks])
 
-    async def send_message(self, task_id: str, prompt: str) -> TaskOut:
-        return self._out(await _answer(self._service.message(task_id, prompt)))
+    async def send_message(self, task_id: str, body: MessageBody) -> TaskOut:
+        async def message() -> Task:
+            prompt = turn_input_of(body.prompt, body.input)
+            return await self._service.message(task_id, prompt, overrides=overrides_of(body))
+
+        return self._out(await _answer(message()))
 
     async def steer_task(self, task_id: str, prompt: str) -> TaskOut:
         await _answer(self._service.steer(task_id, prompt))

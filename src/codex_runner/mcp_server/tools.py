@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError, ResourceNotFoundError, ToolError
@@ -22,6 +22,7 @@ from codex_runner import __version__
 from codex_runner.config import ApprovalPolicy, McpSettings, SandboxMode
 from codex_runner.domain.task import TaskState
 from codex_runner.http.wire import (
+    INT64_MAX,
     ApprovalList,
     ApprovalOut,
     ChildCreate,
@@ -30,10 +31,12 @@ from codex_runner.http.wire import (
     EventList,
     GraphCreate,
     GraphOut,
+    MessageBody,
     TaskCreate,
 )
+from codex_runner.http.wire_options import Personality, RuntimeName, Summary
 from codex_runner.http.wire_tasks import TaskList, TaskOut
-from codex_runner.mcp_server.backend import RunnerBackend, RunnerError
+from codex_runner.mcp_server.backend import RunnerBackend, RunnerError, TaskQuery
 from codex_runner.mcp_server.errors import explain, invalid_arguments
 from codex_runner.mcp_server.waiting import MAX_WAIT_S, WaitOut, wait_for_task
 
@@ -46,6 +49,17 @@ INSTRUCTIONS = (
 T = TypeVar("T")
 M = TypeVar("M", bound=BaseModel)
 
+Metadata = Annotated[
+    dict[str, str] | None,
+    Field(description="Your own string keys and values: list_tasks(metadata=...) finds them."),
+]
+OutputSchema = Annotated[
+    dict[str, Any] | None,
+    Field(
+        description="A JSON Schema the turn's final message must match; the task's result "
+        "(get_task, wait_task: result, has_result) is then that JSON."
+    ),
+]
 TaskId = Annotated[str, Field(min_length=1, max_length=100, description="The task's id.")]
 Prompt = Annotated[str, Field(min_length=1, max_length=200_000)]
 
@@ -131,9 +145,43 @@ def build_server(
         idempotency_key: Annotated[
             str | None, Field(description="Re-sending it returns the same task.")
         ] = None,
+        developer_instructions: Annotated[
+            str | None, Field(description="Instructions Codex gets as the developer's.")
+        ] = None,
+        base_instructions: Annotated[
+            str | None, Field(description="Replace Codex's own base instructions.")
+        ] = None,
+        personality: Personality | None = None,
+        service_tier: Annotated[
+            Literal["fast"] | None, Field(description="Default: the provider's own.")
+        ] = None,
+        model_provider: Annotated[
+            str | None, Field(description="One of Codex's model_providers, such as openai.")
+        ] = None,
+        config: Annotated[
+            dict[str, Any] | None,
+            Field(
+                description='Codex config overrides by dotted key ({"model_verbosity": "low"}); '
+                "only the keys a task may set (docs/programs.md)."
+            ),
+        ] = None,
+        runtime: Annotated[
+            RuntimeName | None, Field(description="Default: the daemon's [codex] runtime.")
+        ] = None,
+        ephemeral: Annotated[bool, Field(description="Codex keeps no rollout.")] = False,
+        purpose: Annotated[
+            str | None,
+            Field(description="A short label, such as review or ci/lint: list_tasks finds it."),
+        ] = None,
+        metadata: Metadata = None,
+        output_schema: OutputSchema = None,
+        summary: Annotated[Summary | None, Field(description="Reasoning summary.")] = None,
+        turn_cwd: Annotated[
+            str | None, Field(description="The first turn's directory inside the workspace.")
+        ] = None,
     ) -> TaskOut:
         """Queue a Codex task. Without repo or cwd it runs where the server's config says;
-        wait_task waits for it."""
+        wait_task waits for it. With output_schema the task's result is the reply's JSON."""
         fields = with_defaults(
             defaults,
             {
@@ -148,22 +196,52 @@ def build_server(
                 "priority": priority,
                 "max_runtime_s": max_runtime_s,
                 "idempotency_key": idempotency_key,
+                "developer_instructions": developer_instructions,
+                "base_instructions": base_instructions,
+                "personality": personality,
+                "service_tier": service_tier,
+                "model_provider": model_provider,
+                "config": config,
+                "runtime": runtime,
+                "ephemeral": ephemeral,
+                "purpose": purpose,
+                "metadata": metadata,
+                "output_schema": output_schema,
+                "summary": summary,
+                "turn_cwd": turn_cwd,
             },
         )
         return await _call(backend.submit_task(_build(TaskCreate, fields)))
 
     @server.tool()
     async def get_task(task_id: TaskId) -> TaskOut:
-        """The task: its state, final message, branch and diff summary."""
+        """The task: its state, final message, result, branch and diff summary."""
         return await _call(backend.get_task(task_id))
 
     @server.tool()
     async def list_tasks(
         states: Annotated[list[TaskState] | None, Field(description="Only these states.")] = None,
         limit: Annotated[int, Field(ge=1, le=1000)] = 50,
+        offset: Annotated[int, Field(ge=0, le=INT64_MAX, description="Skip this many.")] = 0,
+        graph_id: Annotated[str | None, Field(description="Only this graph's tasks.")] = None,
+        purpose: Annotated[
+            str | None, Field(max_length=64, description="Only tasks with this purpose.")
+        ] = None,
+        metadata: Annotated[
+            dict[str, str] | None,
+            Field(description="Only tasks whose metadata holds each of these keys and values."),
+        ] = None,
     ) -> TaskList:
-        """The newest tasks first."""
-        return await _call(backend.list_tasks(states or [], limit))
+        """The newest tasks first, filtered by state, graph, purpose and metadata."""
+        query = TaskQuery(
+            states=states or (),
+            graph_id=graph_id,
+            purpose=purpose,
+            metadata=metadata or {},
+            limit=limit,
+            offset=offset,
+        )
+        return await _call(backend.list_tasks(query))
 
     @server.tool()
     async def wait_task(
@@ -179,9 +257,35 @@ def build_server(
         return await _call(wait_for_task(backend, task_id, timeout_s, ctx.report_progress))
 
     @server.tool()
-    async def send_message(task_id: TaskId, prompt: Prompt) -> TaskOut:
-        """A follow-up for a completed or interrupted task, queued as its next turn."""
-        return await _call(backend.send_message(task_id, prompt))
+    async def send_message(
+        task_id: TaskId,
+        prompt: Prompt,
+        model: Annotated[str | None, Field(description="This turn only.")] = None,
+        effort: Annotated[str | None, Field(description="This turn only.")] = None,
+        summary: Annotated[Summary | None, Field(description="This turn only.")] = None,
+        sandbox: SandboxMode | None = None,
+        approval_policy: ApprovalPolicy | None = None,
+        cwd: Annotated[
+            str | None, Field(description="The turn's directory inside the workspace.")
+        ] = None,
+        output_schema: OutputSchema = None,
+    ) -> TaskOut:
+        """A follow-up for a completed or interrupted task, queued as its next turn; the
+        other arguments hold for that turn only."""
+        body = _build(
+            MessageBody,
+            {
+                "prompt": prompt,
+                "model": model,
+                "effort": effort,
+                "summary": summary,
+                "sandbox": sandbox,
+                "approval_policy": approval_policy,
+                "cwd": cwd,
+                "output_schema": output_schema,
+            },
+        )
+        return await _call(backend.send_message(task_id, body))
 
     @server.tool()
     async def steer_task(task_id: TaskId, prompt: Prompt) -> TaskOut:
@@ -281,7 +385,7 @@ def _task_resource(server: MCPServer, backend: RunnerBackend) -> None:
     @server.resource(
         "task://{task_id}",
         name="task",
-        description="A task with its final message and diff.",
+        description="A task with its final message, result and diff.",
         mime_type="application/json",
     )
     async def read(task_id: str) -> str:
@@ -298,6 +402,8 @@ def _task_resource(server: MCPServer, backend: RunnerBackend) -> None:
                 "state": task.state,
                 "prompt": task.prompt,
                 "final_message": task.final_message,
+                "result": task.result,
+                "has_result": task.has_result,
                 "branch": task.branch,
                 "diff_summary": task.diff_summary,
                 "diff": diff.diff,

@@ -2,13 +2,15 @@
 called through the SDK's own client, in-process.
 
 Prompts pick the Codex script: ``wait...`` blocks until ``runtime.gate`` is set, ``ask...``
-asks for an approval, anything else completes at once.
+asks for an approval, ``json...`` answers with the JSON :data:`VERDICT`, anything else
+completes at once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +20,10 @@ import pytest
 from mcp import Client
 from mcp_types import CallToolResult
 
+from codex_runner.codex.runtime import TurnRecorder
 from codex_runner.codex.scripted import Script, ScriptedRuntime, ask, complete, gated
 from codex_runner.config import McpSettings
+from codex_runner.domain.events import CodexEvent, EventKind, Item, ItemType, TurnStatus
 from codex_runner.domain.task import TaskState
 from codex_runner.mcp_server.service_backend import ServiceBackend
 from codex_runner.mcp_server.tools import build_server
@@ -28,8 +32,19 @@ from codex_runner.service.tasks import TaskService
 from codex_runner.store.memory import InMemoryStore
 from codex_runner.workspace.memory import InMemoryWorkspaces
 
+VERDICT = {"verdict": "pass", "issues": []}
+
+
+async def answer_json(rt: ScriptedRuntime, rec: TurnRecorder, text: str) -> None:
+    rec.emit(CodexEvent(EventKind.TURN_STARTED, thread_id=rec.thread_id))
+    item = Item(id="m1", type=ItemType.AGENT_MESSAGE, text=json.dumps(VERDICT))
+    rec.emit(CodexEvent(EventKind.ITEM_COMPLETED, thread_id=rec.thread_id, item=item))
+    rec.finish(TurnStatus.COMPLETED)
+
 
 def script_for(text: str) -> Script:
+    if text.startswith("json"):
+        return answer_json
     if text.startswith("wait"):
         return gated
     if text.startswith("ask"):

@@ -8,7 +8,8 @@ import json
 import httpx
 import pytest
 
-from codex_runner.mcp_server.backend import DAEMON_UNREACHABLE, RunnerError
+from codex_runner.http.wire import MessageBody
+from codex_runner.mcp_server.backend import DAEMON_UNREACHABLE, RunnerError, TaskQuery
 from codex_runner.mcp_server.daemon_backend import DaemonBackend
 
 TOKEN = "s3cret-token"
@@ -40,7 +41,7 @@ async def test_no_daemon_listening_says_how_to_start_one() -> None:
         raise httpx.ConnectError("connection refused", request=request)
 
     with pytest.raises(RunnerError) as caught:
-        await backend(httpx.MockTransport(refuse)).list_tasks([], 10)
+        await backend(httpx.MockTransport(refuse)).list_tasks(TaskQuery(limit=10))
 
     assert caught.value.code == DAEMON_UNREACHABLE
     assert "codex-runner serve" in caught.value.message
@@ -80,3 +81,29 @@ async def test_a_locate_failure_is_the_calls_error() -> None:
 
     with pytest.raises(RunnerError, match="no API token"):
         await DaemonBackend(nowhere).get_task("t_x")
+
+
+async def test_list_filters_and_a_messages_overrides_reach_the_api() -> None:
+    seen: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if request.method == "GET":
+            return httpx.Response(200, json={"tasks": []})
+        return httpx.Response(404, json={"error": {"code": "not_found", "message": "no t_x"}})
+
+    api = backend(httpx.MockTransport(answer))
+    query = TaskQuery(purpose="review", metadata={"ticket": "ENG-42"}, offset=5, graph_id="g_1")
+    await api.list_tasks(query)
+    with pytest.raises(RunnerError):
+        await api.send_message("t_x", MessageBody(prompt="more", model="m2", summary="concise"))
+
+    listed, messaged = seen
+    assert sorted(listed.url.params.multi_items()) == [
+        ("graph_id", "g_1"),
+        ("limit", "50"),
+        ("metadata.ticket", "ENG-42"),
+        ("offset", "5"),
+        ("purpose", "review"),
+    ]
+    assert json.loads(messaged.content) == {"prompt": "more", "model": "m2", "summary": "concise"}
