@@ -33,9 +33,11 @@ export function turnEntry(turn) {
   const head = [
     `Turn ${turn.number}`,
     turn.status,
-    turn.finished_at ? duration(seconds(turn)) : "running",
+    turn.finished_at ? duration(seconds(turn)) : null,
     `${turn.usage.total_tokens} tokens`,
-  ].join(" · ");
+  ]
+    .filter(Boolean)
+    .join(" · ");
   return el(
     "li",
     { class: `turn turn-${turn.status}`, "data-turn": turn.number, "data-status": turn.status },
