@@ -379,3 +379,29 @@ def test_task_turns_lists_each_turn_with_its_final_message(cli: CliRun, live: Li
     ]
     assert [line.split("\t")[:2] for line in plain[1:]] == [["1", "completed"], ["2", "completed"]]
     assert plain[2].split("\t")[4:6] == ["and the docs", "done: and the docs"]
+
+
+def test_a_task_with_options_and_an_image_is_found_by_purpose_and_metadata(
+    cli: CliRun, live: LiveDaemon
+) -> None:
+    (live.plain / "shot.png").write_bytes(b"\x89PNG fake")
+    submitted = cli(
+        "task", "submit", "fix it", "--cwd", str(live.plain), "--json",
+        "--purpose", "review", "--metadata", "ticket=ENG-42", "--config", "model_verbosity=low",
+        "--image", str(live.plain / "shot.png"),
+    )  # fmt: skip
+    assert submitted.exit_code == 0, submitted.output
+    task = TaskOut.model_validate_json(submitted.stdout)
+    cli("task", "submit", "other", "--cwd", str(live.plain), "--purpose", "review")
+
+    found = cli("task", "list", "--purpose", "review", "--metadata", "ticket=ENG-42", "--json")
+    refused = cli("task", "submit", "x", "--cwd", str(live.plain), "--config", "sandbox_mode=x")
+
+    assert [t.id for t in TaskList.model_validate_json(found.stdout).tasks] == [task.id]
+    assert (task.purpose, task.metadata, task.config) == (
+        "review",
+        {"ticket": "ENG-42"},
+        {"model_verbosity": "low"},
+    )
+    assert refused.exit_code == 1
+    assert "sandbox_mode" in one_error_line(refused)
