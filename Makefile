@@ -30,9 +30,12 @@ typecheck: $(STAMP)
 # Debian packages the tests drive: Chromium for the admin page's browser tests (Playwright's
 # own browser download needs the internet), tmux for the Codex TUI attached to a task.
 # Installed once when missing.
+# PostgreSQL: the tests start a throwaway server from Debian's binaries (tests/support/postgres.py).
 test-tools:
-	command -v chromium >/dev/null && command -v tmux >/dev/null || ($(SUDO) apt-get update && \
-		$(SUDO) apt-get install -y --no-install-recommends chromium tmux)
+	command -v chromium >/dev/null && command -v tmux >/dev/null && \
+		(command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1) || \
+		($(SUDO) apt-get update && \
+		$(SUDO) apt-get install -y --no-install-recommends chromium tmux postgresql)
 
 test: lint typecheck test-tools
 	$(BIN)/pytest -q -p no:cacheprovider

@@ -312,8 +312,29 @@ class McpSettings(_Strict):
         return self
 
 
+class StoreSettings(_Strict):
+    """The store (``[store]``): SQLite in the home by default, or a PostgreSQL database."""
+
+    url: str | None = Field(
+        default=None,
+        description="postgresql+psycopg://USER[:PASSWORD]@HOST/DB (or CODEX_RUNNER_DATABASE_URL)"
+        "; default: SQLite in the runner home. The password never reaches logs or errors.",
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _postgres(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgresql+psycopg://")):
+            raise ValueError(
+                "store.url is a PostgreSQL URL: postgresql+psycopg://USER@HOST/DB (omit it for "
+                "SQLite in the runner home)"
+            )
+        return value
+
+
 class RunnerConfig(_Strict):
     home: Path
+    store: StoreSettings = StoreSettings()
     codex: CodexSettings = CodexSettings()
     service: ServiceSettings = ServiceSettings()
     slack: SlackSettings = SlackSettings()
@@ -340,6 +361,11 @@ class RunnerConfig(_Strict):
     @property
     def pids_dir(self) -> Path:
         return self.home / "run"
+
+    @property
+    def store_target(self) -> str | Path:
+        """What the store opens: ``[store] url``, else the SQLite file in the home."""
+        return self.store.url or self.home / "runner.sqlite"
 
 
 # Auth profiles: each profile is its own Codex home (its own auth.json and token refresh
@@ -408,6 +434,8 @@ def load_config(
     service_raw = dict(raw.get("service") or {})
     service_raw.update({k: v for k, v in (service_overrides or {}).items() if v is not None})
     raw["service"] = service_raw
+    if env_url := os.environ.get("CODEX_RUNNER_DATABASE_URL"):
+        raw["store"] = {**(raw.get("store") or {}), "url": env_url}
     raw["home"] = home
     try:
         return RunnerConfig.model_validate(raw)

@@ -29,7 +29,7 @@ from codex_runner.config import (
 from codex_runner.domain.events import ApprovalRequest, TurnStatus
 from codex_runner.service.single_turn import NoEarlierRun, continued_thread, run_single_turn
 from codex_runner.store.errors import StoreError
-from codex_runner.store.sql import DEFAULT_FILENAME, SqlStore
+from codex_runner.store.sql import SqlStore
 
 # The choices are config's own types: typer lists them in --help and refuses others.
 Decision = Literal["accept", "decline"]
@@ -88,7 +88,7 @@ def run(
 
     async def in_store() -> TurnResult:
         # The runner's store remembers each directory's last thread (for --continue).
-        async with await SqlStore.open(config.home / DEFAULT_FILENAME) as store:
+        async with await SqlStore.open(config.store_target) as store:
             last = await continued_thread(store, where) if continue_last else thread
             return await run_single_turn(
                 config,

@@ -123,7 +123,9 @@ class Daemon:
     async def start(self) -> None:
         settings = self.config.service
         self.paths.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        store = SqlStore.open(self.paths.database, busy_timeout_s=settings.store_busy_timeout_s)
+        store = SqlStore.open(
+            self.config.store_target, busy_timeout_s=settings.store_busy_timeout_s
+        )
         self._store = await timed(store, self.startup, "store_s")
         rpc_log = (
             RpcLog(self.paths.rpc_log, settings.rpc_log_max_bytes) if settings.rpc_log else None
@@ -148,7 +150,7 @@ class Daemon:
         self.home_watch = HomeWatch(
             HomeBaseline.take(
                 self.paths.home,
-                store_file=self.paths.database,
+                store_file=None if self.config.store.url else self.paths.database,
                 config_files=(
                     self.config.home / "config.toml",
                     self.config.codex_home / "config.toml",

@@ -1,9 +1,11 @@
-"""SqlStore: the Store on SQLAlchemy 2 Core, SQLite by default.
+"""SqlStore: the Store on SQLAlchemy 2 Core, SQLite by default, PostgreSQL by URL.
 
 The store is assembled from its parts, one module each:
 
 - ``sqlite_engines``: the SQLite engines (WAL, ``synchronous=NORMAL``, ``BEGIN IMMEDIATE``
-  for every write transaction, ``busy_timeout`` for writers in other processes).
+  for every write transaction, ``busy_timeout`` for writers in other processes);
+  ``postgres_engines`` their PostgreSQL twins (psycopg 3, READ COMMITTED writes,
+  autocommit reads).
 - ``sql_threads``: one writer thread that commits queued writes together (group commit,
   each retried alone when one fails) and a pool of reader threads, every thread with its
   own connection.
@@ -24,7 +26,6 @@ import os
 from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from enum import StrEnum
-from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -58,6 +59,7 @@ from codex_runner.store.errors import (
     TaskNotFound,
 )
 from codex_runner.store.graph_check import check_graph_plan
+from codex_runner.store.postgres_engines import engines_for
 from codex_runner.store.protocol import (
     DEFAULT_EVENT_PAGE,
     DEFAULT_PAGE,
@@ -66,7 +68,6 @@ from codex_runner.store.protocol import (
     check_distinct,
 )
 from codex_runner.store.sql_threads import GroupCommitWriter, ReaderPool
-from codex_runner.store.sqlite_engines import open_engines
 from codex_runner.store.tables import (
     approvals,
     event_counters,
@@ -102,28 +103,27 @@ class SqlStore:
     @classmethod
     async def open(
         cls,
-        path: str | os.PathLike[str],
+        target: str | os.PathLike[str],
         *,
         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
         readers: int = DEFAULT_READERS,
     ) -> SqlStore:
-        """Open (creating if needed) the SQLite database file ``path`` and migrate it.
+        """Open (creating if needed) the database and migrate it.
 
-        ``path`` is a file such as ``$CODEX_RUNNER_HOME/runner.sqlite``
-        (:data:`DEFAULT_FILENAME`); its directory is created if missing.
+        ``target`` is a SQLite file such as ``$CODEX_RUNNER_HOME/runner.sqlite``
+        (:data:`DEFAULT_FILENAME`; its directory is created if missing) or a PostgreSQL URL
+        (``postgresql+psycopg://USER@HOST/DB``; the database must exist).
         Raises :class:`~codex_runner.store.errors.SchemaError` if the schema cannot be
         migrated.
         """
-        file = Path(path)
-        if str(file) in ("", ":memory:"):
-            raise ValueError("SqlStore needs a database file; use InMemoryStore for memory")
         if readers < 1:
             raise ValueError("readers must be at least 1")
-        writer, reader = open_engines(file, busy_timeout_s=busy_timeout_s, readers=readers)
+        writer, reader, file = engines_for(target, busy_timeout_s=busy_timeout_s, readers=readers)
         store = cls(writer, reader, readers=readers)
 
         def migrate() -> None:
-            file.parent.mkdir(parents=True, exist_ok=True)
+            if file is not None:
+                file.parent.mkdir(parents=True, exist_ok=True)
             with writer.begin() as conn:
                 migrations.upgrade(conn)
 

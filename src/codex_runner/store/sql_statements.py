@@ -8,10 +8,11 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
+    Boolean,
     ColumnElement,
     Integer,
     Select,
+    String,
     bindparam,
     exists,
     func,
@@ -19,10 +20,11 @@ from sqlalchemy import (
     literal_column,
     or_,
     select,
-    type_coerce,
     union_all,
     update,
 )
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from codex_runner.domain.approval import ApprovalState
 from codex_runner.domain.scheduling import BUSY_STATES, QUEUE_ORDER
@@ -40,6 +42,44 @@ from codex_runner.store.tables import (
 )
 
 
+class Likely(FunctionElement[bool]):
+    """A condition the planner should take as true for most rows (see _LIMITED)."""
+
+    type = Boolean()
+    inherit_cache = True
+    name = "likely"
+
+
+@compiles(Likely, "sqlite")
+def _likely_on_sqlite(element: Likely, compiler: Any, **kw: Any) -> str:
+    return f"likelihood({compiler.process(element.clauses, **kw)}, 0.9)"
+
+
+@compiles(Likely)
+def _likely_elsewhere(element: Likely, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+class JsonField(FunctionElement[str]):
+    """The text of key ``clauses[1]`` of the JSON object in TEXT column ``clauses[0]``."""
+
+    type = String()
+    inherit_cache = True
+    name = "json_field"
+
+
+@compiles(JsonField, "sqlite")
+def _json_field_on_sqlite(element: JsonField, compiler: Any, **kw: Any) -> str:
+    column, key = (compiler.process(c, **kw) for c in element.clauses)
+    return f"""json_extract({column}, '$."' || {key} || '"')"""
+
+
+@compiles(JsonField, "postgresql")
+def _json_field_on_postgresql(element: JsonField, compiler: Any, **kw: Any) -> str:
+    column, key = (compiler.process(c, **kw) for c in element.clauses)
+    return f"(CAST({column} AS JSONB) ->> {key})"
+
+
 def task_page(
     states: Collection[TaskState] | None,
     graph_id: str | None,
@@ -55,8 +95,7 @@ def task_page(
     if purpose is not None:
         query = query.where(tasks.c.purpose == purpose)
     for key, value in (metadata or {}).items():
-        # A JSON path look-up on both databases (json_extract on SQLite, ->> on PostgreSQL).
-        query = query.where(type_coerce(tasks.c.meta, JSON)[key].as_string() == value)
+        query = query.where(JsonField(tasks.c.meta, bindparam(None, key, String())) == value)
     return query.order_by(tasks.c.created_at.desc(), tasks.c.id.desc())
 
 
@@ -170,8 +209,9 @@ _LIMITED = (
     .select_from(tasks.join(graphs, graphs.c.id == tasks.c.graph_id))
     .where(
         # SQLite's likelihood() tells its planner that the state alone selects many rows,
-        # so that it reads ix_tasks_queued_graph, not the whole queue from ix_tasks_queue.
-        func.likelihood(_QUEUED, literal_column("0.9")),
+        # so that it reads ix_tasks_queued_graph, not the whole queue from ix_tasks_queue
+        # (PostgreSQL's planner needs no hint: its twin is the bare condition).
+        Likely(_QUEUED),
         tasks.c.graph_id.is_not(None),
         graphs.c.max_concurrent.is_not(None),
         _READY,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from codex_runner.store.errors import StoreBusy
 
@@ -206,16 +206,23 @@ def _commit(writer: ConnectionPerThread, works: Sequence[Work]) -> list[tuple[bo
 _LOCK_ERROR_CODES = frozenset({5, 6})
 
 
+# PostgreSQL's twins: lock_timeout, a deadlock, a serialization failure, a cancelled statement.
+_PG_BUSY_STATES = frozenset({"55P03", "40P01", "40001", "57014"})
+
+
 def _busy_or_same(error: Exception) -> Exception:
-    """StoreBusy for "database is locked" past the busy timeout, else ``error`` itself."""
-    if not isinstance(error, OperationalError):
+    """StoreBusy for "database is locked" past the busy timeout (SQLite) or a lock wait
+    that timed out (PostgreSQL), else ``error`` itself."""
+    if not isinstance(error, OperationalError | DBAPIError):
         return error
     code = getattr(error.orig, "sqlite_errorcode", None)
-    locked = (
-        code & 0xFF in _LOCK_ERROR_CODES
-        if isinstance(code, int)
-        else "database is locked" in str(error.orig)
-    )
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate is not None:
+        locked = sqlstate in _PG_BUSY_STATES
+    elif isinstance(code, int):
+        locked = code & 0xFF in _LOCK_ERROR_CODES
+    else:
+        locked = "database is locked" in str(error.orig)
     if not locked:
         return error
     busy = StoreBusy()
@@ -227,7 +234,7 @@ def _run_read(reader: ConnectionPerThread, work: Callable[[Connection], T]) -> T
     conn = reader.get()
     try:
         return work(conn)
-    except OperationalError as e:
+    except DBAPIError as e:
         busy = _busy_or_same(e)
         if busy is e:
             raise

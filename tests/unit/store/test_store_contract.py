@@ -52,6 +52,8 @@ from codex_runner.store import (
 )
 from codex_runner.store.sql import SqlStore
 
+from ...support.postgres import PostgresServer
+
 S = TaskState
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -59,10 +61,11 @@ T0 = datetime(2026, 1, 1, tzinfo=UTC)
 class Harness:
     """Opens the store under test; ``reopen`` simulates a restart where that means something."""
 
-    def __init__(self, kind: str, path: Path) -> None:
+    def __init__(self, kind: str, path: Path, target: str | None = None) -> None:
         self.kind = kind
-        self.path = path / "runner.sqlite"
-        self.persistent = kind == "sqlite"
+        # A SQLite file, or a fresh PostgreSQL database's URL.
+        self.path = target if target is not None else path / "runner.sqlite"
+        self.persistent = kind != "memory"
         self._memory = InMemoryStore()
         self.opened: list[Store] = []
 
@@ -82,9 +85,13 @@ class Harness:
             await store.close()
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
 async def harness(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Harness]:
-    h = Harness(request.param, tmp_path)
+    target = None
+    if request.param == "postgresql":
+        server: PostgresServer = request.getfixturevalue("postgres")
+        target = server.new_database()
+    h = Harness(request.param, tmp_path, target)
     yield h
     await h.close_all()
 
