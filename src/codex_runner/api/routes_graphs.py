@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from starlette.responses import Response, StreamingResponse
 
-from codex_runner.api.inputs import EventPageLimit, EventsAfter, LastEventId, settings_of
+from codex_runner.api.inputs import EventPageLimit, EventsAfter, LastEventId
 from codex_runner.http.errors import ERROR_RESPONSES
 from codex_runner.http.routing import Router, model_response
 from codex_runner.http.sse import EventStreams
-from codex_runner.http.wire import ChildCreate, EventList, GraphCreate, GraphOut
-from codex_runner.http.wire_inputs import task_options_of
+from codex_runner.http.wire import EventList, GraphCreate, GraphOut
+from codex_runner.http.wire_inputs import graph_request_of
 from codex_runner.http.wire_tasks import TaskOut
-from codex_runner.service.graphs import ChildRequest, GraphRequest, GraphView
+from codex_runner.service.graphs import GraphView
 from codex_runner.service.tasks import TaskService
-from codex_runner.service.validation import workspace_request
 
 
 def graph_routes(service: TaskService, streams: EventStreams) -> Router:
@@ -29,17 +28,7 @@ def graph_routes(service: TaskService, streams: EventStreams) -> Router:
     async def submit_graph(body: GraphCreate) -> Response:
         """Create a parent and its children at once; children start as their prerequisites
         complete, the parent runs last with their results."""
-        request = GraphRequest(
-            workspace=workspace_request(body.repo, body.base_ref, body.cwd),
-            children=tuple(_child(c) for c in body.children),
-            prompt=body.prompt,
-            priority=body.priority,
-            settings=settings_of(body.model, body.effort, body.sandbox, body.approval_policy),
-            max_runtime_s=body.max_runtime_s,
-            idempotency_key=body.idempotency_key,
-            max_concurrent=body.max_concurrent,
-            options=task_options_of(body),
-        )
+        request = graph_request_of(body)
         view, created = await service.submit_graph_or_find(request)
         return model_response(graph_out(view), 201 if created else 200)
 
@@ -78,16 +67,6 @@ def graph_routes(service: TaskService, streams: EventStreams) -> Router:
         return streams.response(service.graph_feed.follow(graph, start))
 
     return router
-
-
-def _child(child: ChildCreate) -> ChildRequest:
-    return ChildRequest(
-        key=child.key,
-        prompt=child.prompt,
-        depends_on=tuple(child.depends_on),
-        priority=child.priority,
-        output_schema=child.output_schema,
-    )
 
 
 def graph_out(view: GraphView) -> GraphOut:

@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from codex_runner.domain.task import RuntimeSettings
 from codex_runner.domain.task_options import SessionOptions, TaskOptions, TurnOverrides
 from codex_runner.http.wire import GraphCreate, TaskCreate
 from codex_runner.http.wire_options import TurnFields
 from codex_runner.service.errors import InvalidRequest
+from codex_runner.service.graphs import ChildRequest, GraphRequest
 from codex_runner.service.turn_inputs import InputItem
+from codex_runner.service.validation import workspace_request
 
 
 def turn_input_of(prompt: str | None, items: Sequence[Any] | None) -> str | list[InputItem]:
@@ -52,4 +55,33 @@ def overrides_of(body: TurnFields) -> TurnOverrides:
         approval_policy=body.approval_policy,
         cwd=body.cwd,
         output_schema=body.output_schema,
+    )
+
+
+def graph_request_of(body: GraphCreate) -> GraphRequest:
+    """A graph's body as the service's request (the HTTP API's and MCP's alike)."""
+    return GraphRequest(
+        workspace=workspace_request(body.repo, body.base_ref, body.cwd),
+        children=tuple(
+            ChildRequest(
+                key=c.key,
+                prompt=c.prompt,
+                depends_on=tuple(c.depends_on),
+                priority=c.priority,
+                output_schema=c.output_schema,
+            )
+            for c in body.children
+        ),
+        prompt=body.prompt,
+        priority=body.priority,
+        settings=RuntimeSettings(
+            model=body.model,
+            effort=body.effort,
+            sandbox=body.sandbox,
+            approval_policy=body.approval_policy,
+        ),
+        max_runtime_s=body.max_runtime_s,
+        idempotency_key=body.idempotency_key,
+        max_concurrent=body.max_concurrent,
+        options=task_options_of(body),
     )

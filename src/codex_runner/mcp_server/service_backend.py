@@ -22,7 +22,12 @@ from codex_runner.http.wire import (
     MessageBody,
     TaskCreate,
 )
-from codex_runner.http.wire_inputs import overrides_of, task_options_of, turn_input_of
+from codex_runner.http.wire_inputs import (
+    graph_request_of,
+    overrides_of,
+    task_options_of,
+    turn_input_of,
+)
 from codex_runner.http.wire_tasks import TaskList, TaskOut
 from codex_runner.mcp_server.backend import INTERNAL, RunnerError, TaskQuery
 from codex_runner.service.errors import (
@@ -31,7 +36,7 @@ from codex_runner.service.errors import (
     InvalidRequest,
     TaskNotRunning,
 )
-from codex_runner.service.graphs import ChildRequest, GraphRequest, GraphView
+from codex_runner.service.graphs import GraphView
 from codex_runner.service.home_watch import HomeUnavailable
 from codex_runner.service.tasks import TaskService
 from codex_runner.service.validation import workspace_request
@@ -179,24 +184,7 @@ class ServiceBackend:
 
     async def start_graph(self, body: GraphCreate) -> GraphOut:
         async def start() -> GraphView:
-            request = GraphRequest(
-                workspace=workspace_request(body.repo, body.base_ref, body.cwd),
-                children=tuple(
-                    ChildRequest(
-                        key=c.key,
-                        prompt=c.prompt,
-                        depends_on=tuple(c.depends_on),
-                        priority=c.priority,
-                    )
-                    for c in body.children
-                ),
-                prompt=body.prompt,
-                priority=body.priority,
-                settings=_settings(body),
-                max_runtime_s=body.max_runtime_s,
-                idempotency_key=body.idempotency_key,
-                max_concurrent=body.max_concurrent,
-            )
+            request = graph_request_of(body)
             view, _ = await self._service.submit_graph_or_find(request)
             return view
 

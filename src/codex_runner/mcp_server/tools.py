@@ -99,6 +99,9 @@ class ChildIn(BaseModel):
     key: str = Field(min_length=1, max_length=64, description="Unique within the graph.")
     prompt: Prompt
     depends_on: list[str] = Field(default_factory=list, description="Keys of prerequisites.")
+    output_schema: dict[str, Any] | None = Field(
+        default=None, description="A JSON Schema this child's final reply must match."
+    )
 
 
 class _Server(MCPServer):
@@ -347,9 +350,20 @@ def build_server(
             int | None, Field(ge=1, description="At most this many children run at once.")
         ] = None,
         idempotency_key: str | None = None,
+        developer_instructions: Annotated[
+            str | None, Field(description="For the parent and every child.")
+        ] = None,
+        runtime: Annotated[
+            RuntimeName | None, Field(description="Default: the daemon's [codex] runtime.")
+        ] = None,
+        purpose: Annotated[
+            str | None, Field(description="A short label for the parent and every child.")
+        ] = None,
+        metadata: Metadata = None,
     ) -> GraphOut:
         """A parent task with children; each child starts once the children it depends_on
-        completed, and the parent runs last with their results."""
+        completed, and the parent runs last with their results. The session options,
+        purpose and metadata hold for all of them; a child may have its own output_schema."""
         fields = with_defaults(
             defaults,
             {
@@ -365,6 +379,10 @@ def build_server(
                 "max_runtime_s": max_runtime_s,
                 "max_concurrent": max_concurrent,
                 "idempotency_key": idempotency_key,
+                "developer_instructions": developer_instructions,
+                "runtime": runtime,
+                "purpose": purpose,
+                "metadata": metadata,
                 "children": [_build(ChildCreate, c.model_dump()).model_dump() for c in children],
             },
         )

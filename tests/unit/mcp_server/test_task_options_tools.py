@@ -119,3 +119,29 @@ async def test_list_tasks_filters_by_purpose_metadata_graph_and_offset(tools: To
     assert none_match == []
     assert set(in_graph) == {graph["parent"]["id"], graph["children"][0]["id"]}
     assert skipped == everything[1:]
+
+
+async def test_start_graph_gives_every_task_its_options_and_a_child_its_schema(
+    tools: Tools,
+) -> None:
+    graph = await tools.ok(
+        "start_graph",
+        children=[
+            {"key": "a", "prompt": "json: grade", "output_schema": SCHEMA},
+            {"key": "b", "prompt": "fix it"},
+        ],
+        developer_instructions="Be brief.",
+        purpose="nightly",
+        metadata={"run": "7"},
+    )
+
+    members = [graph["parent"], *graph["children"]]
+    assert {(t["purpose"], t["metadata"]["run"]) for t in members} == {("nightly", "7")}
+    assert {t["developer_instructions"] for t in members} == {"Be brief."}
+    child = next(c for c in graph["children"] if c["key"] == "a")
+    waited = await tools.ok("wait_task", task_id=child["id"], timeout_s=10)
+    assert waited["task"]["result"] == VERDICT
+    refused = await tools.error(
+        "start_graph", children=[{"key": "a", "prompt": "x", "output_schema": {"type": 5}}]
+    )
+    assert "output_schema" in refused
