@@ -62,6 +62,23 @@ OutputSchema = Annotated[
 ]
 TaskId = Annotated[str, Field(min_length=1, max_length=100, description="The task's id.")]
 Prompt = Annotated[str, Field(min_length=1, max_length=200_000)]
+Images = Annotated[
+    list[str] | None,
+    Field(
+        default=None,
+        max_length=31,
+        description="Image files in the task's workspace (relative to it) sent with the prompt.",
+    ),
+]
+
+
+def with_images(fields: dict[str, Any], images: list[str] | None) -> dict[str, Any]:
+    """The prompt as input items followed by the images, when there are images."""
+    if not images:
+        return fields
+    items = [{"type": "text", "text": fields.pop("prompt")}]
+    items += [{"type": "local_image", "path": path} for path in images]
+    return {**fields, "input": items}
 
 
 async def _call(result: Awaitable[T]) -> T:
@@ -182,6 +199,7 @@ def build_server(
         turn_cwd: Annotated[
             str | None, Field(description="The first turn's directory inside the workspace.")
         ] = None,
+        images: Images = None,
     ) -> TaskOut:
         """Queue a Codex task. Without repo or cwd it runs where the server's config says;
         wait_task waits for it. With output_schema the task's result is the reply's JSON."""
@@ -214,7 +232,7 @@ def build_server(
                 "turn_cwd": turn_cwd,
             },
         )
-        return await _call(backend.submit_task(_build(TaskCreate, fields)))
+        return await _call(backend.submit_task(_build(TaskCreate, with_images(fields, images))))
 
     @server.tool()
     async def get_task(task_id: TaskId) -> TaskOut:
@@ -272,11 +290,11 @@ def build_server(
             str | None, Field(description="The turn's directory inside the workspace.")
         ] = None,
         output_schema: OutputSchema = None,
+        images: Images = None,
     ) -> TaskOut:
         """A follow-up for a completed or interrupted task, queued as its next turn; the
         other arguments hold for that turn only."""
-        body = _build(
-            MessageBody,
+        fields = with_images(
             {
                 "prompt": prompt,
                 "model": model,
@@ -287,8 +305,9 @@ def build_server(
                 "cwd": cwd,
                 "output_schema": output_schema,
             },
+            images,
         )
-        return await _call(backend.send_message(task_id, body))
+        return await _call(backend.send_message(task_id, _build(MessageBody, fields)))
 
     @server.tool()
     async def steer_task(task_id: TaskId, prompt: Prompt) -> TaskOut:

@@ -145,3 +145,16 @@ async def test_start_graph_gives_every_task_its_options_and_a_child_its_schema(
         "start_graph", children=[{"key": "a", "prompt": "x", "output_schema": {"type": 5}}]
     )
     assert "output_schema" in refused
+
+
+async def test_images_in_the_workspace_go_with_the_prompt_and_the_follow_up(tools: Tools) -> None:
+    (tools.plain_dir / "shot.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    task = await tools.ok("submit_task", prompt="fix it", images=["shot.png"])
+    await tools.ok("wait_task", task_id=task["id"], timeout_s=10)
+    await tools.ok("send_message", task_id=task["id"], prompt="fix it", images=["shot.png"])
+    await tools.ok("wait_task", task_id=task["id"], timeout_s=10)
+
+    shot = str((tools.plain_dir / "shot.png").resolve())
+    assert tools.runtime.images == [[shot], [shot]]
+    outside = await tools.error("submit_task", prompt="x", images=["../elsewhere.png"])
+    assert "outside the workspace" in outside
