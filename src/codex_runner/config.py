@@ -332,6 +332,15 @@ class StoreSettings(_Strict):
         return value
 
 
+class MetricsSettings(_Strict):
+    """``GET /metrics`` (``[metrics]``; docs/metrics.md)."""
+
+    public: bool = Field(
+        default=False,
+        description="Serve /metrics without the API token (for a scraper on a trusted network).",
+    )
+
+
 class RunnerConfig(_Strict):
     home: Path
     store: StoreSettings = StoreSettings()
@@ -341,6 +350,7 @@ class RunnerConfig(_Strict):
     link: LinkSettings = LinkSettings()
     auth: AuthSettings = AuthSettings()
     mcp: McpSettings = McpSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @property
     def uses_profiles(self) -> bool:
