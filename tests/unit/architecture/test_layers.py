@@ -21,6 +21,7 @@ FLOORS: dict[str, int] = {
     "domain": 0,
     "config": 1,
     "runner_home": 2,
+    "logs": 2,
     "codex": 3,
     "store": 3,
     "workspace": 3,
