@@ -176,6 +176,8 @@ class Task:
     next_turn: TurnOverrides = field(default_factory=TurnOverrides)
     # The validated JSON (as text) of the latest turn that had an output schema.
     result_json: str | None = None
+    host_id: str | None = None  # the host that claimed the task last (domain.hosts)
+    lease: int = 0  # grows on every claim and takeover; writes on an older one are refused
 
     def __post_init__(self) -> None:
         if not isinstance(self.state, TaskState):  # accept "queued" from JSON or a test

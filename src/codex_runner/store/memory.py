@@ -22,6 +22,7 @@ from codex_runner.domain.conversation import ThreadRecord, Turn
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.graph import Graph, GraphPlan
 from codex_runner.domain.graph_progress import GRAPH_STREAM_TYPES, progress_events
+from codex_runner.domain.hosts import Host
 from codex_runner.domain.scheduling import busy_by_graph, pick_next
 from codex_runner.domain.task import Task, TaskState
 from codex_runner.store.errors import (
@@ -60,6 +61,7 @@ class InMemoryStore:
         self._threads: dict[str, ThreadRecord] = {}
         self._turns: dict[str, dict[int, Turn]] = {}
         self._directory_threads: dict[str, str] = {}
+        self._hosts: dict[str, Host] = {}
 
     async def close(self) -> None:
         self._closed = True
@@ -129,11 +131,13 @@ class InMemoryStore:
         events: Sequence[NewEvent] = (),
         thread: ThreadRecord | None = None,
         graph_events: list[TaskEvent] | None = None,
+        expected_lease: int | None = None,
     ) -> list[int]:
         await self._enter()
         if thread is not None:
             self._check_thread(thread)
-        (seqs,) = self._update([TaskUpdate(task, expected_state, events)], graph_events)
+        change = TaskUpdate(task, expected_state, events, expected_lease)
+        (seqs,) = self._update([change], graph_events)
         if thread is not None:
             self._threads.setdefault(thread.thread_id, thread)
         return seqs
@@ -150,7 +154,7 @@ class InMemoryStore:
         check_distinct(batch)
         for update in batch:  # check all first: nothing is written if one fails
             current = self._require(update.task.id)
-            if current.state is not update.expected_state:
+            if current.state is not update.expected_state or current.lease != update.lease_before:
                 raise TaskConflict(update.task.id, update.expected_state, current.state)
         for update in batch:
             current = self._tasks[update.task.id]
@@ -368,6 +372,40 @@ class InMemoryStore:
     async def directory_thread(self, path: str) -> str | None:
         await self._enter()
         return self._directory_threads.get(path)
+
+    # --- hosts -----------------------------------------------------------------------------
+
+    async def save_host(self, host: Host) -> None:
+        await self._enter()
+        self._hosts[host.id] = host
+
+    async def heartbeat(self, host_id: str, at: datetime) -> Host | None:
+        await self._enter()
+        host = self._hosts.get(host_id)
+        if host is not None:
+            host = self._hosts[host_id] = replace(host, heartbeat_at=at)
+        return host
+
+    async def list_hosts(self) -> list[Host]:
+        await self._enter()
+        return sorted(self._hosts.values(), key=lambda h: h.id)
+
+    async def mark_dead_hosts(self, cutoff: datetime, now: datetime, except_id: str) -> list[str]:
+        await self._enter()
+        marked = sorted(
+            h.id
+            for h in self._hosts.values()
+            if h.dead_at is None and h.heartbeat_at < cutoff and h.id != except_id
+        )
+        for host_id in marked:
+            self._hosts[host_id] = replace(self._hosts[host_id], dead_at=now)
+        return marked
+
+    async def active_tasks_of_dead_hosts(self) -> list[Task]:
+        await self._enter()
+        dead = {h.id for h in self._hosts.values() if h.dead_at is not None}
+        found = [t for t in self._tasks.values() if t.host_id in dead and t.state.is_active]
+        return sorted(found, key=lambda t: (t.created_at, t.id))
 
 
 def _json_copy(data: dict[str, Any]) -> dict[str, Any]:

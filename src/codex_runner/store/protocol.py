@@ -33,6 +33,7 @@ from codex_runner.domain.approval import Approval
 from codex_runner.domain.conversation import ThreadRecord, Turn
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.graph import Graph, GraphPlan
+from codex_runner.domain.hosts import Host
 from codex_runner.domain.task import Task, TaskState
 
 DEFAULT_PAGE = 100
@@ -58,6 +59,12 @@ class TaskUpdate:
     task: Task
     expected_state: TaskState
     events: Sequence[NewEvent] = ()
+    # The lease the task must still have (None: ``task.lease``, for changes that keep it).
+    expected_lease: int | None = None
+
+    @property
+    def lease_before(self) -> int:
+        return self.task.lease if self.expected_lease is None else self.expected_lease
 
 
 def check_distinct(batch: Sequence[TaskUpdate]) -> None:
@@ -99,8 +106,11 @@ class Store(Protocol):
         events: Sequence[NewEvent] = (),
         thread: ThreadRecord | None = None,
         graph_events: list[TaskEvent] | None = None,
+        expected_lease: int | None = None,
     ) -> list[int]:
-        """Write ``task`` if the stored task is still in ``expected_state``; append ``events``;
+        """Write ``task`` if the stored task is still in ``expected_state`` with its lease
+        ``expected_lease`` (None: ``task.lease``; a claim or takeover names the one it
+        replaces); append ``events``;
         record ``thread`` as :meth:`record_thread` does; record the graph's progress on its
         parent when a graph task changes state; all in one transaction.
 
@@ -116,7 +126,8 @@ class Store(Protocol):
         """``update_task`` for many tasks in one transaction: all are written or none.
 
         Returns each update's event seqs, in order. Raises TaskNotFound or TaskConflict for
-        the first task that is missing or not in its expected state (nothing written), and
+        the first task that is missing or not in its expected state and lease (nothing
+        written), and
         ValueError when a task appears twice.
         """
 
@@ -230,3 +241,22 @@ class Store(Protocol):
 
     async def directory_thread(self, path: str) -> str | None:
         """The thread `run` last used in directory ``path``, None when it never ran there."""
+
+    # --- hosts (domain.hosts) --------------------------------------------------------------
+
+    async def save_host(self, host: Host) -> None:
+        """Insert or replace the host's row (a host registering, or coming back)."""
+
+    async def heartbeat(self, host_id: str, at: datetime) -> Host | None:
+        """Record a heartbeat; the host's row after it (``dead_at`` set: it was taken over
+        and must stop its work), None when it has no row."""
+
+    async def list_hosts(self) -> list[Host]:
+        """Every host, live and dead, by id."""
+
+    async def mark_dead_hosts(self, cutoff: datetime, now: datetime, except_id: str) -> list[str]:
+        """Hosts (other than ``except_id``) whose heartbeat is older than ``cutoff`` and not
+        yet dead become dead at ``now``; their ids. Two hosts marking at once mark each once."""
+
+    async def active_tasks_of_dead_hosts(self) -> list[Task]:
+        """Running or awaiting-approval tasks claimed by a dead host (to take over)."""

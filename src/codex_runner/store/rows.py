@@ -10,6 +10,7 @@ from codex_runner.domain.approval import Approval, ApprovalState
 from codex_runner.domain.conversation import ThreadRecord, Turn, TurnState
 from codex_runner.domain.events import ApprovalKind, FileChange, TokenUsage
 from codex_runner.domain.graph import Graph
+from codex_runner.domain.hosts import Host
 from codex_runner.domain.task import RuntimeSettings, Task, TaskState, WorkspaceRequest
 from codex_runner.domain.task_options import SessionOptions, TurnOverrides
 from codex_runner.store.protocol import TASK_IDENTITY_FIELDS
@@ -77,6 +78,8 @@ def task_to_row(task: Task) -> dict[str, Any]:
         "meta": dict(task.metadata),
         "next_turn": task.next_turn.to_json(),
         "result_json": task.result_json,
+        "host_id": task.host_id,
+        "lease": task.lease,
     }
 
 
@@ -129,6 +132,8 @@ TASK_COLUMNS = (
     "meta",
     "next_turn",
     "result_json",
+    "host_id",
+    "lease",
 )
 
 
@@ -177,6 +182,8 @@ def task_from_row(row: Sequence[Any]) -> Task:
         meta,
         next_turn,
         result_json,
+        host_id,
+        lease,
     ) = row
     return Task(
         id=id_,
@@ -214,6 +221,8 @@ def task_from_row(row: Sequence[Any]) -> Task:
         metadata=meta or {},
         next_turn=TurnOverrides.from_json(next_turn),
         result_json=result_json,
+        host_id=host_id,
+        lease=lease,
     )
 
 
@@ -320,3 +329,32 @@ def turn_from_row(row: Row) -> Turn:
         final_message=row["final_message"],
         result_json=row["result_json"],
     )
+
+
+def host_to_row(host: Host) -> dict[str, Any]:
+    return {
+        "id": host.id,
+        "hostname": host.hostname,
+        "version": host.version,
+        "capacity": host.capacity,
+        "started_at": host.started_at,
+        "heartbeat_at": host.heartbeat_at,
+        "draining": host.draining,
+        "dead_at": host.dead_at,
+    }
+
+
+def host_from_row(row: Row) -> Host:
+    return Host(**{name: row[name] for name in HOST_COLUMNS})
+
+
+HOST_COLUMNS = (
+    "id",
+    "hostname",
+    "version",
+    "capacity",
+    "started_at",
+    "heartbeat_at",
+    "draining",
+    "dead_at",
+)

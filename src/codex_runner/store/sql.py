@@ -11,10 +11,7 @@ The store is assembled from its parts, one module each:
   own connection.
 - ``sql_statements`` and ``sql_steps``: the prebuilt statements and the steps of the
   transactions (numbering events, checking and inserting tasks, settling approvals).
-- Why threads and not the aiosqlite driver: aiosqlite hops to its thread for every cursor
-  call, about 1.2 ms per transaction on top of SQLite's own work (measured: 288 vs 1,900
-  single-event appends/s, 24k vs 50k events/s in batches of 100). Here the event loop
-  pays one hop per operation and the whole transaction runs at native speed.
+- ``sql_hosts``: the hosts' rows and the look-ups of a takeover (a mixin).
 
 All SQL of the package lives in these modules and in ``tables.py``.
 """
@@ -67,6 +64,7 @@ from codex_runner.store.protocol import (
     TaskUpdate,
     check_distinct,
 )
+from codex_runner.store.sql_hosts import SqlHosts
 from codex_runner.store.sql_threads import GroupCommitWriter, ReaderPool
 from codex_runner.store.tables import (
     approvals,
@@ -88,7 +86,7 @@ class _Lifecycle(StrEnum):
     CLOSED = "closed"
 
 
-class SqlStore:
+class SqlStore(SqlHosts):
     """A Store on a SQL database; create it with :meth:`open`, end it with :meth:`close`.
 
     Also an async context manager. Use it from one event loop.
@@ -228,9 +226,11 @@ class SqlStore:
         events: Sequence[NewEvent] = (),
         thread: ThreadRecord | None = None,
         graph_events: list[TaskEvent] | None = None,
+        expected_lease: int | None = None,
     ) -> list[int]:
         params = rows.task_update_values(task)
-        params.update(match_id=task.id, match_state=expected_state.value)
+        lease = task.lease if expected_lease is None else expected_lease
+        params.update(match_id=task.id, match_state=expected_state.value, match_lease=lease)
 
         def work(conn: Connection) -> tuple[list[int], list[TaskEvent]]:
             result = conn.execute(statements.UPDATE_TASK_IF_STATE, params)
@@ -259,18 +259,19 @@ class SqlStore:
                 **rows.task_update_values(u.task),
                 "match_id": u.task.id,
                 "match_state": u.expected_state.value,
+                "match_lease": u.lease_before,
             }
             for u in batch
         ]
 
         def work(conn: Connection) -> tuple[list[list[int]], list[TaskEvent]]:
             # Checked first (we hold the write lock): one executemany then writes them all.
-            states = steps.states(conn, [u.task.id for u in batch])
+            held = steps.states_and_leases(conn, [u.task.id for u in batch])
             for change in batch:
-                actual = states.get(change.task.id)
-                if actual is None:
+                if change.task.id not in held:
                     raise TaskNotFound(change.task.id)
-                if actual is not change.expected_state:
+                actual, lease = held[change.task.id]
+                if actual is not change.expected_state or lease != change.lease_before:
                     raise TaskConflict(change.task.id, change.expected_state, actual)
             if params:
                 conn.execute(statements.UPDATE_TASK_IF_STATE, params)

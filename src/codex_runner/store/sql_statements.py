@@ -120,8 +120,11 @@ SET_EVENT_COUNTER = (
     .values(last_seq=bindparam("new_last_seq", type_=Integer()))
 )
 # SET columns come from the parameter names (every task column except the fixed ones).
+# Compare-and-set on the state and the lease (fencing: domain.hosts).
 UPDATE_TASK_IF_STATE = update(tasks).where(
-    tasks.c.id == bindparam("match_id"), tasks.c.state == bindparam("match_state")
+    tasks.c.id == bindparam("match_id"),
+    tasks.c.state == bindparam("match_state"),
+    tasks.c.lease == bindparam("match_lease"),
 )
 SETTLE_APPROVAL = (
     update(approvals)

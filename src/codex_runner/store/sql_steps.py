@@ -156,8 +156,10 @@ def append_many(
     wanted = [task_id for task_id, new in batch if new]
     last: dict[str, int] = {}
     for chunk in chunks(wanted):
-        query = select(event_counters.c.task_id, event_counters.c.last_seq).where(
-            event_counters.c.task_id.in_(chunk)
+        query = (
+            select(event_counters.c.task_id, event_counters.c.last_seq)
+            .where(event_counters.c.task_id.in_(chunk))
+            .with_for_update()  # another host numbering the same task's events waits
         )
         last.update((task_id, seq) for task_id, seq in conn.execute(query))
     counters: list[dict[str, Any]] = []
@@ -210,6 +212,24 @@ def states(conn: Connection, task_ids: Sequence[str]) -> dict[str, TaskState]:
         for task_id, state in conn.execute(query):
             states[task_id] = TaskState(state)
     return states
+
+
+def states_and_leases(
+    conn: Connection, task_ids: Sequence[str]
+) -> dict[str, tuple[TaskState, int]]:
+    """Each task's state and lease, its row locked (FOR UPDATE on PostgreSQL; SQLite's
+    write transaction holds the whole database) until the transaction ends."""
+    held: dict[str, tuple[TaskState, int]] = {}
+    for chunk in chunks(sorted(task_ids)):  # one lock order: no deadlock between writers
+        query = (
+            select(tasks.c.id, tasks.c.state, tasks.c.lease)
+            .where(tasks.c.id.in_(chunk))
+            .order_by(tasks.c.id)
+            .with_for_update()
+        )
+        for task_id, state, lease in conn.execute(query):
+            held[task_id] = (TaskState(state), lease)
+    return held
 
 
 def event_row(task_id: str, seq: int, new: NewEvent) -> dict[str, Any]:

@@ -5,6 +5,10 @@
   commit); if one of them fails, each is retried alone, so it does not undo the others.
 - Reads run on a small pool of reader threads in autocommit mode (one statement, one
   snapshot), in parallel with writes. Every store thread keeps its own connection open.
+- Why threads and not the aiosqlite driver: aiosqlite hops to its thread for every cursor
+  call, about 1.2 ms per transaction on top of SQLite's own work (measured: 288 vs 1,900
+  single-event appends/s, 24k vs 50k events/s in batches of 100). Here the event loop
+  pays one hop per operation and the whole transaction runs at native speed.
 - A write that has started finishes even if its caller is cancelled; a write still waiting
   in the queue when its caller is cancelled is dropped. Either way nothing is half-written.
 """

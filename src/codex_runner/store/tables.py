@@ -157,6 +157,8 @@ tasks = Table(
     Column("meta", JsonText()),
     Column("next_turn", JsonText()),
     Column("result_json", Text()),
+    Column("host_id", String(64)),
+    Column("lease", BigInteger(), nullable=False, server_default=text("0")),
 )
 # The scheduler's queue: equality on state, then exactly the ORDER BY of next_queued.
 Index(
@@ -184,6 +186,22 @@ Index(
 Index("ix_tasks_parent_id", tasks.c.parent_id)
 Index("ix_tasks_purpose", tasks.c.purpose, tasks.c.created_at)
 Index("uq_tasks_idempotency_key", tasks.c.idempotency_key, unique=True)
+
+Index("ix_tasks_host_id", tasks.c.host_id, tasks.c.state)
+
+# Each serve process, live or dead (domain.hosts).
+hosts = Table(
+    "hosts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("hostname", Text(), nullable=False),
+    Column("version", String(64), nullable=False),
+    Column("capacity", Integer(), nullable=False),
+    Column("started_at", Timestamp(), nullable=False),
+    Column("heartbeat_at", Timestamp(), nullable=False),
+    Column("draining", Boolean(), nullable=False),
+    Column("dead_at", Timestamp()),
+)
 
 # Edges of depends_on, so readiness is one query (tasks.depends_on keeps the order).
 task_dependencies = Table(

@@ -241,6 +241,7 @@ async def test_tasks_from_schema_0002_keep_working_after_the_upgrade(db_path: Pa
         row = rows.task_to_row(new_task())
         added_later = ("idempotency_fingerprint", "workspace_collected_at")
         added_later += ("session_options", "purpose", "meta", "next_turn", "result_json")
+        added_later += ("host_id", "lease")
         for added in added_later:
             row.pop(added)
         conn.execute(tables.tasks.insert().values(**row))

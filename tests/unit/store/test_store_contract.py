@@ -24,6 +24,7 @@ from codex_runner.domain.conversation import ThreadRecord, Turn, TurnState
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.events import ApprovalKind, FileChange, TokenUsage
 from codex_runner.domain.graph import ChildSpec, GraphPlan, GraphSpec, instantiate
+from codex_runner.domain.hosts import Host
 from codex_runner.domain.scheduling import busy_by_graph, pick_next
 from codex_runner.domain.task import (
     ACTIVE_STATES,
@@ -1009,3 +1010,46 @@ async def test_a_batch_records_each_changes_progress_and_a_failed_write_records_
         ("graph.child_failed", k, "cancelled") for k in ("build", "test", "docs")
     ]
     assert (await store.read_graph_events(plan.parent.id))[1:] == told
+
+
+# --- hosts and leases -------------------------------------------------------------------------
+
+
+def host(host_id: str, beat: datetime, **fields: Any) -> Host:
+    return Host(host_id, f"{host_id}.local", "1.0", 4, T0, beat, **fields)
+
+
+async def test_a_write_on_an_older_lease_is_refused_even_in_the_same_state(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    task = await put(store, make_task(state=S.RUNNING, host_id="a", lease=3))
+    taken = replace(task, host_id="b", lease=4)
+    await store.update_task(taken, expected_state=S.RUNNING, expected_lease=3)
+    stale = replace(task, final_message="from host a")  # still lease 3
+    with pytest.raises(TaskConflict):
+        await store.update_task(stale, expected_state=S.RUNNING)
+    with pytest.raises(TaskConflict):
+        await store.update_tasks([TaskUpdate(stale, S.RUNNING)])
+    assert await store.get_task(task.id) == taken
+
+
+async def test_hosts_heartbeat_and_stale_ones_are_marked_dead_once(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    await store.save_host(host("a", T0))
+    await store.save_host(host("b", T0))
+    beat = T0 + timedelta(seconds=30)
+    assert (await store.heartbeat("a", beat)) == host("a", beat)
+    assert await store.heartbeat("nobody", beat) is None
+    cutoff = T0 + timedelta(seconds=20)
+    assert await store.mark_dead_hosts(cutoff, beat, except_id="a") == ["b"]
+    assert await store.mark_dead_hosts(cutoff, beat, except_id="a") == []  # once
+    assert [(h.id, h.dead_at) for h in await store.list_hosts()] == [("a", None), ("b", beat)]
+    running = await put(store, make_task(state=S.RUNNING, host_id="b", lease=1))
+    waiting = await put(store, make_task(state=S.AWAITING_APPROVAL, host_id="b", lease=2))
+    await put(store, make_task(state=S.COMPLETED, host_id="b"))
+    await put(store, make_task(state=S.RUNNING, host_id="a"))
+    assert await store.active_tasks_of_dead_hosts() == [running, waiting]
+    # The dead host registers again: alive, and its row says so.
+    await store.save_host(host("b", beat))
+    assert (await store.heartbeat("b", beat)) == host("b", beat)

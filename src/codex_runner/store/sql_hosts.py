@@ -1,0 +1,77 @@
+"""The SQL store's hosts (domain.hosts): rows each serve process heartbeats, and the
+look-ups a live host makes to take over a dead one's tasks. Mixed into SqlStore."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from codex_runner.domain.hosts import Host
+from codex_runner.domain.task import ACTIVE_STATES, Task
+from codex_runner.store import rows
+from codex_runner.store.tables import hosts, tasks
+
+T = TypeVar("T")
+
+
+class SqlHosts:
+    async def _write(self, work: Callable[[Connection], T]) -> T:
+        raise NotImplementedError  # SqlStore's
+
+    async def _read(self, work: Callable[[Connection], T]) -> T:
+        raise NotImplementedError  # SqlStore's
+
+    async def _read_tasks(self, query: Any, parameters: dict[str, Any] | None = None) -> list[Task]:
+        raise NotImplementedError  # SqlStore's
+
+    async def save_host(self, host: Host) -> None:
+        def work(conn: Connection) -> None:
+            conn.execute(delete(hosts).where(hosts.c.id == host.id))
+            conn.execute(insert(hosts), [rows.host_to_row(host)])
+
+        await self._write(work)
+
+    async def heartbeat(self, host_id: str, at: datetime) -> Host | None:
+        def work(conn: Connection) -> Host | None:
+            conn.execute(update(hosts).where(hosts.c.id == host_id).values(heartbeat_at=at))
+            row = conn.execute(select(hosts).where(hosts.c.id == host_id)).mappings().first()
+            return None if row is None else rows.host_from_row(row)
+
+        return await self._write(work)
+
+    async def list_hosts(self) -> list[Host]:
+        def work(conn: Connection) -> list[Host]:
+            found = conn.execute(select(hosts).order_by(hosts.c.id)).mappings()
+            return [rows.host_from_row(r) for r in found]
+
+        return await self._read(work)
+
+    async def mark_dead_hosts(self, cutoff: datetime, now: datetime, except_id: str) -> list[str]:
+        def work(conn: Connection) -> list[str]:
+            # One UPDATE: two hosts marking at once each see the other's row locked, then
+            # re-check it after the first commits (dead_at is no longer NULL): marked once.
+            marked = conn.execute(
+                update(hosts)
+                .where(
+                    hosts.c.dead_at.is_(None),
+                    hosts.c.heartbeat_at < cutoff,
+                    hosts.c.id != except_id,
+                )
+                .values(dead_at=now)
+                .returning(hosts.c.id)
+            )
+            return sorted(str(host_id) for (host_id,) in marked)
+
+        return await self._write(work)
+
+    async def active_tasks_of_dead_hosts(self) -> list[Task]:
+        dead = select(hosts.c.id).where(hosts.c.dead_at.is_not(None))
+        query = (
+            select(tasks)
+            .where(tasks.c.host_id.in_(dead), tasks.c.state.in_([s.value for s in ACTIVE_STATES]))
+            .order_by(tasks.c.created_at, tasks.c.id)
+        )
+        return await self._read_tasks(query)
