@@ -25,6 +25,7 @@ from codex_runner.daemon.startup import StartupTimes, timed
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.home_watch import HomeBaseline, HomeWatch
 from codex_runner.service.live_sessions import SharedAppServer
+from codex_runner.service.metrics import RunnerMetrics
 from codex_runner.service.option_checks import OptionRules
 from codex_runner.service.profile_failover import ProfileFailover
 from codex_runner.service.profile_switch import ProfileSwitcher
@@ -82,6 +83,7 @@ class Daemon:
         self.switcher: ProfileSwitcher | None = None
         self.startup = StartupTimes()
         self.home_watch: HomeWatch | None = None
+        self.metrics: RunnerMetrics | None = None  # GET /metrics (service/metrics.py)
 
     @property
     def service(self) -> TaskService:
@@ -181,6 +183,9 @@ class Daemon:
             ),
             uploads=self.paths.home / "uploads",
         )
+        # Before recovery: what it reconciles is counted too.
+        self.metrics = RunnerMetrics(self._service, self.bus)
+        self.metrics.start()
         try:
             # Codex starts (a process of its own) while the store reconciles what a crash
             # left behind; tasks are scheduled once both are done.
@@ -237,6 +242,8 @@ class Daemon:
         if self._service is not None:
             with contextlib.suppress(Exception):
                 await self._service.stop(reason)
+        if self.metrics is not None:
+            await self.metrics.stop()
         if self._task_logs is not None:
             self._task_logs.close()
             self._task_logs = None

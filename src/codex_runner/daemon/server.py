@@ -19,12 +19,14 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import uvicorn
 from starlette.routing import Route
 
 from codex_runner.api.app import create_app
 from codex_runner.api.auth_routes import auth_router
+from codex_runner.api.routes_metrics import metrics_router
 from codex_runner.bridges.link.holder import LinkHolder
 from codex_runner.bridges.link.routes import link_router
 from codex_runner.bridges.slack.settings import resolve as slack_settings
@@ -42,7 +44,12 @@ from codex_runner.runner_home.api_token import ensure_token, token_path
 from codex_runner.runner_home.daemon_info import DaemonInfo, remove_info, write_info
 from codex_runner.runner_home.file_modes import make_private_by_default
 from codex_runner.runner_home.link_token import LinkTokenError, link_token
+from codex_runner.service.metrics_snapshot import NO_PROFILE, MetricsProbes
 from codex_runner.web import AdminSessions, admin_access, admin_router
+
+if TYPE_CHECKING:
+    from codex_runner.bridges.slack import SlackBridge
+    from codex_runner.http.sse import EventStreams
 
 log = logging.getLogger(__name__)
 
@@ -152,6 +159,8 @@ async def _serve_api(
         routers.append(auth_router(daemon.switcher))
     sessions = AdminSessions()
     routers.append(admin_router(daemon.service, daemon.bus, token=token, sessions=sessions))
+    if daemon.metrics is not None:
+        routers.append(metrics_router(daemon.metrics, public=config.metrics.public))
     hosts = host_allowlist(host, sock.getsockname()[1], _machine_names(host))
     mcp = McpMount(daemon.service, config.mcp, allowed_hosts=hosts)
     app = create_app(
@@ -168,6 +177,8 @@ async def _serve_api(
     # MCP: an ASGI app of its own, not a JSON route; routed beside the API's routes, so the
     # same middleware (bearer token, Host check) guards it.
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp))
+    if daemon.metrics is not None:
+        daemon.metrics.probes = _metrics_probes(daemon, app.state.event_streams, bridge, links)
     server = _Server(
         uvicorn.Config(
             app,
@@ -228,6 +239,28 @@ def _chat_link(
         return holder, (settings, link_token(settings))
     except LinkTokenError as exc:
         raise ServeError(str(exc)) from None
+
+
+def _metrics_probes(
+    daemon: Daemon, streams: EventStreams, bridge: SlackBridge | None, links: LinkHolder
+) -> MetricsProbes:
+    """What /metrics reads from the adapters: open streams, bridges, the auth profile."""
+
+    def bridges() -> dict[str, str]:
+        states = {}
+        if bridge is not None:
+            states["slack"] = "connected" if bridge.connected else "connecting"
+        if (link := links.status()) is not None:
+            states["link"] = link.state
+        return states
+
+    switcher = daemon.switcher
+    return MetricsProbes(
+        sse_streams=lambda: streams.open_count,
+        bus_subscribers=daemon.bus.subscriber_count,
+        bridges=bridges,
+        auth_profile=lambda: switcher.active if switcher is not None else NO_PROFILE,
+    )
 
 
 class _Server(uvicorn.Server):

@@ -65,6 +65,11 @@ class SlackBridge:
     def enabled(self) -> bool:
         return self.settings is not None
 
+    @property
+    def connected(self) -> bool:
+        """Socket Mode connected and the bot known (``/metrics`` reports it)."""
+        return self._connected.is_set()
+
     async def wait_relay_idle(self, timeout: float) -> None:
         """Until no session's task events are being relayed (settled ones are not)."""
         if self._core is not None:
