@@ -341,8 +341,44 @@ class MetricsSettings(_Strict):
     )
 
 
+class LogSettings(_Strict):
+    """Layered logs (``[logs]``): hourly JSONL files under the home's ``logs/`` (docs/logs.md)."""
+
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        default="info", description="The lowest level the daemon's records are written at."
+    )
+    retention_s: float = Field(
+        default=14 * 24 * 3600.0,
+        ge=0,
+        description="Log files older than this are removed by the daemon (0: never).",
+    )
+    raw_codex_rpc: bool = Field(
+        default=False, description="logs/raw/codex-rpc/: every JSON-RPC line to and from Codex."
+    )
+    raw_slack_events: bool = Field(
+        default=False, description="logs/raw/slack-events/: the Slack bridge's incoming events."
+    )
+    raw_http: bool = Field(
+        default=False,
+        description="logs/raw/http/: method, path, status and duration of each API request.",
+    )
+    raw_max_bytes: int = Field(
+        default=256 * 1024,
+        ge=512,
+        le=16 * 1024 * 1024,
+        description="A raw record longer than this is cut (and says so).",
+    )
+    queue_size: int = Field(
+        default=10_000,
+        ge=100,
+        le=1_000_000,
+        description="Lines waiting for the log writer; past it lines are dropped and counted.",
+    )
+
+
 class RunnerConfig(_Strict):
     home: Path
+    logs: LogSettings = LogSettings()
     store: StoreSettings = StoreSettings()
     codex: CodexSettings = CodexSettings()
     service: ServiceSettings = ServiceSettings()
