@@ -27,6 +27,7 @@ from codex_runner.http.json_app import json_app, open_paths
 from codex_runner.http.routing import Router
 from codex_runner.http.sse import DEFAULT_KEEPALIVE_S, EventStreams
 from codex_runner.http.wire_link import LinkOut
+from codex_runner.service.readiness import NotReady
 from codex_runner.service.tasks import TaskService
 
 DEFAULT_GC_RETENTION_S = 7 * 24 * 3600.0
@@ -45,6 +46,7 @@ def create_app(
     allowed_hosts: frozenset[str] | None = None,
     home_problem: Callable[[], str | None] = lambda: None,
     link_status: Callable[[], LinkOut | None] = lambda: None,
+    readiness: Callable[[], Sequence[NotReady]] = lambda: (),
 ) -> Starlette:
     """The API over ``service``. ``ready()`` says whether the store is open and the Codex
     runtime initialized (``/readyz``); ``routers`` are mounted under the same bearer auth,
@@ -57,7 +59,8 @@ def create_app(
     ``routers``); ``allowed_hosts`` (see :func:`~codex_runner.http.auth.host_allowlist`)
     refuses requests for any other ``Host``. ``home_problem()`` says what is wrong with
     the runner's home, if anything (``/readyz`` answers 503 with it); ``link_status()``
-    the chat server link's state for ``/v1/status``.
+    the chat server link's state for ``/v1/status``; ``readiness()`` each failing check
+    (``/readyz`` names them all).
     """
     streams = EventStreams(keepalive_s=sse_keepalive_s)
     own = [
@@ -68,6 +71,7 @@ def create_app(
             version=version,
             home_problem=home_problem,
             link_status=link_status,
+            readiness=readiness,
         ),
         task_routes(service),
         event_routes(service, streams),

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from starlette.responses import Response
 
 from codex_runner.domain.task import TaskState
-from codex_runner.http.errors import ERROR_RESPONSES, error_response
+from codex_runner.http.errors import ERROR_RESPONSES
 from codex_runner.http.routing import Router, model_response
 from codex_runner.http.wire import (
-    ErrorOut,
+    ErrorDetail,
     GcBody,
     GcOut,
     HealthOut,
@@ -19,10 +19,13 @@ from codex_runner.http.wire import (
     RuntimeOut,
     StatusOut,
 )
+from codex_runner.http.wire_health import NotReadyCheckOut, NotReadyOut
 from codex_runner.http.wire_link import LinkOut
 from codex_runner.http.wire_tasks import TaskOut
+from codex_runner.service.readiness import NotReady
 from codex_runner.service.tasks import TaskService
 
+HOME_CHECK = "home"
 NOT_READY_MESSAGE = "not ready: the store is not open or the Codex runtime is not initialized yet"
 
 
@@ -34,6 +37,7 @@ def runtime_routes(
     version: str,
     home_problem: Callable[[], str | None] = lambda: None,
     link_status: Callable[[], LinkOut | None] = lambda: None,
+    readiness: Callable[[], Sequence[NotReady]] = lambda: (),
 ) -> Router:
     router = Router(tags=["daemon"], responses=ERROR_RESPONSES)
 
@@ -45,17 +49,26 @@ def runtime_routes(
     @router.get(
         "/readyz",
         response=HealthOut,
-        responses={503: {"model": ErrorOut, "description": "Not ready."}},
+        responses={503: {"model": NotReadyOut, "description": "Not ready: one reason each."}},
     )
     async def readyz() -> Response:
         """200 once the store is open and the Codex runtime initialized and while the
-        runner's home is sound; else 503 saying why."""
-        problem = home_problem()
-        if problem is not None:
-            return error_response(503, "home_unavailable", problem)
-        if not ready():
-            return error_response(503, "not_ready", NOT_READY_MESSAGE)
-        return model_response(HealthOut(ok=True))
+        runner's home is sound; else 503 with one reason per failing check."""
+        problems = list(readiness())
+        home = home_problem()
+        if home is not None and not any(p.check == HOME_CHECK for p in problems):
+            problems.append(NotReady(HOME_CHECK, home))
+        if not problems and not ready():
+            problems.append(NotReady("daemon", NOT_READY_MESSAGE))
+        if not problems:
+            return model_response(HealthOut(ok=True))
+        # A home gone wrong keeps its own code: clients already tell it from a slow start.
+        code = "home_unavailable" if any(p.check == HOME_CHECK for p in problems) else "not_ready"
+        body = NotReadyOut(
+            error=ErrorDetail(code=code, message="; ".join(p.reason for p in problems)),
+            not_ready=[NotReadyCheckOut(check=p.check, reason=p.reason) for p in problems],
+        )
+        return model_response(body, 503)
 
     @router.get("/v1/status")
     async def status() -> StatusOut:

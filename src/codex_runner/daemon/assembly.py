@@ -26,9 +26,13 @@ from codex_runner.service.event_bus import EventBus
 from codex_runner.service.home_watch import HomeBaseline, HomeWatch
 from codex_runner.service.live_sessions import SharedAppServer
 from codex_runner.service.metrics import RunnerMetrics
+import codex_runner
+from codex_runner.runner_home.host_id import host_id
+from codex_runner.service.hosts import HostSettings
 from codex_runner.service.option_checks import OptionRules
 from codex_runner.service.profile_failover import ProfileFailover
 from codex_runner.service.profile_switch import ProfileSwitcher
+from codex_runner.service.readiness import NotReady, readiness_problems
 from codex_runner.service.task_log import TaskLogFiles
 from codex_runner.service.tasks import TaskService
 from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
@@ -104,6 +108,14 @@ class Daemon:
             and self._runtime is not None
             and self._runtime.status().state == "ready"
             and self.home_problem() is None
+        )
+
+    def readiness(self) -> list[NotReady]:
+        """What keeps the daemon from being ready, one entry per failing check."""
+        return readiness_problems(
+            store_open=self._store is not None,
+            runtime=self._runtime.status() if self._runtime is not None else None,
+            home_problem=self.home_problem(),
         )
 
     def _shared_app_server(self) -> SharedAppServer | None:
@@ -182,6 +194,13 @@ class Daemon:
                 default_runtime=self.config.codex.runtime,
             ),
             uploads=self.paths.home / "uploads",
+            host=HostSettings(
+                id=host_id(self.paths.home),
+                version=codex_runner.__version__,
+                capacity=settings.max_concurrent_tasks,
+                heartbeat_s=self.config.cluster.heartbeat_s,
+                lease_s=self.config.cluster.lease_s,
+            ),
         )
         # Before recovery: what it reconciles is counted too.
         self.metrics = RunnerMetrics(self._service, self.bus)

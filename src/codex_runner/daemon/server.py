@@ -167,6 +167,7 @@ async def _serve_api(
         daemon.service,
         token=token,
         ready=daemon.ready,
+        readiness=daemon.readiness,
         home_problem=daemon.home_problem,
         routers=routers,
         gc_retention_s=config.service.worktree_retention_s,
