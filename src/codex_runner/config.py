@@ -312,6 +312,26 @@ class McpSettings(_Strict):
         return self
 
 
+class ClusterSettings(_Strict):
+    """Several hosts on one store (``[cluster]``; docs/cluster.md)."""
+
+    heartbeat_s: float = Field(default=2.0, gt=0, description="How often this host beats.")
+    lease_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="A host silent this long is dead; another host takes over its tasks.",
+    )
+
+    @model_validator(mode="after")
+    def _lease_spans_beats(self) -> ClusterSettings:
+        if self.lease_s < 2 * self.heartbeat_s:
+            raise ValueError(
+                f"cluster.lease_s ({self.lease_s:g}) must be at least twice heartbeat_s "
+                f"({self.heartbeat_s:g}), or a live host with one slow beat is taken over"
+            )
+        return self
+
+
 class StoreSettings(_Strict):
     """The store (``[store]``): SQLite in the home by default, or a PostgreSQL database."""
 
@@ -380,6 +400,7 @@ class RunnerConfig(_Strict):
     home: Path
     logs: LogSettings = LogSettings()
     store: StoreSettings = StoreSettings()
+    cluster: ClusterSettings = ClusterSettings()
     codex: CodexSettings = CodexSettings()
     service: ServiceSettings = ServiceSettings()
     slack: SlackSettings = SlackSettings()
