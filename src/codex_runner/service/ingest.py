@@ -31,10 +31,12 @@ async def ingest_turn_events(
     clock: Callable[[], datetime],
     publish: Callable[[Sequence[TaskEvent]], Awaitable[None]],
     publish_delta: Callable[[str, Delta], None] | None = None,
+    lease: int | None = None,
 ) -> None:
     """Store each of ``turn``'s events (all that are ready go in one transaction), then
-    publish them. Returns when the turn's event stream ends. The turn's live deltas go to
-    ``publish_delta`` as they come, never to the store.
+    publish them; with ``lease``, only while the task still has it (LeaseLost ends the
+    ingest once another host has the task). Returns when the turn's event stream ends.
+    The turn's live deltas go to ``publish_delta`` as they come, never to the store.
 
     The published events are built from what was just committed rather than read back:
     the same values, before their JSON round trip (enums and tuples where a reader of the
@@ -70,7 +72,7 @@ async def ingest_turn_events(
             if batch:
                 now = clock()
                 new = [durable_event.codex(ev, at=now) for ev in batch]
-                seqs = await store.append_events(task_id, new)
+                seqs = await store.append_events(task_id, new, lease=lease)
                 await publish(
                     [
                         TaskEvent(task_id, seq, e.type, e.at, e.data)

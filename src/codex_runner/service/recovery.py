@@ -30,7 +30,11 @@ class Recovery:
         *,
         auto_resume: bool,
         clock: Callable[[], datetime],
+        host_id: str | None = None,
     ) -> None:
+        """``host_id``: this host; a restart reconciles only its own tasks (and those no
+        host claimed), never another live host's."""
+        self._host_id = host_id
         self._store = store
         self._writer = writer
         self._approvals = approvals
@@ -45,7 +49,14 @@ class Recovery:
         them one by one); should anything else change one of them meanwhile, each is
         reconciled on its own instead. Their approvals expire in one commit before that.
         """
-        orphans = await self._store.tasks_in_states(ACTIVE_STATES)
+        active = await self._store.tasks_in_states(ACTIVE_STATES)
+        orphans = [t for t in active if t.host_id in (None, self._host_id)]
+        await self.take_over(orphans, RESTART_REASON)
+
+    async def take_over(self, orphans: list[Task], reason: str, *, fence: bool = False) -> None:
+        """Make ``orphans`` interrupted saying ``reason`` (queued again with auto_resume),
+        their approvals expired; with ``fence`` each gets a new lease and no host, so the
+        host that had it can write nothing more for it."""
         if not orphans:
             return
         # The approvals' events first, published (the task logs too) before the tasks' own,
@@ -54,9 +65,11 @@ class Recovery:
         await self._approvals.publish_expired(expired)
         try:
             reconciled = await self._writer.transition_all(
-                orphans, Action.RECONCILE, RESTART_REASON
+                orphans, Action.RECONCILE, reason, fence=fence
             )
         except (TaskConflict, TaskNotFound):
+            if fence:
+                return  # another host took them over first, or they moved on: next sweep
             await asyncio.gather(*(self._reconcile(t) for t in orphans))
             return
         if self._auto_resume:

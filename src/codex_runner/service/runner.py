@@ -44,7 +44,7 @@ from codex_runner.service.turn_records import finished_turn
 from codex_runner.service.validation import commit_message
 from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
 from codex_runner.service.writer import Abandoned, TaskWriter
-from codex_runner.store.errors import TaskConflict
+from codex_runner.store.errors import LeaseLost, TaskConflict
 from codex_runner.store.protocol import Store
 from codex_runner.workspace.protocol import WorkspaceError, Workspaces
 
@@ -70,8 +70,11 @@ class TaskRunner:
         commit_on_complete: bool,
         clock: Callable[[], datetime],
         warm: WarmThreadKeeper | None = None,
+        host_id: str | None = None,
     ) -> None:
-        """``warm`` keeps threads loaded after their turn; without it each is released."""
+        """``warm`` keeps threads loaded after their turn; without it each is released.
+        ``host_id`` is the host that claims the tasks this runner runs (domain.hosts)."""
+        self._host_id = host_id
         self._store = store
         self._runtimes = runtimes
         self._workspaces = workspaces
@@ -85,11 +88,18 @@ class TaskRunner:
     async def run(self, queued: Task, live: LiveRun) -> None:
         """Run the task's next turn; raises Abandoned when someone else took it over."""
         try:
-            task = await self._writer.transition(queued, Action.START, retry=False)
+            # The claim: this host's, on a new lease that fences off any earlier holder.
+            task = await self._writer.transition(
+                queued, Action.START, retry=False, host_id=self._host_id, lease=queued.lease + 1
+            )
         except (InvalidTransition, TaskConflict) as exc:
             raise Abandoned() from exc
         try:
             await self._run_started(task, live)
+        except LeaseLost as exc:
+            # Another host took the task over (we were paused or cut off): its turn here was
+            # stopped on the way out; nothing more is ours to write.
+            raise Abandoned() from exc
         except TransportClosed:
             # Codex died while this task opened its thread or started its turn (another
             # task's turn may have killed it): a crash like one under a running turn, so
@@ -179,7 +189,9 @@ class TaskRunner:
                 # keep Codex's own, or the thread could not be resumed after a restart.
                 self._runtimes.learn(handle.id, turn.thread_id)
                 named = ThreadRecord(turn.thread_id, task.id, self._clock(), replaces=handle.id)
-                await self._writer.save(task.id, thread=named, thread_id=turn.thread_id)
+                await self._writer.save(
+                    task.id, thread=named, lease=task.lease, thread_id=turn.thread_id
+                )
             structured = None
             if result is not None and result.ok and overrides.output_schema is not None:
                 structured = structured_result(overrides.output_schema, result.final_message)
@@ -232,6 +244,7 @@ class TaskRunner:
                 clock=self._clock,
                 publish=self._writer.publish_events,
                 publish_delta=self._writer.publish_delta,
+                lease=task.lease,
             )
         )
         try:

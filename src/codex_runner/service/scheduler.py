@@ -120,6 +120,16 @@ class Scheduler:
 
         await asyncio.gather(*(halt(task_id) for task_id in list(self._supervisors)))
 
+    async def stop_turns_of_lost_claims(self) -> None:
+        """Stop every live Codex turn without writing anything: another host took these
+        tasks over (their leases are no longer ours), so each runner's next write is fenced
+        off and it ends quietly."""
+        turns = [run.turn for run in self._runs.values() if run.turn is not None]
+        for turn in turns:
+            if not turn.done:
+                with contextlib.suppress(Exception):
+                    await turn.interrupt()
+
     def crash_history(self, task_id: str) -> CrashHistory:
         """What the scheduler remembers of the task's crashes (nothing once it ended)."""
         return CrashHistory(task_id in self._suspects, self._crashes.get(task_id, 0))

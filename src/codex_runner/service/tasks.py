@@ -40,6 +40,7 @@ from codex_runner.service.follow_ups import FollowUps
 from codex_runner.service.graph_feed import GraphFeed
 from codex_runner.service.graphs import GraphRequest, GraphView
 from codex_runner.service.home_watch import HomeUnavailable
+from codex_runner.service.hosts import HostMembership, HostSettings
 from codex_runner.service.live_sessions import LiveSessions, SharedAppServer
 from codex_runner.service.option_checks import OptionRules
 from codex_runner.service.profile_failover import FailoverPolicy
@@ -101,13 +102,15 @@ class TaskService(TaskQueries):
         model_aliases: Mapping[str, str] | None = None,
         option_rules: OptionRules | None = None,
         uploads: Path | None = None,
+        host: HostSettings | None = None,
     ) -> None:
         """``admission()`` raises HomeUnavailable while new work must be refused;
         queued tasks wait meanwhile. ``warm_threads`` keeps threads loaded after their turn
         (without it, each is released as its turn ends). ``shared`` is the app-server people
         can attach to (None: attaching is refused). ``option_rules`` say which options a task
         may set (else only ``model_aliases``, [codex.models], beside the defaults);
-        ``uploads`` keeps uploaded input images (None: images are taken by path only)."""
+        ``uploads`` keeps uploaded input images (None: images are taken by path only).
+        ``host``: this host among others sharing the store (heartbeats, takeovers)."""
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         self._store = store
@@ -150,6 +153,7 @@ class TaskService(TaskQueries):
             commit_on_complete=commit_on_complete,
             clock=clock,
             warm=self.warm_threads,
+            host_id=host.id if host is not None else None,
         )
         self._submissions = Submissions(
             store,
@@ -164,7 +168,12 @@ class TaskService(TaskQueries):
             self._writer, workspaces, self._rules, uploads=uploads, clock=clock
         )
         self._recovery = Recovery(
-            store, self._writer, self._approvals, auto_resume=auto_resume, clock=clock
+            store,
+            self._writer,
+            self._approvals,
+            auto_resume=auto_resume,
+            clock=clock,
+            host_id=host.id if host is not None else None,
         )
         self.sessions = LiveSessions(
             store,
@@ -183,6 +192,18 @@ class TaskService(TaskQueries):
             max_concurrent=max_concurrent,
             stop_timeout_s=stop_timeout_s,
             admits=self.admits,
+        )
+        self.hosts = (
+            HostMembership(
+                store,
+                host,
+                self._recovery,
+                clock=clock,
+                wake=self._scheduler.wake,
+                lost=self._lost_claims,
+            )
+            if host is not None
+            else None
         )
 
     @property
@@ -334,7 +355,10 @@ class TaskService(TaskQueries):
             self._admission()
 
     def admits(self) -> bool:
-        """Whether new work is taken now (queued tasks start only then)."""
+        """Whether new work is taken now (queued tasks start only then; a draining host
+        takes none)."""
+        if self.hosts is not None and self.hosts.draining:
+            return False
         try:
             self._admit()
         except HomeUnavailable:  # any other error is a bug: let it show, not stall the queue
@@ -344,6 +368,10 @@ class TaskService(TaskQueries):
     def admission_reopened(self) -> None:
         """New work is taken again: queued tasks may start."""
         self._scheduler.wake()
+
+    async def _lost_claims(self, reason: str) -> None:
+        log.warning("%s", reason)
+        await self._scheduler.stop_turns_of_lost_claims()
 
     async def halt_running(self, reason: str) -> None:
         """Interrupt every running turn saying ``reason`` (not a person's request: the
@@ -392,10 +420,14 @@ class TaskService(TaskQueries):
 
     async def start(self, *, recover: bool = True) -> None:
         """Recover from a crash (unless done already with :meth:`recover`), then schedule."""
+        if self.hosts is not None:
+            await self.hosts.register()
         if recover:
             await self.recover()
         self._scheduler.start()
         self.warm_threads.start()
+        if self.hosts is not None:
+            self.hosts.start()
 
     async def stop(self, reason: str | None = None) -> None:
         """Stop scheduling, interrupt running turns and wait (bounded) for the runners, then
@@ -403,6 +435,8 @@ class TaskService(TaskQueries):
 
         ``reason`` (why the daemon stops) is what the interrupted tasks say.
         """
+        if self.hosts is not None:
+            await self.hosts.stop()
         await self._scheduler.stop(reason)
         await self.sessions.close_all()
         await self.warm_threads.close()

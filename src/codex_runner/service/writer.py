@@ -28,7 +28,8 @@ from codex_runner.store.protocol import Store, TaskUpdate
 
 
 class Abandoned(Exception):
-    """The runner's task was changed by someone else (cancelled, interrupted); stop quietly."""
+    """The runner's task was changed by someone else (cancelled, interrupted, or claimed by
+    another host: its lease is no longer ours); stop quietly."""
 
 
 class TaskWriter:
@@ -70,12 +71,20 @@ class TaskWriter:
             try:
                 written = [event, *extra]
                 seqs = await self._store.update_task(
-                    after, expected_state=current.state, events=written, graph_events=graph_events
+                    after,
+                    expected_state=current.state,
+                    events=written,
+                    graph_events=graph_events,
+                    expected_lease=current.lease,
                 )
             except TaskConflict:
                 if not retry:
                     raise
                 current = await self.get(task.id)
+                if task.state.is_active and current.lease != task.lease:
+                    # Whoever wrote this acted on a claim a takeover (or another host's
+                    # claim) has replaced: fenced, never re-applied on the new holder's run.
+                    raise Abandoned() from None
                 continue
             pairs = zip(seqs, written, strict=True)
             await self.publish_events(
@@ -99,9 +108,10 @@ class TaskWriter:
         return await self.transition(task, action, reason=reason)
 
     async def transition_all(
-        self, tasks: Sequence[Task], action: Action, reason: str
+        self, tasks: Sequence[Task], action: Action, reason: str, *, fence: bool = False
     ) -> list[Task]:
-        """Apply ``action`` to every task it is valid for, in one store transaction.
+        """Apply ``action`` to every task it is valid for, in one store transaction; with
+        ``fence`` each task also gets a new lease and no host (a takeover).
 
         Raises TaskConflict or TaskNotFound (nothing written) if one changed meanwhile.
         """
@@ -110,7 +120,9 @@ class TaskWriter:
         for task in tasks:
             with contextlib.suppress(InvalidTransition):
                 after, event = durable_event.transition(task, action, now=now, reason=reason)
-                changes.append(TaskUpdate(after, task.state, (event,)))
+                if fence:
+                    after = replace(after, lease=task.lease + 1, host_id=None)
+                changes.append(TaskUpdate(after, task.state, (event,), task.lease))
         graph_events: list[TaskEvent] = []
         seqs = await self._store.update_tasks(changes, graph_events=graph_events)
         await self.publish_events(
@@ -124,13 +136,21 @@ class TaskWriter:
         return [c.task for c in changes]
 
     async def save(
-        self, task_id: str, *, thread: ThreadRecord | None = None, **fields: Any
+        self,
+        task_id: str,
+        *,
+        thread: ThreadRecord | None = None,
+        lease: int | None = None,
+        **fields: Any,
     ) -> Task:
         """Write fields of a running task without changing its state (Abandoned if it left
-        ``running``), recording ``thread`` as the task's in the same transaction."""
+        ``running``, or no longer has ``lease`` when given), recording ``thread`` as the
+        task's in the same transaction."""
         while True:
             current = await self.get(task_id)
             if current.state is not TaskState.RUNNING:
+                raise Abandoned()
+            if lease is not None and current.lease != lease:
                 raise Abandoned()
             after = replace(current, updated_at=self._clock(), **fields)
             try:

@@ -60,6 +60,17 @@ class UnknownDependency(StoreError):
         super().__init__(f"task {task_id} depends on {missing}, which does not exist")
 
 
+class LeaseLost(StoreError):
+    """The task's lease is no longer the writer's: another host claimed it or took it over."""
+
+    def __init__(self, task_id: str, held: int, current: int) -> None:
+        self.task_id = task_id
+        super().__init__(
+            f"task {task_id} is no longer this host's (lease {held}, now {current}); "
+            "another host has it"
+        )
+
+
 class TaskConflict(StoreError):
     """Compare-and-set failed: the task is no longer in the state the writer read."""
 

@@ -30,6 +30,7 @@ from codex_runner.store.errors import (
     ApprovalNotFound,
     DuplicateIdempotencyKey,
     GraphAlreadyExists,
+    LeaseLost,
     StoreClosed,
     TaskAlreadyExists,
     TaskConflict,
@@ -242,9 +243,13 @@ class InMemoryStore:
 
     # --- events ----------------------------------------------------------------------------
 
-    async def append_events(self, task_id: str, events: Sequence[NewEvent]) -> list[int]:
+    async def append_events(
+        self, task_id: str, events: Sequence[NewEvent], *, lease: int | None = None
+    ) -> list[int]:
         await self._enter()
-        self._require(task_id)
+        current = self._require(task_id)
+        if lease is not None and current.lease != lease:
+            raise LeaseLost(task_id, lease, current.lease)
         return self._append(task_id, events)
 
     def _append(self, task_id: str, events: Sequence[NewEvent]) -> list[int]:

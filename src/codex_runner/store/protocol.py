@@ -164,8 +164,11 @@ class Store(Protocol):
 
     # --- events ----------------------------------------------------------------------------
 
-    async def append_events(self, task_id: str, events: Sequence[NewEvent]) -> list[int]:
-        """Append ``events`` in order; returns their seqs (consecutive). Raises TaskNotFound."""
+    async def append_events(
+        self, task_id: str, events: Sequence[NewEvent], *, lease: int | None = None
+    ) -> list[int]:
+        """Append ``events`` in order; returns their seqs (consecutive). Raises TaskNotFound,
+        and LeaseLost when ``lease`` is given and the task no longer has it."""
 
     async def read_events(
         self, task_id: str, *, after_seq: int = 0, limit: int = DEFAULT_EVENT_PAGE

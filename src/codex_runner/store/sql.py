@@ -322,10 +322,14 @@ class SqlStore(SqlHosts):
 
     # --- events ----------------------------------------------------------------------------
 
-    async def append_events(self, task_id: str, events: Sequence[NewEvent]) -> list[int]:
+    async def append_events(
+        self, task_id: str, events: Sequence[NewEvent], *, lease: int | None = None
+    ) -> list[int]:
         batch = list(events)
 
         def work(conn: Connection) -> list[int]:
+            if lease is not None:
+                steps.require_lease(conn, task_id, lease)
             return steps.append(conn, task_id, batch, must_exist=True)
 
         return await self._write(work)

@@ -21,6 +21,7 @@ from codex_runner.domain.task import Task, TaskState
 from codex_runner.store import rows
 from codex_runner.store.errors import (
     DuplicateIdempotencyKey,
+    LeaseLost,
     TaskAlreadyExists,
     TaskNotFound,
     ThreadOwnedElsewhere,
@@ -62,6 +63,16 @@ def chunks(values: Sequence[str]) -> list[Sequence[str]]:
 def require_task(conn: Connection, task_id: str) -> None:
     if conn.scalar(TASK_STATE, {"match_id": task_id}) is None:
         raise TaskNotFound(task_id)
+
+
+def require_lease(conn: Connection, task_id: str, lease: int) -> None:
+    """LeaseLost unless the task still has ``lease``; its row stays locked until commit."""
+    query = select(tasks.c.lease).where(tasks.c.id == task_id).with_for_update()
+    current = conn.scalar(query)
+    if current is None:
+        raise TaskNotFound(task_id)
+    if current != lease:
+        raise LeaseLost(task_id, lease, current)
 
 
 def record_thread(conn: Connection, thread: ThreadRecord) -> None:

@@ -1,0 +1,113 @@
+"""This host among the others on one store: it registers, heartbeats every ``heartbeat_s``,
+and takes over the active tasks of hosts whose heartbeat is older than ``lease_s``
+(interrupted with reason ``host_lost``, queued again with ``auto_resume``, each on a new
+lease so the lost host can write nothing more for them). A host that finds it was taken
+over (it was paused or cut off past its lease) stops its turns and registers again.
+
+Each beat also wakes the scheduler: work submitted on another host is picked up within a
+beat even without a notification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from codex_runner.domain.hosts import Host, host_lost_reason
+from codex_runner.domain.task import Task
+from codex_runner.service.recovery import Recovery
+from codex_runner.store.protocol import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class HostSettings:
+    id: str
+    version: str
+    capacity: int
+    heartbeat_s: float = 2.0
+    lease_s: float = 10.0
+
+
+class HostMembership:
+    def __init__(
+        self,
+        store: Store,
+        settings: HostSettings,
+        recovery: Recovery,
+        *,
+        clock: Callable[[], datetime],
+        wake: Callable[[], None],
+        lost: Callable[[str], Awaitable[None]],
+    ) -> None:
+        """``wake`` the scheduler at each beat; ``lost(reason)`` stops this host's turns
+        when another host took them over."""
+        self.settings = settings
+        self._store = store
+        self._recovery = recovery
+        self._clock = clock
+        self._wake = wake
+        self._lost = lost
+        self._beats: asyncio.Task[None] | None = None
+        self.draining = False
+
+    @property
+    def id(self) -> str:
+        return self.settings.id
+
+    async def register(self) -> None:
+        now = self._clock()
+        s = self.settings
+        host = Host(s.id, socket.gethostname(), s.version, s.capacity, now, now)
+        await self._store.save_host(host)
+
+    def start(self) -> None:
+        if self._beats is None:
+            self._beats = asyncio.create_task(self._beat_forever(), name="codex-runner-hosts")
+
+    async def stop(self) -> None:
+        if self._beats is not None:
+            self._beats.cancel()
+            await asyncio.wait([self._beats])
+            self._beats = None
+
+    async def beat(self) -> None:
+        """One heartbeat, then a sweep for dead hosts: what the loop does every beat."""
+        now = self._clock()
+        row = await self._store.heartbeat(self.id, now)
+        if row is None or row.dead_at is not None:
+            log.warning("this host (%s) was taken over by another; stopping its turns", self.id)
+            await self._lost(f"{self.id} lost its lease: another host took over its tasks")
+            await self.register()
+        else:
+            self.draining = row.draining
+        await self.sweep(now)
+        self._wake()
+
+    async def sweep(self, now: datetime) -> None:
+        cutoff = now - timedelta(seconds=self.settings.lease_s)
+        for host_id in await self._store.mark_dead_hosts(cutoff, now, except_id=self.id):
+            log.warning("host %s sent no heartbeat since before %s: taking over", host_id, cutoff)
+        orphans = await self._store.active_tasks_of_dead_hosts()
+        by_host: dict[str, list[Task]] = {}
+        for task in orphans:
+            by_host.setdefault(task.host_id or "", []).append(task)
+        for host_id, tasks in by_host.items():
+            reason = host_lost_reason(host_id, self.settings.lease_s)
+            await self._recovery.take_over(tasks, reason, fence=True)
+
+    async def _beat_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_s)
+            with contextlib.suppress(Exception):
+                try:
+                    await self.beat()
+                except Exception:
+                    log.exception("heartbeat of host %s failed; trying again", self.id)
+                    raise
