@@ -32,7 +32,9 @@ from codex_runner.http.errors import error_response
 from codex_runner.http.routing import Router
 from codex_runner.runner_home.api_token import TOKEN_FILE, token_matches
 from codex_runner.service.event_bus import EventBus, Lagged
+from codex_runner.service.overview import OverviewReader, UnknownWindow, parse_window
 from codex_runner.service.tasks import TaskService
+from codex_runner.web.overview import overview_context
 from codex_runner.web.sessions import SESSION_TTL_S, AdminSessions
 
 if TYPE_CHECKING:
@@ -215,6 +217,18 @@ def admin_router(
     @router.get("/runtime")
     async def runtime_page(request: Request) -> HTMLResponse:
         return page(request, "runtime.html", page="runtime")
+
+    overviews = OverviewReader(service)
+
+    @router.get("/overview")
+    async def overview_page(request: Request, window: str = "24h") -> Response:
+        """Charts of the last 24 hours or 7 days, drawn on the server (web/overview.py)."""
+        try:
+            chosen = parse_window(window)
+        except UnknownWindow as exc:
+            return error_response(400, "invalid_request", str(exc), field="window")
+        figures = overview_context(await overviews.read(chosen))
+        return page(request, "overview.html", page="overview", **figures)
 
     @router.get("/feed")
     async def feed(request: Request) -> Response:
