@@ -173,7 +173,8 @@ def _x_labels(labels: Sequence[str], every: int) -> list[str]:
         f'<text x="{LEFT + (i + 0.5) * slot:.1f}" y="{y}" font-size="11" text-anchor="middle" '
         f'fill="{AXIS}">{escape(label)}</text>'
         for i, label in enumerate(labels)
-        if i % max(1, every) == 0
+        # None too close to the right edge, where it would be cut off.
+        if i % max(1, every) == 0 and (i == 0 or i + every // 2 < len(labels))
     ]
 
 
