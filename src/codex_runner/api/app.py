@@ -18,6 +18,7 @@ from codex_runner import __version__
 from codex_runner.api.routes_approvals import approval_routes
 from codex_runner.api.routes_events import event_routes
 from codex_runner.api.routes_graphs import graph_routes
+from codex_runner.api.routes_hosts import host_routes
 from codex_runner.api.routes_runtime import runtime_routes
 from codex_runner.api.routes_sessions import session_routes
 from codex_runner.api.routes_tasks import task_routes
@@ -78,6 +79,7 @@ def create_app(
         approval_routes(service),
         graph_routes(service, streams),
         session_routes(service),
+        host_routes(service),
     ]
     groups = [*own, *routers]
     app = json_app(

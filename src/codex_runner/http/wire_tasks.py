@@ -82,6 +82,8 @@ class TaskOut(BaseModel):
         "(see has_result: a result may itself be null).",
     )
     has_result: bool = False
+    host_id: str | None = Field(default=None, description="The host that claimed it last.")
+    lease: int = Field(default=0, description="Grows on every claim and takeover.")
     attached: bool = Field(
         default=False,
         description="A person's Codex client is attached to the task's thread, or runs a turn "
@@ -139,6 +141,8 @@ class TaskOut(BaseModel):
             metadata=dict(task.metadata),
             result=json.loads(task.result_json) if task.result_json is not None else None,
             has_result=task.result_json is not None,
+            host_id=task.host_id,
+            lease=task.lease,
             attached=attached,
             current_turn_id=current_turn_id,
         )

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from codex_runner.domain.hosts import Host, host_lost_reason
 from codex_runner.domain.task import Task
+from codex_runner.service.errors import InvalidRequest
 from codex_runner.service.recovery import Recovery
 from codex_runner.store.protocol import Store
 
@@ -111,3 +112,9 @@ class HostMembership:
                 except Exception:
                     log.exception("heartbeat of host %s failed; trying again", self.id)
                     raise
+
+
+async def drain_host(store: Store, host_id: str, *, draining: bool) -> None:
+    """Stop (or let again) ``host_id`` claiming new work; it reads this at its next beat."""
+    if not await store.set_host_draining(host_id, draining):
+        raise InvalidRequest("host_id", f"no host {host_id!r}: `codex-runner hosts` lists them")

@@ -395,6 +395,13 @@ class InMemoryStore:
         await self._enter()
         return sorted(self._hosts.values(), key=lambda h: h.id)
 
+    async def set_host_draining(self, host_id: str, draining: bool) -> bool:
+        await self._enter()
+        if host_id not in self._hosts:
+            return False
+        self._hosts[host_id] = replace(self._hosts[host_id], draining=draining)
+        return True
+
     async def mark_dead_hosts(self, cutoff: datetime, now: datetime, except_id: str) -> list[str]:
         await self._enter()
         marked = sorted(

@@ -257,6 +257,9 @@ class Store(Protocol):
     async def list_hosts(self) -> list[Host]:
         """Every host, live and dead, by id."""
 
+    async def set_host_draining(self, host_id: str, draining: bool) -> bool:
+        """Mark the host draining (or not); False when there is no such host."""
+
     async def mark_dead_hosts(self, cutoff: datetime, now: datetime, except_id: str) -> list[str]:
         """Hosts (other than ``except_id``) whose heartbeat is older than ``cutoff`` and not
         yet dead become dead at ``now``; their ids. Two hosts marking at once mark each once."""

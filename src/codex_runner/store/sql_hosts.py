@@ -49,6 +49,15 @@ class SqlHosts:
 
         return await self._read(work)
 
+    async def set_host_draining(self, host_id: str, draining: bool) -> bool:
+        def work(conn: Connection) -> bool:
+            changed = conn.execute(
+                update(hosts).where(hosts.c.id == host_id).values(draining=draining)
+            )
+            return changed.rowcount > 0
+
+        return await self._write(work)
+
     async def mark_dead_hosts(self, cutoff: datetime, now: datetime, except_id: str) -> list[str]:
         def work(conn: Connection) -> list[str]:
             # One UPDATE: two hosts marking at once each see the other's row locked, then

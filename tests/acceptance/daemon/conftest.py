@@ -29,6 +29,14 @@ DAEMON_RULES: list[dict[str, Any]] = [
     {"match": "Results of the", "responses": [[{"echo": True}]]},
     *RULES,
     {"match": "quick", "responses": [[{"message": "quick done"}]]},
+    # A turn long enough to kill its host under it; the host that takes the task over
+    # continues it (a fresh thread carrying the earlier prompt) and is answered at once.
+    {
+        "regex": "Continue where you left off",
+        "first_regex": "hold the line",
+        "responses": [[{"message": "carried on"}]],
+    },
+    {"match": "hold the line", "responses": [[{"shell": "sleep 30"}], [{"message": "held"}]]},
     # Replies for turns with an output schema: one that matches it, one that does not.
     {"match": "grade it", "responses": [[{"message": STRUCTURED_REPLY}]]},
     {"match": "ramble", "responses": [[{"message": "I would rather not answer in JSON."}]]},

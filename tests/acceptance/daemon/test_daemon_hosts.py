@@ -1,0 +1,71 @@
+"""Two hosts on one PostgreSQL: each serve registers and heartbeats; a host killed with
+kill -9 under a running turn is found dead within its lease and its task continues on the
+other host, on a new lease (the real Codex against the scripted model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import tomli_w
+
+from codex_runner.mockmodel import MockModelServer
+
+from ...support.postgres import PostgresServer
+from .harness import TERMINAL, Daemon, wait_state, write_config
+
+pytestmark = pytest.mark.acceptance
+
+CLUSTER = {"heartbeat_s": 0.5, "lease_s": 2.0}
+
+
+def host_home(base: Path, name: str, model: MockModelServer, url: str) -> Path:
+    home = base / name
+    write_config(
+        home,
+        model,
+        service={"max_concurrent_tasks": 2, "auto_resume": True},
+        codex={"sandbox": "workspace-write", "approval_policy": "never"},
+    )
+    config = home / "config.toml"
+    extra = tomli_w.dumps({"store": {"url": url}, "cluster": CLUSTER})
+    config.write_text(config.read_text() + extra)
+    return home
+
+
+async def test_a_killed_hosts_task_continues_on_another_host(
+    daemon_model: MockModelServer, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    url = postgres.new_database()
+    first = Daemon(host_home(tmp_path, "a", daemon_model, url))
+    second = Daemon(host_home(tmp_path, "b", daemon_model, url))
+    await first.start()
+    try:
+        async with first.client() as client:
+            created = await client.post(
+                "/v1/tasks", json={"prompt": "hold the line", "cwd": str(tmp_path)}
+            )
+            assert created.status_code == 201, created.text
+            task_id = created.json()["id"]
+            running = await wait_state(client, task_id, {"running"})
+        first_host = (first.home / "host-id").read_text().strip()
+        assert running["host_id"] == first_host and running["lease"] == 1
+        await second.start()
+        second_host = (second.home / "host-id").read_text().strip()
+        async with second.client() as client:
+            hosts = (await client.get("/v1/hosts")).json()["hosts"]
+            assert {h["id"] for h in hosts} == {first_host, second_host}
+            first.kill9()  # mid-turn: its shell command sleeps for 30 s
+            done = await wait_state(client, task_id, TERMINAL, timeout=60)
+            assert done["state"] == "completed", done
+            assert done["final_message"] == "carried on"
+            assert done["host_id"] == second_host and done["lease"] == 3
+            events = (await client.get(f"/v1/tasks/{task_id}/events")).json()["events"]
+            reasons = [e["data"].get("reason") or "" for e in events]
+            assert any(r.startswith(f"host_lost: host {first_host}") for r in reasons), reasons
+            hosts = {h["id"]: h for h in (await client.get("/v1/hosts")).json()["hosts"]}
+            assert hosts[first_host]["dead_at"] is not None
+            assert hosts[second_host]["dead_at"] is None
+    finally:
+        first.stop()
+        second.stop()
