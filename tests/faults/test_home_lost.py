@@ -21,6 +21,17 @@ SERVICE = {"home_check_interval_s": 0.2}
 DEADLINE_S = 20.0
 
 
+def remove_tree(path: Path) -> None:
+    """rm -rf under a live daemon: a file it removes itself between the listing and the
+    unlink (its write probe) is already gone, which is what we want."""
+
+    def gone_already(function: object, name: str, info: tuple[type, BaseException, object]) -> None:
+        if not isinstance(info[1], FileNotFoundError):
+            raise info[1]
+
+    shutil.rmtree(path, onerror=gone_already)
+
+
 async def wait_unready(client: httpx.AsyncClient) -> str:
     """Poll /readyz until it answers 503; the reason it gives."""
     async with asyncio.timeout(DEADLINE_S):
@@ -56,7 +67,7 @@ async def test_a_deleted_home_fails_readiness_refuses_work_and_stops_the_running
     async with daemon.client() as client:
         running = (await client.post("/v1/tasks", json={"prompt": "slow", "cwd": str(repo)})).json()
         await wait_event(client, running["id"], "codex.turn.started")
-        shutil.rmtree(daemon.home)
+        remove_tree(daemon.home)
         reason = await wait_unready(client)
         assert "deleted" in reason and str(daemon.home) in reason, reason
         await assert_new_work_refused(client, repo, "deleted")
