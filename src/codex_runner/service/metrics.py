@@ -2,7 +2,8 @@
 
 Counters and histograms (:mod:`~codex_runner.service.metrics_events`) follow the committed
 events on the EventBus from :meth:`RunnerMetrics.start` on; gauges whose values live
-elsewhere (:mod:`~codex_runner.service.metrics_snapshot`) are read at each scrape.
+elsewhere (:mod:`~codex_runner.service.metrics_snapshot`) are read at each scrape, disk use
+(:mod:`~codex_runner.service.metrics_disk`) from a walk kept a few minutes.
 :meth:`RunnerMetrics.render` gives the text a scraper reads (docs/metrics.md).
 """
 
@@ -15,6 +16,7 @@ import logging
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from codex_runner.service.event_bus import EventBus, Lagged, Subscription
+from codex_runner.service.metrics_disk import DiskUsage
 from codex_runner.service.metrics_events import EventMetrics
 from codex_runner.service.metrics_snapshot import (
     PROC,
@@ -34,9 +36,15 @@ class RunnerMetrics:
     """Owns the registry and the task that observes the event bus (start, then stop)."""
 
     def __init__(
-        self, service: TaskService, bus: EventBus, probes: MetricsProbes | None = None
+        self,
+        service: TaskService,
+        bus: EventBus,
+        probes: MetricsProbes | None = None,
+        *,
+        disk: DiskUsage | None = None,
     ) -> None:
         self._service = service
+        self._disk = disk
         self._bus = bus
         self.probes = probes or MetricsProbes(bus_subscribers=bus.subscriber_count)
         self.registry = CollectorRegistry(auto_describe=False)
@@ -60,10 +68,13 @@ class RunnerMetrics:
             observer.cancel()
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(observer, STOP_TIMEOUT_S)
+        if self._disk is not None:
+            await self._disk.close()
 
     async def render(self) -> bytes:
         """The Prometheus text exposition of every metric, gauges read now."""
-        snapshot = await take_snapshot(self._service, self.probes, proc=PROC)
+        disk = self._disk.current() if self._disk is not None else None
+        snapshot = await take_snapshot(self._service, self.probes, proc=PROC, disk=disk)
         # No await between setting the snapshot and reading it: a concurrent scrape cannot
         # slip its own in between.
         self._snapshot.snapshot = snapshot

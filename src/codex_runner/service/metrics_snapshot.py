@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from codex_runner.auth.account import NO_ACCOUNT, AccountInfo, RateLimitWindow
 from codex_runner.domain.task import TaskState
+from codex_runner.service.metrics_disk import KindUsage
 from codex_runner.service.tasks import TaskService
 
 SNAPSHOT_TIMEOUT_S = 10.0
@@ -55,10 +56,15 @@ class RunnerSnapshot:
     sse_streams: int
     bus_subscribers: int
     bridges: Mapping[str, str] = field(default_factory=dict)
+    disk: Mapping[str, KindUsage] = field(default_factory=dict)
 
 
 async def take_snapshot(
-    service: TaskService, probes: MetricsProbes, *, proc: Path = PROC
+    service: TaskService,
+    probes: MetricsProbes,
+    *,
+    proc: Path = PROC,
+    disk: Mapping[str, KindUsage] | None = None,
 ) -> RunnerSnapshot:
     """Read every value now; TimeoutError when the store does not answer in time."""
     async with asyncio.timeout(SNAPSHOT_TIMEOUT_S):
@@ -79,6 +85,7 @@ async def take_snapshot(
         sse_streams=probes.sse_streams(),
         bus_subscribers=probes.bus_subscribers(),
         bridges=dict(probes.bridges()),
+        disk=dict(disk or {}),
     )
 
 
@@ -145,6 +152,7 @@ class SnapshotCollector(Collector):
                 value=snap.app_server_rss_bytes,
             )
         yield from _rate_limits(snap)
+        yield from _disk(snap)
         yield GaugeMetricFamily(
             "codex_runner_event_streams",
             "Open server-sent event streams (API and admin page).",
@@ -163,6 +171,29 @@ class SnapshotCollector(Collector):
         for bridge, state in sorted(snap.bridges.items()):
             bridges.add_metric([bridge, state], 1.0 if state == "connected" else 0.0)
         yield bridges
+
+
+def _disk(snap: RunnerSnapshot) -> Iterator[Metric]:
+    if not snap.disk:
+        return  # not measured yet (the first walk runs after the first scrape)
+    size = GaugeMetricFamily(
+        "codex_runner_disk_bytes", "Bytes the runner's files take, by kind.", labels=["kind"]
+    )
+    files = GaugeMetricFamily(
+        "codex_runner_disk_files", "Files the runner keeps, by kind.", labels=["kind"]
+    )
+    complete = GaugeMetricFamily(
+        "codex_runner_disk_measure_complete",
+        "1 when the last walk of the kind's folders counted everything (0: stopped early).",
+        labels=["kind"],
+    )
+    for kind, usage in sorted(snap.disk.items()):
+        size.add_metric([kind], usage.bytes)
+        files.add_metric([kind], usage.files)
+        complete.add_metric([kind], 1.0 if usage.complete else 0.0)
+    yield size
+    yield files
+    yield complete
 
 
 def _rate_limits(snap: RunnerSnapshot) -> Iterator[Metric]:

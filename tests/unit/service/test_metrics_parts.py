@@ -3,6 +3,7 @@ rate-limit report, and the bound on what the event metrics remember."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,8 +13,14 @@ from prometheus_client import CollectorRegistry
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.task import Task
 from codex_runner.service import metrics_events
+from codex_runner.service.metrics_disk import KindUsage
 from codex_runner.service.metrics_events import EventMetrics
-from codex_runner.service.metrics_snapshot import rate_limit_windows, resident_bytes
+from codex_runner.service.metrics_snapshot import (
+    RunnerSnapshot,
+    SnapshotCollector,
+    rate_limit_windows,
+    resident_bytes,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -75,3 +82,32 @@ async def test_token_usage_counts_only_what_grew_within_a_turn() -> None:
         )
         == 4
     )
+
+
+def test_disk_use_is_served_by_kind_once_measured() -> None:
+    collector = SnapshotCollector()
+    registry = CollectorRegistry()
+    registry.register(collector)
+    snapshot = RunnerSnapshot(
+        tasks_by_state={},
+        pending_approvals=0,
+        oldest_approval_age_s=0.0,
+        codex_state="ready",
+        codex_restarts=0,
+        app_server_rss_bytes=None,
+        profile="default",
+        rate_limits=(),
+        sse_streams=0,
+        bus_subscribers=0,
+    )
+    collector.snapshot = snapshot
+    assert registry.get_sample_value("codex_runner_disk_bytes", {"kind": "logs"}) is None
+    collector.snapshot = replace(
+        snapshot, disk={"logs": KindUsage(2048, 3), "worktrees": KindUsage(9, 1, False)}
+    )
+    assert registry.get_sample_value("codex_runner_disk_bytes", {"kind": "logs"}) == 2048
+    assert registry.get_sample_value("codex_runner_disk_files", {"kind": "logs"}) == 3
+    complete = registry.get_sample_value(
+        "codex_runner_disk_measure_complete", {"kind": "worktrees"}
+    )
+    assert complete == 0
