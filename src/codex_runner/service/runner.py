@@ -104,7 +104,7 @@ class TaskRunner:
             # Codex died while this task opened its thread or started its turn (another
             # task's turn may have killed it): a crash like one under a running turn, so
             # the task is re-queued as a suspect instead of failing with a runner error.
-            await self._settle_crash(await self._writer.get(task.id), live)
+            await self._settle_crash(await self._held(task), live)
 
     def forget(self, task_id: str) -> None:
         """Forget the task's failover history (its run ended without re-queueing it, or it
@@ -210,12 +210,21 @@ class TaskRunner:
             if not released:
                 await self._let_go(task.id, handle.id, turn)
             raise
+        held = await self._held(task)
         if result is None:
-            await self._writer.transition_by_id(task.id, Action.FAIL, reason="max runtime exceeded")
+            await self._writer.transition(held, Action.FAIL, reason="max runtime exceeded")
             return
         await self._settle(
-            task.id, result, number, live, expiry=expiry, result_json=finished.result_json
+            held, result, number, live, expiry=expiry, result_json=finished.result_json
         )
+
+    async def _held(self, run: Task) -> Task:
+        """The task as stored now, if it is still this run's (the lease it claimed);
+        Abandoned when another host has claimed it or taken it over since."""
+        task = await self._writer.get(run.id)
+        if task.lease != run.lease:
+            raise Abandoned()
+        return task
 
     def _approval_handler(self, task_id: str) -> ApprovalHandler:
         """Where the approval requests of this task's turn go: the turn is handed it at
@@ -262,7 +271,7 @@ class TaskRunner:
 
     async def _settle(
         self,
-        task_id: str,
+        task: Task,
         result: TurnResult,
         turn_number: int,
         live: LiveRun,
@@ -272,9 +281,8 @@ class TaskRunner:
     ) -> None:
         """``expiry`` says why an approval of the turn expired, if one did; ``result_json``
         is the turn's structured result, if it had an output schema."""
-        task = await self._writer.get(task_id)
         if self._failover is not None and result.status is not TurnStatus.FAILED:
-            self._failover.forget(task_id)
+            self._failover.forget(task.id)
         if result.status is TurnStatus.COMPLETED:
             branch, diff, note = await self._finish_workspace(task, turn_number)
             await self._writer.transition(

@@ -1,0 +1,151 @@
+"""Two hosts on one store: a silent host's tasks are taken over on a new lease, the lost
+host's later writes are fenced off, and a host that finds itself taken over stops its turns
+and registers again. The clock is injected: no test waits for a lease to run out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from codex_runner.codex.scripted import ScriptedRuntime, gated
+from codex_runner.domain.hosts import HOST_LOST
+from codex_runner.domain.task import TaskState, WorkspaceRequest
+from codex_runner.service.event_bus import EventBus
+from codex_runner.service.hosts import HostSettings
+from codex_runner.service.tasks import DirectoryWorkspaces, TaskService
+from codex_runner.store.memory import InMemoryStore
+
+from .waiting import wait_state
+
+WS = WorkspaceRequest.directory("/tmp")
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def run_ended(service: TaskService, task_id: str) -> None:
+    """Until the service's run of the task has ended (its runner wrote what it could)."""
+    for _ in range(500):
+        if service._scheduler.live_run(task_id) is None:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"the run of {task_id} did not end")
+
+
+def host(
+    store: InMemoryStore, name: str, clock: Callable[[], datetime], *, auto_resume: bool = False
+) -> tuple[TaskService, ScriptedRuntime]:
+    runtime = ScriptedRuntime(lambda _: gated)
+    settings = HostSettings(id=name, version="t", capacity=2, heartbeat_s=60, lease_s=10)
+    service = TaskService(
+        store,
+        runtime,
+        DirectoryWorkspaces(),
+        EventBus(),
+        max_concurrent=2,
+        approval_timeout_s=5,
+        auto_resume=auto_resume,
+        clock=clock,
+        host=settings,
+    )
+    return service, runtime
+
+
+async def test_a_silent_hosts_task_is_taken_over_and_its_late_writes_are_fenced() -> None:
+    store, clock = InMemoryStore(), Clock()
+    first, first_runtime = host(store, "a", clock)
+    second, _ = host(store, "b", clock)
+    await first.start()
+    try:
+        task = await first.submit("hold", WS)
+        running = await wait_state(first, task.id, TaskState.RUNNING)
+        assert (running.host_id, running.lease) == ("a", 1)
+        await second.start()
+        clock.now = T0 + timedelta(seconds=5)
+        assert second.hosts is not None
+        await second.hosts.beat()  # a beat 5 s ago is within the lease: nothing happens
+        assert (await second.get(task.id)).state is TaskState.RUNNING
+        clock.now = T0 + timedelta(seconds=11)
+        await second.hosts.beat()
+        taken = await second.get(task.id)
+        assert taken.state is TaskState.INTERRUPTED
+        assert (taken.reason or "").startswith(f"{HOST_LOST}: host a")
+        assert (taken.host_id, taken.lease) == (None, 2)
+        assert [h.id for h in await store.list_hosts() if h.dead_at is not None] == ["a"]
+        # The lost host's turn ends now; its runner's writes are refused (fenced).
+        first_runtime.gate.set()
+        await run_ended(first, task.id)
+        assert first.hosts is not None
+        await first.hosts.beat()  # it finds it was taken over, stops, registers again
+        assert [h.id for h in await store.list_hosts() if h.dead_at is not None] == []
+        after = await second.get(task.id)
+        assert after.state is TaskState.INTERRUPTED and after.lease == 2
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def test_with_auto_resume_the_task_runs_again_and_the_lost_hosts_ending_is_refused() -> None:
+    store, clock = InMemoryStore(), Clock()
+    first, first_runtime = host(store, "a", clock, auto_resume=True)
+    second, second_runtime = host(store, "b", clock, auto_resume=True)
+    await first.start()
+    try:
+        task = await first.submit("hold", WS)
+        await wait_state(first, task.id, TaskState.RUNNING)
+        await second.start()
+        clock.now = T0 + timedelta(seconds=11)
+        assert second.hosts is not None
+        await second.hosts.beat()  # takes over, re-queues, wakes its scheduler
+        await second_runtime.wait_started(1)
+        running = await wait_state(second, task.id, TaskState.RUNNING)
+        assert (running.host_id, running.lease) == ("b", 3)
+        # The lost host's turn ends while the new holder's runs: the same state (running)
+        # it left, so only the lease keeps it from completing the new holder's run.
+        first_runtime.gate.set()
+        await run_ended(first, task.id)
+        still = await second.get(task.id)
+        assert (still.state, still.host_id, still.lease) == (TaskState.RUNNING, "b", 3)
+        second_runtime.gate.set()
+        assert (await wait_state(second, task.id, TaskState.COMPLETED)).host_id == "b"
+    finally:
+        await first.stop()
+        await second.stop()
+
+
+async def test_a_restart_reconciles_only_its_own_tasks() -> None:
+    store, clock = InMemoryStore(), Clock()
+    first, _ = host(store, "a", clock)
+    await first.start()
+    task = await first.submit("hold", WS)
+    await wait_state(first, task.id, TaskState.RUNNING)
+    other, _ = host(store, "b", clock)
+    await other.recover()  # b starting up must not touch a's running task
+    assert (await store.get_task(task.id)).state is TaskState.RUNNING  # type: ignore[union-attr]
+    await first.stop()
+
+
+async def test_a_draining_host_claims_nothing_new() -> None:
+    store, clock = InMemoryStore(), Clock()
+    service, runtime = host(store, "a", clock)
+    await service.start()
+    try:
+        assert await store.set_host_draining("a", True)
+        assert service.hosts is not None
+        await service.hosts.beat()
+        task = await service.submit("hold", WS)
+        assert not service.admits()
+        assert (await service.get(task.id)).state is TaskState.QUEUED
+        await store.set_host_draining("a", False)
+        await service.hosts.beat()
+        await wait_state(service, task.id, TaskState.RUNNING)
+        runtime.gate.set()
+    finally:
+        await service.stop()
