@@ -41,6 +41,7 @@ from codex_runner.http.wire import (
     StatusOut,
     TaskCreate,
 )
+from codex_runner.http.wire_hosts import HostList
 from codex_runner.http.wire_link import LinkOut, LinkStart
 from codex_runner.http.wire_sessions import AttachCreate, AttachOut, ThreadList
 from codex_runner.http.wire_tasks import TaskList, TaskOut
@@ -233,6 +234,13 @@ class DaemonClient:
         if cwd is not None:
             params.append(("cwd", cwd))
         return self._call(ThreadList, "GET", "/v1/threads", params=params)
+
+    def hosts(self) -> HostList:
+        return self._call(HostList, "GET", "/v1/hosts")
+
+    def drain_host(self, host_id: str, *, undo: bool = False) -> HostList:
+        path = f"/v1/hosts/{quote(host_id, safe='')}/drain"
+        return self._call(HostList, "POST", path, params=[("undo", str(undo).lower())])
 
     # --- the live event stream -------------------------------------------------------------
 

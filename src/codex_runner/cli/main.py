@@ -45,6 +45,7 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "task": ("codex_runner.cli.tasks_cmd", "task_app", True),
     "approvals": ("codex_runner.cli.approvals_cmd", "approvals_app", True),
     "threads": ("codex_runner.cli.threads_cmd", "threads_app", True),
+    "hosts": ("codex_runner.cli.hosts_cmd", "hosts_app", True),
     "graph": ("codex_runner.cli.graph_cmd", "graph_app", True),
     "gc": ("codex_runner.cli.gc_cmd", "gc_command", False),
     "config": ("codex_runner.cli.config_cmd", "config_app", True),

@@ -4,6 +4,7 @@ other host, on a new lease (the real Codex against the scripted model)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,14 @@ async def test_a_killed_hosts_task_continues_on_another_host(
             hosts = {h["id"]: h for h in (await client.get("/v1/hosts")).json()["hosts"]}
             assert hosts[first_host]["dead_at"] is not None
             assert hosts[second_host]["dead_at"] is None
+        code, table, _ = await second.cli("hosts")
+        assert code == 0 and "dead" in table and f"{second_host} *" in table, table
+        code, drained, err = await second.cli("hosts", "drain", second_host, "--json")
+        assert code == 0, err
+        listed = {h["id"]: h for h in json.loads(drained)["hosts"]}
+        assert listed[second_host]["draining"] is True
+        code, _, err = await second.cli("hosts", "drain", "no-such-host")
+        assert code != 0 and "no host" in err
     finally:
         first.stop()
         second.stop()
