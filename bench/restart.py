@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import shutil
 import statistics
@@ -45,13 +44,13 @@ import httpx
 import tomli_w
 from sqlalchemy import create_engine, insert
 
-from codex_runner.daemon.logs import LOG_FILE
 from codex_runner.domain import durable_event
 from codex_runner.domain.approval import Approval
 from codex_runner.domain.events import ApprovalKind, CodexEvent, EventKind, Item, ItemType
 from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import Task, TaskState, WorkspaceRequest
 from codex_runner.domain.transitions import Action
+from codex_runner.logs import LogLayout, LogQuery, read
 from codex_runner.runner_home.daemon_info import read_info
 from codex_runner.store import rows
 from codex_runner.store.sql import SqlStore
@@ -255,11 +254,10 @@ async def daemon_restart(home: Path, active_before: int, interrupted_before: int
 
 def startup_steps(home: Path) -> dict[str, float]:
     """The steps of the daemon's last start, from its log (seconds)."""
-    for line in reversed((home / "logs" / LOG_FILE).read_text().splitlines()):
-        entry = json.loads(line)
+    for entry in reversed(read(LogLayout(home / "logs"), LogQuery())):
         if entry["message"].startswith("daemon ready"):
             return {k: float(v) for k, v in entry["fields"].items()}
-    raise RuntimeError(f"no 'daemon ready' line in {home / 'logs' / LOG_FILE}")
+    raise RuntimeError(f"no 'daemon ready' line in {home / 'logs' / 'runner'}")
 
 
 def median_ms(samples: list[float]) -> float:

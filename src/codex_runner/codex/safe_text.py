@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import re
 
-REDACTED = "[redacted]"
+# What API keys and bearer tokens look like: one pattern for these texts and the logs.
+from codex_runner.logs.redaction import REDACTED, SECRET_TEXT
+
 TRUNCATED = "…[truncated]"
 
 # ECMA-48 control sequences, then any other C0/C1 control except newline and tab.
@@ -23,13 +25,6 @@ _TERMINAL_CONTROLS = re.compile(
     | [\x00-\x08\x0b-\x1f\x7f-\x9f]                         # other controls, CR included
     """,
     re.VERBOSE,
-)
-
-# What API keys and bearer tokens look like: OpenAI-style keys, Authorization values, JWTs.
-SECRET_TEXT = re.compile(
-    r"(sk-[A-Za-z0-9_\-]{8,}"
-    r"|(?i:bearer)\s+[A-Za-z0-9._\-~+/=]{8,}"
-    r"|eyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-.]+)"
 )
 
 

@@ -21,6 +21,7 @@ from codex_runner.codex.rpc_log import RpcLog
 from codex_runner.codex.runtime import CodexRuntime
 from codex_runner.codex.task_runtimes import TaskRuntimes
 from codex_runner.config import RunnerConfig
+from codex_runner.daemon.logs import DaemonLogs, remove_old_logs_now_and_then
 from codex_runner.daemon.startup import StartupTimes, timed
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.home_watch import HomeBaseline, HomeWatch
@@ -65,16 +66,14 @@ class Paths:
     def task_logs(self) -> Path:
         return self.logs / "tasks"
 
-    @property
-    def rpc_log(self) -> Path:
-        return self.logs / "codex-rpc.jsonl"
-
 
 class Daemon:
     """Owns the long-lived parts; ``service`` is what adapters (API, Slack) talk to."""
 
-    def __init__(self, config: RunnerConfig) -> None:
+    def __init__(self, config: RunnerConfig, *, logs: DaemonLogs | None = None) -> None:
         self.config = config
+        self.logs = logs  # the layered logs' handler: its raw layers are for the parts
+        self._log_retention: asyncio.Task[None] | None = None
         self.paths = Paths(config.home)
         self._store: SqlStore | None = None
         self._runtime: CodexRuntime | None = None
@@ -141,9 +140,8 @@ class Daemon:
             self.config.store_target, busy_timeout_s=settings.store_busy_timeout_s
         )
         self._store = await timed(store, self.startup, "store_s")
-        rpc_log = (
-            RpcLog(self.paths.rpc_log, settings.rpc_log_max_bytes) if settings.rpc_log else None
-        )
+        rpc_layer = self.logs.raw_layer("codex-rpc") if self.logs is not None else None
+        rpc_log = RpcLog(rpc_layer) if rpc_layer is not None else None
 
         # No runtime-wide approval handler: the runner hands each turn its task's own.
         self._runtime = create_runtime(self.config, rpc_log=rpc_log)
@@ -224,6 +222,10 @@ class Daemon:
             await self.stop()
             raise
         self._gc = asyncio.create_task(self._collect_garbage(), name="worktree-gc")
+        self._log_retention = asyncio.create_task(
+            remove_old_logs_now_and_then(self.paths.logs, self.config.logs.retention_s),
+            name="log-retention",
+        )
         self.home_watch.start()
 
     async def _home_changed(self, problem: str | None) -> None:
@@ -255,6 +257,11 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._gc
             self._gc = None
+        if self._log_retention is not None:
+            self._log_retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._log_retention
+            self._log_retention = None
         if self.switcher is not None:
             with contextlib.suppress(Exception):
                 await self.switcher.close()  # drop a pending when-idle switch

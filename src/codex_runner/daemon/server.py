@@ -108,10 +108,10 @@ async def serve(
     with acquire_home_lock(config.home), stop or StopSignals() as signals:
         if warning:
             print(warning.replace("{home}", str(config.home)), file=sys.stderr)
-        daemon = Daemon(config)
-        daemon.startup.imports_s = since_import()
         token = ensure_token(config.home)
-        handler = logs.install(config.home / "logs")
+        handler = logs.install(config.home / "logs", config.logs, rpc_log=config.service.rpc_log)
+        daemon = Daemon(config, logs=handler)
+        daemon.startup.imports_s = since_import()
         try:
             await signals.unless_stopped(daemon.start())
             await _serve_api(
@@ -127,8 +127,7 @@ async def serve(
             log.info("stopped while starting")
         finally:
             await daemon.stop(reason=signals.reason)
-            logging.getLogger("codex_runner").removeHandler(handler)
-            handler.close()
+            handler.stop()
 
 
 async def _serve_api(
@@ -298,7 +297,7 @@ async def _wait_started(server: uvicorn.Server, serving: asyncio.Task[None]) -> 
     deadline = loop.time() + START_TIMEOUT_S
     while not server.started:  # uvicorn offers a flag, not an event
         if serving.done():
-            raise ServeError("the HTTP server stopped while starting; see logs/runner.jsonl")
+            raise ServeError("the HTTP server stopped while starting; see logs/runner/")
         if loop.time() > deadline:
             raise ServeError(f"the HTTP server did not start within {START_TIMEOUT_S:g}s")
         await asyncio.sleep(0.002)

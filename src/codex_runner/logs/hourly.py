@@ -20,10 +20,13 @@ DEFAULT_MAX_OPEN = 64
 class HourlyFiles:
     """Keeps the busiest streams' current files open, least recently written closed first."""
 
-    def __init__(self, *, max_open: int = DEFAULT_MAX_OPEN) -> None:
+    def __init__(self, *, max_open: int = DEFAULT_MAX_OPEN, make_parents: bool = True) -> None:
         if max_open < 1:
             raise ValueError("max_open must be at least 1")
         self.max_open = max_open
+        # Without it a stream's directory is made only inside an existing parent, so a
+        # deleted home fails the append instead of being quietly re-created.
+        self.make_parents = make_parents
         self._open: OrderedDict[Path, tuple[str, BinaryIO]] = OrderedDict()
 
     def append(self, directory: Path, hour: str, data: bytes) -> None:
@@ -60,7 +63,7 @@ class HourlyFiles:
             _, (_, oldest) = self._open.popitem(last=False)
             with contextlib.suppress(OSError):
                 oldest.close()
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(parents=self.make_parents, exist_ok=True)
         out = (directory / hour).open("ab", buffering=0)
         self._open[directory] = (hour, out)
         return out

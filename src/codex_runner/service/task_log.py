@@ -1,22 +1,27 @@
-"""Per-task JSONL logs under ``$CODEX_RUNNER_HOME/logs/tasks/<task-id>.jsonl``.
+"""Per-task JSONL logs: ``$CODEX_RUNNER_HOME/logs/tasks/<task-id>/YYYY-MM-DD-HH.jsonl``.
 
-A copy of the durable event log for people and log shippers (``tail -f``, ``jq``): written
-after the store commits, in seq order per task. The store stays the truth; a line lost to a
-crash between commit and write is not re-created (the API serves events from the store).
+A copy of the durable event log for people and log shippers (``tail -f``, ``jq``,
+``codex-runner logs --task``): written after the store commits, in seq order per task, into
+the task's stream of the layered logs (docs/logs.md), beside the daemon's records about the
+task. The store stays the truth; a line lost to a crash between commit and write is not
+re-created (the API serves events from the store). Tasks that ran before the logs were
+hourly keep their single ``logs/tasks/<task-id>.jsonl``, which readers still read.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from collections import OrderedDict, defaultdict
+import time
+from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Protocol
 
 import orjson
 
 from codex_runner.domain.durable_event import TaskEvent
+from codex_runner.logs.hourly import HourlyFiles
+from codex_runner.logs.layout import Clock, hour_name, safe_name
 
 log = logging.getLogger(__name__)
 
@@ -32,25 +37,31 @@ class TaskLogSink(Protocol):
 
 
 class TaskLogFiles:
-    """Appends each task's events to its file, keeping the busiest files open.
+    """Appends each task's events to the file of the hour, keeping the busiest files open.
 
     Opening a file per batch cost more than encoding the events (one open per committed
     batch, several per Codex turn), so up to ``max_open`` files stay open, least recently
-    written closed first. Every batch is flushed before ``write`` returns, so ``tail -f``
-    sees it at once and a crash of the daemon loses no line the store had committed before it.
+    written closed first. Every batch is written (unbuffered, one ``write``) before ``write``
+    returns, so ``tail -f`` sees it at once and a crash of the daemon loses no line the
+    store had committed before it. ``directory`` is the layered logs' ``tasks/``.
     """
 
-    def __init__(self, directory: Path, *, max_open: int = DEFAULT_MAX_OPEN) -> None:
-        if max_open < 1:
-            raise ValueError("max_open must be at least 1")
+    def __init__(
+        self, directory: Path, *, max_open: int = DEFAULT_MAX_OPEN, clock: Clock = time.time
+    ) -> None:
         self.directory = directory
-        self.max_open = max_open
-        self._open: OrderedDict[str, BinaryIO] = OrderedDict()
+        self.clock = clock
+        self._files = HourlyFiles(max_open=max_open, make_parents=False)
         self.failing: str | None = None  # the error while appends fail, said once
         directory.mkdir(parents=True, exist_ok=True)
 
+    def stream(self, task_id: str) -> Path:
+        """The task's directory of hourly files."""
+        return self.directory / safe_name(task_id)
+
     def path(self, task_id: str) -> Path:
-        return self.directory / f"{task_id}.jsonl"
+        """The task's file of the current hour."""
+        return self.stream(task_id) / hour_name(self.clock())
 
     def write(self, events: Sequence[TaskEvent]) -> None:
         by_task: dict[str, list[bytes]] = defaultdict(list)
@@ -58,14 +69,12 @@ class TaskLogFiles:
             by_task[event.task_id].append(
                 orjson.dumps(event.to_dict(), option=orjson.OPT_NON_STR_KEYS)
             )
+        hour = hour_name(self.clock())
         for task_id, lines in by_task.items():
             try:
-                out = self._file(task_id)
-                out.write(b"\n".join(lines) + b"\n")
-                out.flush()
+                self._files.append(self.stream(task_id), hour, b"\n".join(lines) + b"\n")
             except OSError as exc:
                 # A full disk must not stop the task: the store already has the events.
-                self._forget(task_id)
                 self._failed(task_id, exc)
             else:
                 self._recovered()
@@ -85,26 +94,4 @@ class TaskLogFiles:
 
     def close(self) -> None:
         """Close every open file (the daemon is stopping); a later write reopens."""
-        while self._open:
-            _, out = self._open.popitem(last=False)
-            with contextlib.suppress(OSError):
-                out.close()
-
-    def _file(self, task_id: str) -> BinaryIO:
-        out = self._open.get(task_id)
-        if out is not None:
-            self._open.move_to_end(task_id)
-            return out
-        while len(self._open) >= self.max_open:
-            _, oldest = self._open.popitem(last=False)
-            with contextlib.suppress(OSError):
-                oldest.close()
-        out = self.path(task_id).open("ab")
-        self._open[task_id] = out
-        return out
-
-    def _forget(self, task_id: str) -> None:
-        out = self._open.pop(task_id, None)
-        if out is not None:
-            with contextlib.suppress(OSError):
-                out.close()
+        self._files.close()

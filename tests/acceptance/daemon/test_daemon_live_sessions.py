@@ -60,8 +60,8 @@ async def _completed_task(client: httpx.AsyncClient, repo: Path, prompt: str) ->
 
 
 def _rpc_log(daemon: Daemon) -> list[dict[str, Any]]:
-    log = daemon.home / "logs" / "codex-rpc.jsonl"
-    return [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    files = sorted((daemon.home / "logs" / "raw" / "codex-rpc").glob("*.jsonl"))
+    return [json.loads(line) for f in files for line in f.read_text().splitlines() if line.strip()]
 
 
 async def test_the_app_server_listens_on_a_private_socket(

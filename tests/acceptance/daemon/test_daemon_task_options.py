@@ -104,7 +104,8 @@ async def test_session_options_and_one_turns_overrides_reach_codex_then_the_task
     assert third.body["reasoning"]["effort"] == "high"
     assert "DEV-MARK" in developer_texts(third)
     # What Codex was told at thread/start: the options it keeps for the thread.
-    log = (daemon.home / "logs" / "codex-rpc.jsonl").read_text().splitlines()
+    rpc_files = sorted((daemon.home / "logs" / "raw" / "codex-rpc").glob("*.jsonl"))
+    log = [line for f in rpc_files for line in f.read_text().splitlines()]
     starts = [json.loads(line)["msg"] for line in log if '"thread/start"' in line]
     params = next(m["params"] for m in starts if m.get("method") == "thread/start")
     assert params["personality"] == "pragmatic"

@@ -32,7 +32,8 @@ async def test_requests_without_the_token_get_401_and_healthz_is_open(
         assert status["runtime"]["codex_version"]
         profile = await client.get("/v1/auth/profile")
         assert profile.status_code == 200 and profile.json()["active"] == "default"
-    rpc_log = (daemon.home / "logs" / "codex-rpc.jsonl").read_text()
+    rpc_files = sorted((daemon.home / "logs" / "raw" / "codex-rpc").glob("*.jsonl"))
+    rpc_log = "".join(f.read_text() for f in rpc_files)
     assert '"method":"initialize"' in rpc_log
 
 
@@ -76,8 +77,9 @@ async def test_a_repo_task_gets_a_worktree_and_its_work_is_committed_on_its_bran
     code, out, err = await daemon.cli("task", "diff", task["id"])
     assert code == 0, err
     assert "notes.txt" in out
-    per_task_log = daemon.home / "logs" / "tasks" / f"{task['id']}.jsonl"
-    seqs = [json.loads(line)["seq"] for line in per_task_log.read_text().splitlines()]
+    per_task_logs = sorted((daemon.home / "logs" / "tasks" / task["id"]).glob("*.jsonl"))
+    lines = [line for f in per_task_logs for line in f.read_text().splitlines()]
+    seqs = [json.loads(line)["seq"] for line in lines if "seq" in json.loads(line)]
     assert seqs == list(range(1, len(seqs) + 1))
 
 

@@ -17,10 +17,9 @@ from .harness import TERMINAL, Daemon, wait_state
 
 def _requests(daemon: Daemon, method: str) -> list[dict[str, Any]]:
     """The requests of ``method`` the runner sent Codex, from the RPC log."""
-    log = daemon.home / "logs" / "codex-rpc.jsonl"
-    if not log.exists():
-        return []
-    entries = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    files = sorted((daemon.home / "logs" / "raw" / "codex-rpc").glob("*.jsonl"))
+    lines = [line for f in files for line in f.read_text().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]
     return [e["msg"] for e in entries if e["msg"].get("method") == method and "id" in e["msg"]]
 
 

@@ -3,15 +3,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import logging.config
 import socket
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from codex_runner.codex.rpc_log import REDACTED, RpcLog, TracingTransport, redact_line
+from codex_runner.config import LogSettings
 from codex_runner.daemon import logs
 from codex_runner.daemon.server import ServeError, check_bind, listen
 from codex_runner.daemon.startup import StartupTimes, timed
+from codex_runner.logs import LogLayout, LogWriter, RawLayer
 
 CANARY = "sk-canary0123456789abcdef"
 
@@ -31,14 +35,28 @@ def test_rpc_lines_lose_their_secrets() -> None:
     assert CANARY not in redact_line(f"not json {CANARY}".encode())
 
 
-def test_the_rpc_log_rotates_at_its_cap(tmp_path: Path) -> None:
-    log = RpcLog(tmp_path / "rpc.jsonl", max_bytes=2_000)
-    for i in range(100):
-        log.record("out", json.dumps({"id": i, "method": "thread/start"}).encode())
-    assert (tmp_path / "rpc.jsonl").stat().st_size <= 2_000
-    assert (tmp_path / "rpc.jsonl.1").stat().st_size <= 2_000
-    last = (tmp_path / "rpc.jsonl").read_text().splitlines()[-1]
-    assert json.loads(last)["msg"]["id"] == 99
+def rpc_layer(tmp_path: Path, writer: LogWriter, max_bytes: int = 10_000) -> RpcLog:
+    return RpcLog(RawLayer("codex-rpc", LogLayout(tmp_path), writer, max_bytes))
+
+
+def rpc_entries(tmp_path: Path) -> list[dict[str, Any]]:
+    files = sorted((tmp_path / "raw" / "codex-rpc").glob("*.jsonl"))
+    return [json.loads(line) for f in files for line in f.read_text().splitlines()]
+
+
+def test_rpc_records_go_to_the_hourly_raw_layer_redacted(tmp_path: Path) -> None:
+    writer = LogWriter()
+    try:
+        log = rpc_layer(tmp_path, writer)
+        for i in range(3):
+            log.record("out", json.dumps({"id": i, "method": "thread/start"}).encode())
+        log.record("in", f"not json {CANARY}".encode())
+        assert writer.flush()
+    finally:
+        writer.close()
+    entries = rpc_entries(tmp_path)
+    assert [e["msg"]["id"] for e in entries[:3]] == [0, 1, 2]
+    assert entries[3]["dir"] == "in" and CANARY not in entries[3]["msg"]
 
 
 class _Loopback:
@@ -61,13 +79,23 @@ async def test_tracing_transport_logs_both_directions_and_passes_lines_through(
     tmp_path: Path,
 ) -> None:
     inner = _Loopback()
-    traced = TracingTransport(inner, RpcLog(tmp_path / "rpc.jsonl", 10_000))
-    await traced.send(b'{"id":1,"method":"initialize"}')
-    assert await traced.receive() == b'{"id":1,"result":{"token":"tok-secret-value"}}'
+    writer = LogWriter()
+    try:
+        traced = TracingTransport(inner, rpc_layer(tmp_path, writer))
+        await traced.send(b'{"id":1,"method":"initialize"}')
+        assert await traced.receive() == b'{"id":1,"result":{"token":"tok-secret-value"}}'
+        assert writer.flush()
+    finally:
+        writer.close()
     assert inner.sent == [b'{"id":1,"method":"initialize"}']
-    entries = [json.loads(x) for x in (tmp_path / "rpc.jsonl").read_text().splitlines()]
+    entries = rpc_entries(tmp_path)
     assert [e["dir"] for e in entries] == ["out", "in"]
-    assert "tok-secret-value" not in (tmp_path / "rpc.jsonl").read_text()
+    assert "tok-secret-value" not in json.dumps(entries)
+
+
+def runner_lines(tmp_path: Path) -> list[str]:
+    files = sorted((tmp_path / "runner").glob("*.jsonl"))
+    return [line for f in files for line in f.read_text().splitlines()]
 
 
 def test_the_structured_log_is_json_and_redacted(tmp_path: Path) -> None:
@@ -75,9 +103,8 @@ def test_the_structured_log_is_json_and_redacted(tmp_path: Path) -> None:
     try:
         logging.getLogger("codex_runner.test").warning("login with %s failed", CANARY)
     finally:
-        logging.getLogger("codex_runner").removeHandler(handler)
-        handler.close()
-    (line,) = (tmp_path / logs.LOG_FILE).read_text().splitlines()
+        handler.stop()
+    (line,) = runner_lines(tmp_path)
     entry = json.loads(line)
     assert entry["level"] == "warning" and entry["logger"] == "codex_runner.test"
     assert CANARY not in line
@@ -89,11 +116,32 @@ def test_structured_fields_are_logged_and_redacted_too(tmp_path: Path) -> None:
         fields = {"total_s": 0.5, "note": f"key {CANARY}"}
         logging.getLogger("codex_runner.test").info("ready", extra={"fields": fields})
     finally:
-        logging.getLogger("codex_runner").removeHandler(handler)
-        handler.close()
-    (line,) = (tmp_path / logs.LOG_FILE).read_text().splitlines()
+        handler.stop()
+    (line,) = runner_lines(tmp_path)
     assert json.loads(line)["fields"]["total_s"] == 0.5
     assert CANARY not in line
+
+
+def test_the_handler_outlives_logging_closing_every_handler(tmp_path: Path) -> None:
+    handler = logs.install(tmp_path)
+    try:
+        logging.config.dictConfig({"version": 1, "disable_existing_loggers": False})
+        logging.getLogger("codex_runner.test").warning("after uvicorn set up its logging")
+    finally:
+        handler.stop()
+    (line,) = runner_lines(tmp_path)
+    assert json.loads(line)["message"] == "after uvicorn set up its logging"
+
+
+def test_raw_layers_are_off_unless_switched_on_and_rpc_log_is_an_alias(tmp_path: Path) -> None:
+    handlers = [
+        logs.install(tmp_path),
+        logs.install(tmp_path, rpc_log=True),
+        logs.install(tmp_path, LogSettings(raw_http=True, raw_slack_events=True)),
+    ]
+    for handler in handlers:
+        handler.stop()
+    assert [sorted(h.raw) for h in handlers] == [[], ["codex-rpc"], ["http", "slack-events"]]
 
 
 async def test_timed_steps_are_recorded_even_when_they_fail() -> None:
