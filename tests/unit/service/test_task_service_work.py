@@ -40,7 +40,7 @@ class Setup:
         self.workspaces = InMemoryWorkspaces(tmp / "worktrees")
         self.repo = tmp / "repo"
         self.workspaces.add_repository(self.repo, {"main": "a" * 40})
-        self.logs = TaskLogFiles(tmp / "logs")
+        self.logs = TaskLogFiles(tmp / "logs", clock=lambda: 0.0)  # one hourly file
         options: dict[str, object] = {"max_concurrent": 4, "approval_timeout_s": 5.0}
         options.update(kwargs)
         self.service = TaskService(
