@@ -53,6 +53,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/restart.py --rounds 5 && \
 	$(BIN)/python bench/worktree_start.py && \
 	$(BIN)/python bench/daemon_memory.py && \
+	$(BIN)/python bench/cluster_claims.py && \
+	$(BIN)/python bench/cluster_failover.py && \
 	$(BIN)/python bench/summary.py; status=$$?; rm -f "$$BENCH_RESULTS"; exit $$status
 
 clean:
