@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+import codex_runner
 from codex_runner.auth.profile_store import ProfileStore
 from codex_runner.codex.app_server import AppServerRuntime
 from codex_runner.codex.binary import find_codex_binary
@@ -23,13 +24,13 @@ from codex_runner.codex.task_runtimes import TaskRuntimes
 from codex_runner.config import RunnerConfig
 from codex_runner.daemon.logs import DaemonLogs, remove_old_logs_now_and_then
 from codex_runner.daemon.startup import StartupTimes, timed
+from codex_runner.runner_home.host_id import host_id
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.home_watch import HomeBaseline, HomeWatch
+from codex_runner.service.hosts import HostSettings
 from codex_runner.service.live_sessions import SharedAppServer
 from codex_runner.service.metrics import RunnerMetrics
-import codex_runner
-from codex_runner.runner_home.host_id import host_id
-from codex_runner.service.hosts import HostSettings
+from codex_runner.service.metrics_disk import DiskUsage
 from codex_runner.service.option_checks import OptionRules
 from codex_runner.service.profile_failover import ProfileFailover
 from codex_runner.service.profile_switch import ProfileSwitcher
@@ -117,6 +118,19 @@ class Daemon:
             home_problem=self.home_problem(),
         )
 
+    def _disk_kinds(self) -> dict[str, tuple[Path, ...]]:
+        """The folders /metrics measures, by kind (docs/metrics.md)."""
+        db = self.paths.database
+        kinds: dict[str, tuple[Path, ...]] = {
+            "worktrees": (self.paths.worktrees,),
+            "logs": (self.paths.logs,),
+            "uploads": (self.paths.home / "uploads",),
+            "codex_home": (self.config.codex_home,),
+        }
+        if not self.config.store.url:  # SQLite in the home, with its WAL
+            kinds["store"] = (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"))
+        return kinds
+
     def _shared_app_server(self) -> SharedAppServer | None:
         remote = shared_remote(self.config)
         if remote is None:
@@ -201,7 +215,7 @@ class Daemon:
             ),
         )
         # Before recovery: what it reconciles is counted too.
-        self.metrics = RunnerMetrics(self._service, self.bus)
+        self.metrics = RunnerMetrics(self._service, self.bus, disk=DiskUsage(self._disk_kinds()))
         self.metrics.start()
         try:
             # Codex starts (a process of its own) while the store reconciles what a crash

@@ -56,7 +56,10 @@ async def test_metrics_change_when_a_task_runs_on_the_real_codex(
         async with asyncio.timeout(10):
             while True:
                 after = await _scrape(client)
-                if _value(after, "codex_runner_task_duration_seconds_count", state="completed"):
+                # The first scrape started the disk walk; a later one serves it.
+                if _value(
+                    after, "codex_runner_task_duration_seconds_count", state="completed"
+                ) and _value(after, "codex_runner_disk_files", kind="codex_home"):
                     break
                 await asyncio.sleep(0.05)
     assert _value(after, "codex_runner_tasks", state="completed") == 1
@@ -67,3 +70,5 @@ async def test_metrics_change_when_a_task_runs_on_the_real_codex(
     assert _value(after, "codex_runner_tokens_total", kind="input") > 0
     assert _value(after, "codex_runner_events_total", type="codex.turn.completed") == 1
     assert _value(after, "codex_runner_events_total", type="task.created") == 1
+    assert _value(after, "codex_runner_disk_bytes", kind="codex_home") > 0
+    assert _value(after, "codex_runner_disk_bytes", kind="store") > 0
