@@ -157,7 +157,10 @@ async def _serve_api(
     if daemon.switcher is not None:
         routers.append(auth_router(daemon.switcher))
     sessions = AdminSessions()
-    routers.append(admin_router(daemon.service, daemon.bus, token=token, sessions=sessions))
+    disk = daemon.metrics.disk if daemon.metrics is not None else None
+    routers.append(
+        admin_router(daemon.service, daemon.bus, token=token, sessions=sessions, disk=disk)
+    )
     if daemon.metrics is not None:
         routers.append(metrics_router(daemon.metrics, public=config.metrics.public))
     hosts = host_allowlist(host, sock.getsockname()[1], _machine_names(host))

@@ -53,6 +53,11 @@ class RunnerMetrics:
         self.registry.register(self._snapshot)
         self._observer: asyncio.Task[None] | None = None
 
+    @property
+    def disk(self) -> DiskUsage | None:
+        """The disk use measure, shared with the admin page's overview."""
+        return self._disk
+
     def start(self) -> None:
         """Follow the bus from now on (the subscription is taken before this returns, so an
         event published right after is counted)."""

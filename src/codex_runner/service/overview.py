@@ -13,13 +13,14 @@ import asyncio
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from codex_runner.auth.account import RateLimitWindow
 from codex_runner.domain.conversation import Turn
 from codex_runner.domain.task import TERMINAL_STATES, Task, TaskState
+from codex_runner.service.metrics_disk import DiskUsage, KindUsage
 from codex_runner.service.metrics_events import DEFAULT_MODEL
 from codex_runner.service.metrics_snapshot import rate_limit_windows
 from codex_runner.service.tasks import TaskService
@@ -85,7 +86,7 @@ class Overview:
     tasks_read: int
     capped: bool  # MAX_TASKS reached before the window's start
     turns_read: int = 0
-    notes: tuple[str, ...] = field(default=())
+    disk: dict[str, KindUsage] = field(default_factory=dict)  # empty until measured
 
 
 class OverviewReader:
@@ -97,8 +98,10 @@ class OverviewReader:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         max_tasks: int = MAX_TASKS,
+        disk: DiskUsage | None = None,
     ) -> None:
         self._service = service
+        self._disk = disk
         self._clock = clock
         self._max_tasks = max_tasks
         self._cache: dict[OverviewWindow, tuple[float, Overview]] = {}
@@ -108,11 +111,14 @@ class OverviewReader:
         async with self._lock:  # one reading at a time: a reload storm reads once
             cached = self._cache.get(window)
             if cached is not None and time.monotonic() - cached[0] < CACHE_S:
-                return cached[1]
-            async with asyncio.timeout(READ_TIMEOUT_S):
-                overview = await self._compute(window)
-            self._cache[window] = (time.monotonic(), overview)
-            return overview
+                overview = cached[1]
+            else:
+                async with asyncio.timeout(READ_TIMEOUT_S):
+                    overview = await self._compute(window)
+                self._cache[window] = (time.monotonic(), overview)
+            # Disk use has its own pace (a walk every few minutes): always the latest.
+            disk = dict(self._disk.current()) if self._disk is not None else {}
+            return replace(overview, disk=disk)
 
     async def _compute(self, window: OverviewWindow) -> Overview:
         until = self._clock()

@@ -40,6 +40,14 @@ def seconds(value: float) -> str:
     return f"{value:.2g} s"
 
 
+def size(value: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.3g} {unit}" if unit != "B" else f"{int(value)} B"
+        value /= 1024
+    return f"{value:.3g} TiB"
+
+
 def percent(value: float) -> str:
     return f"{value:.0f}%"
 
@@ -114,7 +122,9 @@ def lines(
     return Markup("".join(parts))
 
 
-def meters(title: str, values: Mapping[str, float], *, limit: float = 100.0) -> Markup:
+def meters(
+    title: str, values: Mapping[str, float], *, limit: float = 100.0, fmt: Format = percent
+) -> Markup:
     """One horizontal bar per name, filled to its value out of ``limit``."""
     row = 26
     height = TOP + row * max(1, len(values)) + 8
@@ -127,13 +137,13 @@ def meters(title: str, values: Mapping[str, float], *, limit: float = 100.0) -> 
     for i, (name, value) in enumerate(values.items()):
         y = TOP + i * row
         filled = plot_w * min(1.0, max(0.0, value / limit))
-        colour = PALETTE[1] if value >= 0.9 * limit else PALETTE[0]
+        colour = PALETTE[1] if fmt is percent and value >= 0.9 * limit else PALETTE[0]
         parts.append(
             f'<text x="0" y="{y + 14}" font-size="12" fill="{AXIS}">{escape(name)}</text>'
             f'<rect x="160" y="{y + 2}" width="{plot_w}" height="16" fill="{GRID}"/>'
             f'<rect x="160" y="{y + 2}" width="{filled:.1f}" height="16" fill="{colour}"/>'
             f'<text x="{160 + plot_w + 8}" y="{y + 14}" font-size="12" fill="{AXIS}">'
-            f"{escape(percent(value))}</text>"
+            f"{escape(fmt(value))}</text>"
         )
     parts.append("</svg>")
     return Markup("".join(parts))

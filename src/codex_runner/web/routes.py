@@ -32,6 +32,7 @@ from codex_runner.http.errors import error_response
 from codex_runner.http.routing import Router
 from codex_runner.runner_home.api_token import TOKEN_FILE, token_matches
 from codex_runner.service.event_bus import EventBus, Lagged
+from codex_runner.service.metrics_disk import DiskUsage
 from codex_runner.service.overview import OverviewReader, UnknownWindow, parse_window
 from codex_runner.service.tasks import TaskService
 from codex_runner.web.overview import overview_context
@@ -107,9 +108,15 @@ def admin_access(sessions: AdminSessions) -> BrowserAccess:
 
 
 def admin_router(
-    service: TaskService, bus: EventBus, *, token: str, sessions: AdminSessions
+    service: TaskService,
+    bus: EventBus,
+    *,
+    token: str,
+    sessions: AdminSessions,
+    disk: DiskUsage | None = None,
 ) -> Router:
-    """The admin page under ``/admin``; mount it with ``browser=admin_access(sessions)``."""
+    """The admin page under ``/admin``; mount it with ``browser=admin_access(sessions)``.
+    ``disk`` is the daemon's disk use measure, for the overview."""
     router = Router(prefix=PREFIX, include_in_schema=False)
 
     def page(request: Request, template: str, **context: Any) -> HTMLResponse:
@@ -218,7 +225,7 @@ def admin_router(
     async def runtime_page(request: Request) -> HTMLResponse:
         return page(request, "runtime.html", page="runtime")
 
-    overviews = OverviewReader(service)
+    overviews = OverviewReader(service, disk=disk)
 
     @router.get("/overview")
     async def overview_page(request: Request, window: str = "24h") -> Response:
