@@ -29,9 +29,9 @@ from codex_runner.domain.conversation import Turn as TurnRecord
 from codex_runner.domain.durable_event import EventType, NewEvent
 from codex_runner.domain.events import ErrorInfo, FailureClass, TurnStatus
 from codex_runner.domain.graph import coordinator_input
-from codex_runner.domain.task import Task
+from codex_runner.domain.task import Task, TaskState
 from codex_runner.domain.task_options import TurnOverrides
-from codex_runner.domain.transitions import Action, InvalidTransition
+from codex_runner.domain.transitions import Action
 from codex_runner.service.approvals import ApprovalDesk
 from codex_runner.service.graphs import load_graph
 from codex_runner.service.ingest import ingest_turn_events
@@ -44,7 +44,7 @@ from codex_runner.service.turn_records import finished_turn
 from codex_runner.service.validation import commit_message
 from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
 from codex_runner.service.writer import Abandoned, TaskWriter
-from codex_runner.store.errors import LeaseLost, TaskConflict
+from codex_runner.store.errors import LeaseLost
 from codex_runner.store.protocol import Store
 from codex_runner.workspace.protocol import WorkspaceError, Workspaces
 
@@ -85,15 +85,20 @@ class TaskRunner:
         self._clock = clock
         self._warm = warm if warm is not None else WarmThreadKeeper(runtimes, limit=0, idle_s=0)
 
+    async def claim(self, queued: list[Task]) -> list[Task]:
+        """Start those of ``queued`` this host gets: each on a new lease, as this host's
+        (the lease fences off any earlier holder); one another host is taking is skipped."""
+        return await self._writer.claim(queued, self._host_id)
+
     async def run(self, queued: Task, live: LiveRun) -> None:
-        """Run the task's next turn; raises Abandoned when someone else took it over."""
-        try:
-            # The claim: this host's, on a new lease that fences off any earlier holder.
-            task = await self._writer.transition(
-                queued, Action.START, retry=False, host_id=self._host_id, lease=queued.lease + 1
-            )
-        except (InvalidTransition, TaskConflict) as exc:
-            raise Abandoned() from exc
+        """Run the task's next turn (claiming it first unless :meth:`claim` did); raises
+        Abandoned when someone else took it over."""
+        task = queued
+        if queued.state is not TaskState.RUNNING:
+            claimed = await self.claim([queued])
+            if not claimed:
+                raise Abandoned()  # another host (or a cancel) got to it first
+            task = claimed[0]
         try:
             await self._run_started(task, live)
         except LeaseLost as exc:

@@ -155,15 +155,32 @@ class Scheduler:
                     log.exception("scheduler could not read the queue")
                     ready = []
                 suspect_running = any(task_id in suspects for task_id in self._supervisors)
+                chosen: list[Task] = []
                 for task in ready:
-                    if task.id in self._supervisors or len(self._supervisors) >= self._max:
+                    if (
+                        task.id in self._supervisors
+                        or len(self._supervisors) + len(chosen) >= self._max
+                    ):
                         continue
                     if task.id in suspects:  # one at a time: see CrashHistory
                         if suspect_running:
                             continue
                         suspect_running = True
+                    chosen.append(task)
+                for task in await self._claim(chosen):
                     self._begin(task)
             await self._wake.wait()
+
+    async def _claim(self, chosen: list[Task]) -> list[Task]:
+        """The chosen tasks this host got (started, on its lease), in one transaction; those
+        another host took first are left to it."""
+        if not chosen:
+            return []
+        try:
+            return await self._runner.claim(chosen)
+        except Exception:
+            log.exception("scheduler could not claim queued tasks")
+            return []
 
     def _begin(self, task: Task) -> None:
         run = self._runs[task.id] = LiveRun(task.id, self.crash_history(task.id))

@@ -135,6 +135,28 @@ class TaskWriter:
         )
         return [c.task for c in changes]
 
+    async def claim(self, queued: Sequence[Task], host_id: str | None) -> list[Task]:
+        """Start the queued tasks this host can take, in order (each on a new lease, as
+        ``host_id``'s); one another host is taking at this moment is skipped."""
+        now = self._clock()
+        claims: list[TaskUpdate] = []
+        for task in queued:
+            with contextlib.suppress(InvalidTransition):
+                mine = replace(task, host_id=host_id, lease=task.lease + 1)
+                after, event = durable_event.transition(mine, Action.START, now=now)
+                claims.append(TaskUpdate(after, task.state, (event,), task.lease))
+        graph_events: list[TaskEvent] = []
+        taken = await self._store.claim_tasks(claims, len(claims), graph_events=graph_events)
+        await self.publish_events(
+            [
+                TaskEvent(claim.task.id, n, e.type, e.at, e.data)
+                for claim, seqs in taken
+                for n, e in zip(seqs, claim.events, strict=True)
+            ]
+            + graph_events
+        )
+        return [claim.task for claim, _ in taken]
+
     async def save(
         self,
         task_id: str,

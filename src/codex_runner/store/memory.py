@@ -378,6 +378,22 @@ class InMemoryStore:
         await self._enter()
         return self._directory_threads.get(path)
 
+    async def claim_tasks(
+        self,
+        claims: Sequence[TaskUpdate],
+        limit: int,
+        *,
+        graph_events: list[TaskEvent] | None = None,
+    ) -> list[tuple[TaskUpdate, list[int]]]:
+        await self._enter()
+        taken = [
+            c
+            for c in claims
+            if (t := self._tasks.get(c.task.id)) is not None
+            and (t.state, t.lease) == (c.expected_state, c.lease_before)
+        ][: max(limit, 0)]
+        return list(zip(taken, self._update(taken, graph_events), strict=True))
+
     # --- hosts -----------------------------------------------------------------------------
 
     async def save_host(self, host: Host) -> None:

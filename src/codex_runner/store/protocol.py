@@ -131,6 +131,19 @@ class Store(Protocol):
         ValueError when a task appears twice.
         """
 
+    async def claim_tasks(
+        self,
+        claims: Sequence[TaskUpdate],
+        limit: int,
+        *,
+        graph_events: list[TaskEvent] | None = None,
+    ) -> list[tuple[TaskUpdate, list[int]]]:
+        """Apply, in order, the first ``limit`` of ``claims`` whose task is still in its
+        expected state and lease, in one transaction; a task another host is claiming at
+        this moment is skipped (PostgreSQL's FOR UPDATE SKIP LOCKED), not waited for.
+        Returns the claims written, each with its events' seqs; the graphs' progress as
+        ``update_tasks`` records it, added to ``graph_events``."""
+
     async def list_tasks(
         self,
         *,

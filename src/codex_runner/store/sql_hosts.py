@@ -3,15 +3,20 @@ look-ups a live host makes to take over a dead one's tasks. Mixed into SqlStore.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, delete, insert, select, update
 
+from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.hosts import Host
 from codex_runner.domain.task import ACTIVE_STATES, Task
 from codex_runner.store import rows
+from codex_runner.store import sql_graph_progress as graph_progress
+from codex_runner.store import sql_statements as statements
+from codex_runner.store import sql_steps as steps
+from codex_runner.store.protocol import TaskUpdate
 from codex_runner.store.tables import hosts, tasks
 
 T = TypeVar("T")
@@ -26,6 +31,54 @@ class SqlHosts:
 
     async def _read_tasks(self, query: Any, parameters: dict[str, Any] | None = None) -> list[Task]:
         raise NotImplementedError  # SqlStore's
+
+    async def claim_tasks(
+        self,
+        claims: Sequence[TaskUpdate],
+        limit: int,
+        *,
+        graph_events: list[TaskEvent] | None = None,
+    ) -> list[tuple[TaskUpdate, list[int]]]:
+        wanted = {c.task.id: c for c in claims}
+        if not wanted or limit < 1:
+            return []  # nothing to claim
+
+        def work(
+            conn: Connection,
+        ) -> tuple[list[tuple[TaskUpdate, list[int]]], list[TaskEvent]]:
+            # Rows other hosts hold are skipped, so concurrent hosts claim different tasks
+            # instead of queueing behind each other's locks (SQLite: the writer holds all).
+            query = (
+                select(tasks.c.id, tasks.c.state, tasks.c.lease)
+                .where(tasks.c.id.in_(list(wanted)))
+                .with_for_update(skip_locked=True)
+            )
+            free = {task_id: (state, lease) for task_id, state, lease in conn.execute(query)}
+            taken = [
+                c
+                for c in claims
+                if c.task.id in free and free[c.task.id] == (c.expected_state.value, c.lease_before)
+            ][:limit]
+            if not taken:
+                return [], []
+            params = [
+                {
+                    **rows.task_update_values(c.task),
+                    "match_id": c.task.id,
+                    "match_state": c.expected_state.value,
+                    "match_lease": c.lease_before,
+                }
+                for c in taken
+            ]
+            conn.execute(statements.UPDATE_TASK_IF_STATE, params)
+            seqs = steps.append_many(conn, [(c.task.id, c.events) for c in taken])
+            progress = graph_progress.record(conn, [(c.expected_state, c.task) for c in taken])
+            return list(zip(taken, seqs, strict=True)), progress
+
+        written, progress = await self._write(work)
+        if graph_events is not None:
+            graph_events += progress
+        return written
 
     async def save_host(self, host: Host) -> None:
         def work(conn: Connection) -> None:

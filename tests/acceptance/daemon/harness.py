@@ -130,7 +130,7 @@ async def wait_state(
 ) -> dict[str, Any]:
     """Follow the task's event stream until the task is in one of ``states``; the task."""
     async with asyncio.timeout(timeout):
-        task = (await client.get(f"/v1/tasks/{task_id}")).json()
+        task: dict[str, Any] = (await client.get(f"/v1/tasks/{task_id}")).json()
         if task["state"] in states:
             return task
         async for event in stream_events(client, task_id):
