@@ -1053,3 +1053,20 @@ async def test_hosts_heartbeat_and_stale_ones_are_marked_dead_once(
     # The dead host registers again: alive, and its row says so.
     await store.save_host(host("b", beat))
     assert (await store.heartbeat("b", beat)) == host("b", beat)
+
+
+async def test_claims_take_the_first_that_still_match_up_to_the_limit(
+    store: Store, make_task: Callable[..., Task]
+) -> None:
+    first, gone, second, third = [await put(store, make_task()) for _ in range(4)]
+    await store.update_task(replace(gone, state=S.CANCELLED), expected_state=S.QUEUED)
+
+    def start(task: Task) -> TaskUpdate:
+        after = replace(task, state=S.RUNNING, host_id="h", lease=task.lease + 1)
+        return TaskUpdate(after, S.QUEUED, (event(),), task.lease)
+
+    taken = await store.claim_tasks([start(t) for t in (first, gone, second, third)], limit=2)
+    assert [(u.task.id, len(seqs)) for u, seqs in taken] == [(first.id, 1), (second.id, 1)]
+    assert (await store.get_task(first.id)).lease == 1  # type: ignore[union-attr]
+    assert (await store.get_task(third.id)).state is S.QUEUED  # type: ignore[union-attr]
+    assert await store.claim_tasks([start(first)], limit=1) == []  # its lease moved on
