@@ -56,6 +56,7 @@ class HostMembership:
         self._wake = wake
         self._lost = lost
         self._beats: asyncio.Task[None] | None = None
+        self._stop_listening: Callable[[], None] | None = None
         self.draining = False
 
     @property
@@ -71,12 +72,29 @@ class HostMembership:
     def start(self) -> None:
         if self._beats is None:
             self._beats = asyncio.create_task(self._beat_forever(), name="codex-runner-hosts")
+        if self._stop_listening is None:
+            loop = asyncio.get_running_loop()
+
+            def heard(topic: str) -> None:  # on the listener's thread: wake on this loop
+                loop.call_soon_threadsafe(self._wake)
+
+            self._stop_listening = self._store.listen_hosts(heard)
 
     async def stop(self) -> None:
+        if self._stop_listening is not None:
+            await asyncio.to_thread(self._stop_listening)
+            self._stop_listening = None
         if self._beats is not None:
             self._beats.cancel()
             await asyncio.wait([self._beats])
             self._beats = None
+
+    async def announce_work(self) -> None:
+        """Tell the other hosts work was queued here (they wake at once, not at a beat)."""
+        try:
+            await self._store.notify_hosts("queued")
+        except Exception:  # a lost notice costs a heartbeat's wait, never the work
+            log.warning("could not tell the other hosts about new work", exc_info=True)
 
     async def beat(self) -> None:
         """One heartbeat, then a sweep for dead hosts: what the loop does every beat."""

@@ -200,7 +200,7 @@ class TaskService(TaskQueries):
                 self._recovery,
                 clock=clock,
                 wake=self._scheduler.wake,
-                lost=self._lost_claims,
+                lost=lambda reason: self._scheduler.stop_turns_of_lost_claims(),
             )
             if host is not None
             else None
@@ -280,7 +280,7 @@ class TaskService(TaskQueries):
             options,
         )
         if created:
-            self._scheduler.wake()
+            await self._work_queued()
         return task, created
 
     async def submit_graph_or_find(self, request: GraphRequest) -> tuple[GraphView, bool]:
@@ -290,7 +290,7 @@ class TaskService(TaskQueries):
         self._admit()
         view, created = await self._submissions.graph(request)
         if created:
-            self._scheduler.wake()
+            await self._work_queued()
         return view, created
 
     async def interrupt(self, task_id: str) -> Task:
@@ -333,7 +333,7 @@ class TaskService(TaskQueries):
         overrides for that turn."""
         self._admit()
         after = await self._follow_ups.resume(task_id, prompt, overrides)
-        self._scheduler.wake()
+        await self._work_queued()
         return after
 
     async def message(
@@ -347,7 +347,7 @@ class TaskService(TaskQueries):
         ``overrides`` for that turn only."""
         self._admit()
         after = await self._follow_ups.message(task_id, prompt, images, overrides)
-        self._scheduler.wake()
+        await self._work_queued()
         return after
 
     def _admit(self) -> None:
@@ -369,9 +369,10 @@ class TaskService(TaskQueries):
         """New work is taken again: queued tasks may start."""
         self._scheduler.wake()
 
-    async def _lost_claims(self, reason: str) -> None:
-        log.warning("%s", reason)
-        await self._scheduler.stop_turns_of_lost_claims()
+    async def _work_queued(self) -> None:
+        self._scheduler.wake()
+        if self.hosts is not None:
+            await self.hosts.announce_work()
 
     async def halt_running(self, reason: str) -> None:
         """Interrupt every running turn saying ``reason`` (not a person's request: the

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -395,6 +395,12 @@ class InMemoryStore:
         return list(zip(taken, self._update(taken, graph_events), strict=True))
 
     # --- hosts -----------------------------------------------------------------------------
+
+    async def notify_hosts(self, topic: str) -> None:
+        await self._enter()  # one process: the host that queued the work woke itself
+
+    def listen_hosts(self, on_notice: Callable[[str], None]) -> Callable[[], None] | None:
+        return None
 
     async def save_host(self, host: Host) -> None:
         await self._enter()

@@ -24,7 +24,7 @@ Rules every implementation keeps:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -259,6 +259,13 @@ class Store(Protocol):
         """The thread `run` last used in directory ``path``, None when it never ran there."""
 
     # --- hosts (domain.hosts) --------------------------------------------------------------
+
+    async def notify_hosts(self, topic: str) -> None:
+        """Tell the other hosts sharing the store that there is work (``topic``)."""
+
+    def listen_hosts(self, on_notice: Callable[[str], None]) -> Callable[[], None] | None:
+        """Call ``on_notice(topic)`` (from any thread) when another host notifies; returns
+        the function that stops listening, or None when no other host can share the store."""
 
     async def save_host(self, host: Host) -> None:
         """Insert or replace the host's row (a host registering, or coming back)."""

@@ -39,7 +39,7 @@ from sqlalchemy import (
 from codex_runner.domain import approval as approvals_rules
 from codex_runner.domain import durable_event
 from codex_runner.domain.approval import Approval, ApprovalState
-from codex_runner.domain.conversation import ThreadRecord, Turn
+from codex_runner.domain.conversation import ThreadRecord
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.graph import Graph, GraphPlan
 from codex_runner.domain.task import Task, TaskState
@@ -64,6 +64,7 @@ from codex_runner.store.protocol import (
     TaskUpdate,
     check_distinct,
 )
+from codex_runner.store.sql_conversation import SqlConversation
 from codex_runner.store.sql_hosts import SqlHosts
 from codex_runner.store.sql_threads import GroupCommitWriter, ReaderPool
 from codex_runner.store.tables import (
@@ -86,7 +87,7 @@ class _Lifecycle(StrEnum):
     CLOSED = "closed"
 
 
-class SqlStore(SqlHosts):
+class SqlStore(SqlHosts, SqlConversation):
     """A Store on a SQL database; create it with :meth:`open`, end it with :meth:`close`.
 
     Also an async context manager. Use it from one event loop.
@@ -143,6 +144,9 @@ class SqlStore(SqlHosts):
         await self._writes.drain()
         await asyncio.get_running_loop().run_in_executor(None, self._shut_down)
         self._state = _Lifecycle.CLOSED
+
+    def _writer_engine(self) -> Engine:
+        return self._writes.connections.engine
 
     def _shut_down(self) -> None:
         self._writes.shut_down()
@@ -412,41 +416,6 @@ class SqlStore(SqlHosts):
     async def get_graph(self, graph_id: str) -> Graph | None:
         found = await self._read_rows(select(graphs).where(graphs.c.id == graph_id))
         return rows.graph_from_row(found[0]) if found else None
-
-    # --- threads and turns -----------------------------------------------------------------
-
-    async def record_thread(self, thread: ThreadRecord) -> None:
-        def work(conn: Connection) -> None:
-            steps.require_task(conn, thread.task_id)
-            steps.record_thread(conn, thread)
-
-        await self._write(work)
-
-    async def find_task_by_thread(self, thread_id: str) -> Task | None:
-        found = await self._read_tasks(statements.TASK_BY_THREAD, {"match_thread_id": thread_id})
-        return found[0] if found else None
-
-    async def save_turn(self, turn: Turn) -> None:
-        await self._write(lambda conn: steps.save_turn(conn, turn))
-
-    async def list_turns(self, task_id: str) -> list[Turn]:
-        params = {"task_id": task_id}
-        found = await self._read(
-            lambda conn: conn.execute(statements.TURNS_OF_TASK, params).mappings().all()
-        )
-        return [rows.turn_from_row(r) for r in found]
-
-    # --- directories -----------------------------------------------------------------------
-
-    async def record_directory_thread(self, path: str, thread_id: str, at: datetime) -> None:
-        await self._write(lambda conn: steps.record_directory_thread(conn, path, thread_id, at))
-
-    async def directory_thread(self, path: str) -> str | None:
-        params = {"match_path": path}
-        found: str | None = await self._read(
-            lambda conn: conn.scalar(statements.DIRECTORY_THREAD, params)
-        )
-        return found
 
 
 def _conforms(store: SqlStore) -> Store:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Connection, delete, insert, select, update
 
@@ -14,24 +14,17 @@ from codex_runner.domain.hosts import Host
 from codex_runner.domain.task import ACTIVE_STATES, Task
 from codex_runner.store import rows
 from codex_runner.store import sql_graph_progress as graph_progress
+from codex_runner.store import sql_notices as notices
 from codex_runner.store import sql_statements as statements
 from codex_runner.store import sql_steps as steps
 from codex_runner.store.protocol import TaskUpdate
+from codex_runner.store.sql_base import SqlAccess
 from codex_runner.store.tables import hosts, tasks
 
 T = TypeVar("T")
 
 
-class SqlHosts:
-    async def _write(self, work: Callable[[Connection], T]) -> T:
-        raise NotImplementedError  # SqlStore's
-
-    async def _read(self, work: Callable[[Connection], T]) -> T:
-        raise NotImplementedError  # SqlStore's
-
-    async def _read_tasks(self, query: Any, parameters: dict[str, Any] | None = None) -> list[Task]:
-        raise NotImplementedError  # SqlStore's
-
+class SqlHosts(SqlAccess):
     async def claim_tasks(
         self,
         claims: Sequence[TaskUpdate],
@@ -79,6 +72,21 @@ class SqlHosts:
         if graph_events is not None:
             graph_events += progress
         return written
+
+    async def notify_hosts(self, topic: str) -> None:
+        if self._writer_engine().dialect.name == "postgresql":
+            # On the writer's own connection (its pool has one): sent when it commits.
+            await self._write(lambda conn: notices.notify(conn, topic))
+
+    def listen_hosts(self, on_notice: Callable[[str], None]) -> Callable[[], None] | None:
+        """Start listening for other hosts' notices; the function that stops it (None on
+        SQLite, which has no other hosts to hear)."""
+        engine = self._writer_engine()
+        if engine.dialect.name != "postgresql":
+            return None
+        listener = notices.NoticeListener(engine, on_notice)
+        listener.start()
+        return listener.stop
 
     async def save_host(self, host: Host) -> None:
         def work(conn: Connection) -> None:
