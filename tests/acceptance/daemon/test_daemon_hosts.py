@@ -4,9 +4,13 @@ other host, on a new lease (the real Codex against the scripted model)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 import tomli_w
 
@@ -78,3 +82,51 @@ async def test_a_killed_hosts_task_continues_on_another_host(
     finally:
         first.stop()
         second.stop()
+
+
+async def test_a_paused_host_is_fenced_off_and_stops_its_turn_when_it_wakes(
+    daemon_model: MockModelServer, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    url = postgres.new_database()
+    first = Daemon(host_home(tmp_path, "a", daemon_model, url))
+    second = Daemon(host_home(tmp_path, "b", daemon_model, url))
+    await first.start()
+    try:
+        async with first.client() as client:
+            created = await client.post(
+                "/v1/tasks", json={"prompt": "hold the line", "cwd": str(tmp_path)}
+            )
+            task_id = created.json()["id"]
+            await wait_state(client, task_id, {"running"})
+        await second.start()
+        second_host = (second.home / "host-id").read_text().strip()
+        assert first.proc is not None
+        first.proc.send_signal(signal.SIGSTOP)  # paused past its lease, not dead
+        try:
+            async with second.client() as client:
+                done = await wait_state(client, task_id, TERMINAL, timeout=60)
+        finally:
+            first.proc.send_signal(signal.SIGCONT)
+        assert done["state"] == "completed" and done["host_id"] == second_host
+        async with first.client() as client:
+            # Awake again, it finds it was taken over: it re-registers and writes nothing
+            # more for the task (its late turn end is refused on the old lease).
+            hosts = await wait_hosts_alive(client)
+            assert len(hosts) == 2
+            after = (await client.get(f"/v1/tasks/{task_id}")).json()
+        assert (after["state"], after["host_id"], after["lease"]) == ("completed", second_host, 3)
+        assert after["final_message"] == "carried on"
+    finally:
+        first.stop()
+        second.stop()
+
+
+async def wait_hosts_alive(client: httpx.AsyncClient) -> list[dict[str, Any]]:
+    """The hosts once none is dead (the woken host registered again); polled: another
+    process's heartbeat has no event to wait on."""
+    for _ in range(100):
+        hosts: list[dict[str, Any]] = (await client.get("/v1/hosts")).json()["hosts"]
+        if all(h["dead_at"] is None for h in hosts):
+            return hosts
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"a host stayed dead: {hosts}")
