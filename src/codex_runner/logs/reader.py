@@ -113,16 +113,33 @@ class Tail:
     crosses the hour boundary without losing the lines written around it.
     """
 
-    def __init__(self, layout: LogLayout, query: LogQuery) -> None:
+    def __init__(self, layout: LogLayout, query: LogQuery, *, from_start: bool = False) -> None:
+        """``from_start``: the first poll returns what :func:`read` would (the last
+        ``limit`` matching records), and later polls what follows, with no gap between."""
         self.query = query
         self.directory = query.directory(layout)
-        files = hourly_files(self.directory)
-        self._path: Path | None = files[-1] if files else None
-        self._offset = _size(self._path) if self._path is not None else 0
+        self._path: Path | None = None
+        self._offset = 0
+        self._before: list[Path] = []  # read once, by the first poll
+        self._limit = query.limit if from_start else MAX_LIMIT
+        if from_start:
+            self._before = [f for f in stream_files(layout, query) if f.parent != self.directory]
+            hourly = [f for f in stream_files(layout, query) if f.parent == self.directory]
+            if hourly:  # start just before the first file that may hold matching records
+                self._path, self._offset = hourly[0], 0
+        else:
+            files = hourly_files(self.directory)
+            self._path = files[-1] if files else None
+            self._offset = _size(self._path) if self._path is not None else 0
 
     def poll(self) -> list[dict[str, Any]]:
-        """Records appended since the last poll that match the query (at most ``limit``)."""
-        found: deque[dict[str, Any]] = deque(maxlen=self.query.limit)
+        """Records appended since the last poll that match the query: on the first poll
+        of a tail ``from_start`` the last ``limit``, later at most :data:`MAX_LIMIT`."""
+        found: deque[dict[str, Any]] = deque(maxlen=self._limit)
+        self._limit = MAX_LIMIT
+        for path in self._before:
+            found.extend(r for r in _records(path) if self.query.matches(r))
+        self._before = []
         while True:
             if self._path is not None:
                 found.extend(r for r in self._read_new() if self.query.matches(r))
