@@ -26,6 +26,8 @@ from starlette.routing import Route
 
 from codex_runner.api.app import create_app
 from codex_runner.api.auth_routes import auth_router
+from codex_runner.api.raw_http import RawHttpLog
+from codex_runner.api.routes_logs import log_routes
 from codex_runner.api.routes_metrics import metrics_router
 from codex_runner.bridges.link.holder import LinkHolder
 from codex_runner.bridges.link.routes import link_router
@@ -150,7 +152,8 @@ async def _serve_api(
     if slack_settings(config) is not None:  # tokens configured: the bridge runs
         from codex_runner.bridges.slack import SlackBridge, slack_router
 
-        bridge = SlackBridge(config, daemon.service, daemon_url=url)
+        raw_events = daemon.logs.raw_layer("slack-events") if daemon.logs is not None else None
+        bridge = SlackBridge(config, daemon.service, daemon_url=url, raw_events=raw_events)
         routers.append(slack_router(bridge))
     links, link_settings = _chat_link(config, daemon)
     routers.append(link_router(links))
@@ -161,6 +164,7 @@ async def _serve_api(
     routers.append(
         admin_router(daemon.service, daemon.bus, token=token, sessions=sessions, disk=disk)
     )
+    routers.append(log_routes(daemon.paths.logs))
     if daemon.metrics is not None:
         routers.append(metrics_router(daemon.metrics, public=config.metrics.public))
     hosts = host_allowlist(host, sock.getsockname()[1], _machine_names(host))
@@ -180,6 +184,9 @@ async def _serve_api(
     # MCP: an ASGI app of its own, not a JSON route; routed beside the API's routes, so the
     # same middleware (bearer token, Host check) guards it.
     app.router.routes.append(Route(MCP_PATH, endpoint=mcp))
+    http_log = daemon.logs.raw_layer("http") if daemon.logs is not None else None
+    if http_log is not None:  # outermost: requests the token check refuses are recorded too
+        app.add_middleware(RawHttpLog, layer=http_log)
     if daemon.metrics is not None:
         daemon.metrics.probes = _metrics_probes(daemon, app.state.event_streams, bridge, links)
     server = _Server(

@@ -132,6 +132,25 @@ class Tail:
             self._path = files[-1] if files else None
             self._offset = _size(self._path) if self._path is not None else 0
 
+    @classmethod
+    def resume(cls, layout: LogLayout, query: LogQuery, cursor: str) -> Tail:
+        """The tail a client left at ``cursor`` (from :attr:`cursor`); ValueError if it is
+        not one. A cursor whose file is gone (retention) goes on with the next file."""
+        name, _, offset = cursor.rpartition(":")
+        if not HOURLY_FILE.match(name) or not offset.isdigit():
+            raise ValueError(
+                f"cursor {cursor!r} is not one this API gave: pass the cursor of the last "
+                "answer, or none to start from the end"
+            )
+        tail = cls(layout, query)
+        tail._path, tail._offset, tail._limit = tail.directory / name, int(offset), query.limit
+        return tail
+
+    @property
+    def cursor(self) -> str | None:
+        """Where the tail stands, for :meth:`resume`; None while the stream has no file."""
+        return f"{self._path.name}:{self._offset}" if self._path is not None else None
+
     def poll(self) -> list[dict[str, Any]]:
         """Records appended since the last poll that match the query: on the first poll
         of a tail ``from_start`` the last ``limit``, later at most :data:`MAX_LIMIT`."""

@@ -20,6 +20,7 @@ from codex_runner.config import RunnerConfig, SlackSettings
 from codex_runner.domain.task import Task, TaskState
 from codex_runner.http.auth import BearerAuth
 from codex_runner.http.json_app import json_app, open_paths
+from codex_runner.logs.raw import RawLayer
 from codex_runner.mockmodel import MockModelServer, Script
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.tasks import DirectoryWorkspaces, TaskService
@@ -118,7 +119,9 @@ def harness(
         monkeypatch.delenv(name, raising=False)
 
     @asynccontextmanager
-    async def build(slack: dict[str, Any] | None = None, **codex: Any) -> AsyncIterator[Harness]:
+    async def build(
+        slack: dict[str, Any] | None = None, raw_events: RawLayer | None = None, **codex: Any
+    ) -> AsyncIterator[Harness]:
         base = make_config(**codex)
         settings = SlackSettings(
             app_token=APP_TOKEN,
@@ -145,7 +148,7 @@ def harness(
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        bridge = SlackBridge(config, service, url)
+        bridge = SlackBridge(config, service, url, raw_events=raw_events)
         # Under the daemon's bearer check, as in the daemon: the helper routes authenticate
         # with the session key alone, every other path needs the API token.
         routers = [slack_router(bridge)]

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
@@ -18,6 +19,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from codex_runner.bridges.slack.blocks import ACTION_PREFIX
 from codex_runner.bridges.slack.conversations import Conversations
+from codex_runner.logs.raw import RawLayer
 
 log = logging.getLogger(__name__)
 INBOUND_QUEUE_SIZE = 1_000
@@ -62,7 +64,14 @@ class Inbound:
                 log.exception("Slack event %s could not be handled", event_id)
 
 
-def build_app(client: AsyncWebClient, inbound: Inbound, conversations: Conversations) -> AsyncApp:
+def build_app(
+    client: AsyncWebClient,
+    inbound: Inbound,
+    conversations: Conversations,
+    raw_events: RawLayer | None = None,
+) -> AsyncApp:
+    """The bolt app; ``raw_events`` (``[logs] raw_slack_events``) records every incoming
+    envelope, redacted and capped, before anything handles it."""
     app = AsyncApp(
         client=client,
         logger=log,
@@ -71,6 +80,13 @@ def build_app(client: AsyncWebClient, inbound: Inbound, conversations: Conversat
         ssl_check_enabled=False,
         url_verification_enabled=False,
     )
+
+    if raw_events is not None:
+
+        @app.middleware
+        async def record_raw(body: dict[str, Any], next_: Callable[[], Awaitable[None]]) -> None:
+            raw_events.record({"body": body})
+            await next_()
 
     @app.event("message")
     async def on_message(body: dict[str, Any]) -> None:

@@ -31,6 +31,7 @@ from codex_runner.bridges.slack.settings import BridgeSettings
 from codex_runner.bridges.slack.settings import resolve as resolve_settings
 from codex_runner.bridges.slack.transport import SlackTransport
 from codex_runner.config import RunnerConfig
+from codex_runner.logs.raw import RawLayer
 from codex_runner.service.tasks import TaskService
 
 log = logging.getLogger(__name__)
@@ -46,8 +47,10 @@ class SlackBridge:
         daemon_url: str,
         *,
         stop_timeout_s: float = 5.0,
+        raw_events: RawLayer | None = None,
     ) -> None:
         self.settings: BridgeSettings | None = resolve_settings(config)
+        self._raw_events = raw_events  # the raw slack-events log layer, when switched on
         self._service = service
         self._daemon_url = daemon_url
         self._stop_timeout_s = stop_timeout_s
@@ -121,7 +124,7 @@ class SlackBridge:
         )
         self._inbound = Inbound(conversations)
         await core.start(on_session=self._issue_credentials)
-        app = build_app(client, self._inbound, conversations)
+        app = build_app(client, self._inbound, conversations, self._raw_events)
         self._handler = AsyncSocketModeHandler(app, settings.app_token)
         self._connector = asyncio.create_task(self._connect(api), name="slack-connect")
 
