@@ -117,6 +117,17 @@ class ApprovalDesk:
             future.set_result(decision)
         return decided
 
+    def waits_here(self, approval_id: str) -> bool:
+        """Whether a turn of this process waits for the approval's decision."""
+        future = self._futures.get(approval_id)
+        return future is not None and not future.done()
+
+    def deliver(self, approval: Approval) -> None:
+        """Hand a decision made on another host to the turn here that waits for it."""
+        future = self._futures.get(approval.id)
+        if approval.decision is not None and future is not None and not future.done():
+            future.set_result(approval.decision)
+
     def answered_elsewhere(self, request: ApprovalRequest) -> None:
         """Another client of the shared app-server answered ``request`` first: its parked
         approval (now, or once ``park`` has stored it) is recorded as answered elsewhere."""

@@ -139,13 +139,20 @@ class EventBus:
 
 
 async def follow(
-    store: Store, bus: EventBus, task_id: str, after_seq: int = 0
+    store: Store,
+    bus: EventBus,
+    task_id: str,
+    after_seq: int = 0,
+    *,
+    idle_read_s: float | None = None,
 ) -> AsyncIterator[TaskEvent]:
     """Events of ``task_id`` after ``after_seq``: the stored ones, then live ones, forever.
 
     Subscribes first, then reads the catch-up, so nothing committed in between is lost;
     live events already yielded from the store are skipped. If the live subscription lags,
-    it re-subscribes and catches up from the store again.
+    it re-subscribes and catches up from the store again. With ``idle_read_s`` (hosts
+    sharing a store: the task may run on another one, whose events this process's bus never
+    sees), a quiet spell that long reads the store for events written elsewhere.
     """
     last = after_seq
     while True:
@@ -159,11 +166,23 @@ async def follow(
                 if not page:
                     break
             try:
-                async for event in sub:
+                while True:
+                    try:
+                        if idle_read_s is None:
+                            event = await anext(sub)
+                        else:
+                            event = await asyncio.wait_for(anext(sub), idle_read_s)
+                    except TimeoutError:
+                        for event in await store.read_events(task_id, after_seq=last):
+                            last = event.seq
+                            yield event
+                        continue
+                    except StopAsyncIteration:
+                        return
                     if event.seq <= last:
                         continue
                     if event.seq > last + 1:
-                        # A gap (should not happen with commit-before-publish): fill it.
+                        # A gap (another host's events, or a lost publish): fill it.
                         for missing in await store.read_events(
                             task_id, after_seq=last, limit=event.seq - last - 1
                         ):
@@ -171,7 +190,6 @@ async def follow(
                             yield missing
                     last = event.seq
                     yield event
-                return
             except Lagged:
                 continue
         finally:

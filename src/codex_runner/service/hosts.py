@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import socket
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from codex_runner.domain.hosts import Host, host_lost_reason
@@ -25,6 +26,35 @@ from codex_runner.service.recovery import Recovery
 from codex_runner.store.protocol import Store
 
 log = logging.getLogger(__name__)
+
+
+# A steer's text travels in the notice; PostgreSQL caps a notice's payload at 8000 bytes.
+MAX_REMOTE_STEER_BYTES = 7000
+
+
+@dataclass(frozen=True)
+class Control:
+    """A request for the host running ``task`` (``host``) to act on it."""
+
+    host: str
+    task: str
+    action: str  # interrupt | cancel | steer | approval
+    text: str | None = None  # the steer's input
+    approval: str | None = None  # the approval whose decision to deliver
+
+    def to_json(self) -> str:
+        return json.dumps({"control": asdict(self)}, separators=(",", ":"))
+
+
+def parse_control(topic: str) -> Control | None:
+    """The control a notice carries; None for a plain "work was queued" notice."""
+    if not topic.startswith("{"):
+        return None
+    try:
+        return Control(**json.loads(topic)["control"])
+    except (ValueError, KeyError, TypeError):
+        log.warning("ignoring a notice this host cannot read: %.200s", topic)
+        return None
 
 
 @dataclass(frozen=True)
@@ -58,6 +88,9 @@ class HostMembership:
         self._beats: asyncio.Task[None] | None = None
         self._stop_listening: Callable[[], None] | None = None
         self.draining = False
+        self.shared = False  # other hosts may share the store (it is PostgreSQL)
+        # What this host does when another asks it to act on a task it runs.
+        self.on_control: Callable[[Control], Awaitable[None]] | None = None
 
     @property
     def id(self) -> str:
@@ -75,10 +108,15 @@ class HostMembership:
         if self._stop_listening is None:
             loop = asyncio.get_running_loop()
 
-            def heard(topic: str) -> None:  # on the listener's thread: wake on this loop
-                loop.call_soon_threadsafe(self._wake)
+            def heard(topic: str) -> None:  # on the listener's thread: act on this loop
+                control = parse_control(topic)
+                if control is None:
+                    loop.call_soon_threadsafe(self._wake)
+                elif control.host == self.id and self.on_control is not None:
+                    asyncio.run_coroutine_threadsafe(self._run_control(control), loop)
 
             self._stop_listening = self._store.listen_hosts(heard)
+            self.shared = self._stop_listening is not None
 
     async def stop(self) -> None:
         if self._stop_listening is not None:
@@ -88,6 +126,18 @@ class HostMembership:
             self._beats.cancel()
             await asyncio.wait([self._beats])
             self._beats = None
+
+    async def send_control(self, control: Control) -> None:
+        """Ask the host running a task to act on it (interrupt, cancel, steer, deliver an
+        approval's decision): only that host holds its Codex turn."""
+        await self._store.notify_hosts(control.to_json())
+
+    async def _run_control(self, control: Control) -> None:
+        assert self.on_control is not None
+        try:
+            await self.on_control(control)
+        except Exception:
+            log.exception("host %s could not %s task %s", self.id, control.action, control.task)
 
     async def announce_work(self) -> None:
         """Tell the other hosts work was queued here (they wake at once, not at a beat)."""

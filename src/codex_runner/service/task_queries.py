@@ -29,12 +29,16 @@ class TaskQueries:
     _writer: TaskWriter
     _workspaces: Workspaces
 
+    def _idle_read_s(self) -> float | None:
+        """How long a follower waits on the bus before reading the store (None: never)."""
+        return None
+
     async def get(self, task_id: str) -> Task:
         return await self._writer.get(task_id)
 
     def events(self, task_id: str, after_seq: int = 0) -> AsyncIterator[TaskEvent]:
         """The task's events after ``after_seq``: stored ones, then live ones, with no gap."""
-        return follow(self._store, self._bus, task_id, after_seq)
+        return follow(self._store, self._bus, task_id, after_seq, idle_read_s=self._idle_read_s())
 
     def live_deltas(self, task_id: str) -> DeltaSubscription:
         """The task's live deltas from now on (never stored); close it when done."""

@@ -13,7 +13,6 @@ cancelled prerequisite fails its queued dependents, and the parent runs last.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -28,11 +27,10 @@ from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import (
     RuntimeSettings,
     Task,
-    TaskState,
     WorkspaceRequest,
 )
 from codex_runner.domain.task_options import TaskOptions, TurnOverrides
-from codex_runner.domain.transitions import Action, InvalidTransition
+from codex_runner.domain.transitions import InvalidTransition
 from codex_runner.service.approvals import ApprovalDesk
 from codex_runner.service.errors import InvalidRequest, TaskNotRunning
 from codex_runner.service.event_bus import EventBus
@@ -49,6 +47,7 @@ from codex_runner.service.runner import TaskRunner
 from codex_runner.service.scheduler import Scheduler
 from codex_runner.service.status import ServiceStatus, service_status
 from codex_runner.service.submissions import Submissions
+from codex_runner.service.task_controls import TaskControls
 from codex_runner.service.task_log import TaskLogSink
 from codex_runner.service.task_queries import TaskQueries
 from codex_runner.service.turn_inputs import InputItem
@@ -72,6 +71,7 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+FOLLOW_ELSEWHERE_S = 0.5
 
 
 def _utc_now() -> datetime:
@@ -205,6 +205,16 @@ class TaskService(TaskQueries):
             if host is not None
             else None
         )
+        self._controls = TaskControls(
+            store,
+            self._writer,
+            self._scheduler,
+            self.sessions,
+            self.warm_threads,
+            self._approvals,
+            self.hosts,
+            children_of=self._children_of,
+        )
 
     @property
     def store(self) -> Store:
@@ -295,33 +305,11 @@ class TaskService(TaskQueries):
 
     async def interrupt(self, task_id: str) -> Task:
         """Stop the task's live turn (thread kept); it can be resumed later."""
-        task = await self.get(task_id)
-        elsewhere = self.sessions.turn_started_elsewhere(task_id)
-        if await self._scheduler.stop_run(task, Action.INTERRUPT):
-            return await self.get(task_id)
-        if elsewhere is not None:  # its follower settles the task as the turn ends
-            await elsewhere.interrupt()
-            return await self.get(task_id)
-        return await self._writer.transition(
-            task, Action.INTERRUPT, reason="interrupted by request"
-        )
+        return await self._controls.interrupt(task_id)
 
     async def cancel(self, task_id: str) -> Task:
         """End the task for good; cancelling a graph's parent cancels its unfinished children."""
-        task = await self.get(task_id)
-        if await self._scheduler.stop_run(task, Action.CANCEL):
-            task = await self.get(task_id)
-        else:
-            task = await self._writer.transition(task, Action.CANCEL, reason="cancelled by request")
-            self._scheduler.forget(task.id)  # say, a crash suspect cancelled while queued
-        await self.warm_threads.release(task.thread_id)
-        if task.is_graph_parent and task.graph_id is not None:
-            # Dependents first, so no child is failed as a dependent before it is cancelled.
-            for child in reversed((await self.graph(task.graph_id)).children):
-                if not child.state.is_terminal:
-                    with contextlib.suppress(InvalidTransition):
-                        await self.cancel(child.id)
-        return task
+        return await self._controls.cancel(task_id)
 
     async def resume(
         self,
@@ -369,6 +357,14 @@ class TaskService(TaskQueries):
         """New work is taken again: queued tasks may start."""
         self._scheduler.wake()
 
+    def _idle_read_s(self) -> float | None:
+        # On a shared store a task may run on another host: its events reach this host's
+        # followers by reading the store, within this long.
+        return FOLLOW_ELSEWHERE_S if self.hosts is not None and self.hosts.shared else None
+
+    async def _children_of(self, graph_id: str) -> list[Task]:
+        return list((await self.graph(graph_id)).children)
+
     async def _work_queued(self) -> None:
         self._scheduler.wake()
         if self.hosts is not None:
@@ -381,14 +377,7 @@ class TaskService(TaskQueries):
 
     async def steer(self, task_id: str, prompt: str) -> None:
         """Add input to the task's live turn."""
-        if not prompt.strip():
-            raise InvalidRequest("prompt", "the steer text is empty")
-        task = await self.get(task_id)
-        run = self._scheduler.live_run(task_id)
-        turn = run.turn if run is not None else self.sessions.turn_started_elsewhere(task_id)
-        if turn is None or task.state is not TaskState.RUNNING:
-            raise TaskNotRunning(task_id, task.state, "steer")
-        await turn.steer(prompt)
+        await self._controls.steer(task_id, prompt)
 
     async def record_event(self, task_id: str, type: str, data: dict[str, Any]) -> TaskEvent:
         """Add an adapter's own event (say ``slack.message_received``) to the task's history:
@@ -401,7 +390,7 @@ class TaskService(TaskQueries):
 
     async def decide_approval(self, approval_id: str, decision: str, by: str) -> Approval:
         """Decide a pending approval once; raises the domain errors for a bad decision."""
-        return await self._approvals.decide(approval_id, decision, by)
+        return await self._controls.decide(approval_id, decision, by)
 
     async def gc(self, retention_s: float, *, force: bool = False) -> GcReport:
         """Remove worktrees of tasks finished more than ``retention_s`` ago (see Workspaces.gc).

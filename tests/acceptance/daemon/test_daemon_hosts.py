@@ -24,13 +24,15 @@ pytestmark = pytest.mark.acceptance
 CLUSTER = {"heartbeat_s": 0.5, "lease_s": 2.0}
 
 
-def host_home(base: Path, name: str, model: MockModelServer, url: str) -> Path:
+def host_home(
+    base: Path, name: str, model: MockModelServer, url: str, *, approvals: str = "never"
+) -> Path:
     home = base / name
     write_config(
         home,
         model,
         service={"max_concurrent_tasks": 2, "auto_resume": True},
-        codex={"sandbox": "workspace-write", "approval_policy": "never"},
+        codex={"sandbox": "workspace-write", "approval_policy": approvals},
     )
     config = home / "config.toml"
     extra = tomli_w.dumps({"store": {"url": url}, "cluster": CLUSTER})
@@ -130,3 +132,41 @@ async def wait_hosts_alive(client: httpx.AsyncClient) -> list[dict[str, Any]]:
             return hosts
         await asyncio.sleep(0.1)
     raise AssertionError(f"a host stayed dead: {hosts}")
+
+
+async def test_controls_and_approval_decisions_reach_the_host_running_the_task(
+    daemon_model: MockModelServer, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    url = postgres.new_database()
+    first = Daemon(host_home(tmp_path, "a", daemon_model, url, approvals="untrusted"))
+    second = Daemon(host_home(tmp_path, "b", daemon_model, url, approvals="untrusted"))
+    await first.start()
+    try:
+        async with first.client() as client:
+            asking = (
+                await client.post(
+                    "/v1/tasks", json={"prompt": "touch approved", "cwd": str(tmp_path)}
+                )
+            ).json()
+            await wait_state(client, asking["id"], {"awaiting_approval"})
+            body = {"prompt": "hold the line", "cwd": str(tmp_path), "approval_policy": "never"}
+            holding = (await client.post("/v1/tasks", json=body)).json()
+            await wait_state(client, holding["id"], {"running"})
+        await second.start()
+        async with second.client() as client:
+            (approval,) = (await client.get("/v1/approvals", params={"state": "pending"})).json()[
+                "approvals"
+            ]
+            decided = await client.post(
+                f"/v1/approvals/{approval['id']}", json={"decision": "accept"}
+            )
+            assert decided.status_code == 200, decided.text
+            done = await wait_state(client, asking["id"], TERMINAL, timeout=60)
+            assert done["state"] == "completed", done
+            assert (tmp_path / "approved.txt").exists()  # Codex on the first host ran it
+            interrupted = await client.post(f"/v1/tasks/{holding['id']}/interrupt")
+            assert interrupted.status_code == 200, interrupted.text
+            assert interrupted.json()["state"] == "interrupted"
+    finally:
+        first.stop()
+        second.stop()

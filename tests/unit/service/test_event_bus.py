@@ -110,3 +110,24 @@ async def test_a_delta_subscriber_that_holds_too_much_is_dropped_not_blocking() 
     assert sub.take() == []
     bus.publish_delta("t1", _delta("i0", "more"))  # no longer subscribed: nothing held
     assert sub.take() == []
+
+
+async def test_follow_reads_events_another_host_wrote_when_the_bus_is_quiet() -> None:
+    store = InMemoryStore()
+    bus = EventBus()
+    await store.create_task(Task("t1", "do it", WorkspaceRequest.directory("/tmp"), NOW, NOW))
+    seen: list[int] = []
+
+    async def consume() -> None:
+        async for event in follow(store, bus, "t1", idle_read_s=0.01):
+            seen.append(event.seq)
+            if event.seq == 4:
+                return
+
+    consumer = asyncio.create_task(consume())
+    await asyncio.sleep(0.02)
+    # Written by another host: committed to the shared store, never published on this bus.
+    await store.append_events("t1", [NewEvent("codex.item.completed", NOW, {}) for _ in range(3)])
+    async with asyncio.timeout(5):
+        await consumer
+    assert seen == [1, 2, 3, 4]
