@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import codex_runner
@@ -37,6 +38,7 @@ from codex_runner.service.profile_switch import ProfileSwitcher
 from codex_runner.service.readiness import NotReady, readiness_problems
 from codex_runner.service.task_log import TaskLogFiles
 from codex_runner.service.tasks import TaskService
+from codex_runner.service.thread_carry import ThreadCarrier
 from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
 from codex_runner.store.sql import SqlStore
 from codex_runner.workspace.git_worktrees import GitWorktrees
@@ -213,6 +215,12 @@ class Daemon:
                 heartbeat_s=self.config.cluster.heartbeat_s,
                 lease_s=self.config.cluster.lease_s,
             ),
+            # Hosts sharing a PostgreSQL store carry each thread to the next host.
+            carrier=ThreadCarrier(
+                self._store, lambda: self.config.codex_home, clock=lambda: datetime.now(UTC)
+            )
+            if self.config.store.url
+            else None,
         )
         # Before recovery: what it reconciles is counted too.
         self.metrics = RunnerMetrics(self._service, self.bus, disk=DiskUsage(self._disk_kinds()))

@@ -30,5 +30,17 @@ class Host:
         return self.dead_at is None and now - self.heartbeat_at > timedelta(seconds=lease_s)
 
 
+@dataclass(frozen=True)
+class Rollout:
+    """A copy of a thread's Codex session file: ``path`` relative to the Codex home,
+    ``content`` compressed (zlib) from ``size`` bytes."""
+
+    thread_id: str
+    path: str
+    content: bytes
+    size: int
+    updated_at: datetime
+
+
 def host_lost_reason(host_id: str, lease_s: float) -> str:
     return f"{HOST_LOST}: host {host_id} sent no heartbeat for {lease_s:g}s; another host took over"

@@ -39,6 +39,7 @@ from codex_runner.service.live_run import CrashHistory, LiveRun
 from codex_runner.service.profile_failover import FailoverPolicy
 from codex_runner.service.structured_results import StructuredResult, structured_result
 from codex_runner.service.task_approvals import TaskApprovals
+from codex_runner.service.thread_carry import ThreadCarrier
 from codex_runner.service.thread_options import thread_options, turn_options
 from codex_runner.service.turn_records import finished_turn
 from codex_runner.service.validation import commit_message
@@ -71,10 +72,12 @@ class TaskRunner:
         clock: Callable[[], datetime],
         warm: WarmThreadKeeper | None = None,
         host_id: str | None = None,
+        carrier: ThreadCarrier | None = None,
     ) -> None:
         """``warm`` keeps threads loaded after their turn; without it each is released.
         ``host_id`` is the host that claims the tasks this runner runs (domain.hosts)."""
         self._host_id = host_id
+        self._carrier = carrier  # the threads' session files, for other hosts
         self._store = store
         self._runtimes = runtimes
         self._workspaces = workspaces
@@ -134,6 +137,8 @@ class TaskRunner:
         kind = task.session.runtime
         if task.thread_id is not None:
             self._warm.take(task.thread_id)  # in use again: the idle timer must not release it
+            if self._carrier is not None:
+                await self._carrier.restore(task.thread_id)  # it may have run on another host
             handle = await self._runtimes.resume_thread(
                 task.thread_id, options, context=task.prompt, runtime=kind
             )
@@ -205,6 +210,8 @@ class TaskRunner:
             if structured is not None:
                 finished = replace(finished, result_json=structured.json_text)
             await self._store.save_turn(finished)
+            if self._carrier is not None:
+                await self._carrier.keep(turn.thread_id)
             expiry = self._approvals.take_expiry(task.id)
             await self._approvals.end_turn(task.id)
             # Before the task settles: once it is queued again, its next run finds the thread

@@ -50,6 +50,7 @@ from codex_runner.service.submissions import Submissions
 from codex_runner.service.task_controls import TaskControls
 from codex_runner.service.task_log import TaskLogSink
 from codex_runner.service.task_queries import TaskQueries
+from codex_runner.service.thread_carry import ThreadCarrier
 from codex_runner.service.turn_inputs import InputItem
 from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
 from codex_runner.service.worktree_gc import TaskDiff, collect_worktrees
@@ -103,6 +104,7 @@ class TaskService(TaskQueries):
         option_rules: OptionRules | None = None,
         uploads: Path | None = None,
         host: HostSettings | None = None,
+        carrier: ThreadCarrier | None = None,
     ) -> None:
         """``admission()`` raises HomeUnavailable while new work must be refused;
         queued tasks wait meanwhile. ``warm_threads`` keeps threads loaded after their turn
@@ -110,7 +112,8 @@ class TaskService(TaskQueries):
         can attach to (None: attaching is refused). ``option_rules`` say which options a task
         may set (else only ``model_aliases``, [codex.models], beside the defaults);
         ``uploads`` keeps uploaded input images (None: images are taken by path only).
-        ``host``: this host among others sharing the store (heartbeats, takeovers)."""
+        ``host``: this host among others sharing the store (heartbeats, takeovers);
+        ``carrier`` keeps each thread's session file there for the host that takes over."""
         if max_concurrent < 1:
             raise ValueError("max_concurrent must be at least 1")
         self._store = store
@@ -154,6 +157,7 @@ class TaskService(TaskQueries):
             clock=clock,
             warm=self.warm_threads,
             host_id=host.id if host is not None else None,
+            carrier=carrier,
         )
         self._submissions = Submissions(
             store,

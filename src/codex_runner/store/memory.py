@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -22,7 +22,7 @@ from codex_runner.domain.conversation import ThreadRecord, Turn
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.graph import Graph, GraphPlan
 from codex_runner.domain.graph_progress import GRAPH_STREAM_TYPES, progress_events
-from codex_runner.domain.hosts import Host
+from codex_runner.domain.hosts import Host, Rollout
 from codex_runner.domain.scheduling import busy_by_graph, pick_next
 from codex_runner.domain.task import Task, TaskState
 from codex_runner.store.errors import (
@@ -39,6 +39,7 @@ from codex_runner.store.errors import (
     UnknownDependency,
 )
 from codex_runner.store.graph_check import check_graph_plan
+from codex_runner.store.memory_hosts import MemoryHosts
 from codex_runner.store.protocol import (
     DEFAULT_EVENT_PAGE,
     DEFAULT_PAGE,
@@ -49,7 +50,7 @@ from codex_runner.store.protocol import (
 )
 
 
-class InMemoryStore:
+class InMemoryStore(MemoryHosts):
     """A Store in process memory; see :class:`~codex_runner.store.protocol.Store`."""
 
     def __init__(self) -> None:
@@ -63,6 +64,7 @@ class InMemoryStore:
         self._turns: dict[str, dict[int, Turn]] = {}
         self._directory_threads: dict[str, str] = {}
         self._hosts: dict[str, Host] = {}
+        self._rollouts: dict[str, Rollout] = {}
 
     async def close(self) -> None:
         self._closed = True
@@ -395,51 +397,6 @@ class InMemoryStore:
         return list(zip(taken, self._update(taken, graph_events), strict=True))
 
     # --- hosts -----------------------------------------------------------------------------
-
-    async def notify_hosts(self, topic: str) -> None:
-        await self._enter()  # one process: the host that queued the work woke itself
-
-    def listen_hosts(self, on_notice: Callable[[str], None]) -> Callable[[], None] | None:
-        return None
-
-    async def save_host(self, host: Host) -> None:
-        await self._enter()
-        self._hosts[host.id] = host
-
-    async def heartbeat(self, host_id: str, at: datetime) -> Host | None:
-        await self._enter()
-        host = self._hosts.get(host_id)
-        if host is not None:
-            host = self._hosts[host_id] = replace(host, heartbeat_at=at)
-        return host
-
-    async def list_hosts(self) -> list[Host]:
-        await self._enter()
-        return sorted(self._hosts.values(), key=lambda h: h.id)
-
-    async def set_host_draining(self, host_id: str, draining: bool) -> bool:
-        await self._enter()
-        if host_id not in self._hosts:
-            return False
-        self._hosts[host_id] = replace(self._hosts[host_id], draining=draining)
-        return True
-
-    async def mark_dead_hosts(self, cutoff: datetime, now: datetime, except_id: str) -> list[str]:
-        await self._enter()
-        marked = sorted(
-            h.id
-            for h in self._hosts.values()
-            if h.dead_at is None and h.heartbeat_at < cutoff and h.id != except_id
-        )
-        for host_id in marked:
-            self._hosts[host_id] = replace(self._hosts[host_id], dead_at=now)
-        return marked
-
-    async def active_tasks_of_dead_hosts(self) -> list[Task]:
-        await self._enter()
-        dead = {h.id for h in self._hosts.values() if h.dead_at is not None}
-        found = [t for t in self._tasks.values() if t.host_id in dead and t.state.is_active]
-        return sorted(found, key=lambda t: (t.created_at, t.id))
 
 
 def _json_copy(data: dict[str, Any]) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from codex_runner.domain.approval import Approval
 from codex_runner.domain.conversation import ThreadRecord, Turn
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.graph import Graph, GraphPlan
-from codex_runner.domain.hosts import Host
+from codex_runner.domain.hosts import Host, Rollout
 from codex_runner.domain.task import Task, TaskState
 
 DEFAULT_PAGE = 100
@@ -259,6 +259,12 @@ class Store(Protocol):
         """The thread `run` last used in directory ``path``, None when it never ran there."""
 
     # --- hosts (domain.hosts) --------------------------------------------------------------
+
+    async def save_rollout(self, rollout: Rollout) -> None:
+        """Keep (replace) the thread's session file copy."""
+
+    async def load_rollout(self, thread_id: str) -> Rollout | None:
+        """The thread's session file copy, None when none was kept."""
 
     async def notify_hosts(self, topic: str) -> None:
         """Tell the other hosts sharing the store that there is work (``topic``)."""

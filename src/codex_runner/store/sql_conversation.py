@@ -3,16 +3,19 @@ turns, and the thread ``run`` last used in each directory. Mixed into SqlStore."
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, delete, insert, select
 
 from codex_runner.domain.conversation import ThreadRecord, Turn
+from codex_runner.domain.hosts import Rollout
 from codex_runner.domain.task import Task
 from codex_runner.store import rows
 from codex_runner.store import sql_statements as statements
 from codex_runner.store import sql_steps as steps
 from codex_runner.store.sql_base import SqlAccess
+from codex_runner.store.tables import thread_rollouts
 
 
 class SqlConversation(SqlAccess):
@@ -46,3 +49,19 @@ class SqlConversation(SqlAccess):
             lambda conn: conn.scalar(statements.DIRECTORY_THREAD, params)
         )
         return found
+
+    async def save_rollout(self, rollout: Rollout) -> None:
+        row = asdict(rollout)
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                delete(thread_rollouts).where(thread_rollouts.c.thread_id == rollout.thread_id)
+            )
+            conn.execute(insert(thread_rollouts), [row])
+
+        await self._write(work)
+
+    async def load_rollout(self, thread_id: str) -> Rollout | None:
+        query = select(thread_rollouts).where(thread_rollouts.c.thread_id == thread_id)
+        found = await self._read(lambda conn: conn.execute(query).mappings().first())
+        return None if found is None else Rollout(**dict(found))

@@ -23,6 +23,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -188,6 +189,18 @@ Index("ix_tasks_purpose", tasks.c.purpose, tasks.c.created_at)
 Index("uq_tasks_idempotency_key", tasks.c.idempotency_key, unique=True)
 
 Index("ix_tasks_host_id", tasks.c.host_id, tasks.c.state)
+
+# A copy of each thread's Codex session file (zlib), path relative to the Codex home: the
+# host that takes a task over restores it and resumes the same thread.
+thread_rollouts = Table(
+    "thread_rollouts",
+    metadata,
+    Column("thread_id", String(CODEX_ID), primary_key=True),
+    Column("path", Text(), nullable=False),
+    Column("content", LargeBinary(), nullable=False),
+    Column("size", BigInteger(), nullable=False),
+    Column("updated_at", Timestamp(), nullable=False),
+)
 
 # Each serve process, live or dead (domain.hosts).
 hosts = Table(

@@ -170,3 +170,33 @@ async def test_controls_and_approval_decisions_reach_the_host_running_the_task(
     finally:
         first.stop()
         second.stop()
+
+
+async def test_a_follow_up_on_another_host_resumes_the_same_thread_with_its_history(
+    daemon_model: MockModelServer, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    url = postgres.new_database()
+    first = Daemon(host_home(tmp_path, "a", daemon_model, url))
+    second = Daemon(host_home(tmp_path, "b", daemon_model, url))
+    await first.start()
+    try:
+        async with first.client() as client:
+            created = await client.post("/v1/tasks", json={"prompt": "quick", "cwd": str(tmp_path)})
+            task_id = created.json()["id"]
+            done = await wait_state(client, task_id, TERMINAL)
+        first.stop()  # its Codex home (and the thread's session file in it) is out of reach
+        await second.start()
+        async with second.client() as client:
+            sent = await client.post(
+                f"/v1/tasks/{task_id}/message", json={"prompt": "what did I say"}
+            )
+            assert sent.status_code == 200, sent.text
+            again = await wait_state(client, task_id, TERMINAL)
+            events = (await client.get(f"/v1/tasks/{task_id}/events")).json()["events"]
+        assert again["state"] == "completed" and again["thread_id"] == done["thread_id"]
+        assert not [e for e in events if e["type"] == "codex.thread.replaced"]
+        (request,) = [r for r in daemon_model.requests if r.last_user_text == "what did I say"]
+        assert "quick" in request.user_texts  # the earlier turn came along with the thread
+    finally:
+        first.stop()
+        second.stop()

@@ -24,7 +24,7 @@ from codex_runner.domain.conversation import ThreadRecord, Turn, TurnState
 from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.events import ApprovalKind, FileChange, TokenUsage
 from codex_runner.domain.graph import ChildSpec, GraphPlan, GraphSpec, instantiate
-from codex_runner.domain.hosts import Host
+from codex_runner.domain.hosts import Host, Rollout
 from codex_runner.domain.scheduling import busy_by_graph, pick_next
 from codex_runner.domain.task import (
     ACTIVE_STATES,
@@ -1070,3 +1070,13 @@ async def test_claims_take_the_first_that_still_match_up_to_the_limit(
     assert (await store.get_task(first.id)).lease == 1  # type: ignore[union-attr]
     assert (await store.get_task(third.id)).state is S.QUEUED  # type: ignore[union-attr]
     assert await store.claim_tasks([start(first)], limit=1) == []  # its lease moved on
+
+
+async def test_a_threads_rollout_copy_is_kept_and_replaced(store: Store) -> None:
+    assert await store.load_rollout("th-1") is None
+    first = Rollout("th-1", "sessions/2026/01/01/rollout-a-th-1.jsonl", b"\x00zlib", 40, T0)
+    await store.save_rollout(first)
+    assert await store.load_rollout("th-1") == first
+    later = replace(first, content=b"more", size=80, updated_at=T0 + timedelta(seconds=1))
+    await store.save_rollout(later)
+    assert await store.load_rollout("th-1") == later
