@@ -139,9 +139,13 @@ class GitWorktrees:
             if added.returncode != 0:
                 if not await self._branch_exists_error(added, repo.top, branch):
                     raise failed(added, ["worktree", "add", "-b", branch, str(path)])
-                # The branch outlived its worktree (deleted by hand, or pruned): reattach it.
+                # The branch outlived its worktree (deleted by hand, or pruned), or another
+                # host sharing the repository ran the task before this one (its worktree
+                # may still hold the branch: --force, it is not coming back to it).
                 await self._git.run(["worktree", "prune"], cwd=repo.top)
-                await self._git.run(["worktree", "add", "--quiet", str(path), branch], cwd=repo.top)
+                await self._git.run(
+                    ["worktree", "add", "--quiet", "--force", str(path), branch], cwd=repo.top
+                )
                 admin = admin_dir(path)
                 return await self._recovered(task_id, path, repo, admin, repo.commit)
             write_base(admin_dir(path), repo.commit)

@@ -206,6 +206,26 @@ async def test_create_restores_a_worktree_deleted_by_hand_from_its_branch(
     assert git(again.path, "rev-parse", "HEAD") == summary.commit
 
 
+async def test_another_host_on_the_same_repository_continues_the_task_branch(
+    tmp_path: Path, repo: GitRepo, git: Git
+) -> None:
+    """Two hosts (two homes) on one machine share the repository: the second makes its own
+    worktree of the branch the first one's worktree still holds, with the work on it."""
+    spec = WorkspaceRequest(repo=str(repo.path))
+    first = GitWorktrees(tmp_path / "a" / "worktrees", clock=lambda: NOW)
+    ws = await first.create("t_1", spec)
+    (ws.path / "work.txt").write_text("done on a\n")
+    summary = await first.commit_changes(ws, "work")
+    assert summary is not None
+
+    second = GitWorktrees(tmp_path / "b" / "worktrees", clock=lambda: NOW)
+    moved = await second.create("t_1", spec)
+
+    assert moved.path != ws.path and moved.base_commit == repo.head
+    assert (moved.path / "work.txt").read_text() == "done on a\n"
+    assert git(moved.path, "rev-parse", "HEAD") == summary.commit
+
+
 async def test_a_failed_create_keeps_a_task_branch_that_holds_work(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
