@@ -50,6 +50,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/followup_latency.py && \
 	$(BIN)/python bench/task_throughput.py --rounds 3 && \
 	$(BIN)/python bench/event_ingest.py && \
+	$(BIN)/python bench/event_ingest.py --postgres && \
 	$(BIN)/python bench/restart.py --rounds 5 && \
 	$(BIN)/python bench/worktree_start.py && \
 	$(BIN)/python bench/daemon_memory.py && \

@@ -17,8 +17,18 @@ checked (count) after each run. A last line splits the Python cost per event: tu
 CodexEvent into a durable event (``durable_event.codex``, i.e. ``CodexEvent.to_dict``) and
 serializing it to JSON.
 
-Run: ``.venv/bin/python bench/event_ingest.py [--events N] [--tasks 1,10,50] [--batch B]``.
-Target: >= 20,000 events/s through the store.
+``--postgres`` runs the same firehose on a throwaway PostgreSQL instead (Debian's binaries,
+as the tests start it; a fresh database per row): the floor is raw psycopg ``executemany``
+of the same rows (serialized before the clock starts) into the same ``events`` table, one
+transaction per batch, run before and after the store's rows (the faster is the baseline),
+against ``SqlStore.append_events`` with T tasks appending at once. Both start from events
+made before the clock (the store's rows from durable events, whose JSON it writes itself),
+so the ratio is the store's own cost over the driver's; the Python cost of making them is
+the last line, as on SQLite.
+
+Run: ``.venv/bin/python bench/event_ingest.py [--events N] [--tasks 1,10,50] [--batch B]
+[--postgres]``. Targets: >= 20,000 events/s through the store on SQLite; on PostgreSQL
+the slowest store row >= 0.5x the psycopg floor.
 """
 
 from __future__ import annotations
@@ -29,12 +39,21 @@ import json
 import os
 import shutil
 import sqlite3
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import psycopg
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.support.postgres import running_postgres
 
 from codex_runner.codex.runtime import DeltaListener, TurnInput, TurnResult
 from codex_runner.domain import durable_event
@@ -50,6 +69,7 @@ from codex_runner.store.tables import to_micros
 from verdicts import report
 
 TARGET_EVENTS_PER_S = 20_000.0
+TARGET_POSTGRES_RATIO = 0.5  # the store's slowest row against psycopg executemany
 RUN_TIMEOUT_S = 120.0
 OUTPUT = "x" * 180 + "\n"
 
@@ -132,8 +152,9 @@ class Row:
     seconds: float
 
 
-async def fresh_store(path: Path, tasks: int) -> tuple[SqlStore, list[str]]:
-    store = await SqlStore.open(path)
+async def fresh_store(target: Path | str, tasks: int) -> tuple[SqlStore, list[str]]:
+    """A store on ``target`` (a SQLite file or a PostgreSQL URL) with ``tasks`` tasks."""
+    store = await SqlStore.open(target)
     ids = IdGenerator()
     now = datetime.now(UTC)
     task_ids: list[str] = []
@@ -150,10 +171,37 @@ async def fresh_store(path: Path, tasks: int) -> tuple[SqlStore, list[str]]:
     return store, task_ids
 
 
-def count_codex_events(path: Path) -> int:
-    with sqlite3.connect(path) as conn:
-        (n,) = conn.execute("SELECT count(*) FROM events WHERE type LIKE 'codex.%'").fetchone()
+COUNT_CODEX_EVENTS = "SELECT count(*) FROM events WHERE type LIKE 'codex.%'"
+
+
+def count_codex_events(target: Path | str) -> int:
+    if isinstance(target, str):
+        with psycopg.connect(**postgres_params(target)) as pg:
+            row = pg.execute(COUNT_CODEX_EVENTS).fetchone()
+            assert row is not None
+            return int(row[0])
+    with sqlite3.connect(target) as conn:
+        (n,) = conn.execute(COUNT_CODEX_EVENTS).fetchone()
     return int(n)
+
+
+def postgres_params(url: str) -> dict[str, Any]:
+    """psycopg's connection arguments for the store's URL (the same database and socket)."""
+    parsed = make_url(url)
+    params: dict[str, Any] = {"dbname": parsed.database, "user": parsed.username}
+    host = parsed.query.get("host") or parsed.host
+    if host:
+        params["host"] = host
+    return params
+
+
+def event_rows(task_id: str, events: list[CodexEvent]) -> list[tuple[str, int, str, int, str]]:
+    """The events table's rows for ``events`` (seq 1 is the task's ``task.created``)."""
+    at = to_micros(datetime.now(UTC))
+    return [
+        (task_id, seq, durable_event.codex_event_type(e.kind), at, json.dumps(e.to_dict()))
+        for seq, e in enumerate(events, 2)
+    ]
 
 
 async def run_floor(path: Path, events: list[CodexEvent], batch: int) -> Row:
@@ -165,11 +213,7 @@ async def run_floor(path: Path, events: list[CodexEvent], batch: int) -> Row:
         conn.execute("PRAGMA synchronous = NORMAL")
         conn.execute("PRAGMA foreign_keys = ON")
         sql = "INSERT INTO events (task_id, seq, type, at, data) VALUES (?, ?, ?, ?, ?)"
-        at = to_micros(datetime.now(UTC))
-        rows = [
-            (task_id, seq, durable_event.codex_event_type(e.kind), at, json.dumps(e.to_dict()))
-            for seq, e in enumerate(events, 2)
-        ]
+        rows = event_rows(task_id, events)
         started = time.perf_counter()
         for first in range(0, len(rows), batch):
             conn.execute("BEGIN IMMEDIATE")
@@ -182,16 +226,46 @@ async def run_floor(path: Path, events: list[CodexEvent], batch: int) -> Row:
     return Row("floor: sqlite3 executemany", 1, len(events), str(batch), seconds)
 
 
-async def run_append(path: Path, events: list[CodexEvent], tasks: int, batch: int) -> Row:
-    store, task_ids = await fresh_store(path, tasks)
+async def run_postgres_floor(url: str, events: list[CodexEvent], batch: int) -> Row:
+    store, (task_id,) = await fresh_store(url, 1)
+    await store.close()
+    # The data column is PostgreSQL's json: the text is cast as the server reads it.
+    sql = "INSERT INTO events (task_id, seq, type, at, data) VALUES (%s, %s, %s, %s, %s::json)"
+    rows = event_rows(task_id, events)
+    with psycopg.connect(**postgres_params(url), autocommit=True) as conn:
+        started = time.perf_counter()
+        for first in range(0, len(rows), batch):
+            with conn.transaction(), conn.cursor() as cursor:
+                cursor.executemany(sql, rows[first : first + batch])
+        seconds = time.perf_counter() - started
+    assert count_codex_events(url) == len(events)
+    return Row("floor: psycopg executemany", 1, len(events), str(batch), seconds)
+
+
+async def run_append(
+    target: Path | str,
+    events: list[CodexEvent],
+    tasks: int,
+    batch: int,
+    *,
+    prepared: bool = False,
+) -> Row:
+    """``prepared``: the durable events are made before the clock starts, as the floor's
+    rows are, so that only the store's own work is timed (it still serializes them)."""
+    store, task_ids = await fresh_store(target, tasks)
     per_task = len(events) // tasks
+    made_at = datetime.now(UTC)
+    ready = [durable_event.codex(e, at=made_at) for e in events[:per_task]] if prepared else []
     try:
 
         async def one(task_id: str) -> None:
             mine = events[:per_task]
             for first in range(0, per_task, batch):
-                now = datetime.now(UTC)
-                new = [durable_event.codex(e, at=now) for e in mine[first : first + batch]]
+                if prepared:
+                    new = ready[first : first + batch]
+                else:
+                    now = datetime.now(UTC)
+                    new = [durable_event.codex(e, at=now) for e in mine[first : first + batch]]
                 await store.append_events(task_id, new)
 
         started = time.perf_counter()
@@ -200,7 +274,7 @@ async def run_append(path: Path, events: list[CodexEvent], tasks: int, batch: in
     finally:
         await store.close()
     total = per_task * tasks
-    assert count_codex_events(path) == total
+    assert count_codex_events(target) == total
     return Row("SqlStore.append_events", tasks, total, str(batch), seconds)
 
 
@@ -252,6 +326,27 @@ def python_cost(events: list[CodexEvent]) -> tuple[float, float]:
     return (middle - started) / n * 1e6, (ended - middle) / n * 1e6
 
 
+def print_table(title: str, rows: list[Row], floor: float) -> None:
+    load = os.getloadavg()[0]
+    print(f"\nevent ingest, {title} ({os.cpu_count()} cores, load average {load:.1f})\n")
+    print("| path                       | tasks | events | batch | seconds | events/s | vs floor |")
+    print("|----------------------------|-------|--------|-------|---------|----------|----------|")
+    for r in rows:
+        rate = r.events / r.seconds
+        print(
+            f"| {r.path:<26} | {r.tasks:>5} | {r.events:>6} | {r.batch:>5} | {r.seconds:>7.2f} "
+            f"| {rate:>8,.0f} | {rate / floor:>7.2f}x |"
+        )
+
+
+def print_python_cost(events: list[CodexEvent]) -> None:
+    convert_us, dumps_us = python_cost(events[:10_000])
+    print(
+        f"\nper event, Python side: durable_event.codex() {convert_us:.1f} us, "
+        f"json.dumps {dumps_us:.1f} us (one core's ceiling: {1e6 / (convert_us + dumps_us):,.0f}/s)"
+    )
+
+
 async def main(n_events: int, task_counts: list[int], batch: int, burst: int) -> None:
     root = Path(tempfile.mkdtemp(prefix="codex-runner-ingest-"))
     events = firehose(n_events)
@@ -274,23 +369,8 @@ async def main(n_events: int, task_counts: list[int], batch: int, burst: int) ->
             rows.append(await run_ingest(db(), events, tasks, burst))
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    convert_us, dumps_us = python_cost(events[:10_000])
-
-    floor = rows[0].events / rows[0].seconds
-    load = os.getloadavg()[0]
-    print(f"\nevent ingest, fresh SQLite file ({os.cpu_count()} cores, load average {load:.1f})\n")
-    print("| path                       | tasks | events | batch | seconds | events/s | vs floor |")
-    print("|----------------------------|-------|--------|-------|---------|----------|----------|")
-    for r in rows:
-        rate = r.events / r.seconds
-        print(
-            f"| {r.path:<26} | {r.tasks:>5} | {r.events:>6} | {r.batch:>5} | {r.seconds:>7.2f} "
-            f"| {rate:>8,.0f} | {rate / floor:>7.2f}x |"
-        )
-    print(
-        f"\nper event, Python side: durable_event.codex() {convert_us:.1f} us, "
-        f"json.dumps {dumps_us:.1f} us (one core's ceiling: {1e6 / (convert_us + dumps_us):,.0f}/s)"
-    )
+    print_table("fresh SQLite file", rows, rows[0].events / rows[0].seconds)
+    print_python_cost(events)
     worst = min(r.events / r.seconds for r in rows[1:])
     report(
         "event ingest",
@@ -301,12 +381,49 @@ async def main(n_events: int, task_counts: list[int], batch: int, burst: int) ->
     )
 
 
+async def main_postgres(n_events: int, task_counts: list[int], batch: int) -> None:
+    events = firehose(n_events)
+    floors: list[Row] = []
+    stored: list[Row] = []
+    with running_postgres() as server:
+        # Warm-up (imports, the server's caches); not reported.
+        await run_append(server.new_database(), events[:2000], 1, batch)
+        await run_postgres_floor(server.new_database(), events[:2000], batch)
+        # The floor before and after the store's rows: the machine's speed drifts, and the
+        # faster of the two is the stricter baseline.
+        floors.append(await run_postgres_floor(server.new_database(), events, batch))
+        for tasks in task_counts:
+            url = server.new_database()
+            stored.append(await run_append(url, events, tasks, batch, prepared=True))
+        floors.append(await run_postgres_floor(server.new_database(), events, batch))
+    floor = max(r.events / r.seconds for r in floors)
+    print_table("fresh PostgreSQL database", [floors[0], *stored, floors[1]], floor)
+    print_python_cost(events)
+    worst = min(r.events / r.seconds for r in stored)
+    ratio = worst / floor
+    report(
+        "event ingest (PostgreSQL)",
+        "slowest SqlStore.append_events row vs psycopg executemany",
+        f"{worst:,.0f} vs {floor:,.0f} events/s ({ratio:.2f}x)",
+        f">= {TARGET_POSTGRES_RATIO}x",
+        ratio >= TARGET_POSTGRES_RATIO,
+    )
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=50_000, help="events per row")
     parser.add_argument("--tasks", default="1,10,50", help="concurrent tasks, comma-separated")
     parser.add_argument("--batch", type=int, default=100, help="events per append_events call")
     parser.add_argument("--burst", type=int, default=100, help="stub turn yields every N events")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="on a throwaway PostgreSQL, against psycopg executemany (needs initdb)",
+    )
     args = parser.parse_args()
     counts = [int(s) for s in args.tasks.split(",") if s.strip()]
-    asyncio.run(main(args.events, counts, args.batch, args.burst))
+    if args.postgres:
+        asyncio.run(main_postgres(args.events, counts, args.batch))
+    else:
+        asyncio.run(main(args.events, counts, args.batch, args.burst))
