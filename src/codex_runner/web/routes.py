@@ -30,6 +30,7 @@ from codex_runner.domain.transitions import user_actions
 from codex_runner.http.auth import CSRF_HEADER, BrowserAccess
 from codex_runner.http.errors import error_response
 from codex_runner.http.routing import Router
+from codex_runner.logs import LEVELS
 from codex_runner.runner_home.api_token import TOKEN_FILE, token_matches
 from codex_runner.service.event_bus import EventBus, Lagged
 from codex_runner.service.metrics_disk import DiskUsage
@@ -53,6 +54,7 @@ _SCRIPTS = [
     "dom",
     "graphs",
     "live",
+    "logs",
     "markdown",
     "options_form",
     "results",
@@ -220,6 +222,11 @@ def admin_router(
     async def graph_page(request: Request, graph_id: str) -> HTMLResponse:
         await service.graph(graph_id)  # 404 for an unknown graph
         return page(request, "graphs.html", page="graph", graph_id=graph_id)
+
+    @router.get("/logs")
+    async def logs_page(request: Request) -> HTMLResponse:
+        """A live tail of the layered logs; the page reads them from ``/v1/logs``."""
+        return page(request, "logs.html", page="logs", levels=LEVELS)
 
     @router.get("/runtime")
     async def runtime_page(request: Request) -> HTMLResponse:

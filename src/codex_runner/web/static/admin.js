@@ -6,6 +6,7 @@
 import { api, attempt } from "./api.js";
 import { approvalsView, refreshApprovalCount } from "./approvals.js";
 import { graphView, graphsView } from "./graphs.js";
+import { logsView } from "./logs.js";
 import { runtimeView } from "./runtime.js";
 import { taskView } from "./task.js";
 import { tasksView } from "./tasks.js";
@@ -19,7 +20,7 @@ if (logout) {
     window.location.assign("/admin/login");
   });
 }
-const views = { tasks: tasksView, task: taskView, approvals: approvalsView, graph: graphView, graphs: graphsView, runtime: runtimeView };
+const views = { tasks: tasksView, task: taskView, approvals: approvalsView, graph: graphView, graphs: graphsView, runtime: runtimeView, logs: logsView };
 const view = views[body.dataset.page];
 if (view) {
   if (body.dataset.page !== "tasks" && body.dataset.page !== "task" && body.dataset.page !== "approvals") {
