@@ -321,6 +321,11 @@ class ClusterSettings(_Strict):
         gt=0,
         description="A host silent this long is dead; another host takes over its tasks.",
     )
+    push_branches: bool = Field(
+        default=False,
+        description="Push each task commit to the repository's origin, and fetch a task's "
+        "branch from it before running the task: for hosts with their own clones.",
+    )
 
     @model_validator(mode="after")
     def _lease_spans_beats(self) -> ClusterSettings:

@@ -190,7 +190,7 @@ class Daemon:
         self._service = TaskService(
             self._store,
             self._runtimes,
-            GitWorktrees(self.paths.worktrees),
+            GitWorktrees(self.paths.worktrees, push_branches=self.config.cluster.push_branches),
             self.bus,
             max_concurrent=settings.max_concurrent_tasks,
             approval_timeout_s=settings.approval_timeout_s,

@@ -21,6 +21,7 @@ The worktree's admin directory is read in :mod:`~codex_runner.workspace.worktree
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import shutil
 from collections.abc import Callable, Sequence
@@ -67,6 +68,8 @@ from codex_runner.workspace.worktree_diff import (
 _RECREATE = "the worktree was deleted; create the task's workspace again to restore it"
 _TASK_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$")
 
+log = logging.getLogger(__name__)
+
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
@@ -87,8 +90,13 @@ class GitWorktrees:
         max_diff_bytes: int = MAX_DIFF_BYTES,
         git: str = "git",
         clock: Callable[[], datetime] = _utcnow,
+        push_branches: bool = False,
     ) -> None:
+        """``push_branches``: each commit is pushed to the repository's ``origin`` and a task
+        branch missing here is fetched from it first, so the task's work follows it to a
+        host with its own clone (hosts sharing one store: docs/cluster.md)."""
         self.root = root.absolute()
+        self._push_branches = push_branches
         self.max_diff_bytes = max_diff_bytes
         self._git = GitRunner(git, timeout_s=timeout_s)
         self._diffs = WorktreeDiffs(self._git, max_diff_bytes)
@@ -116,6 +124,8 @@ class GitWorktrees:
         assert request.repo_path is not None
         if (present := self._present(task_id, request.repo_path)) is not None:
             return present
+        if self._push_branches:
+            await self._fetch_branch(request.repo_path, branch_name(task_id))
         fresh = await self._add_fresh(task_id, request.repo_path, request.base_ref or "HEAD")
         if fresh is not None:
             return fresh
@@ -163,6 +173,8 @@ class GitWorktrees:
         assert request.repo_path is not None
         if (present := self._present(task_id, request.repo_path)) is not None:
             return present
+        if self._push_branches:
+            await self._fetch_branch(request.repo_path, branch_name(task_id))
         repo = await resolve_repository(self._git, request.repo_path, None)
         path = self.root / task_id
         admin = existing_worktree(path, repo, branch_name(task_id))
@@ -212,7 +224,25 @@ class GitWorktrees:
                 ],
                 cwd=path,
             )
+            if self._push_branches:
+                await self._push(path, branch)
         return await self.diff_summary(workspace)
+
+    async def _push(self, path: Path, branch: str) -> None:
+        """The task branch to ``origin``; a failure is logged (the work is committed here)."""
+        pushed = await self._git.run(
+            ["push", "--quiet", "--force", "origin", f"refs/heads/{branch}"], cwd=path, check=False
+        )
+        if pushed.returncode != 0:
+            log.warning("could not push %s to origin: %s", branch, pushed.stderr.strip()[:500])
+
+    async def _fetch_branch(self, repo: Path, branch: str) -> None:
+        """The task branch from ``origin`` when this clone lacks it (another host ran it)."""
+        ref = f"refs/heads/{branch}"
+        here = await self._git.run(["show-ref", "--verify", "--quiet", ref], cwd=repo, check=False)
+        if here.returncode == 0:
+            return  # never overwritten from origin: commits here may not be pushed yet
+        await self._git.run(["fetch", "--quiet", "origin", f"{ref}:{ref}"], cwd=repo, check=False)
 
     async def diff(self, workspace: Workspace) -> str:
         return await self._diffs.diff(workspace)

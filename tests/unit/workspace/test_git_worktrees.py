@@ -226,6 +226,30 @@ async def test_another_host_on_the_same_repository_continues_the_task_branch(
     assert git(moved.path, "rev-parse", "HEAD") == summary.commit
 
 
+async def test_with_push_branches_a_host_with_its_own_clone_continues_the_task_branch(
+    tmp_path: Path, repo: GitRepo, git: Git
+) -> None:
+    """Each host has its own clone of one origin: a commit is pushed there, and the host
+    that runs the task next fetches the branch before it makes its worktree."""
+    origin = tmp_path / "origin.git"
+    git(tmp_path, "clone", "--quiet", "--bare", str(repo.path), str(origin))
+    clones = []
+    for name in ("a", "b"):
+        git(tmp_path, "clone", "--quiet", str(origin), str(tmp_path / f"clone-{name}"))
+        clones.append(tmp_path / f"clone-{name}")
+    first = GitWorktrees(tmp_path / "a" / "worktrees", clock=lambda: NOW, push_branches=True)
+    ws = await first.create("t_1", WorkspaceRequest(repo=str(clones[0])))
+    (ws.path / "work.txt").write_text("done on a\n")
+    summary = await first.commit_changes(ws, "work")
+    assert summary is not None
+
+    second = GitWorktrees(tmp_path / "b" / "worktrees", clock=lambda: NOW, push_branches=True)
+    moved = await second.create("t_1", WorkspaceRequest(repo=str(clones[1])))
+
+    assert (moved.path / "work.txt").read_text() == "done on a\n"
+    assert git(moved.path, "rev-parse", "HEAD") == summary.commit
+
+
 async def test_a_failed_create_keeps_a_task_branch_that_holds_work(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
