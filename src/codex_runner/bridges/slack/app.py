@@ -17,9 +17,11 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
+from codex_runner.bridges.chat.rules import session_key
 from codex_runner.bridges.slack.blocks import ACTION_PREFIX
 from codex_runner.bridges.slack.conversations import Conversations
 from codex_runner.logs.raw import RawLayer
+from codex_runner.logs.records import log_context
 
 log = logging.getLogger(__name__)
 INBOUND_QUEUE_SIZE = 1_000
@@ -58,10 +60,20 @@ class Inbound:
     async def _run(self) -> None:
         while True:
             event_id, event = await self._queue.get()
-            try:
-                await self._conversations.handle_event(event_id, event)
-            except Exception:
-                log.exception("Slack event %s could not be handled", event_id)
+            # What is logged while handling it goes to the session's log too (logs/sessions/).
+            with log_context(**_about(event)):
+                try:
+                    await self._conversations.handle_event(event_id, event)
+                except Exception:
+                    log.exception("Slack event %s could not be handled", event_id)
+
+
+def _about(event: dict[str, Any]) -> dict[str, str]:
+    """The chat session a message event belongs to, for the logs (none if it says none)."""
+    channel, thread = event.get("channel"), event.get("thread_ts") or event.get("ts")
+    if isinstance(channel, str) and isinstance(thread, str):
+        return {"session_key": session_key(channel, thread)}
+    return {}
 
 
 def build_app(
