@@ -46,6 +46,7 @@ from codex_runner.workspace.protocol import (
     branch_name,
     collect_garbage,
 )
+from codex_runner.workspace.repo_lock import RepoLocks
 from codex_runner.workspace.repository import Repository, plain_top, resolve_repository
 from codex_runner.workspace.worktree_admin import (
     admin_dir,
@@ -101,7 +102,7 @@ class GitWorktrees:
         self._git = GitRunner(git, timeout_s=timeout_s)
         self._diffs = WorktreeDiffs(self._git, max_diff_bytes)
         self._clock = clock
-        self._repo_locks: dict[Path, asyncio.Lock] = {}
+        self._locks = RepoLocks()
 
     @property
     def timeout_s(self) -> float:
@@ -124,6 +125,11 @@ class GitWorktrees:
         assert request.repo_path is not None
         if (present := self._present(task_id, request.repo_path)) is not None:
             return present
+        async with self._locks.hold(request.repo_path):
+            return await self._create_locked(task_id, request)
+
+    async def _create_locked(self, task_id: str, request: WorkspaceRequest) -> Workspace:
+        assert request.repo_path is not None
         if self._push_branches:
             await self._fetch_branch(request.repo_path, branch_name(task_id))
         fresh = await self._add_fresh(task_id, request.repo_path, request.base_ref or "HEAD")
@@ -173,8 +179,6 @@ class GitWorktrees:
         assert request.repo_path is not None
         if (present := self._present(task_id, request.repo_path)) is not None:
             return present
-        if self._push_branches:
-            await self._fetch_branch(request.repo_path, branch_name(task_id))
         repo = await resolve_repository(self._git, request.repo_path, None)
         path = self.root / task_id
         admin = existing_worktree(path, repo, branch_name(task_id))
@@ -262,8 +266,7 @@ class GitWorktrees:
             if path.is_relative_to(self.root):
                 await asyncio.to_thread(shutil.rmtree, path, True)
             return
-        lock = self._repo_locks.setdefault(repo, asyncio.Lock())
-        async with lock:
+        async with self._locks.hold(repo):
             tip = await self._diffs.tip(workspace)
             present = path.exists()
             if not force:

@@ -250,6 +250,19 @@ async def test_with_push_branches_a_host_with_its_own_clone_continues_the_task_b
     assert git(moved.path, "rev-parse", "HEAD") == summary.commit
 
 
+async def test_many_hosts_making_worktrees_of_one_repository_at_once_all_succeed(
+    tmp_path: Path, repo: GitRepo
+) -> None:
+    """git worktree add reads the other worktrees' admin files; a half-written one (a
+    concurrent add here, or by another host on this machine) would fail it: they queue."""
+    import asyncio
+
+    hosts = [GitWorktrees(tmp_path / f"h{n}" / "worktrees", clock=lambda: NOW) for n in range(4)]
+    spec = WorkspaceRequest(repo=str(repo.path))
+    made = await asyncio.gather(*(hosts[n % 4].create(f"t_{n}", spec) for n in range(16)))
+    assert len({w.path for w in made}) == 16
+
+
 async def test_a_failed_create_keeps_a_task_branch_that_holds_work(
     worktrees: GitWorktrees, repo: GitRepo, git: Git
 ) -> None:
