@@ -53,6 +53,7 @@ _SCRIPTS = [
     "approvals",
     "dom",
     "graphs",
+    "hosts",
     "live",
     "logs",
     "markdown",

@@ -183,7 +183,8 @@ async def test_the_tasks_list_filters_by_purpose_and_metadata_and_keeps_them_in_
     await expect(rows).to_have_count(3)
     triage_row = page.locator(f'#tasks tr[data-task-id="{ids["triage"]}"]')
     await expect(triage_row.locator("a.label.purpose")).to_have_text("triage")
-    await expect(page.locator(f'#tasks tr[data-task-id="{ids["None"]}"] .label')).to_have_count(0)
+    untagged_row = page.locator(f'#tasks tr[data-task-id="{ids["None"]}"]')
+    await expect(untagged_row.locator(".label.purpose")).to_have_count(0)
 
     await page.fill("#purpose-filter", "review")
     await page.press("#purpose-filter", "Enter")

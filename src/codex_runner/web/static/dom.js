@@ -57,3 +57,8 @@ export function diffBlock(text) {
 // A task's purpose as a small label that lists the tasks with the same purpose.
 export const purposeLabel = (purpose) =>
   el("a", { class: "label purpose", href: `/admin/?purpose=${encodeURIComponent(purpose)}`, title: "tasks with this purpose", text: purpose });
+
+// The host that claimed a task last (several hosts share a PostgreSQL store), as a small
+// label that leads to the hosts panel.
+export const hostLabel = (hostId) =>
+  el("a", { class: "label host", href: "/admin/runtime#hosts", title: `host ${hostId} claimed it`, "data-host": hostId, text: hostId });

@@ -1,6 +1,7 @@
-// The runtime page: the Codex process, the counts by state and the warnings.
+// The runtime page: the Codex process, the hosts, the counts by state and the warnings.
 import { api, attempt } from "./api.js";
 import { debounce, duration, el, stateBadge } from "./dom.js";
+import { hostsPanel } from "./hosts.js";
 import { follow } from "./live.js";
 
 const STATE_ORDER = ["queued", "running", "awaiting_approval", "interrupted", "completed", "failed", "cancelled"];
@@ -46,4 +47,5 @@ export function runtimeView() {
     if (event.type.startsWith("task.") || event.type === "codex.warning") reload();
   }, reload);
   setInterval(() => attempt(load), 5000); // uptime
+  hostsPanel();
 }

@@ -1,6 +1,6 @@
 // A task's facts as its page lists them: where and how it runs, the Codex session options
 // it set (the rest are the daemon's defaults and not listed), its purpose and metadata.
-import { age, el, purposeLabel, taskLink } from "./dom.js";
+import { age, el, hostLabel, purposeLabel, taskLink } from "./dom.js";
 
 // Instructions can be long: collapsed, with their first line as the summary.
 function collapsed(text) {
@@ -31,6 +31,7 @@ export function taskFacts(task) {
     ["priority", task.priority],
     ["settings", [task.model, task.effort, task.sandbox, task.approval_policy].filter(Boolean).join(" · ") || "defaults"],
     ["runtime", task.runtime || "the daemon's default"],
+    ["host", task.host_id ? hostLabel(task.host_id) : null],
     ["purpose", task.purpose ? purposeLabel(task.purpose) : null],
     ["metadata", metadataList(task.metadata)],
     ["personality", task.personality],

@@ -3,7 +3,7 @@
 // and the submit form with its collapsed Codex options.
 import { api, attempt } from "./api.js";
 import { refreshApprovalCount } from "./approvals.js";
-import { age, debounce, el, purposeLabel, stateBadge, taskLink } from "./dom.js";
+import { age, debounce, el, hostLabel, purposeLabel, stateBadge, taskLink } from "./dom.js";
 import { follow } from "./live.js";
 import { jsonField, metadataField, sendForm, textFields } from "./options_form.js";
 
@@ -83,7 +83,7 @@ export function tasksView() {
       "tr",
       { "data-task-id": task.id, "data-state": task.state },
       el("td", {}, taskLink(task.id), task.purpose ? [" ", purposeLabel(task.purpose)] : null),
-      el("td", {}, stateBadge(task.state)),
+      el("td", {}, stateBadge(task.state), task.host_id ? [" ", hostLabel(task.host_id)] : null),
       el("td", { class: "num", text: task.priority }),
       el("td", { class: "where" }, where, task.branch ? el("div", { class: "muted", text: task.branch }) : null),
       el("td", { title: task.created_at, text: age(task.created_at) }),
