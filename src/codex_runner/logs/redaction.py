@@ -30,6 +30,28 @@ SECRET_KEY = re.compile(
 )
 
 
+# Counts of model tokens are not secrets: keep usage figures readable.
+_COUNTS_KEY = re.compile(r"tokens(\b|_)|token_?usage", re.IGNORECASE)
+
+
+def secret_key(key: object) -> bool:
+    """Whether values under ``key`` are masked whole (``api_key``, ``Authorization``…)."""
+    text = str(key)
+    return bool(SECRET_KEY.search(text)) and not _COUNTS_KEY.search(text)
+
+
+def mask_strings(value: Any) -> Any:
+    """A copy of a JSON value with secret-looking text masked in every string (keys kept):
+    for records whose keys are the record's own, like a task's events."""
+    if isinstance(value, dict):
+        return {k: mask_strings(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_strings(v) for v in value]
+    if isinstance(value, str):
+        return mask_secrets(value)
+    return value
+
+
 def mask_secrets(text: str) -> str:
     """``text`` with anything that looks like an API key or bearer token replaced."""
     return SECRET_TEXT.sub(REDACTED, text)
@@ -39,7 +61,7 @@ def redact(value: Any) -> Any:
     """A copy of a JSON value with secret-looking keys' values and strings masked."""
     if isinstance(value, dict):
         return {
-            k: REDACTED if SECRET_KEY.search(str(k)) and v not in (None, "") else redact(v)
+            k: REDACTED if secret_key(k) and v not in (None, "") else redact(v)
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):

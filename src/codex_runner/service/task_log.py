@@ -4,8 +4,9 @@ A copy of the durable event log for people and log shippers (``tail -f``, ``jq``
 ``codex-runner logs --task``): written after the store commits, in seq order per task, into
 the task's stream of the layered logs (docs/logs.md), beside the daemon's records about the
 task. The store stays the truth; a line lost to a crash between commit and write is not
-re-created (the API serves events from the store). Tasks that ran before the logs were
-hourly keep their single ``logs/tasks/<task-id>.jsonl``, which readers still read.
+re-created (the API serves events from the store). Text that looks like an API key or a
+bearer token is masked in the copy, as in every log layer. Tasks that ran before the logs
+were hourly keep their single ``logs/tasks/<task-id>.jsonl``, which readers still read.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import orjson
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.logs.hourly import HourlyFiles
 from codex_runner.logs.layout import Clock, hour_name, safe_name
+from codex_runner.logs.redaction import mask_strings
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +68,9 @@ class TaskLogFiles:
     def write(self, events: Sequence[TaskEvent]) -> None:
         by_task: dict[str, list[bytes]] = defaultdict(list)
         for event in events:
+            # Secret-looking text is masked in the copy; the store keeps the event as it was.
             by_task[event.task_id].append(
-                orjson.dumps(event.to_dict(), option=orjson.OPT_NON_STR_KEYS)
+                orjson.dumps(mask_strings(event.to_dict()), option=orjson.OPT_NON_STR_KEYS)
             )
         hour = hour_name(self.clock())
         for task_id, lines in by_task.items():

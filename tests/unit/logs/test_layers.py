@@ -137,3 +137,13 @@ def test_lines_beyond_a_full_queue_are_dropped_and_counted(tmp_path: Path, clock
         assert len(written) == results.count(True)
     finally:
         writer.close()
+
+
+def test_token_counts_are_not_taken_for_tokens(
+    tmp_path: Path, writer: LogWriter, logger: logging.Logger
+) -> None:
+    fields = {"total_tokens": 7, "tokenUsage": {"input": 3}, "api_token": "plain"}
+    logger.info("usage", extra={"fields": fields})
+    assert writer.flush()
+    (record,) = lines(tmp_path / "runner" / "2026-03-01-10.jsonl")
+    assert record["fields"] == {**fields, "api_token": "[redacted]"}

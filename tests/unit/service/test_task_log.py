@@ -108,3 +108,15 @@ def test_a_failing_directory_is_reported_once_not_per_event(
 def test_max_open_must_be_positive(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="max_open"):
         TaskLogFiles(tmp_path, max_open=0)
+
+
+def test_a_canary_secret_in_an_event_is_masked_in_the_task_log(tmp_path: Path) -> None:
+    canary = "sk-canary0123456789abcdef"
+    logs = logs_at(tmp_path)
+    data = {"output": f"export OPENAI_API_KEY={canary}", "total_tokens": 12}
+    logs.write([TaskEvent("t1", 1, "codex.item.completed", AT, data)])
+    logs.close()
+    text = logs.path("t1").read_text()
+    assert canary not in text
+    record = json.loads(text)
+    assert record["data"] == {"output": "export OPENAI_API_KEY=[redacted]", "total_tokens": 12}
