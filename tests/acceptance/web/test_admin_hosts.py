@@ -1,13 +1,18 @@
 """The admin page's hosts panel in headless Chromium against the real daemon (SQLite: one
 host, its own): drained and undrained from the page once confirmed, refreshed on its own
-when another interface drains it, and the host of a task that ran on its list and page."""
+when another interface drains it, the host of a task that ran on its list and page, and a
+host that stopped beating shown dead."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Dialog, Page, expect
+
+from codex_runner.domain.hosts import Host
+from codex_runner.store.sql import DEFAULT_FILENAME, SqlStore
 
 from ..daemon.conftest import StartDaemon
 from ..daemon.harness import TERMINAL, wait_state
@@ -83,4 +88,31 @@ async def test_the_hosts_panel_drains_and_undrains_this_host_and_tasks_show_thei
     await expect(page.locator('dd[data-fact="host"]')).to_have_text(host["id"])
     await page.locator('dd[data-fact="host"] a').click()
     await expect(row).to_be_visible()
+    trouble.assert_none()
+
+
+async def test_a_host_silent_past_its_lease_shows_as_dead_without_a_drain_button(
+    start_daemon: StartDaemon, page: Page
+) -> None:
+    daemon = await start_daemon()
+    # Another host that shared this store once and stopped beating an hour ago: this
+    # daemon's next heartbeat finds it dead, and the panel's next refresh shows that.
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    gone = Host("gone-host", "elsewhere", "0.0.9", 2, long_ago, long_ago)
+    async with await SqlStore.open(daemon.home / DEFAULT_FILENAME, readers=1) as store:
+        await store.save_host(gone)
+
+    trouble = PageTrouble.watch(page)
+    await log_in(page, daemon)
+    await page.goto(f"{daemon.url}/admin/runtime")
+    row = page.locator('#hosts tbody tr[data-host-id="gone-host"]')
+    await expect(row).to_have_attribute("data-host-state", "dead")
+    await expect(row).to_contain_text("elsewhere")
+    await expect(row).to_contain_text("0.0.9")
+    await expect(row).to_contain_text("h ago")
+    await expect(row.locator("button")).to_have_count(0)
+    await expect(row.locator(".label.this-host")).to_have_count(0)
+    this_host = page.locator('#hosts tbody tr[data-host-state="live"]')
+    await expect(this_host.locator(".label.this-host")).to_have_text("this host")
+    await expect(this_host.locator('button[data-host-action="drain"]')).to_be_visible()
     trouble.assert_none()
