@@ -88,6 +88,11 @@ class PostgresServer:
             "start",
         )
 
+    def restart(self) -> None:
+        """Stop the server (fast: connections are cut) and start it again."""
+        log = str(self.base / "server.log")  # else the server holds our captured stdout open
+        self._run("pg_ctl", "-D", str(self.data), "-l", log, "-m", "fast", "-w", "restart")
+
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@/{database}?host={self.socket_dir}"
 

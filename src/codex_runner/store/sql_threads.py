@@ -192,18 +192,52 @@ def _commit(writer: ConnectionPerThread, works: Sequence[Work]) -> list[tuple[bo
             with conn.begin():
                 return [(True, work(conn)) for work in works]
         except OperationalError as e:
-            return [(False, _busy_or_same(e))] * len(works)
+            if not e.connection_invalidated:
+                return [(False, _busy_or_same(e))] * len(works)
+            # The connection broke (a database restart): each runs again on a new one.
         except Exception:
             pass  # one of the works refused: run each on its own
     outcomes: list[tuple[bool, Any]] = []
     for work in works:
         try:
-            conn = writer.get()
-            with conn.begin():
-                outcomes.append((True, work(conn)))
+            try:
+                outcomes.append((True, _transaction(writer, work)))
+            except _BrokenBeforeCommit:
+                # The connection was dead before anything was committed (the database
+                # restarted since it was last used): once more, on a new connection.
+                outcomes.append((True, _transaction(writer, work)))
+        except _BrokenBeforeCommit as e:
+            outcomes.append((False, e.error))
         except Exception as e:  # rolled back: nothing of this work was written
             outcomes.append((False, _busy_or_same(e)))
     return outcomes
+
+
+class _BrokenBeforeCommit(Exception):
+    def __init__(self, error: DBAPIError) -> None:
+        self.error = error
+
+
+def _transaction(writer: ConnectionPerThread, work: Work) -> Any:
+    """``work`` in a transaction of its own. A connection found broken while the work ran
+    is _BrokenBeforeCommit (nothing was written: safe to run again); one that breaks at
+    the commit itself is not retried, since the commit may have happened."""
+    conn = writer.get()
+    transaction = conn.begin()
+    try:
+        result = work(conn)
+    except DBAPIError as e:
+        with contextlib.suppress(Exception):
+            transaction.rollback()
+        if e.connection_invalidated:
+            raise _BrokenBeforeCommit(e) from e
+        raise
+    except BaseException:
+        with contextlib.suppress(Exception):
+            transaction.rollback()
+        raise
+    transaction.commit()
+    return result
 
 
 # SQLITE_BUSY and SQLITE_LOCKED (primary result codes; extended ones add high bits).
@@ -235,6 +269,15 @@ def _busy_or_same(error: Exception) -> Exception:
 
 
 def _run_read(reader: ConnectionPerThread, work: Callable[[Connection], T]) -> T:
+    try:
+        return _read_once(reader, work)
+    except DBAPIError as e:
+        if not e.connection_invalidated:
+            raise
+        return _read_once(reader, work)  # a read runs again safely on a new connection
+
+
+def _read_once(reader: ConnectionPerThread, work: Callable[[Connection], T]) -> T:
     conn = reader.get()
     try:
         return work(conn)
@@ -246,4 +289,5 @@ def _run_read(reader: ConnectionPerThread, work: Callable[[Connection], T]) -> T
     finally:
         # Ends SQLAlchemy's implicit transaction; the driver is in autocommit (no BEGIN was
         # sent), so nothing is held between reads.
-        conn.rollback()
+        with contextlib.suppress(Exception):
+            conn.rollback()

@@ -19,7 +19,7 @@ from codex_runner.store.postgres_engines import database_url, safe_url
 from codex_runner.store.sql import SqlStore
 from codex_runner.store.tables import metadata
 
-from ...support.postgres import PostgresServer
+from ...support.postgres import PostgresServer, running_postgres
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -67,3 +67,19 @@ def test_a_store_url_shows_without_its_password() -> None:
     with pytest.raises(SchemaError) as caught:
         database_url("mysql://runner:s3cret-pw@db/runner")
     assert "s3cret-pw" not in str(caught.value)
+
+
+async def test_the_store_outlives_a_database_restart_writing_each_event_once() -> None:
+    """Every connection the store holds breaks when the server restarts; the next write
+    and read reconnect (a write whose connection was found broken before it committed runs
+    again; none is written twice)."""
+    with running_postgres() as server:  # its own server: the others' stays up
+        url = server.new_database()
+        async with await SqlStore.open(url) as store:
+            await store.create_task(new_task())
+            marker = NewEvent("codex.item.completed", T0, {})
+            assert await store.append_events("t_0001", [marker]) == [2]
+            await asyncio.to_thread(server.restart)
+            assert await store.append_events("t_0001", [marker, marker]) == [3, 4]
+            events = await store.read_events("t_0001")
+            assert [e.seq for e in events] == [1, 2, 3, 4]
