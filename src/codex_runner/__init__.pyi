@@ -7,8 +7,8 @@ from codex_runner.codex.runtime import CodexRuntime as CodexRuntime
 from codex_runner.codex.runtime import ImageInput as ImageInput
 from codex_runner.codex.runtime import TextInput as TextInput
 from codex_runner.codex.runtime import ThreadOptions as ThreadOptions
-from codex_runner.codex.runtime import TurnOptions as TurnOptions
 from codex_runner.codex.runtime import Turn as Turn
+from codex_runner.codex.runtime import TurnOptions as TurnOptions
 from codex_runner.codex.runtime import TurnResult as TurnResult
 from codex_runner.config import ConfigError as ConfigError
 from codex_runner.config import RunnerConfig as RunnerConfig
