@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import shutil
 from pathlib import Path
 
 import httpx
 import pytest
+
+from codex_runner.logs import LogLayout, LogQuery, read
 
 from ..acceptance.daemon.harness import TERMINAL, wait_event, wait_state
 from .conftest import StartDaemon
@@ -105,9 +106,7 @@ async def test_a_read_only_home_fails_readiness_refuses_work_and_recovers_when_w
         await assert_nothing_lost(client, [running["id"], after.json()["id"]])
     daemon.stop()
     assert_no_run_files(home)
-    records = [
-        json.loads(line) for line in (home / "logs" / "runner.jsonl").read_text().splitlines()
-    ]
+    records = read(LogLayout(home / "logs"), LogQuery(limit=100_000))
     unavailable = [r for r in records if "home unavailable" in r["message"]]
     assert len(unavailable) <= 1, unavailable  # one line for it, not one per event
     assert "Traceback" not in daemon.log.read_text(errors="replace")

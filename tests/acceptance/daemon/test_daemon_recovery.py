@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from codex_runner.daemon.logs import LOG_FILE
+from codex_runner.logs import LogLayout, LogQuery, read
 
 from .conftest import StartDaemon
 from .harness import TERMINAL, all_events, wait_event, wait_state
@@ -43,8 +42,8 @@ async def test_kill_9_mid_turn_then_restart_reconciles_and_resume_completes_gapl
     seqs = [e["seq"] for e in events]
     assert seqs == list(range(1, len(seqs) + 1))  # gapless, no duplicates
     # Each start logs how long its steps took.
-    log = (daemon.home / "logs" / LOG_FILE).read_text().splitlines()
-    starts = [json.loads(line) for line in log if '"daemon ready in' in line]
+    log = read(LogLayout(daemon.home / "logs"), LogQuery(limit=100_000))
+    starts = [r for r in log if r["message"].startswith("daemon ready in")]
     assert len(starts) == 2
     steps = starts[-1]["fields"]
     assert set(steps) == {"imports_s", "store_s", "reconcile_s", "codex_s", "http_s", "total_s"}
