@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from codex_runner.domain.exec_flags import ESCAPE_HATCH_KEYS as EXEC_ESCAPE_HATCH_KEYS
+
 # Codex 0.163's values (its Personality, ReasoningSummary; ``fast`` is its one named tier).
 PERSONALITIES: tuple[str, ...] = ("none", "friendly", "pragmatic")
 SERVICE_TIERS: tuple[str, ...] = ("fast",)
@@ -58,21 +60,8 @@ SAFE_CONFIG_KEYS = frozenset(
 )
 # Keys that loosen the sandbox or approvals, or run programs outside the sandbox: a task may
 # set them only when the daemon's ``[codex] task_config_keys`` names them.
-ESCAPE_HATCH_KEYS = frozenset(
-    {
-        "sandbox_mode",
-        "sandbox_workspace_write",
-        "sandbox_permissions",
-        "approval_policy",
-        "approvals_reviewer",
-        "default_permissions",
-        "permissions",
-        "projects",
-        "mcp_servers",
-        "notify",
-        "shell_environment_policy",
-        "model_providers",
-    }
+ESCAPE_HATCH_KEYS = EXEC_ESCAPE_HATCH_KEYS | frozenset(
+    {"mcp_servers", "notify", "shell_environment_policy", "model_providers"}
 )
 
 
@@ -177,7 +166,7 @@ def check_choice(name: str, value: object, choices: tuple[str, ...]) -> str | No
     if value not in choices:
         raise InvalidOption(
             name,
-            f"{name} {_shown(value)} is not one of {', '.join(choices)}; omit it for the default",
+            f"{name} {shown(value)} is not one of {', '.join(choices)}; omit it for the default",
         )
     return str(value)
 
@@ -188,7 +177,7 @@ def check_model_provider(value: object) -> str | None:
     if not isinstance(value, str) or not MODEL_PROVIDER.fullmatch(value):
         raise InvalidOption(
             "model_provider",
-            f"model_provider {_shown(value)} is not a provider id (letters, digits, '_', '.', "
+            f"model_provider {shown(value)} is not a provider id (letters, digits, '_', '.', "
             "'-'): name one of Codex's model_providers, such as 'openai'",
         )
     return value
@@ -208,7 +197,7 @@ def check_config(value: object, allowed_extra: frozenset[str] = frozenset()) -> 
     for key, item in value.items():
         if not isinstance(key, str) or not CONFIG_KEY.fullmatch(key):
             raise InvalidOption(
-                "config", f"config key {_shown(key)} is not a dotted Codex config key"
+                "config", f"config key {shown(key)} is not a dotted Codex config key"
             )
         head = key.split(".", 1)[0]
         if head not in SAFE_CONFIG_KEYS and head not in allowed_extra:
@@ -236,7 +225,7 @@ def check_purpose(value: object) -> str | None:
     if not isinstance(value, str) or not PURPOSE.fullmatch(value):
         raise InvalidOption(
             "purpose",
-            f"purpose {_shown(value)} is a short label: 1-64 of lower-case letters, digits and "
+            f"purpose {shown(value)} is a short label: 1-64 of lower-case letters, digits and "
             "'._:/-', starting with a letter or digit (such as 'review' or 'ci/lint')",
         )
     return value
@@ -253,7 +242,7 @@ def check_metadata(value: object) -> dict[str, str]:
         if not isinstance(key, str) or not METADATA_KEY.fullmatch(key):
             raise InvalidOption(
                 "metadata",
-                f"metadata key {_shown(key)}: 1-64 of letters, digits and '_.:-'",
+                f"metadata key {shown(key)}: 1-64 of letters, digits and '_.:-'",
             )
         if not isinstance(item, str) or len(item) > METADATA_VALUE_MAX:
             raise InvalidOption(
@@ -307,7 +296,8 @@ def _holds_null(value: Any) -> bool:
     return False
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
+    """``value`` as the caller wrote it in JSON (``true``, ``"5"``, ``NaN``), cut short."""
     try:
         text = json.dumps(value)
     except (TypeError, ValueError):

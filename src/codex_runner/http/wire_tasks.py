@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from codex_runner.domain.events import TokenUsage
 from codex_runner.domain.task import Task, TaskState
 
 
@@ -32,6 +33,16 @@ class UsageOut(BaseModel):
     output_tokens: int
     reasoning_output_tokens: int
     total_tokens: int
+
+    @classmethod
+    def of(cls, usage: TokenUsage) -> UsageOut:
+        return cls(
+            input_tokens=usage.input_tokens,
+            cached_input_tokens=usage.cached_input_tokens,
+            output_tokens=usage.output_tokens,
+            reasoning_output_tokens=usage.reasoning_output_tokens,
+            total_tokens=usage.total_tokens,
+        )
 
 
 class TaskOut(BaseModel):
@@ -118,13 +129,7 @@ class TaskOut(BaseModel):
             started_at=task.started_at,
             finished_at=task.finished_at,
             thread_id=task.thread_id,
-            usage=UsageOut(
-                input_tokens=u.input_tokens,
-                cached_input_tokens=u.cached_input_tokens,
-                output_tokens=u.output_tokens,
-                reasoning_output_tokens=u.reasoning_output_tokens,
-                total_tokens=u.total_tokens,
-            ),
+            usage=UsageOut.of(u),
             final_message=task.final_message,
             branch=task.branch,
             diff_summary=task.diff_summary,

@@ -8,7 +8,6 @@ for an integer) is refused here, never coerced.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -22,6 +21,7 @@ from codex_runner.domain.task import (
     Task,
     WorkspaceRequest,
 )
+from codex_runner.domain.task_options import shown
 from codex_runner.service.errors import InvalidRequest
 from codex_runner.workspace.protocol import (
     DirectoryMissing,
@@ -102,7 +102,7 @@ def check_priority(value: object, field: str = "priority") -> int:
         raise InvalidRequest(
             field,
             f"{field} must be an integer from {PRIORITY_MIN} to {PRIORITY_MAX} "
-            f"(higher runs first), not {_shown(value)}",
+            f"(higher runs first), not {shown(value)}",
         )
     return value
 
@@ -119,13 +119,13 @@ def check_max_runtime(value: object) -> float | None:
     ):
         raise InvalidRequest(
             "max_runtime_s",
-            f"max_runtime_s must be a positive finite number of seconds, not {_shown(value)}",
+            f"max_runtime_s must be a positive finite number of seconds, not {shown(value)}",
         )
     if value > MAX_RUNTIME_LIMIT_S:
         raise InvalidRequest(
             "max_runtime_s",
             f"max_runtime_s must be at most {MAX_RUNTIME_LIMIT_S:.0f} seconds (a week), "
-            f"not {_shown(value)}",
+            f"not {shown(value)}",
         )
     return float(value)
 
@@ -137,7 +137,7 @@ def check_model(value: object) -> str | None:
     if not isinstance(value, str) or not value.strip():
         raise InvalidRequest(
             "model",
-            f"model must be a model name such as 'gpt-5.1-codex', not {_shown(value)}; "
+            f"model must be a model name such as 'gpt-5.1-codex', not {shown(value)}; "
             "omit it for the configured default",
         )
     if len(value) > MODEL_NAME_MAX:
@@ -146,7 +146,7 @@ def check_model(value: object) -> str | None:
         )
     if _has_control_character(value):
         raise InvalidRequest(
-            "model", f"model {_shown(value)} contains a control character (a newline?); remove it"
+            "model", f"model {shown(value)} contains a control character (a newline?); remove it"
         )
     return value
 
@@ -157,7 +157,7 @@ def check_effort(value: object) -> str | None:
         return None
     if not isinstance(value, str) or value not in REASONING_EFFORTS:
         raise InvalidRequest(
-            "effort", f"effort must be one of {', '.join(REASONING_EFFORTS)}, not {_shown(value)}"
+            "effort", f"effort must be one of {', '.join(REASONING_EFFORTS)}, not {shown(value)}"
         )
     return value
 
@@ -185,15 +185,6 @@ def check_images(images: Sequence[str]) -> tuple[str, ...]:
 
 def _has_control_character(value: str) -> bool:
     return any(ord(c) < 32 or c == "\x7f" for c in value)
-
-
-def _shown(value: object) -> str:
-    """``value`` as the caller wrote it in JSON (``true``, ``"5"``, ``NaN``), cut short."""
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def commit_message(task: Task, turn_number: int) -> str:
