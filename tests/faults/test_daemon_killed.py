@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
+
+from codex_runner.logs import LogLayout, LogQuery, read
 
 from ..acceptance.daemon.harness import TERMINAL, wait_event, wait_state
 from .conftest import StartDaemon
@@ -71,8 +72,7 @@ async def test_a_daemon_killed_mid_approval_expires_the_approval_and_auto_resume
         assert "task.reconciled" in types and "approval.expired" in types
     daemon.stop()
     # The task's log file has what reconciliation wrote too, in order.
-    log = daemon.home / "logs" / "tasks" / f"{parked['id']}.jsonl"
-    logged = [json.loads(line) for line in log.read_text().splitlines()]
+    logged = read(LogLayout(daemon.home / "logs"), LogQuery(task=parked["id"], limit=100_000))
     expired = [e["seq"] for e in events if e["type"] == "approval.expired"]
     assert set(expired) <= {e["seq"] for e in logged}
     after_restart = [e["seq"] for e in logged if e["seq"] >= min(expired)]
