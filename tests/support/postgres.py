@@ -43,6 +43,7 @@ class PostgresServer:
         self.socket_dir = self.base / "run"
         self._user = "nobody" if os.geteuid() == 0 else None
         self._template_ready = False
+        self._reusable: str | None = None
 
     def _run(self, *argv: str, timeout: float = START_TIMEOUT_S) -> None:
         command = [str(self.bin_dir / argv[0]), *argv[1:]]
@@ -97,15 +98,43 @@ class PostgresServer:
         return f"postgresql+psycopg://postgres@/{database}?host={self.socket_dir}"
 
     def new_database(self, *, migrated: bool = True) -> str:
-        """A fresh database, its URL: a copy of one migrated to the store's schema (what a
-        store would make of an empty one, without running Alembic for every test), or an
-        empty one (``migrated=False``)."""
+        """A fresh database, its URL: one migrated to the store's schema (what a store would
+        make of an empty one, without running Alembic for every test), or an empty one
+        (``migrated=False``).
+
+        A migrated one is the previous test's, emptied (TRUNCATE takes milliseconds where a
+        copy of the template takes a tenth of a second or more); when something still holds
+        it (a test left a connection open), a fresh copy of the template instead. One server
+        serves one test process, whose tests run one at a time, so no two share it at once.
+        """
         if migrated and not self._template_ready:
             self._make_template()
+        if migrated and self._reusable is not None and self._emptied(self._reusable):
+            return self.url(self._reusable)
         name = f"t_{uuid.uuid4().hex[:16]}"
+        if migrated:
+            self._reusable = name
         template = f' TEMPLATE "{TEMPLATE}"' if migrated else ""
         self._admin(f'CREATE DATABASE "{name}"{template}')
         return self.url(name)
+
+    def _emptied(self, name: str) -> bool:
+        import psycopg
+
+        try:
+            with psycopg.connect(
+                host=str(self.socket_dir), user="postgres", dbname=name, autocommit=True
+            ) as conn:
+                conn.execute("SET lock_timeout = '2s'")
+                found = conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                    " AND tablename <> 'alembic_version'"
+                ).fetchall()
+                tables = ", ".join(f'"{table}"' for (table,) in found)
+                conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE".encode())
+        except psycopg.Error:
+            return False
+        return True
 
     def _make_template(self) -> None:
         from sqlalchemy import create_engine
