@@ -127,6 +127,15 @@ class HostMembership:
             await asyncio.wait([self._beats])
             self._beats = None
 
+    def defers(self, task: Task) -> bool:
+        """Whether to leave a queued task to the live host that ran it last (it holds the
+        task's worktree and has its thread loaded) for a moment: that host was told of the
+        work and claims it at once; after two heartbeats any host may."""
+        if not self.shared or task.host_id in (None, self.id):
+            return False
+        waited = (self._clock() - task.updated_at).total_seconds()
+        return waited < 2 * self.settings.heartbeat_s
+
     async def send_control(self, control: Control) -> None:
         """Ask the host running a task to act on it (interrupt, cancel, steer, deliver an
         approval's decision): only that host holds its Codex turn."""

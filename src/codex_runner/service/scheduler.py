@@ -36,8 +36,12 @@ class Scheduler:
         max_concurrent: int,
         stop_timeout_s: float,
         admits: Callable[[], bool],
+        defers: Callable[[Task], bool] = lambda task: False,
     ) -> None:
-        """``admits()`` says whether new work is taken now; queued tasks wait meanwhile."""
+        """``admits()`` says whether new work is taken now; queued tasks wait meanwhile.
+        ``defers(task)``: leave the task to another host for now (the one holding its
+        worktree and thread)."""
+        self._defers = defers
         self._store = store
         self._runner = runner
         self._writer = writer
@@ -160,6 +164,7 @@ class Scheduler:
                     if (
                         task.id in self._supervisors
                         or len(self._supervisors) + len(chosen) >= self._max
+                        or self._defers(task)
                     ):
                         continue
                     if task.id in suspects:  # one at a time: see CrashHistory

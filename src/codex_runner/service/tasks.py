@@ -196,6 +196,7 @@ class TaskService(TaskQueries):
             max_concurrent=max_concurrent,
             stop_timeout_s=stop_timeout_s,
             admits=self.admits,
+            defers=self._defers,
         )
         self.hosts = (
             HostMembership(
@@ -360,6 +361,9 @@ class TaskService(TaskQueries):
     def admission_reopened(self) -> None:
         """New work is taken again: queued tasks may start."""
         self._scheduler.wake()
+
+    def _defers(self, task: Task) -> bool:
+        return self.hosts is not None and self.hosts.defers(task)
 
     def _idle_read_s(self) -> float | None:
         # On a shared store a task may run on another host: its events reach this host's

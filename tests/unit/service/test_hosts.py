@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from codex_runner.codex.scripted import ScriptedRuntime, gated
 from codex_runner.domain.hosts import HOST_LOST
-from codex_runner.domain.task import TaskState, WorkspaceRequest
+from codex_runner.domain.task import Task, TaskState, WorkspaceRequest
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.hosts import HostSettings
 from codex_runner.service.tasks import DirectoryWorkspaces, TaskService
@@ -149,3 +150,16 @@ async def test_a_draining_host_claims_nothing_new() -> None:
         runtime.gate.set()
     finally:
         await service.stop()
+
+
+async def test_a_queued_task_is_left_to_the_host_that_ran_it_for_two_beats() -> None:
+    store, clock = InMemoryStore(), Clock()
+    service, _ = host(store, "b", clock)
+    assert service.hosts is not None
+    service.hosts.shared = True  # as on PostgreSQL
+    queued = Task("t_1", "p", WS, T0, T0, host_id="a")
+    assert service.hosts.defers(queued)  # a holds its worktree and thread: a first
+    clock.now = T0 + timedelta(seconds=2 * 60 + 1)  # two of b's beats (60 s each) later
+    assert not service.hosts.defers(queued)
+    assert not service.hosts.defers(replace(queued, host_id="b"))
+    assert not service.hosts.defers(replace(queued, host_id=None))  # taken over: anyone
