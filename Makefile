@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/daemon_memory.py && \
 	$(BIN)/python bench/cluster_claims.py && \
 	$(BIN)/python bench/cluster_failover.py && \
+	$(BIN)/python bench/thread_carry.py && \
 	$(BIN)/python bench/summary.py; status=$$?; rm -f "$$BENCH_RESULTS"; exit $$status
 
 clean:
