@@ -68,8 +68,11 @@ class ApprovalDesk:
         task_id: str,
         request: ApprovalRequest,
         on_parked: Callable[[], Awaitable[None]],
+        *,
+        lease: int | None = None,
     ) -> str:
-        """Record the request, call ``on_parked``, and wait for its decision (or timeout)."""
+        """Record the request (only while the task has ``lease``, when given: LeaseLost),
+        call ``on_parked``, and wait for its decision (or timeout)."""
         approval = Approval.from_request(
             request, id=self._ids.approval_id(), task_id=task_id, now=self._clock()
         )
@@ -78,7 +81,7 @@ class ApprovalDesk:
         self._parked[request.id] = approval.id
         self._asked.add(task_id)
         try:
-            seq = await self._store.create_approval(approval)
+            seq = await self._store.create_approval(approval, lease=lease)
             await self._publish_seq(task_id, seq)
             await on_parked()
             if request.id in self._elsewhere and not future.done():

@@ -183,7 +183,7 @@ class TaskRunner:
             turn = await self._runtimes.start_turn(
                 handle.id,
                 inputs if len(inputs) > 1 else text,
-                approvals=self._approval_handler(task.id),
+                approvals=self._approval_handler(task.id, task.lease),
                 options=turn_options(overrides, workspace.path),
             )
             live.turn = turn
@@ -238,10 +238,10 @@ class TaskRunner:
             raise Abandoned()
         return task
 
-    def _approval_handler(self, task_id: str) -> ApprovalHandler:
+    def _approval_handler(self, task_id: str, lease: int) -> ApprovalHandler:
         """Where the approval requests of this task's turn go: the turn is handed it at
         start, so no request has to be traced back to its task by thread."""
-        return TaskApprovals(self._approvals, self._store, self._writer, task_id)
+        return TaskApprovals(self._approvals, self._store, self._writer, task_id, lease=lease)
 
     async def _let_go(self, task_id: str, thread_id: str, turn: Turn | None) -> None:
         """A run that failed midway: stop its Codex turn (nobody would read it, and it would

@@ -285,9 +285,11 @@ class InMemoryStore(MemoryHosts):
 
     # --- approvals -------------------------------------------------------------------------
 
-    async def create_approval(self, approval: Approval) -> int:
+    async def create_approval(self, approval: Approval, *, lease: int | None = None) -> int:
         await self._enter()
-        self._require(approval.task_id)
+        task = self._require(approval.task_id)
+        if lease is not None and task.lease != lease:
+            raise LeaseLost(approval.task_id, lease, task.lease)
         if approval.id in self._approvals:
             raise ApprovalAlreadyExists(approval.id)
         self._approvals[approval.id] = approval

@@ -200,10 +200,11 @@ class Store(Protocol):
 
     # --- approvals -------------------------------------------------------------------------
 
-    async def create_approval(self, approval: Approval) -> int:
+    async def create_approval(self, approval: Approval, *, lease: int | None = None) -> int:
         """Store a pending approval; returns the seq of its ``approval.requested`` event.
 
-        Raises TaskNotFound, ApprovalAlreadyExists.
+        Raises TaskNotFound, ApprovalAlreadyExists, and LeaseLost when ``lease`` is given
+        and the task no longer has it.
         """
 
     async def get_approval(self, approval_id: str) -> Approval | None: ...

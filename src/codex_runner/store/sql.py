@@ -363,9 +363,11 @@ class SqlStore(SqlHosts, SqlConversation):
 
     # --- approvals -------------------------------------------------------------------------
 
-    async def create_approval(self, approval: Approval) -> int:
+    async def create_approval(self, approval: Approval, *, lease: int | None = None) -> int:
         def work(conn: Connection) -> int:
             steps.require_task(conn, approval.task_id)
+            if lease is not None:
+                steps.require_lease(conn, approval.task_id, lease)
             taken = conn.scalar(select(approvals.c.id).where(approvals.c.id == approval.id))
             if taken is not None:
                 raise ApprovalAlreadyExists(approval.id)

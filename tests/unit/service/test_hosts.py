@@ -9,12 +9,20 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from codex_runner.codex.scripted import ScriptedRuntime, gated
+from codex_runner.domain.events import ApprovalKind, ApprovalRequest
 from codex_runner.domain.hosts import HOST_LOST
+from codex_runner.domain.ids import IdGenerator
 from codex_runner.domain.task import Task, TaskState, WorkspaceRequest
+from codex_runner.service.approvals import ApprovalDesk
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.hosts import HostSettings
+from codex_runner.service.task_approvals import TaskApprovals
 from codex_runner.service.tasks import DirectoryWorkspaces, TaskService
+from codex_runner.service.writer import TaskWriter
+from codex_runner.store.errors import LeaseLost
 from codex_runner.store.memory import InMemoryStore
 
 from .waiting import wait_state
@@ -163,3 +171,26 @@ async def test_a_queued_task_is_left_to_the_host_that_ran_it_for_two_beats() -> 
     assert not service.hosts.defers(queued)
     assert not service.hosts.defers(replace(queued, host_id="b"))
     assert not service.hosts.defers(replace(queued, host_id=None))  # taken over: anyone
+
+
+async def test_a_fenced_off_turn_neither_records_an_approval_nor_parks_the_task() -> None:
+    """The lost host's Codex asks before it acts, after another host took the task over
+    (lease 2 here, the lost host claimed lease 1): nothing is recorded for the task."""
+    store = InMemoryStore()
+    running = Task("t_1", "p", WS, T0, T0, state=TaskState.RUNNING, host_id="b", lease=2)
+    await store.create_task(running)
+    writer = TaskWriter(store, EventBus(), sink=None, clock=lambda: T0)
+    desk = ApprovalDesk(
+        store,
+        writer.publish_events,
+        ids=IdGenerator(),
+        clock=lambda: T0,
+        timeout_s=5,
+        timeout_decision="decline",
+    )
+    handler = TaskApprovals(desk, store, writer, "t_1", lease=1)
+    request = ApprovalRequest("r1", ApprovalKind.COMMAND, "th", "tu", command="rm -rf x")
+    with pytest.raises(LeaseLost):
+        await handler(request)
+    assert await store.list_pending_approvals(task_id="t_1") == []
+    assert (await store.get_task("t_1")) == running
