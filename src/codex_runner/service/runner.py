@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from codex_runner.auth.failover_rules import FailoverDecision
 from codex_runner.codex.errors import TransportClosed
@@ -315,7 +316,16 @@ class TaskRunner:
                 )
             else:
                 reason = live.interrupt_reason(expiry)
-                await self._writer.transition(task, Action.INTERRUPT, reason=reason, usage=usage)
+                fields: dict[str, Any] = {}
+                if self._carrier is not None:
+                    # Hosts share the store: the next run may be another host's, so the
+                    # turn's work goes on the task branch now, not only at a completed turn.
+                    branch, diff, note = await self._finish_workspace(task, turn_number)
+                    fields = {"branch": branch, "diff_summary": diff}
+                    reason += note
+                await self._writer.transition(
+                    task, Action.INTERRUPT, reason=reason, usage=usage, **fields
+                )
         elif _crashed(result):
             await self._settle_crash(task, live)
         elif _mismatched(result):

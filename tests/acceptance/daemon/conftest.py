@@ -37,6 +37,10 @@ DAEMON_RULES: list[dict[str, Any]] = [
         "responses": [[{"message": "carried on"}]],
     },
     {"match": "hold the line", "responses": [[{"shell": "sleep 30"}], [{"message": "held"}]]},
+    {
+        "match": "write then hold",
+        "responses": [[{"shell": "echo wip > wip.txt && sleep 30"}], [{"message": "held"}]],
+    },
     # Replies for turns with an output schema: one that matches it, one that does not.
     {"match": "grade it", "responses": [[{"message": STRUCTURED_REPLY}]]},
     {"match": "ramble", "responses": [[{"message": "I would rather not answer in JSON."}]]},

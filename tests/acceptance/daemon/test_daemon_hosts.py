@@ -201,3 +201,31 @@ async def test_a_follow_up_on_another_host_resumes_the_same_thread_with_its_hist
     assert not [e for e in events if e["type"] == "codex.thread.replaced"]
     (request,) = [r for r in daemon_model.requests if r.last_user_text == "what did I say"]
     assert "quick" in request.user_texts  # the earlier turn came along with the thread
+
+
+async def test_an_interrupted_turns_work_goes_on_with_the_task_to_another_host(
+    hosts: Hosts, repo: Path
+) -> None:
+    first, second = hosts
+    first_id = (first.home / "host-id").read_text().strip()
+    async with first.client() as client:
+        body = {"prompt": "write then hold", "repo": str(repo)}
+        task_id = (await client.post("/v1/tasks", json=body)).json()["id"]
+        await wait_state(client, task_id, {"running"})
+        worktree = first.home / "worktrees" / task_id
+        for _ in range(100):  # Codex's command runs in the worktree: polled, another process
+            if (worktree / "wip.txt").exists():
+                break
+            await asyncio.sleep(0.1)
+        interrupted = (await client.post(f"/v1/tasks/{task_id}/interrupt")).json()
+        assert interrupted["state"] == "interrupted"
+        assert interrupted["diff_summary"], interrupted  # committed on the task branch
+        await client.post(f"/v1/hosts/{first_id}/drain")
+    first.stop()
+    await second.start()
+    async with second.client() as client:
+        sent = await client.post(f"/v1/tasks/{task_id}/message", json={"prompt": "quick"})
+        assert sent.status_code == 200, sent.text
+        done = await wait_state(client, task_id, TERMINAL)
+    assert done["state"] == "completed" and done["host_id"] != first_id
+    assert (second.home / "worktrees" / task_id / "wip.txt").read_text() == "wip\n"
