@@ -57,6 +57,9 @@ class ConnectionPerThread:
                 conn.close()
             with self._lock:
                 self._all.remove(conn)
+            # Forgotten now: if connecting fails (the database is unreachable), the next
+            # call must not give the same slot back twice.
+            self._local.conn = None
         conn = self.engine.connect()
         self._local.conn = conn
         with self._lock:

@@ -17,6 +17,7 @@ import tomli_w
 
 from codex_runner.mockmodel import MockModelServer
 
+from ...support.cuttable_proxy import CuttableProxy
 from ...support.postgres import PostgresServer
 from .harness import TERMINAL, Daemon, wait_state, write_config
 
@@ -229,3 +230,40 @@ async def test_an_interrupted_turns_work_goes_on_with_the_task_to_another_host(
         done = await wait_state(client, task_id, TERMINAL)
     assert done["state"] == "completed" and done["host_id"] != first_id
     assert (second.home / "worktrees" / task_id / "wip.txt").read_text() == "wip\n"
+
+
+async def test_a_host_cut_off_from_the_database_is_fenced_off_when_it_reaches_it_again(
+    daemon_model: MockModelServer, postgres: PostgresServer, tmp_path: Path
+) -> None:
+    """A partition: the first host reaches the database through a proxy the test cuts (its
+    model server and everything else stay reachable); the second takes its task over, and
+    once the link is back the first writes nothing more for it."""
+    url = postgres.new_database()
+    name = url.split("@/", 1)[1].split("?")[0]
+    proxy = CuttableProxy(postgres.socket_dir / ".s.PGSQL.5432")
+    await proxy.start()
+    behind = f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/{name}"
+    first = Daemon(host_home(tmp_path, "a", daemon_model, behind))
+    second = Daemon(host_home(tmp_path, "b", daemon_model, url))
+    try:
+        await first.start()
+        async with first.client() as client:
+            body = {"prompt": "hold the line", "cwd": str(tmp_path)}
+            task_id = (await client.post("/v1/tasks", json=body)).json()["id"]
+            await wait_state(client, task_id, {"running"})
+        await second.start()
+        second_host = (second.home / "host-id").read_text().strip()
+        await proxy.cut()
+        async with second.client() as client:
+            done = await wait_state(client, task_id, TERMINAL, timeout=60)
+            assert done["state"] == "completed" and done["host_id"] == second_host
+            await proxy.restore()
+            hosts = await wait_hosts_alive(client)  # the first came back and registered again
+            assert len(hosts) == 2
+            after = (await client.get(f"/v1/tasks/{task_id}")).json()
+        assert (after["state"], after["host_id"], after["lease"]) == ("completed", second_host, 3)
+        assert after["final_message"] == "carried on"
+    finally:
+        await asyncio.to_thread(first.stop)  # the proxy runs on this loop: stop off it
+        await asyncio.to_thread(second.stop)
+        await proxy.close()
