@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -203,17 +204,33 @@ def _commit(writer: ConnectionPerThread, works: Sequence[Work]) -> list[tuple[bo
     outcomes: list[tuple[bool, Any]] = []
     for work in works:
         try:
-            try:
-                outcomes.append((True, _transaction(writer, work)))
-            except _BrokenBeforeCommit:
-                # The connection was dead before anything was committed (the database
-                # restarted since it was last used): once more, on a new connection.
-                outcomes.append((True, _transaction(writer, work)))
+            outcomes.append((True, _until_reachable(writer, work)))
         except _BrokenBeforeCommit as e:
             outcomes.append((False, e.error))
         except Exception as e:  # rolled back: nothing of this work was written
             outcomes.append((False, _busy_or_same(e)))
     return outcomes
+
+
+# How long a write waits for its database to come back (a restart, a failover) before it
+# fails: what a restart of a PostgreSQL server takes, and then some.
+UNREACHABLE_WAIT_S = 30.0
+
+
+def _until_reachable(writer: ConnectionPerThread, work: Work) -> Any:
+    """``work`` in a transaction, run again while the database cannot be reached before the
+    work committed (its connection broke, or a new one is refused while the server restarts),
+    until UNREACHABLE_WAIT_S; nothing is run twice once it may have committed."""
+    deadline = time.monotonic() + UNREACHABLE_WAIT_S
+    pause = 0.1
+    while True:
+        try:
+            return _transaction(writer, work)
+        except _BrokenBeforeCommit:
+            if time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)  # the writer's own thread: the writes behind it wait their turn
+        pause = min(pause * 2, 1.0)
 
 
 class _BrokenBeforeCommit(Exception):
@@ -225,7 +242,12 @@ def _transaction(writer: ConnectionPerThread, work: Work) -> Any:
     """``work`` in a transaction of its own. A connection found broken while the work ran
     is _BrokenBeforeCommit (nothing was written: safe to run again); one that breaks at
     the commit itself is not retried, since the commit may have happened."""
-    conn = writer.get()
+    try:
+        conn = writer.get()
+    except OperationalError as e:
+        if writer.engine.dialect.name != "postgresql":
+            raise  # a SQLite file that cannot be opened is not coming back by waiting
+        raise _BrokenBeforeCommit(e) from e  # no connection (the server restarts): run nothing
     transaction = conn.begin()
     try:
         result = work(conn)
