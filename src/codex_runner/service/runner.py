@@ -28,7 +28,7 @@ from codex_runner.codex.task_runtimes import TaskRuntimes
 from codex_runner.domain.conversation import ThreadRecord
 from codex_runner.domain.conversation import Turn as TurnRecord
 from codex_runner.domain.durable_event import EventType, NewEvent
-from codex_runner.domain.events import ErrorInfo, FailureClass, TurnStatus
+from codex_runner.domain.events import ErrorInfo, TurnStatus
 from codex_runner.domain.graph import coordinator_input
 from codex_runner.domain.task import Task, TaskState
 from codex_runner.domain.task_options import TurnOverrides
@@ -38,11 +38,17 @@ from codex_runner.service.graphs import load_graph
 from codex_runner.service.ingest import ingest_turn_events
 from codex_runner.service.live_run import CrashHistory, LiveRun
 from codex_runner.service.profile_failover import FailoverPolicy
-from codex_runner.service.structured_results import StructuredResult, structured_result
+from codex_runner.service.structured_results import structured_result
 from codex_runner.service.task_approvals import TaskApprovals
 from codex_runner.service.thread_carry import ThreadCarrier
 from codex_runner.service.thread_options import thread_options, turn_options
-from codex_runner.service.turn_records import finished_turn
+from codex_runner.service.turn_records import (
+    checked_result,
+    crashed,
+    error_text,
+    finished_turn,
+    schema_mismatched,
+)
 from codex_runner.service.validation import commit_message
 from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
 from codex_runner.service.writer import Abandoned, TaskWriter
@@ -206,7 +212,7 @@ class TaskRunner:
             structured = None
             if result is not None and result.ok and overrides.output_schema is not None:
                 structured = structured_result(overrides.output_schema, result.final_message)
-                result = _checked(result, structured)
+                result = checked_result(result, structured)
             finished = finished_turn(record, result, self._clock())
             if structured is not None:
                 finished = replace(finished, result_json=structured.json_text)
@@ -294,6 +300,8 @@ class TaskRunner:
     ) -> None:
         """``expiry`` says why an approval of the turn expired, if one did; ``result_json``
         is the turn's structured result, if it had an output schema."""
+        if self._carrier is not None and result.status is TurnStatus.FAILED and not crashed(result):
+            task = await self._keep_work(task, turn_number)
         if self._failover is not None and result.status is not TurnStatus.FAILED:
             self._failover.forget(task.id)
         if result.status is TurnStatus.COMPLETED:
@@ -326,19 +334,25 @@ class TaskRunner:
                 await self._writer.transition(
                     task, Action.INTERRUPT, reason=reason, usage=usage, **fields
                 )
-        elif _crashed(result):
+        elif crashed(result):
             await self._settle_crash(task, live)
-        elif _mismatched(result):
+        elif schema_mismatched(result):
             # The raw reply stays the task's final message: the caller can see what came.
             await self._writer.transition(
                 task,
                 Action.FAIL,
-                reason=_error_text(result),
+                reason=error_text(result),
                 final_message=result.final_message,
                 usage=task.usage.plus(result.usage),
             )
         else:
             await self._settle_failure(task, result, live)
+
+    async def _keep_work(self, task: Task, turn_number: int) -> Task:
+        """A failed turn's work on the task branch too, on a shared store (the next run may
+        be another host's); Abandoned when the task is no longer this run's."""
+        branch, diff, _ = await self._finish_workspace(task, turn_number)
+        return await self._writer.save(task.id, lease=task.lease, branch=branch, diff_summary=diff)
 
     async def _settle_crash(self, task: Task, live: LiveRun) -> None:
         """Codex died under the turn: re-queue it, and fail a task that keeps crashing it.
@@ -412,32 +426,3 @@ class TaskRunner:
             log.warning("task %s: committing its worktree failed: %s", task.id, exc)
             return workspace.branch, task.diff_summary, f"; its changes were not committed: {exc}"
         return workspace.branch, summary.report() if summary is not None else None, ""
-
-
-def _checked(result: TurnResult, structured: StructuredResult) -> TurnResult:
-    """A completed turn whose reply missed its output schema fails, keeping the reply."""
-    if structured.ok:
-        return result
-    message = f"output_schema_mismatch: {structured.problem}"
-    error = ErrorInfo(message, FailureClass.OUTPUT_SCHEMA_MISMATCH)
-    return replace(result, status=TurnStatus.FAILED, error=error)
-
-
-def _mismatched(result: TurnResult) -> bool:
-    return (
-        result.error is not None
-        and result.error.failure_class is FailureClass.OUTPUT_SCHEMA_MISMATCH
-    )
-
-
-def _error_text(result: TurnResult) -> str:
-    return result.error.message if result.error is not None else "turn failed"
-
-
-def _crashed(result: TurnResult) -> bool:
-    """Codex went away before the turn completed (its app-server died or was killed)."""
-    return (
-        result.status not in (TurnStatus.COMPLETED, TurnStatus.INTERRUPTED)
-        and result.error is not None
-        and result.error.failure_class is FailureClass.TRANSPORT_CLOSED_BEFORE_TURN_COMPLETED
-    )

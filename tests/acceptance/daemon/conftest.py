@@ -38,6 +38,10 @@ DAEMON_RULES: list[dict[str, Any]] = [
     },
     {"match": "hold the line", "responses": [[{"shell": "sleep 30"}], [{"message": "held"}]]},
     {
+        "match": "write then break",
+        "responses": [[{"shell": "echo wip > wip.txt"}], [{"http_error": 400}]],
+    },
+    {
         "match": "write then hold",
         "responses": [[{"shell": "echo wip > wip.txt && sleep 30"}], [{"message": "held"}]],
     },

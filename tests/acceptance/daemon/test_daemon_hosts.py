@@ -267,3 +267,15 @@ async def test_a_host_cut_off_from_the_database_is_fenced_off_when_it_reaches_it
         await asyncio.to_thread(first.stop)  # the proxy runs on this loop: stop off it
         await asyncio.to_thread(second.stop)
         await proxy.close()
+
+
+async def test_a_failed_turns_work_is_kept_on_the_task_branch_for_the_next_host(
+    hosts: Hosts, repo: Path
+) -> None:
+    first, _ = hosts
+    async with first.client() as client:
+        body = {"prompt": "write then break", "repo": str(repo)}
+        task_id = (await client.post("/v1/tasks", json=body)).json()["id"]
+        failed = await wait_state(client, task_id, TERMINAL)
+    assert failed["state"] == "failed", failed
+    assert failed["diff_summary"] and "wip.txt" in failed["diff_summary"], failed
