@@ -294,12 +294,24 @@ def _busy_or_same(error: Exception) -> Exception:
 
 
 def _run_read(reader: ConnectionPerThread, work: Callable[[Connection], T]) -> T:
-    try:
-        return _read_once(reader, work)
-    except DBAPIError as e:
-        if not e.connection_invalidated:
-            raise
-        return _read_once(reader, work)  # a read runs again safely on a new connection
+    """One read, run again (reads are safe to repeat) while the database cannot be reached:
+    its connection broke, or PostgreSQL refuses new ones while it restarts, up to
+    UNREACHABLE_WAIT_S."""
+    deadline = time.monotonic() + UNREACHABLE_WAIT_S
+    pause = 0.1
+    while True:
+        try:
+            return _read_once(reader, work)
+        except DBAPIError as e:
+            unreachable = e.connection_invalidated or (
+                isinstance(e, OperationalError)
+                and reader.engine.dialect.name == "postgresql"
+                and e.statement is None  # raised while connecting, not by a statement
+            )
+            if not unreachable or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 1.0)
 
 
 def _read_once(reader: ConnectionPerThread, work: Callable[[Connection], T]) -> T:
