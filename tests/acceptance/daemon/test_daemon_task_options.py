@@ -176,30 +176,30 @@ async def test_both_runtimes_serve_tasks_in_one_daemon(
     assert "grade it" in json.dumps(asked(daemon_model, "what did I say then").body["input"])
 
 
-@pytest.mark.parametrize(
-    ("extra", "field"),
-    [
-        ({"config": {"sandbox_mode": "danger-full-access"}}, "config"),
-        ({"config": {"mcp_servers.x.command": "sh"}}, "config"),
-        ({"purpose": "Not A Label"}, "purpose"),
-        ({"metadata": {"n": 5}}, "metadata"),
-        ({"output_schema": {"type": "nonsense"}}, "output_schema"),
-        ({"runtime": "docker"}, "runtime"),
-        ({"turn_cwd": "../elsewhere"}, "cwd"),
-        ({"personality": "grumpy"}, "personality"),
-        ({"input": [{"type": "text", "text": "x"}]}, "input"),  # beside prompt
-    ],
-)
+BAD_OPTIONS: list[tuple[dict[str, Any], str]] = [
+    ({"config": {"sandbox_mode": "danger-full-access"}}, "config"),
+    ({"config": {"mcp_servers.x.command": "sh"}}, "config"),
+    ({"purpose": "Not A Label"}, "purpose"),
+    ({"metadata": {"n": 5}}, "metadata"),
+    ({"output_schema": {"type": "nonsense"}}, "output_schema"),
+    ({"runtime": "docker"}, "runtime"),
+    ({"turn_cwd": "../elsewhere"}, "cwd"),
+    ({"personality": "grumpy"}, "personality"),
+    ({"input": [{"type": "text", "text": "x"}]}, "input"),  # beside prompt
+]
+
+
 async def test_bad_options_are_refused_naming_the_field_and_create_nothing(
-    start_daemon: StartDaemon, tmp_path: Path, extra: dict[str, Any], field: str
+    start_daemon: StartDaemon, tmp_path: Path
 ) -> None:
-    daemon = await start_daemon()
+    daemon = await start_daemon()  # one daemon for every case: what is checked is the API
     async with daemon.client() as client:
-        response = await client.post(
-            "/v1/tasks", json={"prompt": "quick", "cwd": str(tmp_path), **extra}
-        )
-        assert response.status_code == 422, response.text
-        assert response.json()["error"]["field"].split(".")[0] == field
+        for extra, field in BAD_OPTIONS:
+            response = await client.post(
+                "/v1/tasks", json={"prompt": "quick", "cwd": str(tmp_path), **extra}
+            )
+            assert response.status_code == 422, (extra, response.text)
+            assert response.json()["error"]["field"].split(".")[0] == field, extra
         assert (await client.get("/v1/tasks")).json()["tasks"] == []
 
 
