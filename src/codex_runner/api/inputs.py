@@ -9,7 +9,6 @@ from typing import Annotated
 
 from pydantic import Field
 
-from codex_runner.domain.task import RuntimeSettings
 from codex_runner.http.routing import Header
 from codex_runner.http.wire import INT64_MAX
 
@@ -22,14 +21,6 @@ LastEventId = Annotated[
     Header("Last-Event-ID"),
     Field(ge=0, le=INT64_MAX, description="Overrides after."),
 ]
-
-
-def settings_of(
-    model: str | None, effort: str | None, sandbox: str | None, approval_policy: str | None
-) -> RuntimeSettings:
-    return RuntimeSettings(
-        model=model, effort=effort, sandbox=sandbox, approval_policy=approval_policy
-    )
 
 
 def metadata_filter(query: Mapping[str, str]) -> dict[str, str]:

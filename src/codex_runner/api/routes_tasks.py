@@ -9,7 +9,7 @@ from pydantic import Field
 from starlette.requests import Request
 from starlette.responses import Response
 
-from codex_runner.api.inputs import metadata_filter, settings_of
+from codex_runner.api.inputs import metadata_filter
 from codex_runner.domain.task import Task, TaskState
 from codex_runner.http.errors import ERROR_RESPONSES
 from codex_runner.http.routing import Router, model_response
@@ -21,7 +21,12 @@ from codex_runner.http.wire import (
     ResumeBody,
     TaskCreate,
 )
-from codex_runner.http.wire_inputs import overrides_of, task_options_of, turn_input_of
+from codex_runner.http.wire_inputs import (
+    overrides_of,
+    settings_of,
+    task_options_of,
+    turn_input_of,
+)
 from codex_runner.http.wire_tasks import TaskList, TaskOut
 from codex_runner.http.wire_turns import TurnList, current_turn_id
 from codex_runner.service.tasks import TaskService
@@ -47,7 +52,7 @@ def task_routes(service: TaskService) -> Router:
             turn_input_of(body.prompt, body.input),
             workspace,
             priority=body.priority,
-            settings=settings_of(body.model, body.effort, body.sandbox, body.approval_policy),
+            settings=settings_of(body),
             max_runtime_s=body.max_runtime_s,
             idempotency_key=body.idempotency_key,
             thread_id=body.thread_id,

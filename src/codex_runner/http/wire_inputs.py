@@ -74,14 +74,19 @@ def graph_request_of(body: GraphCreate) -> GraphRequest:
         ),
         prompt=body.prompt,
         priority=body.priority,
-        settings=RuntimeSettings(
-            model=body.model,
-            effort=body.effort,
-            sandbox=body.sandbox,
-            approval_policy=body.approval_policy,
-        ),
+        settings=settings_of(body),
         max_runtime_s=body.max_runtime_s,
         idempotency_key=body.idempotency_key,
         max_concurrent=body.max_concurrent,
         options=task_options_of(body),
+    )
+
+
+def settings_of(body: TaskCreate | GraphCreate) -> RuntimeSettings:
+    """A task's or graph's Codex settings as the service takes them."""
+    return RuntimeSettings(
+        model=body.model,
+        effort=body.effort,
+        sandbox=body.sandbox,
+        approval_policy=body.approval_policy,
     )

@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator, Awaitable
 from typing import TypeVar
 
 from codex_runner.domain.approval import ApprovalAlreadySettled, DecisionNotOffered
-from codex_runner.domain.task import RuntimeSettings, Task
+from codex_runner.domain.task import Task
 from codex_runner.domain.transitions import InvalidTransition
 from codex_runner.http.wire import (
     ApprovalList,
@@ -25,6 +25,7 @@ from codex_runner.http.wire import (
 from codex_runner.http.wire_inputs import (
     graph_request_of,
     overrides_of,
+    settings_of,
     task_options_of,
     turn_input_of,
 )
@@ -99,7 +100,7 @@ class ServiceBackend:
                 turn_input_of(body.prompt, body.input),
                 workspace_request(body.repo, body.base_ref, body.cwd),
                 priority=body.priority,
-                settings=_settings(body),
+                settings=settings_of(body),
                 max_runtime_s=body.max_runtime_s,
                 idempotency_key=body.idempotency_key,
                 thread_id=body.thread_id,
@@ -202,12 +203,3 @@ class ServiceBackend:
             blocked=sorted(view.blocked),
             max_concurrent=view.graph.max_concurrent,
         )
-
-
-def _settings(body: TaskCreate | GraphCreate) -> RuntimeSettings:
-    return RuntimeSettings(
-        model=body.model,
-        effort=body.effort,
-        sandbox=body.sandbox,
-        approval_policy=body.approval_policy,
-    )
