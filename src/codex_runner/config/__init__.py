@@ -19,6 +19,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 
 from codex_runner.config.base import ConfigError as ConfigError
 from codex_runner.config.base import Strict as _Strict
+from codex_runner.config.disk import DiskSettings as DiskSettings
 from codex_runner.config.operations import ClusterSettings as ClusterSettings
 from codex_runner.config.operations import LogSettings as LogSettings
 from codex_runner.config.operations import MetricsSettings as MetricsSettings
@@ -322,6 +323,7 @@ class RunnerConfig(_Strict):
     auth: AuthSettings = AuthSettings()
     mcp: McpSettings = McpSettings()
     metrics: MetricsSettings = MetricsSettings()
+    disk: DiskSettings = DiskSettings()
 
     @property
     def uses_profiles(self) -> bool:
