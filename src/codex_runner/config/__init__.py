@@ -20,6 +20,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from codex_runner.config.base import ConfigError as ConfigError
 from codex_runner.config.base import Strict as _Strict
 from codex_runner.config.disk import DiskSettings as DiskSettings
+from codex_runner.config.notify import NotifySettings as NotifySettings
 from codex_runner.config.operations import ClusterSettings as ClusterSettings
 from codex_runner.config.operations import LogSettings as LogSettings
 from codex_runner.config.operations import MetricsSettings as MetricsSettings
@@ -323,6 +324,7 @@ class RunnerConfig(_Strict):
     auth: AuthSettings = AuthSettings()
     mcp: McpSettings = McpSettings()
     metrics: MetricsSettings = MetricsSettings()
+    notify: NotifySettings = NotifySettings()
     disk: DiskSettings = DiskSettings()
 
     @property
