@@ -40,6 +40,7 @@ from codex_runner.store.errors import (
 )
 from codex_runner.store.graph_check import check_graph_plan
 from codex_runner.store.memory_hosts import MemoryHosts
+from codex_runner.store.memory_outbox import MemoryOutbox
 from codex_runner.store.protocol import (
     DEFAULT_EVENT_PAGE,
     DEFAULT_PAGE,
@@ -50,7 +51,7 @@ from codex_runner.store.protocol import (
 )
 
 
-class InMemoryStore(MemoryHosts):
+class InMemoryStore(MemoryOutbox, MemoryHosts):
     """A Store in process memory; see :class:`~codex_runner.store.protocol.Store`."""
 
     def __init__(self) -> None:
@@ -65,6 +66,7 @@ class InMemoryStore(MemoryHosts):
         self._directory_threads: dict[str, str] = {}
         self._hosts: dict[str, Host] = {}
         self._rollouts: dict[str, Rollout] = {}
+        self._init_outbox()
 
     async def close(self) -> None:
         self._closed = True

@@ -35,6 +35,7 @@ from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.graph import Graph, GraphPlan
 from codex_runner.domain.hosts import Host, Rollout
 from codex_runner.domain.task import Task, TaskState
+from codex_runner.store.outbox import NotifyOutbox
 
 DEFAULT_PAGE = 100
 DEFAULT_EVENT_PAGE = 1000
@@ -74,7 +75,7 @@ def check_distinct(batch: Sequence[TaskUpdate]) -> None:
         raise ValueError("update_tasks: a task appears more than once in the batch")
 
 
-class Store(Protocol):
+class Store(NotifyOutbox, Protocol):
     async def close(self) -> None:
         """Release connections; idempotent."""
 

@@ -66,6 +66,7 @@ from codex_runner.store.protocol import (
 )
 from codex_runner.store.sql_conversation import SqlConversation
 from codex_runner.store.sql_hosts import SqlHosts
+from codex_runner.store.sql_outbox import SqlOutbox
 from codex_runner.store.sql_threads import GroupCommitWriter, ReaderPool
 from codex_runner.store.tables import (
     approvals,
@@ -87,7 +88,7 @@ class _Lifecycle(StrEnum):
     CLOSED = "closed"
 
 
-class SqlStore(SqlHosts, SqlConversation):
+class SqlStore(SqlOutbox, SqlHosts, SqlConversation):
     """A Store on a SQL database; create it with :meth:`open`, end it with :meth:`close`.
 
     Also an async context manager. Use it from one event loop.

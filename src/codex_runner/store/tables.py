@@ -312,3 +312,46 @@ directory_threads = Table(
     Column("thread_id", String(CODEX_ID), nullable=False),
     Column("updated_at", Timestamp(), nullable=False),
 )
+
+# Notifications waiting for, or done with, delivery to a webhook (domain.notify); position
+# is the order each (url, order_key) gets them in.
+notify_outbox = Table(
+    "notify_outbox",
+    metadata,
+    Column("position", RowId, primary_key=True, autoincrement=True),
+    Column("id", String(40), nullable=False),
+    Column("url", Text(), nullable=False),
+    Column("webhook", String(64)),
+    Column("order_key", String(64), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("body", Text(), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("created_at", Timestamp(), nullable=False),
+    Column("next_attempt_at", Timestamp(), nullable=False),
+    Column("attempts", Integer(), nullable=False),
+    Column("last_status", Integer()),
+    Column("last_error", Text()),
+    Column("finished_at", Timestamp()),
+    Column("claimed_by", String(64)),
+    Column("claimed_until", Timestamp()),
+    UniqueConstraint("id", name="uq_notify_outbox_id"),
+)
+Index("ix_notify_outbox_state", notify_outbox.c.state, notify_outbox.c.next_attempt_at)
+Index(
+    "ix_notify_outbox_order_key",
+    notify_outbox.c.order_key,
+    notify_outbox.c.state,
+    notify_outbox.c.position,
+)
+
+# Every try at a notification's delivery: the status the receiver answered, or the error.
+notify_attempts = Table(
+    "notify_attempts",
+    metadata,
+    Column("notification_id", String(40), nullable=False),
+    Column("number", Integer(), nullable=False),
+    Column("at", Timestamp(), nullable=False),
+    Column("status_code", Integer()),
+    Column("error", Text()),
+    PrimaryKeyConstraint("notification_id", "number"),
+)
