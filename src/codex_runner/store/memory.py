@@ -39,6 +39,7 @@ from codex_runner.store.errors import (
     UnknownDependency,
 )
 from codex_runner.store.graph_check import check_graph_plan
+from codex_runner.store.memory_event_archive import MemoryEventArchive
 from codex_runner.store.memory_hosts import MemoryHosts
 from codex_runner.store.memory_outbox import MemoryOutbox
 from codex_runner.store.protocol import (
@@ -51,7 +52,7 @@ from codex_runner.store.protocol import (
 )
 
 
-class InMemoryStore(MemoryOutbox, MemoryHosts):
+class InMemoryStore(MemoryOutbox, MemoryHosts, MemoryEventArchive):
     """A Store in process memory; see :class:`~codex_runner.store.protocol.Store`."""
 
     def __init__(self) -> None:
@@ -67,6 +68,7 @@ class InMemoryStore(MemoryOutbox, MemoryHosts):
         self._hosts: dict[str, Host] = {}
         self._rollouts: dict[str, Rollout] = {}
         self._init_outbox()
+        self._archives: dict[str, tuple[int, bytes]] = {}
 
     async def close(self) -> None:
         self._closed = True
@@ -269,7 +271,7 @@ class InMemoryStore(MemoryOutbox, MemoryHosts):
         self, task_id: str, *, after_seq: int = 0, limit: int = DEFAULT_EVENT_PAGE
     ) -> list[TaskEvent]:
         await self._enter()
-        log = self._events.get(task_id, [])
+        log = self._history(task_id)
         start = max(after_seq, 0)
         return log[start : start + max(limit, 0)]
 
@@ -277,7 +279,7 @@ class InMemoryStore(MemoryOutbox, MemoryHosts):
         self, parent_id: str, *, skip: int = 0, limit: int = DEFAULT_EVENT_PAGE
     ) -> list[TaskEvent]:
         await self._enter()
-        stream = [e for e in self._events.get(parent_id, []) if e.type in GRAPH_STREAM_TYPES]
+        stream = [e for e in self._history(parent_id) if e.type in GRAPH_STREAM_TYPES]
         start = max(skip, 0)
         return stream[start : start + max(limit, 0)]
 

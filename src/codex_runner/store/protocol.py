@@ -35,6 +35,7 @@ from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.graph import Graph, GraphPlan
 from codex_runner.domain.hosts import Host, Rollout
 from codex_runner.domain.task import Task, TaskState
+from codex_runner.store.event_archive_codec import ArchivedEvents, ArchiveTotals
 from codex_runner.store.outbox import NotifyOutbox
 
 DEFAULT_PAGE = 100
@@ -198,6 +199,23 @@ class Store(NotifyOutbox, Protocol):
 
     async def last_seq(self, task_id: str) -> int:
         """The seq of the task's newest event (0 for an unknown task)."""
+
+    # --- the event archive (docs/event-archive.md) -----------------------------------------
+
+    async def tasks_to_archive(self, *, finished_before: datetime, limit: int) -> list[str]:
+        """Up to ``limit`` tasks in a terminal state, finished before ``finished_before``,
+        with events not yet archived; the longest finished first."""
+
+    async def archive_events(
+        self, task_id: str, *, finished_before: datetime, now: datetime
+    ) -> ArchivedEvents | None:
+        """Move the task's events out of the event log into its compressed archive (with
+        those archived before), in one transaction, if it is still in a terminal state and
+        finished before ``finished_before``; None when there was nothing to do. Reading the
+        events (``read_events``, ``read_graph_events``) goes on as before, seqs and all."""
+
+    async def event_archive_totals(self) -> ArchiveTotals:
+        """How many tasks, events and compressed bytes the archives hold."""
 
     # --- approvals -------------------------------------------------------------------------
 

@@ -12,6 +12,8 @@ The store is assembled from its parts, one module each:
 - ``sql_statements`` and ``sql_steps``: the prebuilt statements and the steps of the
   transactions (numbering events, checking and inserting tasks, settling approvals).
 - ``sql_hosts``: the hosts' rows and the look-ups of a takeover (a mixin).
+- ``sql_event_archive``: the events of tasks finished long ago, compressed in one row
+  per task and read back from there (a mixin; docs/event-archive.md).
 
 All SQL of the package lives in these modules and in ``tables.py``.
 """
@@ -44,6 +46,7 @@ from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.graph import Graph, GraphPlan
 from codex_runner.domain.task import Task, TaskState
 from codex_runner.store import migrations, rows
+from codex_runner.store import sql_event_archive as event_archive
 from codex_runner.store import sql_graph_progress as graph_progress
 from codex_runner.store import sql_statements as statements
 from codex_runner.store import sql_steps as steps
@@ -55,6 +58,7 @@ from codex_runner.store.errors import (
     TaskConflict,
     TaskNotFound,
 )
+from codex_runner.store.event_archive_codec import DecodedArchives
 from codex_runner.store.graph_check import check_graph_plan
 from codex_runner.store.postgres_engines import engines_for
 from codex_runner.store.protocol import (
@@ -65,6 +69,7 @@ from codex_runner.store.protocol import (
     check_distinct,
 )
 from codex_runner.store.sql_conversation import SqlConversation
+from codex_runner.store.sql_event_archive import SqlEventArchive
 from codex_runner.store.sql_hosts import SqlHosts
 from codex_runner.store.sql_outbox import SqlOutbox
 from codex_runner.store.sql_threads import GroupCommitWriter, ReaderPool
@@ -88,7 +93,7 @@ class _Lifecycle(StrEnum):
     CLOSED = "closed"
 
 
-class SqlStore(SqlOutbox, SqlHosts, SqlConversation):
+class SqlStore(SqlOutbox, SqlHosts, SqlConversation, SqlEventArchive):
     """A Store on a SQL database; create it with :meth:`open`, end it with :meth:`close`.
 
     Also an async context manager. Use it from one event loop.
@@ -98,6 +103,7 @@ class SqlStore(SqlOutbox, SqlHosts, SqlConversation):
         """Use :meth:`open`; this takes engines already configured by it."""
         self._writes = GroupCommitWriter(writer)
         self._reads = ReaderPool(reader, readers=readers)
+        self._archives = DecodedArchives()
         self._state = _Lifecycle.OPEN
 
     @classmethod
@@ -342,20 +348,18 @@ class SqlStore(SqlOutbox, SqlHosts, SqlConversation):
     async def read_events(
         self, task_id: str, *, after_seq: int = 0, limit: int = DEFAULT_EVENT_PAGE
     ) -> list[TaskEvent]:
-        params = {"task_id": task_id, "after_seq": after_seq, "limit": max(limit, 0)}
-
-        def work(conn: Connection) -> list[TaskEvent]:
-            return [
-                TaskEvent(task_id, seq, type_, at, data)
-                for seq, type_, at, data in conn.execute(statements.READ_EVENTS, params)
-            ]
-
-        return await self._read(work)
+        archives = self._archives
+        return await self._read(
+            lambda conn: event_archive.read_events(conn, archives, task_id, after_seq, limit)
+        )
 
     async def read_graph_events(
         self, parent_id: str, *, skip: int = 0, limit: int = DEFAULT_EVENT_PAGE
     ) -> list[TaskEvent]:
-        return await self._read(lambda conn: graph_progress.read(conn, parent_id, skip, limit))
+        archives = self._archives
+        return await self._read(
+            lambda conn: event_archive.read_graph_events(conn, archives, parent_id, skip, limit)
+        )
 
     async def last_seq(self, task_id: str) -> int:
         query = select(event_counters.c.last_seq).where(event_counters.c.task_id == task_id)

@@ -247,6 +247,19 @@ events = Table(
     UniqueConstraint("task_id", "seq", name="uq_events_task_id_seq"),
 )
 
+# The events of tasks finished long ago, moved out of ``events`` ([store]
+# event_retention_s): seqs 1 to through_seq, compressed (store.event_archive_codec). In the
+# store rather than in files, so every host sharing it reads them (docs/event-archive.md).
+event_archives = Table(
+    "event_archives",
+    metadata,
+    Column("task_id", String(ID), ForeignKey("tasks.id"), primary_key=True),
+    Column("through_seq", Integer(), nullable=False),
+    Column("content", LargeBinary(), nullable=False),
+    Column("size", BigInteger(), nullable=False),
+    Column("archived_at", Timestamp(), nullable=False),
+)
+
 approvals = Table(
     "approvals",
     metadata,
