@@ -43,6 +43,13 @@ class StoreSettings(_Strict):
         description="postgresql+psycopg://USER[:PASSWORD]@HOST/DB (or CODEX_RUNNER_DATABASE_URL)"
         "; default: SQLite in the runner home. The password never reaches logs or errors.",
     )
+    event_retention_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Move the events of tasks finished longer ago than this into a compressed "
+        "archive in the store (read back as before; docs/event-archive.md). Default: keep "
+        "them in the event log.",
+    )
 
     @field_validator("url")
     @classmethod

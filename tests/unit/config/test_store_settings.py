@@ -22,3 +22,15 @@ def test_the_store_is_sqlite_in_the_home_unless_a_postgresql_url_is_given(
     with pytest.raises(ConfigError, match=r"store\.url is a PostgreSQL URL") as caught:
         load_config(tmp_path)
     assert "pw@" not in str(caught.value)
+
+
+def test_event_retention_is_off_by_default_and_must_be_positive(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CODEX_RUNNER_DATABASE_URL", raising=False)
+    assert load_config(tmp_path).store.event_retention_s is None
+    (tmp_path / "config.toml").write_text("[store]\nevent_retention_s = 2592000\n")
+    assert load_config(tmp_path).store.event_retention_s == 2592000
+    (tmp_path / "config.toml").write_text("[store]\nevent_retention_s = 0\n")
+    with pytest.raises(ConfigError, match="event_retention_s"):
+        load_config(tmp_path)
