@@ -4,6 +4,11 @@ and takes over the active tasks of hosts whose heartbeat is older than ``lease_s
 lease so the lost host can write nothing more for them). A host that finds it was taken
 over (it was paused or cut off past its lease) stops its turns and registers again.
 
+A host that cannot renew its lease stops its turns by itself, before the others may take
+them over: a partition can leave it unable to hear that it was taken over, and without this
+two hosts would run the same task's turn until the link came back (the store fences off
+the old host's writes, but not its Codex).
+
 Each beat also wakes the scheduler: work submitted on another host is picked up within a
 beat even without a notification.
 """
@@ -86,6 +91,9 @@ class HostMembership:
         self._wake = wake
         self._lost = lost
         self._beats: asyncio.Task[None] | None = None
+        self._fence: asyncio.Task[None] | None = None
+        self._renewed_at = 0.0  # the loop's clock when the last renewed lease began
+        self._fenced = False  # its turns were stopped since the lease was last renewed
         self._stop_listening: Callable[[], None] | None = None
         self.draining = False
         self.shared = False  # other hosts may share the store (it is PostgreSQL)
@@ -100,11 +108,15 @@ class HostMembership:
         now = self._clock()
         s = self.settings
         host = Host(s.id, socket.gethostname(), s.version, s.capacity, now, now)
+        started = asyncio.get_running_loop().time()
         await self._store.save_host(host)
+        self._renewed(started)
 
     def start(self) -> None:
         if self._beats is None:
             self._beats = asyncio.create_task(self._beat_forever(), name="codex-runner-hosts")
+        if self._fence is None:
+            self._fence = asyncio.create_task(self._fence_forever(), name="codex-runner-fence")
         if self._stop_listening is None:
             loop = asyncio.get_running_loop()
 
@@ -122,10 +134,11 @@ class HostMembership:
         if self._stop_listening is not None:
             await asyncio.to_thread(self._stop_listening)
             self._stop_listening = None
-        if self._beats is not None:
-            self._beats.cancel()
-            await asyncio.wait([self._beats])
-            self._beats = None
+        for job in (self._beats, self._fence):
+            if job is not None:
+                job.cancel()
+                await asyncio.wait([job])
+        self._beats = self._fence = None
 
     def defers(self, task: Task) -> bool:
         """Whether to leave a queued task to the live host that ran it last (it holds the
@@ -158,6 +171,7 @@ class HostMembership:
     async def beat(self) -> None:
         """One heartbeat, then a sweep for dead hosts: what the loop does every beat."""
         now = self._clock()
+        started = asyncio.get_running_loop().time()
         row = await self._store.heartbeat(self.id, now)
         if row is None or row.dead_at is not None:
             log.warning("this host (%s) was taken over by another; stopping its turns", self.id)
@@ -165,6 +179,7 @@ class HostMembership:
             await self.register()
         else:
             self.draining = row.draining
+            self._renewed(started)
         await self.sweep(now)
         self._wake()
 
@@ -179,6 +194,45 @@ class HostMembership:
         for host_id, tasks in by_host.items():
             reason = host_lost_reason(host_id, self.settings.lease_s)
             await self._recovery.take_over(tasks, reason, fence=True)
+
+    def _renewed(self, started: float) -> None:
+        """The lease was renewed by a write that began at ``started`` (the loop's clock):
+        the others count the lease from then, at the earliest."""
+        self._renewed_at = max(self._renewed_at, started)
+        if self._fenced:
+            log.warning("host %s reaches the store again", self.id)
+        self._fenced = False
+
+    def lease_left_s(self) -> float:
+        """Seconds until this host must have stopped its turns unless it renews its lease:
+        the lease less one heartbeat, a margin for the hosts' clocks and a late sweep."""
+        silent = asyncio.get_running_loop().time() - self._renewed_at
+        return self.settings.lease_s - self.settings.heartbeat_s - silent
+
+    async def check_lease(self) -> None:
+        """Stop this host's turns once its lease may have run out (once per lapse): on a
+        shared store only, where another host takes them over."""
+        if not self.shared or self._fenced or self.lease_left_s() > 0:
+            return
+        self._fenced = True
+        log.warning(
+            "host %s could not renew its lease for %.1f s: stopping its turns before "
+            "another host takes them over",
+            self.id,
+            self.settings.lease_s - self.settings.heartbeat_s - self.lease_left_s(),
+        )
+        await self._lost(f"{self.id} could not reach the store: its lease ran out")
+
+    async def _fence_forever(self) -> None:
+        # Apart from the beats: a beat can hang on a store that does not answer.
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_s / 2)
+            with contextlib.suppress(Exception):
+                try:
+                    await self.check_lease()
+                except Exception:
+                    log.exception("host %s could not stop its turns", self.id)
+                    raise
 
     async def _beat_forever(self) -> None:
         while True:

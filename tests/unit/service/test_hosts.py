@@ -194,3 +194,75 @@ async def test_a_fenced_off_turn_neither_records_an_approval_nor_parks_the_task(
         await handler(request)
     assert await store.list_pending_approvals(task_id="t_1") == []
     assert (await store.get_task("t_1")) == running
+
+
+def quick_host(store: InMemoryStore) -> TaskService:
+    """A host on a "shared" store with a lease of 0.2 s (it stops its turns 0.15 s after
+    its last renewal); the clock here is the loop's, the one the lease is kept on."""
+    runtime = ScriptedRuntime(lambda _: gated)
+    settings = HostSettings(id="a", version="t", capacity=2, heartbeat_s=0.05, lease_s=0.2)
+    service = TaskService(
+        store,
+        runtime,
+        DirectoryWorkspaces(),
+        EventBus(),
+        max_concurrent=2,
+        approval_timeout_s=5,
+        host=settings,
+    )
+    return service
+
+
+async def test_a_host_that_cannot_renew_its_lease_stops_its_turns_before_a_takeover() -> None:
+    store = InMemoryStore()
+    service = quick_host(store)
+    hung = asyncio.Event()
+    renew = store.heartbeat
+
+    async def heartbeat(host_id: str, now: datetime) -> object:
+        await hung.wait()  # a store that does not answer (a partition): the beat hangs
+        return await renew(host_id, now)
+
+    await service.start()
+    try:
+        assert service.hosts is not None
+        service.hosts.shared = True
+        task = await service.submit("hold", WS)
+        await wait_state(service, task.id, TaskState.RUNNING)
+        for _ in range(6):  # beats that renew: the turn runs on
+            await asyncio.sleep(0.05)
+        assert (await service.get(task.id)).state is TaskState.RUNNING
+        store.heartbeat = heartbeat  # type: ignore[method-assign]
+        stopped = await wait_state(service, task.id, TaskState.INTERRUPTED)
+        assert stopped.lease == 1  # stopped by itself: nobody took it over
+        assert service.hosts.lease_left_s() <= 0
+        hung.set()  # the store answers again: the lease is renewed
+        for _ in range(100):
+            if service.hosts.lease_left_s() > 0:
+                break
+            await asyncio.sleep(0.01)
+        assert service.hosts.lease_left_s() > 0
+    finally:
+        hung.set()
+        await service.stop()
+
+
+async def test_a_host_alone_on_its_store_never_stops_its_turns_for_its_lease() -> None:
+    store = InMemoryStore()
+    service = quick_host(store)
+    never = asyncio.Event()
+
+    async def heartbeat(host_id: str, now: datetime) -> object:
+        await never.wait()
+        return None
+
+    store.heartbeat = heartbeat  # type: ignore[method-assign]
+    await service.start()
+    try:
+        task = await service.submit("hold", WS)
+        await wait_state(service, task.id, TaskState.RUNNING)
+        await asyncio.sleep(0.4)  # twice its lease: nobody else can take it over
+        assert (await service.get(task.id)).state is TaskState.RUNNING
+    finally:
+        never.set()
+        await service.stop()
