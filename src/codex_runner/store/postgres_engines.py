@@ -7,6 +7,11 @@
 - The reader engine is in AUTOCOMMIT (one statement, one snapshot), as SQLite's readers are.
 - ``pool_pre_ping`` replaces a connection a database restart broke; a statement waiting for
   a lock longer than the busy timeout fails (``lock_timeout``) and is reported as StoreBusy.
+- A partition drops packets rather than closing connections: TCP keepalives and a TCP
+  user timeout, on both ends (:data:`CLIENT_LIVENESS`, :data:`SERVER_LIVENESS`), turn a
+  silent peer into an error within seconds instead of the system's two hours, and a
+  transaction its host left open (cut off mid-write) is ended by the server after
+  :data:`IDLE_IN_TRANSACTION_MS`, so its row locks cannot hold up the host taking over.
 - The URL may hold a password: it is shown only through :func:`safe_url`.
 """
 
@@ -26,6 +31,23 @@ from codex_runner.store.sqlite_engines import open_engines
 
 SCHEMES = ("postgresql", "postgresql+psycopg")
 CONNECT_TIMEOUT_S = 10
+# libpq's: probe an idle connection after 5 s, every 2 s, 3 times; fail a send unacknowledged
+# for 15 s. (Ignored on a Unix socket.)
+CLIENT_LIVENESS: dict[str, int] = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 15_000,
+}
+# The server's, per session: it forgets a vanished host's connection as quickly.
+SERVER_LIVENESS = (
+    "-c tcp_keepalives_idle=5 -c tcp_keepalives_interval=2 -c tcp_keepalives_count=3 "
+    "-c tcp_user_timeout=15000"
+)
+# Every write transaction of the store runs to its end at once: one idle this long has lost
+# its host.
+IDLE_IN_TRANSACTION_MS = 15_000
 
 
 def is_database_url(target: object) -> bool:
@@ -61,8 +83,10 @@ def open_postgres_engines(
     """The (writer, reader) engines on ``url``; nothing is connected yet."""
     lock_ms = int(busy_timeout_s * 1000)
     connect_args = {
+        **CLIENT_LIVENESS,
         "connect_timeout": CONNECT_TIMEOUT_S,
-        "options": f"-c lock_timeout={lock_ms} -c idle_in_transaction_session_timeout=60000",
+        "options": f"-c lock_timeout={lock_ms} "
+        f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS} {SERVER_LIVENESS}",
         "application_name": "codex-runner",
     }
     common: dict[str, Any] = {

@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 from sqlalchemy import Connection, Engine, text
 
+from codex_runner.store.postgres_engines import CLIENT_LIVENESS
+
 log = logging.getLogger(__name__)
 
 CHANNEL = "codex_runner_work"
@@ -48,10 +50,12 @@ class NoticeListener:
 
     def _run(self) -> None:
         import psycopg
+        from psycopg.conninfo import make_conninfo
 
         while not self._stop.is_set():
             try:
-                with psycopg.connect(self._conninfo, autocommit=True, connect_timeout=10) as conn:
+                conninfo = make_conninfo(self._conninfo, **CLIENT_LIVENESS)
+                with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     while not self._stop.is_set():
                         for notice in conn.notifies(timeout=POLL_S, stop_after=100):
