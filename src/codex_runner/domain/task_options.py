@@ -86,6 +86,8 @@ class SessionOptions:
     config: Mapping[str, Any] = field(default_factory=dict)
     ephemeral: bool = False
     runtime: str | None = None  # app-server | exec; None: the daemon's [codex] runtime
+    # Webhooks (names or URLs) told about this task too; not Codex's: docs/notifications.md.
+    notify: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """The options that differ from the default (what the store keeps)."""
@@ -99,7 +101,10 @@ class SessionOptions:
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> SessionOptions:
         names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in (data or {}).items() if k in names})
+        values = {k: v for k, v in (data or {}).items() if k in names}
+        if "notify" in values:
+            values["notify"] = tuple(values["notify"])
+        return cls(**values)
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ def task_options_of(body: TaskCreate | GraphCreate) -> TaskOptions:
             config=body.config or {},
             ephemeral=body.ephemeral,
             runtime=body.runtime,
+            notify=tuple(body.notify or ()),
         ),
         purpose=body.purpose,
         metadata=body.metadata or {},

@@ -76,6 +76,9 @@ class SessionFields(_Fields):
         default=None, description="Default: the daemon's [codex] runtime."
     )
     ephemeral: bool = Field(default=False, description="Codex keeps no rollout of the thread.")
+    notify: list[Annotated[str, Field(max_length=2000)]] | None = Field(
+        default=None, max_length=8, description="Webhooks (names or URLs) told about this task."
+    )
     purpose: str | None = Field(
         default=None, max_length=64, description="A short label: GET /v1/tasks?purpose=..."
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 
+from codex_runner.config.notify import NotifySettings
 from codex_runner.domain.model_names import resolve_model
 from codex_runner.domain.task import RuntimeSettings
 from codex_runner.domain.task_options import (
@@ -29,6 +30,7 @@ from codex_runner.domain.task_options import (
     check_turn_cwd,
 )
 from codex_runner.service.errors import InvalidRequest
+from codex_runner.service.notify_targets import NotifyTargets
 from codex_runner.service.structured_results import check_schema
 from codex_runner.service.validation import check_effort, check_model
 
@@ -43,7 +45,9 @@ class OptionRules:
         aliases: Mapping[str, str] | None = None,
         config_keys: frozenset[str] = frozenset(),
         default_runtime: str = "app-server",
+        notify: NotifyTargets | None = None,
     ) -> None:
+        self.notify = notify or NotifyTargets(NotifySettings())
         self.aliases = dict(aliases or {})
         self.config_keys = config_keys
         self.default_runtime = default_runtime
@@ -75,6 +79,7 @@ class OptionRules:
             config=check_config(session.config, self.config_keys),
             ephemeral=_flag("ephemeral", session.ephemeral),
             runtime=check_choice("runtime", session.runtime, RUNTIME_KINDS),
+            notify=self.notify.check(session.notify),
         )
 
     def turn(self, overrides: TurnOverrides) -> TurnOverrides:
