@@ -23,6 +23,7 @@ from codex_runner.store.tables import from_micros, to_micros
 
 COMPRESS_LEVEL = 6
 CACHED_ARCHIVES = 4
+CACHED_CHARS = 64 * 1024 * 1024  # of decompressed text, over every archive kept
 
 
 @dataclass(frozen=True)
@@ -77,12 +78,15 @@ class DecodedArchives:
     """The lines of the last :data:`CACHED_ARCHIVES` archives read, by task and version
     (``through_seq``: archiving again makes a longer one), so that reading page after page
     decompresses an archive once. Lines, not events: each read parses its own page and
-    hands out fresh values. Used from the store's reader threads."""
+    hands out fresh values. An archive larger than the whole bound is read but not kept.
+    Used from the store's reader threads."""
 
-    def __init__(self, size: int = CACHED_ARCHIVES) -> None:
+    def __init__(self, size: int = CACHED_ARCHIVES, chars: int = CACHED_CHARS) -> None:
         self._size = size
+        self._max_chars = chars
+        self._chars = 0
         self._lock = threading.Lock()
-        self._lines: OrderedDict[tuple[str, int], list[str]] = OrderedDict()
+        self._lines: OrderedDict[tuple[str, int], tuple[list[str], int]] = OrderedDict()
 
     def page(
         self,
@@ -106,10 +110,16 @@ class DecodedArchives:
             found = self._lines.get(key)
             if found is not None:
                 self._lines.move_to_end(key)
-                return found
+                return found[0]
         lines = lines_of(load())
+        chars = sum(len(line) for line in lines)
+        if chars > self._max_chars:
+            return lines
         with self._lock:
-            self._lines[key] = lines
-            while len(self._lines) > self._size:
-                self._lines.popitem(last=False)
+            if key not in self._lines:
+                self._lines[key] = (lines, chars)
+                self._chars += chars
+            while len(self._lines) > self._size or self._chars > self._max_chars:
+                _, (_, dropped) = self._lines.popitem(last=False)
+                self._chars -= dropped
         return lines

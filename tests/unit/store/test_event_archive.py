@@ -4,7 +4,7 @@ finished long ago move into a compressed archive and read back exactly as they w
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +15,7 @@ import pytest
 from codex_runner.domain.durable_event import EventType, NewEvent, TaskEvent
 from codex_runner.domain.task import Task, TaskState, WorkspaceRequest
 from codex_runner.store import InMemoryStore, Store, sql_event_archive
-from codex_runner.store.event_archive_codec import ArchiveTotals, decode, encode
+from codex_runner.store.event_archive_codec import ArchiveTotals, DecodedArchives, decode, encode
 from codex_runner.store.sql import SqlStore
 from codex_runner.store.tables import events as events_table
 
@@ -220,3 +220,25 @@ def test_the_archive_is_gzipped_json_lines_that_decode_to_the_same_events() -> N
     assert [json.loads(line)["seq"] for line in lines] == [1, 2]
     assert decode("t_1", archive) == events
     assert encode(events) == archive  # the same events make the same bytes
+
+
+def test_decoded_archives_are_kept_within_their_count_and_size() -> None:
+    events = [TaskEvent("a", n, "x", T0, {"n": n}) for n in range(1, 11)]
+    archive = encode(events)
+    loads: list[str] = []
+
+    def load(name: str) -> Callable[[], bytes]:
+        return lambda: loads.append(name) or archive
+
+    cache = DecodedArchives(size=2, chars=10_000)
+    assert cache.page("a", 10, load("a"), after_seq=2, limit=3) == events[2:5]
+    cache.page("a", 10, load("a"), after_seq=5, limit=3)
+    cache.page("b", 10, load("b"), after_seq=0, limit=1)
+    cache.page("c", 10, load("c"), after_seq=0, limit=1)  # "a" is the oldest: dropped
+    cache.page("a", 10, load("a"), after_seq=0, limit=1)
+    assert loads == ["a", "b", "c", "a"]
+
+    tiny = DecodedArchives(size=2, chars=10)  # no archive fits: each read loads it
+    tiny.page("a", 10, load("a"), after_seq=0, limit=1)
+    tiny.page("a", 10, load("a"), after_seq=0, limit=1)
+    assert loads[-2:] == ["a", "a"]
