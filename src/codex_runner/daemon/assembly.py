@@ -32,6 +32,8 @@ from codex_runner.service.hosts import HostSettings
 from codex_runner.service.live_sessions import SharedAppServer
 from codex_runner.service.metrics import RunnerMetrics
 from codex_runner.service.metrics_disk import DiskUsage
+from codex_runner.service.notify_service import Notifier
+from codex_runner.service.notify_targets import NotifyTargets
 from codex_runner.service.option_checks import OptionRules
 from codex_runner.service.profile_failover import ProfileFailover
 from codex_runner.service.profile_switch import ProfileSwitcher
@@ -90,6 +92,7 @@ class Daemon:
         self.startup = StartupTimes()
         self.home_watch: HomeWatch | None = None
         self.metrics: RunnerMetrics | None = None  # GET /metrics (service/metrics.py)
+        self.notifier: Notifier | None = None  # [notify]: webhooks (docs/notifications.md)
 
     @property
     def service(self) -> TaskService:
@@ -206,6 +209,7 @@ class Daemon:
                 aliases=self.config.codex.models,
                 config_keys=frozenset(self.config.codex.task_config_keys),
                 default_runtime=self.config.codex.runtime,
+                notify=NotifyTargets(self.config.notify),
             ),
             uploads=self.paths.home / "uploads",
             host=HostSettings(
@@ -243,6 +247,14 @@ class Daemon:
         except BaseException:
             await self.stop()
             raise
+        self.notifier = Notifier(
+            self._store,
+            self.bus,
+            self.config.notify,
+            host_id=host_id(self.paths.home),
+            clock=lambda: datetime.now(UTC),
+        )
+        await self.notifier.start()  # after recovery: its catch-up sees what it reconciled
         self._gc = asyncio.create_task(self._collect_garbage(), name="worktree-gc")
         self._log_retention = asyncio.create_task(
             remove_old_logs_now_and_then(self.paths.logs, self.config.logs.retention_s),
@@ -301,6 +313,9 @@ class Daemon:
         if self._runtime is not None:
             with contextlib.suppress(Exception):
                 await self._runtime.close()
+        if self.notifier is not None:
+            await self.notifier.stop()
+            self.notifier = None
         if self._store is not None:
             with contextlib.suppress(Exception):
                 await self._store.close()

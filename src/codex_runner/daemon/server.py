@@ -29,6 +29,7 @@ from codex_runner.api.auth_routes import auth_router
 from codex_runner.api.raw_http import RawHttpLog
 from codex_runner.api.routes_logs import log_routes
 from codex_runner.api.routes_metrics import metrics_router
+from codex_runner.api.routes_notify import notify_routes
 from codex_runner.bridges.link.holder import LinkHolder
 from codex_runner.bridges.link.routes import link_router
 from codex_runner.bridges.slack.settings import resolve as slack_settings
@@ -165,6 +166,8 @@ async def _serve_api(
         admin_router(daemon.service, daemon.bus, token=token, sessions=sessions, disk=disk)
     )
     routers.append(log_routes(daemon.paths.logs))
+    if daemon.notifier is not None:
+        routers.append(notify_routes(daemon.notifier))
     if daemon.metrics is not None:
         routers.append(metrics_router(daemon.metrics, public=config.metrics.public))
     hosts = host_allowlist(host, sock.getsockname()[1], _machine_names(host))

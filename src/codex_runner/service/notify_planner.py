@@ -150,6 +150,8 @@ class NotifyPlanner:
     async def catch_up(self) -> int:
         """Enqueue what the tasks that changed lately should have made (after a crash);
         returns how many were new."""
+        if not self._targets.any_configured:
+            return 0
         since = self._clock() - CATCH_UP_WINDOW
         tasks = await self._store.list_tasks(states=_CATCH_UP_STATES, limit=CATCH_UP_TASKS)
         added = 0

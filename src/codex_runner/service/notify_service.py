@@ -9,7 +9,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -25,6 +25,17 @@ from codex_runner.store.protocol import Store
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 5.0
+
+
+class DiskLowMoment(Protocol):
+    """What a disk.low notification says (the disk policy's ``DiskLow``)."""
+
+    @property
+    def free_bytes(self) -> int: ...
+    @property
+    def min_free_bytes(self) -> int: ...
+    @property
+    def at(self) -> datetime: ...
 
 
 class Notifier:
@@ -51,7 +62,7 @@ class Notifier:
         self.planner = NotifyPlanner(
             store, self.targets, clock=clock, on_enqueued=self.deliverer.wake
         )
-        self._tasks: list[asyncio.Task[None]] = []
+        self._tasks: list[asyncio.Task[Any]] = []
 
     async def start(self) -> None:
         subscription = self._bus.subscribe()  # before the catch-up: nothing falls between
@@ -80,9 +91,22 @@ class Notifier:
         data: dict[str, Any] = {"free_bytes": free_bytes, "min_free_bytes": min_free_bytes}
         return await self.planner.notify_other(NotifyKind.DISK_LOW, "disk", hour, data)
 
+    def on_disk_low(self, low: DiskLowMoment) -> None:
+        """The disk policy's ``on_low`` hook (it must not block): enqueue in the background."""
+        job = asyncio.create_task(
+            self.disk_low(low.free_bytes, low.min_free_bytes, at=low.at), name="notify-disk-low"
+        )
+        job.add_done_callback(_log_failure)
+        self._tasks = [t for t in self._tasks if not t.done()] + [job]
+
     async def deliveries(
         self, state: DeliveryState | None = None, limit: int = DEFAULT_NOTIFICATION_PAGE
     ) -> list[tuple[Notification, list[DeliveryAttempt]]]:
         """The outbox, newest first, each notification with its attempts."""
         rows = await self._store.list_notifications(state=state, limit=limit)
         return [(n, await self._store.notification_attempts(n.id)) for n in rows]
+
+
+def _log_failure(job: asyncio.Task[int]) -> None:
+    if not job.cancelled() and job.exception() is not None:
+        log.error("notifications: %s failed", job.get_name(), exc_info=job.exception())

@@ -29,6 +29,11 @@ class NotifyTargets:
     def __init__(self, settings: NotifySettings) -> None:
         self.settings = settings
 
+    @property
+    def any_configured(self) -> bool:
+        """Whether any notification can have a target at all."""
+        return bool(self.settings.webhooks) or self.settings.task_webhook_secret is not None
+
     def check(self, entries: Sequence[str]) -> tuple[str, ...]:
         """A task's ``notify`` list, checked: each a configured webhook's name or URL, or a
         URL when ``[notify] task_webhook_secret`` is set. Raises InvalidOption('notify')."""
