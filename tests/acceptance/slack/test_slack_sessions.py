@@ -157,6 +157,7 @@ async def test_approval_buttons_refuse_others_and_take_the_requesters_decision(
         offered = pending[0].available_decisions
         assert buttons == [f"approval:{d}" for d in offered]  # only what Codex offered
         assert "touch approved.txt" in json.dumps(message["blocks"])
+        assert message["text"].startswith("<@U1> ")  # the thread's author is mentioned
 
         ack = await h.slack.click("U2", C, message, "approval:accept")
         assert ack["envelope_id"]

@@ -65,6 +65,8 @@ class EventContext:
     """What :func:`plan_posts` needs beyond the event, looked up by the caller."""
 
     deciders: Sequence[str] = ()
+    # The thread's author as the chat mentions them: told when the task waits for a decision.
+    mention: str | None = None
     approval_data: dict[str, Any] = field(default_factory=dict)
     decided_by: str | None = None
     total_tokens: int = 0
@@ -117,10 +119,10 @@ def plan_posts(
 
     if event.type == EventType.APPROVAL_REQUESTED:
         approval_id = str(data["approval_id"])
-        post(
-            render.approval_request(approval_id, data, ctx.deciders),
-            ref=f"approval:{approval_id}",
-        )
+        request = render.approval_request(approval_id, data, ctx.deciders)
+        if ctx.mention:  # the author hears of it, even when others decide
+            request = {**request, "text": f"{ctx.mention} {request.get('text', '')}".rstrip()}
+        post(request, ref=f"approval:{approval_id}")
         update(status_ref, {"text": render.waiting()})
     elif event.type == EventType.APPROVAL_DECIDED:
         decided = render.approval_decided(

@@ -297,7 +297,8 @@ class ChatSessions:
     async def event_context(self, event: TaskEvent, session: Session) -> EventContext:
         """What the relay needs to show ``event`` beyond the event itself."""
         if event.type == EventType.APPROVAL_REQUESTED:
-            return EventContext(deciders=self.deciders(session))
+            author = self._host.mention(session.requester) if session.requester else None
+            return EventContext(deciders=self.deciders(session), mention=author)
         if event.type in (EventType.APPROVAL_DECIDED, EventType.APPROVAL_EXPIRED):
             data: dict[str, Any] = {}
             with contextlib.suppress(ApprovalNotFound):

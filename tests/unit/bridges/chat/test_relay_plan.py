@@ -99,3 +99,11 @@ def test_a_turn_that_ends_without_a_status_message_still_says_done() -> None:
     assert said(done) == [("post", None, "Done (7 tokens)")]
     stopped = plan(7, "task.state_changed", {"to": "interrupted"}, None)
     assert stopped.turn_ended and stopped.posts == []
+
+
+def test_an_approval_request_mentions_the_thread_s_author_even_when_others_decide() -> None:
+    data = {"approval_id": "a1", "command": "make deploy", "available_decisions": ["accept"]}
+    asked = plan(4, "approval.requested", data, None, deciders=["lead"], mention="@ann")
+    assert asked.posts[0].payload["text"] == "@ann Approve make deploy? (lead)"
+    unmentioned = plan(4, "approval.requested", data, None, deciders=["lead"])
+    assert unmentioned.posts[0].payload["text"] == "Approve make deploy? (lead)"
