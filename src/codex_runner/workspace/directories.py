@@ -60,6 +60,9 @@ class DirectoryWorkspaces:
     async def remove(self, workspace: Workspace, *, force: bool = False) -> None:
         return None
 
+    async def check_remove(self, workspace: Workspace) -> None:
+        return None
+
     async def prune(self, repo: Path) -> None:
         return None
 

@@ -279,6 +279,16 @@ class GitWorktrees:
             if tip is not None:
                 await self._git.run(["branch", "--delete", "--force", branch], cwd=repo)
 
+    async def check_remove(self, workspace: Workspace) -> None:
+        if not workspace.is_worktree:
+            return
+        repo, path = task_repo(workspace), workspace.path
+        if not repo.is_dir():
+            problem = f"it no longer exists (force deletes the orphaned worktree {path})"
+            raise NotAGitRepository(repo, problem)
+        async with self._locks.hold(repo):
+            await self._refuse_unmerged(workspace, await self._diffs.tip(workspace), path.exists())
+
     async def prune(self, repo: Path) -> None:
         top = await resolve_repository(self._git, repo, None)
         await self._git.run(["worktree", "prune"], cwd=top.top)

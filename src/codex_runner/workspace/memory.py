@@ -156,6 +156,12 @@ class InMemoryWorkspaces:
         await asyncio.sleep(0)
         self._remove(workspace, force)
 
+    async def check_remove(self, workspace: Workspace) -> None:
+        await asyncio.sleep(0)
+        tree = self._worktrees.get(workspace.task_id)
+        if workspace.is_worktree and tree is not None:
+            self._refuse_unmerged(workspace, tree)
+
     async def prune(self, repo: Path) -> None:
         await asyncio.sleep(0)
         self._check(WorkspaceRequest(repo=str(repo)))
@@ -200,18 +206,21 @@ class InMemoryWorkspaces:
         if tree is None:
             return
         if not force:
-            problems = []
-            if tree.commits and not tree.merged:
-                problems.append(
-                    f"has {tree.commits} commit{'s' if tree.commits != 1 else ''}"
-                    f" on {workspace.branch} not merged into the repository's HEAD"
-                )
-            if workspace.path.is_dir() and _snapshot(workspace.path) != tree.committed:
-                problems.append("has uncommitted changes")
-            if problems:
-                raise UnmergedWork(workspace, " and ".join(problems))
+            self._refuse_unmerged(workspace, tree)
         shutil.rmtree(workspace.path, ignore_errors=True)
         del self._worktrees[workspace.task_id]
+
+    def _refuse_unmerged(self, workspace: Workspace, tree: _Worktree) -> None:
+        problems = []
+        if tree.commits and not tree.merged:
+            problems.append(
+                f"has {tree.commits} commit{'s' if tree.commits != 1 else ''}"
+                f" on {workspace.branch} not merged into the repository's HEAD"
+            )
+        if workspace.path.is_dir() and _snapshot(workspace.path) != tree.committed:
+            problems.append("has uncommitted changes")
+        if problems:
+            raise UnmergedWork(workspace, " and ".join(problems))
 
 
 def _snapshot(path: Path) -> Files:

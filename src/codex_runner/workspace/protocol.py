@@ -295,6 +295,10 @@ class Workspaces(Protocol):
         the repository's HEAD, or the worktree has uncommitted changes, unless ``force``.
         """
 
+    async def check_remove(self, workspace: Workspace) -> None:
+        """Raise what ``remove(workspace)`` (not forced) would raise, removing nothing: for
+        a dry run of gc and of the disk policy."""
+
     async def prune(self, repo: Path) -> None:
         """Forget ``repo``'s worktrees whose directories were deleted by hand."""
 

@@ -220,6 +220,22 @@ async def test_remove_refuses_uncommitted_changes_unless_forced(harness: Harness
     assert not ws.path.exists()
 
 
+async def test_check_remove_says_what_remove_would_refuse_and_removes_nothing(
+    harness: Harness,
+) -> None:
+    ws = await harness.workspaces.create("t_1", WorkspaceRequest(repo=str(harness.repo)))
+    (ws.path / "work.txt").write_text("work\n")
+    await harness.workspaces.commit_changes(ws, "turn 1")
+
+    with pytest.raises(UnmergedWork, match="not merged"):
+        await harness.workspaces.check_remove(ws)
+    harness.merge(ws)
+    await harness.workspaces.check_remove(ws)  # merged: remove would go ahead
+
+    assert (ws.path / "work.txt").is_file()
+    assert await harness.workspaces.locate("t_1", WorkspaceRequest(repo=str(harness.repo))) == ws
+
+
 async def test_remove_deletes_merged_work_and_a_second_remove_is_a_no_op(
     harness: Harness,
 ) -> None:
