@@ -86,14 +86,21 @@ def runtime_routes(
 
     @router.post("/v1/gc")
     async def gc(body: GcBody | None = None) -> GcOut:
-        """Remove worktrees of tasks finished longer ago than the retention."""
+        """Remove worktrees of tasks finished longer ago than the retention (``dry_run``:
+        list them with their bytes, removing nothing)."""
         body = body or GcBody()
         retention = body.retention_s if body.retention_s is not None else gc_retention_s
-        report = await service.gc(retention, force=body.force)
+        report = await service.gc(retention, force=body.force, dry_run=body.dry_run)
         return GcOut(
+            dry_run=report.dry_run,
             removed=[w.task_id for w in report.removed],
             removed_worktrees=[
-                RemovedWorktreeOut(task_id=w.task_id, path=str(w.path), branch=w.branch)
+                RemovedWorktreeOut(
+                    task_id=w.task_id,
+                    path=str(w.path),
+                    branch=w.branch,
+                    bytes=report.bytes.get(w.task_id),
+                )
                 for w in report.removed
             ],
             kept=[

@@ -11,6 +11,7 @@ Event types use the domain language:
 - ``graph.created`` (on the parent's history), and the graph's progress on the parent's
   history too (``graph.child_started`` ...: :mod:`codex_runner.domain.graph_progress`)
 - ``approval.requested``, ``approval.decided``, ``approval.expired``
+- ``workspace.removed``: gc or the disk policy removed the task's worktree or workspace
 - ``codex.<kind>`` for each canonical Codex event, e.g. ``codex.turn.completed``; its data is
   ``CodexEvent.to_dict()``, so :meth:`TaskEvent.codex_event` gives the event back.
 
@@ -52,6 +53,7 @@ class EventType(StrEnum):
     APPROVAL_DECIDED = "approval.decided"
     APPROVAL_EXPIRED = "approval.expired"
     AUTH_FAILOVER = "auth.failover"  # switched auth profile after a usage-limit error
+    WORKSPACE_REMOVED = "workspace.removed"  # by gc or the disk policy: path, bytes, rule
 
 
 def codex_event_type(kind: EventKind) -> str:

@@ -177,6 +177,7 @@ class GraphCreate(_WorkOptions, SessionFields, OutputFields):
 class GcBody(_Request):
     retention_s: float | None = Field(default=None, ge=0, description="Default from config.")
     force: bool = Field(default=False, description="Also remove branches with unmerged work.")
+    dry_run: bool = Field(default=False, description="List what would go, removing nothing.")
 
 
 # --- responses ---------------------------------------------------------------------------
@@ -313,9 +314,11 @@ class RemovedWorktreeOut(BaseModel):
     task_id: str
     path: str
     branch: str | None
+    bytes: int | None = Field(default=None, description="What the worktree took on disk.")
 
 
 class GcOut(BaseModel):
+    dry_run: bool = Field(default=False, description="Nothing was removed: what would go.")
     removed: list[str] = Field(description="Task ids whose worktrees were removed.")
     removed_worktrees: list[RemovedWorktreeOut] = Field(
         default_factory=list, description="Each removed worktree: its task, path and branch."

@@ -53,12 +53,12 @@ from codex_runner.service.task_queries import TaskQueries
 from codex_runner.service.thread_carry import ThreadCarrier
 from codex_runner.service.turn_inputs import InputItem
 from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
-from codex_runner.service.worktree_gc import TaskDiff, collect_worktrees
+from codex_runner.service.worktree_gc import TaskDiff, WorktreeCollector, WorktreeGc
 from codex_runner.service.writer import TaskWriter
 from codex_runner.store.errors import TaskNotFound
 from codex_runner.store.protocol import Store
 from codex_runner.workspace.directories import DirectoryWorkspaces
-from codex_runner.workspace.protocol import GcReport, Workspaces
+from codex_runner.workspace.protocol import Workspaces
 
 __all__ = [
     "DirectoryWorkspaces",
@@ -145,6 +145,13 @@ class TaskService(TaskQueries):
             warm_threads
             if warm_threads is not None
             else WarmThreadKeeper(self.runtimes, limit=0, idle_s=0)
+        )
+        self.worktree_gc = WorktreeCollector(  # gc's and the disk policy's removals
+            store,
+            workspaces,
+            clock=clock,
+            unload=self.warm_threads.release,
+            record=self._writer.append,
         )
         runner = TaskRunner(
             store,
@@ -400,19 +407,12 @@ class TaskService(TaskQueries):
         """Decide a pending approval once; raises the domain errors for a bad decision."""
         return await self._controls.decide(approval_id, decision, by)
 
-    async def gc(self, retention_s: float, *, force: bool = False) -> GcReport:
-        """Remove worktrees of tasks finished more than ``retention_s`` ago (see Workspaces.gc).
-
-        Only terminal tasks are considered; a running task's worktree is never touched.
-        """
-        return await collect_worktrees(
-            self._store,
-            self._workspaces,
-            retention_s,
-            force=force,
-            clock=self._clock,
-            unload=self.warm_threads.release,
-        )
+    async def gc(
+        self, retention_s: float, *, force: bool = False, dry_run: bool = False
+    ) -> WorktreeGc:
+        """Remove (unless ``dry_run``) worktrees of tasks finished more than ``retention_s``
+        ago (see Workspaces.gc); a running task's worktree is never touched."""
+        return await self.worktree_gc.collect(retention_s, force=force, dry_run=dry_run)
 
     # --- lifecycle -------------------------------------------------------------------------
 

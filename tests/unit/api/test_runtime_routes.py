@@ -55,6 +55,7 @@ async def test_gc_keeps_unmerged_work_unless_forced(harness: Harness) -> None:
 
     recent = (await harness.post("/v1/gc", {})).json()
     assert recent == {
+        "dry_run": False,
         "removed": [],
         "removed_worktrees": [],
         "kept": [
@@ -63,24 +64,39 @@ async def test_gc_keeps_unmerged_work_unless_forced(harness: Harness) -> None:
     }
     unmerged = (await harness.post("/v1/gc", {"retention_s": 0})).json()
     assert unmerged["kept"][0]["reason"] == "unmerged_work"
+    body = {"retention_s": 0, "force": True, "dry_run": True}
+    dry = (await harness.post("/v1/gc", body)).json()
+    assert dry["dry_run"] and dry["removed_worktrees"][0]["bytes"] == 2  # f.txt, kept
+    assert (Path(harness.workspaces.root) / task["id"] / "f.txt").exists()
     forced = (await harness.post("/v1/gc", {"retention_s": 0, "force": True})).json()
     assert forced == {
+        "dry_run": False,
         "removed": [task["id"]],
         "removed_worktrees": [
             {
                 "task_id": task["id"],
                 "path": str(Path(harness.workspaces.root) / task["id"]),
                 "branch": f"codex-runner/{task['id']}",
+                "bytes": 2,
             }
         ],
         "kept": [],
     }
+    events = (await harness.client.get(f"/v1/tasks/{task['id']}/events", headers=AUTH)).json()
+    removed = events["events"][-1]
+    assert removed["type"] == "workspace.removed"
+    assert (removed["data"]["rule"], removed["data"]["bytes"]) == ("retention", 2)
 
 
 async def test_gc_without_a_body_uses_the_default_retention(harness: Harness) -> None:
     response = await harness.client.post("/v1/gc", headers=AUTH)
     assert response.status_code == 200
-    assert response.json() == {"removed": [], "removed_worktrees": [], "kept": []}
+    assert response.json() == {
+        "dry_run": False,
+        "removed": [],
+        "removed_worktrees": [],
+        "kept": [],
+    }
     bad = await harness.post("/v1/gc", {"retention_s": -1})
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "retention_s"

@@ -351,7 +351,7 @@ def test_gc_lists_each_removed_worktree_with_its_path(
     gc = cli("gc", "--retention", "0", "--force")
     assert gc.exit_code == 0, gc.output
     lines = gc.stdout.splitlines()
-    assert lines[0] == "removed 1 worktree(s)"
+    assert lines[0].startswith("removed 1 worktree(s), ")  # and their bytes
     assert lines[1].split()[:3] == ["-", task_id, str(live.worktrees / task_id)]
 
 

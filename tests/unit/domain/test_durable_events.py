@@ -62,6 +62,7 @@ def test_event_types_are_in_the_domain_language() -> None:
         "approval.decided",
         "approval.expired",
         "auth.failover",
+        "workspace.removed",
     }
     assert "codex.turn.completed" in de.EVENT_TYPES
     assert all(de.codex_event_type(k) in de.EVENT_TYPES for k in EventKind)
