@@ -50,6 +50,7 @@ OPEN_REQUESTS: frozenset[tuple[str, str]] = frozenset({("GET", LOGIN_PATH), ("PO
 _SCRIPTS = [
     "admin",
     "api",
+    "approval_alerts",
     "approvals",
     "dom",
     "graphs",

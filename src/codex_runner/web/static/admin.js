@@ -4,7 +4,8 @@
 // One module per view, loaded natively as ES modules (no bundler); this one starts the
 // view the page names.
 import { api, attempt } from "./api.js";
-import { approvalsView, refreshApprovalCount } from "./approvals.js";
+import { watchApprovals } from "./approval_alerts.js";
+import { approvalsView } from "./approvals.js";
 import { graphView, graphsView } from "./graphs.js";
 import { logsView } from "./logs.js";
 import { runtimeView } from "./runtime.js";
@@ -22,9 +23,5 @@ if (logout) {
 }
 const views = { tasks: tasksView, task: taskView, approvals: approvalsView, graph: graphView, graphs: graphsView, runtime: runtimeView, logs: logsView };
 const view = views[body.dataset.page];
-if (view) {
-  if (body.dataset.page !== "tasks" && body.dataset.page !== "task" && body.dataset.page !== "approvals") {
-    attempt(refreshApprovalCount);
-  }
-  view();
-}
+if (body.dataset.page !== "login") watchApprovals();
+if (view) view();
