@@ -33,6 +33,11 @@ RULES: list[dict[str, Any]] = [
         "match": "long job",
         "responses": [[{"shell": "sleep 3"}], [{"message": "long job finished"}]],
     },
+    # A command that would outlive its turn: its odd duration finds it among the processes.
+    {
+        "match": "run the long command",
+        "responses": [[{"shell": "sleep 61.25"}], [{"message": "x"}]],
+    },
     {"match": "steer-extra", "responses": [[{"message": "steered: extra seen"}]]},
     {"match": "slow", "responses": [[{"delay": 60}, {"message": "late"}]]},
     {"match": "server error", "responses": [[{"http_error": 500}]]},

@@ -147,6 +147,44 @@ async def test_interrupt_ends_a_delayed_turn(make_config: ConfigFactory, repo: P
         assert (await (await runtime.start_turn(thread.id, "hello again")).wait(60)).ok
 
 
+def _long_commands() -> list[int]:
+    """The processes of the "run the long command" rule's command."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "cmdline").read_bytes() == b"sleep\x0061.25\x00":
+                    found.append(int(entry.name))
+    return found
+
+
+async def test_interrupt_ends_the_command_the_turn_was_running(
+    make_config: ConfigFactory, repo: Path
+) -> None:
+    """Codex's own interrupt leaves a running command going; the runner's ends it."""
+    async with AppServerRuntime(make_config()) as runtime:
+        thread = await runtime.start_thread(ThreadOptions(cwd=repo))
+        turn = await runtime.start_turn(thread.id, "run the long command")
+        await _wait_for(turn, EventKind.ITEM_STARTED)
+        channel = turn.channel  # type: ignore[attr-defined]
+        listing = {"threadId": thread.id}
+        for _ in range(200):
+            # Until Codex stops waiting for the command's first output and lists it as a
+            # background terminal: an interrupt before that ends it in Codex too.
+            terminals = await channel.request("thread/backgroundTerminals/list", listing)
+            if terminals["data"]:
+                break
+            await asyncio.sleep(0.05)
+        assert _long_commands(), "the turn's command did not start"
+        result = await turn.interrupt()
+        assert result.status is TurnStatus.INTERRUPTED
+        for _ in range(100):  # ended asynchronously, by Codex
+            if not _long_commands():
+                break
+            await asyncio.sleep(0.05)
+        assert _long_commands() == []
+
+
 async def test_one_approval_accepted_and_one_declined(
     make_config: ConfigFactory, repo: Path
 ) -> None:

@@ -74,6 +74,8 @@ class AppServerTurn:
         # still being recorded (see wait()).
         self._answering: dict[str, asyncio.Task[Any]] = {}
         self._settling: set[asyncio.Task[Any]] = set()
+        # Commands of this turn still running: item id -> Codex's process id for them.
+        self._commands: dict[str, str] = {}
 
     @property
     def thread_id(self) -> str:
@@ -163,6 +165,7 @@ class AppServerTurn:
                 await self.channel.request(
                     "turn/interrupt", {"threadId": self.thread_id, "turnId": self.id}
                 )
+        await self._end_commands()
         try:
             return await self.wait(timeout)
         except TimeoutError:
@@ -172,6 +175,19 @@ class AppServerTurn:
                     "interrupted; Codex did not confirm the interrupt", FailureClass.INTERNAL
                 ),
             )
+
+    async def _end_commands(self) -> None:
+        """End the commands the turn left running: Codex's interrupt ends the turn but not
+        a command it runs (a ``sleep 600`` or a build would go on, writing in the task's
+        workspace after the task says it stopped). Only this turn's are ended: a server an
+        earlier turn started on purpose stays up."""
+        for item_id, process_id in list(self._commands.items()):
+            params = {"threadId": self.thread_id, "processId": process_id}
+            try:
+                await self.channel.request("thread/backgroundTerminals/terminate", params)
+            except CodexError as exc:  # it ended meanwhile, or an older Codex
+                log.debug("could not end command %s of an interrupted turn: %s", item_id, exc)
+            self._commands.pop(item_id, None)
 
     def use_approvals(self, approvals: ApprovalHandler) -> None:
         """Where this turn's later approval requests go (a turn adopted from another client
@@ -209,6 +225,7 @@ class AppServerTurn:
             recorder.emit(CodexEvent(EventKind.TURN_STARTED, thread_id, self.id))
         elif method in ("item/started", "item/completed"):
             kind = EventKind.ITEM_STARTED if method == "item/started" else EventKind.ITEM_COMPLETED
+            self._track_command(method, params["item"])
             recorder.emit(CodexEvent(kind, thread_id, self.id, wire.item_from_wire(params["item"])))
         elif method == "thread/tokenUsage/updated":
             last = wire.usage_from_wire((params.get("tokenUsage") or {}).get("last"))
@@ -227,6 +244,14 @@ class AppServerTurn:
             self._complete(params.get("turn") or {})
         elif (delta := wire.delta_from_wire(method, params)) is not None:
             recorder.emit_delta(delta)
+
+    def _track_command(self, method: str, item: dict[str, Any]) -> None:
+        if item.get("type") != "commandExecution":
+            return
+        if method == "item/started" and item.get("processId"):
+            self._commands[str(item["id"])] = str(item["processId"])
+        else:
+            self._commands.pop(str(item.get("id")), None)
 
     def _complete(self, wire_turn: dict[str, Any]) -> None:
         turn_id = wire_turn.get("id")
