@@ -1,5 +1,7 @@
-"""A TCP proxy in front of a Unix socket that a test can cut and restore: a host behind it
-is partitioned from the database while everything else it talks to stays reachable."""
+"""A TCP proxy to a Unix socket or a TCP address that a test can cut and restore: a host
+behind it is partitioned from what it reaches through it while everything else it talks to
+stays reachable. Listening on another address than loopback (``host``) lets a host in its
+own network namespace reach a server of the test through the namespace's link."""
 
 from __future__ import annotations
 
@@ -11,15 +13,16 @@ CHUNK = 65536
 
 
 class CuttableProxy:
-    def __init__(self, target: Path) -> None:
+    def __init__(self, target: Path | tuple[str, int], *, host: str = "127.0.0.1") -> None:
         self.target = target
+        self.host = host
         self.port = 0
         self._server: asyncio.Server | None = None
         self._pipes: set[asyncio.Task[None]] = set()
         self._writers: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", self.port)
+        self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def cut(self) -> None:
@@ -39,9 +42,14 @@ class CuttableProxy:
     async def close(self) -> None:
         await self.cut()
 
+    async def _connect(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if isinstance(self.target, Path):
+            return await asyncio.open_unix_connection(self.target)
+        return await asyncio.open_connection(*self.target)
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            up_reader, up_writer = await asyncio.open_unix_connection(self.target)
+            up_reader, up_writer = await self._connect()
         except OSError:
             writer.transport.abort()
             return

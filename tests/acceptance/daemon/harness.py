@@ -42,6 +42,7 @@ class Daemon:
         # A command that runs ``serve`` for us (e.g. in its own mount namespace): it must
         # exec the daemon, so that ``proc.pid`` is the daemon's pid.
         self.wrapper: list[str] = []
+        self.serve_args: list[str] = []  # more options of ``serve`` (e.g. ``--host``)
 
     @property
     def env(self) -> dict[str, str]:
@@ -51,7 +52,7 @@ class Daemon:
         with self.log.open("ab") as out:
             # Popen, not asyncio: the daemon outlives this call and is killed synchronously.
             self.proc = subprocess.Popen(  # noqa: ASYNC220
-                [*self.wrapper, *CLI, "serve", "--port", "0"],
+                [*self.wrapper, *CLI, "serve", "--port", "0", *self.serve_args],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
