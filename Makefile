@@ -31,11 +31,12 @@ typecheck: $(STAMP)
 # own browser download needs the internet), tmux for the Codex TUI attached to a task.
 # Installed once when missing.
 # PostgreSQL: the tests start a throwaway server from Debian's binaries (tests/support/postgres.py).
+# iproute2: a partition test puts a host in its own network namespace (tests/support/netns.py).
 test-tools:
-	command -v chromium >/dev/null && command -v tmux >/dev/null && \
+	command -v chromium >/dev/null && command -v tmux >/dev/null && command -v ip >/dev/null && \
 		(command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1) || \
 		($(SUDO) apt-get update && \
-		$(SUDO) apt-get install -y --no-install-recommends chromium tmux postgresql)
+		$(SUDO) apt-get install -y --no-install-recommends chromium tmux postgresql iproute2)
 
 test: lint typecheck test-tools
 	$(BIN)/pytest -q -p no:cacheprovider
