@@ -154,7 +154,9 @@ async def _serve_api(
         from codex_runner.bridges.slack import SlackBridge, slack_router
 
         raw_events = daemon.logs.raw_layer("slack-events") if daemon.logs is not None else None
-        bridge = SlackBridge(config, daemon.service, daemon_url=url, raw_events=raw_events)
+        bridge = SlackBridge(
+            config, daemon.service, daemon_url=url, raw_events=raw_events, bus=daemon.bus
+        )
         routers.append(slack_router(bridge))
     links, link_settings = _chat_link(config, daemon)
     routers.append(link_router(links))

@@ -16,7 +16,7 @@ from starlette.middleware import Middleware
 
 from codex_runner.bridges.slack import SlackBridge, slack_router
 from codex_runner.codex.factory import create_runtime
-from codex_runner.config import RunnerConfig, SlackSettings
+from codex_runner.config import NotifySettings, RunnerConfig, SlackSettings
 from codex_runner.domain.task import Task, TaskState
 from codex_runner.http.auth import BearerAuth
 from codex_runner.http.json_app import json_app, open_paths
@@ -120,7 +120,10 @@ def harness(
 
     @asynccontextmanager
     async def build(
-        slack: dict[str, Any] | None = None, raw_events: RawLayer | None = None, **codex: Any
+        slack: dict[str, Any] | None = None,
+        raw_events: RawLayer | None = None,
+        notify: dict[str, Any] | None = None,
+        **codex: Any,
     ) -> AsyncIterator[Harness]:
         base = make_config(**codex)
         settings = SlackSettings(
@@ -131,7 +134,8 @@ def harness(
             delivery_retry_max_s=0.2,
             **(slack or {}),
         )
-        config = base.model_copy(update={"slack": settings})
+        notify_settings = NotifySettings.model_validate(notify or {})
+        config = base.model_copy(update={"slack": settings, "notify": notify_settings})
         store = await SqlStore.open(config.home / "runner.sqlite")
         bus = EventBus()
         runtime = create_runtime(config)
@@ -148,7 +152,7 @@ def harness(
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-        bridge = SlackBridge(config, service, url, raw_events=raw_events)
+        bridge = SlackBridge(config, service, url, raw_events=raw_events, bus=bus)
         # Under the daemon's bearer check, as in the daemon: the helper routes authenticate
         # with the session key alone, every other path needs the API token.
         routers = [slack_router(bridge)]

@@ -24,6 +24,7 @@ from codex_runner.bridges.slack.api import SlackRejected, SlackUnavailable, WebS
 from codex_runner.bridges.slack.app import Inbound, build_app
 from codex_runner.bridges.slack.conversations import Conversations, SlackHost
 from codex_runner.bridges.slack.event_log import slack_task_log
+from codex_runner.bridges.slack.finished_tasks import FinishedTasks
 from codex_runner.bridges.slack.names import DisplayNames
 from codex_runner.bridges.slack.rendering import SlackRenderer
 from codex_runner.bridges.slack.session_files import SessionFiles, new_helper_key
@@ -32,6 +33,7 @@ from codex_runner.bridges.slack.settings import resolve as resolve_settings
 from codex_runner.bridges.slack.transport import SlackTransport
 from codex_runner.config import RunnerConfig
 from codex_runner.logs.raw import RawLayer
+from codex_runner.service.event_bus import EventBus
 from codex_runner.service.tasks import TaskService
 
 log = logging.getLogger(__name__)
@@ -48,9 +50,14 @@ class SlackBridge:
         *,
         stop_timeout_s: float = 5.0,
         raw_events: RawLayer | None = None,
+        bus: EventBus | None = None,
     ) -> None:
         self.settings: BridgeSettings | None = resolve_settings(config)
         self._raw_events = raw_events  # the raw slack-events log layer, when switched on
+        # [notify] slack_channel: where tasks not from Slack are told finished (on the bus).
+        self._bus = bus
+        self._notify_channel = config.notify.slack_channel
+        self._finished: FinishedTasks | None = None
         self._service = service
         self._daemon_url = daemon_url
         self._stop_timeout_s = stop_timeout_s
@@ -124,6 +131,11 @@ class SlackBridge:
         )
         self._inbound = Inbound(conversations)
         await core.start(on_session=self._issue_credentials)
+        if self._bus is not None and self._notify_channel:
+            self._finished = FinishedTasks(
+                self._service, self._bus, db, core.outbox, self._notify_channel
+            )
+            self._finished.start()
         app = build_app(client, self._inbound, conversations, self._raw_events)
         self._handler = AsyncSocketModeHandler(app, settings.app_token)
         self._connector = asyncio.create_task(self._connect(api), name="slack-connect")
@@ -152,6 +164,9 @@ class SlackBridge:
                 await asyncio.wait_for(_untyped(self._handler).close_async(), timeout)
         if self._inbound is not None:
             await self._inbound.stop(timeout)
+        if self._finished is not None:
+            await self._finished.stop(timeout)
+            self._finished = None
         await self._core.stop(timeout)
         self._core = None
         self.helpers = None
