@@ -41,6 +41,7 @@ from codex_runner.http.wire import (
     StatusOut,
     TaskCreate,
 )
+from codex_runner.http.wire_disk import DiskCheckOut, DiskOut
 from codex_runner.http.wire_hosts import HostList
 from codex_runner.http.wire_link import LinkOut, LinkStart
 from codex_runner.http.wire_sessions import AttachCreate, AttachOut, ThreadList
@@ -109,6 +110,12 @@ class DaemonClient:
 
     def gc(self, body: GcBody) -> GcOut:
         return self._call(GcOut, "POST", "/v1/gc", body=body)
+
+    def disk(self) -> DiskOut:
+        return self._call(DiskOut, "GET", "/v1/disk")
+
+    def disk_check(self) -> DiskCheckOut:
+        return self._call(DiskCheckOut, "POST", "/v1/disk/check")
 
     def answer_status(self, path: str) -> int:
         """The HTTP status ``GET path`` answers with, error statuses included (a ClientError

@@ -48,6 +48,7 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "hosts": ("codex_runner.cli.hosts_cmd", "hosts_app", True),
     "graph": ("codex_runner.cli.graph_cmd", "graph_app", True),
     "gc": ("codex_runner.cli.gc_cmd", "gc_command", False),
+    "disk": ("codex_runner.cli.disk_cmd", "disk_command", False),
     "logs": ("codex_runner.cli.logs_cmd", "logs_command", False),
     "config": ("codex_runner.cli.config_cmd", "config_app", True),
     "auth": ("codex_runner.cli.auth_cmd", "auth_app", True),

@@ -26,6 +26,10 @@ from codex_runner.config import RunnerConfig
 from codex_runner.daemon.logs import DaemonLogs, remove_old_logs_now_and_then
 from codex_runner.daemon.startup import StartupTimes, timed
 from codex_runner.runner_home.host_id import host_id
+from codex_runner.service.disk_kinds import runner_disk_kinds
+from codex_runner.service.disk_policy import DiskPolicy
+from codex_runner.service.disk_policy_metrics import DiskPolicyCollector
+from codex_runner.service.disk_space import FileSystemSpace
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.home_watch import HomeBaseline, HomeWatch
 from codex_runner.service.hosts import HostSettings
@@ -93,6 +97,7 @@ class Daemon:
         self.home_watch: HomeWatch | None = None
         self.metrics: RunnerMetrics | None = None  # GET /metrics (service/metrics.py)
         self.notifier: Notifier | None = None  # [notify]: webhooks (docs/notifications.md)
+        self.disk_policy: DiskPolicy | None = None  # [disk]: free space checks (docs/disk.md)
 
     @property
     def service(self) -> TaskService:
@@ -122,19 +127,6 @@ class Daemon:
             runtime=self._runtime.status() if self._runtime is not None else None,
             home_problem=self.home_problem(),
         )
-
-    def _disk_kinds(self) -> dict[str, tuple[Path, ...]]:
-        """The folders /metrics measures, by kind (docs/metrics.md)."""
-        db = self.paths.database
-        kinds: dict[str, tuple[Path, ...]] = {
-            "worktrees": (self.paths.worktrees,),
-            "logs": (self.paths.logs,),
-            "uploads": (self.paths.home / "uploads",),
-            "codex_home": (self.config.codex_home,),
-        }
-        if not self.config.store.url:  # SQLite in the home, with its WAL
-            kinds["store"] = (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"))
-        return kinds
 
     def _shared_app_server(self) -> SharedAppServer | None:
         remote = shared_remote(self.config)
@@ -227,8 +219,19 @@ class Daemon:
             else None,
         )
         # Before recovery: what it reconciles is counted too.
-        self.metrics = RunnerMetrics(self._service, self.bus, disk=DiskUsage(self._disk_kinds()))
+        self.metrics = RunnerMetrics(
+            self._service, self.bus, disk=DiskUsage(runner_disk_kinds(self.config))
+        )
         self.metrics.start()
+        self.disk_policy = DiskPolicy(
+            self.config.disk,
+            home=self.paths.home,
+            store=self._store,
+            worktrees=self._service.worktree_gc,
+            free_space=FileSystemSpace(),
+            clock=lambda: datetime.now(UTC),
+        )
+        self.metrics.registry.register(DiskPolicyCollector(self.disk_policy))
         try:
             # Codex starts (a process of its own) while the store reconciles what a crash
             # left behind; tasks are scheduled once both are done.
@@ -261,6 +264,7 @@ class Daemon:
             name="log-retention",
         )
         self.home_watch.start()
+        self.disk_policy.start()  # docs/disk.md: dry-run unless [disk] dry_run = false
 
     async def _home_changed(self, problem: str | None) -> None:
         """A home gone wrong stops running turns (their events would be lost); once it is
@@ -286,6 +290,8 @@ class Daemon:
         """Stop every part, bounded; running tasks are interrupted saying ``reason``."""
         if self.home_watch is not None:
             await self.home_watch.stop()
+        if self.disk_policy is not None:
+            await self.disk_policy.stop()
         if self._gc is not None:
             self._gc.cancel()
             with contextlib.suppress(asyncio.CancelledError):

@@ -27,6 +27,7 @@ from starlette.routing import Route
 from codex_runner.api.app import create_app
 from codex_runner.api.auth_routes import auth_router
 from codex_runner.api.raw_http import RawHttpLog
+from codex_runner.api.routes_disk import disk_router
 from codex_runner.api.routes_logs import log_routes
 from codex_runner.api.routes_metrics import metrics_router
 from codex_runner.api.routes_notify import notify_routes
@@ -47,6 +48,7 @@ from codex_runner.runner_home.api_token import ensure_token, token_path
 from codex_runner.runner_home.daemon_info import DaemonInfo, remove_info, write_info
 from codex_runner.runner_home.file_modes import make_private_by_default
 from codex_runner.runner_home.link_token import LinkTokenError, link_token
+from codex_runner.service.disk_account import DiskAccount
 from codex_runner.service.metrics_snapshot import NO_PROFILE, MetricsProbes
 from codex_runner.web import AdminSessions, admin_access, admin_router
 
@@ -172,6 +174,8 @@ async def _serve_api(
         routers.append(notify_routes(daemon.notifier))
     if daemon.metrics is not None:
         routers.append(metrics_router(daemon.metrics, public=config.metrics.public))
+    if disk is not None and daemon.disk_policy is not None:
+        routers.append(disk_router(DiskAccount(disk, daemon.disk_policy)))
     hosts = host_allowlist(host, sock.getsockname()[1], _machine_names(host))
     mcp = McpMount(daemon.service, config.mcp, allowed_hosts=hosts)
     app = create_app(

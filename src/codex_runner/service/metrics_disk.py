@@ -1,5 +1,7 @@
-"""Bytes and files per kind of thing the runner writes, for ``/metrics``: a plain walk of
-each kind's folder, measured in a worker thread at most every :data:`REFRESH_S` seconds.
+"""Bytes and files per kind of thing the runner writes (the kinds:
+:mod:`~codex_runner.service.disk_kinds`), for ``/metrics``, the admin page and
+``codex-runner disk``: a plain walk of each kind's folders, measured in a worker thread at
+most every :data:`REFRESH_S` seconds (``disk`` asks for a fresher one and waits for it).
 
 A scrape never waits for the walk: it gets the latest measure (none before the first) and,
 when that is stale, starts the next one. Each walk stops after :data:`MAX_ENTRIES` entries
@@ -82,6 +84,21 @@ class DiskUsage:
         stale = self._measured_at is None or self._clock() - self._measured_at >= self._refresh_s
         if stale and (self._walk is None or self._walk.done()):
             self._walk = asyncio.create_task(self._measure(), name="metrics-disk-usage")
+        return dict(self._latest)
+
+    @property
+    def kinds(self) -> Mapping[str, tuple[Path, ...]]:
+        """The folders measured, by kind."""
+        return dict(self._kinds)
+
+    async def fresh(self, max_age_s: float) -> Mapping[str, KindUsage]:
+        """A measure at most ``max_age_s`` old, walking now (and waiting) when the latest is
+        older: for ``codex-runner disk``, which a person waits for."""
+        age = None if self._measured_at is None else self._clock() - self._measured_at
+        if age is None or age > max_age_s:
+            if self._walk is None or self._walk.done():
+                self._walk = asyncio.create_task(self._measure(), name="metrics-disk-usage")
+            await self.wait_measured()
         return dict(self._latest)
 
     async def wait_measured(self) -> None:

@@ -56,12 +56,17 @@ async def test_metrics_change_when_a_task_runs_on_the_real_codex(
         async with asyncio.timeout(10):
             while True:
                 after = await _scrape(client)
-                # The first scrape started the disk walk; a later one serves it.
-                if _value(
-                    after, "codex_runner_task_duration_seconds_count", state="completed"
-                ) and _value(after, "codex_runner_disk_files", kind="codex_home"):
+                # The first scrape started the disk walk; a later one serves it. The disk
+                # policy's first check runs as the daemon starts.
+                if (
+                    _value(after, "codex_runner_task_duration_seconds_count", state="completed")
+                    and _value(after, "codex_runner_disk_files", kind="store")
+                    and _value(after, "codex_runner_disk_free_bytes")
+                ):
                     break
                 await asyncio.sleep(0.05)
+        # GET /v1/disk measures again: the task's rollout is in Codex's home now.
+        disk = (await client.get("/v1/disk")).json()
     assert _value(after, "codex_runner_tasks", state="completed") == 1
     assert _value(after, "codex_runner_turns_total", outcome="completed") == 1
     assert _value(after, "codex_runner_turn_duration_seconds_count", outcome="completed") == 1
@@ -70,5 +75,8 @@ async def test_metrics_change_when_a_task_runs_on_the_real_codex(
     assert _value(after, "codex_runner_tokens_total", kind="input") > 0
     assert _value(after, "codex_runner_events_total", type="codex.turn.completed") == 1
     assert _value(after, "codex_runner_events_total", type="task.created") == 1
-    assert _value(after, "codex_runner_disk_bytes", kind="codex_home") > 0
+    assert _value(after, "codex_runner_disk_low") == 0  # plenty free: no disk.low
+    kinds = {k["kind"]: k for k in disk["kinds"]}
+    assert kinds["codex_sessions"]["files"] >= 1 and kinds["store"]["bytes"] > 0
+    assert disk["policy"]["dry_run"] is True and disk["free_bytes"] > 0
     assert _value(after, "codex_runner_disk_bytes", kind="store") > 0

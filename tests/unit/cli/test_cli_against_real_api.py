@@ -25,6 +25,7 @@ from codex_runner.cli import exit_codes
 from codex_runner.codex.scripted import Script, ScriptedRuntime, ask, complete, gated
 from codex_runner.domain.task import TaskState
 from codex_runner.http.wire import EventOut, GraphOut
+from codex_runner.http.wire_disk import DiskOut
 from codex_runner.http.wire_tasks import TaskList, TaskOut
 from codex_runner.http.wire_turns import TurnList
 from codex_runner.service.event_bus import EventBus, Subscription
@@ -33,6 +34,7 @@ from codex_runner.store.memory import InMemoryStore
 from codex_runner.workspace.memory import InMemoryWorkspaces
 
 from .conftest import TOKEN, CliRun, make_cli, make_home, one_error_line
+from .disk_routes import DISK_BYTES, disk_routes
 
 WAIT_S = 10.0
 T = TypeVar("T")
@@ -130,7 +132,8 @@ def live(tmp_path: Path) -> Iterator[LiveDaemon]:
             max_concurrent=2,
             approval_timeout_s=30.0,
         )
-        app = create_app(service, token=TOKEN, ready=lambda: True)
+        routers = disk_routes(service, tmp_path, tmp_path / "worktrees")
+        app = create_app(service, token=TOKEN, ready=lambda: True, routers=routers)
         server = uvicorn.Server(
             uvicorn.Config(app, log_level="critical", lifespan="off", timeout_graceful_shutdown=5)
         )
@@ -353,6 +356,34 @@ def test_gc_lists_each_removed_worktree_with_its_path(
     lines = gc.stdout.splitlines()
     assert lines[0].startswith("removed 1 worktree(s), ")  # and their bytes
     assert lines[1].split()[:3] == ["-", task_id, str(live.worktrees / task_id)]
+
+
+def test_gc_dry_run_lists_what_would_go_with_bytes_and_disk_shows_it(
+    cli: CliRun, live: LiveDaemon, tmp_path: Path
+) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    live.workspaces.add_repository(repo)
+    submitted = cli("task", "submit", "write it", "--repo", str(repo), "--json")
+    task_id = TaskOut.model_validate_json(submitted.stdout).id
+    live.run(live.wait_state(task_id, TaskState.COMPLETED))
+    (live.worktrees / task_id / "notes.txt").write_text("12345678\n")
+
+    dry = cli("gc", "--retention", "0", "--force", "--dry-run")
+
+    assert dry.exit_code == 0, dry.output
+    lines = dry.stdout.splitlines()
+    assert lines[0].startswith("would remove 1 worktree(s), ")
+    assert lines[1].split()[:5] == ["-", task_id, str(live.worktrees / task_id), "9", "B"]
+    assert (live.worktrees / task_id / "notes.txt").exists()  # nothing removed
+    disk = DiskOut.model_validate_json(cli("disk", "--json").stdout)
+    assert [(k.kind, k.bytes, k.files) for k in disk.kinds] == [("worktrees", 9, 1)]
+    assert disk.free_bytes == DISK_BYTES - 9
+    table = cli("disk").stdout
+    assert table.splitlines()[1].split() == ["worktrees", "9", "9", "B", "1"]
+    assert "free 1024.0 KiB on the home's file system" in " ".join(table.split())
+    checked = cli("disk", "--check")
+    assert checked.exit_code == 0 and "(enough)" in checked.stdout
 
 
 def test_task_turns_lists_each_turn_with_its_final_message(cli: CliRun, live: LiveDaemon) -> None:
