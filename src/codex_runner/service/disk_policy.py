@@ -131,6 +131,7 @@ class DiskPolicy:
         self.removed_bytes = 0  # bytes removed for real since start
         self.last: DiskCheck | None = None
         self._job: asyncio.Task[None] | None = None
+        self._checking = asyncio.Lock()  # the job's check and one asked for now never overlap
 
     def start(self) -> None:
         if self._job is None:
@@ -156,7 +157,11 @@ class DiskPolicy:
 
     async def check(self) -> DiskCheck:
         """Probe free space; below the minimum, record disk.low and reclaim (or, dry-run,
-        report what would be reclaimed) until the target is free."""
+        report what would be reclaimed) until the target is free. One check at a time."""
+        async with self._checking:
+            return await self._check()
+
+    async def _check(self) -> DiskCheck:
         settings, at = self.settings, self._clock()
         free = await self.free_bytes()
         if free >= settings.min_free_bytes:

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from codex_runner.config.disk import DiskSettings
 from codex_runner.domain.durable_event import NewEvent
@@ -27,6 +28,7 @@ from codex_runner.service.disk_policy import (
     DiskLow,
     DiskPolicy,
 )
+from codex_runner.service.disk_policy_metrics import DiskPolicyCollector
 from codex_runner.service.disk_space import DiskOfSize, FileSystemSpace, FreeSpace
 from codex_runner.service.worktree_gc import WorktreeCollector
 from codex_runner.store.sql import SqlStore
@@ -314,3 +316,29 @@ async def test_on_a_small_real_file_system_old_logs_go_until_the_target_is_free(
         assert [(c.rule, c.outcome) for c in check.candidates] == [(OLD_LOG, REMOVED)]
         assert space.free_bytes(home.root) >= free + 2 * mib
         assert (home.root / "sessions" / "s_busy" / "workspace" / "notes.bin").exists()
+
+
+async def test_disk_low_is_counted_in_the_metrics_and_a_failing_subscriber_is_survived(
+    home: Home,
+) -> None:
+    home.old_log("t", 100)
+    disk = DiskOfSize(home.root, size_bytes=1000)
+    policy = home.policy(disk, min_free_bytes=950, target_free_bytes=960, dry_run=False)
+    registry = CollectorRegistry()
+    registry.register(DiskPolicyCollector(policy))
+    assert registry.get_sample_value("codex_runner_disk_low") is None  # no check yet
+
+    def broken(low: DiskLow) -> None:
+        raise RuntimeError("subscriber down")
+
+    policy.on_low = broken
+    await policy.check()  # 900 free: low; the old log goes
+
+    assert registry.get_sample_value("codex_runner_disk_low") == 1
+    assert registry.get_sample_value("codex_runner_disk_low_checks_total") == 1
+    assert registry.get_sample_value("codex_runner_disk_policy_removed_bytes_total") == 100
+    await policy.check()  # 1000 free now
+
+    assert registry.get_sample_value("codex_runner_disk_low") == 0
+    assert registry.get_sample_value("codex_runner_disk_free_bytes") == 1000
+    assert registry.get_sample_value("codex_runner_disk_low_checks_total") == 1
