@@ -44,6 +44,7 @@ from codex_runner.http.wire import (
 from codex_runner.http.wire_disk import DiskCheckOut, DiskOut
 from codex_runner.http.wire_hosts import HostList
 from codex_runner.http.wire_link import LinkOut, LinkStart
+from codex_runner.http.wire_notify import DeliveryList
 from codex_runner.http.wire_sessions import AttachCreate, AttachOut, ThreadList
 from codex_runner.http.wire_tasks import TaskList, TaskOut
 from codex_runner.http.wire_turns import TurnList
@@ -244,6 +245,12 @@ class DaemonClient:
 
     def hosts(self) -> HostList:
         return self._call(HostList, "GET", "/v1/hosts")
+
+    def deliveries(self, status: str | None = None, limit: int = 100) -> DeliveryList:
+        params: list[tuple[str, str | int]] = [("limit", limit)]
+        if status is not None:
+            params.append(("status", status))
+        return self._call(DeliveryList, "GET", "/v1/notify/deliveries", params=params)
 
     def drain_host(self, host_id: str, *, undo: bool = False) -> HostList:
         path = f"/v1/hosts/{quote(host_id, safe='')}/drain"

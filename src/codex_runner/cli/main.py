@@ -46,6 +46,7 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "approvals": ("codex_runner.cli.approvals_cmd", "approvals_app", True),
     "threads": ("codex_runner.cli.threads_cmd", "threads_app", True),
     "hosts": ("codex_runner.cli.hosts_cmd", "hosts_app", True),
+    "notify": ("codex_runner.cli.notify_cmd", "notify_app", True),
     "graph": ("codex_runner.cli.graph_cmd", "graph_app", True),
     "gc": ("codex_runner.cli.gc_cmd", "gc_command", False),
     "disk": ("codex_runner.cli.disk_cmd", "disk_command", False),

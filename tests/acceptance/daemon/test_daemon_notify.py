@@ -5,6 +5,7 @@ in order per task."""
 from __future__ import annotations
 
 import asyncio
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -87,3 +88,9 @@ async def run_tasks(daemon: Daemon, repo: Path, receiver: WebhookReceiver) -> No
     async with daemon.client() as client:
         listed = (await client.get("/v1/notify/deliveries?status=delivered")).json()
     assert {d["id"] for d in listed["deliveries"]} == {b["id"] for b in once}
+    code, out, err = await daemon.cli("notify", "deliveries", "--status", "delivered", "--json")
+    assert code == 0, err
+    assert {d["id"] for d in json.loads(out)["deliveries"]} == {b["id"] for b in once}
+    code, out, err = await daemon.cli("notify", "deliveries")
+    assert code == 0, err
+    assert out.count("delivered") == 2 and "task.interrupted" in out
