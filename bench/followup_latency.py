@@ -16,6 +16,10 @@ its thread starts), as the daemon's tasks do: Codex itself spends more on a turn
 repository than in a plain directory (about 6 ms here), which is not the runner's overhead.
 The daemon's first turn is timed with its worktree's creation included.
 
+The scripted model runs in a process of its own (:mod:`model_process`): served from this
+process's event loop, its answers would wait behind the client's work, and the daemon's
+client (an HTTP request and an event stream to parse) does more of it than the raw one.
+
 The daemon and the raw app-server are measured in alternating blocks so machine drift hits
 both alike; medians are compared. The run also prints where a daemon follow-up's time goes,
 phase by phase, from the timestamps of the task's own events.
@@ -46,7 +50,7 @@ import tomli_w
 
 from codex_runner.codex.home import prepare_codex_home
 from codex_runner.config import load_config
-from codex_runner.mockmodel import MockModelServer, Script
+from model_process import ModelProcess
 from task_throughput import DaemonProcess
 from turn_latency import PROMPT, SCRIPT, RawAppServer
 from verdicts import report
@@ -209,7 +213,7 @@ async def main(
     try:
         repo, raw_worktrees = root / "repo", root / "raw-worktrees"
         _git_repo(repo)
-        async with MockModelServer(Script.from_dict(SCRIPT), port=0) as server:
+        async with ModelProcess(SCRIPT) as server:
             codex = {"config": server.codex_config(), "approval_policy": "never"}
             raw_home, daemon_home = root / "raw", root / "daemon"
             service = {} if warm_threads is None else {"warm_threads": warm_threads}

@@ -12,6 +12,7 @@ Point Codex at it for offline, deterministic runs (tests, CI, demos)::
 The script format is documented in ``docs/mock-model.md``.
 """
 
+from codex_runner.mockmodel.codex_settings import API_KEY_ENV, MODEL_NAME, codex_config_for
 from codex_runner.mockmodel.conversation import (
     Conversation,
     OtherRequest,
@@ -28,12 +29,7 @@ from codex_runner.mockmodel.script import (
     load_script,
     parse_script_text,
 )
-from codex_runner.mockmodel.server import (
-    API_KEY_ENV,
-    MODEL_NAME,
-    MockModelServer,
-    ServerState,
-)
+from codex_runner.mockmodel.server import MockModelServer, ServerState
 
 __all__ = [
     "API_KEY_ENV",
@@ -47,6 +43,7 @@ __all__ = [
     "ScriptError",
     "ServerState",
     "Step",
+    "codex_config_for",
     "is_codex_context",
     "load_builtin_script",
     "load_script",

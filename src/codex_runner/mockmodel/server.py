@@ -31,6 +31,7 @@ import tomli_w
 from aiohttp import WSMsgType, web
 
 from codex_runner.mockmodel.answers import Plan, item_for, plan_answer
+from codex_runner.mockmodel.codex_settings import MODEL_NAME, codex_config_for
 from codex_runner.mockmodel.conversation import (
     Conversation,
     OtherRequest,
@@ -63,9 +64,6 @@ from codex_runner.mockmodel.websocket import (
 
 log = logging.getLogger(__name__)
 
-MODEL_NAME: Final = "mock-model"
-PROVIDER_ID: Final = "mock"
-API_KEY_ENV: Final = "MOCK_API_KEY"
 HOST: Final = "127.0.0.1"
 # Python's default listen backlog (5..128) stalls hundreds of simultaneous Codex sessions.
 LISTEN_BACKLOG: Final = 4096
@@ -181,23 +179,7 @@ class MockModelServer:
 
     def codex_config(self) -> dict[str, Any]:
         """Codex ``config.toml`` settings that point Codex at this server."""
-        provider: dict[str, Any] = {
-            "name": PROVIDER_ID,
-            "base_url": self.base_url,
-            "wire_api": "responses",
-            "env_key": API_KEY_ENV,
-            # Retries would replay scripted errors and hide them from tests.
-            "request_max_retries": 0,
-            "stream_max_retries": 0,
-        }
-        if self.websockets:
-            # Codex then keeps one connection per thread, as with its own OpenAI provider.
-            provider["supports_websockets"] = True
-        return {
-            "model": MODEL_NAME,
-            "model_provider": PROVIDER_ID,
-            "model_providers": {PROVIDER_ID: provider},
-        }
+        return codex_config_for(self.base_url, websockets=self.websockets)
 
     def config_snippet(self) -> str:
         """:meth:`codex_config` as TOML under a ``[codex.config]`` table."""
