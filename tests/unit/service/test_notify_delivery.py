@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -257,3 +258,25 @@ async def test_disk_low_is_told_once_an_hour(store: SqlStore, receiver: WebhookR
     bodies = receiver.wait_for(1)
     assert bodies[0]["kind"] == "disk.low"
     assert bodies[0]["data"] == {"free_bytes": 10, "min_free_bytes": 100}
+
+
+async def test_the_disk_policy_s_hook_enqueues_disk_low_without_blocking(
+    store: SqlStore, receiver: WebhookReceiver
+) -> None:
+    @dataclass(frozen=True)
+    class Low:
+        free_bytes: int
+        min_free_bytes: int
+        at: datetime
+
+    n = notifier(store, receiver, Clock())
+    try:
+        n.on_disk_low(Low(5, 50, T0))  # called from the policy's loop: returns at once
+        for _ in range(100):
+            if await store.list_notifications():
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        await n.stop()
+    [row] = await store.list_notifications()
+    assert (row.kind, row.order_key) == ("disk.low", "disk")
