@@ -167,7 +167,14 @@ async def _serve_api(
     sessions = AdminSessions()
     disk = daemon.metrics.disk if daemon.metrics is not None else None
     routers.append(
-        admin_router(daemon.service, daemon.bus, token=token, sessions=sessions, disk=disk)
+        admin_router(
+            daemon.service,
+            daemon.bus,
+            token=token,
+            sessions=sessions,
+            disk=disk,
+            disk_policy=daemon.disk_policy,
+        )
     )
     routers.append(log_routes(daemon.paths.logs))
     if daemon.notifier is not None:

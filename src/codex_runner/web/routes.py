@@ -32,10 +32,12 @@ from codex_runner.http.errors import error_response
 from codex_runner.http.routing import Router
 from codex_runner.logs import LEVELS
 from codex_runner.runner_home.api_token import TOKEN_FILE, token_matches
+from codex_runner.service.disk_policy import DiskPolicy
 from codex_runner.service.event_bus import EventBus, Lagged
 from codex_runner.service.metrics_disk import DiskUsage
 from codex_runner.service.overview import OverviewReader, UnknownWindow, parse_window
 from codex_runner.service.tasks import TaskService
+from codex_runner.web.disk_panel import disk_policy_context
 from codex_runner.web.overview import overview_context
 from codex_runner.web.sessions import SESSION_TTL_S, AdminSessions
 
@@ -118,9 +120,11 @@ def admin_router(
     token: str,
     sessions: AdminSessions,
     disk: DiskUsage | None = None,
+    disk_policy: DiskPolicy | None = None,
 ) -> Router:
     """The admin page under ``/admin``; mount it with ``browser=admin_access(sessions)``.
-    ``disk`` is the daemon's disk use measure, for the overview."""
+    ``disk`` is the daemon's disk use measure and ``disk_policy`` its [disk] policy, for the
+    overview."""
     router = Router(prefix=PREFIX, include_in_schema=False)
 
     def page(request: Request, template: str, **context: Any) -> HTMLResponse:
@@ -244,6 +248,7 @@ def admin_router(
         except UnknownWindow as exc:
             return error_response(400, "invalid_request", str(exc), field="window")
         figures = overview_context(await overviews.read(chosen))
+        figures.update(disk_policy_context(disk_policy))
         return page(request, "overview.html", page="overview", **figures)
 
     @router.get("/feed")

@@ -48,6 +48,7 @@ async def test_the_overview_charts_the_tasks_that_ran(
     # A bar per kind of docs/disk.md, Codex's rollouts among them.
     for kind in ("worktrees", "logs", "sessions", "codex_sessions", "store"):
         await expect(page.locator("#chart-disk svg")).to_contain_text(kind)
+    await expect(page.locator("#disk-free")).to_contain_text("in dry-run")
     box = await page.locator("#chart-finished svg").bounding_box()
     assert box is not None and box["width"] > 300 and box["height"] > 100
     await page.screenshot(path=screenshots / "overview-24h.png", full_page=True)
