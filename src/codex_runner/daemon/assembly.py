@@ -30,6 +30,7 @@ from codex_runner.service.disk_kinds import runner_disk_kinds
 from codex_runner.service.disk_policy import DiskPolicy
 from codex_runner.service.disk_policy_metrics import DiskPolicyCollector
 from codex_runner.service.disk_space import FileSystemSpace
+from codex_runner.service.event_archive import archive_now_and_then
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.home_watch import HomeBaseline, HomeWatch
 from codex_runner.service.hosts import HostSettings
@@ -83,6 +84,7 @@ class Daemon:
         self.config = config
         self.logs = logs  # the layered logs' handler: its raw layers are for the parts
         self._log_retention: asyncio.Task[None] | None = None
+        self._event_archive: asyncio.Task[None] | None = None  # [store] event_retention_s
         self.paths = Paths(config.home)
         self._store: SqlStore | None = None
         self._runtime: CodexRuntime | None = None
@@ -258,10 +260,15 @@ class Daemon:
             clock=lambda: datetime.now(UTC),
         )
         await self.notifier.start()  # after recovery: its catch-up sees what it reconciled
+        self.disk_policy.on_low = self.notifier.on_disk_low  # disk.low webhooks
         self._gc = asyncio.create_task(self._collect_garbage(), name="worktree-gc")
         self._log_retention = asyncio.create_task(
             remove_old_logs_now_and_then(self.paths.logs, self.config.logs.retention_s),
             name="log-retention",
+        )
+        self._event_archive = asyncio.create_task(
+            archive_now_and_then(self._store, self.config.store.event_retention_s),
+            name="event-archive",
         )
         self.home_watch.start()
         self.disk_policy.start()  # docs/disk.md: dry-run unless [disk] dry_run = false
@@ -302,6 +309,11 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._log_retention
             self._log_retention = None
+        if self._event_archive is not None:
+            self._event_archive.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._event_archive
+            self._event_archive = None
         if self.switcher is not None:
             with contextlib.suppress(Exception):
                 await self.switcher.close()  # drop a pending when-idle switch
