@@ -15,6 +15,7 @@ from collections.abc import Callable
 
 from codex_runner.domain.task import Task
 from codex_runner.domain.transitions import Action
+from codex_runner.logs.records import log_context
 from codex_runner.service.live_run import CrashHistory, LiveRun
 from codex_runner.service.runner import TaskRunner
 from codex_runner.service.writer import Abandoned, TaskWriter
@@ -194,6 +195,12 @@ class Scheduler:
         )
 
     async def _supervise(self, task: Task, run: LiveRun) -> None:
+        # Whatever the run logs (and the tasks it starts) is about this task: it goes to the
+        # task's own log stream too (docs/logs.md).
+        with log_context(task_id=task.id):
+            await self._supervise_run(task, run)
+
+    async def _supervise_run(self, task: Task, run: LiveRun) -> None:
         try:
             await self._runner.run(task, run)
         except Abandoned:
