@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from codex_runner.bridges.chat.bridge_db import BridgeDb, Session
 from codex_runner.bridges.chat.relay_plan import ChatRenderer, EventContext, plan_posts
 from codex_runner.domain.durable_event import TaskEvent
+from codex_runner.logs.records import log_context
 from codex_runner.service.settling import SettleWatch
 
 log = logging.getLogger(__name__)
@@ -137,6 +138,10 @@ class Relay:
             await asyncio.wait(followers, timeout=timeout)
 
     async def _run(self, key: str) -> None:
+        with log_context(session_key=key):  # what the follower logs is the session's
+            await self._run_session(key)
+
+    async def _run_session(self, key: str) -> None:
         session = self._db.session(key)
         if session is None:
             return

@@ -29,6 +29,7 @@ from codex_runner.domain.approval import ApprovalError
 from codex_runner.domain.durable_event import EventType, TaskEvent
 from codex_runner.domain.task import Task, WorkspaceRequest
 from codex_runner.domain.transitions import FINAL_STATES, InvalidTransition
+from codex_runner.logs.records import log_context
 from codex_runner.service.errors import IdempotencyKeyReused
 from codex_runner.service.tasks import TaskService
 from codex_runner.store.errors import ApprovalNotFound
@@ -130,6 +131,10 @@ class ChatSessions:
 
     async def deliver(self, session: Session, message: ChatInput) -> None:
         """The session's next message: a turn now, a fresh task, or a place in the queue."""
+        with log_context(session_key=session.key):
+            await self._deliver(session, message)
+
+    async def _deliver(self, session: Session, message: ChatInput) -> None:
         async with self._locks.hold(session.key):
             task = await self._service.get(session.task_id)
             depth = self._db.queue_depth(session.key)
