@@ -86,11 +86,6 @@ class DiskUsage:
             self._walk = asyncio.create_task(self._measure(), name="metrics-disk-usage")
         return dict(self._latest)
 
-    @property
-    def kinds(self) -> Mapping[str, tuple[Path, ...]]:
-        """The folders measured, by kind."""
-        return dict(self._kinds)
-
     async def fresh(self, max_age_s: float) -> Mapping[str, KindUsage]:
         """A measure at most ``max_age_s`` old, walking now (and waiting) when the latest is
         older: for ``codex-runner disk``, which a person waits for."""

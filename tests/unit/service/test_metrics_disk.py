@@ -44,3 +44,18 @@ async def test_the_first_read_starts_a_measure_and_later_reads_get_it(tmp_path: 
     await disk.wait_measured()
     assert disk.current()["logs"] == KindUsage(124, 3)
     await disk.close()
+
+
+async def test_fresh_walks_again_when_the_measure_is_older_and_waits_for_it(
+    tmp_path: Path,
+) -> None:
+    _tree(tmp_path)
+    now = [0.0]
+    disk = DiskUsage({"logs": (tmp_path / "a",)}, refresh_s=300, clock=lambda: now[0])
+    assert (await disk.fresh(10))["logs"] == KindUsage(123, 2)  # nothing yet: walks, waits
+    (tmp_path / "a" / "three.txt").write_bytes(b"z")
+    now[0] = 5.0
+    assert (await disk.fresh(10))["logs"].files == 2  # young enough: kept
+    now[0] = 11.0
+    assert (await disk.fresh(10))["logs"] == KindUsage(124, 3)
+    await disk.close()
