@@ -320,6 +320,8 @@ class DiskPolicy:
             candidate.rule,
             f", task {candidate.task_id}" if candidate.task_id else "",
             f": {candidate.detail}" if candidate.detail else "",
+            # In the task's own log layer too (docs/logs.md).
+            extra={"task_id": candidate.task_id} if candidate.task_id else None,
         )
         if candidate.outcome == WOULD_REMOVE:
             reclaim.free += candidate.bytes

@@ -184,7 +184,7 @@ async def test_dry_run_reports_each_candidate_with_its_bytes_and_rule_and_remove
 
 
 async def test_for_real_it_stops_at_the_target_and_records_each_removal_on_its_task(
-    home: Home,
+    home: Home, caplog: pytest.LogCaptureFixture
 ) -> None:
     await _everything(home)
     disk = DiskOfSize(home.root, size_bytes=40_000)
@@ -220,6 +220,8 @@ async def test_for_real_it_stops_at_the_target_and_records_each_removal_on_its_t
     (event,) = (await home.store.read_events("chat_idle"))[1:]
     assert (event.data["bytes"], event.data["rule"]) == (2000, INACTIVE_SESSION)
     assert policy.removed_bytes == 7000
+    logged = [r for r in caplog.records if getattr(r, "task_id", None) == "old_done"]
+    assert "removed" in logged[0].getMessage() and "4000 bytes" in logged[0].getMessage()
 
 
 async def test_protection_lapses_after_protection_s_but_unmerged_work_never_does(
