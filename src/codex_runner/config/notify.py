@@ -99,6 +99,11 @@ class NotifySettings(_Strict):
     )
     backoff_base_s: float = Field(default=2.0, gt=0, description="The first retry's wait.")
     backoff_cap_s: float = Field(default=600.0, gt=0, description="The longest wait.")
+    keep_s: float = Field(
+        default=7 * 24 * 3600.0,
+        gt=0,
+        description="Delivered and given-up notifications are removed this long after.",
+    )
     poll_s: float = Field(
         default=2.0, gt=0, le=60, description="How often the outbox is looked at when idle."
     )

@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
@@ -25,6 +25,7 @@ from codex_runner.store.protocol import Store
 log = logging.getLogger(__name__)
 
 STOP_TIMEOUT_S = 5.0
+PRUNE_INTERVAL_S = 3600.0
 
 
 class DiskLowMoment(Protocol):
@@ -63,6 +64,8 @@ class Notifier:
             store, self.targets, clock=clock, on_enqueued=self.deliverer.wake
         )
         self._tasks: list[asyncio.Task[Any]] = []
+        self._settings = settings
+        self._clock = clock
 
     async def start(self) -> None:
         subscription = self._bus.subscribe()  # before the catch-up: nothing falls between
@@ -73,6 +76,7 @@ class Notifier:
         self._tasks = [
             asyncio.create_task(self.planner.follow(self._bus, subscription), name="notify-plan"),
             asyncio.create_task(self.deliverer.run(), name="notify-deliver"),
+            asyncio.create_task(self._prune_now_and_then(), name="notify-prune"),
         ]
 
     async def stop(self) -> None:
@@ -83,6 +87,20 @@ class Notifier:
                 await asyncio.wait(self._tasks, timeout=STOP_TIMEOUT_S)
         self._tasks = []
         await self._client.aclose()
+
+    async def prune(self) -> int:
+        """Remove the notifications that finished more than ``[notify] keep_s`` ago."""
+        before = self._clock() - timedelta(seconds=self._settings.keep_s)
+        return await self._store.prune_notifications(before)
+
+    async def _prune_now_and_then(self) -> None:
+        while True:
+            try:
+                if removed := await self.prune():
+                    log.info("notifications: %d old deliveries removed from the outbox", removed)
+            except Exception:
+                log.exception("notifications: pruning the outbox failed")
+            await asyncio.sleep(PRUNE_INTERVAL_S)
 
     async def disk_low(self, free_bytes: int, min_free_bytes: int, *, at: datetime) -> int:
         """Tell the webhooks that take ``disk.low`` that free space fell below the minimum:

@@ -95,3 +95,17 @@ class MemoryOutbox:
     async def notification_attempts(self, notification_id: str) -> list[DeliveryAttempt]:
         await self._enter()
         return list(self._outbox_attempts.get(notification_id, ()))
+
+    async def prune_notifications(self, finished_before: datetime) -> int:
+        await self._enter()
+        done = [
+            n.id
+            for n in self._outbox.values()
+            if n.state is not DeliveryState.PENDING
+            and n.finished_at is not None
+            and n.finished_at < finished_before
+        ]
+        for nid in done:
+            del self._outbox[nid]
+            self._outbox_attempts.pop(nid, None)
+        return len(done)

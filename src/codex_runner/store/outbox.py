@@ -53,3 +53,7 @@ class NotifyOutbox(Protocol):
 
     async def notification_attempts(self, notification_id: str) -> list[DeliveryAttempt]:
         """A notification's attempts, first first."""
+
+    async def prune_notifications(self, finished_before: datetime) -> int:
+        """Remove the delivered and given-up notifications (and their attempts) that
+        finished before ``finished_before``; how many were removed."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, exists, insert, or_, select, update
+from sqlalchemy import Connection, RowMapping, delete, exists, insert, or_, select, update
 
 from codex_runner.domain.notify import DeliveryAttempt, DeliveryState, Notification
 from codex_runner.store.outbox import DEFAULT_NOTIFICATION_PAGE
@@ -178,3 +178,17 @@ class SqlOutbox(SqlAccess):
             return [DeliveryAttempt(at, code, error) for at, code, error in conn.execute(query)]
 
         return await self._read(work)
+
+    async def prune_notifications(self, finished_before: datetime) -> int:
+        o = notify_outbox
+        done = select(o.c.id).where(o.c.state != _PENDING, o.c.finished_at < finished_before)
+
+        def work(conn: Connection) -> int:
+            ids = list(conn.scalars(done))
+            if not ids:
+                return 0
+            conn.execute(delete(notify_attempts).where(notify_attempts.c.notification_id.in_(ids)))
+            conn.execute(delete(o).where(o.c.id.in_(ids)))
+            return len(ids)
+
+        return await self._write(work)

@@ -280,3 +280,20 @@ async def test_the_disk_policy_s_hook_enqueues_disk_low_without_blocking(
         await n.stop()
     [row] = await store.list_notifications()
     assert (row.kind, row.order_key) == ("disk.low", "disk")
+
+
+async def test_deliveries_are_kept_for_keep_s_after_they_finish(
+    store: SqlStore, receiver: WebhookReceiver
+) -> None:
+    clock = Clock()
+    n = notifier(store, receiver, clock, keep_s=3600)
+    await n.planner.enqueue(await run_task(store, "t_1", Action.START, Action.FAIL))
+    try:
+        await n.deliverer.deliver_due()
+        clock.advance(minutes=59)
+        assert await n.prune() == 0
+        clock.advance(minutes=2)
+        assert await n.prune() == 1
+    finally:
+        await n.stop()
+    assert await store.list_notifications() == []

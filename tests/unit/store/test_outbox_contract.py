@@ -122,3 +122,16 @@ async def test_hosts_claiming_at_once_never_get_the_same_notification(store: Sto
     everyone = [i for ids in got for i in ids]
     assert sorted(everyone) == sorted(f"nt_{n}" for n in range(20))[: len(everyone)]
     assert len(everyone) == len(set(everyone)) == 20
+
+
+async def test_finished_notifications_are_pruned_once_old_pending_ones_never(
+    store: Store,
+) -> None:
+    await store.enqueue_notifications([note(1), note(2, order_key="t_2"), note(3, order_key="t_3")])
+    await claim(store)
+    await store.record_notification_attempt("nt_1", "h1", ok(T0), retry_at=None)
+    await store.record_notification_attempt("nt_2", "h1", failed(LATER), retry_at=None)
+    assert await store.prune_notifications(LATER) == 1  # nt_1 only: nt_2 ended at LATER
+    assert await store.notification_attempts("nt_1") == []
+    assert await store.prune_notifications(LATER + timedelta(days=30)) == 1
+    assert [n.id for n in await store.list_notifications()] == ["nt_3"]
