@@ -59,6 +59,7 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "mcp": ("codex_runner.cli.mcp_cmd", "mcp_command", False),
     "demo": ("codex_runner.cli.demo", "demo_command", False),
     "mock-model": ("codex_runner.cli.mock_model", "mock_model_command", False),
+    "service": ("codex_runner.cli.service_cmd", "service_app", True),
 }
 
 
