@@ -166,6 +166,7 @@ class Daemon:
             self._runtimes, limit=settings.warm_threads, idle_s=settings.warm_thread_idle_s
         )
         failover = None
+        profiles: ProfileStore | None = None
         # Exec starts a process per turn; a pinned codex.home has no profiles to switch to.
         if isinstance(self._runtime, AppServerRuntime) and self.config.uses_profiles:
             profiles = ProfileStore(self.config.home)
@@ -196,6 +197,7 @@ class Daemon:
             auto_resume=settings.auto_resume,
             task_log=self._task_logs,
             failover=failover,
+            auth_profile=profiles.active if profiles is not None else (lambda: None),
             admission=self.home_watch.check_admission,
             warm_threads=warm_threads,
             shared=self._shared_app_server(),

@@ -44,6 +44,7 @@ class Turn:
     error: str | None = None
     final_message: str | None = None  # Codex's last agent message of this turn
     result_json: str | None = None  # the validated JSON of a turn with an output schema
+    auth_profile: str | None = None  # the auth profile Codex ran the turn under, if known
 
     def __post_init__(self) -> None:
         if self.number < 1:

@@ -81,7 +81,8 @@ class Overview:
     queue_wait: Percentiles  # seconds from creation to the first turn's start
     turn_duration: Percentiles  # seconds from a turn's start to its end
     days: tuple[date, ...]
-    tokens: dict[str, tuple[int, ...]]  # model -> tokens of the turns that ended that day
+    # "model" or "model · auth profile" -> tokens of the turns that ended that day
+    tokens: dict[str, tuple[int, ...]]
     rate_limits: tuple[RateLimitWindow, ...]
     tasks_read: int
     capped: bool  # MAX_TASKS reached before the window's start
@@ -254,6 +255,8 @@ def _tokens(
         if used <= 0:
             continue
         model = task.settings.model or DEFAULT_MODEL
+        if turn.auth_profile:  # turns recorded before profiles were, or without any: none
+            model = f"{model} · {turn.auth_profile}"
         per_model.setdefault(model, [0] * len(days))[
             index[turn.finished_at.astimezone(UTC).date()]
         ] += used

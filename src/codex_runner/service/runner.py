@@ -80,10 +80,13 @@ class TaskRunner:
         warm: WarmThreadKeeper | None = None,
         host_id: str | None = None,
         carrier: ThreadCarrier | None = None,
+        auth_profile: Callable[[], str | None] = lambda: None,
     ) -> None:
         """``warm`` keeps threads loaded after their turn; without it each is released.
-        ``host_id`` is the host that claims the tasks this runner runs (domain.hosts)."""
+        ``host_id`` is the host that claims the tasks this runner runs (domain.hosts);
+        ``auth_profile`` names the profile Codex runs under now (each turn records it)."""
         self._host_id = host_id
+        self._auth_profile = auth_profile
         self._carrier = carrier  # the threads' session files, for other hosts
         self._store = store
         self._runtimes = runtimes
@@ -195,7 +198,13 @@ class TaskRunner:
             )
             live.turn = turn
             record = TurnRecord(
-                task.id, number, text, self._clock(), thread_id=handle.id, codex_turn_id=turn.id
+                task.id,
+                number,
+                text,
+                self._clock(),
+                thread_id=handle.id,
+                codex_turn_id=turn.id,
+                auth_profile=self._auth_profile(),
             )
             await self._store.save_turn(record)
             if live.stop_requested:

@@ -105,6 +105,7 @@ class TaskService(TaskQueries):
         uploads: Path | None = None,
         host: HostSettings | None = None,
         carrier: ThreadCarrier | None = None,
+        auth_profile: Callable[[], str | None] = lambda: None,
     ) -> None:
         """``admission()`` raises HomeUnavailable while new work must be refused;
         queued tasks wait meanwhile. ``warm_threads`` keeps threads loaded after their turn
@@ -165,6 +166,7 @@ class TaskService(TaskQueries):
             warm=self.warm_threads,
             host_id=host.id if host is not None else None,
             carrier=carrier,
+            auth_profile=auth_profile,
         )
         self._submissions = Submissions(
             store,

@@ -311,6 +311,7 @@ def turn_to_row(turn: Turn) -> dict[str, Any]:
         "error": turn.error,
         "final_message": turn.final_message,
         "result_json": turn.result_json,
+        "auth_profile": turn.auth_profile,
     }
 
 
@@ -328,6 +329,7 @@ def turn_from_row(row: Row) -> Turn:
         error=row["error"],
         final_message=row["final_message"],
         result_json=row["result_json"],
+        auth_profile=row["auth_profile"],
     )
 
 

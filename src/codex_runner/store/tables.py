@@ -313,6 +313,7 @@ turns = Table(
     Column("error", Text()),
     Column("final_message", Text()),
     Column("result_json", Text()),
+    Column("auth_profile", String(128)),
     PrimaryKeyConstraint("task_id", "number"),
 )
 

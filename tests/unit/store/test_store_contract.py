@@ -807,6 +807,7 @@ async def test_turns_are_saved_replaced_and_listed_by_number(
         usage=TokenUsage(1, 0, 2, 0, 3),
         error="model error",
         final_message="I fixed half of it",
+        auth_profile="work",
     )
     await store.save_turn(finished)
     assert await store.list_turns(task.id) == [finished, second]
