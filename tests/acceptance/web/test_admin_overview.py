@@ -33,6 +33,8 @@ async def test_the_overview_charts_the_tasks_that_ran(
     await log_in(page, daemon)
     await page.click("#nav-overview")
     await expect(page.locator("h1")).to_have_text("Overview")
+    # A page drawn on the server follows no live feed: no "connecting…" that never connects.
+    await expect(page.locator("#live")).to_be_hidden()
     await expect(page.locator("#finished-totals")).to_contain_text("completed: 2")
     # One bar for the hour both tasks finished in; p50 and p95 of the turns of that hour.
     assert await page.locator("#chart-finished svg rect[fill='#2f5fa7'] title").count() == 1

@@ -4,6 +4,7 @@ const eventTypes = JSON.parse(document.body.dataset.eventTypes || "[]");
 function setLive(live) {
   const badge = document.getElementById("live");
   if (!badge) return;
+  badge.hidden = false;
   badge.textContent = live ? "live" : "reconnecting…";
   badge.className = live ? "live on" : "live off";
 }

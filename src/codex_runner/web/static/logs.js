@@ -25,6 +25,7 @@ function row(record) {
 function setLive(text, on) {
   const badge = document.getElementById("live");
   if (!badge) return;
+  badge.hidden = false;
   badge.textContent = text;
   badge.className = on ? "live on" : "live off";
 }
