@@ -21,6 +21,7 @@ from codex_runner.config.base import ConfigError as ConfigError
 from codex_runner.config.base import Strict as _Strict
 from codex_runner.config.disk import DiskSettings as DiskSettings
 from codex_runner.config.notify import NotifySettings as NotifySettings
+from codex_runner.config.releases import ReleaseSettings as ReleaseSettings
 from codex_runner.config.operations import ClusterSettings as ClusterSettings
 from codex_runner.config.operations import LogSettings as LogSettings
 from codex_runner.config.operations import MetricsSettings as MetricsSettings
@@ -326,6 +327,7 @@ class RunnerConfig(_Strict):
     metrics: MetricsSettings = MetricsSettings()
     notify: NotifySettings = NotifySettings()
     disk: DiskSettings = DiskSettings()
+    releases: ReleaseSettings = ReleaseSettings()
 
     @property
     def uses_profiles(self) -> bool:
