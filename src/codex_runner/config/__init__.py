@@ -21,11 +21,11 @@ from codex_runner.config.base import ConfigError as ConfigError
 from codex_runner.config.base import Strict as _Strict
 from codex_runner.config.disk import DiskSettings as DiskSettings
 from codex_runner.config.notify import NotifySettings as NotifySettings
-from codex_runner.config.releases import ReleaseSettings as ReleaseSettings
 from codex_runner.config.operations import ClusterSettings as ClusterSettings
 from codex_runner.config.operations import LogSettings as LogSettings
 from codex_runner.config.operations import MetricsSettings as MetricsSettings
 from codex_runner.config.operations import StoreSettings as StoreSettings
+from codex_runner.config.releases import ReleaseSettings as ReleaseSettings
 from codex_runner.domain.exec_flags import ExecFlagRefused, check_exec_extra_args
 from codex_runner.domain.model_names import check_model_aliases
 from codex_runner.domain.task import REASONING_EFFORTS
