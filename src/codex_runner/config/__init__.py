@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from codex_runner.config.auth import AuthSettings as AuthSettings
 from codex_runner.config.base import ConfigError as ConfigError
 from codex_runner.config.base import Strict as _Strict
 from codex_runner.config.disk import DiskSettings as DiskSettings
@@ -233,20 +234,6 @@ class SlackSettings(_Strict):
     )
     delivery_retry_max_s: float = Field(
         default=60.0, gt=0, description="Longest delay between retries while Slack is down."
-    )
-
-
-class AuthSettings(_Strict):
-    """Auth profiles (``[auth]``): which accounts Codex may use."""
-
-    failover: bool = Field(
-        default=False,
-        description="On a usage-limit or quota error, switch to the next allowed profile and "
-        "retry the turn.",
-    )
-    failover_profiles: tuple[str, ...] = Field(
-        default=(),
-        description="Profiles failover may switch to, in order; empty: every profile by name.",
     )
 
 
