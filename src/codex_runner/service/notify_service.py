@@ -65,11 +65,15 @@ class Notifier:
         )
         self._tasks: list[asyncio.Task[Any]] = []
         self._settings = settings
+        self._host_id = host_id
         self._clock = clock
 
     async def start(self) -> None:
         subscription = self._bus.subscribe()  # before the catch-up: nothing falls between
         try:
+            # Attempts this host had on their way when it stopped are tried again now, not
+            # once their claims run out.
+            await self._store.release_notification_claims(self._host_id)
             await self.planner.catch_up()
         except Exception:
             log.exception("notifications: the catch-up after a restart failed")

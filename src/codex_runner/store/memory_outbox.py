@@ -96,6 +96,13 @@ class MemoryOutbox:
         await self._enter()
         return list(self._outbox_attempts.get(notification_id, ()))
 
+    async def release_notification_claims(self, host_id: str) -> int:
+        await self._enter()
+        mine = [nid for nid, (holder, _) in self._outbox_claims.items() if holder == host_id]
+        for nid in mine:
+            del self._outbox_claims[nid]
+        return len(mine)
+
     async def prune_notifications(self, finished_before: datetime) -> int:
         await self._enter()
         done = [

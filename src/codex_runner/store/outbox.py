@@ -54,6 +54,10 @@ class NotifyOutbox(Protocol):
     async def notification_attempts(self, notification_id: str) -> list[DeliveryAttempt]:
         """A notification's attempts, first first."""
 
+    async def release_notification_claims(self, host_id: str) -> int:
+        """Free the claims ``host_id`` holds (a host that starts again has no attempt in
+        flight); how many were freed."""
+
     async def prune_notifications(self, finished_before: datetime) -> int:
         """Remove the delivered and given-up notifications (and their attempts) that
         finished before ``finished_before``; how many were removed."""

@@ -179,6 +179,15 @@ class SqlOutbox(SqlAccess):
 
         return await self._read(work)
 
+    async def release_notification_claims(self, host_id: str) -> int:
+        o = notify_outbox
+        release = (
+            update(o)
+            .where(o.c.claimed_by == host_id, o.c.state == _PENDING)
+            .values(claimed_by=None, claimed_until=None)
+        )
+        return await self._write(lambda conn: conn.execute(release).rowcount)
+
     async def prune_notifications(self, finished_before: datetime) -> int:
         o = notify_outbox
         done = select(o.c.id).where(o.c.state != _PENDING, o.c.finished_at < finished_before)

@@ -24,6 +24,7 @@ from codex_runner.service.notify_service import Notifier
 from codex_runner.service.notify_targets import NotifyTargets
 from codex_runner.store.sql import SqlStore
 
+from ...support.postgres import PostgresServer
 from ...support.webhook_receiver import WebhookReceiver, webhook_receiver
 
 SECRET = "receiver-secret-0123456789"
@@ -297,3 +298,38 @@ async def test_deliveries_are_kept_for_keep_s_after_they_finish(
     finally:
         await n.stop()
     assert await store.list_notifications() == []
+
+
+async def test_two_hosts_on_one_postgresql_store_deliver_each_notification_once(
+    postgres: PostgresServer, receiver: WebhookReceiver
+) -> None:
+    url = postgres.new_database()
+    stores = [await SqlStore.open(url), await SqlStore.open(url)]
+    hosts = [
+        Notifier(
+            s, EventBus(), settings(receiver), host_id=f"h{i}", clock=lambda: datetime.now(UTC)
+        )
+        for i, s in enumerate(stores)
+    ]
+    events = [
+        TaskEvent(f"t_{n}", 2, "task.state_changed", T0, {"to": "completed"}) for n in range(30)
+    ]
+    await hosts[0].planner.enqueue(events)
+    running = [asyncio.create_task(h.deliverer.run()) for h in hosts]
+    try:
+        await asyncio.to_thread(receiver.wait_for, 30)
+        for _ in range(500):  # the last attempts are being recorded (10 s at most)
+            if not await stores[1].list_notifications(state=DeliveryState.PENDING):
+                break
+            await asyncio.sleep(0.02)
+        assert len(await stores[1].list_notifications(state=DeliveryState.DELIVERED)) == 30
+    finally:
+        for job in running:
+            job.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+        for h in hosts:
+            await h.stop()
+        for s in stores:
+            await s.close()
+    ids = [r.delivery for r in receiver.received]
+    assert len(ids) == len(set(ids)) == 30

@@ -135,3 +135,12 @@ async def test_finished_notifications_are_pruned_once_old_pending_ones_never(
     assert await store.notification_attempts("nt_1") == []
     assert await store.prune_notifications(LATER + timedelta(days=30)) == 1
     assert [n.id for n in await store.list_notifications()] == ["nt_3"]
+
+
+async def test_a_host_starting_again_frees_its_own_claims_only(store: Store) -> None:
+    await store.enqueue_notifications([note(1), note(2, order_key="t_2")])
+    assert await claim(store, "h1") == ["nt_1", "nt_2"]
+    await store.record_notification_attempt("nt_2", "h1", ok(), retry_at=None)
+    assert await store.release_notification_claims("h2") == 0
+    assert await store.release_notification_claims("h1") == 1
+    assert await claim(store, "h2") == ["nt_1"]
