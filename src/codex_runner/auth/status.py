@@ -121,7 +121,7 @@ async def gather_status(
         config_file=config.home / "config.toml",
         config_file_exists=(config.home / "config.toml").exists(),
         codex_home=codex_home,
-        team_home=team_home(config.home),
+        team_home=team_home(config.home, config.auth.team_home),
         codex_binary=binary,
         codex_version=version,
         profile=active_profile(config.home),

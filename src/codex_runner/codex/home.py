@@ -74,7 +74,8 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 def codex_config(config: RunnerConfig) -> dict[str, Any]:
     """Headless defaults, then the team home's additions, then the runner's [codex.config]."""
     base = headless_defaults() if config.codex.headless_defaults else {}
-    return deep_merge(deep_merge(base, team_config(config.home)), config.codex.config)
+    team = team_config(config.home, config.auth.team_home)
+    return deep_merge(deep_merge(base, team), config.codex.config)
 
 
 def prepare_codex_home(config: RunnerConfig) -> Path:
@@ -82,7 +83,7 @@ def prepare_codex_home(config: RunnerConfig) -> Path:
     home = config.codex_home
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     if owns_codex_home(config.home, home):
-        for problem in link_team_home(config.home, home):
+        for problem in link_team_home(config.home, home, config.auth.team_home):
             log.warning("team home not linked: %s", problem)
     path = home / "config.toml"
     text = tomli_w.dumps(codex_config(config))

@@ -264,7 +264,7 @@ def _check_team_links(home: Path, config: RunnerConfig) -> Check:
     for name in store.names():
         codex_home = store.codex_home(name)
         if codex_home.is_dir() and owns_codex_home(home, codex_home):
-            problems.extend(str(p) for p in link_problems(home, codex_home))
+            problems.extend(str(p) for p in link_problems(home, codex_home, config.auth.team_home))
     if problems:
         return warn("team home", "; ".join(problems), "see each entry's fix above")
     return ok("team home", "every profile links to the team home's shared entries")

@@ -9,7 +9,14 @@ from pathlib import Path
 from codex_runner.auth.profile_store import ProfileStore
 from codex_runner.codex.home import codex_config, prepare_codex_home
 from codex_runner.config import load_config
-from codex_runner.runner_home.team_home import link_problems, link_team_home, team_home
+from codex_runner.runner_home.team_home import (
+    MAX_MEMORY_BYTES,
+    ensure_team_home,
+    link_problems,
+    link_team_home,
+    team_home,
+    team_memory,
+)
 
 SHARED = ("AGENTS.md", "skills", "rules", "memories")
 
@@ -102,3 +109,42 @@ def test_removing_a_profile_keeps_the_team_home(tmp_path: Path) -> None:
     store.remove("temp")
     assert (team / "skills" / "review" / "SKILL.md").exists()
     assert (team / "AGENTS.md").exists()
+
+
+def test_memory_an_agent_writes_under_one_profile_is_there_under_every_other(
+    tmp_path: Path,
+) -> None:
+    store = ProfileStore(tmp_path)
+    homes = {}
+    for name in ("alice", "bob"):
+        store.create(name)
+        store.set_active(name)
+        homes[name] = prepare_codex_home(load_config(tmp_path))
+    for name in ("AGENT.md", "memory.md", "superpowers", "vendor_imports"):
+        for home in homes.values():
+            assert (home / name).resolve() == (team_home(tmp_path) / name).resolve(), name
+    # Codex writes its memory where its home says: the team's file, whichever profile.
+    with (homes["alice"] / "memory.md").open("a") as memory:
+        memory.write("- the build needs make -j2\n")
+    assert (homes["bob"] / "memory.md").read_text() == "- the build needs make -j2\n"
+    assert team_memory(tmp_path) == ""  # AGENT.md is made empty
+    (homes["bob"] / "AGENT.md").write_text("# Team\n\nAsk before deploying.\n")
+    assert team_memory(tmp_path) == "# Team\n\nAsk before deploying."
+
+
+def test_the_team_home_can_live_elsewhere(tmp_path: Path) -> None:
+    (tmp_path / "config.toml").write_text('[auth]\nteam_home = "../shared-team"\n')
+    config = load_config(tmp_path)
+    codex_home = prepare_codex_home(config)
+    shared = (tmp_path / ".." / "shared-team").resolve()
+    assert (codex_home / "memory.md").resolve() == shared / "memory.md"
+    assert team_home(tmp_path, config.auth.team_home).resolve() == shared
+    assert link_problems(tmp_path, codex_home, config.auth.team_home) == []
+
+
+def test_a_long_agent_md_is_cut_and_says_so(tmp_path: Path) -> None:
+    team = ensure_team_home(tmp_path)
+    (team / "AGENT.md").write_text("x" * (MAX_MEMORY_BYTES + 10))
+    memory = team_memory(tmp_path)
+    assert memory.startswith("x" * 100) and memory.endswith("read the rest from the file itself]")
+    assert len(memory) < MAX_MEMORY_BYTES + 100
