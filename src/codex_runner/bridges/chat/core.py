@@ -41,9 +41,11 @@ class ChatCore:
         retry_base_s: float,
         retry_max_s: float,
         live_interval_s: float | None = EDIT_INTERVAL_S,
+        team_memory: Callable[[], str] = lambda: "",
     ) -> None:
         """``live_interval_s``: how often the status message may show the growing answer;
-        None for no live edits."""
+        None for no live edits. ``team_memory``: the team's AGENT.md, read at each new
+        session (ChatSessions)."""
         self._service = service
         self.db = BridgeDb(db_path)
         self.db.forget_seen_before(time.time() - SEEN_RETENTION_S)
@@ -65,6 +67,7 @@ class ChatCore:
             notify_outbox=self.outbox.notify,
             watch=lambda key: self.relay.watch(key),
             follow_again=lambda key: self.relay.ensure(key),
+            team_memory=team_memory,
         )
         live = (
             None

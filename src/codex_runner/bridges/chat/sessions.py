@@ -91,8 +91,12 @@ class ChatSessions:
         notify_outbox: Callable[[], None],
         watch: Callable[[str], None],
         follow_again: Callable[[str], Awaitable[None]],
+        team_memory: Callable[[], str] = lambda: "",
     ) -> None:
+        """``team_memory`` is the team's AGENT.md: a new session's first turn starts with
+        it (its thread keeps it in context for the turns after)."""
         self._db = db
+        self._team_memory = team_memory
         self._service = service
         self._log = task_log
         self._host = host
@@ -110,6 +114,7 @@ class ChatSessions:
         self, key: str, channel: str, thread: str, message: ChatInput, prompt: str
     ) -> None:
         """A new session for a chat thread; ``prompt`` is its first turn (notes included)."""
+        prompt = with_team_memory(self._team_memory(), prompt)
         try:
             task = await self._submit(prompt, key, message.images, f"{self._log.bridge}:{key}")
         except IdempotencyKeyReused as reused:
@@ -380,3 +385,11 @@ class ChatSessions:
                 "images": list(message.images),
             },
         )
+
+
+def with_team_memory(memory: str, prompt: str) -> str:
+    """A session's first prompt, after the team's AGENT.md (once per thread: its later turns
+    have it in their context already)."""
+    if not memory:
+        return prompt
+    return f"<team_memory source=\"AGENT.md\">\n{memory}\n</team_memory>\n\n{prompt}"

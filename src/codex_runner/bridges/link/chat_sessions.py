@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +102,7 @@ class LinkChat:
         cwd: Path,
         push: Push,
         instance_id: str,
+        team_memory: Callable[[], str] = lambda: "",
     ) -> None:
         self._service = service
         self._channel = channel
@@ -117,6 +118,7 @@ class LinkChat:
             approvers=frozenset(),  # the thread's requester decides its approvals
             retry_base_s=RETRY_BASE_S,
             retry_max_s=RETRY_MAX_S,
+            team_memory=team_memory,
         )
         self._inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue(INBOX_SIZE)
         self._worker: asyncio.Task[None] | None = None

@@ -41,6 +41,7 @@ from codex_runner.config import LinkSettings, RunnerConfig
 from codex_runner.domain.delta import Delta
 from codex_runner.domain.durable_event import TaskEvent
 from codex_runner.domain.task import TaskState
+from codex_runner.runner_home.team_home import team_memory
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.tasks import TaskService
 
@@ -146,6 +147,7 @@ class ChatLink:
                 cwd=self._cwd,
                 push=self._push_chat,
                 instance_id=instance_id,
+                team_memory=lambda: team_memory(self._config.home, self._config.auth.team_home),
             )
             await self._chat.start()
         self._tasks = [

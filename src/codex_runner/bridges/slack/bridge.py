@@ -33,6 +33,7 @@ from codex_runner.bridges.slack.settings import resolve as resolve_settings
 from codex_runner.bridges.slack.transport import SlackTransport
 from codex_runner.config import RunnerConfig
 from codex_runner.logs.raw import RawLayer
+from codex_runner.runner_home.team_home import team_memory
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.tasks import TaskService
 
@@ -57,6 +58,7 @@ class SlackBridge:
         # [notify] slack_channel: where tasks not from Slack are told finished (on the bus).
         self._bus = bus
         self._notify_channel = config.notify.slack_channel
+        self._team = (config.home, config.auth.team_home)  # its AGENT.md starts each session
         self._finished: FinishedTasks | None = None
         self._service = service
         self._daemon_url = daemon_url
@@ -109,6 +111,7 @@ class SlackBridge:
             approvers=settings.approvers,
             retry_base_s=settings.retry_base_s,
             retry_max_s=settings.retry_max_s,
+            team_memory=lambda: team_memory(*self._team),
         )
         db = core.db
         conversations = self.conversations = Conversations(

@@ -293,3 +293,42 @@ async def test_a_decision_from_the_chat_says_what_became_of_it(h: Harness) -> No
     assert again.outcome == "rejected" and again.message
     unknown = await h.core.sessions.decide("ann", "a_nope", "accept")
     assert unknown.outcome == "unknown"
+
+
+async def test_a_new_session_starts_with_the_team_memory_once(tmp_path: Path) -> None:
+    store = InMemoryStore()
+    runtime = ScriptedRuntime(lambda _: complete)
+    service = TaskService(
+        store, runtime, DirectoryWorkspaces(), EventBus(), max_concurrent=2, approval_timeout_s=5
+    )
+    memory = ["# Team\nAsk before deploying."]
+    core = ChatCore(
+        db_path=tmp_path / "chat.sqlite",
+        service=service,
+        task_log=TaskLog(service.record_event, bridge="chat"),
+        transport=InMemoryChat(),
+        render=PlainRenderer(),
+        host=InMemoryHost(tmp_path, names={}),
+        approvers=frozenset(),
+        retry_base_s=0.001,
+        retry_max_s=0.01,
+        live_interval_s=None,
+        team_memory=lambda: memory[0],
+    )
+    await service.start()
+    await core.start()
+    h = Harness(service, runtime, store, InMemoryChat(), core, tmp_path, InMemoryHost(tmp_path))
+    try:
+        session = await h.start("fix the build")
+        await h.state(session.task_id, TaskState.COMPLETED)
+        await h.idle()
+        await h.say("and the docs")
+        await runtime.wait_started(2)
+        await h.idle()
+    finally:
+        await core.stop(5)
+        await service.stop()
+    first, second = (prompt for _, prompt in runtime.started)
+    assert first.startswith('<team_memory source="AGENT.md">\n# Team\nAsk before deploying.')
+    assert "ann: fix the build" in first
+    assert "Ask before deploying" not in second and "ann: and the docs" in second
