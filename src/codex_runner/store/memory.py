@@ -41,6 +41,7 @@ from codex_runner.store.errors import (
 from codex_runner.store.graph_check import check_graph_plan
 from codex_runner.store.memory_event_archive import MemoryEventArchive
 from codex_runner.store.memory_hosts import MemoryHosts
+from codex_runner.store.memory_jobs import MemoryJobs
 from codex_runner.store.memory_outbox import MemoryOutbox
 from codex_runner.store.protocol import (
     DEFAULT_EVENT_PAGE,
@@ -52,7 +53,7 @@ from codex_runner.store.protocol import (
 )
 
 
-class InMemoryStore(MemoryOutbox, MemoryHosts, MemoryEventArchive):
+class InMemoryStore(MemoryOutbox, MemoryJobs, MemoryHosts, MemoryEventArchive):
     """A Store in process memory; see :class:`~codex_runner.store.protocol.Store`."""
 
     def __init__(self) -> None:
@@ -68,6 +69,7 @@ class InMemoryStore(MemoryOutbox, MemoryHosts, MemoryEventArchive):
         self._hosts: dict[str, Host] = {}
         self._rollouts: dict[str, Rollout] = {}
         self._init_outbox()
+        self._init_jobs()
         self._archives: dict[str, tuple[int, bytes]] = {}
 
     async def close(self) -> None:

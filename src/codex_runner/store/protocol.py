@@ -36,6 +36,7 @@ from codex_runner.domain.graph import Graph, GraphPlan
 from codex_runner.domain.hosts import Host, Rollout
 from codex_runner.domain.task import Task, TaskState
 from codex_runner.store.event_archive_codec import ArchivedEvents, ArchiveTotals
+from codex_runner.store.jobs import JobStore
 from codex_runner.store.outbox import NotifyOutbox
 
 DEFAULT_PAGE = 100
@@ -76,7 +77,7 @@ def check_distinct(batch: Sequence[TaskUpdate]) -> None:
         raise ValueError("update_tasks: a task appears more than once in the batch")
 
 
-class Store(NotifyOutbox, Protocol):
+class Store(NotifyOutbox, JobStore, Protocol):
     async def close(self) -> None:
         """Release connections; idempotent."""
 

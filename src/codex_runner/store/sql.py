@@ -71,6 +71,7 @@ from codex_runner.store.protocol import (
 from codex_runner.store.sql_conversation import SqlConversation
 from codex_runner.store.sql_event_archive import SqlEventArchive
 from codex_runner.store.sql_hosts import SqlHosts
+from codex_runner.store.sql_jobs import SqlJobs
 from codex_runner.store.sql_outbox import SqlOutbox
 from codex_runner.store.sql_threads import GroupCommitWriter, ReaderPool
 from codex_runner.store.tables import (
@@ -93,7 +94,7 @@ class _Lifecycle(StrEnum):
     CLOSED = "closed"
 
 
-class SqlStore(SqlOutbox, SqlHosts, SqlConversation, SqlEventArchive):
+class SqlStore(SqlOutbox, SqlJobs, SqlHosts, SqlConversation, SqlEventArchive):
     """A Store on a SQL database; create it with :meth:`open`, end it with :meth:`close`.
 
     Also an async context manager. Use it from one event loop.

@@ -369,3 +369,28 @@ notify_attempts = Table(
     Column("error", Text()),
     PrimaryKeyConstraint("notification_id", "number"),
 )
+
+# Background jobs (domain.jobs): a command started from a task, supervised by one host.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(ID), primary_key=True),
+    Column("task_id", String(ID), nullable=False),
+    Column("name", Text(), nullable=False),
+    Column("command", JSON(), nullable=False),
+    Column("host_id", String(64), nullable=False),
+    Column("created_at", Timestamp(), nullable=False),
+    Column("max_runtime_s", Float(), nullable=False),
+    Column("restartable", Boolean(), nullable=False),
+    Column("restarts", Integer(), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reason", Text()),
+    Column("pid", Integer()),
+    Column("pgid", Integer()),
+    Column("started_at", Timestamp()),
+    Column("ended_at", Timestamp()),
+    Column("exit_code", Integer()),
+    Column("reported_at", Timestamp()),
+)
+Index("ix_jobs_task", jobs.c.task_id, jobs.c.created_at)
+Index("ix_jobs_host_state", jobs.c.host_id, jobs.c.state)
