@@ -21,6 +21,7 @@ from codex_runner.config.auth import AuthSettings as AuthSettings
 from codex_runner.config.base import ConfigError as ConfigError
 from codex_runner.config.base import Strict as _Strict
 from codex_runner.config.disk import DiskSettings as DiskSettings
+from codex_runner.config.jobs import JobSettings as JobSettings
 from codex_runner.config.notify import NotifySettings as NotifySettings
 from codex_runner.config.operations import ClusterSettings as ClusterSettings
 from codex_runner.config.operations import LogSettings as LogSettings
@@ -314,6 +315,7 @@ class RunnerConfig(_Strict):
     metrics: MetricsSettings = MetricsSettings()
     notify: NotifySettings = NotifySettings()
     disk: DiskSettings = DiskSettings()
+    jobs: JobSettings = JobSettings()
     releases: ReleaseSettings = ReleaseSettings()
 
     @property
