@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from codex_runner.auth.profile_store import ProfileError
 from codex_runner.cli.main import fail
 from codex_runner.codex.errors import CodexError
 from codex_runner.config import ConfigError, load_config
@@ -59,5 +60,5 @@ def serve_command(
         )
     except KeyboardInterrupt:
         pass
-    except (ServeError, HomeInUse, UnsafeSecretFile, CodexError, OSError) as exc:
+    except (ServeError, HomeInUse, UnsafeSecretFile, CodexError, ProfileError, OSError) as exc:
         raise fail(str(exc)) from None

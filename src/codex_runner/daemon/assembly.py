@@ -15,6 +15,7 @@ from pathlib import Path
 
 import codex_runner
 from codex_runner.auth.profile_store import ProfileStore
+from codex_runner.auth.start_import import import_at_start
 from codex_runner.codex.app_server import AppServerRuntime
 from codex_runner.codex.binary import find_codex_binary
 from codex_runner.codex.endpoint import shared_remote
@@ -149,6 +150,7 @@ class Daemon:
     async def start(self) -> None:
         settings = self.config.service
         self.paths.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        import_at_start(self.config)  # before Codex starts on the profile it may fill
         store = SqlStore.open(
             self.config.store_target, busy_timeout_s=settings.store_busy_timeout_s
         )
