@@ -262,22 +262,23 @@ class AppServerRuntime:
         while running := self._running():
             await asyncio.gather(*(t.wait() for t in running))
 
-    async def switch_codex_home(self, codex_home: Path, *, force: bool = False) -> None:
-        """Restart the app-server on ``codex_home`` (another auth profile's Codex home).
-
-        Refuses with TurnBusy while turns run, unless ``force``: then they end interrupted.
-        Open threads are loaded again on their next turn; a thread whose rollout lives only
-        in the old home is replaced with context by ``resume_thread``.
-        """
-        if self._state != "ready":
+    async def switch_codex_home(
+        self, codex_home: Path | None, *, force: bool = False, binary: Path | None = None
+    ) -> None:
+        """Restart the app-server on ``codex_home`` (an auth profile's) and/or ``binary`` (a
+        Codex release); None keeps what runs. Refuses with TurnBusy while turns run, unless
+        ``force`` (they end interrupted). Open threads load again on their next turn; one whose
+        rollout lives only in the old home is replaced with context by ``resume_thread``."""
+        if self._state not in ("ready", "failed"):  # failed: back on what worked before
             raise RuntimeUnavailable(f"cannot switch the Codex home while {self._state}")
         if self._running() and not force:
             raise TurnBusy(f"{len(self._running())} turn(s) running; wait for them or force")
         # No await before the state change: a turn cannot slip in between check and restart.
         self._ready.clear()
         self._set_state("restarting")
-        self._end_all_turns("the Codex runtime restarted on another auth profile")
-        codex = self.config.codex.model_copy(update={"home": str(codex_home)})
+        self._end_all_turns("the Codex runtime restarted on another auth profile or release")
+        new = {"home": str(codex_home)} if codex_home is not None else {}
+        codex = self.config.codex.model_copy(update=new | ({"bin": str(binary)} if binary else {}))
         self.config = self.config.model_copy(update={"codex": codex})
         await self._disconnect()
         try:

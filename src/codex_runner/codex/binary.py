@@ -56,3 +56,16 @@ def codex_version(binary: Path, timeout: float = 10.0) -> str:
         check=True,
     ).stdout.strip()
     return out.split()[-1] if out else "unknown"
+
+
+def release_codex_binary(target: Path) -> Path:
+    """The codex binary of a release installed with ``pip install --target target``: the
+    same package layout as the pinned wheel (``codex_cli_bin/bin/codex``)."""
+    package = target / "codex_cli_bin"
+    exe = package / "bin" / ("codex.exe" if os.name == "nt" else "codex")
+    if not (package / "codex-package.json").is_file() or not exe.is_file():
+        raise CodexBinaryNotFound(
+            f"no codex binary in the release at {target}; install it again with "
+            "'codex-runner codex install VERSION'"
+        )
+    return exe

@@ -1,0 +1,56 @@
+"""Installing a Codex release: a failed install leaves nothing behind; jobs report it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from codex_runner.service.codex_releases import PINNED, Release, ReleaseError, ReleasesHome
+from codex_runner.service.codex_releases_install import InstallFailed, InstallJobs, install_release
+
+
+@pytest.fixture
+def releases(tmp_path: Path) -> ReleasesHome:
+    return ReleasesHome(tmp_path, pinned=Release(PINNED, "0.163.0", tmp_path / "codex", None))
+
+
+def offline(tmp_path: Path) -> tuple[str, ...]:
+    empty = tmp_path / "no-wheels"
+    empty.mkdir(exist_ok=True)
+    return ("--no-index", "--find-links", str(empty))
+
+
+async def test_a_failed_install_leaves_no_folder_and_says_what_pip_said(
+    releases: ReleasesHome, tmp_path: Path
+) -> None:
+    lines: list[str] = []
+    with pytest.raises(InstallFailed, match="pip exited with status"):
+        await install_release(
+            releases, "0.1.0", pip_args=offline(tmp_path), timeout_s=120, progress=lines.append
+        )
+    assert list(releases.root.iterdir()) == []
+    assert lines[0] == "pip install openai-codex-cli-bin==0.1.0"
+    assert releases.installed() == []
+
+
+async def test_an_install_job_records_progress_and_failure(
+    releases: ReleasesHome, tmp_path: Path
+) -> None:
+    jobs = InstallJobs(releases, pip_args=offline(tmp_path), timeout_s=120)
+    job = jobs.start("0.1.0")
+    with pytest.raises(ReleaseError, match="being installed already"):
+        jobs.start("0.1.0")
+    done = await jobs.wait(job.id, 120)
+    assert done is not None and done.state == "failed"
+    assert done.error and "pip exited" in done.error
+    assert done.lines[-1].startswith("failed: ")
+    await jobs.close()
+
+
+async def test_an_installed_version_is_not_installed_again(releases: ReleasesHome) -> None:
+    (releases.root / "codex-0.1.0").mkdir(parents=True)
+    with pytest.raises(ReleaseError, match="already installed"):
+        await install_release(releases, "0.1.0")
+    with pytest.raises(ReleaseError, match="already installed"):
+        InstallJobs(releases).start("0.1.0")
