@@ -27,6 +27,13 @@ from codex_runner.config import RunnerConfig
 from codex_runner.daemon.logs import DaemonLogs, remove_old_logs_now_and_then
 from codex_runner.daemon.startup import StartupTimes, timed
 from codex_runner.runner_home.host_id import host_id
+from codex_runner.service.codex_releases import Release
+from codex_runner.service.codex_releases_service import (
+    CodexReleases,
+    daemon_releases,
+    with_current_release,
+    with_release,
+)
 from codex_runner.service.disk_kinds import runner_disk_kinds
 from codex_runner.service.disk_policy import DiskPolicy
 from codex_runner.service.disk_policy_metrics import DiskPolicyCollector
@@ -101,6 +108,7 @@ class Daemon:
         self.metrics: RunnerMetrics | None = None  # GET /metrics (service/metrics.py)
         self.notifier: Notifier | None = None  # [notify]: webhooks (docs/notifications.md)
         self.disk_policy: DiskPolicy | None = None  # [disk]: free space checks (docs/disk.md)
+        self.releases: CodexReleases | None = None  # Codex releases (docs/releases.md)
 
     @property
     def service(self) -> TaskService:
@@ -158,6 +166,8 @@ class Daemon:
         rpc_layer = self.logs.raw_layer("codex-rpc") if self.logs is not None else None
         rpc_log = RpcLog(rpc_layer) if rpc_layer is not None else None
 
+        # The current Codex release runs unless codex.bin names one (docs/releases.md).
+        as_read, self.config = self.config, with_current_release(self.config)
         # No runtime-wide approval handler: the runner hands each turn its task's own.
         self._runtime = create_runtime(self.config, rpc_log=rpc_log)
         # A task may ask for the other runtime kind; it is made when the first one does.
@@ -174,6 +184,9 @@ class Daemon:
             profiles = ProfileStore(self.config.home)
             self.switcher = ProfileSwitcher(profiles, self._runtime, warm_threads=warm_threads)
             failover = ProfileFailover(self.config.auth, profiles, self.switcher)
+        self.releases = daemon_releases(
+            as_read, self._runtime, warm_threads=warm_threads, on_switched=self._release_switched
+        )
         self._task_logs = TaskLogFiles(self.paths.task_logs)
         self.home_watch = HomeWatch(
             HomeBaseline.take(
@@ -277,6 +290,10 @@ class Daemon:
         self.home_watch.start()
         self.disk_policy.start()  # docs/disk.md: dry-run unless [disk] dry_run = false
 
+    def _release_switched(self, release: Release) -> None:
+        """Runtimes made later (a task's other runtime kind) run the switched-to Codex."""
+        self.config = with_release(self.config, release.binary)
+
     async def _home_changed(self, problem: str | None) -> None:
         """A home gone wrong stops running turns (their events would be lost); once it is
         sound again, queued tasks start."""
@@ -321,6 +338,9 @@ class Daemon:
         if self.switcher is not None:
             with contextlib.suppress(Exception):
                 await self.switcher.close()  # drop a pending when-idle switch
+        if self.releases is not None:
+            with contextlib.suppress(Exception):
+                await self.releases.close()  # a pending switch, running installs
         if self._service is not None:
             with contextlib.suppress(Exception):
                 await self._service.stop(reason)

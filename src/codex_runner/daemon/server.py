@@ -27,6 +27,7 @@ from starlette.routing import Route
 from codex_runner.api.app import create_app
 from codex_runner.api.auth_routes import auth_router
 from codex_runner.api.raw_http import RawHttpLog
+from codex_runner.api.routes_codex_releases import releases_router
 from codex_runner.api.routes_disk import disk_router
 from codex_runner.api.routes_logs import log_routes
 from codex_runner.api.routes_metrics import metrics_router
@@ -183,6 +184,8 @@ async def _serve_api(
         routers.append(metrics_router(daemon.metrics, public=config.metrics.public))
     if disk is not None and daemon.disk_policy is not None:
         routers.append(disk_router(DiskAccount(disk, daemon.disk_policy)))
+    if daemon.releases is not None:
+        routers.append(releases_router(daemon.releases))
     hosts = host_allowlist(host, sock.getsockname()[1], _machine_names(host))
     mcp = McpMount(daemon.service, config.mcp, allowed_hosts=hosts)
     app = create_app(
