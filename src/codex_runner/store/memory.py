@@ -39,6 +39,7 @@ from codex_runner.store.errors import (
     UnknownDependency,
 )
 from codex_runner.store.graph_check import check_graph_plan
+from codex_runner.store.memory_coauthors import MemoryCoauthors
 from codex_runner.store.memory_event_archive import MemoryEventArchive
 from codex_runner.store.memory_hosts import MemoryHosts
 from codex_runner.store.memory_jobs import MemoryJobs
@@ -53,7 +54,7 @@ from codex_runner.store.protocol import (
 )
 
 
-class InMemoryStore(MemoryOutbox, MemoryJobs, MemoryHosts, MemoryEventArchive):
+class InMemoryStore(MemoryOutbox, MemoryJobs, MemoryCoauthors, MemoryHosts, MemoryEventArchive):
     """A Store in process memory; see :class:`~codex_runner.store.protocol.Store`."""
 
     def __init__(self) -> None:
@@ -70,6 +71,7 @@ class InMemoryStore(MemoryOutbox, MemoryJobs, MemoryHosts, MemoryEventArchive):
         self._rollouts: dict[str, Rollout] = {}
         self._init_outbox()
         self._init_jobs()
+        self._init_coauthors()
         self._archives: dict[str, tuple[int, bytes]] = {}
 
     async def close(self) -> None:

@@ -35,6 +35,7 @@ from codex_runner.domain.durable_event import NewEvent, TaskEvent
 from codex_runner.domain.graph import Graph, GraphPlan
 from codex_runner.domain.hosts import Host, Rollout
 from codex_runner.domain.task import Task, TaskState
+from codex_runner.store.coauthors import CoauthorStore
 from codex_runner.store.event_archive_codec import ArchivedEvents, ArchiveTotals
 from codex_runner.store.jobs import JobStore
 from codex_runner.store.outbox import NotifyOutbox
@@ -77,7 +78,7 @@ def check_distinct(batch: Sequence[TaskUpdate]) -> None:
         raise ValueError("update_tasks: a task appears more than once in the batch")
 
 
-class Store(NotifyOutbox, JobStore, Protocol):
+class Store(NotifyOutbox, JobStore, CoauthorStore, Protocol):
     async def close(self) -> None:
         """Release connections; idempotent."""
 

@@ -68,6 +68,7 @@ from codex_runner.store.protocol import (
     TaskUpdate,
     check_distinct,
 )
+from codex_runner.store.sql_coauthors import SqlCoauthors
 from codex_runner.store.sql_conversation import SqlConversation
 from codex_runner.store.sql_event_archive import SqlEventArchive
 from codex_runner.store.sql_hosts import SqlHosts
@@ -94,7 +95,7 @@ class _Lifecycle(StrEnum):
     CLOSED = "closed"
 
 
-class SqlStore(SqlOutbox, SqlJobs, SqlHosts, SqlConversation, SqlEventArchive):
+class SqlStore(SqlOutbox, SqlJobs, SqlCoauthors, SqlHosts, SqlConversation, SqlEventArchive):
     """A Store on a SQL database; create it with :meth:`open`, end it with :meth:`close`.
 
     Also an async context manager. Use it from one event loop.

@@ -394,3 +394,17 @@ jobs = Table(
 )
 Index("ix_jobs_task", jobs.c.task_id, jobs.c.created_at)
 Index("ix_jobs_host_state", jobs.c.host_id, jobs.c.state)
+
+# Co-authors (store.coauthors): a chat user's git author, credited in their tasks' commits.
+coauthors = Table(
+    "coauthors",
+    metadata,
+    Column("bridge", String(32), nullable=False),
+    Column("user_id", String(128), nullable=False),
+    Column("author", Text()),
+    Column("source", String(16)),
+    Column("display_name", Text(), nullable=False),
+    Column("updated_at", Timestamp(), nullable=False),
+    Column("offered_at", Timestamp()),
+    PrimaryKeyConstraint("bridge", "user_id"),
+)

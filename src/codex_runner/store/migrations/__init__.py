@@ -17,7 +17,7 @@ from sqlalchemy import Connection, String, column, inspect, select, table
 
 from codex_runner.store.errors import SchemaError
 
-SCHEMA_REVISION = "0013"
+SCHEMA_REVISION = "0014"
 MIGRATIONS_DIR = Path(__file__).parent
 VERSION_TABLE = "alembic_version"
 
