@@ -145,6 +145,14 @@ class ProfileStore:
             raise ProfileError(
                 f"{source} is not a text file; pass the path of a Codex auth.json (JSON)"
             ) from None
+        return self.import_text(name, text, source=str(source), replace=replace)
+
+    def import_text(
+        self, name: str, text: str, *, source: str, replace: bool = False
+    ) -> ProfileInfo:
+        """Store ``text``, a Codex ``auth.json`` (``source`` names it in errors), as profile
+        ``name``'s, validated as :meth:`import_auth` does."""
+        check_name(name)
         _check_auth_json(text, source)
         target = self.codex_home(name) / AUTH_FILE
         if target.exists() and not replace:
@@ -192,7 +200,7 @@ def check_name(name: str) -> str:
     return name
 
 
-def _check_auth_json(text: str, source: Path) -> None:
+def _check_auth_json(text: str, source: str) -> None:
     # Messages name the file, never its content: it holds tokens or keys.
     try:
         raw = json.loads(text)

@@ -25,7 +25,7 @@ import uvicorn
 from starlette.routing import Route
 
 from codex_runner.api.app import create_app
-from codex_runner.api.auth_routes import auth_router
+from codex_runner.api.auth_routes import auth_profiles_router, auth_router
 from codex_runner.api.raw_http import RawHttpLog
 from codex_runner.api.routes_codex_releases import releases_router
 from codex_runner.api.routes_disk import disk_router
@@ -49,6 +49,7 @@ from codex_runner.runner_home.api_token import ensure_token, token_path
 from codex_runner.runner_home.daemon_info import DaemonInfo, remove_info, write_info
 from codex_runner.runner_home.file_modes import make_private_by_default
 from codex_runner.runner_home.link_token import LinkTokenError, link_token
+from codex_runner.service.auth_profiles import AuthProfiles, profiles_unavailable_reason
 from codex_runner.service.disk_account import DiskAccount
 from codex_runner.service.metrics_snapshot import NO_PROFILE, MetricsProbes
 from codex_runner.web import AdminSessions, admin_access, admin_router
@@ -165,6 +166,8 @@ async def _serve_api(
     routers.append(link_router(links))
     if daemon.switcher is not None:
         routers.append(auth_router(daemon.switcher))
+    no_profiles = profiles_unavailable_reason(config)
+    routers.append(auth_profiles_router(_auth_profiles(daemon), unavailable=no_profiles))
     sessions = AdminSessions()
     disk = daemon.metrics.disk if daemon.metrics is not None else None
     routers.append(
@@ -268,6 +271,13 @@ def _chat_link(
         return holder, (settings, link_token(settings))
     except LinkTokenError as exc:
         raise ServeError(str(exc)) from None
+
+
+def _auth_profiles(daemon: Daemon) -> AuthProfiles | None:
+    if daemon.switcher is None:  # exec runtime or a pinned codex.home
+        return None
+    runtime = daemon.runtime
+    return AuthProfiles(daemon.switcher, rate_limits=lambda: runtime.status().rate_limits)
 
 
 def _metrics_probes(
