@@ -20,6 +20,7 @@ from codex_runner.codex.app_server import AppServerRuntime
 from codex_runner.codex.binary import find_codex_binary
 from codex_runner.codex.endpoint import shared_remote
 from codex_runner.codex.factory import create_runtime
+from codex_runner.codex.home import child_environment
 from codex_runner.codex.rpc_log import RpcLog
 from codex_runner.codex.runtime import CodexRuntime
 from codex_runner.codex.task_runtimes import TaskRuntimes
@@ -42,6 +43,7 @@ from codex_runner.service.event_archive import archive_now_and_then
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.home_watch import HomeBaseline, HomeWatch
 from codex_runner.service.hosts import HostSettings
+from codex_runner.service.jobs import JobService
 from codex_runner.service.live_sessions import SharedAppServer
 from codex_runner.service.metrics import RunnerMetrics
 from codex_runner.service.metrics_disk import DiskUsage
@@ -108,6 +110,7 @@ class Daemon:
         self.metrics: RunnerMetrics | None = None  # GET /metrics (service/metrics.py)
         self.notifier: Notifier | None = None  # [notify]: webhooks (docs/notifications.md)
         self.disk_policy: DiskPolicy | None = None  # [disk]: free space checks (docs/disk.md)
+        self.jobs: JobService | None = None  # [jobs]: background jobs (docs/jobs.md)
         self.releases: CodexReleases | None = None  # Codex releases (docs/releases.md)
 
     @property
@@ -200,10 +203,13 @@ class Daemon:
             interval_s=settings.home_check_interval_s,
             on_change=self._home_changed,
         )
+        worktrees = GitWorktrees(
+            self.paths.worktrees, push_branches=self.config.cluster.push_branches
+        )
         self._service = TaskService(
             self._store,
             self._runtimes,
-            GitWorktrees(self.paths.worktrees, push_branches=self.config.cluster.push_branches),
+            worktrees,
             self.bus,
             max_concurrent=settings.max_concurrent_tasks,
             approval_timeout_s=settings.approval_timeout_s,
@@ -278,6 +284,17 @@ class Daemon:
         )
         await self.notifier.start()  # after recovery: its catch-up sees what it reconciled
         self.disk_policy.on_low = self.notifier.on_disk_low  # disk.low webhooks
+        self.jobs = JobService(
+            self._store,
+            self._service,
+            worktrees,
+            self.config.jobs,
+            jobs_dir=self.paths.logs / "jobs",
+            host_id=host_id(self.paths.home),
+            environment=lambda: child_environment(self.config),  # what Codex gets
+            clock=lambda: datetime.now(UTC),
+        )
+        await self.jobs.start()  # takes back the jobs a restart left running
         self._gc = asyncio.create_task(self._collect_garbage(), name="worktree-gc")
         self._log_retention = asyncio.create_task(
             remove_old_logs_now_and_then(self.paths.logs, self.config.logs.retention_s),
@@ -341,6 +358,9 @@ class Daemon:
         if self.releases is not None:
             with contextlib.suppress(Exception):
                 await self.releases.close()  # a pending switch, running installs
+        if self.jobs is not None:  # supervision stops; the jobs keep running
+            await self.jobs.stop()
+            self.jobs = None
         if self._service is not None:
             with contextlib.suppress(Exception):
                 await self._service.stop(reason)
