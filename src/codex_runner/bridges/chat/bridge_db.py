@@ -245,6 +245,10 @@ class BridgeDb:
         ).fetchone()
         return int(row[0])
 
+    def queued_count(self) -> int:
+        """Messages waiting in every session's queue (the admin page's open chat input)."""
+        return int(self._conn.execute("SELECT COUNT(*) FROM queued").fetchone()[0])
+
     def next_queued(self, key: str) -> QueuedMessage | None:
         row = self._conn.execute(
             "SELECT id, session_key, user, ts, text, images FROM queued WHERE session_key = ?"

@@ -56,3 +56,7 @@ class LinkHolder:
 
     def status(self) -> LinkStatus | None:
         return self.link.status if self.link is not None else None
+
+    def queued_messages(self) -> int | None:
+        """Chat messages waiting in the link's sessions; None when no link runs."""
+        return self.link.queued_messages() if self.link is not None else None

@@ -190,6 +190,10 @@ class ChatLink:
         payload = delta_notification(instance.instance_id, task_id, delta)
         await sock.push(self._topic, "codex_notification", payload)
 
+    def queued_messages(self) -> int:
+        """Chat messages waiting for their thread's turn to end (0 without [link] channel)."""
+        return self._chat.core.db.queued_count() if self._chat is not None else 0
+
     def _bound(self) -> LinkChat:
         assert self._chat is not None, "the link's chat sessions start with the link"
         return self._chat

@@ -87,6 +87,10 @@ class SlackBridge:
         if self._core is not None:
             await self._core.relay.wait_idle(timeout)
 
+    def queued_messages(self) -> int:
+        """Slack messages waiting for their thread's turn to end (0 when not running)."""
+        return self._core.db.queued_count() if self._core is not None else 0
+
     @property
     def outbox(self) -> Outbox | None:
         return self._core.outbox if self._core is not None else None

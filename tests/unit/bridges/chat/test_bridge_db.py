@@ -64,3 +64,17 @@ def test_relay_moves_the_cursor_with_the_posts(tmp_path: Path) -> None:
     db.replace_task("k", "t2")
     assert db.session_by_task("t2") == Session("k", "C1", "1.1", "t2", "U1")
     assert db.clear_queue("k") == 0
+
+
+def test_queued_count_adds_up_every_sessions_queue(tmp_path: Path) -> None:
+    db = BridgeDb(tmp_path / "slack.sqlite")
+    assert db.queued_count() == 0
+    db.add_session(Session("k", "C1", "1.1", "t1", "U1"))
+    db.add_session(Session("j", "C1", "2.1", "t2", "U1"))
+    db.enqueue_message("k", "U1", "1.3", "first", [])
+    db.enqueue_message("j", "U1", "2.3", "other", [])
+    db.enqueue_message("k", "U2", "1.4", "second", [])
+    assert db.queued_count() == 3
+    db.clear_queue("k")
+    assert db.queued_count() == 1
+    db.close()
