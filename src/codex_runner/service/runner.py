@@ -34,6 +34,7 @@ from codex_runner.domain.task import Task, TaskState
 from codex_runner.domain.task_options import TurnOverrides
 from codex_runner.domain.transitions import Action
 from codex_runner.service.approvals import ApprovalDesk
+from codex_runner.service.coauthors import CommitTrailers, no_coauthors, with_trailers
 from codex_runner.service.graphs import load_graph
 from codex_runner.service.ingest import ingest_turn_events
 from codex_runner.service.live_run import CrashHistory, LiveRun
@@ -81,12 +82,14 @@ class TaskRunner:
         host_id: str | None = None,
         carrier: ThreadCarrier | None = None,
         auth_profile: Callable[[], str | None] = lambda: None,
+        coauthors: CommitTrailers | None = None,
     ) -> None:
         """``warm`` keeps threads loaded after their turn; without it each is released.
         ``host_id`` is the host that claims the tasks this runner runs (domain.hosts);
         ``auth_profile`` names the profile Codex runs under now (each turn records it)."""
         self._host_id = host_id
         self._auth_profile = auth_profile
+        self._coauthors = coauthors or no_coauthors  # Co-authored-by trailers of commits
         self._carrier = carrier  # the threads' session files, for other hosts
         self._store = store
         self._runtimes = runtimes
@@ -425,8 +428,9 @@ class TaskRunner:
             return task.branch, task.diff_summary, ""
         try:
             if self._commit_on_complete:
+                message = commit_message(task, turn_number)
                 summary = await self._workspaces.commit_changes(
-                    workspace, commit_message(task, turn_number)
+                    workspace, with_trailers(message, await self._coauthors(task.id))
                 )
             else:
                 summary = await self._workspaces.diff_summary(workspace)

@@ -14,7 +14,7 @@ cancelled prerequisite fails its queued dependents, and the parent runs last.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -106,6 +106,7 @@ class TaskService(TaskQueries):
         host: HostSettings | None = None,
         carrier: ThreadCarrier | None = None,
         auth_profile: Callable[[], str | None] = lambda: None,
+        coauthors: Callable[[str], Awaitable[Sequence[str]]] | None = None,
     ) -> None:
         """``admission()`` raises HomeUnavailable while new work must be refused;
         queued tasks wait meanwhile. ``warm_threads`` keeps threads loaded after their turn
@@ -167,6 +168,7 @@ class TaskService(TaskQueries):
             host_id=host.id if host is not None else None,
             carrier=carrier,
             auth_profile=auth_profile,
+            coauthors=coauthors,
         )
         self._submissions = Submissions(
             store,
