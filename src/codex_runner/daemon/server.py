@@ -29,6 +29,7 @@ from codex_runner.api.auth_routes import auth_profiles_router, auth_router
 from codex_runner.api.raw_http import RawHttpLog
 from codex_runner.api.routes_codex_releases import releases_router
 from codex_runner.api.routes_disk import disk_router
+from codex_runner.api.routes_jobs import job_routes
 from codex_runner.api.routes_logs import log_routes
 from codex_runner.api.routes_metrics import metrics_router
 from codex_runner.api.routes_notify import notify_routes
@@ -51,6 +52,7 @@ from codex_runner.runner_home.file_modes import make_private_by_default
 from codex_runner.runner_home.link_token import LinkTokenError, link_token
 from codex_runner.service.auth_profiles import AuthProfiles, profiles_unavailable_reason
 from codex_runner.service.disk_account import DiskAccount
+from codex_runner.service.jobs import TaskKeys
 from codex_runner.service.metrics_snapshot import NO_PROFILE, MetricsProbes
 from codex_runner.web import AdminSessions, admin_access, admin_router
 
@@ -183,6 +185,8 @@ async def _serve_api(
     routers.append(log_routes(daemon.paths.logs))
     if daemon.notifier is not None:
         routers.append(notify_routes(daemon.notifier))
+    if daemon.jobs is not None:
+        routers.extend(job_routes(daemon.jobs, token=token, keys=TaskKeys(token.encode())))
     if daemon.metrics is not None:
         routers.append(metrics_router(daemon.metrics, public=config.metrics.public))
     if disk is not None and daemon.disk_policy is not None:
