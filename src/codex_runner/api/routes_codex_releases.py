@@ -15,16 +15,16 @@ from codex_runner.http.routing import Router
 from codex_runner.http.wire_releases import (
     InstallBody,
     InstallJobOut,
-    ReleaseOut,
     ReleasesOut,
     RollbackBody,
     SwitchOut,
-    SwitchRecordOut,
     UseBody,
+    job_out,
+    record_out,
+    releases_out,
 )
-from codex_runner.service.codex_releases import ReleaseError, SwitchRecord
-from codex_runner.service.codex_releases_install import InstallJob
-from codex_runner.service.codex_releases_service import CodexReleases, ReleaseListing
+from codex_runner.service.codex_releases import PINNED, ReleaseError, check_version
+from codex_runner.service.codex_releases_service import CodexReleases
 from codex_runner.service.codex_releases_switch import SwitchAsk, SwitchOutcome, SwitchRefused
 
 
@@ -39,6 +39,8 @@ def releases_router(releases: CodexReleases) -> Router:
     @router.post("/releases", status=202, response=InstallJobOut)
     async def install(body: InstallBody) -> InstallJobOut | Response:
         """Install a version in the background; poll ``/v1/codex/releases/jobs/{id}``."""
+        if (refused := _bad_version(body.version)) is not None:
+            return refused
         try:
             return job_out(releases.install(body.version))
         except ReleaseError as exc:
@@ -55,6 +57,8 @@ def releases_router(releases: CodexReleases) -> Router:
     @router.post("/use", response=SwitchOut)
     async def use(body: UseBody, request: Request) -> SwitchOut | Response:
         """Switch to an installed release, check it, and switch back if the check fails."""
+        if body.version != PINNED and (refused := _bad_version(body.version)) is not None:
+            return refused
         ask = SwitchAsk(body.version, _who(body.who, request), body.allow_active, body.when_idle)
         return await _switched(releases, releases.use(ask))
 
@@ -85,57 +89,16 @@ async def _switched(
     )
 
 
+def _bad_version(version: str) -> Response | None:
+    try:
+        check_version(version)
+    except ReleaseError as exc:
+        return error_response(422, "invalid_request", str(exc), field="version")
+    return None
+
+
 def _who(given: str | None, request: Request) -> str:
     """Who asked: what the caller says (the CLI sends its user), else the credential."""
     if given:
         return given
     return "api token" if "authorization" in request.headers else "admin page"
-
-
-def releases_out(listing: ReleaseListing) -> ReleasesOut:
-    p = listing.pointers
-    return ReleasesOut(
-        releases=[
-            ReleaseOut(
-                name=r.name,
-                version=r.version,
-                binary=str(r.binary),
-                current=r.name == listing.current,
-                previous=r.name == p.previous,
-                failed=r.name == p.failed,
-            )
-            for r in listing.releases
-        ],
-        current=listing.current,
-        previous=p.previous,
-        failed=p.failed,
-        pending=listing.pending,
-        not_switchable=listing.switchable,
-        switches=[record_out(r) for r in listing.records],
-        jobs=[job_out(j) for j in listing.jobs],
-    )
-
-
-def record_out(record: SwitchRecord) -> SwitchRecordOut:
-    return SwitchRecordOut(
-        at=record.at,
-        who=record.who,
-        action=record.action,
-        from_release=record.from_release,
-        to_release=record.to_release,
-        result=record.result,
-        message=record.message,
-        check=list(record.check),
-    )
-
-
-def job_out(job: InstallJob) -> InstallJobOut:
-    return InstallJobOut(
-        id=job.id,
-        version=job.version,
-        state=job.state,
-        lines=list(job.lines),
-        error=job.error,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-    )

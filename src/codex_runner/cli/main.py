@@ -47,6 +47,7 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "threads": ("codex_runner.cli.threads_cmd", "threads_app", True),
     "hosts": ("codex_runner.cli.hosts_cmd", "hosts_app", True),
     "notify": ("codex_runner.cli.notify_cmd", "notify_app", True),
+    "jobs": ("codex_runner.cli.jobs_cmd", "jobs_app", True),
     "graph": ("codex_runner.cli.graph_cmd", "graph_app", True),
     "gc": ("codex_runner.cli.gc_cmd", "gc_command", False),
     "disk": ("codex_runner.cli.disk_cmd", "disk_command", False),
@@ -60,6 +61,7 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "demo": ("codex_runner.cli.demo", "demo_command", False),
     "mock-model": ("codex_runner.cli.mock_model", "mock_model_command", False),
     "service": ("codex_runner.cli.service_cmd", "service_app", True),
+    "codex": ("codex_runner.cli.codex_cmd", "codex_app", True),
 }
 
 

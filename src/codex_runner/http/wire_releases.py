@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from codex_runner.service.codex_releases import SwitchRecord
+from codex_runner.service.codex_releases_install import InstallJob
+from codex_runner.service.codex_releases_service import ReleaseListing
+
 
 class ReleaseOut(BaseModel):
     name: str = Field(description="`pinned` (the wheel installed with the runner) or a version.")
@@ -74,3 +78,52 @@ class SwitchOut(BaseModel):
     switch: SwitchRecordOut | None = Field(description="The switch made (None when pending).")
     pending: str | None = Field(description="The release a when-idle switch waits to run.")
     current: str
+
+
+def releases_out(listing: ReleaseListing) -> ReleasesOut:
+    p = listing.pointers
+    return ReleasesOut(
+        releases=[
+            ReleaseOut(
+                name=r.name,
+                version=r.version,
+                binary=str(r.binary),
+                current=r.name == listing.current,
+                previous=r.name == p.previous,
+                failed=r.name == p.failed,
+            )
+            for r in listing.releases
+        ],
+        current=listing.current,
+        previous=p.previous,
+        failed=p.failed,
+        pending=listing.pending,
+        not_switchable=listing.switchable,
+        switches=[record_out(r) for r in listing.records],
+        jobs=[job_out(j) for j in listing.jobs],
+    )
+
+
+def record_out(record: SwitchRecord) -> SwitchRecordOut:
+    return SwitchRecordOut(
+        at=record.at,
+        who=record.who,
+        action=record.action,
+        from_release=record.from_release,
+        to_release=record.to_release,
+        result=record.result,
+        message=record.message,
+        check=list(record.check),
+    )
+
+
+def job_out(job: InstallJob) -> InstallJobOut:
+    return InstallJobOut(
+        id=job.id,
+        version=job.version,
+        state=job.state,
+        lines=list(job.lines),
+        error=job.error,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+    )

@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomli_w
 
@@ -27,7 +27,9 @@ from codex_runner.codex.process import ChildProcess, PidRegistry
 from codex_runner.codex.runtime import ThreadOptions
 from codex_runner.codex.transport import StdioTransport, Transport
 from codex_runner.config import RunnerConfig, load_config
-from codex_runner.mockmodel import API_KEY_ENV, MockModelServer, Script
+
+if TYPE_CHECKING:
+    from codex_runner.mockmodel import Script
 from codex_runner.service.codex_releases import Release
 
 SMOKE_PROMPT = "codex-runner release check"
@@ -65,6 +67,8 @@ ReleaseCheck = Callable[[Release], Awaitable[CheckReport]]
 
 
 def smoke_script() -> Script:
+    from codex_runner.mockmodel import Script
+
     return Script.from_dict(
         {
             "description": "codex-runner release readiness check",
@@ -90,6 +94,9 @@ async def check_release(release: Release, *, timeout_s: float = 120.0) -> CheckR
 
 
 async def _check(release: Release, scratch: Path, report: CheckReport) -> None:
+    # Imported here: the daemon loads the scripted model only when a switch checks a release.
+    from codex_runner.mockmodel import MockModelServer
+
     home = scratch / "home"
     work = scratch / "work"
     home.mkdir()
@@ -122,6 +129,8 @@ async def _check(release: Release, scratch: Path, report: CheckReport) -> None:
 def _launcher(config: RunnerConfig) -> Launcher:
     """A stdio app-server that has the scripted model's API key (any value does), without
     putting it in the daemon's own environment."""
+    from codex_runner.mockmodel import API_KEY_ENV
+
     registry = PidRegistry(config.pids_dir)
 
     async def launch() -> tuple[Transport, ChildProcess | None]:

@@ -144,3 +144,17 @@ def not_switchable(config: RunnerConfig, runtime: object) -> str | None:
     if not isinstance(runtime, AppServerRuntime):
         return "switching releases needs the app-server runtime ([codex] runtime = app-server)"
     return None
+
+
+def home_listing(home: Path, *, why: str) -> ReleaseListing:
+    """The releases of a runner home no daemon runs on (``why`` says what cannot be done)."""
+    releases = ReleasesHome(home)
+    return ReleaseListing(
+        releases=releases.releases(),
+        current=releases.current().name,
+        pointers=releases.pointers(),
+        pending=None,
+        switchable=why,
+        records=releases.records(20),
+        jobs=[],
+    )
