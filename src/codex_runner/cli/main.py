@@ -48,7 +48,6 @@ _COMMANDS: dict[str, tuple[str, str, bool]] = {
     "hosts": ("codex_runner.cli.hosts_cmd", "hosts_app", True),
     "notify": ("codex_runner.cli.notify_cmd", "notify_app", True),
     "jobs": ("codex_runner.cli.jobs_cmd", "jobs_app", True),
-    "jobs": ("codex_runner.cli.jobs_cmd", "jobs_app", True),
     "graph": ("codex_runner.cli.graph_cmd", "graph_app", True),
     "gc": ("codex_runner.cli.gc_cmd", "gc_command", False),
     "disk": ("codex_runner.cli.disk_cmd", "disk_command", False),
