@@ -16,6 +16,7 @@ from starlette.middleware import Middleware
 
 from codex_runner import __version__
 from codex_runner.api.routes_approvals import approval_routes
+from codex_runner.api.routes_coauthors import coauthor_routes
 from codex_runner.api.routes_events import event_routes
 from codex_runner.api.routes_graphs import graph_routes
 from codex_runner.api.routes_hosts import host_routes
@@ -80,6 +81,7 @@ def create_app(
         graph_routes(service, streams),
         session_routes(service),
         host_routes(service),
+        coauthor_routes(service.store),
     ]
     groups = [*own, *routers]
     app = json_app(
