@@ -28,6 +28,7 @@ from codex_runner.config import RunnerConfig
 from codex_runner.daemon.logs import DaemonLogs, remove_old_logs_now_and_then
 from codex_runner.daemon.startup import StartupTimes, timed
 from codex_runner.runner_home.host_id import host_id
+from codex_runner.service.coauthors import Coauthors
 from codex_runner.service.codex_releases import Release
 from codex_runner.service.codex_releases_service import (
     CodexReleases,
@@ -219,6 +220,7 @@ class Daemon:
             task_log=self._task_logs,
             failover=failover,
             auth_profile=profiles.active if profiles is not None else (lambda: None),
+            coauthors=Coauthors(self._store).trailers,  # docs/coauthors.md
             admission=self.home_watch.check_admission,
             warm_threads=warm_threads,
             shared=self._shared_app_server(),
