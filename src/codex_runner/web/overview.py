@@ -9,6 +9,7 @@ from markupsafe import Markup
 
 from codex_runner.service.overview import MAX_TASKS, Overview, OverviewWindow
 from codex_runner.web import overview_charts as charts
+from codex_runner.web.disk_panel import disk_chart
 
 
 def overview_context(overview: Overview) -> dict[str, Any]:
@@ -53,7 +54,7 @@ def overview_context(overview: Overview) -> dict[str, Any]:
         "has_tokens": bool(overview.tokens),
         "tokens_chart": charts.stacked_bars("Tokens per day by model", day_labels, overview.tokens),
         "rate_limit_chart": _rate_limits(overview),
-        "disk_chart": _disk(overview),
+        "disk_chart": disk_chart(overview.disk),
         "disk_partial": [k for k, u in overview.disk.items() if not u.complete],
     }
 
@@ -65,14 +66,6 @@ def _rate_limits(overview: Overview) -> Markup | None:
         f"{w.name} ({_window_name(w.window_minutes)})": w.used_percent for w in overview.rate_limits
     }
     return charts.meters("Rate-limit use by window", used)
-
-
-def _disk(overview: Overview) -> Markup | None:
-    if not overview.disk:
-        return None
-    sizes = {kind: float(usage.bytes) for kind, usage in sorted(overview.disk.items())}
-    top = max(sizes.values(), default=0.0) or 1.0
-    return charts.meters("Disk use by kind", sizes, limit=top, fmt=charts.size)
 
 
 def _window_name(minutes: int | None) -> str:
