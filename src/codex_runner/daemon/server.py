@@ -54,6 +54,7 @@ from codex_runner.service.auth_profiles import AuthProfiles, profiles_unavailabl
 from codex_runner.service.disk_account import DiskAccount
 from codex_runner.service.jobs import TaskKeys
 from codex_runner.service.metrics_snapshot import NO_PROFILE, MetricsProbes
+from codex_runner.service.operations import OperationsReader, ReleaseInUse
 from codex_runner.web import AdminSessions, admin_access, admin_router
 
 if TYPE_CHECKING:
@@ -180,6 +181,7 @@ async def _serve_api(
             sessions=sessions,
             disk=disk,
             disk_policy=daemon.disk_policy,
+            operations=_operations(daemon, bridge, links),
         )
     )
     routers.append(log_routes(daemon.paths.logs))
@@ -284,24 +286,50 @@ def _auth_profiles(daemon: Daemon) -> AuthProfiles | None:
     return AuthProfiles(daemon.switcher, rate_limits=lambda: runtime.status().rate_limits)
 
 
+def _bridge_states(bridge: SlackBridge | None, links: LinkHolder) -> dict[str, str]:
+    """Each running bridge's connection state (``connected`` is the one that counts as up)."""
+    states = {}
+    if bridge is not None:
+        states["slack"] = "connected" if bridge.connected else "connecting"
+    if (link := links.status()) is not None:
+        states["link"] = link.state
+    return states
+
+
+def _operations(daemon: Daemon, bridge: SlackBridge | None, links: LinkHolder) -> OperationsReader:
+    """The admin page's Operations view, over what only the adapters know."""
+
+    def chat_input() -> dict[str, int]:
+        queued = {"slack": bridge.queued_messages()} if bridge is not None else {}
+        if (in_link := links.queued_messages()) is not None:
+            queued["link"] = in_link
+        return queued
+
+    def release() -> ReleaseInUse | None:
+        if daemon.releases is None:
+            return None
+        current = daemon.releases.home.current()
+        return ReleaseInUse(current.name, current.version)
+
+    return OperationsReader(
+        daemon.service,
+        disk=daemon.metrics.disk if daemon.metrics is not None else None,
+        release=release,
+        bridges=lambda: _bridge_states(bridge, links),
+        chat_input=chat_input,
+    )
+
+
 def _metrics_probes(
     daemon: Daemon, streams: EventStreams, bridge: SlackBridge | None, links: LinkHolder
 ) -> MetricsProbes:
     """What /metrics reads from the adapters: open streams, bridges, the auth profile."""
 
-    def bridges() -> dict[str, str]:
-        states = {}
-        if bridge is not None:
-            states["slack"] = "connected" if bridge.connected else "connecting"
-        if (link := links.status()) is not None:
-            states["link"] = link.state
-        return states
-
     switcher = daemon.switcher
     return MetricsProbes(
         sse_streams=lambda: streams.open_count,
         bus_subscribers=daemon.bus.subscriber_count,
-        bridges=bridges,
+        bridges=lambda: _bridge_states(bridge, links),
         auth_profile=lambda: switcher.active if switcher is not None else NO_PROFILE,
     )
 

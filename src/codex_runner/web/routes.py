@@ -35,9 +35,11 @@ from codex_runner.runner_home.api_token import TOKEN_FILE, token_matches
 from codex_runner.service.disk_policy import DiskPolicy
 from codex_runner.service.event_bus import EventBus, Lagged
 from codex_runner.service.metrics_disk import DiskUsage
+from codex_runner.service.operations import OperationsReader
 from codex_runner.service.overview import OverviewReader, UnknownWindow, parse_window
 from codex_runner.service.tasks import TaskService
 from codex_runner.web.disk_panel import disk_policy_context
+from codex_runner.web.operations import operations_context
 from codex_runner.web.overview import overview_context
 from codex_runner.web.sessions import SESSION_TTL_S, AdminSessions
 
@@ -60,7 +62,9 @@ _SCRIPTS = [
     "live",
     "logs",
     "markdown",
+    "operations",
     "options_form",
+    "profiles",
     "results",
     "runtime",
     "streaming",
@@ -121,10 +125,12 @@ def admin_router(
     sessions: AdminSessions,
     disk: DiskUsage | None = None,
     disk_policy: DiskPolicy | None = None,
+    operations: OperationsReader | None = None,
 ) -> Router:
     """The admin page under ``/admin``; mount it with ``browser=admin_access(sessions)``.
     ``disk`` is the daemon's disk use measure and ``disk_policy`` its [disk] policy, for the
-    overview."""
+    overview; ``operations`` reads the Operations page (one over the service alone when
+    not given)."""
     router = Router(prefix=PREFIX, include_in_schema=False)
 
     def page(request: Request, template: str, **context: Any) -> HTMLResponse:
@@ -237,6 +243,19 @@ def admin_router(
     @router.get("/runtime")
     async def runtime_page(request: Request) -> HTMLResponse:
         return page(request, "runtime.html", page="runtime")
+
+    @router.get("/profiles")
+    async def profiles_page(request: Request) -> HTMLResponse:
+        """The auth profiles; the page reads and changes them through /v1/auth/profiles."""
+        return page(request, "profiles.html", page="profiles")
+
+    operations_reader = operations or OperationsReader(service, disk=disk)
+
+    @router.get("/operations")
+    async def operations_page(request: Request) -> HTMLResponse:
+        """The daemon at a glance, drawn on the server; the log tail reads /v1/logs."""
+        context = operations_context(await operations_reader.read(), disk_policy)
+        return page(request, "operations.html", page="operations", levels=LEVELS, **context)
 
     overviews = OverviewReader(service, disk=disk)
 

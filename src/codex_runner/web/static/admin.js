@@ -8,6 +8,8 @@ import { watchApprovals } from "./approval_alerts.js";
 import { approvalsView } from "./approvals.js";
 import { graphView, graphsView } from "./graphs.js";
 import { logsView } from "./logs.js";
+import { operationsView } from "./operations.js";
+import { profilesView } from "./profiles.js";
 import { runtimeView } from "./runtime.js";
 import { taskView } from "./task.js";
 import { tasksView } from "./tasks.js";
@@ -21,7 +23,7 @@ if (logout) {
     window.location.assign("/admin/login");
   });
 }
-const views = { tasks: tasksView, task: taskView, approvals: approvalsView, graph: graphView, graphs: graphsView, runtime: runtimeView, logs: logsView };
+const views = { tasks: tasksView, task: taskView, approvals: approvalsView, graph: graphView, graphs: graphsView, runtime: runtimeView, logs: logsView, operations: operationsView, profiles: profilesView };
 const view = views[body.dataset.page];
 if (body.dataset.page !== "login") watchApprovals();
 if (view) view();

@@ -7,7 +7,7 @@ import { el, taskLink } from "./dom.js";
 const POLL_MS = 2000;
 const MAX_ROWS = 1000; // the oldest rows go first: a tab left open stays small
 
-function row(record) {
+export function row(record) {
   const time = String(record.at || "").replace("T", " ").slice(0, 19);
   const message = el("td", { class: "message" }, String(record.message ?? ""));
   if (record.task_id) message.append(" ", taskLink(record.task_id));
