@@ -65,6 +65,7 @@ _SCRIPTS = [
     "operations",
     "options_form",
     "profiles",
+    "releases",
     "results",
     "runtime",
     "streaming",
@@ -243,6 +244,11 @@ def admin_router(
     @router.get("/runtime")
     async def runtime_page(request: Request) -> HTMLResponse:
         return page(request, "runtime.html", page="runtime")
+
+    @router.get("/releases")
+    async def releases_page(request: Request) -> HTMLResponse:
+        """Codex releases; the page reads and switches them through /v1/codex."""
+        return page(request, "releases.html", page="releases")
 
     @router.get("/profiles")
     async def profiles_page(request: Request) -> HTMLResponse:

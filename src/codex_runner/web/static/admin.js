@@ -10,6 +10,7 @@ import { graphView, graphsView } from "./graphs.js";
 import { logsView } from "./logs.js";
 import { operationsView } from "./operations.js";
 import { profilesView } from "./profiles.js";
+import { releasesView } from "./releases.js";
 import { runtimeView } from "./runtime.js";
 import { taskView } from "./task.js";
 import { tasksView } from "./tasks.js";
@@ -23,7 +24,7 @@ if (logout) {
     window.location.assign("/admin/login");
   });
 }
-const views = { tasks: tasksView, task: taskView, approvals: approvalsView, graph: graphView, graphs: graphsView, runtime: runtimeView, logs: logsView, operations: operationsView, profiles: profilesView };
+const views = { tasks: tasksView, task: taskView, approvals: approvalsView, graph: graphView, graphs: graphsView, runtime: runtimeView, logs: logsView, operations: operationsView, profiles: profilesView, releases: releasesView };
 const view = views[body.dataset.page];
 if (body.dataset.page !== "login") watchApprovals();
 if (view) view();
