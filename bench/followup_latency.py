@@ -86,9 +86,10 @@ async def _until_event(
     raise RuntimeError(f"the stream ended before {wanted}")
 
 
-async def _last_seq(client: httpx.AsyncClient, task_id: str) -> int:
-    """The task's newest event seq (read page by page: a page holds at most 1000)."""
-    last = 0
+async def _last_seq(client: httpx.AsyncClient, task_id: str, after: int = 0) -> int:
+    """The task's newest event seq from ``after`` on (read page by page: a page holds at most
+    1000; from the last one known, so the reading does not grow with the task's history)."""
+    last = after
     while True:
         response = await client.get(
             f"/v1/tasks/{task_id}/events", params={"after": last, "limit": 1000}
@@ -100,8 +101,9 @@ async def _last_seq(client: httpx.AsyncClient, task_id: str) -> int:
         last = int(page["last_seq"])
 
 
-async def _settled(lines: Any) -> None:
-    """Read on until the task completes (untimed: the next message needs it settled)."""
+async def _settled(lines: Any) -> int:
+    """Read on until the task completes (untimed: the next message needs it settled); the
+    seq of its completion."""
     async with asyncio.timeout(TURN_TIMEOUT_S):
         async for line in lines:
             if line.startswith("data:"):
@@ -113,12 +115,13 @@ async def _settled(lines: Any) -> None:
                 ):
                     if event["data"]["to"] != "completed":
                         raise RuntimeError(f"the task ended {event['data']['to']}")
-                    return
+                    return int(event["seq"])
     raise RuntimeError("the stream ended before the task settled")
 
 
-async def daemon_first_turn(client: httpx.AsyncClient, repo: Path) -> tuple[str, float]:
-    """A new task with a worktree, to its first ``codex.turn.completed``; (task id, seconds)."""
+async def daemon_first_turn(client: httpx.AsyncClient, repo: Path) -> tuple[str, float, int]:
+    """A new task with a worktree, to its first ``codex.turn.completed``; (task id, seconds,
+    the last event seq seen)."""
     started = time.perf_counter()
     response = await client.post("/v1/tasks", json={"prompt": PROMPT, "repo": str(repo)})
     response.raise_for_status()
@@ -127,8 +130,8 @@ async def daemon_first_turn(client: httpx.AsyncClient, repo: Path) -> tuple[str,
         lines = stream.aiter_lines()
         await _until_event(lines, "codex.turn.completed", TURN_TIMEOUT_S)
         elapsed = time.perf_counter() - started
-        await _settled(lines)
-    return task_id, elapsed
+        last = await _settled(lines)
+    return task_id, elapsed, last
 
 
 def _phases(posted: float, events: list[dict[str, Any]], received: float) -> dict[str, float]:
@@ -147,10 +150,11 @@ def _phases(posted: float, events: list[dict[str, Any]], received: float) -> dic
 
 
 async def daemon_follow_up(
-    client: httpx.AsyncClient, task_id: str
-) -> tuple[float, dict[str, float]]:
-    """A follow-up to its ``codex.turn.completed`` on the SSE stream: (seconds, phases)."""
-    after = await _last_seq(client, task_id)
+    client: httpx.AsyncClient, task_id: str, known: int = 0
+) -> tuple[float, dict[str, float], int]:
+    """A follow-up to its ``codex.turn.completed`` on the SSE stream, from the task's events
+    after ``known``: (seconds, phases, the last event seq seen)."""
+    after = await _last_seq(client, task_id, known)
     async with client.stream(
         "GET", f"/v1/tasks/{task_id}/events/stream", params={"after": after}, timeout=None
     ) as stream:
@@ -162,8 +166,8 @@ async def daemon_follow_up(
         await _until_event(lines, "codex.turn.completed", TURN_TIMEOUT_S, seen)
         elapsed = time.perf_counter() - started
         received = time.time()
-        await _settled(lines)
-    return elapsed, _phases(posted, seen, received)
+        last = await _settled(lines)
+    return elapsed, _phases(posted, seen, received), last
 
 
 async def raw_first_turn(raw: RawAppServer, repo: Path, cwd: Path) -> tuple[str, float]:
@@ -237,10 +241,13 @@ async def main(
                 await daemon.start()
                 async with daemon.client() as client:
                     for block in range(blocks + 1):  # block 0 warms both up, untimed
-                        task_id, d_first = await daemon_first_turn(client, repo)
-                        d_timed = [
-                            await daemon_follow_up(client, task_id) for _ in range(followups)
-                        ]
+                        task_id, d_first, known = await daemon_first_turn(client, repo)
+                        d_timed = []
+                        for _ in range(followups):
+                            seconds, phases_of, known = await daemon_follow_up(
+                                client, task_id, known
+                            )
+                            d_timed.append((seconds, phases_of))
                         d_follow = [seconds for seconds, _ in d_timed]
                         cwd = raw_worktrees / str(block)
                         thread_id, r_first = await raw_first_turn(raw, repo, cwd)
