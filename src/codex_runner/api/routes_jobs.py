@@ -1,12 +1,15 @@
 """Background job routes (``/v1/jobs``; docs/jobs.md).
 
-``POST /v1/jobs`` and ``GET /v1/jobs`` take the API token or the task's job key (header
-``X-Codex-Runner-Task-Key``): an agent inside a task holds the key, which opens only that
-task's jobs and never the rest of the API. The routes on one job take the API token.
+``POST /v1/jobs`` and ``GET /v1/jobs`` take the API token, the task's job key (header
+``X-Codex-Runner-Task-Key``) or a chat session's helper key (``X-Codex-Runner-Session``, the
+one the agent reads from its ``session.json``): the two keys open only their own task's jobs,
+never the rest of the API, and with a session key the task may go unsaid. The routes on one
+job take the API token.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from pydantic import Field
@@ -30,34 +33,57 @@ from codex_runner.service.jobs import (
 
 Authorization = Annotated[str | None, Header("Authorization")]
 TaskKey = Annotated[str | None, Header(TASK_KEY_HEADER)]
+SESSION_HEADER = "X-Codex-Runner-Session"  # the Slack helper's (bridges.slack.session_files)
+SessionKey = Annotated[str | None, Header(SESSION_HEADER)]
+SessionTask = Callable[[str], str | None]  # a chat session's helper key -> its task id
 
 
-def job_routes(jobs: JobService, *, token: str, keys: TaskKeys) -> list[Router]:
+def job_routes(
+    jobs: JobService, *, token: str, keys: TaskKeys, session_task: SessionTask = lambda _: None
+) -> list[Router]:
     """Two routers: the task-key ones (they check their credential themselves) and the
-    API-token ones."""
+    API-token ones. ``session_task`` names the task of a chat session's helper key."""
     keyed = Router(
         prefix="/v1/jobs", tags=["jobs"], responses=ERROR_RESPONSES, authenticates_itself=True
     )
     router = Router(prefix="/v1/jobs", tags=["jobs"], responses=ERROR_RESPONSES)
 
-    def check(authorization: str | None, task_key: str | None, task_id: str | None) -> None:
+    def check(
+        authorization: str | None, task_key: str | None, session: str | None, task_id: str | None
+    ) -> str | None:
+        """The task the request may act on (None: any, with the API token)."""
         presented = bearer_token(authorization)
         if presented is not None and token_matches(token, presented):
-            return
+            return task_id
+        if session is not None:
+            own = session_task(session)
+            if own is None:
+                raise HTTPException(403, "unknown session key; read it from session.json")
+            if task_id not in (None, own):
+                raise HTTPException(403, "a session key opens only its own task's jobs")
+            return own
         if task_key is None:
-            raise HTTPException(401, f"send the API token or the task's {TASK_KEY_HEADER}")
+            raise HTTPException(
+                401, f"send the API token, the task's {TASK_KEY_HEADER} or {SESSION_HEADER}"
+            )
         if task_id is None or not keys.opens(task_key, task_id):
             raise HTTPException(403, "a task key opens only its own task's jobs")
+        return task_id
 
     @keyed.post("", status=201, response=JobOut)
     async def start_job(
-        body: JobIn, authorization: Authorization = None, task_key: TaskKey = None
+        body: JobIn,
+        authorization: Authorization = None,
+        task_key: TaskKey = None,
+        session: SessionKey = None,
     ) -> JobOut:
         """Start a command in the task's workspace; it reports back to the task when it
         ends. Refused (409) over the per-task or per-host cap."""
-        check(authorization, task_key, body.task_id)
+        task_id = check(authorization, task_key, session, body.task_id)
+        if task_id is None:
+            raise HTTPException(422, "task_id is missing: name the task the job reports to")
         request = JobRequest(
-            task_id=body.task_id,
+            task_id=task_id,
             command=body.command,
             name=body.name,
             restartable=body.restartable,
@@ -74,9 +100,10 @@ def job_routes(jobs: JobService, *, token: str, keys: TaskKeys) -> list[Router]:
         state: Annotated[list[JobState] | None, Field(description="Repeat for several.")] = None,
         authorization: Authorization = None,
         task_key: TaskKey = None,
+        session: SessionKey = None,
     ) -> JobList:
-        """Jobs newest first, of one task or all (a task key: its own task only)."""
-        check(authorization, task_key, task_id)
+        """Jobs newest first, of one task or all (a task or session key: its own task only)."""
+        task_id = check(authorization, task_key, session, task_id)
         found = await jobs.jobs(task_id=task_id, states=state)
         return JobList(jobs=[JobOut.of(j) for j in found])
 

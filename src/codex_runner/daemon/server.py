@@ -188,7 +188,10 @@ async def _serve_api(
     if daemon.notifier is not None:
         routers.append(notify_routes(daemon.notifier))
     if daemon.jobs is not None:
-        routers.extend(job_routes(daemon.jobs, token=token, keys=TaskKeys(token.encode())))
+        keys = TaskKeys(token.encode())
+        routers.extend(
+            job_routes(daemon.jobs, token=token, keys=keys, session_task=_session_task(bridge))
+        )
     if daemon.metrics is not None:
         routers.append(metrics_router(daemon.metrics, public=config.metrics.public))
     if disk is not None and daemon.disk_policy is not None:
@@ -277,6 +280,23 @@ def _chat_link(
         return holder, (settings, link_token(settings))
     except LinkTokenError as exc:
         raise ServeError(str(exc)) from None
+
+
+def _session_task(bridge: SlackBridge | None) -> Callable[[str], str | None]:
+    """The task of a Slack session's helper key: an agent there starts its jobs with it."""
+
+    def task_of(helper_key: str) -> str | None:
+        helpers = bridge.helpers if bridge is not None else None
+        if helpers is None:
+            return None
+        from codex_runner.bridges.slack.helper_rules import HelperRefused
+
+        try:
+            return helpers.session(helper_key).task_id
+        except HelperRefused:
+            return None
+
+    return task_of
 
 
 def _auth_profiles(daemon: Daemon) -> AuthProfiles | None:

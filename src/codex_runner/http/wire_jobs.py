@@ -10,7 +10,11 @@ from codex_runner.domain.jobs import Job
 
 
 class JobIn(BaseModel):
-    task_id: str = Field(max_length=64, description="The task the job reports back to.")
+    task_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The task the job reports back to (with a session key: its task).",
+    )
     command: str | list[str] = Field(
         description="A shell string (run by `sh -c`) or an argv list (run as it is)."
     )

@@ -35,6 +35,7 @@ from ..service.waiting import wait_state
 from .conftest import TOKEN, CliRun, make_cli, make_home
 
 WAIT_S = 10.0
+SESSION_KEY = "sk_chat-session-helper-key"
 
 
 @dataclass
@@ -85,13 +86,18 @@ def live(tmp_path: Path) -> Iterator[Live]:
             environment=lambda: {"PATH": os.environ["PATH"]},
             clock=lambda: datetime.now(UTC),
         )
-        routers = job_routes(jobs, token=TOKEN, keys=TaskKeys(TOKEN.encode()))
-        app = create_app(service, token=TOKEN, ready=lambda: True, routers=routers)
-        server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off"))
         await service.start()
         await jobs.start()
         task = await service.submit("go", WorkspaceRequest.directory(str(work)))
         await wait_state(service, task.id, TaskState.COMPLETED)
+        routers = job_routes(
+            jobs,
+            token=TOKEN,
+            keys=TaskKeys(TOKEN.encode()),
+            session_task=lambda key: task.id if key == SESSION_KEY else None,
+        )
+        app = create_app(service, token=TOKEN, ready=lambda: True, routers=routers)
+        server = uvicorn.Server(uvicorn.Config(app, log_level="critical", lifespan="off"))
         parts.update(loop=asyncio.get_running_loop(), server=server, jobs=jobs, task=task.id)
         started.set()
         try:
@@ -170,3 +176,22 @@ def test_a_task_key_starts_and_lists_its_own_tasks_jobs_only(live: Live) -> None
         assert client.post("/v1/jobs", json=body).status_code == 401
         one = client.get(f"/v1/jobs/{started.json()['id']}", headers={TASK_KEY_HEADER: key})
         assert one.status_code == 401  # the rest of the API wants the API token
+
+
+def test_a_chat_sessions_helper_key_starts_jobs_for_its_own_task(live: Live) -> None:
+    own = {"X-Codex-Runner-Session": SESSION_KEY}
+    with httpx.Client(base_url=live.url, timeout=WAIT_S) as client:
+        started = client.post("/v1/jobs", json={"command": ["true"]}, headers=own)
+        assert started.status_code == 201, started.text
+        assert started.json()["task_id"] == live.task_id
+        listed = client.get("/v1/jobs", headers=own).json()["jobs"]
+        assert [j["id"] for j in listed] == [started.json()["id"]]
+
+        other = client.post("/v1/jobs", json={"task_id": "t_other", "command": "true"}, headers=own)
+        assert other.status_code == 403
+        unknown = {"X-Codex-Runner-Session": "sk_unknown"}
+        assert client.get("/v1/jobs", headers=unknown).status_code == 403
+        no_task = client.post(
+            "/v1/jobs", json={"command": "true"}, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert no_task.status_code == 422 and "task_id is missing" in no_task.text

@@ -95,4 +95,6 @@ Helper endpoints of the runner (read `url` and `session_key` from {creds}; send
 - GET  <url>/slack/thread-history?limit=20&format=text   earlier messages of this thread
 - POST <url>/slack/post-message  {{"text": "markdown"}}   post into this thread
 - POST <url>/slack/post-file     {{"file_path": "path/in/workspace"}} or
-  {{"content_base64": "...", "filename": "name.ext"}}      share a file in this thread"""
+  {{"content_base64": "...", "filename": "name.ext"}}      share a file in this thread
+- POST <url>/v1/jobs {{"command": "make test"}}            a background job in your workspace
+  that outlives this turn; its exit status and output tail come back to you as a message"""
