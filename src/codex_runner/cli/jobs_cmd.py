@@ -1,4 +1,4 @@
-"""``codex-runner jobs start|list|logs|cancel``: background jobs (docs/jobs.md)."""
+"""``codex-runner jobs start|list|logs|cancel|key``: background jobs (docs/jobs.md)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from codex_runner.cli.client import DaemonClient
+from codex_runner.cli.daemon_address import api_token
+from codex_runner.cli.daemon_errors import ClientError
 from codex_runner.cli.daemon_session import UrlOption, daemon_session
 from codex_runner.cli.render import error_exit, print_model_json
 from codex_runner.cli.tables import Column, Fit, print_table
+from codex_runner.config import default_home
+from codex_runner.domain.ids import TASK_PREFIX, is_id
 from codex_runner.http.wire_jobs import JobIn, JobList, JobOut, JobOutput
 
 jobs_app = typer.Typer(
@@ -149,3 +153,20 @@ def cancel_command(
         print_model_json(job)
         return
     print_job(job)
+
+
+@jobs_app.command("key")
+def key_command(
+    task: Annotated[str, typer.Option("--task", help="The task's full id.")],
+) -> None:
+    """The task's job key, for the task's agent to send as X-Codex-Runner-Task-Key to
+    POST /v1/jobs: it opens that task's jobs only, never the rest of the API."""
+    from codex_runner.service.jobs import TaskKeys
+
+    if not is_id(task, TASK_PREFIX):
+        raise error_exit(f"--task: {task!r} is not a full task id (t_ and 26 characters)", 2)
+    try:
+        token = api_token(default_home())
+    except ClientError as exc:
+        raise error_exit(str(exc), 1) from None
+    typer.echo(TaskKeys(token.encode()).key(task))

@@ -195,3 +195,11 @@ def test_a_chat_sessions_helper_key_starts_jobs_for_its_own_task(live: Live) -> 
             "/v1/jobs", json={"command": "true"}, headers={"Authorization": f"Bearer {TOKEN}"}
         )
         assert no_task.status_code == 422 and "task_id is missing" in no_task.text
+
+
+def test_jobs_key_prints_the_key_the_routes_take_for_that_task(cli: CliRun, live: Live) -> None:
+    printed = cli("jobs", "key", "--task", live.task_id)
+
+    assert printed.exit_code == 0, printed.output
+    assert printed.stdout.strip() == TaskKeys(TOKEN.encode()).key(live.task_id)
+    assert cli("jobs", "key", "--task", "t_short").exit_code == 2
