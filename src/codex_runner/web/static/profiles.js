@@ -69,7 +69,7 @@ export function profilesView() {
       el("td", { text: profile.email || "—" }),
       el("td", { text: profile.plan_type || "—" }),
       el("td", { class: "rate-limits", text: rateLimits(profile) }),
-      el("td", { class: "actions" }, activate, remove),
+      el("td", { class: "profile-actions" }, activate, " ", remove),
     );
   }
 
