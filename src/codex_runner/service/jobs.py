@@ -163,14 +163,18 @@ class JobService:
             return await self.supervisor.launch(job, workspace.path)
 
     async def _check_caps(self, task_id: str) -> None:
-        mine = await self._store.list_jobs(task_id=task_id, states=ACTIVE_JOB_STATES)
+        mine = await self._store.list_jobs(
+            task_id=task_id, states=ACTIVE_JOB_STATES, limit=self._settings.max_per_task
+        )
         if len(mine) >= self._settings.max_per_task:
             raise JobRefused(
                 f"task {task_id} has {len(mine)} jobs running, its cap ([jobs] max_per_task); "
                 "wait for one to end or cancel one"
             )
         here = await self._store.list_jobs(
-            host_id=self.supervisor.host_id, states=ACTIVE_JOB_STATES
+            host_id=self.supervisor.host_id,
+            states=ACTIVE_JOB_STATES,
+            limit=self._settings.max_running,
         )
         if len(here) >= self._settings.max_running:
             raise JobRefused(

@@ -76,6 +76,7 @@ class JobSupervisor:
         self._clock = clock
         self.processes: dict[str, JobProcess] = {}
         self._unreported: set[str] = set()
+        self._failed_reports: set[str] = set()  # warned about once each
         self._loop: asyncio.Task[None] | None = None
         # Held by each check, start and cancel: the caps and a job's end are decided once.
         self.lock = asyncio.Lock()
@@ -185,6 +186,9 @@ class JobSupervisor:
 
     async def _relaunch(self, job: Job, why: str) -> None:
         task = await self._tasks.get(job.task_id)
+        if task.state is TaskState.CANCELLED:
+            await self.finish(job, JobState.CANCELLED, "its task was cancelled")
+            return
         workspace = await self._workspaces.locate(task.id, task.workspace)
         if workspace is None:
             await self.finish(job, JobState.FAILED, "its task's workspace is gone")
@@ -269,9 +273,12 @@ class JobSupervisor:
             try:
                 await self._tasks.message(job.task_id, self.report(job))
             except Exception as exc:  # the task moved on meanwhile, the home is away...
-                log.warning("background job %s: reporting to its task failed: %s", job.id, exc)
+                if job_id not in self._failed_reports:
+                    self._failed_reports.add(job_id)
+                    log.warning("background job %s: reporting to its task failed: %s", job_id, exc)
                 return  # tried again at the next check
         elif not task.state.is_terminal:
             return  # queued or in a turn: told once that turn ends
         await self._store.save_job(replace(job, reported_at=self._clock()))
         self._unreported.discard(job_id)
+        self._failed_reports.discard(job_id)
