@@ -149,12 +149,15 @@ class Coauthors:
         await self._store.put_coauthor(entry, over_manual=False)
         return await self._store.coauthor(bridge, user)
 
-    async def offer_once(self, bridge: str, user: str) -> bool:
-        """Whether to offer the user to set their author now: True once per person ever
-        (on every host), and never for one who has an author or was given none by hand."""
+    async def offer_due(self, bridge: str, user: str) -> bool:
+        """Whether to offer the user to set their author: never when they have one, were
+        given none by hand, or were offered before (:meth:`offered`)."""
         entry = await self._store.coauthor(bridge, user)
-        if entry is not None and (entry.author is not None or entry.source is not None):
-            return False
+        return entry is None or (entry.source is None and entry.offered_at is None)
+
+    async def offered(self, bridge: str, user: str) -> bool:
+        """Note that the offer reached the user, once: False when another got there first
+        (it is noted after the offer is made, so one that failed is made again)."""
         return await self._store.mark_coauthor_offered(bridge, user, self._clock())
 
     async def trailers(self, task_id: str) -> list[str]:

@@ -121,18 +121,23 @@ async def test_a_deleted_author_stays_off_until_set_again(coauthors: Coauthors) 
     # Not inferred back on the next message, and not offered the form either.
     await coauthors.infer("slack", "U1", display_name="Ann", email="ann@x.example")
     assert await coauthors.entries() == []
-    assert not await coauthors.offer_once("slack", "U1")
+    assert not await coauthors.offer_due("slack", "U1")
     with pytest.raises(CoauthorNotFound):
         await coauthors.delete("slack", "U1")
     await coauthors.set("slack", "U1", "Ann <ann@x.example>")
     assert [c.author for c in await coauthors.entries()] == ["Ann <ann@x.example>"]
 
 
-async def test_a_person_without_an_author_is_offered_the_form_once(coauthors: Coauthors) -> None:
-    assert await coauthors.offer_once("slack", "U1")
-    assert not await coauthors.offer_once("slack", "U1")
+async def test_a_person_without_an_author_is_offered_the_form_until_it_reached_them(
+    coauthors: Coauthors,
+) -> None:
+    assert await coauthors.offer_due("slack", "U1")
+    assert await coauthors.offer_due("slack", "U1")  # the offer did not reach them yet
+    assert await coauthors.offered("slack", "U1")
+    assert not await coauthors.offer_due("slack", "U1")
+    assert not await coauthors.offered("slack", "U1")  # noted once
     await coauthors.infer("slack", "U2", display_name="Bob", email="bob@x.example")
-    assert not await coauthors.offer_once("slack", "U2")  # has one already
+    assert not await coauthors.offer_due("slack", "U2")  # has one already
 
 
 async def test_a_bad_user_key_is_refused_naming_the_field(coauthors: Coauthors) -> None:

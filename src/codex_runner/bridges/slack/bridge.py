@@ -22,6 +22,8 @@ from codex_runner.bridges.chat.rules import session_key
 from codex_runner.bridges.slack.agent_helpers import AgentHelpers, HelperKeys
 from codex_runner.bridges.slack.api import SlackRejected, SlackUnavailable, WebSlackApi
 from codex_runner.bridges.slack.app import Inbound, build_app
+from codex_runner.bridges.slack.coauthor_api import CoauthorSlackApi
+from codex_runner.bridges.slack.coauthor_prompt import CoauthorPrompt, register
 from codex_runner.bridges.slack.conversations import Conversations, SlackHost
 from codex_runner.bridges.slack.event_log import slack_task_log
 from codex_runner.bridges.slack.finished_tasks import FinishedTasks
@@ -34,6 +36,7 @@ from codex_runner.bridges.slack.transport import SlackTransport
 from codex_runner.config import RunnerConfig
 from codex_runner.logs.raw import RawLayer
 from codex_runner.runner_home.team_home import team_memory
+from codex_runner.service.coauthors import Coauthors
 from codex_runner.service.event_bus import EventBus
 from codex_runner.service.tasks import TaskService
 
@@ -101,7 +104,8 @@ class SlackBridge:
             log.info("Slack bridge off: SLACK_APP_TOKEN and SLACK_BOT_TOKEN are not both set")
             return
         client = AsyncWebClient(token=settings.bot_token, base_url=settings.api_url)
-        api = WebSlackApi(client)
+        api = CoauthorSlackApi(client)
+        coauthors = CoauthorPrompt(Coauthors(self._service.store), api)  # docs/coauthors.md
         task_log = slack_task_log(self._service.record_event)
         names = self._names = DisplayNames(api)
         host = SlackHost(settings, names)
@@ -126,6 +130,7 @@ class SlackBridge:
             host=host,
             names=names,
             issue_credentials=self._issue_credentials,
+            asked=coauthors.asked,
         )
         self.helpers = AgentHelpers(
             db=db,
@@ -144,6 +149,7 @@ class SlackBridge:
             )
             self._finished.start()
         app = build_app(client, self._inbound, conversations, self._raw_events)
+        register(app, coauthors)
         self._handler = AsyncSocketModeHandler(app, settings.app_token)
         self._connector = asyncio.create_task(self._connect(api), name="slack-connect")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,10 @@ class Conversations:
         host: SlackHost,
         names: DisplayNames,
         issue_credentials: Callable[[Session], None],
+        asked: Callable[[str, str, str], Awaitable[None]] | None = None,
     ) -> None:
+        """``asked(user, channel, thread_ts)`` after a person asks for work (co-authors)."""
+        self._asked = asked
         self._settings = settings
         self._db = db
         self._api = api
@@ -123,6 +126,8 @@ class Conversations:
             else:
                 files = self._host.files(session.key)
                 await self.sessions.deliver(session, await self._input(message, files))
+            if self._asked is not None and route not in (Route.STOP, Route.STATUS):
+                await self._asked(message.user, message.channel, message.root_ts)
         except Exception as exc:
             # Marked as seen already (nothing runs twice), so say what went wrong instead.
             log.exception("Slack message %s in %s could not be handled", message.ts, key)
