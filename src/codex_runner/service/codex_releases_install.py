@@ -36,6 +36,8 @@ from codex_runner.service.codex_releases import (
 Progress = Callable[[str], None]
 MAX_JOB_LINES = 200
 MAX_JOBS_KEPT = 20
+STOPPED = "the install was stopped (the daemon stopped)"
+MAX_RUNNING_JOBS = 2  # each downloads and unpacks some hundred MB
 MAX_LINE_CHARS = 500
 REAP_GRACE_S = 5.0
 
@@ -163,6 +165,12 @@ class InstallJobs:
                 raise ReleaseError(f"Codex {version} is being installed already (job {job.id})")
         if self._releases.folder(version).exists():
             raise ReleaseError(f"Codex {version} is already installed")
+        running = [j.version for j in self._jobs.values() if j.state == "running"]
+        if len(running) >= MAX_RUNNING_JOBS:
+            raise ReleaseError(
+                f"{len(running)} installs run already ({', '.join(running)}); start this one "
+                "once one of them ended"
+            )
         job = InstallJob(id=f"install-{next(self._ids)}", version=version, started_at=self._clock())
         self._jobs[job.id] = job
         self._forget_old()
@@ -193,6 +201,10 @@ class InstallJobs:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
+        for job in self._jobs.values():
+            if job.state == "running":  # cancelled before it began
+                job.state, job.error = "failed", STOPPED
+                job.finished_at = self._clock()
 
     async def _run(self, job: InstallJob) -> None:
         try:
@@ -205,7 +217,7 @@ class InstallJobs:
             )
             job.state = "succeeded"
         except asyncio.CancelledError:
-            job.state, job.error = "failed", "the install was stopped (the daemon stopped)"
+            job.state, job.error = "failed", STOPPED
             raise
         except Exception as exc:
             job.state, job.error = "failed", str(exc)

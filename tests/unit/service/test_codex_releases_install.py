@@ -54,3 +54,13 @@ async def test_an_installed_version_is_not_installed_again(releases: ReleasesHom
         await install_release(releases, "0.1.0")
     with pytest.raises(ReleaseError, match="already installed"):
         InstallJobs(releases).start("0.1.0")
+
+
+async def test_at_most_two_installs_run_at_once(releases: ReleasesHome, tmp_path: Path) -> None:
+    jobs = InstallJobs(releases, pip_args=offline(tmp_path), timeout_s=120)
+    first, second = jobs.start("0.1.0"), jobs.start("0.2.0")
+    with pytest.raises(ReleaseError, match="2 installs run already"):
+        jobs.start("0.3.0")
+    await jobs.close()
+    assert {j.state for j in (first, second)} == {"failed"}
+    assert not releases.root.exists() or list(releases.root.iterdir()) == []  # nothing left
