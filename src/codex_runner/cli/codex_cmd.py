@@ -141,6 +141,8 @@ def print_releases(listing: ReleasesOut) -> None:
         marks += ["failed"] if r.failed else []
         rows.append(("*" if r.current else "", r.name, r.version, ",".join(marks), r.binary))
     print_table(out, COLUMNS, rows)
+    if listing.not_switchable:
+        out.print(f"[dim]switching is off: {escape(listing.not_switchable)}[/]", soft_wrap=True)
     if listing.pending:
         out.print(f"switching to {escape(listing.pending)} once the running turns finish")
     for record in listing.switches[:5]:
