@@ -32,6 +32,7 @@ from codex_runner.http.errors import error_response
 from codex_runner.http.routing import Router
 from codex_runner.logs import LEVELS
 from codex_runner.runner_home.api_token import TOKEN_FILE, token_matches
+from codex_runner.service.coauthors import Coauthors
 from codex_runner.service.disk_policy import DiskPolicy
 from codex_runner.service.event_bus import EventBus, Lagged
 from codex_runner.service.metrics_disk import DiskUsage
@@ -56,6 +57,7 @@ _SCRIPTS = [
     "api",
     "approval_alerts",
     "approvals",
+    "coauthors",
     "dom",
     "graphs",
     "hosts",
@@ -254,6 +256,12 @@ def admin_router(
     async def profiles_page(request: Request) -> HTMLResponse:
         """The auth profiles; the page reads and changes them through /v1/auth/profiles."""
         return page(request, "profiles.html", page="profiles")
+
+    @router.get("/coauthors")
+    async def coauthors_page(request: Request) -> HTMLResponse:
+        """The co-author map, drawn on the server; the page changes it through /v1/coauthors."""
+        entries = await Coauthors(service.store).entries()
+        return page(request, "coauthors.html", page="coauthors", coauthors=entries)
 
     operations_reader = operations or OperationsReader(service, disk=disk)
 

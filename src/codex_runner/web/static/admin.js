@@ -6,6 +6,7 @@
 import { api, attempt } from "./api.js";
 import { watchApprovals } from "./approval_alerts.js";
 import { approvalsView } from "./approvals.js";
+import { coauthorsView } from "./coauthors.js";
 import { graphView, graphsView } from "./graphs.js";
 import { logsView } from "./logs.js";
 import { operationsView } from "./operations.js";
@@ -24,7 +25,7 @@ if (logout) {
     window.location.assign("/admin/login");
   });
 }
-const views = { tasks: tasksView, task: taskView, approvals: approvalsView, graph: graphView, graphs: graphsView, runtime: runtimeView, logs: logsView, operations: operationsView, profiles: profilesView, releases: releasesView };
+const views = { tasks: tasksView, task: taskView, approvals: approvalsView, graph: graphView, graphs: graphsView, runtime: runtimeView, logs: logsView, operations: operationsView, profiles: profilesView, coauthors: coauthorsView, releases: releasesView };
 const view = views[body.dataset.page];
 if (body.dataset.page !== "login") watchApprovals();
 if (view) view();
