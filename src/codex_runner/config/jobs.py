@@ -30,6 +30,12 @@ class JobSettings(_Strict):
         description="A job's output file keeps this much; the rest is cut (with a note) while "
         "the job keeps running.",
     )
+    keep_s: float = Field(
+        default=7 * 24 * 3600.0,
+        ge=0,
+        description="A finished job's folder (its output and exit code) is removed this long "
+        "after it ended; the job's record stays.",
+    )
     check_interval_s: float = Field(
         default=1.0, gt=0, le=60, description="How often the supervisor looks at its jobs."
     )

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -32,6 +33,7 @@ from codex_runner.domain.transitions import accepts_message
 from codex_runner.logs.records import log_context
 from codex_runner.logs.redaction import mask_secrets
 from codex_runner.service.jobs_process import JobFiles, JobProcess, spawn
+from codex_runner.service.jobs_retention import remove_old_job_folders
 from codex_runner.store.protocol import Store
 from codex_runner.workspace.protocol import Workspaces
 
@@ -41,6 +43,7 @@ JOB_STARTED = "job.started"
 JOB_FINISHED = "job.finished"
 # How many ended, unreported jobs a start looks back at.
 REPORT_BACKLOG = 100
+CLEANUP_INTERVAL_S = 3600.0
 
 
 class JobTasks(Protocol):
@@ -111,12 +114,31 @@ class JobSupervisor:
         self.processes.clear()
 
     async def _supervise(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_cleanup = loop.time()
         while True:
             await asyncio.sleep(self.settings.check_interval_s)
             try:
                 await self.check()
+                if loop.time() >= next_cleanup:
+                    next_cleanup = loop.time() + CLEANUP_INTERVAL_S
+                    await self.remove_old_folders()
             except Exception:
                 log.exception("checking background jobs failed")
+
+    async def remove_old_folders(self) -> int:
+        """Remove finished jobs' folders older than ``[jobs] keep_s``; how many went."""
+        active = await self._store.list_jobs(states=ACTIVE_JOB_STATES, limit=10_000)
+        removed = await asyncio.to_thread(
+            remove_old_job_folders,
+            self.jobs_dir,
+            active={j.id for j in active},
+            keep_s=self.settings.keep_s,
+            now=time.time(),
+        )
+        if removed:
+            log.info("removed %d finished background jobs' folders", removed)
+        return removed
 
     async def check(self) -> None:
         """One look at every job this host runs, then at the reports still to send."""

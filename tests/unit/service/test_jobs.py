@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -320,3 +321,30 @@ def test_a_task_key_opens_its_own_task_only() -> None:
     assert keys.opens(key, "t_1") and not keys.opens(key, "t_2")
     assert not keys.opens(None, "t_1") and not keys.opens("tk_wrong", "t_1")
     assert TaskKeys(b"other").key("t_1") != key
+
+
+async def test_finished_jobs_folders_go_after_keep_s_and_active_ones_stay(
+    tmp_path: Path, store: SqlStore
+) -> None:
+    s = Setup(tmp_path, store, keep_s=3600)
+    await s.service.start()
+    await s.jobs.start()
+    try:
+        task_id = await s.task()
+        running = await s.start(task_id, "sleep 30")
+        ended = await s.start(task_id, "echo done")
+        await s.until(ended.id, JobState.SUCCEEDED)
+        old = time.time() - 7200
+        for job in (running, ended):
+            for path in s.jobs.supervisor.files(job.id).root.iterdir():
+                os.utime(path, (old, old))
+
+        assert await s.jobs.supervisor.remove_old_folders() == 1
+
+        assert not s.jobs.supervisor.files(ended.id).root.exists()
+        assert s.jobs.supervisor.files(running.id).output.parent.is_dir()
+        assert (await s.jobs.job(ended.id)).state is JobState.SUCCEEDED  # the record stays
+        await s.jobs.cancel(running.id)
+    finally:
+        await s.jobs.stop()
+        await s.service.stop()
