@@ -222,7 +222,11 @@ class ReleaseSwitcher:
             raise
         except CodexError as exc:
             return CheckReport(False, [f"FAILED: restarting on {target.binary}: {exc}"])
-        report = await self._check(target)
+        try:
+            report = await self._check(target)
+        except Exception as exc:  # a check that cannot run proves nothing: switch back
+            log.exception("the readiness check of Codex %s could not run", target.name)
+            report = CheckReport(False, [f"FAILED: the check could not run: {exc}"])
         report.lines.insert(0, f"ok: the app-server restarted on {target.binary}")
         return report
 

@@ -78,8 +78,9 @@ class FakeRuntime:
         assert codex_home is None and binary is not None
         if self.turns and not force:
             raise TurnBusy("busy")
-        self.binaries.append((binary.parent.parent.parent.name, force))
-        if binary.parent.parent.parent.name in self.broken:
+        name = binary.parent.parent.parent.name if "codex_cli_bin" in binary.parts else PINNED
+        self.binaries.append((name, force))
+        if name in self.broken:
             raise RuntimeUnavailable("codex exited during initialize")
 
 
@@ -179,6 +180,19 @@ async def test_a_failing_check_switches_back_and_marks_the_release_failed(
     assert runtime.binaries[-2:] == [("codex-0.10.0", False), ("codex-0.162.1", True)]
     assert releases.pointers() == Pointers("0.162.1", PINNED, "0.10.0")
     assert any("smoke turn failed" in line for line in outcome.record.check)
+
+
+async def test_a_check_that_cannot_run_counts_as_failed_and_switches_back(
+    releases: ReleasesHome,
+) -> None:
+    async def broken_check(release: Release) -> CheckReport:
+        raise ValueError("no scratch folder")
+
+    runtime = FakeRuntime()
+    outcome = await switcher(releases, runtime, check=broken_check).use(SwitchAsk("0.10.0", "a"))
+    assert outcome.record is not None and outcome.record.result == "rolled_back"
+    assert "FAILED: the check could not run: no scratch folder" in outcome.record.check
+    assert runtime.binaries == [("codex-0.10.0", False), (PINNED, True)]
 
 
 async def test_a_release_that_does_not_start_is_switched_back_from_too(
