@@ -125,6 +125,20 @@ async def _run_pip(command: list[str], timeout_s: float, progress: Progress) -> 
         raise InstallFailed(f"pip exited with status {code}: " + " | ".join(tail))
 
 
+def remove_stale_partials(releases: ReleasesHome, older_than_s: float) -> list[Path]:
+    """Remove unfinished installs a crash left (older than any install may run)."""
+    removed: list[Path] = []
+    if not releases.root.is_dir():
+        return removed
+    cutoff = time.time() - older_than_s
+    for folder in releases.root.glob(".codex-*.partial-*"):
+        with contextlib.suppress(OSError):
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder)
+                removed.append(folder)
+    return removed
+
+
 @dataclass
 class InstallJob:
     """One install running in the background: its progress lines and how it ended."""

@@ -17,7 +17,11 @@ from codex_runner.service.codex_releases import (
     SwitchRecord,
 )
 from codex_runner.service.codex_releases_check import CheckReport, check_release
-from codex_runner.service.codex_releases_install import InstallJob, InstallJobs
+from codex_runner.service.codex_releases_install import (
+    InstallJob,
+    InstallJobs,
+    remove_stale_partials,
+)
 from codex_runner.service.codex_releases_switch import (
     ReleaseSwitcher,
     SwitchAsk,
@@ -114,6 +118,8 @@ def daemon_releases(
     settings = config.releases
     home = ReleasesHome(config.home)
     jobs = InstallJobs(home, pip_args=settings.pip_args, timeout_s=settings.install_timeout_s)
+    # A pip a crash stopped left its folder; none younger than an install's bound is touched.
+    remove_stale_partials(home, older_than_s=settings.install_timeout_s * 2)
     why = not_switchable(config, runtime)
     if why is not None or not isinstance(runtime, AppServerRuntime):
         return CodexReleases(home, jobs, None, not_switchable=why)

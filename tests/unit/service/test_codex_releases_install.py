@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from codex_runner.service.codex_releases import PINNED, Release, ReleaseError, ReleasesHome
-from codex_runner.service.codex_releases_install import InstallFailed, InstallJobs, install_release
+from codex_runner.service.codex_releases_install import (
+    InstallFailed,
+    InstallJobs,
+    install_release,
+    remove_stale_partials,
+)
 
 
 @pytest.fixture
@@ -64,3 +70,15 @@ async def test_at_most_two_installs_run_at_once(releases: ReleasesHome, tmp_path
     await jobs.close()
     assert {j.state for j in (first, second)} == {"failed"}
     assert not releases.root.exists() or list(releases.root.iterdir()) == []  # nothing left
+
+
+def test_an_unfinished_install_a_crash_left_is_removed_once_it_is_old(
+    releases: ReleasesHome,
+) -> None:
+    old = releases.root / ".codex-0.1.0.partial-a"
+    young = releases.root / ".codex-0.2.0.partial-b"
+    for folder in (old, young):
+        (folder / "codex_cli_bin").mkdir(parents=True)
+    os.utime(old, (0, 0))
+    assert remove_stale_partials(releases, older_than_s=3600) == [old]
+    assert young.exists() and not old.exists()
