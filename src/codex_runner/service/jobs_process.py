@@ -152,9 +152,18 @@ class JobProcess:
     """A job's running process: the daemon's own child (reaped through ``Popen``) or one
     adopted after a restart (watched by pid)."""
 
-    def __init__(self, pid: int, child: subprocess.Popen[bytes] | None = None) -> None:
+    def __init__(
+        self,
+        pid: int,
+        child: subprocess.Popen[bytes] | None = None,
+        *,
+        files: JobFiles | None = None,
+    ) -> None:
+        """``files``: an adopted job's folder, which its wrapper names in its arguments (a
+        pid reused by another process after a reboot is not taken for the job)."""
         self.pid = pid
         self._child = child
+        self._files = files
 
     def running(self) -> bool:
         if self._child is not None:
@@ -163,7 +172,18 @@ class JobProcess:
         # is (a supervisor started again in the same process), else it stays a zombie.
         with contextlib.suppress(ChildProcessError):
             os.waitpid(self.pid, os.WNOHANG)
-        return pid_alive(self.pid) and not _zombie(self.pid)
+        return pid_alive(self.pid) and not _zombie(self.pid) and self._runs_wrapper()
+
+    def _runs_wrapper(self) -> bool:
+        if self._files is None:
+            return True
+        try:
+            args = Path(f"/proc/{self.pid}/cmdline").read_bytes().split(b"\0")
+        except FileNotFoundError:
+            return not Path("/proc/self").exists()  # gone, or no /proc to ask
+        except OSError:
+            return True
+        return str(self._files.root).encode() in args
 
     async def stop(self, grace_s: float, *, poll_s: float = 0.05) -> None:
         """SIGTERM the whole group, then SIGKILL what is left after ``grace_s``; reaped."""

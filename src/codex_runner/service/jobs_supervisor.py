@@ -187,7 +187,7 @@ class JobSupervisor:
         if job.state is JobState.QUEUED or job.pid is None:
             await self._relaunch(job, "started after a daemon restart")
             return
-        process = JobProcess(job.pid)
+        process = JobProcess(job.pid, files=self.files(job.id))
         if process.running() and self.files(job.id).exit_code() is None:
             self.processes[job.id] = process
             log.info("background job %s adopted (pid %d)", job.id, job.pid)
@@ -223,7 +223,7 @@ class JobSupervisor:
     async def _check_job(self, job: Job) -> None:
         process = self.processes.get(job.id)
         if process is None:  # started by this host in an earlier run, not taken back yet
-            process = self.processes[job.id] = JobProcess(job.pid or 0)
+            process = self.processes[job.id] = JobProcess(job.pid or 0, files=self.files(job.id))
         if not process.running():
             await self._ended(job)
             return

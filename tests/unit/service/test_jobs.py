@@ -270,8 +270,14 @@ async def test_at_start_a_gone_job_fails_unless_restartable_then_it_runs_once_mo
         await store.add_job(replace(base, id="j_rerun", restartable=True))
         await store.add_job(replace(base, id="j_twice", restartable=True, restarts=1))
         await store.add_job(replace(base, id="j_elsewhere", host_id="host-b"))
+        stranger = await asyncio.create_subprocess_exec("sleep", "30")  # took a job's pid
+        await store.add_job(replace(base, id="j_reused", pid=stranger.pid, pgid=stranger.pid))
 
-        await s.jobs.start()
+        try:
+            await s.jobs.start()
+        finally:
+            stranger.kill()
+            await stranger.wait()
 
         failed = await s.jobs.job("j_gone")
         assert failed.state is JobState.FAILED
@@ -283,6 +289,7 @@ async def test_at_start_a_gone_job_fails_unless_restartable_then_it_runs_once_mo
         twice = await s.jobs.job("j_twice")
         assert twice.state is JobState.FAILED and "re-run once already" in (twice.reason or "")
         assert (await s.jobs.job("j_elsewhere")).state is JobState.RUNNING  # not this host's
+        assert (await s.jobs.job("j_reused")).state is JobState.FAILED  # not adopted
     finally:
         await s.jobs.stop()
         await s.service.stop()
