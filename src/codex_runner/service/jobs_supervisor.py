@@ -239,8 +239,11 @@ class JobSupervisor:
 
     async def stop_job(self, job: Job, state: JobState, reason: str) -> Job:
         """Stop the job's process group and end it in ``state`` saying ``reason``."""
-        process = self.processes.get(job.id) or JobProcess(job.pgid or job.pid or 0)
-        if process.pid > 0:
+        process = self.processes.get(job.id)
+        if process is None and job.pid is not None:  # not taken back: only if it is the job's
+            found = JobProcess(job.pid, files=self.files(job.id))
+            process = found if found.running() else None
+        if process is not None:
             await process.stop(self.settings.kill_grace_s)
         self.files(job.id).note(f"stopped: {reason}")
         return await self.finish(job, state, reason)
