@@ -2,8 +2,9 @@
 
 The people who asked for a task's work are those whose chat messages its event log records
 (``<bridge>.session_started``, ``<bridge>.message_received``, ``<bridge>.message_dispatched``,
-each with its ``user``); a task's commit carries one ``Co-authored-by:`` trailer for each of
-them that has an author, distinct, in the order they first wrote.
+each with its ``user``), and those of the task it replaced in the same chat thread (a fresh
+task after a failed one, ``replaces_task``); a task's commit carries one ``Co-authored-by:``
+trailer for each of them that has an author, distinct, in the order they first wrote.
 
 An author is inferred from the chat profile's email (with the display name as its name)
 until a person sets one (the panel, the API, the chat's form): a manual entry is never
@@ -30,6 +31,7 @@ TRAILER = "Co-authored-by"
 MAX_AUTHOR_CHARS = 256
 # How many pages of a task's events are read for its requesters (a bound, not a rule).
 MAX_EVENT_PAGES = 200
+MAX_REPLACED_TASKS = 20  # how far back a chat thread's earlier tasks are followed
 REQUEST_EVENTS = frozenset({"session_started", "message_received", "message_dispatched"})
 _AUTHOR = re.compile(r"(?P<name>[^<>]*?)\s*<(?P<email>[^<>]*)>")
 _EMAIL = re.compile(r"[^\s@<>]+@[^\s@<>]+")
@@ -82,6 +84,15 @@ def requesters(events: Sequence[TaskEvent]) -> list[tuple[str, str]]:
         if dot and what in REQUEST_EVENTS and isinstance(user, str) and user:
             found.setdefault((bridge, user))
     return list(found)
+
+
+def replaced_task(events: Sequence[TaskEvent]) -> str | None:
+    """The task of the same chat thread these events' task replaced, if any."""
+    for event in events:
+        older = event.data.get("replaces_task")
+        if event.type.endswith(".session_started") and isinstance(older, str) and older:
+            return older
+    return None
 
 
 def with_trailers(message: str, trailers: Sequence[str]) -> str:
@@ -164,13 +175,24 @@ class Coauthors:
         """The ``Co-authored-by:`` lines for the task's commit. Never raises: a store that
         fails leaves the commit without them (logged), not the work uncommitted."""
         try:
-            people = requesters(await self._events(task_id))
+            people = requesters(await self._thread_events(task_id))
             entries = [await self._store.coauthor(bridge, user) for bridge, user in people]
         except Exception as exc:  # the commit goes on without them
             log.warning("task %s: its co-authors could not be read: %s", task_id, exc)
             return []
         authors = dict.fromkeys(e.author for e in entries if e is not None and e.author)
         return [f"{TRAILER}: {author}" for author in authors if author]
+
+    async def _thread_events(self, task_id: str) -> list[TaskEvent]:
+        """The task's events after those of the tasks it replaced, oldest first."""
+        tasks: list[list[TaskEvent]] = []
+        seen: set[str] = set()
+        current: str | None = task_id
+        while current is not None and current not in seen and len(tasks) < MAX_REPLACED_TASKS:
+            seen.add(current)
+            tasks.append(await self._events(current))
+            current = replaced_task(tasks[-1])
+        return [event for events in reversed(tasks) for event in events]
 
     async def _events(self, task_id: str) -> list[TaskEvent]:
         events: list[TaskEvent] = []

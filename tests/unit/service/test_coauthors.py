@@ -165,14 +165,30 @@ async def test_a_tasks_trailers_credit_its_requesters_with_an_author_once_each()
     ]
 
 
+async def test_a_fresh_task_for_the_thread_credits_who_asked_its_earlier_tasks_too() -> None:
+    store = InMemoryStore()
+    coauthors = Coauthors(store, clock=Clock())
+    await coauthors.set("slack", "U1", "Ann <ann@x.example>")
+    await coauthors.set("slack", "U2", "Bob <bob@x.example>")
+    failed = await _task(store, "t_0")
+    await store.append_events(failed, [_received("U1")])
+    fresh = await _task(store, "t_1")
+    started = NewEvent("slack.session_started", T0, {"replaces_task": failed})
+    await store.append_events(fresh, [started, _received("U2"), _received("U1")])
+    assert await coauthors.trailers(fresh) == [
+        "Co-authored-by: Ann <ann@x.example>",
+        "Co-authored-by: Bob <bob@x.example>",
+    ]
+
+
 async def test_trailers_are_none_when_the_store_fails(coauthors: Coauthors) -> None:
     assert await coauthors.trailers("t_missing") == []
 
 
-async def _task(store: InMemoryStore) -> str:
+async def _task(store: InMemoryStore, task_id: str = "t_1") -> str:
     workspace = WorkspaceRequest.directory("/tmp")
-    await store.create_task(Task("t_1", "p", workspace, created_at=T0, updated_at=T0))
-    return "t_1"
+    await store.create_task(Task(task_id, "p", workspace, created_at=T0, updated_at=T0))
+    return task_id
 
 
 def _received(user: str, *, bridge: str = "slack") -> NewEvent:
