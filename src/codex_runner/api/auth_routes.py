@@ -141,9 +141,13 @@ def auth_profiles_router(profiles: AuthProfiles | None, *, unavailable: str) -> 
             return no_profiles()
         try:
             name, text, replace = await _read_upload(request)
-            return _profile_out(profiles.upload(name, text, replace=replace))
+            check_name(name)
         except _BadUpload as exc:
             return error_response(exc.status, exc.code, str(exc), field=exc.field)
+        except ProfileError as exc:
+            return error_response(422, "invalid_request", str(exc), field="name")
+        try:
+            return _profile_out(profiles.upload(name, text, replace=replace))
         except ProfileConflict as exc:
             return error_response(409, "conflict", str(exc))
         except ProfileError as exc:

@@ -125,8 +125,14 @@ async def test_an_invalid_upload_is_refused_without_quoting_it(
 
 async def test_a_bad_name_is_a_422_naming_the_field(api: Api) -> None:
     response = await api.client.post(PROFILES, json={"name": "../up", "auth_json": CHATGPT_AUTH})
-    assert response.status_code == 422
+    assert response.status_code == 422 and response.json()["error"]["field"] == "name"
     assert "not a valid profile name" in response.json()["error"]["message"]
+    no_file = await api.client.post(PROFILES, data={"name": "x"}, files={"other": ("a", b"{}")})
+    assert no_file.status_code == 422 and no_file.json()["error"]["field"] == "file"
+    text = await api.client.post(
+        PROFILES, content=b"name=x", headers={"Content-Type": "text/plain"}
+    )
+    assert text.status_code == 415
 
 
 async def test_activate_is_refused_while_a_turn_runs_unless_when_idle(api: Api) -> None:
