@@ -21,6 +21,7 @@ REPOS = "repos"  # the clone cache offered to chat sessions
 CODEX_SESSIONS = "codex_sessions"  # Codex's rollouts, in every Codex home the runner uses
 CODEX_LOGS = "codex_logs"  # Codex's own logs, in every Codex home the runner uses
 UPLOADS = "uploads"  # images handed in with tasks
+RELEASES = "releases"  # Codex releases installed besides the pinned one (docs/releases.md)
 STORE = "store"  # SQLite and its WAL (absent with PostgreSQL)
 KINDS: tuple[str, ...] = (
     WORKTREES,
@@ -30,6 +31,7 @@ KINDS: tuple[str, ...] = (
     CODEX_SESSIONS,
     CODEX_LOGS,
     UPLOADS,
+    RELEASES,
     STORE,
 )
 
@@ -61,6 +63,7 @@ def disk_kinds(
         CODEX_SESSIONS: tuple(h / d for h in homes for d in ("sessions", "archived_sessions")),
         CODEX_LOGS: tuple(h / "log" for h in homes),
         UPLOADS: (home / "uploads",),
+        RELEASES: (home / "releases",),
     }
     if sqlite_store:
         kinds[STORE] = (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"))

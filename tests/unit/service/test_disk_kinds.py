@@ -33,6 +33,7 @@ def _made_up_home(home: Path) -> None:
     _file(home / "sessions" / "C1-1.2" / "workspace" / "notes.md", 7)
     _file(home / "repos" / "project" / "README", 9)
     _file(home / "uploads" / "img.png", 11)
+    _file(home / "releases" / "codex-0.162.1" / "bin" / "codex", 500)
     _file(home / "runner.sqlite", 4096)
     _file(home / "runner.sqlite-wal", 1000)
     # The default profile's Codex home and another profile's.
@@ -63,6 +64,7 @@ async def test_each_kind_is_counted_with_its_bytes_and_files(tmp_path: Path) -> 
         "codex_sessions": KindUsage(603, 3),
         "codex_logs": KindUsage(80, 2),
         "uploads": KindUsage(11, 1),
+        "releases": KindUsage(500, 1),
         "store": KindUsage(5096, 2),
     }
     await usage.close()
