@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Dialog, Page, expect
+from playwright.async_api import Page, expect
 
 from ..daemon.conftest import StartDaemon
 from ..daemon.harness import wait_state
@@ -60,7 +60,7 @@ async def test_auth_profiles_and_operations_pages(
     await expect(work.locator("button.activate")).to_be_disabled()
     assert SECRET not in await page.content()
 
-    page.on("dialog", lambda dialog: asyncio.ensure_future(_accept(dialog)))
+    page.on("dialog", lambda dialog: dialog.accept())  # Delete asks first
     await work.locator("button.delete").click()  # the active one: refused, said why
     await expect(page.locator("#notice")).to_contain_text("is active")
     await expect(page.locator("#notice")).to_have_class("notice error")
@@ -102,10 +102,6 @@ async def test_auth_profiles_and_operations_pages(
     assert [r for r in trouble.error_responses if "/v1/auth/profiles/work" not in r] == []
     assert [e for e in trouble.console_errors if "409 (Conflict)" not in e] == []
     assert trouble.failed_requests == []
-
-
-async def _accept(dialog: Dialog) -> None:
-    await dialog.accept()
 
 
 async def _until_disk_measured(page: Page) -> None:
