@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -80,6 +80,8 @@ class JobSupervisor:
         self.processes: dict[str, JobProcess] = {}
         self._unreported: set[str] = set()
         self._failed_reports: set[str] = set()  # warned about once each
+        # Told the task id after a report re-queued its task (a chat bridge relays the turn).
+        self.on_reported: list[Callable[[str], Awaitable[None]]] = []
         self._loop: asyncio.Task[None] | None = None
         # Held by each check, start and cancel: the caps and a job's end are decided once.
         self.lock = asyncio.Lock()
@@ -294,9 +296,11 @@ class JobSupervisor:
             self._unreported.discard(job_id)
             return
         task = await self._tasks.get(job.task_id)
+        messaged = False
         if accepts_message(task.state):
             try:
                 await self._tasks.message(job.task_id, self.report(job))
+                messaged = True
             except Exception as exc:  # the task moved on meanwhile, the home is away...
                 if job_id not in self._failed_reports:
                     self._failed_reports.add(job_id)
@@ -307,3 +311,8 @@ class JobSupervisor:
         await self._store.save_job(replace(job, reported_at=self._clock()))
         self._unreported.discard(job_id)
         self._failed_reports.discard(job_id)
+        for hook in self.on_reported if messaged else ():
+            try:
+                await hook(job.task_id)
+            except Exception:
+                log.exception("background job %s: a report hook failed", job_id)

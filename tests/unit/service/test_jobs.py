@@ -139,6 +139,12 @@ async def test_a_job_outlives_its_turn_and_reports_back_once_the_turn_ends(setup
 async def test_a_failing_job_reports_its_exit_code_and_runs_in_the_task_directory(
     setup: Setup,
 ) -> None:
+    told: list[str] = []
+
+    async def relay(task_id: str) -> None:
+        told.append(task_id)
+
+    setup.jobs.supervisor.on_reported.append(relay)
     task_id = await setup.task()
     job = await setup.start(task_id, ["sh", "-c", "pwd; echo $SECRET_OF_THE_DAEMON; exit 3"])
 
@@ -148,6 +154,7 @@ async def test_a_failing_job_reports_its_exit_code_and_runs_in_the_task_director
     assert "failed with exit code 3" in report and str(setup.work.resolve()) in report
     events = [e.type for e in await setup.store.read_events(task_id)]
     assert "job.started" in events and "job.finished" in events
+    assert told == [task_id]  # a chat bridge relays the turn the report queued
 
 
 async def test_a_job_past_its_runtime_cap_is_stopped_with_its_group(setup: Setup) -> None:
@@ -346,7 +353,8 @@ async def test_finished_jobs_folders_go_after_keep_s_and_active_ones_stay(
             for path in s.jobs.supervisor.files(job.id).root.iterdir():
                 os.utime(path, (old, old))
 
-        assert await s.jobs.supervisor.remove_old_folders() == 1
+        # (The supervisor's own hourly pass may have come first: either removes the same.)
+        await s.jobs.supervisor.remove_old_folders()
 
         assert not s.jobs.supervisor.files(ended.id).root.exists()
         assert s.jobs.supervisor.files(running.id).output.parent.is_dir()

@@ -104,6 +104,13 @@ class ChatCore:
         for session in self.db.sessions():
             await self.sessions.dispatch_next(session.key)
 
+    async def follow_task(self, task_id: str) -> None:
+        """Follow the session of ``task_id`` again: a follow-up that did not come through
+        the chat (a background job's report) re-queued its settled task."""
+        session = self.db.session_by_task(task_id)
+        if session is not None:
+            await self.relay.ensure(session.key)
+
     async def stop(self, timeout: float) -> None:
         """Stop the followers, then the outbox (what it still holds stays for next time)."""
         await self.relay.stop(timeout)

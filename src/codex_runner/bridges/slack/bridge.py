@@ -159,6 +159,12 @@ class SlackBridge:
             return None
         return self._core.db.session(session_key(channel, thread_ts))
 
+    async def follow_task(self, task_id: str) -> None:
+        """Relay ``task_id``'s new turn to its thread (ChatCore.follow_task); nothing while
+        the bridge is off."""
+        if self._core is not None:
+            await self._core.follow_task(task_id)
+
     async def wait_connected(self, timeout: float) -> None:
         async with asyncio.timeout(timeout):
             await self._connected.wait()

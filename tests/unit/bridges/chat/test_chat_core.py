@@ -332,3 +332,17 @@ async def test_a_new_session_starts_with_the_team_memory_once(tmp_path: Path) ->
     assert first.startswith('<team_memory source="AGENT.md">\n# Team\nAsk before deploying.')
     assert "ann: fix the build" in first
     assert "Ask before deploying" not in second and "ann: and the docs" in second
+
+
+async def test_a_follow_up_from_outside_the_chat_is_relayed_once_the_core_follows_again(
+    h: Harness,
+) -> None:
+    session = await h.start("hello")
+    await h.idle()  # the task settled: its follower stopped
+
+    await h.service.message(session.task_id, "a background job ended")
+    await h.core.follow_task(session.task_id)
+    await h.state(session.task_id, TaskState.COMPLETED)
+    await h.idle()
+
+    assert h.thread()[-1] == "done: a background job ended"
