@@ -46,6 +46,9 @@ async def test_a_pinned_codex_home_runs_tasks_there_and_offers_no_profile_switch
         # Switching would move Codex off the pinned home onto a profile's (no credentials).
         switch = await client.post("/v1/auth/profile", json={"name": "default"})
         assert switch.status_code == 404
+        profiles = (await client.get("/v1/auth/profiles")).json()
+        assert profiles["error"]["code"] == "profiles_unavailable"
+        assert "remove codex.home" in profiles["error"]["message"]
         response = await client.post("/v1/tasks", json={"prompt": "hello", "cwd": str(tmp_path)})
         done = await wait_state(client, response.json()["id"], TERMINAL)
         assert done["state"] == "completed", done
