@@ -194,6 +194,7 @@ async def _serve_api(
         )
         if bridge is not None:  # a job's report re-queues a chat task: relay its turn
             daemon.jobs.supervisor.on_reported.append(bridge.follow_task)
+        daemon.jobs.supervisor.on_reported.append(links.follow_task)
     if daemon.metrics is not None:
         routers.append(metrics_router(daemon.metrics, public=config.metrics.public))
     if disk is not None and daemon.disk_policy is not None:

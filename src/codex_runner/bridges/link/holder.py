@@ -57,6 +57,11 @@ class LinkHolder:
     def status(self) -> LinkStatus | None:
         return self.link.status if self.link is not None else None
 
+    async def follow_task(self, task_id: str) -> None:
+        """Relay ``task_id``'s new turn to its chat thread, if the link has the task's."""
+        if self.link is not None:
+            await self.link.follow_task(task_id)
+
     def queued_messages(self) -> int | None:
         """Chat messages waiting in the link's sessions; None when no link runs."""
         return self.link.queued_messages() if self.link is not None else None

@@ -190,6 +190,11 @@ class ChatLink:
         payload = delta_notification(instance.instance_id, task_id, delta)
         await sock.push(self._topic, "codex_notification", payload)
 
+    async def follow_task(self, task_id: str) -> None:
+        """Relay ``task_id``'s new turn to its chat thread (ChatCore.follow_task)."""
+        if self._chat is not None:
+            await self._chat.core.follow_task(task_id)
+
     def queued_messages(self) -> int:
         """Chat messages waiting for their thread's turn to end (0 without [link] channel)."""
         return self._chat.core.db.queued_count() if self._chat is not None else 0
