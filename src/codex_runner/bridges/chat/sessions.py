@@ -392,4 +392,4 @@ def with_team_memory(memory: str, prompt: str) -> str:
     have it in their context already)."""
     if not memory:
         return prompt
-    return f"<team_memory source=\"AGENT.md\">\n{memory}\n</team_memory>\n\n{prompt}"
+    return f'<team_memory source="AGENT.md">\n{memory}\n</team_memory>\n\n{prompt}'
