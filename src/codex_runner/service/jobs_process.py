@@ -183,7 +183,8 @@ class JobProcess:
             return not Path("/proc/self").exists()  # gone, or no /proc to ask
         except OSError:
             return True
-        return str(self._files.root).encode() in args
+        # Empty for a moment while a process just forked is still becoming the wrapper.
+        return args == [b""] or str(self._files.root).encode() in args
 
     async def stop(self, grace_s: float, *, poll_s: float = 0.05) -> None:
         """SIGTERM the whole group, then SIGKILL what is left after ``grace_s``; reaped."""

@@ -80,6 +80,7 @@ class JobSupervisor:
         self.processes: dict[str, JobProcess] = {}
         self._unreported: set[str] = set()
         self._failed_reports: set[str] = set()  # warned about once each
+        self._troubled: set[str] = set()  # jobs whose check failed, logged once each
         # Told the task id after a report re-queued its task (a chat bridge relays the turn).
         self.on_reported: list[Callable[[str], Awaitable[None]]] = []
         self._loop: asyncio.Task[None] | None = None
@@ -104,6 +105,10 @@ class JobSupervisor:
             host_id=self.host_id, states=ended, limit=REPORT_BACKLOG
         )
         self._unreported.update(j.id for j in backlog if j.reported_at is None)
+        try:
+            await self.remove_old_folders()  # then hourly
+        except OSError:
+            log.exception("removing old background jobs' folders failed")
         self._loop = asyncio.create_task(self._supervise(), name="jobs-supervisor")
 
     async def stop(self) -> None:
@@ -117,7 +122,7 @@ class JobSupervisor:
 
     async def _supervise(self) -> None:
         loop = asyncio.get_running_loop()
-        next_cleanup = loop.time()
+        next_cleanup = loop.time() + CLEANUP_INTERVAL_S
         while True:
             await asyncio.sleep(self.settings.check_interval_s)
             try:
@@ -147,9 +152,19 @@ class JobSupervisor:
         async with self.lock:
             for job in await self._store.list_jobs(host_id=self.host_id, states=[JobState.RUNNING]):
                 with log_context(task_id=job.task_id):
-                    await self._check_job(job)
+                    await self._guarded(job.id, self._check_job(job))
             for job_id in sorted(self._unreported):
-                await self._deliver(job_id)
+                await self._guarded(job_id, self._deliver(job_id))
+
+    async def _guarded(self, job_id: str, step: Awaitable[None]) -> None:
+        """One job's trouble (its task gone, say) is logged once and does not stop the
+        others' checks; the step is tried again at the next check."""
+        try:
+            await step
+        except Exception:
+            if job_id not in self._troubled:
+                self._troubled.add(job_id)
+                log.exception("background job %s: checking it failed", job_id)
 
     # --- starting --------------------------------------------------------------------------
 
@@ -168,6 +183,7 @@ class JobSupervisor:
         except OSError as exc:
             return await self.finish(job, JobState.FAILED, f"could not start: {exc}")
         self.processes[job.id] = JobProcess(child.pid, child)
+        shown = mask_secrets(job.name)  # a name cut from the command may hold a token
         running = replace(
             job,
             state=JobState.RUNNING,
@@ -180,9 +196,9 @@ class JobSupervisor:
         await self._tasks.record_event(
             job.task_id,
             JOB_STARTED,
-            {"job_id": job.id, "name": job.name, "pid": child.pid, "restarts": job.restarts},
+            {"job_id": job.id, "name": shown, "pid": child.pid, "restarts": job.restarts},
         )
-        log.info("background job %s started (pid %d): %s", job.id, child.pid, job.name)
+        log.info("background job %s started (pid %d): %s", job.id, child.pid, shown)
         return running
 
     async def _take_back(self, job: Job) -> None:
@@ -274,7 +290,7 @@ class JobSupervisor:
             JOB_FINISHED,
             {
                 "job_id": job.id,
-                "name": job.name,
+                "name": mask_secrets(job.name),
                 "state": str(state),
                 "exit_code": exit_code,
                 "reason": reason,
