@@ -15,6 +15,12 @@ REPORT_TAIL_LINES = 60
 REPORT_TAIL_BYTES = 4096
 
 
+# The events a job leaves on its task (their data: job_id, name, state, ...; a finished
+# one's report is what the task is told).
+JOB_STARTED = "job.started"
+JOB_FINISHED = "job.finished"
+
+
 class JobState(StrEnum):
     QUEUED = "queued"  # recorded, its process not started yet (or waiting to re-run)
     RUNNING = "running"

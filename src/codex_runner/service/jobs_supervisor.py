@@ -27,7 +27,15 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from codex_runner.config.jobs import JobSettings
-from codex_runner.domain.jobs import ACTIVE_JOB_STATES, Job, JobState, output_tail, report_text
+from codex_runner.domain.jobs import (
+    ACTIVE_JOB_STATES,
+    JOB_FINISHED,
+    JOB_STARTED,
+    Job,
+    JobState,
+    output_tail,
+    report_text,
+)
 from codex_runner.domain.task import Task, TaskState
 from codex_runner.domain.transitions import accepts_message
 from codex_runner.logs.records import log_context
@@ -39,8 +47,6 @@ from codex_runner.workspace.protocol import Workspaces
 
 log = logging.getLogger(__name__)
 
-JOB_STARTED = "job.started"
-JOB_FINISHED = "job.finished"
 # How many ended, unreported jobs a start looks back at.
 REPORT_BACKLOG = 100
 CLEANUP_INTERVAL_S = 3600.0
@@ -294,6 +300,8 @@ class JobSupervisor:
                 "state": str(state),
                 "exit_code": exit_code,
                 "reason": reason,
+                # What the task is told, for the chat thread too (bridges/chat relay_plan).
+                "report": self.report(ended),
             },
         )
         self._unreported.add(job.id)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 from codex_runner.bridges.chat.bridge_db import POST, UPDATE, Post, Session
 from codex_runner.domain.durable_event import EventType, TaskEvent
 from codex_runner.domain.events import EventKind, ItemType
+from codex_runner.domain.jobs import JOB_FINISHED
 from codex_runner.domain.task import IDLE_STATES
 
 
@@ -153,4 +154,8 @@ def plan_posts(
         update(status_ref, {"text": render.stopped()})
         post({"text": render.restarted()})
         return Plan(posts, None, turn_ended=True)
+    elif event.type == JOB_FINISHED and data.get("report"):
+        # A background job's end, as its task is told of it (exit status, output tail).
+        for piece in render.answer(str(data["report"])):
+            post({"text": piece})
     return Plan(posts, status_ref)

@@ -107,3 +107,12 @@ def test_an_approval_request_mentions_the_thread_s_author_even_when_others_decid
     assert asked.posts[0].payload["text"] == "@ann Approve make deploy? (lead)"
     unmentioned = plan(4, "approval.requested", data, None, deciders=["lead"])
     assert unmentioned.posts[0].payload["text"] == "Approve make deploy? (lead)"
+
+
+def test_a_background_jobs_end_is_posted_as_its_task_is_told() -> None:
+    report = "Background job j_1 (make test) succeeded: exit 0.\nall 12 passed"
+    ended = plan(9, "job.finished", {"job_id": "j_1", "report": report}, "status:7")
+    assert said(ended) == [("post", None, report)]
+    assert not ended.turn_ended and ended.status_ref == "status:7"
+    started = plan(8, "job.started", {"job_id": "j_1"}, None)
+    assert started.posts == []
