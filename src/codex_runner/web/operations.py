@@ -49,6 +49,21 @@ def operations_context(view: OperationsView, disk_policy: DiskPolicy | None) -> 
             "what": oldest.command or oldest.reason or "",
             "waited": _duration((datetime.now(UTC) - oldest.created_at).total_seconds()),
         },
+        "jobs": [
+            {
+                "id": job.id,
+                "task_id": job.task_id,
+                "name": job.name,
+                "state": job.state.value,
+                "host": job.host_id,
+                "running_for": _duration(
+                    (datetime.now(UTC) - job.started_at).total_seconds()
+                    if job.started_at is not None
+                    else None
+                ),
+            }
+            for job in view.jobs
+        ],
         "disk_chart": disk_chart(view.disk),
         "disk_partial": [k for k, u in view.disk.items() if not u.complete],
         **disk_policy_context(disk_policy),

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from codex_runner.domain.approval import Approval, ApprovalKind
+from codex_runner.domain.jobs import Job, JobState
 from codex_runner.domain.task import Task, WorkspaceRequest
 from codex_runner.service.metrics_disk import KindUsage
 from codex_runner.service.operations import OperationsReader, ReleaseInUse
@@ -49,6 +50,21 @@ async def test_the_page_shows_runtime_bridges_approvals_and_disk(
 ) -> None:
     await approval_waiting(site, "t_newer", "make test", 5)
     await approval_waiting(site, "t_older", "make deploy", 600)
+    now = datetime.now(UTC)
+    for job_id, state in (("j_running", JobState.RUNNING), ("j_done", JobState.SUCCEEDED)):
+        await site.store.add_job(
+            Job(
+                job_id,
+                "t_older",
+                ("make", "e2e"),
+                "e2e suite",
+                "h1",
+                now,
+                3600.0,
+                state=state,
+                started_at=now - timedelta(seconds=90),
+            )
+        )
     reader = OperationsReader(
         site.service,
         disk=Disk(),  # type: ignore[arg-type]
@@ -66,6 +82,10 @@ async def test_the_page_shows_runtime_bridges_approvals_and_disk(
     assert context["oldest_approval"]["task_id"] == "t_older"
     assert context["oldest_approval"]["waited"].startswith("10m")
     assert "worktrees" in str(context["disk_chart"])
+    # Only the jobs under way, with how long they have run.
+    assert [(j["id"], j["state"], j["running_for"][:2]) for j in context["jobs"]] == [
+        ("j_running", "running", "1m")
+    ]
 
     # The page as the browser gets it (over the service alone: no bridge runs).
     page = await browser.client.get("/admin/operations")
@@ -73,6 +93,7 @@ async def test_the_page_shows_runtime_bridges_approvals_and_disk(
     assert 'id="ops-no-bridges"' in page.text
     assert '<a href="/admin/tasks/t_older">t_older</a>' in page.text
     assert "make deploy" in page.text and 'id="ops-log-level"' in page.text
+    assert 'data-job="j_running"' in page.text and "j_done" not in page.text
 
 
 @pytest.mark.parametrize("path", ["/admin/operations", "/admin/profiles"])
