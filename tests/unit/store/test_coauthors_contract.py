@@ -4,34 +4,20 @@ PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
-from codex_runner.store import InMemoryStore, Store
+from codex_runner.store import Store
 from codex_runner.store.coauthors import Coauthor, CoauthorSource
-from codex_runner.store.sql import SqlStore
-
-from ...support.postgres import PostgresServer
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 INFERRED, MANUAL = CoauthorSource.INFERRED, CoauthorSource.MANUAL
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    opened: Store
-    if request.param == "memory":
-        opened = InMemoryStore()
-    elif request.param == "sqlite":
-        opened = await SqlStore.open(tmp_path / "runner.sqlite")
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres")
-        opened = await SqlStore.open(server.new_database())
-    yield opened
-    await opened.close()
+@pytest.fixture
+def store(every_store: Store) -> Store:
+    return every_store
 
 
 def entry(

@@ -4,35 +4,21 @@ SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from codex_runner.domain.notify import DeliveryAttempt, DeliveryState, Notification
-from codex_runner.store import InMemoryStore, Store
-from codex_runner.store.sql import SqlStore
-
-from ...support.postgres import PostgresServer
+from codex_runner.store import Store
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 LATER = T0 + timedelta(minutes=1)
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    opened: Store
-    if request.param == "memory":
-        opened = InMemoryStore()
-    elif request.param == "sqlite":
-        opened = await SqlStore.open(tmp_path / "runner.sqlite")
-    else:
-        server: PostgresServer = request.getfixturevalue("postgres")
-        opened = await SqlStore.open(server.new_database())
-    yield opened
-    await opened.close()
+@pytest.fixture
+def store(every_store: Store) -> Store:
+    return every_store
 
 
 def note(n: int, *, order_key: str = "t_1", url: str = "https://a.test/h") -> Notification:
