@@ -74,7 +74,7 @@ from codex_runner.store.sql_event_archive import SqlEventArchive
 from codex_runner.store.sql_hosts import SqlHosts
 from codex_runner.store.sql_jobs import SqlJobs
 from codex_runner.store.sql_outbox import SqlOutbox
-from codex_runner.store.sql_threads import GroupCommitWriter, ReaderPool
+from codex_runner.store.sql_threads import GroupCommitWriter, ReaderPool, idempotent
 from codex_runner.store.tables import (
     approvals,
     event_counters,
@@ -257,7 +257,11 @@ class SqlStore(SqlOutbox, SqlJobs, SqlCoauthors, SqlHosts, SqlConversation, SqlE
             seqs = steps.append(conn, task.id, events)
             return seqs, graph_progress.record(conn, [(expected_state, task)])
 
-        seqs, progress = await self._write(work)
+        # Fields written onto a task that stays in its state, with no events (a runner's
+        # save): the same outcome however often it runs, so a commit that may have happened
+        # is run again rather than failing the run.
+        same = not events and task.state is expected_state
+        seqs, progress = await self._write(idempotent(work) if same else work)
         if graph_events is not None:
             graph_events += progress
         return seqs

@@ -15,6 +15,7 @@ from codex_runner.store import rows
 from codex_runner.store import sql_statements as statements
 from codex_runner.store import sql_steps as steps
 from codex_runner.store.sql_base import SqlAccess
+from codex_runner.store.sql_threads import idempotent
 from codex_runner.store.tables import thread_rollouts
 
 
@@ -31,7 +32,8 @@ class SqlConversation(SqlAccess):
         return found[0] if found else None
 
     async def save_turn(self, turn: Turn) -> None:
-        await self._write(lambda conn: steps.save_turn(conn, turn))
+        # An upsert of the turn's row: safe to run again after a commit that may have happened.
+        await self._write(idempotent(lambda conn: steps.save_turn(conn, turn)))
 
     async def list_turns(self, task_id: str) -> list[Turn]:
         params = {"task_id": task_id}

@@ -190,22 +190,30 @@ def _commit(writer: ConnectionPerThread, works: Sequence[Work]) -> list[tuple[bo
     database itself fails (locked past busy_timeout, disk I/O), every work gets that error
     at once instead of waiting for it again one by one; a lock held elsewhere is StoreBusy.
     """
+    retry = list(works)
     if len(works) > 1:
         try:
-            conn = writer.get()
-            with conn.begin():
-                return [(True, work(conn)) for work in works]
+            return [(True, result) for result in _transaction(writer, _together(works))]
+        except _BrokenBeforeCommit:
+            pass  # the connection broke (a database restart): each runs again on a new one
+        except _BrokenAtCommit as e:
+            # The commit may have happened: only the works that may run twice run again.
+            if not any(is_idempotent(work) for work in works):
+                return [(False, e.error)] * len(works)
+            retry = [work for work in works if is_idempotent(work)]
+            if len(retry) < len(works):
+                again = dict(zip(map(id, retry), _commit(writer, retry), strict=True))
+                return [again.get(id(work), (False, e.error)) for work in works]
         except OperationalError as e:
             if not e.connection_invalidated:
                 return [(False, _busy_or_same(e))] * len(works)
-            # The connection broke (a database restart): each runs again on a new one.
         except Exception:
             pass  # one of the works refused: run each on its own
     outcomes: list[tuple[bool, Any]] = []
-    for work in works:
+    for work in retry:
         try:
             outcomes.append((True, _until_reachable(writer, work)))
-        except _BrokenBeforeCommit as e:
+        except (_BrokenBeforeCommit, _BrokenAtCommit) as e:
             outcomes.append((False, e.error))
         except Exception as e:  # rolled back: nothing of this work was written
             outcomes.append((False, _busy_or_same(e)))
@@ -229,6 +237,9 @@ def _until_reachable(writer: ConnectionPerThread, work: Work) -> Any:
         except _BrokenBeforeCommit:
             if time.monotonic() >= deadline:
                 raise
+        except _BrokenAtCommit:
+            if not is_idempotent(work) or time.monotonic() >= deadline:
+                raise
         time.sleep(pause)  # the writer's own thread: the writes behind it wait their turn
         pause = min(pause * 2, 1.0)
 
@@ -238,10 +249,39 @@ class _BrokenBeforeCommit(Exception):
         self.error = error
 
 
+class _BrokenAtCommit(Exception):
+    """The connection broke while committing: the commit may or may not have happened."""
+
+    def __init__(self, error: DBAPIError) -> None:
+        self.error = error
+
+
+def idempotent(work: Callable[[Connection], T]) -> Callable[[Connection], T]:
+    """Mark ``work`` as one that writes the same rows to the same values however often it
+    runs (an upsert): a connection that breaks at its commit, which may have happened, runs
+    it again like one that broke before. Other works are never run twice."""
+    work.idempotent = True  # type: ignore[attr-defined]
+    return work
+
+
+def is_idempotent(work: Work) -> bool:
+    return getattr(work, "idempotent", False) is True
+
+
+def _together(works: Sequence[Work]) -> Work:
+    """The works as one, in one transaction (group commit): idempotent if each of them is."""
+
+    def run(conn: Connection) -> list[Any]:
+        return [work(conn) for work in works]
+
+    return idempotent(run) if all(is_idempotent(w) for w in works) else run
+
+
 def _transaction(writer: ConnectionPerThread, work: Work) -> Any:
     """``work`` in a transaction of its own. A connection found broken while the work ran
     is _BrokenBeforeCommit (nothing was written: safe to run again); one that breaks at
-    the commit itself is not retried, since the commit may have happened."""
+    the commit itself is _BrokenAtCommit, run again only for an idempotent work, since the
+    commit may have happened."""
     try:
         conn = writer.get()
     except OperationalError as e:
@@ -261,7 +301,12 @@ def _transaction(writer: ConnectionPerThread, work: Work) -> Any:
         with contextlib.suppress(Exception):
             transaction.rollback()
         raise
-    transaction.commit()
+    try:
+        transaction.commit()
+    except DBAPIError as e:
+        if e.connection_invalidated:
+            raise _BrokenAtCommit(e) from e
+        raise
     return result
 
 
