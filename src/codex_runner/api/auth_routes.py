@@ -90,17 +90,20 @@ def auth_router(switcher: ProfileSwitcher) -> Router:
             outcome = await switcher.switch(body.name, SwitchMode(body.mode))
         except ProfileError as exc:
             return error_response(404, "not_found", str(exc))
-        except ConfigError as exc:  # profiles/active is damaged; the message says the fix
-            return error_response(500, "misconfigured", str(exc))
-        except SwitchRefused as exc:
-            return error_response(409, "turns_running", str(exc))
-        except CodexError as exc:
-            return error_response(
-                503, "runtime_unavailable", f"the Codex runtime did not restart: {exc}"
-            )
+        except (ConfigError, SwitchRefused, CodexError) as exc:
+            return _switch_failed(exc)
         return ProfileSwitchOut(**outcome.to_dict())
 
     return router
+
+
+def _switch_failed(exc: ConfigError | SwitchRefused | CodexError) -> Response:
+    """The answer to a profile switch that did not happen, by its cause."""
+    if isinstance(exc, ConfigError):  # profiles/active is damaged; the message says the fix
+        return error_response(500, "misconfigured", str(exc))
+    if isinstance(exc, SwitchRefused):
+        return error_response(409, "turns_running", str(exc))
+    return error_response(503, "runtime_unavailable", f"the Codex runtime did not restart: {exc}")
 
 
 class _BadUpload(Exception):
@@ -167,14 +170,8 @@ def auth_profiles_router(profiles: AuthProfiles | None, *, unavailable: str) -> 
             return error_response(404, "not_found", str(exc))
         except ProfileError as exc:
             return error_response(422, "invalid_request", str(exc), field="name")
-        except ConfigError as exc:
-            return error_response(500, "misconfigured", str(exc))
-        except SwitchRefused as exc:
-            return error_response(409, "turns_running", str(exc))
-        except CodexError as exc:
-            return error_response(
-                503, "runtime_unavailable", f"the Codex runtime did not restart: {exc}"
-            )
+        except (ConfigError, SwitchRefused, CodexError) as exc:
+            return _switch_failed(exc)
         return ProfileSwitchOut(**outcome.to_dict())
 
     @router.route("DELETE", f"{PROFILES}/{{name}}", status=204)

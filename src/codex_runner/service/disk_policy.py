@@ -247,28 +247,21 @@ class DiskPolicy:
                 reclaim, DiskCandidate(FINISHED_WORKTREE, workspace.path, size, KEPT, task.id, held)
             )
             return
-        if reclaim.dry_run:
-            try:
-                await self._worktrees.check_remove(workspace)
-            except UnmergedWork:
-                outcome, detail = KEPT, "unmerged work on its branch (always kept)"
-            except WorkspaceError as exc:
-                outcome, detail = KEPT, f"removing would fail: {exc}"
-            else:
-                outcome, detail = WOULD_REMOVE, f"task {task.state.value} at {task.finished_at}"
-            await self._chosen(
-                reclaim,
-                DiskCandidate(FINISHED_WORKTREE, workspace.path, size, outcome, task.id, detail),
-            )
-            return
+        # A dry run asks what removing would do; otherwise it removes. Either way the same
+        # rules keep a worktree (unmerged work always).
+        dry = reclaim.dry_run
         try:
-            await self._worktrees.remove_one(workspace, FINISHED_WORKTREE, size)
+            if dry:
+                await self._worktrees.check_remove(workspace)
+            else:
+                await self._worktrees.remove_one(workspace, FINISHED_WORKTREE, size)
         except UnmergedWork:
             outcome, detail = KEPT, "unmerged work on its branch (always kept)"
         except WorkspaceError as exc:
-            outcome, detail = KEPT, f"removing failed: {exc}"
+            outcome, detail = KEPT, f"removing {'would fail' if dry else 'failed'}: {exc}"
         else:
-            outcome, detail = REMOVED, f"task {task.state.value} at {task.finished_at}"
+            outcome = WOULD_REMOVE if dry else REMOVED
+            detail = f"task {task.state.value} at {task.finished_at}"
         await self._chosen(
             reclaim,
             DiskCandidate(FINISHED_WORKTREE, workspace.path, size, outcome, task.id, detail),
