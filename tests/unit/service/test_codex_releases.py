@@ -3,7 +3,6 @@ turns run, waiting when idle, switched back when the readiness check fails)."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +26,8 @@ from codex_runner.service.codex_releases_switch import (
     SwitchRefused,
 )
 
+from .turn_counting import TurnCounting
+
 
 def fake_release(home: Path, version: str) -> Path:
     """A folder laid out as ``pip install --target`` leaves openai-codex-cli-bin."""
@@ -47,30 +48,13 @@ def releases(tmp_path: Path) -> ReleasesHome:
     return ReleasesHome(tmp_path, pinned=pinned)
 
 
-class FakeRuntime:
+class FakeRuntime(TurnCounting):
     """Counts running turns; records the binaries it restarted on; fails on ``broken``."""
 
     def __init__(self, broken: set[str] | None = None) -> None:
-        self.turns = 0
+        super().__init__()
         self.binaries: list[tuple[str, bool]] = []
         self.broken = broken or set()
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    def start_turn(self) -> None:
-        self.turns += 1
-        self._idle.clear()
-
-    def end_turn(self) -> None:
-        self.turns -= 1
-        if self.turns == 0:
-            self._idle.set()
-
-    def running_turns(self) -> int:
-        return self.turns
-
-    async def wait_idle(self) -> None:
-        await self._idle.wait()
 
     async def switch_codex_home(
         self, codex_home: Path | None, *, force: bool = False, binary: Path | None = None

@@ -14,30 +14,15 @@ from codex_runner.codex.runtime import CodexRuntime
 from codex_runner.service.profile_switch import ProfileSwitcher, SwitchMode, SwitchRefused
 from codex_runner.service.warm_thread_keeper import WarmThreadKeeper
 
+from .turn_counting import TurnCounting
 
-class FakeRuntime:
+
+class FakeRuntime(TurnCounting):
     """Counts running turns; records the Codex homes it was restarted on."""
 
     def __init__(self) -> None:
-        self.turns = 0
+        super().__init__()
         self.homes: list[tuple[Path, bool]] = []
-        self._idle = asyncio.Event()
-        self._idle.set()
-
-    def start_turn(self) -> None:
-        self.turns += 1
-        self._idle.clear()
-
-    def end_turn(self) -> None:
-        self.turns -= 1
-        if self.turns == 0:
-            self._idle.set()
-
-    def running_turns(self) -> int:
-        return self.turns
-
-    async def wait_idle(self) -> None:
-        await self._idle.wait()
 
     async def switch_codex_home(self, codex_home: Path, *, force: bool = False) -> None:
         if self.turns and not force:
