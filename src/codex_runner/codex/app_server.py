@@ -414,7 +414,7 @@ class AppServerRuntime:
         params: dict[str, Any] = {"threadId": thread_id, "input": wire_inputs(inputs)}
         params.update(threads.turn_params(self.settings, state, options))
         try:
-            result = await conn.request("turn/start", params)
+            result = await threads.start_turn_on(conn, params, self.settings, state.options)
         except CodexError as exc:
             turn.fail(exc.failure_class, f"turn/start failed: {exc}")
             self._routes.live(thread_id)

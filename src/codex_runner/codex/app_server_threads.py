@@ -8,6 +8,7 @@ retried) by Codex's message.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,6 +28,9 @@ from codex_runner.domain.events import CodexEvent
 # says so and asks for a retry. Closing takes milliseconds; past this, the error stands.
 RESUME_WHILE_CLOSING_S = 10.0
 RESUME_RETRY_S = 0.02
+
+# What Codex says to a turn/start on a thread it does not have loaded.
+THREAD_NOT_LOADED_MESSAGE = re.compile(r"thread not found", re.I)
 
 
 @dataclass
@@ -137,3 +141,24 @@ async def resume_on(channel: TurnChannel, thread_id: str, params: dict[str, Any]
             if time.monotonic() >= deadline:
                 raise
         await asyncio.sleep(RESUME_RETRY_S)
+
+
+async def start_turn_on(
+    channel: TurnChannel, params: dict[str, Any], settings: CodexSettings, options: ThreadOptions
+) -> Any:
+    """``turn/start``; when Codex no longer has the thread loaded, resume it and start again.
+
+    Unsubscribing from a thread makes Codex unload it in the background. A resume that comes
+    in before that unload begins is answered from the still-loaded thread, and the unload
+    then removes it, so the turn/start right after finds no thread. Resuming again loads it
+    from its rollout. Returns Codex's response.
+    """
+    try:
+        return await channel.request("turn/start", params)
+    except RpcError as exc:
+        if not THREAD_NOT_LOADED_MESSAGE.search(exc.rpc_message):
+            raise
+    await resume_on(
+        channel, str(params["threadId"]), thread_params(settings, options, starting=False)
+    )
+    return await channel.request("turn/start", params)

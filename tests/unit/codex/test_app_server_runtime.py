@@ -368,6 +368,28 @@ async def test_a_resume_while_codex_still_closes_the_thread_is_retried(
     await runtime.close()
 
 
+async def test_a_turn_on_a_thread_unloaded_just_after_its_resume_resumes_it_again(
+    tmp_path: Path, harness: Harness
+) -> None:
+    # Codex answered the resume from the loaded thread, then the earlier unsubscribe's
+    # unload removed it: the turn resumes the thread once more instead of failing.
+    runtime, peer = await _runtime(tmp_path, harness)
+    await _open_thread(runtime, peer)
+    start = asyncio.create_task(runtime.start_turn("th1", "go on"))
+    peer.reply_error(await peer.expect_request("turn/start"), -32600, "thread not found: th1")
+    resume = await peer.expect_request("thread/resume")
+    assert resume["params"]["threadId"] == "th1" and resume["params"]["cwd"] == "/tmp"
+    peer.reply(resume, {"thread": {"id": "th1"}})
+    again = await peer.expect_request("turn/start")
+    assert again["params"]["input"][0]["text"] == "go on"
+    peer.reply(again, {"turn": {"id": "tu1"}})
+
+    turn = await asyncio.wait_for(start, 5)
+
+    assert turn.id == "tu1" and not turn.done
+    await runtime.close()
+
+
 async def test_item_translation_keeps_command_details(tmp_path: Path, harness: Harness) -> None:
     runtime, peer = await _runtime(tmp_path, harness)
     await _open_thread(runtime, peer)
